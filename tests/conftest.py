@@ -1,0 +1,87 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL for every storage test.
+
+PostgreSQL is found at ``JIAYI_TEST_POSTGRES_URL`` (default: the local server on
+127.0.0.1:5432, database ``postgres``).  Each test session creates its own throw-away
+database there and drops it at the end, so parallel runs never meet.  Where PostgreSQL
+cannot be reached the PostgreSQL half is skipped with a visible notice, unless
+``JIAYI_REQUIRE_POSTGRES=1`` (set by CI), which turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path inside ../shared, or skip the test when the reference material is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference material not found: {path} (tests that read shared/ need it beside the checkout)")
+    return path
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("JIAYI_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = create_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """Create a throw-away PostgreSQL database for this test session; yield its URL."""
+    problem = _postgres_available()
+    if problem:
+        if os.environ.get("JIAYI_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required (JIAYI_REQUIRE_POSTGRES=1) but unreachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {_postgres_admin_url()} ({problem}); PostgreSQL half skipped")
+    name = f"jiayi_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = admin.url.set(database=name).render_as_string(hide_password=False)
+    yield base
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    """A migrated, empty-at-start database URL per backend (session-scoped: tests must not
+    assume emptiness; use unique ids or clean up).  Storage tests take this fixture and so
+    run on both databases."""
+    from fhir_server.storage.db import Database
+    from fhir_server.storage.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'jiayi.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_server_url")
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+    return url
+
+
+def pytest_report_header(config):
+    problem = _postgres_available()
+    if problem:
+        return f"PostgreSQL: NOT reachable at {_postgres_admin_url()} — PostgreSQL tests will be SKIPPED ({problem})"
+    return f"PostgreSQL: reachable at {_postgres_admin_url()}"
