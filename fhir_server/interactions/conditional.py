@@ -1,0 +1,34 @@
+"""Conditional interactions' criteria (R4 http §cond-update, §ccreate, §cdelete):
+``Patient?identifier=sys|123`` resolved with the search engine, never with a scan."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from fhir_server import search
+from fhir_server.core.errors import BadRequest, PreconditionFailed
+from fhir_server.repository.base import StoredResource, UnitOfWork
+
+
+def find_matches(uow: UnitOfWork, res_type: str, criteria: str) -> list[StoredResource]:
+    """At most two current matches of ``criteria`` (enough to tell none, one or several)."""
+    criteria = criteria.split("?", 1)[1] if "?" in criteria else criteria
+    items = [(k, v) for k, v in parse_qsl(criteria, keep_blank_values=True) if not k.startswith("_count")]
+    if not items:
+        raise BadRequest(f"Conditional criteria for {res_type} are empty", code="invalid")
+    # strict: an unknown parameter ignored here would match everything
+    request = search.parse_search(res_type, items + [("_count", "2"), ("_total", "none")], strict=True)
+    page = uow.search(request)
+    found = []
+    for row in page.matches[:2]:
+        stored = uow.get(row.res_type, row.res_id)
+        if stored is not None and not stored.deleted:
+            found.append(stored)
+    return found
+
+
+def single_match(uow: UnitOfWork, res_type: str, criteria: str) -> StoredResource | None:
+    matches = find_matches(uow, res_type, criteria)
+    if len(matches) > 1:
+        raise PreconditionFailed(f"The criteria '{criteria}' match more than one {res_type}", code="multiple-matches")
+    return matches[0] if matches else None

@@ -1,0 +1,143 @@
+"""Which interaction a request is (R4 http §summary of the URL patterns), and the unit of work
+it runs in.  Operations are looked up through an injected registry (they live a layer above)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from fhir_server.core.errors import BadRequest, MethodNotAllowed, NotFound
+from fhir_server.interactions import create, delete, history, patch, read, search, transaction, update
+from fhir_server.interactions.context import FhirRequest, FhirResponse
+from fhir_server.repository.base import Repository, UnitOfWork
+
+
+class Operations(Protocol):
+    def invoke(self, uow: UnitOfWork, request: FhirRequest, name: str, res_type: str | None,
+               res_id: str | None) -> FhirResponse: ...
+
+    def is_read_only(self, name: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    kind: str  # system | type | instance | history | vread | search | operation | compartment | metadata
+    res_type: str | None = None
+    res_id: str | None = None
+    extra: str | None = None  # version id, operation name or compartment target type
+
+
+def parse_path(path: str) -> Route:
+    parts = [p for p in path.strip("/").split("/") if p]
+    n = len(parts)
+    if n == 0:
+        return Route("system")
+    head = parts[0]
+    if head == "metadata" and n == 1:
+        return Route("metadata")
+    if head == "_history" and n == 1:
+        return Route("history")
+    if head.startswith("$") and n == 1:
+        return Route("operation", extra=head[1:])
+    if n == 1:
+        return Route("type", head)
+    second = parts[1]
+    if n == 2 and second == "_search":
+        return Route("search", head)
+    if n == 2 and second == "_history":
+        return Route("history", head)
+    if n == 2 and second.startswith("$"):
+        return Route("operation", head, extra=second[1:])
+    if n == 2:
+        return Route("instance", head, second)
+    if n == 3 and parts[2] == "_history":
+        return Route("history", head, second)
+    if n == 3 and parts[2].startswith("$"):
+        return Route("operation", head, second, parts[2][1:])
+    if n == 3:
+        return Route("compartment", head, second, parts[2])
+    if n == 4 and parts[2] == "_history":
+        return Route("vread", head, second, parts[3])
+    raise NotFound(f"No FHIR interaction is at '{path}'", code="not-supported")
+
+
+class Router:
+    def __init__(self, repo: Repository, operations: Operations, capabilities: Callable[[FhirRequest], dict]) -> None:
+        self.repo = repo
+        self.operations = operations
+        self.capabilities = capabilities
+
+    def handle(self, request: FhirRequest) -> FhirResponse:
+        """Run ``request`` in its own unit of work (a batch opens one per entry)."""
+        route = parse_path(request.path)
+        if route.kind == "metadata" and request.method in ("GET", "HEAD"):
+            return FhirResponse(200, self.capabilities(request))
+        if route.kind == "system" and request.method == "POST":
+            return self._bundle(request)
+        with self.repo.unit_of_work(write=self._writes(request, route)) as uow:
+            return self.dispatch(uow, request, route)
+
+    def _writes(self, request: FhirRequest, route: Route) -> bool:
+        if route.kind == "operation":
+            return not self.operations.is_read_only(route.extra or "")
+        return request.method not in ("GET", "HEAD") and route.kind != "search"
+
+    def _bundle(self, request: FhirRequest) -> FhirResponse:
+        body = request.body
+        if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+            raise BadRequest("POST to the base URL takes a Bundle of type batch or transaction", code="invalid")
+        entries = body.get("entry") or []
+        if not isinstance(entries, list):
+            raise BadRequest("Bundle.entry must be an array", code="structure", expression=["Bundle.entry"])
+        if body.get("type") == "batch":
+            return transaction.batch(self.repo, request, entries, self._dispatch_entry)
+        if body.get("type") == "transaction":
+            with self.repo.unit_of_work(write=True) as uow:
+                return transaction.transaction(uow, request, entries, self._dispatch_entry)
+        raise BadRequest(f"Bundle.type must be batch or transaction, not '{body.get('type')}'",
+                         expression=["Bundle.type"])
+
+    def _dispatch_entry(self, uow: UnitOfWork, request: FhirRequest) -> FhirResponse:
+        route = parse_path(request.path)
+        if route.kind in ("system", "metadata"):
+            raise BadRequest("A batch or transaction entry cannot be another batch or the metadata")
+        return self.dispatch(uow, request, route)
+
+    def dispatch(self, uow: UnitOfWork, request: FhirRequest, route: Route) -> FhirResponse:
+        method, t, i = request.method, route.res_type, route.res_id
+        handler = _HANDLERS.get((route.kind, "GET" if method == "HEAD" else method))
+        if route.kind == "operation":
+            return self.operations.invoke(uow, request, route.extra or "", t, i)
+        if route.kind == "type" and request.query and method in ("PUT", "DELETE", "PATCH"):
+            handler = _CONDITIONAL[method]
+            return handler(uow, request, t, _criteria(request))
+        if handler is None:
+            raise MethodNotAllowed(f"{method} is not supported at '{request.path or '/'}'")
+        return handler(uow, request, route)
+
+
+def _criteria(request: FhirRequest) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode([(k, v) for k, v in request.query if k not in ("_format", "_pretty")])
+
+
+_CONDITIONAL = {
+    "PUT": update.conditional_update,
+    "DELETE": delete.conditional_delete,
+    "PATCH": patch.conditional_patch,
+}
+
+_HANDLERS = {
+    ("system", "GET"): lambda uow, rq, r: search.search_system(uow, rq),
+    ("history", "GET"): lambda uow, rq, r: history.history(uow, rq, r.res_type, r.res_id),
+    ("type", "GET"): lambda uow, rq, r: search.search_type(uow, rq, r.res_type),
+    ("search", "POST"): lambda uow, rq, r: search.search_type(uow, rq, r.res_type),
+    ("type", "POST"): lambda uow, rq, r: create.create(uow, rq, r.res_type),
+    ("instance", "GET"): lambda uow, rq, r: read.read(uow, rq, r.res_type, r.res_id),
+    ("instance", "PUT"): lambda uow, rq, r: update.update(uow, rq, r.res_type, r.res_id),
+    ("instance", "PATCH"): lambda uow, rq, r: patch.patch(uow, rq, r.res_type, r.res_id),
+    ("instance", "DELETE"): lambda uow, rq, r: delete.delete(uow, rq, r.res_type, r.res_id),
+    ("vread", "GET"): lambda uow, rq, r: read.vread(uow, rq, r.res_type, r.res_id, r.extra),
+    ("compartment", "GET"): lambda uow, rq, r: search.search_compartment(uow, rq, r.res_type, r.res_id, r.extra),
+}

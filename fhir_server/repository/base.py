@@ -1,0 +1,147 @@
+"""The repository contract: the only way interactions read and write resources.
+
+A :class:`UnitOfWork` is one database transaction.  Writes inside it go through
+:meth:`UnitOfWork.save` / :meth:`UnitOfWork.delete`, which assign the version, stamp
+``meta``, append history, refresh the search index and run the write hooks (domain rules,
+auditing) in that same transaction.  Two implementations pass the same contract tests:
+:mod:`.sql` (SQLite, PostgreSQL) and :mod:`.memory` (the in-memory twin for unit tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, ContextManager, Iterable, Protocol
+
+from fhir_server.core.instants import fhir_instant
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    """One version of a resource as stored (the current one, or a historical one)."""
+
+    res_type: str
+    res_id: str
+    version: int
+    last_updated: datetime  # naive UTC
+    deleted: bool = False
+    content: dict | None = None
+    method: str = "PUT"
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+    @property
+    def reference(self) -> str:
+        return f"{self.res_type}/{self.res_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteEvent:
+    """What a write hook sees: the resource about to be stored and the version it replaces."""
+
+    method: str  # POST | PUT | PATCH | DELETE
+    res_type: str
+    res_id: str
+    resource: dict | None  # None for a delete
+    previous: StoredResource | None
+
+
+WriteHook = Callable[["UnitOfWork", WriteEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """``_history`` at system, type or instance level (R4 http §history)."""
+
+    res_type: str | None = None
+    res_id: str | None = None
+    since: datetime | None = None  # versions written at or after
+    at: tuple[datetime, datetime] | None = None  # versions current during [low, high)
+    count: int = 20
+    before_seq: int | None = None  # paging: only versions older than this position
+
+
+@dataclass(slots=True)
+class HistoryPage:
+    entries: list[StoredResource]
+    total: int
+    next_before_seq: int | None  # position to continue from, None on the last page
+    first_seq: int | None = None
+
+
+@dataclass(slots=True)
+class Hooks:
+    """Hooks run inside the write transaction (``before_write``) or after it commits."""
+
+    before_write: list[WriteHook] = field(default_factory=list)
+
+
+def stamp_meta(resource: dict, res_id: str, version: int, when: datetime) -> dict:
+    """Return a copy of ``resource`` with id and ``meta.versionId``/``meta.lastUpdated`` set."""
+    stamped = dict(resource)
+    stamped["id"] = res_id
+    meta = dict(stamped.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = fhir_instant(when)
+    # keep meta's keys in the order of the definition (versionId, lastUpdated first)
+    ordered = {"versionId": meta.pop("versionId"), "lastUpdated": meta.pop("lastUpdated")}
+    ordered.update(meta)
+    stamped["meta"] = ordered
+    return _ordered_with_meta(stamped)
+
+
+def _ordered_with_meta(resource: dict) -> dict:
+    head = {"resourceType": resource["resourceType"], "id": resource["id"], "meta": resource["meta"]}
+    head.update((k, v) for k, v in resource.items() if k not in head)
+    return head
+
+
+def same_content(a: dict, b: dict) -> bool:
+    """Equal apart from ``meta.versionId``/``meta.lastUpdated`` (a no-op update writes nothing)."""
+    return _comparable(a) == _comparable(b)
+
+
+def _comparable(resource: dict) -> dict:
+    copy = dict(resource)
+    meta = {k: v for k, v in (copy.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    if meta:
+        copy["meta"] = meta
+    else:
+        copy.pop("meta", None)
+    return copy
+
+
+class UnitOfWork(Protocol):
+    def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
+        """The current version (a tombstone if deleted), or None if it never existed."""
+
+    def get_version(self, res_type: str, res_id: str, version: int) -> StoredResource | None: ...
+
+    def save(self, method: str, res_type: str, res_id: str, resource: dict,
+             previous: StoredResource | None) -> StoredResource:
+        """Store ``resource`` as the next version after ``previous`` (None: the first)."""
+
+    def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource: ...
+
+    def search(self, request, page: str | None = None): ...
+
+    def history(self, query: HistoryQuery) -> HistoryPage: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
+
+    def new_id(self) -> str: ...
+
+
+class Repository(Protocol):
+    hooks: Hooks
+
+    def unit_of_work(self, write: bool = False) -> ContextManager[UnitOfWork]: ...
+
+    def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int: ...
+
+
+def run_hooks(hooks: Iterable[WriteHook], uow: UnitOfWork, event: WriteEvent) -> None:
+    for hook in hooks:
+        hook(uow, event)

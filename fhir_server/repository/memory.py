@@ -1,0 +1,141 @@
+"""The in-memory repository twin: the same contract as :mod:`.sql`, no database.
+
+Interactions and operations are unit-tested against it.  A unit of work buffers its writes
+and applies them on success only, so a failed transaction leaves nothing behind, as in SQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
+from fhir_server.core.errors import Conflict
+from fhir_server.repository.base import (
+    HistoryPage, HistoryQuery, Hooks, StoredResource, WriteEvent, run_hooks, stamp_meta,
+)
+from fhir_server.repository.sql import next_timestamp
+
+Key = tuple[str, str]
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.current: dict[Key, StoredResource] = {}
+        self.versions: list[StoredResource] = []  # append-only, in write order
+        self.lock = threading.RLock()
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore, hooks: Hooks, clock: Clock, ids: IdFactory) -> None:
+        self._store = store
+        self._hooks = hooks
+        self._clock = clock
+        self._ids = ids
+        self.pending: dict[Key, StoredResource] = {}
+        self.pending_versions: list[StoredResource] = []
+        self._after_commit: list[Callable[[], None]] = []
+
+    def new_id(self) -> str:
+        return self._ids()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
+        key = (res_type, res_id)
+        return self.pending.get(key) or self._store.current.get(key)
+
+    def get_version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
+        for stored in self._all_versions():
+            if (stored.res_type, stored.res_id, stored.version) == (res_type, res_id, version):
+                return stored
+        return None
+
+    def _all_versions(self) -> list[StoredResource]:
+        return self._store.versions + self.pending_versions
+
+    def save(self, method: str, res_type: str, res_id: str, resource: dict,
+             previous: StoredResource | None) -> StoredResource:
+        self._check_current(res_type, res_id, previous)
+        version = previous.version + 1 if previous else 1
+        when = next_timestamp(self._clock, previous)
+        content = stamp_meta(resource, res_id, version, when)
+        run_hooks(self._hooks.before_write, self, WriteEvent(method, res_type, res_id, content, previous))
+        return self._put(StoredResource(res_type, res_id, version, when, False, content, method))
+
+    def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource:
+        self._check_current(res_type, res_id, previous)
+        run_hooks(self._hooks.before_write, self, WriteEvent("DELETE", res_type, res_id, None, previous))
+        when = next_timestamp(self._clock, previous)
+        return self._put(StoredResource(res_type, res_id, previous.version + 1, when, True, None, "DELETE"))
+
+    def _check_current(self, res_type: str, res_id: str, previous: StoredResource | None) -> None:
+        current = self.get(res_type, res_id)
+        if (current.version if current else None) != (previous.version if previous else None):
+            raise Conflict(f"{res_type}/{res_id} was changed by a concurrent request; read it again and retry")
+
+    def _put(self, stored: StoredResource) -> StoredResource:
+        self.pending[(stored.res_type, stored.res_id)] = stored
+        self.pending_versions.append(stored)
+        return stored
+
+    def search(self, request, page: str | None = None):
+        from fhir_server.search.memory import MemorySearch
+
+        def resources() -> dict[Key, StoredResource]:
+            merged = dict(self._store.current)
+            merged.update(self.pending)
+            return {k: v for k, v in merged.items() if not v.deleted}
+
+        return MemorySearch(resources).execute(request, page)
+
+    def history(self, query: HistoryQuery) -> HistoryPage:
+        versions = self._all_versions()
+        positions = [(seq, v) for seq, v in enumerate(versions, 1) if _matches(v, query, versions)]
+        positions.reverse()
+        total = len(positions)
+        if query.before_seq is not None:
+            positions = [(s, v) for s, v in positions if s < query.before_seq]
+        page = positions[: query.count]
+        more = len(positions) > query.count
+        return HistoryPage([v for _, v in page], total, page[-1][0] if more and page else None,
+                           page[0][0] if page else None)
+
+
+def _matches(v: StoredResource, query: HistoryQuery, versions: list[StoredResource]) -> bool:
+    if query.res_type and v.res_type != query.res_type:
+        return False
+    if query.res_id and v.res_id != query.res_id:
+        return False
+    if query.since and v.last_updated < query.since:
+        return False
+    if query.at:
+        low, high = query.at
+        if v.last_updated >= high:
+            return False
+        return not any(n.res_type == v.res_type and n.res_id == v.res_id and n.version > v.version
+                       and n.last_updated <= low for n in versions)
+    return True
+
+
+class MemoryRepository:
+    def __init__(self, clock: Clock = system_clock, ids: IdFactory = uuid_ids, hooks: Hooks | None = None) -> None:
+        self.store = MemoryStore()
+        self.clock = clock
+        self.ids = ids
+        self.hooks = hooks or Hooks()
+
+    @contextmanager
+    def unit_of_work(self, write: bool = False) -> Iterator[MemoryUnitOfWork]:
+        with self.store.lock:
+            uow = MemoryUnitOfWork(self.store, self.hooks, self.clock, self.ids)
+            yield uow
+            self.store.current.update(uow.pending)
+            self.store.versions.extend(uow.pending_versions)
+        for callback in uow._after_commit:
+            callback()
+
+    def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:
+        return sum(1 for k in self.store.current if (res_type in (None, k[0])) and (res_id in (None, k[1])))

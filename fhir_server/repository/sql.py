@@ -1,0 +1,171 @@
+"""The SQL repository (SQLite, PostgreSQL): current rows, history rows and index rows, one
+database transaction per unit of work."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Callable, Iterator
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, aliased
+
+from fhir_server import search
+from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
+from fhir_server.core.errors import Conflict
+from fhir_server.core.instants import to_utc_naive
+from fhir_server.repository.base import (
+    HistoryPage, HistoryQuery, Hooks, StoredResource, WriteEvent, run_hooks, stamp_meta,
+)
+from fhir_server.storage.db import Database
+from fhir_server.storage.models import ResourceRow, ResourceVersionRow
+
+MILLISECOND = timedelta(milliseconds=1)
+
+
+def next_timestamp(clock: Clock, previous: StoredResource | None) -> datetime:
+    """Now at millisecond precision (what meta.lastUpdated shows), never before the previous version."""
+    now = to_utc_naive(clock())
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    if previous is not None and now <= previous.last_updated:
+        now = previous.last_updated + MILLISECOND
+    return now
+
+
+def _stored(row: ResourceRow | ResourceVersionRow, method: str = "PUT") -> StoredResource:
+    return StoredResource(row.res_type, row.res_id, row.version, row.last_updated, row.deleted,
+                          row.content, getattr(row, "method", method))
+
+
+class SqlUnitOfWork:
+    def __init__(self, session: Session, hooks: Hooks, clock: Clock, ids: IdFactory) -> None:
+        self.session = session
+        self._hooks = hooks
+        self._clock = clock
+        self._ids = ids
+        self._after_commit: list[Callable[[], None]] = []
+
+    def new_id(self) -> str:
+        return self._ids()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
+        query = select(ResourceRow).where(ResourceRow.res_type == res_type, ResourceRow.res_id == res_id)
+        if for_update and self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = self.session.execute(query).scalar_one_or_none()
+        return _stored(row) if row else None
+
+    def get_version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
+        row = self.session.execute(select(ResourceVersionRow).where(
+            ResourceVersionRow.res_type == res_type, ResourceVersionRow.res_id == res_id,
+            ResourceVersionRow.version == version)).scalar_one_or_none()
+        return _stored(row) if row else None
+
+    def save(self, method: str, res_type: str, res_id: str, resource: dict,
+             previous: StoredResource | None) -> StoredResource:
+        version = previous.version + 1 if previous else 1
+        when = next_timestamp(self._clock, previous)
+        content = stamp_meta(resource, res_id, version, when)
+        run_hooks(self._hooks.before_write, self, WriteEvent(method, res_type, res_id, content, previous))
+        self._write_current(res_type, res_id, version, when, False, content, previous)
+        self._append_version(res_type, res_id, version, when, method, False, content)
+        search.index_resource(self.session, res_type, res_id, content)
+        return StoredResource(res_type, res_id, version, when, False, content, method)
+
+    def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource:
+        run_hooks(self._hooks.before_write, self, WriteEvent("DELETE", res_type, res_id, None, previous))
+        version = previous.version + 1
+        when = next_timestamp(self._clock, previous)
+        self._write_current(res_type, res_id, version, when, True, None, previous)
+        self._append_version(res_type, res_id, version, when, "DELETE", True, None)
+        search.index_resource(self.session, res_type, res_id, None)
+        return StoredResource(res_type, res_id, version, when, True, None, "DELETE")
+
+    def _write_current(self, res_type: str, res_id: str, version: int, when: datetime, deleted: bool,
+                       content: dict | None, previous: StoredResource | None) -> None:
+        values = dict(version=version, last_updated=when, deleted=deleted, content=content)
+        if previous is None:
+            try:
+                with self.session.begin_nested():
+                    self.session.add(ResourceRow(res_type=res_type, res_id=res_id, **values))
+                    self.session.flush()
+            except IntegrityError:
+                raise Conflict(f"{res_type}/{res_id} was created by a concurrent request; retry") from None
+            return
+        result = self.session.execute(update(ResourceRow).where(
+            ResourceRow.res_type == res_type, ResourceRow.res_id == res_id,
+            ResourceRow.version == previous.version).values(**values))
+        if result.rowcount != 1:
+            # another transaction wrote a newer version between our read and this write
+            raise Conflict(f"{res_type}/{res_id} was changed by a concurrent request; read it again and retry")
+
+    def _append_version(self, res_type: str, res_id: str, version: int, when: datetime, method: str,
+                        deleted: bool, content: dict | None) -> None:
+        self.session.add(ResourceVersionRow(res_type=res_type, res_id=res_id, version=version,
+                                            last_updated=when, method=method, deleted=deleted, content=content))
+
+    def search(self, request, page: str | None = None):
+        self.session.flush()
+        return search.execute_search(self.session, request, page)
+
+    def history(self, query: HistoryQuery) -> HistoryPage:
+        condition = _history_condition(query)
+        total = self.session.execute(select(func.count()).select_from(ResourceVersionRow).where(condition)).scalar_one()
+        rows_query = select(ResourceVersionRow).where(condition)
+        if query.before_seq is not None:
+            rows_query = rows_query.where(ResourceVersionRow.seq < query.before_seq)
+        rows = self.session.execute(
+            rows_query.order_by(ResourceVersionRow.seq.desc()).limit(query.count + 1)).scalars().all()
+        more = len(rows) > query.count
+        rows = rows[: query.count]
+        return HistoryPage([_stored(r) for r in rows], total, rows[-1].seq if more and rows else None,
+                           rows[0].seq if rows else None)
+
+
+def _history_condition(query: HistoryQuery):
+    v = ResourceVersionRow
+    conditions = []
+    if query.res_type:
+        conditions.append(v.res_type == query.res_type)
+    if query.res_id:
+        conditions.append(v.res_id == query.res_id)
+    if query.since:
+        conditions.append(v.last_updated >= query.since)
+    if query.at:
+        low, high = query.at
+        newer = aliased(ResourceVersionRow)
+        superseded_before_low = exists().where(
+            newer.res_type == v.res_type, newer.res_id == v.res_id,
+            newer.version > v.version, newer.last_updated <= low)
+        conditions += [v.last_updated < high, ~superseded_before_low]
+    return and_(True, *conditions)
+
+
+class SqlRepository:
+    def __init__(self, database: Database, clock: Clock = system_clock, ids: IdFactory = uuid_ids,
+                 hooks: Hooks | None = None) -> None:
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+        self.hooks = hooks or Hooks()
+
+    @contextmanager
+    def unit_of_work(self, write: bool = False) -> Iterator[SqlUnitOfWork]:
+        try:
+            with self.database.session(write=write) as session:
+                uow = SqlUnitOfWork(session, self.hooks, self.clock, self.ids)
+                yield uow
+        except OperationalError as exc:
+            if "locked" in str(exc) or "deadlock" in str(exc):
+                raise Conflict("The database is busy with a concurrent write; retry the request") from None
+            raise
+        for callback in uow._after_commit:
+            callback()
+
+    def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:
+        with self.database.session(write=True) as session:
+            return search.reindex(session, res_type, res_id)
