@@ -1,0 +1,128 @@
+"""The narrative ``div`` in XML (FHIR R4 §2.6 xml.html "Narrative", §2.4 narrative.html#xhtml).
+
+JSON carries ``Narrative.div`` as a string of XHTML; XML carries the same markup inline, in the
+``http://www.w3.org/1999/xhtml`` namespace.  Markup has many spellings of one tree (``<td/>``
+and ``<td></td>``, ``"`` and ``&quot;``), so a parsed tree cannot give back the client's string.
+We therefore copy the div *text* both ways: the writer embeds the JSON string verbatim, and the
+reader cuts each div out of the source document (:func:`raw_divs`).  When that is impossible
+(a prefixed or inherited namespace, an unusual encoding) :func:`canonical` re-serializes the
+parsed tree in the style of the official examples.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from fhir_server.core.errors import BadRequest
+
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+_XHTML = "{%s}" % XHTML_NS
+_XML = "{http://www.w3.org/XML/1998/namespace}"
+_DECLARES_XHTML = re.compile(r"""\sxmlns\s*=\s*(["'])http://www\.w3\.org/1999/xhtml\1""")
+
+# A div start tag in the default namespace, or a comment that might hide one.
+_DIV_START = re.compile(r"<!--.*?-->|<div[\s/>]", re.S)
+# Every markup token inside a div; text between tokens holds no "<", so finditer cannot skip one.
+_TOKEN = re.compile(
+    r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>"
+    r"""|<(/?)[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*(/?)>""",
+    re.S,
+)
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+
+
+def parse_div(text: str, parser: etree.XMLParser) -> etree._Element:
+    """Parse a JSON ``div`` string, refusing anything but one well-formed XHTML div."""
+    try:
+        root = etree.fromstring(text, parser)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise BadRequest(f"Narrative div is not well-formed XHTML: {exc}", code="structure",
+                         expression=["text.div"]) from exc
+    if root.tag not in (_XHTML + "div", "div"):
+        raise BadRequest("Narrative div must be an XHTML <div> element", code="structure",
+                         expression=["text.div"])
+    return root
+
+
+def div_for_xml(text: str, parser: etree.XMLParser) -> str:
+    """The markup to embed in an XML document for the JSON ``div`` string ``text``."""
+    root = parse_div(text, parser)
+    if root.tag == _XHTML + "div" and text.startswith("<div") and _declares_xhtml(text):
+        return text  # verbatim, so that reading it back gives the very same string
+    return canonical(root)
+
+
+def canonical(root: etree._Element) -> str:
+    """Serialize a parsed div the way the official JSON examples spell it."""
+    out: list[str] = []
+    _serialize(root, out, top=True)
+    return "".join(out)
+
+
+def _serialize(node: etree._Element, out: list[str], top: bool = False) -> None:
+    tag = node.tag
+    if tag is etree.Comment:
+        out.append(f"<!--{node.text or ''}-->")
+    elif isinstance(tag, str):
+        name = tag[len(_XHTML):] if tag.startswith(_XHTML) else tag
+        out.append("<" + name)
+        if top:
+            out.append(f' xmlns="{XHTML_NS}"')
+        for key, value in node.attrib.items():
+            if key.startswith(_XML):
+                key = "xml:" + key[len(_XML):]
+            out.append(f' {key}="{_escape_attr(value)}"')
+        if node.text is None and len(node) == 0:
+            out.append("/>")
+        else:
+            out.append(">")
+            if node.text:
+                out.append(node.text.translate(_ESCAPES))
+            for child in node:
+                _serialize(child, out)
+            out.append(f"</{name}>")
+    if not top and node.tail:
+        out.append(node.tail.translate(_ESCAPES))
+
+
+def _escape_attr(value: str) -> str:
+    return value.translate(_ESCAPES).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+
+
+def _declares_xhtml(markup: str) -> bool:
+    """Whether the first start tag of ``markup`` declares the XHTML default namespace itself."""
+    first = _TOKEN.match(markup)
+    return first is not None and _DECLARES_XHTML.search(first.group(0)) is not None
+
+
+def raw_divs(document: str) -> list[str | None]:
+    """Each top-level ``<div>`` of ``document`` as written, in document order.
+
+    ``None`` stands for a div whose text cannot stand alone as a JSON narrative (it does not
+    declare the XHTML namespace itself); the caller serializes the parsed tree instead.
+    """
+    found: list[str | None] = []
+    pos = 0
+    while (start := _DIV_START.search(document, pos)) is not None:
+        if start.group(0).startswith("<!--"):
+            pos = start.end()
+            continue
+        end = _element_end(document, start.start())
+        markup = document[start.start():end]
+        found.append(markup if _declares_xhtml(markup) else None)
+        pos = end
+    return found
+
+
+def _element_end(document: str, start: int) -> int:
+    depth = 0
+    for token in _TOKEN.finditer(document, start):
+        closing, empty = token.group(1), token.group(2)
+        if closing is None:  # comment, CDATA or processing instruction
+            continue
+        depth += -1 if closing else (0 if empty else 1)
+        if depth == 0:
+            return token.end()
+    return len(document)
