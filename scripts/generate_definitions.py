@@ -14,6 +14,10 @@ Outputs:
 - ``search-parameters.json``: the 1,378 standard SearchParameters, trimmed to the fields
   the search engine uses.
 - ``compartment-patient.json``: the Patient CompartmentDefinition.
+- ``required-bindings.json``: for each ValueSet named by a required-strength binding in the
+  base resources and data types, its codes per system, when the ValueSet can be expanded
+  from ``valuesets.json`` alone (explicit concepts or whole, complete CodeSystems; no
+  filters) and is small; the validator checks those bindings and skips the others.
 """
 
 from __future__ import annotations
@@ -124,6 +128,65 @@ def build_search_parameters(source: Path) -> dict:
     return {"source": SOURCE_NOTE, "parameters": params}
 
 
+MAX_BINDING_CODES = 1000
+
+
+def _codesystem_codes(cs: dict) -> list[str]:
+    out: list[str] = []
+    stack = list(reversed(cs.get("concept", [])))
+    while stack:
+        concept = stack.pop()
+        out.append(concept["code"])
+        stack.extend(reversed(concept.get("concept", [])))
+    return out
+
+
+def _expand(url: str, valuesets: dict, codesystems: dict, depth: int = 0) -> dict[str, list[str]] | None:
+    """``{system: [codes]}`` of a ValueSet expandable from the bundle alone, else None."""
+    vs = valuesets.get(url)
+    if vs is None or depth > 5 or "compose" not in vs or vs["compose"].get("exclude"):
+        return None
+    out: dict[str, list[str]] = {}
+    for include in vs["compose"].get("include", []):
+        if include.get("filter"):
+            return None
+        for imported in include.get("valueSet", []):
+            sub = _expand(imported.split("|")[0], valuesets, codesystems, depth + 1)
+            if sub is None:
+                return None
+            for system, codes in sub.items():
+                out.setdefault(system, []).extend(codes)
+        if "system" not in include:
+            continue
+        system = include["system"]
+        if include.get("concept"):
+            codes = [c["code"] for c in include["concept"]]
+        elif system in codesystems and codesystems[system].get("content") == "complete":
+            codes = _codesystem_codes(codesystems[system])
+        else:
+            return None
+        out.setdefault(system, []).extend(codes)
+    return out
+
+
+def build_required_bindings(source: Path, elements: dict) -> dict:
+    bundle = json.loads((source / "valuesets.json").read_text(encoding="utf-8"))
+    resources = [e["resource"] for e in bundle["entry"]]
+    valuesets = {r["url"]: r for r in resources if r["resourceType"] == "ValueSet"}
+    codesystems = {r["url"]: r for r in resources if r["resourceType"] == "CodeSystem"}
+    wanted = sorted({
+        child["binding"].split("|")[0]
+        for t in elements["types"].values() for children in t["elements"].values()
+        for child in children if child.get("binding")
+    })
+    tables: dict[str, dict[str, list[str]]] = {}
+    for url in wanted:
+        codes = _expand(url, valuesets, codesystems)
+        if codes and sum(len(c) for c in codes.values()) <= MAX_BINDING_CODES:
+            tables[url] = {system: sorted(set(c)) for system, c in codes.items()}
+    return {"source": SOURCE_NOTE, "expandable": len(tables), "required": len(wanted), "valueSets": tables}
+
+
 def write(name: str, data: dict) -> None:
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
     (OUT / name).write_text(text + "\n", encoding="utf-8")
@@ -135,12 +198,14 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "fhir-r4")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    write("r4-elements.json", build_elements(args.source))
+    elements = build_elements(args.source)
+    write("r4-elements.json", elements)
     schema = json.loads((args.source / "fhir.schema.json").read_text(encoding="utf-8"))
     write("fhir.schema.json", schema)
     write("search-parameters.json", build_search_parameters(args.source))
     compartment = json.loads((args.source / "compartmentdefinition-patient.json").read_text(encoding="utf-8"))
     write("compartment-patient.json", compartment)
+    write("required-bindings.json", build_required_bindings(args.source, elements))
 
 
 if __name__ == "__main__":

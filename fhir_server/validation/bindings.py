@@ -1,0 +1,49 @@
+"""Layer 2: required-strength bindings on CodeableConcept and Coding (FHIR R4 terminologies.html §4.1).
+
+A ``code`` element with a required binding is already an ``enum`` in the JSON Schema; the
+schema cannot check codes inside a CodeableConcept or Coding (e.g.
+``AllergyIntolerance.clinicalStatus``, ``Condition.verificationStatus``).  Those are
+checked here against ``required-bindings.json``: the ValueSets that
+``scripts/generate_definitions.py`` could expand from the official ``valuesets.json``.
+Bindings to ValueSets that could not be expanded (filters, external code systems) are
+not checked.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from fhir_server.definitions.structures import DATA
+
+
+@cache
+def value_sets() -> dict[str, dict[str, frozenset[str]]]:
+    """ValueSet canonical (no version) → code system → codes."""
+    data = json.loads((DATA / "required-bindings.json").read_text(encoding="utf-8"))
+    return {url: {system: frozenset(codes) for system, codes in systems.items()}
+            for url, systems in data["valueSets"].items()}
+
+
+def _in_set(coding: object, systems: dict[str, frozenset[str]]) -> bool:
+    if not isinstance(coding, dict):
+        return True  # a wrong shape is reported elsewhere
+    codes = systems.get(coding.get("system"))  # type: ignore[arg-type]
+    return codes is not None and coding.get("code") in codes
+
+
+def check_binding(type_code: str, value: dict, binding: str) -> str | None:
+    """A message when ``value`` (a Coding or CodeableConcept) has no code from ``binding``."""
+    url = binding.split("|")[0]
+    systems = value_sets().get(url)
+    if systems is None:
+        return None
+    if type_code == "Coding":
+        ok = "code" not in value or _in_set(value, systems)
+    else:
+        codings = value.get("coding")
+        ok = isinstance(codings, list) and any(_in_set(c, systems) for c in codings)
+    if ok:
+        return None
+    allowed = "; ".join(f"{system}: {', '.join(sorted(codes)[:12])}" for system, codes in systems.items())
+    return f"No code from the required value set {url} ({allowed})"

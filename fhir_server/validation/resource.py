@@ -1,0 +1,65 @@
+"""``validate_resource``: is this R4 resource acceptable, and why not? (FHIR R4 §2 baseline, §6)
+
+Runs both layers on one resource and returns every issue at once, so a client fixes
+everything in one round trip (STYLE: "collect every issue, raise once"):
+
+1. the official R4 JSON Schema (:mod:`.schema`): JSON types, unknown elements, code enums;
+2. the R4 element tree (:mod:`.walker`): required elements, primitive values, empty
+   values, bindings on CodeableConcept/Coding, and nested resources, each validated by its
+   own ``resourceType`` with the outer location as prefix
+   (``Bundle.entry[3].resource.status``).
+
+Issue codes: ``structure`` (unknown element, wrong JSON type, empty object/array),
+``required`` (missing mandatory element or resourceType), ``value`` (bad primitive value),
+``code-invalid`` (code outside a required value set), ``invalid`` (not a resource of the
+expected type, anything else).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from fhir_server.core.errors import Issue
+from fhir_server.definitions.structures import structures
+from fhir_server.validation.schema import schema_issues
+from fhir_server.validation.walker import walk
+
+
+def validate_resource(resource: object, expected_type: str | None = None) -> list[Issue]:
+    """Every problem with ``resource`` as an R4 resource (of ``expected_type``, when given); [] if none."""
+    try:
+        return _validate(resource, expected_type, None)
+    except RecursionError:
+        return [Issue("structure", "The resource is nested too deeply to be processed",
+                      expression=(expected_type or "Resource",))]
+
+
+def _validate(resource: object, expected_type: str | None, where: str | None) -> list[Issue]:
+    resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
+    base = where or (resource_type if isinstance(resource_type, str) and resource_type else None) \
+        or expected_type or "Resource"
+    issues = _identity(resource, resource_type, expected_type, base)
+    if issues and not (isinstance(resource_type, str) and structures().is_resource_type(resource_type)):
+        return issues
+    assert isinstance(resource, dict) and isinstance(resource_type, str)
+    issues += schema_issues(resource, resource_type, base)
+    issues += walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc))
+    return issues
+
+
+def _identity(resource: object, resource_type: object, expected_type: str | None, base: str) -> list[Issue]:
+    """Is it a JSON object with a known resourceType, and the one expected?"""
+    if not isinstance(resource, dict):
+        return [Issue("structure", "A resource must be a JSON object", expression=(base,))]
+    if resource_type is None:
+        return [Issue("required", "Missing 'resourceType': a resource must say which type it is "
+                      f"(e.g. \"resourceType\": \"{expected_type or 'Patient'}\")", expression=(base,))]
+    registry = structures()
+    if not isinstance(resource_type, str) or not registry.is_resource_type(resource_type):
+        hint = difflib.get_close_matches(str(resource_type), registry.resource_types, n=1)
+        message = f"Unknown resourceType {resource_type!r}: not an R4 resource type"
+        return [Issue("invalid", message + (f"; did you mean {hint[0]!r}?" if hint else ""), expression=(base,))]
+    if expected_type and resource_type != expected_type:
+        return [Issue("invalid", f"Expected a {expected_type} resource here, got {resource_type}",
+                      expression=(base,))]
+    return []

@@ -1,0 +1,138 @@
+"""Layer 2: what the JSON Schema cannot say (FHIR R4 §2 baseline; json.html, elementdefinition.html).
+
+Walks a resource along the R4 element tree (:func:`structures`) and collects:
+
+- ``required``: elements with ``min`` ≥ 1 in the StructureDefinitions, at every level
+  (``Observation.status``, ``Observation.component.code``, ``Narrative.div``,
+  ``Extension.url``); a primitive counts as present when only its ``_element`` is sent;
+- ``value``: primitive values (:mod:`.primitives`) and empty strings;
+- ``structure``: empty objects and arrays (ele-1 and the JSON rules: "never empty"),
+  ``null`` in an array without an ``_element`` partner, ``_element`` arrays whose length
+  differs from the value array;
+- ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`).
+
+Nested resources (``contained``, ``Bundle.entry.resource``, ``Parameters.parameter.resource``)
+are handed to the ``nested`` callback, which validates them by their own resourceType.
+Unknown properties and wrong JSON types are skipped here: the schema reports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from fhir_server.core.errors import Issue
+from fhir_server.definitions.structures import ElementDef, structures
+from fhir_server.validation.bindings import check_binding
+from fhir_server.validation.primitives import check_primitive
+
+Nested = Callable[[dict, str], list[Issue]]
+RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
+BOUND_TYPES = frozenset({"CodeableConcept", "Coding"})
+
+
+@cache
+def required_keys(path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """For each mandatory child of ``path``: its name and every JSON key that satisfies it."""
+    registry = structures()
+    out = []
+    for element in registry.children(path).values():
+        if element.min < 1:
+            continue
+        keys = [k for k, (e, _t) in registry.json_keys(path).items() if e is element]
+        keys += ["_" + k for k in keys]
+        out.append((element.base_name, tuple(keys)))
+    return tuple(out)
+
+
+class Walker:
+    def __init__(self, nested: Nested) -> None:
+        self.registry = structures()
+        self.nested = nested
+        self.issues: list[Issue] = []
+
+    def add(self, code: str, message: str, where: str) -> None:
+        self.issues.append(Issue(code, message, expression=(where,)))
+
+    def complex(self, node: dict, path: str, where: str, is_resource: bool = False) -> None:
+        """Check a JSON object whose content is described by ``path`` (a type or backbone path)."""
+        if not node:
+            self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
+            return
+        keys = self.registry.json_keys(path)
+        for key, value in node.items():
+            if key.startswith("_"):
+                hit = keys.get(key[1:])
+                if hit is not None:
+                    self.extension_side(value, node.get(key[1:]), f"{where}.{key}")
+                continue
+            hit = keys.get(key)
+            if hit is None:
+                continue  # resourceType, or unknown: the schema reports unknown elements
+            element, type_code = hit
+            if is_resource and key == "id":
+                type_code = "id"  # the R4 snapshot types Resource.id as System.String; json.html: an id
+            loc = f"{where}.{key}"
+            if not element.is_array:
+                if not isinstance(value, list):
+                    self.value(value, element, type_code, loc)
+                continue
+            if not isinstance(value, list):
+                continue
+            if not value:
+                self.add("structure", "Empty array: omit the element instead", loc)
+            partner = node.get("_" + key)
+            for i, item in enumerate(value):
+                if item is None:
+                    self.null_item(partner, i, key, f"{loc}[{i}]")
+                else:
+                    self.value(item, element, type_code, f"{loc}[{i}]")
+        self.required(node, path, where)
+
+    def value(self, value: object, element: ElementDef, type_code: str, where: str) -> None:
+        if type_code in RESOURCE_TYPES:
+            if isinstance(value, dict):
+                self.issues.extend(self.nested(value, where))
+            return
+        if self.registry.is_primitive(type_code):
+            message = check_primitive(type_code, value)
+            if message:
+                self.add("value", message, where)
+            return
+        if not isinstance(value, dict):
+            return
+        self.complex(value, element.children_path(type_code), where)
+        if element.binding and type_code in BOUND_TYPES:
+            message = check_binding(type_code, value, element.binding)
+            if message:
+                self.add("code-invalid", message, where)
+
+    def extension_side(self, value: object, primitive: object, where: str) -> None:
+        """``_given`` / ``_birthDate``: Element content (id, extension) for primitive values."""
+        if isinstance(value, dict):
+            self.complex(value, "Element", where)
+        elif isinstance(value, list):
+            if isinstance(primitive, list) and len(primitive) != len(value):
+                self.add("structure", f"{len(value)} entries here but {len(primitive)} values: "
+                         "the _element array must line up with the value array (use null to skip)", where)
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    self.complex(item, "Element", f"{where}[{i}]")
+
+    def null_item(self, partner: object, i: int, key: str, where: str) -> None:
+        ok = isinstance(partner, list) and i < len(partner) and partner[i] is not None
+        if not ok:
+            self.add("structure", f"null in {key} is only allowed when _{key}[{i}] carries an id or extension", where)
+
+    def required(self, node: dict, path: str, where: str) -> None:
+        for name, keys in required_keys(path):
+            if not any(k in node for k in keys):
+                example = keys[0] if len(keys) <= 2 else f"one of {', '.join(keys[: len(keys) // 2][:5])}"
+                self.add("required", f"Missing required element {name!r} (minimum cardinality 1): add {example}",
+                         f"{where}.{name}")
+
+
+def walk(resource: dict, resource_type: str, base: str, nested: Nested) -> list[Issue]:
+    walker = Walker(nested)
+    walker.complex(resource, resource_type, base, is_resource=True)
+    return walker.issues
