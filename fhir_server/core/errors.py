@@ -102,7 +102,7 @@ class NotAcceptable(_kind(406, "not-supported")):  # type: ignore[misc]
     """406: no acceptable representation."""
 
 
-class Unprocessable(_kind(422, "processable")):  # type: ignore[misc]
+class Unprocessable(_kind(422, "processing")):  # type: ignore[misc]
     """422: well-formed, but the resource breaks a rule (profile, invariant, business rule)."""
 
 

@@ -1,0 +1,52 @@
+"""The application factory: the one place that wires the parts together (STYLE habit 1)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Flask
+
+from fhir_server import api, auth
+from fhir_server.config import Settings
+from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
+from fhir_server.interactions.router import Router
+from fhir_server.operations import validate as validate_operation
+from fhir_server.operations.capabilities import capability_statement
+from fhir_server.operations.registry import OperationRegistry
+from fhir_server.repository.base import Repository
+from fhir_server.repository.sql import SqlRepository
+from fhir_server.storage.db import Database
+from fhir_server.storage.migrate import upgrade
+
+
+def create_app(overrides: dict | None = None, *, repository: Repository | None = None,
+               clock: Clock = system_clock, ids: IdFactory = uuid_ids) -> Flask:
+    """``create_app({"DATABASE_URL": ..., "TESTING": True})``; tests may pass a repository twin."""
+    settings = Settings.from_env().with_overrides(overrides or {})
+    app = Flask("jiayi")
+    app.config["JIAYI"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["TESTING"] = settings.testing
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if repository is None:
+        database = Database(settings.database_url)
+        if settings.migrate_on_start:
+            upgrade(database.engine)
+        repository = SqlRepository(database, clock=clock, ids=ids)
+        app.extensions["jiayi.database"] = database
+    app.extensions["jiayi.repository"] = repository
+    operations = build_operations()
+    app.extensions["jiayi.operations"] = operations
+    published = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    router = Router(repository, operations, lambda request: capability_statement(request.base_url, operations, published))
+    app.extensions["jiayi.router"] = router
+    auth.register(app)
+    api.register(app, router)
+    return app
+
+
+def build_operations() -> OperationRegistry:
+    registry = OperationRegistry()
+    for operation in validate_operation.OPERATIONS:
+        registry.register(operation)
+    return registry

@@ -1,0 +1,83 @@
+"""The ``jiayi`` command (SPEC §9, Appendix A)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from fhir_server.config import DEFAULT_DATABASE
+
+
+@click.group(help="Jiayi (家医): FHIR R4 server and integration adapter for family-doctor contract services.")
+@click.version_option(package_name="jiayi")
+def main() -> None:
+    pass
+
+
+@main.command(help="Serve the FHIR API at http://HOST:PORT/fhir.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--database", envvar="JIAYI_DATABASE_URL", default=DEFAULT_DATABASE, show_default=True,
+              help="SQLAlchemy URL: sqlite:///file.db or postgresql://user@host/db (env JIAYI_DATABASE_URL).")
+@click.option("--demo", is_flag=True, help="Load a synthetic demo district first (if not loaded yet).")
+@click.option("--residents", default=500, show_default=True, type=int, help="Size of the demo district.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes (gunicorn).")
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
+def serve(host: str, port: int, database: str, demo: bool, residents: int, workers: int, threads: int) -> None:
+    from fhir_server.serving import prepare_database, run
+
+    prepare_database(database, demo=demo, residents=residents)
+    click.echo(f"Jiayi FHIR R4 server on http://{host}:{port}/fhir (database {_redact(database)}, "
+               f"{workers} worker(s)); no authentication configured: development mode")
+    run(host, port, database, workers=workers, threads=threads)
+
+
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Create or upgrade the schema with the Alembic migrations.")
+@click.option("--database", envvar="JIAYI_DATABASE_URL", default=DEFAULT_DATABASE, show_default=True)
+def db_upgrade(database: str) -> None:
+    from fhir_server.storage.db import Database
+    from fhir_server.storage.migrate import current_revision, upgrade
+
+    store = Database(database)
+    upgrade(store.engine)
+    click.echo(f"schema at revision {current_revision(store.engine)} ({_redact(database)})")
+
+
+@main.command(help="Load a synthetic district (deterministic from --seed) into the database.")
+@click.option("--database", envvar="JIAYI_DATABASE_URL", default=DEFAULT_DATABASE, show_default=True)
+@click.option("--residents", default=1000, show_default=True, type=int)
+@click.option("--seed", default=20261123, show_default=True, type=int)
+def demo(database: str, residents: int, seed: int) -> None:
+    from fhir_server.serving import load_demo
+
+    counts = load_demo(database, residents=residents, seed=seed, progress=True)
+    click.echo("loaded: " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
+
+
+@main.command(help="Validate a FHIR JSON or XML file (a resource or a Bundle) offline.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--profile", default=None, help="Canonical URL of a profile to validate against.")
+def validate(file: str, profile: str | None) -> None:
+    from fhir_server.offline import validate_file
+
+    errors = validate_file(file, profile, echo=click.echo)
+    sys.exit(1 if errors else 0)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "<database>"
+
+
+if __name__ == "__main__":
+    main()

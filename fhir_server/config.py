@@ -1,0 +1,41 @@
+"""Settings from environment variables (``JIAYI_*``), overridable by ``create_app(overrides)``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+
+DEFAULT_DATABASE = "sqlite:///jiayi.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE
+    base_url: str | None = None  # public base URL (…/fhir) when behind a proxy; else from the request
+    max_body_bytes: int = 8 * 1024 * 1024  # larger bodies: 413
+    max_depth: int = 64  # deeper JSON/XML nesting: 400
+    migrate_on_start: bool = True
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"JIAYI_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(raw, f.type)
+        return cls(**values)
+
+    def with_overrides(self, overrides: dict[str, object]) -> "Settings":
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k.lower(): v for k, v in overrides.items() if k.lower() in known})
+
+
+def _coerce(raw: str, kind: object) -> object:
+    kind = str(kind)
+    if "bool" in kind:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if "int" in kind:
+        return int(raw)
+    return raw

@@ -1,0 +1,84 @@
+"""Running the server: schema and demo data before the workers start, then gunicorn.
+
+The schema is migrated once, in the parent process, so that several workers never race to
+create it; the demo district is loaded the same way, through the FHIR transaction
+interaction (validation and write hooks apply as for any client).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from gunicorn.app.base import BaseApplication
+
+from fhir_server.app import create_app
+from fhir_server.core.errors import FHIRError
+from fhir_server.interactions.context import FhirRequest
+from fhir_server.storage.db import Database
+from fhir_server.storage.migrate import upgrade
+
+DEMO_MARKER = ("Organization", "demo-district-commission")
+
+
+def prepare_database(url: str, demo: bool = False, residents: int = 500) -> None:
+    database = Database(url)
+    upgrade(database.engine)
+    database.dispose()
+    if demo:
+        load_demo(url, residents=residents, progress=True, skip_if_loaded=True)
+
+
+def load_demo(url: str, residents: int = 1000, seed: int = 20261123, progress: bool = False,
+              skip_if_loaded: bool = False) -> dict[str, int]:
+    from fhir_server.demo import generate_district
+
+    app = create_app({"DATABASE_URL": url})
+    router = app.extensions["jiayi.router"]
+    repo = app.extensions["jiayi.repository"]
+    if skip_if_loaded:
+        with repo.unit_of_work() as uow:
+            marker = uow.get(*DEMO_MARKER)
+        if marker is not None:
+            print("demo district already loaded", file=sys.stderr)
+            return {}
+    district = generate_district(seed=seed, residents=residents)
+    started, done = time.monotonic(), 0
+    for bundle in district.transaction_bundles(500):
+        response = router.handle(FhirRequest("POST", "", body=bundle, base_url="http://localhost/fhir"))
+        if response.status != 200:
+            raise FHIRError(f"loading the demo district failed: {response.resource}")
+        done += len(bundle.get("entry", []))
+        if progress:
+            rate = done / max(time.monotonic() - started, 1e-6)
+            print(f"\rdemo: {done} resources loaded ({rate:.0f}/s)", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    return district.summary()
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict, database: str) -> None:
+        self.options = options
+        self.database = database
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):  # noqa: ANN201
+        return create_app({"DATABASE_URL": self.database, "MIGRATE_ON_START": False})
+
+
+def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8) -> None:
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 120,
+        "accesslog": "-",
+        "loglevel": "info",
+    }
+    _Gunicorn(options, database).run()

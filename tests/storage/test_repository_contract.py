@@ -1,0 +1,97 @@
+"""The repository contract, on the in-memory twin, SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from fhir_server.core.clock import SteppingClock
+from fhir_server.core.errors import Conflict
+from fhir_server.repository.base import HistoryQuery
+from fhir_server.repository.memory import MemoryRepository
+from fhir_server.repository.sql import SqlRepository
+from fhir_server.storage.db import Database
+
+START = datetime(2026, 1, 1, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["memory", "sql"])
+def repo(request):
+    clock = SteppingClock(START, timedelta(seconds=1))
+    if request.param == "memory":
+        yield MemoryRepository(clock=clock)
+        return
+    database = Database(request.getfixturevalue("database_url"))
+    yield SqlRepository(database, clock=clock)
+    database.dispose()
+
+
+def _basic(text: str = "x") -> dict:
+    return {"resourceType": "Basic", "code": {"text": text}}
+
+
+def test_versions_and_meta(repo):
+    rid = uuid.uuid4().hex
+    with repo.unit_of_work(write=True) as uow:
+        first = uow.save("POST", "Basic", rid, _basic(), None)
+    with repo.unit_of_work(write=True) as uow:
+        second = uow.save("PUT", "Basic", rid, _basic("y"), uow.get("Basic", rid))
+    assert (first.version, second.version) == (1, 2)
+    assert second.content["meta"]["versionId"] == "2"
+    assert second.content["meta"]["lastUpdated"] == "2026-01-01T08:00:01.000Z"
+    with repo.unit_of_work() as uow:
+        assert uow.get_version("Basic", rid, 1).content["code"]["text"] == "x"
+        assert uow.get("Basic", rid).content["code"]["text"] == "y"
+
+
+def test_failed_unit_of_work_writes_nothing(repo):
+    rid = uuid.uuid4().hex
+    with pytest.raises(RuntimeError):
+        with repo.unit_of_work(write=True) as uow:
+            uow.save("POST", "Basic", rid, _basic(), None)
+            raise RuntimeError("fail after the write")
+    with repo.unit_of_work() as uow:
+        assert uow.get("Basic", rid) is None
+        assert uow.history(HistoryQuery("Basic", rid)).total == 0
+
+
+def test_stale_previous_is_a_conflict(repo):
+    rid = uuid.uuid4().hex
+    with repo.unit_of_work(write=True) as uow:
+        first = uow.save("POST", "Basic", rid, _basic(), None)
+    with repo.unit_of_work(write=True) as uow:
+        uow.save("PUT", "Basic", rid, _basic("y"), first)
+    with pytest.raises(Conflict):
+        with repo.unit_of_work(write=True) as uow:
+            uow.save("PUT", "Basic", rid, _basic("z"), first)
+
+
+def test_delete_keeps_history(repo):
+    rid = uuid.uuid4().hex
+    with repo.unit_of_work(write=True) as uow:
+        first = uow.save("POST", "Basic", rid, _basic(), None)
+        tombstone = uow.delete("Basic", rid, first)
+    assert tombstone.deleted and tombstone.version == 2
+    with repo.unit_of_work() as uow:
+        page = uow.history(HistoryQuery("Basic", rid))
+    assert [v.version for v in page.entries] == [2, 1] and page.entries[0].method == "DELETE"
+
+
+def test_hooks_run_inside_the_transaction(repo):
+    seen = []
+
+    def refuse_named_z(uow, event):
+        seen.append(event.method)
+        if event.resource and event.resource["code"]["text"] == "z":
+            raise Conflict("z is not allowed")
+
+    repo.hooks.before_write.append(refuse_named_z)
+    rid = uuid.uuid4().hex
+    with pytest.raises(Conflict):
+        with repo.unit_of_work(write=True) as uow:
+            uow.save("POST", "Basic", rid, _basic("z"), None)
+    with repo.unit_of_work() as uow:
+        assert uow.get("Basic", rid) is None
+    assert seen == ["POST"]
