@@ -11,7 +11,7 @@ The result shares unchanged sub-objects with the input; the input itself is neve
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from fhir_server.core.errors import BadRequest
 from fhir_server.definitions.structures import ElementDef, structures
@@ -35,6 +35,8 @@ def summarize(resource: dict, mode: str) -> dict:
         subset = _top_level(resource, lambda key, e: key in ("id", "meta", "text") or e.min >= 1)
     elif mode == "data":
         subset = _top_level(resource, lambda key, e: key != "text")
+    elif mode == "count":
+        raise BadRequest("_summary=count applies to searches only", code="invalid", expression=["_summary"])
     else:
         raise BadRequest(f"Unknown _summary value '{mode}' (expected true, text, data, count or false)",
                          code="invalid", expression=["_summary"])
@@ -79,7 +81,7 @@ def _top_level(resource: dict, keep) -> dict:
     rtype = resource.get("resourceType", "")
     out: dict = {"resourceType": rtype}
     for key, value in resource.items():
-        base = key[1:] if key.startswith("_") else key
+        base = key.removeprefix("_")
         hit = registry.resolve(rtype, base)
         if hit is not None and keep(base, hit.element):
             out[key] = value
@@ -91,7 +93,7 @@ def _summary_of(obj: dict, path: str) -> dict:
     registry = structures()
     out: dict = {"resourceType": obj["resourceType"]} if "resourceType" in obj else {}
     for key, value in obj.items():
-        base = key[1:] if key.startswith("_") else key
+        base = key.removeprefix("_")
         hit = registry.resolve(path, base)
         if hit is None or not _in_summary(hit.element):
             continue

@@ -18,17 +18,17 @@ from lxml import etree
 from fhir_server.core.errors import BadRequest
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
-_XHTML = "{%s}" % XHTML_NS
+_XHTML = "{" + XHTML_NS + "}"
 _XML = "{http://www.w3.org/XML/1998/namespace}"
 _DECLARES_XHTML = re.compile(r"""\sxmlns\s*=\s*(["'])http://www\.w3\.org/1999/xhtml\1""")
 
 # A div start tag in the default namespace, or a comment that might hide one.
-_DIV_START = re.compile(r"<!--.*?-->|<div[\s/>]", re.S)
+_DIV_START = re.compile(r"<!--.*?-->|<div[\s/>]", re.DOTALL)
 # Every markup token inside a div; text between tokens holds no "<", so finditer cannot skip one.
 _TOKEN = re.compile(
     r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>"
     r"""|<(/?)[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*(/?)>""",
-    re.S,
+    re.DOTALL,
 )
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 
@@ -66,7 +66,7 @@ def _serialize(node: etree._Element, out: list[str], top: bool = False) -> None:
     if tag is etree.Comment:
         out.append(f"<!--{node.text or ''}-->")
     elif isinstance(tag, str):
-        name = tag[len(_XHTML):] if tag.startswith(_XHTML) else tag
+        name = tag.removeprefix(_XHTML)
         out.append("<" + name)
         if top:
             out.append(f' xmlns="{XHTML_NS}"')

@@ -10,6 +10,7 @@ and the resource type comes from the element name.
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 from lxml import etree
 
@@ -18,9 +19,11 @@ from fhir_server.definitions.structures import structures
 
 from . import xhtml
 from .xml_safety import parse_document
+from .xml_slots import ATTRIBUTE, COMPLEX, PRIMITIVE, RESOURCE, XHTML, Slot, slots
 
 FHIR = "{http://hl7.org/fhir}"
-XHTML_DIV = "{%s}div" % xhtml.XHTML_NS
+XHTML_DIV = "{" + xhtml.XHTML_NS + "}div"
+_FHIR_LEN = len(FHIR)
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
 _INTEGER_TYPES = frozenset({"integer", "positiveInt", "unsignedInt"})
@@ -38,6 +41,7 @@ class _Reader:
         self.data = data
         self.root = root
         self.raw: list[str | None] | None = None  # narrative divs as written, filled on first use
+        self.divs_read = 0
 
     def resource(self, elem: etree._Element, label: str) -> dict:
         tag = elem.tag
@@ -48,7 +52,7 @@ class _Reader:
         if not self.registry.is_resource_type(rtype):
             raise BadRequest(f"Unknown resource type '{rtype}'", code="structure",
                              expression=[label or rtype])
-        _no_attributes(elem, (), label or rtype)
+        _no_attributes(elem, label or rtype)
         resource = {"resourceType": rtype}
         self.children(elem, rtype, resource, label or rtype)
         return resource
@@ -56,38 +60,42 @@ class _Reader:
     def children(self, elem: etree._Element, path: str, obj: dict, label: str) -> None:
         """Read the child elements of ``elem`` (type or backbone ``path``) into ``obj``."""
         _no_text(elem.text, label)
-        table = self.registry.json_keys(path)
+        table = slots(path)
         repeating: list[str] = []
         for child in elem:
             tag = child.tag
             _no_text(child.tail, label)
             if not isinstance(tag, str):
                 continue  # comments
-            key = tag[len(FHIR):] if tag.startswith(FHIR) else ("div" if tag == XHTML_DIV else None)
-            hit = table.get(key) if key else None
-            if hit is None or hit[0].xml_attr or (key == "div") != (tag == XHTML_DIV):
-                _bad_element(tag, key, label)
-            element, type_code = hit
+            slot = _slot_for(tag, table, label)
+            key = slot.key
             where = f"{label}.{key}"
-            if element.is_array and key not in obj and f"_{key}" not in obj:
+            if slot.is_array and key not in obj and "_" + key not in obj:
                 repeating.append(key)
-            if type_code == "xhtml":
-                _put(obj, key, self.div(child), element.is_array, where)
-            elif type_code == "Resource" or self.registry.kind(type_code) == "resource":
-                _put(obj, key, self.inline_resource(child, where), element.is_array, where)
-            elif self.registry.is_primitive(type_code):
-                self.primitive(child, key, type_code, obj, element.is_array, where)
+            kind = slot.kind
+            if kind == PRIMITIVE:
+                self.primitive(child, slot, obj, where)
+                continue
+            value: dict | str
+            if kind == COMPLEX:
+                value = {}
+                _attributes(child, slots(slot.children), value, where)
+                self.children(child, slot.children, value, where)
+            elif kind == RESOURCE:
+                value = self.inline_resource(child, where)
             else:
-                item: dict = {}
-                _attributes(child, table_of=self.registry.json_keys(element.children_path(type_code)),
-                            into=item, label=where)
-                self.children(child, element.children_path(type_code), item, where)
-                _put(obj, key, item, element.is_array, where)
+                value = self.div(child)
+            if slot.is_array:
+                obj.setdefault(key, []).append(value)
+            elif key in obj:
+                raise BadRequest(f"'{where}' may occur only once", code="structure", expression=[where])
+            else:
+                obj[key] = value
         for key in repeating:
             _tidy_primitive_arrays(obj, key)
 
-    def primitive(self, elem: etree._Element, key: str, type_code: str, obj: dict, is_array: bool,
-                  label: str) -> None:
+    def primitive(self, elem: etree._Element, slot: Slot, obj: dict, label: str) -> None:
+        key, type_code = slot.key, slot.type_code
         extra: dict = {}
         value = None
         for name, text in elem.items():
@@ -102,7 +110,7 @@ class _Reader:
         if value is None and not extra:
             raise BadRequest(f"'{label}' has neither a value nor extensions", code="structure",
                              expression=[label])
-        if is_array:
+        if slot.is_array:
             obj.setdefault(key, []).append(value)
             obj.setdefault("_" + key, []).append(extra or None)
             return
@@ -114,7 +122,7 @@ class _Reader:
             obj["_" + key] = extra
 
     def inline_resource(self, elem: etree._Element, label: str) -> dict:
-        _no_attributes(elem, (), label)
+        _no_attributes(elem, label)
         _no_text(elem.text, label)
         inner = [c for c in elem if isinstance(c.tag, str)]
         if len(inner) != 1:
@@ -124,13 +132,24 @@ class _Reader:
         return self.resource(inner[0], label)
 
     def div(self, elem: etree._Element) -> str:
+        """The narrative as the client wrote it, or re-serialized when it cannot be cut out."""
         if self.raw is None:
             self.raw = _raw_divs(self.data, self.root)
-        raw = self.raw.pop(0) if self.raw else None
+        self.divs_read += 1
+        raw = self.raw[self.divs_read - 1] if self.raw else None
         return raw if raw is not None else xhtml.canonical(elem)
 
 
-def _bad_element(tag: str, key: str | None, label: str) -> None:
+def _slot_for(tag: str, table: dict[str, Slot], label: str) -> Slot:
+    """The slot for a child element's tag, or :class:`BadRequest` naming the element's path."""
+    key = tag[_FHIR_LEN:] if tag.startswith(FHIR) else ("div" if tag == XHTML_DIV else None)
+    slot = table.get(key) if key else None
+    if slot is None or slot.kind == ATTRIBUTE or (slot.kind == XHTML) != (tag == XHTML_DIV):
+        _bad_element(tag, key, label)
+    return slot
+
+
+def _bad_element(tag: str, key: str | None, label: str) -> NoReturn:
     where = f"{label}.{key or _local(tag)}"
     if key == "div":
         message = f"'{where}' must be in the XHTML namespace {xhtml.XHTML_NS}"
@@ -152,21 +171,22 @@ def _raw_divs(data: bytes | str, root: etree._Element) -> list[str | None]:
     return found if len(found) == expected else []
 
 
-def _attributes(elem: etree._Element, table_of: dict, into: dict, label: str) -> None:
+def _attributes(elem: etree._Element, table: dict[str, Slot], into: dict, label: str) -> None:
     """Copy ``id``/``url`` attributes (those the definitions mark as XML attributes) into ``into``."""
     for name, text in elem.items():
         if name[0] == "{":
             continue  # xsi:schemaLocation and friends
-        hit = table_of.get(name)
-        if hit is None or not hit[0].xml_attr:
+        slot = table.get(name)
+        if slot is None or slot.kind != ATTRIBUTE:
             raise BadRequest(f"Unknown attribute '{name}' on '{label}'", code="structure",
                              expression=[label])
         into[name] = text
 
 
-def _no_attributes(elem: etree._Element, allowed: tuple[str, ...], label: str) -> None:
-    for name, _ in elem.items():
-        if name[0] != "{" and name not in allowed:
+def _no_attributes(elem: etree._Element, label: str) -> None:
+    """Resource elements and their wrappers carry no attributes (namespaced ones aside)."""
+    for name in elem.keys():  # noqa: SIM118 - lxml elements iterate over children, not attributes
+        if name[0] != "{":
             raise BadRequest(f"Unknown attribute '{name}' on '{label}'", code="structure",
                              expression=[label])
 
@@ -175,15 +195,6 @@ def _no_text(text: str | None, label: str) -> None:
     if text and not text.isspace():
         raise BadRequest(f"Text content is not allowed in '{label}' (FHIR XML uses value attributes)",
                          code="structure", expression=[label])
-
-
-def _put(obj: dict, key: str, value: object, is_array: bool, label: str) -> None:
-    if is_array:
-        obj.setdefault(key, []).append(value)
-    elif key in obj:
-        raise BadRequest(f"'{label}' may occur only once", code="structure", expression=[label])
-    else:
-        obj[key] = value
 
 
 def _tidy_primitive_arrays(obj: dict, key: str) -> None:

@@ -14,10 +14,11 @@ import re
 from decimal import Decimal
 
 from fhir_server.core.errors import BadRequest
-from fhir_server.definitions.structures import ElementDef, structures
+from fhir_server.definitions.structures import structures
 
 from . import xhtml
 from .xml_safety import parser
+from .xml_slots import ATTRIBUTE, COMPLEX, PRIMITIVE, RESOURCE, XHTML, Slot, slots
 
 FHIR_NS = "http://hl7.org/fhir"
 MAX_DEPTH = 200  # far beyond any real resource; stops runaway recursion on hostile input
@@ -45,83 +46,87 @@ class _Writer:
     def indent(self, depth: int) -> str:
         return "  " * depth if self.pretty else ""
 
+    def line(self, depth: int, text: str) -> None:
+        self.out.append(f"{self.indent(depth)}{text}{self.newline}" if self.pretty else text)
+
     def resource(self, resource: object, depth: int, root: bool = False, label: str = "") -> None:
-        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(resource, dict):
+            raise BadRequest(f"'{label or 'root'}' must be a resource object", code="structure")
+        rtype = resource.get("resourceType")
         if not isinstance(rtype, str) or not self.registry.is_resource_type(rtype):
             raise BadRequest(f"Unknown or missing resourceType at '{label or 'root'}'", code="structure")
         namespace = f' xmlns="{FHIR_NS}"' if root else ""
-        self.out.append(f"{self.indent(depth)}<{rtype}{namespace}>{self.newline}")
-        self.content(resource, rtype, depth + 1, label or rtype)
-        self.out.append(f"{self.indent(depth)}</{rtype}>{self.newline}")
+        self.line(depth, f"<{rtype}{namespace}>")
+        self.content(resource, self.ordered(resource, rtype, label or rtype), depth + 1, label or rtype)
+        self.line(depth, f"</{rtype}>")
 
-    def content(self, obj: dict, path: str, depth: int, label: str,
-                entries: list[tuple[str, ElementDef, str]] | None = None) -> None:
-        """Write the child elements of ``obj`` (whose type or backbone path is ``path``), in order."""
+    def content(self, obj: dict, entries: list[Slot], depth: int, label: str) -> None:
+        """Write the child elements of ``obj`` (already put in order by :meth:`ordered`)."""
         if depth > MAX_DEPTH:
             raise BadRequest("Resource is nested too deeply", code="structure", expression=[label])
-        for key, element, type_code in entries if entries is not None else self.ordered(obj, path, label):
-            if element.xml_attr:
-                continue  # written on the start tag by open_tag()
+        for slot in entries:
+            key = slot.key
             child_label = f"{label}.{key}"
-            if type_code == "xhtml":
-                self.div(obj[key], depth, child_label)
-            elif type_code == "Resource" or self.registry.kind(type_code) == "resource":
-                for item in _as_list(obj[key], element):
-                    self.out.append(f"{self.indent(depth)}<{key}>{self.newline}")
-                    self.resource(item, depth + 1, label=child_label)
-                    self.out.append(f"{self.indent(depth)}</{key}>{self.newline}")
-            elif self.registry.is_primitive(type_code):
-                self.primitive(obj, key, element, type_code, depth, child_label)
-            else:
-                children = element.children_path(type_code)
-                for item in _as_list(obj[key], element):
+            if slot.kind == PRIMITIVE:
+                self.primitive(obj, slot, depth, child_label)
+            elif slot.kind == COMPLEX:
+                for item in _as_list(obj[key], slot, child_label):
                     if not isinstance(item, dict):
                         raise BadRequest(f"'{child_label}' must be an object", code="structure",
                                          expression=[child_label])
-                    self.complex(key, item, children, depth, child_label)
+                    self.complex(key, item, slot.children, depth, child_label)
+            elif slot.kind == RESOURCE:
+                for item in _as_list(obj[key], slot, child_label):
+                    self.line(depth, f"<{key}>")
+                    self.resource(item, depth + 1, label=child_label)
+                    self.line(depth, f"</{key}>")
+            elif slot.kind == XHTML:
+                self.div(obj[key], depth, child_label)
+            # ATTRIBUTE slots were written on the start tag by open_tag()
 
-    def ordered(self, obj: dict, path: str, label: str) -> list[tuple[str, ElementDef, str]]:
-        """The JSON properties of ``obj`` (``_x`` folded into ``x``) in definition order."""
-        table = self.registry.json_keys(path)
-        order = _positions(path, table)
-        found: dict[str, tuple[int, ElementDef, str]] = {}
+    def ordered(self, obj: dict, path: str, label: str) -> list[Slot]:
+        """The slots for the JSON properties of ``obj`` (``_x`` folded into ``x``), in XML order."""
+        table = slots(path)
+        found: dict[str, Slot] = {}
         for key in obj:
-            base = key[1:] if key.startswith("_") else key
-            if base in found or (base == "resourceType" and self.registry.is_resource_type(path)):
+            base = key.removeprefix("_")
+            if base in found or (base == "resourceType" and path == obj.get("resourceType")):
                 continue
-            hit = table.get(base)
-            if hit is None or (key != base and (hit[0].xml_attr or not self.registry.is_primitive(hit[1]))):
+            slot = table.get(base)
+            if slot is None or (key != base and slot.kind != PRIMITIVE):
                 raise BadRequest(f"Unknown element '{label}.{key}'", code="structure",
                                  expression=[f"{label}.{key}"])
-            found[base] = (order[base], hit[0], hit[1])
-        return [(k, e, t) for k, (_, e, t) in sorted(found.items(), key=lambda kv: kv[1][0])]
+            found[base] = slot
+        if len(found) < 2:
+            return list(found.values())
+        return sorted(found.values(), key=_position)
 
     def complex(self, key: str, item: dict, path: str, depth: int, label: str) -> None:
         start = self.open_tag(key, item, path, label)
         entries = self.ordered(item, path, label)
-        if all(e.xml_attr for _, e, _ in entries):
-            self.out.append(f"{self.indent(depth)}{start}/>{self.newline}")
+        if all(slot.kind == ATTRIBUTE for slot in entries):
+            self.line(depth, f"{start}/>")
             return
-        self.out.append(f"{self.indent(depth)}{start}>{self.newline}")
-        self.content(item, path, depth + 1, label, entries)
-        self.out.append(f"{self.indent(depth)}</{key}>{self.newline}")
+        self.line(depth, f"{start}>")
+        self.content(item, entries, depth + 1, label)
+        self.line(depth, f"</{key}>")
 
     def open_tag(self, key: str, item: dict, path: str, label: str) -> str:
         """``<key`` plus the attributes (``id``, ``url``) that the definitions put on the tag."""
         parts = [f"<{key}"]
-        table = self.registry.json_keys(path)
+        table = slots(path)
         for name in ("id", "url"):
-            hit = table.get(name)
-            if hit is not None and hit[0].xml_attr and name in item:
+            slot = table.get(name)
+            if slot is not None and slot.kind == ATTRIBUTE and name in item:
                 parts.append(f' {name}="{_attr(item[name], f"{label}.{name}")}"')
         return "".join(parts)
 
-    def primitive(self, obj: dict, key: str, element: ElementDef, type_code: str, depth: int,
-                  label: str) -> None:
+    def primitive(self, obj: dict, slot: Slot, depth: int, label: str) -> None:
+        key = slot.key
         values, extras = obj.get(key), obj.get("_" + key)
-        if element.is_array:
-            values = _as_list(values, element) if values is not None else [None] * len(extras or ())
-            extras = _as_list(extras, element) if extras is not None else [None] * len(values)
+        if slot.is_array:
+            values = _as_list(values, slot, label) if values is not None else [None] * len(extras or ())
+            extras = _as_list(extras, slot, label) if extras is not None else [None] * len(values)
             if len(values) != len(extras):
                 raise BadRequest(f"'{label}' and '_{key}' differ in length", code="structure",
                                  expression=[label])
@@ -131,43 +136,42 @@ class _Writer:
             if value is None and extra is None:
                 raise BadRequest(f"'{label}' has a null with no extension", code="structure",
                                  expression=[label])
-            self.one_primitive(key, value, extra, type_code, depth, label)
+            self.one_primitive(key, value, extra, slot.type_code, depth, label)
 
     def one_primitive(self, key: str, value: object, extra: object, type_code: str, depth: int,
                       label: str) -> None:
-        if extra is not None and not isinstance(extra, dict):
+        if not extra:
+            if extra is not None and not isinstance(extra, dict):
+                raise BadRequest(f"'_{key}' must be an object", code="structure", expression=[label])
+            self.line(depth, f'<{key} value="{_attr(_lexical(value, type_code, label), label)}"/>')
+            return
+        if not isinstance(extra, dict):
             raise BadRequest(f"'_{key}' must be an object", code="structure", expression=[label])
-        extra = extra or {}
-        start = self.open_tag(key, extra, type_code, label) if extra else f"<{key}"
+        start = self.open_tag(key, extra, type_code, label)
         if value is not None:
             start += f' value="{_attr(_lexical(value, type_code, label), label)}"'
-        if not any(k != "id" for k in extra):
-            self.out.append(f"{self.indent(depth)}{start}/>{self.newline}")
+        entries = [slot for slot in self.ordered(extra, type_code, label) if slot.kind != ATTRIBUTE]
+        if not entries:
+            self.line(depth, f"{start}/>")
             return
-        self.out.append(f"{self.indent(depth)}{start}>{self.newline}")
-        self.content(extra, type_code, depth + 1, label)
-        self.out.append(f"{self.indent(depth)}</{key}>{self.newline}")
+        self.line(depth, f"{start}>")
+        self.content(extra, entries, depth + 1, label)
+        self.line(depth, f"</{key}>")
 
     def div(self, text: object, depth: int, label: str) -> None:
         if not isinstance(text, str):
             raise BadRequest(f"'{label}' must be a string", code="structure", expression=[label])
-        self.out.append(f"{self.indent(depth)}{xhtml.div_for_xml(text, parser())}{self.newline}")
+        self.line(depth, xhtml.div_for_xml(text, parser()))
 
 
-_POSITIONS: dict[str, dict[str, int]] = {}
+def _position(slot: Slot) -> int:
+    return slot.position
 
 
-def _positions(path: str, table: dict) -> dict[str, int]:
-    order = _POSITIONS.get(path)
-    if order is None:
-        order = _POSITIONS[path] = {key: i for i, key in enumerate(table)}
-    return order
-
-
-def _as_list(value: object, element: ElementDef) -> list:
-    if element.is_array:
+def _as_list(value: object, slot: Slot, label: str) -> list:
+    if slot.is_array:
         if not isinstance(value, list):
-            raise BadRequest(f"'{element.path}' must be an array", code="structure")
+            raise BadRequest(f"'{label}' must be an array", code="structure", expression=[label])
         return value
     return [value]
 
@@ -178,7 +182,7 @@ def _lexical(value: object, type_code: str, label: str) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
-    if isinstance(value, int) or isinstance(value, Decimal):
+    if isinstance(value, (int, Decimal)):
         return str(value)
     if isinstance(value, float) and math.isfinite(value):
         return repr(value)  # shortest text that reads back as the same float

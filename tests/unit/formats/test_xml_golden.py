@@ -136,3 +136,29 @@ def test_comments_and_schema_location_are_ignored_when_reading():
            b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://hl7.org/fhir x.xsd">'
            b'<!-- c --><id value="p"/>\n  <active value="true"/></Patient>')
     assert xml_to_resource(xml) == {"resourceType": "Patient", "id": "p", "active": True}
+
+
+def test_narratives_are_cut_out_of_the_source_exactly_even_among_comments_and_cdata():
+    div1 = '<div xmlns="http://www.w3.org/1999/xhtml"><div title="a>b"><td></td></div><![CDATA[<div>]]></div>'
+    div2 = '<div xmlns="http://www.w3.org/1999/xhtml"/>'
+    xml = ('<Bundle xmlns="http://hl7.org/fhir"><!-- <div> --><type value="collection"/>'
+           f'<entry><resource><Patient><text><status value="generated"/>{div1}</text></Patient></resource></entry>'
+           f'<entry><resource><Patient><text><status value="empty"/>{div2}</text></Patient></resource></entry>'
+           '</Bundle>')
+    bundle = xml_to_resource(xml.encode())
+    assert [e["resource"]["text"]["div"] for e in bundle["entry"]] == [div1, div2]
+
+
+def test_div_without_namespace_in_json_is_written_in_the_xhtml_namespace():
+    patient = {"resourceType": "Patient", "text": {"status": "generated", "div": "<div><p>x</p></div>"}}
+    xml = resource_to_xml(patient)
+    assert b'<div xmlns="http://www.w3.org/1999/xhtml"><p>x</p></div>' in xml
+    assert xml_to_resource(xml)["text"]["div"] == '<div xmlns="http://www.w3.org/1999/xhtml"><p>x</p></div>'
+
+
+def test_text_input_and_other_encodings_are_read():
+    assert xml_to_resource('<Patient xmlns="http://hl7.org/fhir"><id value="中"/></Patient>')["id"] == "中"
+    latin = '<?xml version="1.0" encoding="ISO-8859-1"?><Patient xmlns="http://hl7.org/fhir"><text>' \
+            '<status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml">café</div></text></Patient>'
+    patient = xml_to_resource(latin.encode("latin-1"))
+    assert patient["text"]["div"] == '<div xmlns="http://www.w3.org/1999/xhtml">café</div>'

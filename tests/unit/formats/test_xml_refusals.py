@@ -68,6 +68,9 @@ def test_wrong_namespace_is_refused(data):
     (b'<Patient ' + NS.encode() + b'><gender/></Patient>', "neither a value"),
     (b'<Patient ' + NS.encode() + b'><gender value="male" colour="red"/></Patient>', "Unknown attribute"),
     (b'<Patient ' + NS.encode() + b'><name>Li</name></Patient>', "Text content"),
+    (b'<Patient ' + NS.encode() + b' id="p1"/>', "Unknown attribute"),
+    (b'<Patient ' + NS.encode() + b'><name url="x"/></Patient>', "Unknown attribute"),
+    (b'<Patient ' + NS.encode() + b'><extension><url value="x"/></extension></Patient>', "Unknown element"),
     (b'<Bundle ' + NS.encode() + b'><entry><resource><Patient/><Patient/></resource></entry></Bundle>',
      "exactly one resource"),
 ])
