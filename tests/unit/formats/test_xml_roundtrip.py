@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from fhir_server.formats import xhtml
 from fhir_server.formats.xml import resource_to_xml, xml_to_resource
+from fhir_server.formats.xml_safety import parser
 
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "fhir-r4"
 BUNDLES = ("profiles-resources", "profiles-types", "valuesets", "conceptmaps", "search-parameters",
@@ -69,9 +71,6 @@ def test_pretty_printing_changes_nothing_but_whitespace(examples):
 
 def test_the_fallback_narrative_serializer_is_stable_on_official_narratives(examples):
     """When a div cannot be cut from the source it is re-serialized; doing so twice changes nothing."""
-    from fhir_server.formats import xhtml
-    from fhir_server.formats.xml_safety import parser
-
     divs = [r["text"]["div"] for _, r in examples if "div" in r.get("text", {})]
     assert len(divs) > 800
     for div in divs:
