@@ -1,0 +1,66 @@
+"""Resource → index rows (FHIR R4 §3.1.1.4): what each search parameter extracts from a resource.
+
+Pure Python, shared by the SQL indexer and the in-memory twin.  The work per resource type
+(its parameters, their compiled expressions and type modules) is planned once per registry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fhir_server.search.expression import compile_expression
+from fhir_server.search.params import KINDS, composite
+from fhir_server.search.registry import ParamRegistry, SearchParam
+
+# answered from the resource table's own columns by the SQL engine
+COLUMN_PARAMS = frozenset({"_id", "_lastUpdated"})
+
+Plan = list[tuple[SearchParam, Any, Callable[[Any], list]]]
+
+
+def plan(registry: ParamRegistry, res_type: str) -> Plan:
+    """(param, type module, evaluator) for every indexed parameter of ``res_type``."""
+    cache = registry.__dict__.setdefault("_plans", {})
+    found = cache.get(res_type)
+    if found is None:
+        found = [(p, KINDS[p.type], compile_expression(p.expression, res_type))
+                 for p in registry.for_type(res_type).values() if p.indexed]
+        cache[res_type] = found
+    return found
+
+
+def index_entries(registry: ParamRegistry, res_type: str, resource: dict,
+                  skip: frozenset[str] = COLUMN_PARAMS) -> dict[str, list[dict]]:
+    """Parameter code → its index rows (column → value) for ``resource``."""
+    entries: dict[str, list[dict]] = {}
+    for param, kind, evaluate in plan(registry, res_type):
+        if param.code in skip:
+            continue
+        rows = _rows(registry, res_type, param, kind, evaluate(resource))
+        if rows:
+            entries[param.code] = rows
+    return entries
+
+
+def _rows(registry: ParamRegistry, res_type: str, param: SearchParam, kind: Any, nodes: list) -> list[dict]:
+    if kind is composite:
+        return [row for node in nodes for row in composite.index_rows_for(param, res_type, node, registry)]
+    rows: list[dict] = []
+    for node in nodes:
+        rows.extend(kind.index_rows(node))
+    return _unique(rows) if len(rows) > 1 else rows
+
+
+def _unique(rows: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for row in rows:
+        key = tuple(row.values())
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def kinds_of(registry: ParamRegistry, res_type: str) -> frozenset[str]:
+    """The parameter types ``res_type`` has, i.e. the index tables its rows can be in."""
+    return frozenset(param.type for param, _, _ in plan(registry, res_type))

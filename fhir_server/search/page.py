@@ -1,0 +1,55 @@
+"""What a search returns: one page of matches, the included resources, the total and the
+opaque page tokens (given back as ``_page=<token>`` with the original query)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir_server.core.errors import BadRequest
+from fhir_server.search.request import PAGE_PARAM
+
+
+@dataclass
+class SearchPage:
+    matches: list[Any] = field(default_factory=list)  # ResourceRow-like: res_type, res_id, content, ...
+    included: list[Any] = field(default_factory=list)
+    total: int | None = None
+    next_page: str | None = None
+    previous_page: str | None = None
+    first_page: str | None = None
+    self_page: str | None = None
+    last_page: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageToken:
+    """``<search id>-<offset>``: a stored result list and a position in it (``live`` for no list)."""
+
+    search_id: str
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.search_id}-{self.offset}"
+
+    @classmethod
+    def parse(cls, text: str) -> "PageToken":
+        search_id, _, offset = text.rpartition("-")
+        if not search_id or not offset.isdigit() or len(search_id) > 64:
+            raise BadRequest(f"Invalid paging token '{text}'", expression=(PAGE_PARAM,))
+        return cls(search_id, int(offset))
+
+
+def page_links(search_id: str, offset: int, count: int, size: int) -> dict[str, str | None]:
+    """next/previous/first/self/last tokens over a result list of ``size`` entries."""
+    def token(at: int) -> str:
+        return str(PageToken(search_id, at))
+
+    last = max(0, (size - 1) // count * count) if count else 0
+    return {
+        "self_page": token(offset),
+        "first_page": token(0),
+        "next_page": token(offset + count) if count and offset + count < size else None,
+        "previous_page": token(max(0, offset - count)) if offset > 0 else None,
+        "last_page": token(last),
+    }

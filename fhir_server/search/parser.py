@@ -1,0 +1,154 @@
+"""Query string → :class:`SearchRequest` (FHIR R4 §3.1.1 search, §3.1.1.5 modifiers and prefixes).
+
+Every value is parsed here, so a malformed one is a 400 that names its parameter before any
+SQL runs.  Unknown parameters and modifiers are warnings (``handling=lenient``) or a 400
+(``strict``).  Result parameters (``_count``, ``_sort``, ...) are in :mod:`.result_params`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fhir_server.core.errors import BadRequest, Issue
+from fhir_server.search import registry as registry_module
+from fhir_server.search.cost import Limits, check_cost
+from fhir_server.search.params import KINDS, composite, reference, token
+from fhir_server.search.registry import ParamRegistry, SearchParam, compartment_params
+from fhir_server.search.request import (AnyTest, ChainTest, HasTest, MissingTest, SearchRequest, Test,
+                                        ValueTest)
+from fhir_server.search.result_params import RESULT_PARAMS, apply_result_param
+from fhir_server.search.values import ValueError_, split_escaped
+
+IGNORED = frozenset({"_format", "_pretty", "_handling"})
+
+
+class Unknown(Exception):
+    """A parameter or modifier this server does not know (a warning under lenient handling)."""
+
+
+@dataclass
+class _State:
+    resource_type: str | None
+    registry: ParamRegistry
+    strict: bool
+    limits: Limits
+    tests: list[Test] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    result: dict = field(default_factory=dict)
+
+
+def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, strict: bool = False,
+                 compartment: tuple[str, str] | None = None, registry: ParamRegistry | None = None,
+                 limits: Limits | None = None) -> SearchRequest:
+    state = _State(resource_type, registry or registry_module.current(), strict, limits or Limits())
+    if compartment:
+        state.tests.append(compartment_test(state, *compartment))
+    for name, value in items:
+        if name in IGNORED or value == "" and not name.startswith("_"):
+            continue
+        try:
+            _item(state, name, value)
+        except Unknown as exc:
+            if strict:
+                raise BadRequest(str(exc), expression=(name,)) from None
+            state.warnings.append(Issue("not-supported", f"{exc}; ignored", "warning", (name,)))
+        except ValueError_ as exc:
+            raise BadRequest(f"Invalid value for search parameter '{name}': {exc}", expression=(name,)) from None
+    request = SearchRequest(resource_type, tuple(state.tests), warnings=tuple(state.warnings),
+                            items=tuple(items), **state.result)
+    return check_cost(request, state.limits)
+
+
+def _item(state: _State, name: str, value: str) -> None:
+    base, _, modifier = name.partition(":")
+    if base in RESULT_PARAMS:
+        apply_result_param(state, base, modifier or None, value)
+    elif name.startswith("_has:"):
+        state.tests.append(_has(state, state.resource_type, name[len("_has:"):], value))
+    else:
+        state.tests.append(_clause(state, state.resource_type, name, value))
+
+
+def lookup(state: _State, res_type: str | None, code: str) -> SearchParam:
+    param = state.registry.get(res_type, code)
+    if param is None:
+        where = f" for {res_type}" if res_type else ""
+        raise Unknown(f"Unknown search parameter '{code}'{where}")
+    if not param.indexed:
+        raise Unknown(f"Search parameter '{code}' is not supported")
+    return param
+
+
+def _clause(state: _State, res_type: str | None, name: str, value: str) -> Test:
+    head, dot, rest = name.partition(".")
+    code, _, modifier = head.partition(":")
+    param = lookup(state, res_type, code)
+    if dot:
+        return _chain(state, res_type, param, modifier or None, rest, value)
+    return _value_test(state, param, modifier or None, value)
+
+
+def _value_test(state: _State, param: SearchParam, modifier: str | None, value: str) -> Test:
+    if modifier == "missing":
+        if value not in ("true", "false"):
+            raise ValueError_("':missing' takes true or false")
+        return MissingTest(param, value == "true")
+    kind = KINDS[param.type]
+    if param.type == "reference" and modifier and state.registry.is_resource_type(modifier):
+        if param.targets and modifier not in param.targets:
+            raise ValueError_(f"'{param.code}' cannot refer to {modifier}")
+    elif param.type == "token" and modifier in token.TERMINOLOGY_MODIFIERS:
+        raise Unknown(f"Modifier ':{modifier}' on '{param.code}' is not supported (no terminology server)")
+    elif modifier is not None and modifier not in kind.MODIFIERS:
+        raise Unknown(f"Unknown modifier ':{modifier}' for search parameter '{param.code}'")
+    alternatives = split_escaped(value, ",")
+    if len(alternatives) > state.limits.max_or_values:
+        from fhir_server.core.errors import TooCostly
+
+        raise TooCostly(f"Too many values for '{param.code}' (at most {state.limits.max_or_values})",
+                        expression=(param.code,))
+    if param.type == "composite":
+        values = tuple(composite.parse(v, param, state.registry) for v in alternatives)
+    else:
+        values = tuple(kind.parse(v, modifier) for v in alternatives)
+    return ValueTest(param, modifier, values, negated=modifier in kind.NEGATING)
+
+
+def _chain(state: _State, res_type: str | None, param: SearchParam, modifier: str | None, rest: str,
+           value: str) -> Test:
+    if param.type != "reference":
+        raise ValueError_(f"'{param.code}' is not a reference parameter and cannot be chained")
+    next_code = rest.partition(".")[0].partition(":")[0]
+    candidates = [modifier] if modifier else list(param.targets) or list(state.registry.resource_types())
+    targets = [t for t in candidates if state.registry.get(t, next_code) is not None]
+    if not targets:
+        raise Unknown(f"Unknown search parameter '{next_code}' in chain '{param.code}.{rest}'")
+    tests = tuple(ChainTest(param, (t,), _clause(state, t, rest, value)) for t in targets)
+    return tests[0] if len(tests) == 1 else AnyTest(tests)
+
+
+def _has(state: _State, res_type: str | None, spec: str, value: str) -> Test:
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or not state.registry.is_resource_type(parts[0]):
+        raise ValueError_("'_has' needs _has:Type:reference-parameter:parameter")
+    source, ref_code, rest = parts
+    ref_param = lookup(state, source, ref_code)
+    if ref_param.type != "reference":
+        raise ValueError_(f"'{ref_code}' is not a reference parameter of {source}")
+    inner = _has(state, source, rest[len("_has:"):], value) if rest.startswith("_has:") else _clause(
+        state, source, rest, value)
+    return HasTest(source, ref_param, inner)
+
+
+def compartment_test(state: _State, compartment_type: str, compartment_id: str) -> Test:
+    """Membership of ``compartment_type/compartment_id`` (FHIR R4 §3.1.1.3 compartments)."""
+    codes = compartment_params(compartment_type).get(state.resource_type or "", ())
+    value = reference.ReferenceValue(compartment_type, compartment_id)
+    tests: list[Test] = [ValueTest(p, None, (value,)) for p in
+                         (state.registry.get(state.resource_type, c) for c in codes) if p is not None]
+    if state.resource_type == compartment_type:
+        tests.append(ValueTest(lookup(state, state.resource_type, "_id"), None,
+                               (token.TokenValue(code=compartment_id),)))
+    if not tests:
+        raise BadRequest(f"{state.resource_type} is not in the {compartment_type} compartment")
+    return tests[0] if len(tests) == 1 else AnyTest(tuple(tests))

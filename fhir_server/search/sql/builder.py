@@ -1,0 +1,137 @@
+"""SearchRequest tests → SQL conditions on the resource table.
+
+Every test becomes ``res_id IN (SELECT res_id FROM <index table> WHERE res_type = :t AND
+param = :p AND <type condition>)`` (``NOT IN`` for ``:not`` and ``:missing=true``), so each
+is answered from the (res_type, param, value) indexes.  Chains nest the target's condition
+inside a reference subquery; ``_has`` turns it around.  ``_id`` and ``_lastUpdated`` use the
+resource table's own columns.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, or_, select, true, tuple_
+
+from fhir_server.search.params import KINDS, date
+from fhir_server.search.request import AnyTest, ChainTest, HasTest, MissingTest, SortKey, Test, ValueTest
+from fhir_server.storage.index_tables import INDEX_TABLES
+from fhir_server.storage.models import ResourceRow
+
+R = ResourceRow.__table__
+
+
+class Owner:
+    """The (type, id) columns a condition is about: the resource table, or a reference's target."""
+
+    def __init__(self, id_col: Any, res_type: str | None, type_col: Any = None) -> None:
+        self.id_col, self.res_type, self.type_col = id_col, res_type, type_col
+
+    def member(self, sub_type_col: Any, sub_id_col: Any, where: list, negate: bool = False) -> ColumnElement:
+        if self.res_type is not None:
+            sub = select(sub_id_col).where(sub_type_col == self.res_type, *where)
+            return self.id_col.notin_(sub) if negate else self.id_col.in_(sub)
+        sub = select(sub_type_col, sub_id_col).where(*where)
+        pair = tuple_(self.type_col, self.id_col)
+        return pair.notin_(sub) if negate else pair.in_(sub)
+
+
+def resource_owner(res_type: str | None) -> Owner:
+    return Owner(R.c.res_id, res_type, R.c.res_type)
+
+
+def condition(owner: Owner, test: Test) -> ColumnElement:
+    if isinstance(test, ValueTest):
+        return _value(owner, test)
+    if isinstance(test, MissingTest):
+        return _missing(owner, test)
+    if isinstance(test, ChainTest):
+        return _chain(owner, test)
+    if isinstance(test, HasTest):
+        return _has(owner, test)
+    if isinstance(test, AnyTest):
+        return or_(*(condition(owner, t) for t in test.tests))
+    raise TypeError(test)
+
+
+def _value(owner: Owner, test: ValueTest) -> ColumnElement:
+    code = test.param.code
+    if code in ("_id", "_lastUpdated") and owner.id_col is R.c.res_id:
+        return _column_param(test)
+    if code == "_id":
+        found = owner.id_col.in_([v.code for v in test.values])
+        return ~found if test.negated else found
+    kind = KINDS[test.param.type]
+    t = INDEX_TABLES[test.param.type].alias()
+    matched = or_(*(kind.condition(t, v, test.modifier) for v in test.values))
+    return owner.member(t.c.res_type, t.c.res_id, [t.c.param == code, matched], negate=test.negated)
+
+
+def _column_param(test: ValueTest) -> ColumnElement:
+    if test.param.code == "_id":
+        found = R.c.res_id.in_([v.code for v in test.values])
+        return ~found if test.negated else found
+    view = SimpleNamespace(c=SimpleNamespace(low=R.c.last_updated, high=R.c.last_updated))
+    return or_(*(date.condition(view, v, None) for v in test.values))
+
+
+def _missing(owner: Owner, test: MissingTest) -> ColumnElement:
+    if test.param.code in ("_id", "_lastUpdated"):
+        return false() if test.missing else true()
+    t = INDEX_TABLES[test.param.type].alias()
+    return owner.member(t.c.res_type, t.c.res_id, [t.c.param == test.param.code], negate=test.missing)
+
+
+def _chain(owner: Owner, test: ChainTest) -> ColumnElement:
+    ref = INDEX_TABLES["reference"].alias()
+    target = test.target_types[0]
+    inner = condition(Owner(ref.c.target_id, target, ref.c.target_type), test.test)
+    return owner.member(ref.c.res_type, ref.c.res_id,
+                        [ref.c.param == test.param.code, ref.c.target_type == target, inner])
+
+
+def _has(owner: Owner, test: HasTest) -> ColumnElement:
+    ref = INDEX_TABLES["reference"].alias()
+    inner = condition(Owner(ref.c.res_id, test.source_type, ref.c.res_type), test.test)
+    where = [ref.c.res_type == test.source_type, ref.c.param == test.param.code, inner]
+    if owner.res_type is not None:
+        sub = select(ref.c.target_id).where(ref.c.target_type == owner.res_type, *where)
+        return owner.id_col.in_(sub)
+    return tuple_(owner.type_col, owner.id_col).in_(select(ref.c.target_type, ref.c.target_id).where(*where))
+
+
+def filters(res_type: str | None, types: tuple[str, ...], tests: tuple[Test, ...]) -> list[ColumnElement]:
+    """The WHERE clause of a search over the resource table."""
+    where: list[ColumnElement] = [R.c.deleted.is_(False)]
+    if res_type is not None:
+        where.append(R.c.res_type == res_type)
+    elif types:
+        where.append(R.c.res_type.in_(types))
+    owner = resource_owner(res_type)
+    where.extend(condition(owner, t) for t in tests)
+    return where
+
+
+def order_by(sort: tuple[SortKey, ...]) -> list[Any]:
+    """ORDER BY for ``_sort``; missing values last, then a stable tie-break on identity."""
+    terms: list[Any] = []
+    for key in sort:
+        column = _sort_column(key)
+        terms.append((column.desc() if key.descending else column.asc()).nulls_last())
+    if not sort:
+        terms.append(R.c.last_updated.asc())
+    return terms + [R.c.res_type.asc(), R.c.res_id.asc()]
+
+
+def _sort_column(key: SortKey) -> Any:
+    if key.param.code == "_id":
+        return R.c.res_id
+    if key.param.code == "_lastUpdated":
+        return R.c.last_updated
+    t = INDEX_TABLES[key.param.type].alias()
+    asc_col, desc_col = KINDS[key.param.type].SORT_COLUMNS
+    value = func.max(t.c[desc_col]) if key.descending else func.min(t.c[asc_col])
+    return select(value).where(t.c.res_type == R.c.res_type, t.c.res_id == R.c.res_id,
+                               t.c.param == key.param.code).scalar_subquery()
+

@@ -1,0 +1,75 @@
+"""Run a parsed search against the database: one page of current rows, includes, total, links."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fhir_server.search.cost import Limits
+from fhir_server.search.page import PageToken, SearchPage, page_links
+from fhir_server.search.request import SearchRequest
+from fhir_server.search.sql import paging
+from fhir_server.search.sql.builder import R, filters, order_by
+from fhir_server.search.sql.includes import fetch_includes
+from fhir_server.storage.models import ResourceRow
+
+LIVE = "live"  # token prefix of pages past the stored list (or when it expired)
+
+
+def execute_search(session: Session, request: SearchRequest, page: str | None = None,
+                   limits: Limits | None = None) -> SearchPage:
+    limits = limits or Limits()
+    where = filters(request.resource_type, request.types, request.where)
+    token = page or request.page
+    if request.count_only:
+        return SearchPage(total=_count(session, where))
+    result = _from_token(session, request, where, PageToken.parse(token)) if token else _first_page(
+        session, request, where, limits)
+    if request.includes and result.matches:
+        result.included = fetch_includes(session, request.includes, result.matches, limits.max_include_depth)
+    return result
+
+
+def _first_page(session: Session, request: SearchRequest, where: list, limits: Limits) -> SearchPage:
+    order = order_by(request.sort)
+    rows = _live(session, where, order, request.offset, request.count + 1)
+    if len(rows) <= request.count:
+        total = None if request.total == "none" else (
+            request.offset + len(rows) if rows or request.offset == 0 else _count(session, where))
+        return SearchPage(matches=rows, total=total)
+    cap = limits.stored_results + request.offset
+    search_id, size = paging.store(session, where, order, cap)
+    return _stored_page(session, request, where, search_id, size, size if size < cap else None, request.offset)
+
+
+def _stored_page(session: Session, request: SearchRequest, where: list, search_id: str, size: int,
+                 known_total: int | None, offset: int) -> SearchPage:
+    rows = paging.read_page(session, search_id, offset, request.count)
+    result = SearchPage(matches=rows, **page_links(search_id, offset, request.count, size))
+    if request.total != "none":
+        result.total = known_total if known_total is not None else _count(session, where)
+    return result
+
+
+def _from_token(session: Session, request: SearchRequest, where: list, token: PageToken) -> SearchPage:
+    stored = paging.load(session, token.search_id) if token.search_id != LIVE else None
+    if stored is not None and token.offset < stored.size:
+        return _stored_page(session, request, where, token.search_id, stored.size, stored.total, token.offset)
+    rows = _live(session, where, order_by(request.sort), token.offset, request.count + 1)
+    result = SearchPage(matches=rows[:request.count], self_page=f"{LIVE}-{token.offset}",
+                        first_page=f"{LIVE}-0")
+    if len(rows) > request.count:
+        result.next_page = f"{LIVE}-{token.offset + request.count}"
+    if token.offset > 0:
+        result.previous_page = f"{LIVE}-{max(0, token.offset - request.count)}"
+    if request.total != "none":
+        result.total = _count(session, where)
+    return result
+
+
+def _live(session: Session, where: list, order: list, offset: int, limit: int) -> list[ResourceRow]:
+    return list(session.scalars(select(ResourceRow).where(*where).order_by(*order).offset(offset).limit(limit)))
+
+
+def _count(session: Session, where: list) -> int:
+    return session.scalar(select(func.count()).select_from(R).where(*where)) or 0

@@ -1,0 +1,62 @@
+"""Stable paging: the ordered ids of a search are stored when it has more than one page.
+
+Later pages read positions from ``search_result`` and join the current rows, so a resource
+created after the first page never shifts the others, and one deleted meanwhile just drops
+out.  Lists expire after ``EXPIRY``; a token whose list is gone runs the search again at that
+offset.  (HAPI FHIR keeps its search results the same way.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from fhir_server.storage.index_tables import SearchResult, SearchSession
+from fhir_server.storage.models import ResourceRow
+
+EXPIRY = timedelta(hours=1)
+S = SearchResult.__table__
+SESSIONS = SearchSession.__table__
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def store(session: Session, where: list, order: list, cap: int) -> tuple[str, int]:
+    """Store up to ``cap`` ordered (type, id) of the search; returns (search id, rows stored)."""
+    _expire(session)
+    search_id = uuid.uuid4().hex
+    R = ResourceRow.__table__
+    ranked = select(literal(search_id), func.row_number().over(order_by=order) - 1, R.c.res_type, R.c.res_id
+                    ).where(*where).order_by(*order).limit(cap)
+    session.execute(insert(S).from_select(["search_id", "position", "res_type", "res_id"], ranked))
+    size = session.scalar(select(func.count()).select_from(S).where(S.c.search_id == search_id)) or 0
+    session.execute(insert(SESSIONS).values(search_id=search_id, created=_now(), size=size,
+                                            total=size if size < cap else None))
+    return search_id, size
+
+
+def load(session: Session, search_id: str) -> Any:
+    return session.execute(select(SESSIONS).where(SESSIONS.c.search_id == search_id)).first()
+
+
+def read_page(session: Session, search_id: str, offset: int, count: int) -> list[ResourceRow]:
+    """The current, not deleted rows at positions [offset, offset + count), in order."""
+    query = (select(ResourceRow)
+             .join(S, (S.c.res_type == ResourceRow.res_type) & (S.c.res_id == ResourceRow.res_id))
+             .where(S.c.search_id == search_id, S.c.position >= offset, S.c.position < offset + count,
+                    ResourceRow.deleted.is_(False))
+             .order_by(S.c.position))
+    return list(session.scalars(query))
+
+
+def _expire(session: Session) -> None:
+    cutoff = _now() - EXPIRY
+    old = select(SESSIONS.c.search_id).where(SESSIONS.c.created < cutoff)
+    session.execute(delete(S).where(S.c.search_id.in_(old)))
+    session.execute(delete(SESSIONS).where(SESSIONS.c.created < cutoff))
