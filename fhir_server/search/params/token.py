@@ -54,7 +54,7 @@ def index_rows(node: tuple[Any, str | None]) -> list[dict]:
         return []
     if type_code == "CodeableConcept" or "coding" in value or (type_code is None and set(value) == {"text"}):
         return _concept(value)
-    if type_code == "Identifier" or (type_code is None and "value" in value and "code" not in value):
+    if type_code in ("Identifier", "ContactPoint") or (type_code is None and "value" in value and "code" not in value):
         return _identifier(value, type_code)
     if "code" in value or "system" in value:
         return [_row(value.get("system"), value.get("code"), value.get("display"))]

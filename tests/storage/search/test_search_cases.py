@@ -1,0 +1,168 @@
+"""Table-driven search cases over the fixed dataset, run on the in-memory twin, SQLite and
+PostgreSQL: the same query must find the same resources on all three.
+
+Expected ids are a set when order does not matter and a list when the query sorts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_search  # noqa: F401  (pytest puts this folder on sys.path)
+
+P, O = "Patient", "Observation"
+ALL_PATIENTS = {"zhangsan", "lisi", "wangwu", "zhaoliu", "jose", "xiaoming"}
+
+CASES = [
+    # string: starts-with, case/accent-insensitive, CJK, :exact, :contains
+    (P, "name=张三", {"zhangsan"}),
+    (P, "name=张", {"zhangsan", "xiaoming"}),
+    (P, "name=张小", {"xiaoming"}),
+    (P, "name:contains=小明", {"xiaoming"}),
+    (P, "name=jose", {"jose"}),
+    (P, "name=JOSÉ", {"jose"}),
+    (P, "name=muller", {"jose"}),
+    (P, "name:exact=José", {"jose"}),
+    (P, "name:exact=jose", set()),
+    (P, "family=王", {"wangwu"}),
+    (P, "given=三,四", {"zhangsan", "lisi"}),
+    (P, "name=张&name=三", {"zhangsan"}),
+    (P, "address-city=北京", {"zhangsan"}),
+    (P, "address=朝阳", {"zhangsan"}),
+    ("Organization", "name=smith\\, jones", {"org3"}),
+    ("Organization", "name:exact=Smith\\, Jones \\| Partners", {"org3"}),
+    ("Organization", "name:contains=卫生", {"org1", "org2"}),
+    # token
+    (P, "gender=male", {"zhangsan", "lisi", "wangwu", "xiaoming"}),
+    (P, "gender:not=male", {"zhaoliu", "jose"}),
+    (P, "gender:missing=true", {"zhaoliu"}),
+    (P, "gender:missing=false", ALL_PATIENTS - {"zhaoliu"}),
+    (P, "identifier=urn:oid:2.16.156.10011.1.2|110101195003150011", {"zhangsan"}),
+    (P, "identifier=|110101195003150011", set()),
+    (P, "identifier=urn:oid:2.16.156.10011.1.2|", {"zhangsan", "xiaoming"}),
+    (P, "identifier=110101201506010033", {"xiaoming"}),
+    (P, "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|NI|110101195003150011", {"zhangsan"}),
+    (P, "phone=13800000001", {"zhangsan"}),
+    (P, "email=lisi@example.cn", {"lisi"}),
+    (P, "active=true", {"zhangsan", "lisi"}),
+    (P, "active=false", {"zhaoliu"}),
+    (P, "deceased=true", {"wangwu"}),
+    (P, "_id=s-lisi,s-jose", {"lisi", "jose"}),
+    (O, "code=http://loinc.org|85354-9", {"bp1", "bp2"}),
+    (O, "code=85354-9,2339-0", {"bp1", "bp2", "glu1"}),
+    (O, "code:text=血压", {"bp1", "bp2"}),
+    (O, "code:text=glu", {"glu1"}),
+    (O, "code:text=体重", {"wt1"}),
+    (O, "combo-code=8480-6", {"bp1", "bp2"}),
+    (O, "status=final", {"bp1", "bp2", "smoke"}),
+    (O, "status:not=final", {"glu1", "wt1"}),
+    (O, "category=vital-signs", {"bp1", "bp2"}),
+    (O, "value-concept=266919005", {"smoke"}),
+    ("Encounter", "class=AMB", {"enc1"}),
+    ("Practitioner", "identifier=D001", {"doc1"}),
+    # date: precision ranges and prefixes
+    (P, "birthdate=1950", {"zhangsan", "wangwu"}),
+    (P, "birthdate=1950-03", {"zhangsan"}),
+    (P, "birthdate=1962", {"lisi"}),
+    (P, "birthdate=1962-07-15", set()),
+    (P, "birthdate=ge1985-02-28", {"zhaoliu", "jose", "xiaoming"}),
+    (P, "birthdate=gt1985-02-28", {"jose", "xiaoming"}),
+    (P, "birthdate=lt1950-11-02", {"zhangsan"}),
+    (P, "birthdate=le1950-11-02", {"zhangsan", "wangwu"}),
+    (P, "birthdate=ne1950", {"lisi", "zhaoliu", "jose", "xiaoming"}),
+    (P, "birthdate=sa2000", {"xiaoming"}),
+    (P, "birthdate=eb1951", {"zhangsan", "wangwu"}),
+    (P, "birthdate=ge1950&birthdate=lt1963", {"zhangsan", "wangwu", "lisi"}),
+    (P, "birthdate=ap2015-06-01", {"xiaoming"}),
+    (P, "death-date=2020", {"wangwu"}),
+    (P, "_lastUpdated=ge2024-01-01T00:09:00Z", {"jose", "xiaoming"}),
+    (O, "date=2023", {"bp1", "bp2", "glu1"}),
+    (O, "date=2023-05-01", {"bp1"}),
+    (O, "date=2022-12-31", {"wt1"}),
+    (O, "date=ge2023-01-15", {"glu1", "bp1", "bp2"}),
+    (O, "date=sa2022-12-31", {"glu1", "bp1", "bp2"}),
+    (O, "date=eb2023", {"wt1", "smoke"}),
+    (O, "date=2023-01", {"glu1"}),
+    (O, "date=2023-01-15", set()),
+    (O, "date=lt2021-06", {"smoke"}),
+    ("Encounter", "date=2023-05-01", {"enc1"}),
+    # number and quantity
+    (O, "value-quantity=6.1", {"glu1"}),
+    (O, "value-quantity=6", {"glu1"}),
+    (O, "value-quantity=70", set()),
+    (O, "value-quantity=70.5|http://unitsofmeasure.org|kg", {"wt1"}),
+    (O, "value-quantity=gt6.1", {"wt1"}),
+    (O, "value-quantity=lt50||mmol/L", {"glu1"}),
+    (O, "value-quantity=le100||kg", {"wt1"}),
+    (O, "value-quantity=ap6.5", {"glu1"}),
+    (O, "value-quantity=ne6.1", {"wt1"}),
+    (O, "component-value-quantity=gt140", {"bp1"}),
+    # composite
+    (O, "component-code-value-quantity=http://loinc.org|8480-6$gt140", {"bp1"}),
+    (O, "component-code-value-quantity=http://loinc.org|8462-4$gt140", set()),
+    (O, "component-code-value-quantity=http://loinc.org|8480-6$lt130,http://loinc.org|8462-4$gt90",
+     {"bp1", "bp2"}),
+    (O, "code-value-quantity=http://loinc.org|2339-0$6.1", {"glu1"}),
+    (O, "code-value-concept=http://loinc.org|72166-2$http://snomed.info/sct|266919005", {"smoke"}),
+    # uri
+    ("ValueSet", "url=http://jiayi.example.cn/fhir/ValueSet/contract-type", {"vs1"}),
+    ("ValueSet", "url:below=http://jiayi.example.cn/fhir", {"vs1"}),
+    ("ValueSet", "url:below=http://jiayi.example.cn/fhi", set()),
+    ("ValueSet", "url:above=http://jiayi.example.cn/fhir/ValueSet/contract-type/extra", {"vs1"}),
+    # reference
+    (P, "general-practitioner=Practitioner/s-doc1", {"zhangsan"}),
+    (P, "general-practitioner=s-doc2", {"lisi"}),
+    (P, "general-practitioner:Practitioner=s-doc1", {"zhangsan"}),
+    (P, "organization=Organization/s-org1", {"zhangsan", "wangwu"}),
+    (P, "organization:missing=true", {"lisi", "zhaoliu", "jose", "xiaoming"}),
+    (P, "link=Patient/s-zhangsan", {"xiaoming"}),
+    (O, "subject=Patient/s-zhangsan", {"bp1", "glu1"}),
+    (O, "patient=s-lisi", {"bp2", "smoke"}),
+    (O, "performer=Practitioner/s-doc1", {"bp1"}),
+    (O, "subject:missing=false&code=29463-7", {"wt1"}),
+    ("Organization", "partof=Organization/s-org2", {"org1"}),
+    ("Encounter", "practitioner=s-doc1", {"enc1"}),
+    # chains and reverse chains
+    (P, "general-practitioner.name=王", {"zhangsan"}),
+    (P, "general-practitioner:Practitioner.identifier=urn:jiayi:doctor|D001", {"zhangsan"}),
+    (P, "organization.partof.name=北京", {"zhangsan", "wangwu"}),
+    (O, "subject:Patient.name=张三", {"bp1", "glu1"}),
+    (O, "subject.gender=male&code=85354-9", {"bp1", "bp2"}),
+    (O, "subject:Patient.organization.name=朝阳", {"bp1", "glu1", "wt1"}),
+    ("Encounter", "participant.name=王", {"enc1"}),
+    (P, "_has:Observation:subject:code=http://loinc.org|85354-9", {"zhangsan", "lisi"}),
+    (P, "_has:Observation:patient:code=2339-0", {"zhangsan"}),
+    (P, "_has:Observation:subject:_has:Provenance:target:agent=Practitioner/s-doc1", {"zhangsan"}),
+    (O, "_has:Provenance:target:agent=Practitioner/s-doc1", {"bp1"}),
+    ("Practitioner", "_has:Patient:general-practitioner:name=李四", {"doc2"}),
+    # sorting
+    (P, "_sort=birthdate", ["zhangsan", "wangwu", "lisi", "zhaoliu", "jose", "xiaoming"]),
+    (P, "_sort=-birthdate", ["xiaoming", "jose", "zhaoliu", "lisi", "wangwu", "zhangsan"]),
+    (P, "_sort=gender,-birthdate", ["jose", "xiaoming", "lisi", "wangwu", "zhangsan", "zhaoliu"]),
+    (P, "_sort=_id", ["jose", "lisi", "wangwu", "xiaoming", "zhangsan", "zhaoliu"]),
+    (P, "_sort=-_lastUpdated", ["xiaoming", "jose", "zhaoliu", "wangwu", "lisi", "zhangsan"]),
+    (O, "code=85354-9&_sort=-date", ["bp2", "bp1"]),
+]
+
+
+def _ids(page) -> list[str]:
+    return [m.res_id.removeprefix("s-") for m in page.matches]
+
+
+def _check(page, expected) -> None:
+    found = _ids(page)
+    if isinstance(expected, list):
+        assert found == expected
+    else:
+        assert set(found) == expected and len(found) == len(expected)
+    assert page.total == len(expected)
+
+
+@pytest.mark.parametrize(("res_type", "query", "expected"), CASES, ids=[f"{c[0]}?{c[1]}" for c in CASES])
+def test_memory(memory_store, res_type, query, expected):
+    _check(run_search(memory_store, res_type, query), expected)
+
+
+@pytest.mark.parametrize(("res_type", "query", "expected"), CASES, ids=[f"{c[0]}?{c[1]}" for c in CASES])
+def test_database(search_db, res_type, query, expected):
+    _check(run_search(search_db, res_type, query), expected)
