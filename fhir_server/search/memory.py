@@ -41,9 +41,17 @@ class MemorySearch:
         self._entries: dict[Key, tuple[Any, dict]] = {}
         self._registry: ParamRegistry = base_registry()
 
-    def execute(self, request: SearchRequest, page: str | None = None) -> SearchPage:
+    def registry(self) -> ParamRegistry:
+        """The parameters in force, including active SearchParameter resources in the store."""
+        self._refresh_registry(self._store())
+        return self._registry
+
+    def _store(self) -> dict[Key, dict]:
         store = {k: _content(v) for k, v in self._get().items()}
-        store = {k: v for k, v in store.items() if v is not None}
+        return {k: v for k, v in store.items() if v is not None}
+
+    def execute(self, request: SearchRequest, page: str | None = None) -> SearchPage:
+        store = self._store()
         self._refresh_registry(store)
         found = [k for k in store if self._selected(request, k) and
                  all(self._matches(store, t, k[0], k[1]) for t in request.where)]
