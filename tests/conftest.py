@@ -62,15 +62,12 @@ def postgres_server_url():
     admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request, tmp_path_factory):
-    """A migrated, empty-at-start database URL per backend (session-scoped: tests must not
-    assume emptiness; use unique ids or clean up).  Storage tests take this fixture and so
-    run on both databases."""
+def migrated_url(backend: str, request, tmp_path_factory) -> str:
+    """A migrated database URL for ``backend`` ("sqlite" or "postgresql")."""
     from fhir_server.storage.db import Database
     from fhir_server.storage.migrate import upgrade
 
-    if request.param == "sqlite":
+    if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'jiayi.sqlite3'}"
     else:
         url = request.getfixturevalue("postgres_server_url")
@@ -78,6 +75,14 @@ def database_url(request, tmp_path_factory):
     upgrade(db.engine)
     db.dispose()
     return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    """A migrated, empty-at-start database URL per backend (session-scoped: tests must not
+    assume emptiness; use unique ids or clean up).  Storage tests take this fixture and so
+    run on both databases."""
+    return migrated_url(request.param, request, tmp_path_factory)
 
 
 def pytest_report_header(config):

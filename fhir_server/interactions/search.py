@@ -41,7 +41,7 @@ def _run(uow: UnitOfWork, request: FhirRequest, res_type: str | None, path: str,
     strict = request.prefer.handling == "strict"
     kwargs = {"compartment": compartment} if compartment else {}
     parsed = engine.parse_search(res_type, items, strict=strict, **kwargs)
-    page = uow.search(parsed, request.query_value(engine.PAGE_PARAMETER))
+    page = uow.search(parsed, request.query_value(engine.PAGE_PARAM))
     entries = []
     if parsed.summary != "count":
         entries = [_entry(request, row, "match", parsed) for row in page.matches]
@@ -62,10 +62,10 @@ def _entry(request: FhirRequest, row, mode: str, parsed) -> dict:  # noqa: ANN00
 
 
 def _links(request: FhirRequest, path: str, items: list[tuple[str, str]], page) -> list[dict]:  # noqa: ANN001
-    base = [(k, v) for k, v in items if k != engine.PAGE_PARAMETER]
+    base = [(k, v) for k, v in items if k != engine.PAGE_PARAM]
     links = [link("self", request.base_url, path, items)]
     for relation, token in (("first", page.first_page), ("previous", page.previous_page),
                             ("next", page.next_page)):
         if token:
-            links.append(link(relation, request.base_url, path, base + [(engine.PAGE_PARAMETER, token)]))
+            links.append(link(relation, request.base_url, path, base + [(engine.PAGE_PARAM, token)]))
     return links

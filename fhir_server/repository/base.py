@@ -99,12 +99,12 @@ def _ordered_with_meta(resource: dict) -> dict:
 
 
 def same_content(a: dict, b: dict) -> bool:
-    """Equal apart from ``meta.versionId``/``meta.lastUpdated`` (a no-op update writes nothing)."""
+    """Equal apart from id and ``meta.versionId``/``meta.lastUpdated`` (a no-op update writes nothing)."""
     return _comparable(a) == _comparable(b)
 
 
 def _comparable(resource: dict) -> dict:
-    copy = dict(resource)
+    copy = {k: v for k, v in resource.items() if k != "id"}
     meta = {k: v for k, v in (copy.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
     if meta:
         copy["meta"] = meta

@@ -11,7 +11,9 @@ from fhir_server.app import create_app
 
 @pytest.fixture(scope="session")
 def app(database_url):
-    return create_app({"DATABASE_URL": database_url, "TESTING": True, "BASE_URL": "http://testserver/fhir"})
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "BASE_URL": "http://testserver/fhir"})
+    yield app
+    app.extensions["jiayi.database"].dispose()
 
 
 @pytest.fixture()

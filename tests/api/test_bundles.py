@@ -26,7 +26,7 @@ def test_transaction_rewrites_urn_uuid_everywhere(client, unique):
     observation_loc, patient_loc = (e["response"]["location"] for e in body["entry"])
     assert "Observation/" in observation_loc and "Patient/" in patient_loc
     pid = patient_loc.split("/Patient/")[1].split("/")[0]
-    obs = client.get(observation_loc.split("/fhir")[1].split("/_history")[0]).get_json()
+    obs = client.get("/fhir" + observation_loc.split("/fhir")[1].split("/_history")[0]).get_json()
     assert obs["subject"]["reference"] == f"Patient/{pid}"
 
 

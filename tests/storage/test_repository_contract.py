@@ -13,17 +13,18 @@ from fhir_server.repository.base import HistoryQuery
 from fhir_server.repository.memory import MemoryRepository
 from fhir_server.repository.sql import SqlRepository
 from fhir_server.storage.db import Database
+from tests.conftest import migrated_url
 
 START = datetime(2026, 1, 1, 8, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["memory", "sql"])
-def repo(request):
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def repo(request, tmp_path_factory):
     clock = SteppingClock(START, timedelta(seconds=1))
     if request.param == "memory":
         yield MemoryRepository(clock=clock)
         return
-    database = Database(request.getfixturevalue("database_url"))
+    database = Database(migrated_url(request.param, request, tmp_path_factory))
     yield SqlRepository(database, clock=clock)
     database.dispose()
 
