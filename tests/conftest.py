@@ -16,16 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from helpers import SHARED, migrated_url, shared_path  # noqa: F401  (re-exported for tests)
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def shared_path(*parts: str) -> Path:
-    """A path inside ../shared, or skip the test when the reference material is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"reference material not found: {path} (tests that read shared/ need it beside the checkout)")
-    return path
 
 
 def _postgres_admin_url() -> str:
@@ -60,21 +53,6 @@ def postgres_server_url():
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-def migrated_url(backend: str, request, tmp_path_factory) -> str:
-    """A migrated database URL for ``backend`` ("sqlite" or "postgresql")."""
-    from fhir_server.storage.db import Database
-    from fhir_server.storage.migrate import upgrade
-
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'jiayi.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_server_url")
-    db = Database(url)
-    upgrade(db.engine)
-    db.dispose()
-    return url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

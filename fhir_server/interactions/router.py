@@ -108,9 +108,9 @@ class Router:
         handler = _HANDLERS.get((route.kind, "GET" if method == "HEAD" else method))
         if route.kind == "operation":
             return self.operations.invoke(uow, request, route.extra or "", t, i)
-        if route.kind == "type" and request.query and method in ("PUT", "DELETE", "PATCH"):
-            handler = _CONDITIONAL[method]
-            return handler(uow, request, t, _criteria(request))
+        criteria = _criteria(request) if route.kind == "type" else ""
+        if criteria and method in _CONDITIONAL:
+            return _CONDITIONAL[method](uow, request, t, criteria)
         if handler is None:
             raise MethodNotAllowed(f"{method} is not supported at '{request.path or '/'}'")
         return handler(uow, request, route)
@@ -122,7 +122,14 @@ def _criteria(request: FhirRequest) -> str:
     return urlencode([(k, v) for k, v in request.query if k not in ("_format", "_pretty")])
 
 
+def _conditional_create(uow: UnitOfWork, request: FhirRequest, res_type: str, criteria: str) -> FhirResponse:
+    """``POST [type]?criteria``: the query is the If-None-Exist condition (as fhirpy sends it)."""
+    request.if_none_exist = request.if_none_exist or criteria
+    return create.create(uow, request, res_type)
+
+
 _CONDITIONAL = {
+    "POST": _conditional_create,
     "PUT": update.conditional_update,
     "DELETE": delete.conditional_delete,
     "PATCH": patch.conditional_patch,

@@ -3,7 +3,7 @@ processing order, response order."""
 
 from __future__ import annotations
 
-from tests.api.conftest import patient
+from api.conftest import patient
 
 
 def _post(client, bundle):

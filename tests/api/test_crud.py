@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import FHIR_JSON, patient
+from api.conftest import FHIR_JSON, patient
 
 
 def create(client, resource: dict, **headers):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import patient
+from api.conftest import patient
 
 
 def _issue(response) -> dict:

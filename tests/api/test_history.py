@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.api.conftest import patient
+from api.conftest import patient
 
 
 def _create(client, unique):

@@ -13,7 +13,7 @@ from fhir_server.repository.base import HistoryQuery
 from fhir_server.repository.memory import MemoryRepository
 from fhir_server.repository.sql import SqlRepository
 from fhir_server.storage.db import Database
-from tests.conftest import migrated_url
+from helpers import migrated_url
 
 START = datetime(2026, 1, 1, 8, 0, tzinfo=timezone.utc)
 
