@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
@@ -22,6 +22,7 @@ from fhir_server.storage.db import Database
 from fhir_server.storage.models import ResourceRow, ResourceVersionRow
 
 MILLISECOND = timedelta(milliseconds=1)
+_CURRENT = select(ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted, ResourceRow.content)
 
 
 def next_timestamp(clock: Clock, previous: StoredResource | None) -> datetime:
@@ -53,11 +54,11 @@ class SqlUnitOfWork:
         self._after_commit.append(callback)
 
     def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
-        query = select(ResourceRow).where(ResourceRow.res_type == res_type, ResourceRow.res_id == res_id)
+        query = _CURRENT.where(ResourceRow.res_type == res_type, ResourceRow.res_id == res_id)
         if for_update and self.session.bind.dialect.name == "postgresql":
             query = query.with_for_update()
-        row = self.session.execute(query).scalar_one_or_none()
-        return _stored(row) if row else None
+        row = self.session.execute(query).one_or_none()
+        return StoredResource(res_type, res_id, *row) if row else None
 
     def get_version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
         row = self.session.execute(select(ResourceVersionRow).where(
@@ -90,10 +91,9 @@ class SqlUnitOfWork:
         values = dict(version=version, last_updated=when, deleted=deleted, content=content)
         if previous is None:
             try:
-                with self.session.begin_nested():
-                    self.session.add(ResourceRow(res_type=res_type, res_id=res_id, **values))
-                    self.session.flush()
+                self.session.execute(insert(ResourceRow).values(res_type=res_type, res_id=res_id, **values))
             except IntegrityError:
+                # the whole unit of work is rolled back by the caller; nothing half-written
                 raise Conflict(f"{res_type}/{res_id} was created by a concurrent request; retry") from None
             return
         result = self.session.execute(update(ResourceRow).where(
@@ -105,8 +105,9 @@ class SqlUnitOfWork:
 
     def _append_version(self, res_type: str, res_id: str, version: int, when: datetime, method: str,
                         deleted: bool, content: dict | None) -> None:
-        self.session.add(ResourceVersionRow(res_type=res_type, res_id=res_id, version=version,
-                                            last_updated=when, method=method, deleted=deleted, content=content))
+        self.session.execute(insert(ResourceVersionRow).values(
+            res_type=res_type, res_id=res_id, version=version, last_updated=when, method=method,
+            deleted=deleted, content=content))
 
     def search(self, request, page: str | None = None):
         self.session.flush()
