@@ -53,10 +53,13 @@ def db_upgrade(database: str) -> None:
 @click.option("--database", envvar="JIAYI_DATABASE_URL", default=DEFAULT_DATABASE, show_default=True)
 @click.option("--residents", default=1000, show_default=True, type=int)
 @click.option("--seed", default=20261123, show_default=True, type=int)
-def demo(database: str, residents: int, seed: int) -> None:
+@click.option("--as-of", "as_of", default=None, type=click.DateTime(["%Y-%m-%d"]),
+              help="The district's 'today' (default: today).")
+def demo(database: str, residents: int, seed: int, as_of) -> None:  # noqa: ANN001
     from fhir_server.serving import load_demo
 
-    counts = load_demo(database, residents=residents, seed=seed, progress=True)
+    counts = load_demo(database, residents=residents, seed=seed, progress=True,
+                       as_of=as_of.date() if as_of else None)
     click.echo("loaded: " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import date
 
 from gunicorn.app.base import BaseApplication
 
@@ -18,7 +19,7 @@ from fhir_server.interactions.context import FhirRequest
 from fhir_server.storage.db import Database
 from fhir_server.storage.migrate import upgrade
 
-DEMO_MARKER = ("Organization", "demo-district-commission")
+DEMO_MARKER = ("Organization", "org-nhc")  # the district health commission, loaded first
 
 
 def prepare_database(url: str, demo: bool = False, residents: int = 500) -> None:
@@ -30,10 +31,19 @@ def prepare_database(url: str, demo: bool = False, residents: int = 500) -> None
 
 
 def load_demo(url: str, residents: int = 1000, seed: int = 20261123, progress: bool = False,
-              skip_if_loaded: bool = False) -> dict[str, int]:
+              skip_if_loaded: bool = False, as_of: date | None = None) -> dict[str, int]:
+    """Generate the district as of ``as_of`` (default today, so contracts are current) and load it."""
+    app = create_app({"DATABASE_URL": url})
+    try:
+        return _load(app, seed, residents, progress, skip_if_loaded, as_of or date.today())
+    finally:
+        app.extensions["jiayi.database"].dispose()
+
+
+def _load(app, seed: int, residents: int, progress: bool, skip_if_loaded: bool,  # noqa: ANN001
+          as_of: date) -> dict[str, int]:
     from fhir_server.demo import generate_district
 
-    app = create_app({"DATABASE_URL": url})
     router = app.extensions["jiayi.router"]
     repo = app.extensions["jiayi.repository"]
     if skip_if_loaded:
@@ -42,7 +52,7 @@ def load_demo(url: str, residents: int = 1000, seed: int = 20261123, progress: b
         if marker is not None:
             print("demo district already loaded", file=sys.stderr)
             return {}
-    district = generate_district(seed=seed, residents=residents)
+    district = generate_district(seed=seed, residents=residents, as_of=as_of)
     started, done = time.monotonic(), 0
     for bundle in district.transaction_bundles(500):
         response = router.handle(FhirRequest("POST", "", body=bundle, base_url="http://localhost/fhir"))
