@@ -44,12 +44,26 @@ def split_union(expression: str) -> list[str]:
             parts.append(expression[start:i])
             start = i + 1
     parts.append(expression[start:])
-    return [_strip_parens(p.strip()) for p in parts if p.strip()]
+    return [_flatten_group(_strip_parens(p.strip())) for p in parts if p.strip()]
 
 
 def _strip_parens(text: str) -> str:
     while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
         text = text[1:-1].strip()
+    return text
+
+
+def _flatten_group(text: str) -> str:
+    """``(A.b.ofType(T)).c`` → ``A.b.ofType(T).c``: a leading group followed by more path."""
+    if not text.startswith("("):
+        return text
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            rest = text[i + 1:]
+            return text[1:i] + rest if rest.startswith(".") else text
     return text
 
 

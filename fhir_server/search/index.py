@@ -36,15 +36,16 @@ def index_entries(registry: ParamRegistry, res_type: str, resource: dict,
     for param, kind, evaluate in plan(registry, res_type):
         if param.code in skip:
             continue
-        rows = _rows(registry, res_type, param, kind, evaluate(resource))
+        if kind is composite:
+            rows = composite.index_rows_for(param, res_type, resource, registry)
+        else:
+            rows = _rows(evaluate(resource), kind)
         if rows:
             entries[param.code] = rows
     return entries
 
 
-def _rows(registry: ParamRegistry, res_type: str, param: SearchParam, kind: Any, nodes: list) -> list[dict]:
-    if kind is composite:
-        return [row for node in nodes for row in composite.index_rows_for(param, res_type, node, registry)]
+def _rows(nodes: list, kind: Any) -> list[dict]:
     rows: list[dict] = []
     for node in nodes:
         rows.extend(kind.index_rows(node))

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_
 
-from fhir_server.search.expression import compile_relative, result_path
+from fhir_server.search.expression import compile_expression, compile_relative, result_path, split_union
 from fhir_server.search.params import date, number, quantity, reference, string, token, uri
 from fhir_server.search.values import ValueError_, split_escaped
 from fhir_server.storage.index_tables import CompositeIndex
@@ -64,21 +64,45 @@ def parse(raw: str, param: Any, registry: Any) -> CompositeValue:
     return CompositeValue(tuple(parts))
 
 
-def index_rows_for(param: Any, res_type: str, node: Any, registry: Any) -> list[dict]:
-    try:
-        types = component_types(param, registry)
-    except ValueError_:
-        return []
-    start = result_path(param.expression or "", res_type)
+def index_rows_for(param: Any, res_type: str, resource: dict, registry: Any) -> list[dict]:
+    """Rows for every element the composite's expression selects in ``resource``."""
+    rows: list[dict] = []
+    for select, components in _plan(param, res_type, registry):
+        for node in select(resource):
+            rows.extend(_combinations(node[0], components))
+    return rows
+
+
+def _combinations(node: Any, components: list[tuple[str, Any]]) -> list[dict]:
     per_component = []
-    for n, (kind, component) in enumerate(zip(types, param.components), start=1):
-        values = compile_relative(component.expression, start)(node[0])
-        rows = [_to_columns(kind, n, row) for v in values for row in _KINDS[kind].index_rows(v)]
+    for n, (kind, evaluate) in enumerate(components, start=1):
+        rows = [_to_columns(kind, n, row) for v in evaluate(node) for row in _KINDS[kind].index_rows(v)]
         if not rows:
             return []
         per_component.append(rows)
     combos = itertools.islice(itertools.product(*per_component), MAX_ROWS)
     return [{k: v for part in combo for k, v in part.items()} for combo in combos]
+
+
+def _plan(param: Any, res_type: str, registry: Any) -> list[tuple[Any, list[tuple[str, Any]]]]:
+    """Per alternative of the expression: (its evaluator, [(component type, compiled component)]).
+
+    Each alternative (``Observation | Observation.component``) selects a different element
+    type, so components compile against each one separately; cached on the registry."""
+    cache = registry.__dict__.setdefault("_composites", {})
+    found = cache.get((param.url, res_type))
+    if found is None:
+        try:
+            types = component_types(param, registry)
+        except ValueError_:
+            types = []
+        found = []
+        for part in split_union(param.expression or "") if types else ():
+            select = compile_expression(part, res_type)
+            start = result_path(part, res_type)
+            found.append((select, [(k, compile_relative(c.expression, start)) for k, c in zip(types, param.components)]))
+        cache[(param.url, res_type)] = found
+    return found
 
 
 def _to_columns(kind: str, n: int, row: dict) -> dict:

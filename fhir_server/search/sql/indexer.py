@@ -7,7 +7,11 @@ without a restart.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, select
+import time
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fhir_server.search import registry as registry_module
@@ -16,42 +20,109 @@ from fhir_server.search.registry import ParamRegistry, base_registry
 from fhir_server.storage.index_tables import INDEX_TABLES
 from fhir_server.storage.models import ResourceRow
 
-_stale = [False]
+REGISTRY_TTL = 2.0  # seconds between checks for SearchParameters stored by other processes
 
 
-def current_registry(session: Session) -> ParamRegistry:
-    """The registry including active stored SearchParameters; one small query when nothing changed."""
+class _Cache:
+    """The registry last loaded from one database, when it was checked, and whether a
+    SearchParameter written through this process makes it stale."""
+
+    def __init__(self) -> None:
+        self.registry: ParamRegistry = base_registry()
+        self.checked = float("-inf")
+        self.stale_by: set[int] = set()  # sessions that wrote a SearchParameter
+
+
+_caches: dict[str, _Cache] = {}
+
+
+def current_registry(session: Session, max_age: float = 0.0) -> ParamRegistry:
+    """The registry including active stored SearchParameters of this session's database.
+
+    One small query (count and newest last_updated of SearchParameter rows) tells whether it
+    changed; with ``max_age`` that query runs at most that often.  A SearchParameter written
+    by this process is seen at once (by other transactions once it is committed)."""
+    cache = _caches.setdefault(str(session.get_bind().engine.url), _Cache())
+    now = time.monotonic()
+    stale = bool(cache.stale_by - {id(session)})
+    if max_age and not stale and now - cache.checked < max_age:
+        return cache.registry
     stamp = tuple(session.execute(
         select(func.count(), func.max(ResourceRow.last_updated)).where(ResourceRow.res_type == "SearchParameter")
     ).one())
-    current = registry_module.current()
-    if current.stamp == stamp and not _stale[0]:
-        return current
-    rows = session.scalars(select(ResourceRow.content).where(
-        ResourceRow.res_type == "SearchParameter", ResourceRow.deleted.is_(False)))
-    fresh = base_registry().with_custom([c for c in rows if c], stamp)
-    registry_module.set_current(fresh)
-    _stale[0] = False
-    return fresh
+    cache.checked = now
+    if cache.registry.stamp != stamp or stale:
+        rows = session.scalars(select(ResourceRow.content).where(
+            ResourceRow.res_type == "SearchParameter", ResourceRow.deleted.is_(False)))
+        cache.registry = base_registry().with_custom([c for c in rows if c], stamp)
+        cache.stale_by.clear()
+    registry_module.set_current(cache.registry)
+    return cache.registry
 
 
 def index_resource(session: Session, res_type: str, res_id: str, resource: dict | None) -> None:
     """Replace every index row of ``res_type/res_id`` (``resource`` None: it was deleted)."""
-    registry = current_registry(session)
-    for kind in kinds_of(registry, res_type):
-        table = INDEX_TABLES[kind]
-        session.execute(delete(table).where(table.c.res_type == res_type, table.c.res_id == res_id))
+    registry = current_registry(session, REGISTRY_TTL)
+    connection = session.connection()
+    dialect = connection.dialect
+    for sql, owners in _delete_sql(dialect.name, dialect.paramstyle, kinds_of(registry, res_type)):
+        connection.exec_driver_sql(sql, (res_type, res_id) * owners)
     if res_type == "SearchParameter":
-        _stale[0] = True  # this transaction's change is not in the stamp until it is flushed
+        _caches.setdefault(str(session.get_bind().engine.url), _Cache()).stale_by.add(id(session))
     if resource is None:
         return
-    by_table: dict[str, list[dict]] = {}
+    by_table: dict[str, list[tuple]] = {}
     params = registry.for_type(res_type)
+    convert = _sqlite_value if dialect.name == "sqlite" else None
     for code, rows in index_entries(registry, res_type, resource).items():
-        owner = {"res_type": res_type, "res_id": res_id, "param": code}
-        by_table.setdefault(params[code].type, []).extend({**owner, **row} for row in rows)
-    for kind, rows in by_table.items():
-        session.execute(insert(INDEX_TABLES[kind]), rows)
+        kind = params[code].type
+        columns = _VALUE_COLUMNS[kind]
+        by_table.setdefault(kind, []).extend(
+            (res_type, res_id, code, *(_value(row.get(c), convert) for c in columns)) for row in rows)
+    for kind, rows in by_table.items():  # one multi-row INSERT per table: one round trip each
+        for start in range(0, len(rows), 200):
+            chunk = rows[start:start + 200]
+            connection.exec_driver_sql(_insert_sql(kind, len(chunk), dialect.paramstyle),
+                                       tuple(v for row in chunk for v in row))
+
+
+# Index writes are the hot path of every create/update, so they go to the driver as plain SQL
+# (built once per shape) rather than through statement compilation.
+_VALUE_COLUMNS = {kind: tuple(c.name for c in table.columns if c.name not in ("id", "res_type", "res_id", "param"))
+                  for kind, table in INDEX_TABLES.items()}
+
+
+def _marker(paramstyle: str) -> str:
+    return "?" if paramstyle == "qmark" else "%s"
+
+
+@lru_cache(maxsize=1024)
+def _insert_sql(kind: str, rows: int, paramstyle: str) -> str:
+    columns = ("res_type", "res_id", "param", *_VALUE_COLUMNS[kind])
+    one = "(" + ", ".join([_marker(paramstyle)] * len(columns)) + ")"
+    return f"INSERT INTO {INDEX_TABLES[kind].name} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
+
+
+@lru_cache(maxsize=256)
+def _delete_sql(dialect: str, paramstyle: str, kinds: frozenset[str]) -> tuple[tuple[str, int], ...]:
+    """DELETEs of one resource's rows from the tables its type can have rows in; on PostgreSQL
+    one statement (data-modifying CTEs), so a write costs one round trip, not one per table."""
+    m = _marker(paramstyle)
+    names = [INDEX_TABLES[k].name for k in sorted(kinds)]
+    if dialect != "postgresql" or len(names) < 2:
+        return tuple((f"DELETE FROM {n} WHERE res_type = {m} AND res_id = {m}", 1) for n in names)
+    parts = ", ".join(f"d{i} AS (DELETE FROM {n} WHERE res_type = {m} AND res_id = {m})" for i, n in enumerate(names))
+    return ((f"WITH {parts} SELECT 1", len(names)),)
+
+
+def _value(value: object, convert: object) -> object:
+    return convert(value) if convert is not None and isinstance(value, datetime) else value  # type: ignore[operator]
+
+
+def _sqlite_value(value: datetime) -> str:
+    """SQLAlchemy's SQLite DATETIME text form, so range comparisons stay lexical and exact."""
+    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:"
+            f"{value.second:02d}.{value.microsecond:06d}")
 
 
 def reindex(session: Session, res_type: str | None = None, res_id: str | None = None,

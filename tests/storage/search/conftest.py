@@ -117,6 +117,7 @@ def write(session, resource: dict) -> None:
         row = ResourceRow(res_type=resource["resourceType"], res_id=resource["id"], version=1)
         session.add(row)
     row.last_updated, row.deleted, row.content = updated, False, resource
+    session.flush()  # what the repository does before indexing: the row is visible to later reads
     index_resource(session, resource["resourceType"], resource["id"], resource)
 
 
