@@ -90,5 +90,6 @@ def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8)
         "timeout": 120,
         "accesslog": "-",
         "loglevel": "info",
+        "control_socket_disable": True,  # one per user by default: two servers would collide
     }
     _Gunicorn(options, database).run()
