@@ -39,7 +39,9 @@ class MemorySearch:
         self._get = resources_getter
         self._max_depth = max_include_depth
         self._entries: dict[Key, tuple[Any, dict]] = {}
+        self._originals: dict[Key, Any] = {}
         self._registry: ParamRegistry = base_registry()
+        self._stamp: tuple = ()
 
     def registry(self) -> ParamRegistry:
         """The parameters in force, including active SearchParameter resources in the store."""
@@ -47,8 +49,16 @@ class MemorySearch:
         return self._registry
 
     def _store(self) -> dict[Key, dict]:
-        store = {k: _content(v) for k, v in self._get().items()}
+        self._originals = dict(self._get())
+        store = {k: _content(v) for k, v in self._originals.items()}
         return {k: v for k, v in store.items() if v is not None}
+
+    def _match(self, key: Key, content: dict) -> Any:
+        """The stored object itself when it already looks like a ResourceRow, else a MemoryMatch."""
+        original = self._originals.get(key)
+        if all(hasattr(original, a) for a in ("res_type", "res_id", "content", "version", "last_updated")):
+            return original
+        return _match(key, content)
 
     def execute(self, request: SearchRequest, page: str | None = None) -> SearchPage:
         store = self._store()
@@ -60,20 +70,21 @@ class MemorySearch:
         ordered = self._sorted(store, found, request.sort)
         offset = PageToken.parse(page or request.page).offset if (page or request.page) else request.offset
         chosen = ordered[offset:offset + request.count]
-        result = SearchPage(matches=[_match(k, store[k]) for k in chosen],
+        result = SearchPage(matches=[self._match(k, store[k]) for k in chosen],
                             total=None if request.total == "none" else len(ordered))
         if len(ordered) > request.count:
             for name, token in page_links(MEMORY, offset, request.count, len(ordered)).items():
                 setattr(result, name, token)
         if request.includes and chosen:
-            result.included = [_match(k, store[k]) for k in self._includes(store, request.includes, chosen)]
+            result.included = [self._match(k, store[k]) for k in self._includes(store, request.includes, chosen)]
         return result
 
     def _refresh_registry(self, store: Mapping[Key, dict]) -> None:
         custom = [v for (t, _), v in store.items() if t == "SearchParameter"]
         stamp = tuple(sorted((v.get("id"), str(v.get("meta", {}).get("versionId")), v.get("status")) for v in custom))
-        if stamp != self._registry.stamp:
-            self._registry = base_registry().with_custom(custom, stamp)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._registry = base_registry().with_custom(custom, stamp) if custom else base_registry()
             self._entries.clear()
 
     def entries(self, key: Key, content: dict) -> dict[str, list[dict]]:

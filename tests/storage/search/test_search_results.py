@@ -158,3 +158,24 @@ def test_match_rows_look_alike(memory_store, search_db):
         match = run_search(engine, "Patient", "_id=s-lisi").matches[0]
         assert (match.res_type, match.res_id, match.version) == ("Patient", "s-lisi", 1)
         assert match.content["birthDate"] == "1962-07" and isinstance(match.last_updated, datetime)
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("_type=Patient,Observation&_id=s-lisi,s-bp1", {"lisi", "bp1"}),
+    ("_type=Patient&_lastUpdated=ge2024-01-01T00:09:00Z", {"jose", "xiaoming"}),
+    ("_type=Practitioner,Organization&_lastUpdated=lt2024-01-01T00:02:00Z", {"org2", "org1"}),
+])
+def test_system_level_search(memory_store, search_db, query, expected):
+    for engine in (memory_store, search_db):
+        assert _ids(run_search(engine, None, query).matches) == expected
+
+
+def test_memory_returns_stored_objects_as_given(memory_store):
+    class Stored:
+        def __init__(self, content):
+            self.res_type, self.res_id, self.content = content["resourceType"], content["id"], content
+            self.version, self.last_updated, self.deleted = 7, datetime(2024, 1, 1), False
+
+    store = {k: Stored(v) for k, v in memory_store.items()}
+    match = MemorySearch(lambda: store).execute(parse_search("Patient", [("_id", "s-lisi")])).matches[0]
+    assert isinstance(match, Stored) and match.version == 7
