@@ -1,0 +1,1 @@
+"""End-to-end tests: a real ``jiayi serve`` process and real FHIR client libraries."""

@@ -1,0 +1,147 @@
+"""End-to-end fixtures: a real ``jiayi serve`` process (gunicorn) on a loopback port.
+
+``server`` is session-scoped and parametrized over SQLite and PostgreSQL, so every e2e
+test runs once against each database while only two server processes are started.  The
+process is started in its own process group (gunicorn master and workers) and the whole
+group is terminated at the end; on Linux the master also gets SIGTERM if pytest itself
+dies, so no server outlives the test run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+_SERVER_LOGS: dict[str, Path] = {}  # base URL → the server's stderr (tracebacks of 500s land there)
+PATIENT_ID_SYSTEM = "urn:oid:2.16.156.10011.1.2"  # 居民身份证号 (national resident identity card)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the server when the pytest process dies, even by SIGKILL."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM the whole process group (master and workers); SIGKILL what is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(STOP_TIMEOUT)
+
+
+def _wait_until_up(process: subprocess.Popen, base: str, stderr: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        with contextlib.suppress(requests.ConnectionError):
+            if requests.get(f"{base}/metadata", timeout=5).status_code == 200:
+                return
+        time.sleep(0.1)
+    state = f"exited with {process.returncode}" if process.poll() is not None else "did not answer in time"
+    _stop(process)
+    pytest.fail(f"jiayi serve {state} ({base}/metadata); stderr:\n{stderr.read_text(errors='replace')[-4000:]}")
+
+
+@contextlib.contextmanager
+def running_server(database_url: str, workdir: Path, workers: int = 1) -> Iterator[str]:
+    """Start ``jiayi serve`` on a free loopback port; yield its base URL (…/fhir)."""
+    port = _free_port()
+    command = [sys.executable, "-m", "fhir_server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--database", database_url, "--workers", str(workers)]
+    # Each server gets its own gunicorn control socket (default ~/.gunicorn/gunicorn.ctl is shared).
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(workdir)}
+    env.pop("JIAYI_BASE_URL", None)  # Location headers must name the port we chose
+    stdout, stderr = workdir / "stdout.log", workdir / "stderr.log"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                                   cwd=workdir, start_new_session=True,
+                                   # only prctl() runs between fork and exec
+                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
+    try:
+        base = f"http://127.0.0.1:{port}/fhir"
+        _wait_until_up(process, base, stderr)
+        _SERVER_LOGS[base] = stderr
+        yield base
+    finally:
+        _SERVER_LOGS.pop(f"http://127.0.0.1:{port}/fhir", None)
+        _stop(process)
+
+
+def server_log(base: str) -> str:
+    """What the server at ``base`` has written to stderr so far."""
+    return _SERVER_LOGS[base].read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory) -> Iterator[str]:
+    """The base URL of a running server, once on SQLite and once on PostgreSQL."""
+    workdir = tmp_path_factory.mktemp(f"server-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir / 'jiayi.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_server_url")
+    with running_server(url, workdir) as base:
+        yield base
+
+
+@pytest.fixture(autouse=True)
+def _server_log_on_failure(request):
+    """Attach what the server logged during a test (minus the access log) to its report."""
+    offsets = {base: path.stat().st_size for base, path in _SERVER_LOGS.items()}
+    yield
+    for base, path in list(_SERVER_LOGS.items()):
+        with path.open("rb") as log:
+            log.seek(offsets.get(base, 0))
+            lines = log.read().decode("utf-8", "replace").splitlines()
+        text = "\n".join(line for line in lines if not line.startswith("127.0.0.1 - "))
+        if text.strip():
+            request.node.add_report_section("teardown", f"server log {base}", text)
+
+
+@pytest.fixture()
+def unique() -> str:
+    """A value no other test uses (tests share one server per database)."""
+    return uuid.uuid4().hex[:12]
+
+
+def patient_json(unique: str, **extra) -> dict:
+    """A resident as a community health centre registers one."""
+    resource = {
+        "resourceType": "Patient",
+        "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>王秀英，女，'
+                                                   '1948 年生 &amp; 高血压随访 &lt;签约居民&gt;</p></div>'},
+        "identifier": [{"system": PATIENT_ID_SYSTEM, "value": unique}],
+        "name": [{"use": "official", "text": "王秀英", "family": "王", "given": ["秀英"]}],
+        "gender": "female",
+        "birthDate": "1948-11-02",
+        "address": [{"text": "浙江省杭州市西湖区文三路 90 号", "city": "杭州市", "country": "CN"}],
+    }
+    resource.update(extra)
+    return resource
