@@ -47,7 +47,7 @@ def build_request(path: str) -> FhirRequest:
         content_type=mime_base(content_type) or "application/fhir+json",
         if_match=request.headers.get("If-Match"),
         if_none_match=request.headers.get("If-None-Match"),
-        if_none_exist=request.headers.get("If-None-Exist"),
+        if_none_exist=_utf8_header("If-None-Exist"),
         if_modified_since=parse_http_date(request.headers["If-Modified-Since"])
         if "If-Modified-Since" in request.headers else None,
         prefer=Prefer.parse(request.headers.get("Prefer")),
@@ -59,3 +59,14 @@ def build_request(path: str) -> FhirRequest:
 def register(app: Flask, router: Router) -> None:
     app.register_blueprint(create_blueprint(router), url_prefix="/fhir")
     errors.register(app)
+
+
+def _utf8_header(name: str) -> str | None:
+    """HTTP headers arrive as latin-1; clients that send raw UTF-8 (``family=王``) mean UTF-8."""
+    value = request.headers.get(name)
+    if value is None:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value

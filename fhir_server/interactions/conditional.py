@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fhir_server import search
 from fhir_server.core.errors import BadRequest, PreconditionFailed
@@ -27,8 +27,18 @@ def find_matches(uow: UnitOfWork, res_type: str, criteria: str) -> list[StoredRe
     return found
 
 
-def single_match(uow: UnitOfWork, res_type: str, criteria: str) -> StoredResource | None:
+def single_match(uow: UnitOfWork, res_type: str, criteria: str, *, deciding_write: bool = False) -> StoredResource | None:
+    """The one match of ``criteria``, None if none, 412 if several.  ``deciding_write``: the
+    caller will write when nothing matches, so concurrent callers with the same criteria
+    are serialised until commit (no duplicate from a race)."""
+    if deciding_write:
+        uow.lock(f"{res_type}?{_normalised(criteria)}")
     matches = find_matches(uow, res_type, criteria)
     if len(matches) > 1:
         raise PreconditionFailed(f"The criteria '{criteria}' match more than one {res_type}", code="multiple-matches")
     return matches[0] if matches else None
+
+
+def _normalised(criteria: str) -> str:
+    criteria = criteria.split("?", 1)[1] if "?" in criteria else criteria
+    return urlencode(sorted(parse_qsl(criteria, keep_blank_values=True)))

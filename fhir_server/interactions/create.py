@@ -13,7 +13,7 @@ def create(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str | N
     require_type(res_type)
     resource = body_resource(request, res_type)
     if request.if_none_exist:
-        existing = single_match(uow, res_type, request.if_none_exist)
+        existing = single_match(uow, res_type, request.if_none_exist, deciding_write=True)
         if existing is not None:
             return stored_response(existing, 200, request.base_url, location=True)
     stored = create_resource(uow, res_type, resource, res_id or uow.new_id(), "POST")

@@ -80,7 +80,8 @@ class _Plan:
         full_url = entry.get("fullUrl")
         if sub.method == "POST" and "/" not in sub.path and sub.path and not sub.path.startswith("$"):
             require_type(sub.path)
-            match = single_match(self.uow, sub.path, sub.if_none_exist) if sub.if_none_exist else None
+            match = (single_match(self.uow, sub.path, sub.if_none_exist, deciding_write=True)
+                     if sub.if_none_exist else None)
             if match is not None:
                 self.existing[index] = match
                 target = match.reference
@@ -95,7 +96,7 @@ class _Plan:
 
     def _put_target(self, sub: FhirRequest) -> str:
         if sub.query:  # conditional update
-            match = single_match(self.uow, sub.path, urlencode(sub.query))
+            match = single_match(self.uow, sub.path, urlencode(sub.query), deciding_write=True)
             if match is not None:
                 return match.reference
             body_id = sub.body.get("id") if isinstance(sub.body, dict) else None

@@ -26,7 +26,7 @@ def update(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str) ->
 def conditional_update(uow: UnitOfWork, request: FhirRequest, res_type: str, criteria: str) -> FhirResponse:
     require_type(res_type)
     resource = body_resource(request, res_type)
-    match = single_match(uow, res_type, criteria)
+    match = single_match(uow, res_type, criteria, deciding_write=True)
     body_id = resource.get("id")
     if match is not None:
         if body_id and body_id != match.res_id:

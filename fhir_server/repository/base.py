@@ -131,6 +131,9 @@ class UnitOfWork(Protocol):
 
     def after_commit(self, callback: Callable[[], None]) -> None: ...
 
+    def lock(self, key: str) -> None:
+        """Serialise, until commit, every unit of work that locks the same key."""
+
     def new_id(self) -> str: ...
 
 

@@ -43,6 +43,9 @@ class MemoryUnitOfWork:
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
+    def lock(self, key: str) -> None:
+        """Units of work are serialised by the store's lock already."""
+
     def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
         key = (res_type, res_id)
         return self.pending.get(key) or self._store.current.get(key)

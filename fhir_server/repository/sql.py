@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
@@ -52,6 +52,16 @@ class SqlUnitOfWork:
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
+
+    def lock(self, key: str) -> None:
+        """Serialise writers that decide on the same ``key`` until this transaction ends.
+
+        A conditional create searches and then inserts; under READ COMMITTED two such
+        transactions can both find nothing, so on PostgreSQL they first take a transaction-level
+        advisory lock on the criteria.  SQLite writers already hold the database lock
+        (``BEGIN IMMEDIATE``)."""
+        if self.session.bind.dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
     def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
         query = _CURRENT.where(ResourceRow.res_type == res_type, ResourceRow.res_id == res_id)
