@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from flask import Flask
 
-from fhir_server import api, auth
+from fhir_server import api
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.interactions.router import Router
@@ -40,7 +40,6 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     published = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     router = Router(repository, operations, lambda request: capability_statement(request.base_url, operations, published))
     app.extensions["jiayi.router"] = router
-    auth.register(app)
     api.register(app, router)
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from fhir_server.api import errors
+from fhir_server.auth import principal_for
 from fhir_server.api.negotiation import FORM, mime_base, form_items, parse_body, response_format
 from fhir_server.api.responses import render
 from fhir_server.core.instants import parse_http_date
@@ -59,6 +60,10 @@ def build_request(path: str) -> FhirRequest:
 def register(app: Flask, router: Router) -> None:
     app.register_blueprint(create_blueprint(router), url_prefix="/fhir")
     errors.register(app)
+
+    @app.before_request
+    def _principal() -> None:
+        g.principal = principal_for(request.headers.get("Authorization"), request.remote_addr)
 
 
 def _utf8_header(name: str) -> str | None:
