@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -37,7 +37,7 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     app.extensions["jiayi.repository"] = repository
     operations = build_operations()
     app.extensions["jiayi.operations"] = operations
-    published = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     router = Router(repository, operations, lambda request: capability_statement(request.base_url, operations, published))
     app.extensions["jiayi.router"] = router
     api.register(app, router)

@@ -55,7 +55,7 @@ def db_upgrade(database: str) -> None:
 @click.option("--seed", default=20261123, show_default=True, type=int)
 @click.option("--as-of", "as_of", default=None, type=click.DateTime(["%Y-%m-%d"]),
               help="The district's 'today' (default: today).")
-def demo(database: str, residents: int, seed: int, as_of) -> None:  # noqa: ANN001
+def demo(database: str, residents: int, seed: int, as_of) -> None:
     from fhir_server.serving import load_demo
 
     counts = load_demo(database, residents=residents, seed=seed, progress=True,

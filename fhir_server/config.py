@@ -18,7 +18,7 @@ class Settings:
     testing: bool = False
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
@@ -27,7 +27,7 @@ class Settings:
                 values[f.name] = _coerce(raw, f.type)
         return cls(**values)
 
-    def with_overrides(self, overrides: dict[str, object]) -> "Settings":
+    def with_overrides(self, overrides: dict[str, object]) -> Settings:
         known = {f.name for f in fields(self)}
         return replace(self, **{k.lower(): v for k, v in overrides.items() if k.lower() in known})
 

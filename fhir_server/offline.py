@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from fhir_server.core import jsonio
 from fhir_server.core.errors import FHIRError, Issue

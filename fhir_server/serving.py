@@ -40,7 +40,7 @@ def load_demo(url: str, residents: int = 1000, seed: int = 20261123, progress: b
         app.extensions["jiayi.database"].dispose()
 
 
-def _load(app, seed: int, residents: int, progress: bool, skip_if_loaded: bool,  # noqa: ANN001
+def _load(app, seed: int, residents: int, progress: bool, skip_if_loaded: bool,
           as_of: date) -> dict[str, int]:
     from fhir_server.demo import generate_district
 
@@ -77,7 +77,7 @@ class _Gunicorn(BaseApplication):
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self):  # noqa: ANN201
+    def load(self):
         return create_app({"DATABASE_URL": self.database, "MIGRATE_ON_START": False})
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from fhir_server.api import errors
-from fhir_server.auth import principal_for
-from fhir_server.api.negotiation import FORM, mime_base, form_items, parse_body, response_format
+from fhir_server.api.negotiation import FORM, form_items, mime_base, parse_body, response_format
 from fhir_server.api.responses import render
+from fhir_server.auth import principal_for
 from fhir_server.core.instants import parse_http_date
 from fhir_server.interactions.context import FhirRequest, Prefer
 from fhir_server.interactions.router import Router

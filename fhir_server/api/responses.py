@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from flask import Response
 
+from fhir_server.api.negotiation import XML
 from fhir_server.core import jsonio
 from fhir_server.core.errors import Issue, operation_outcome
 from fhir_server.core.instants import http_date
 from fhir_server.formats.summary import select_elements, summarize
 from fhir_server.formats.xml import resource_to_xml
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.api.negotiation import XML
 
 SUMMARY_MODES = ("true", "text", "data", "count", "false")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Protocol
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -13,7 +14,7 @@ IdFactory = Callable[[], str]
 
 def system_clock() -> datetime:
     """Now, in UTC, at microsecond precision."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def uuid_ids() -> str:

@@ -6,7 +6,7 @@ Storage keeps naive UTC datetimes; everything that leaves the server says ``Z`` 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
 from fhir_server.core.errors import BadRequest
@@ -20,7 +20,7 @@ _DATE_RE = re.compile(
 def to_utc_naive(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def fhir_instant(moment: datetime) -> str:
@@ -30,7 +30,7 @@ def fhir_instant(moment: datetime) -> str:
 
 
 def http_date(moment: datetime) -> str:
-    return format_datetime(to_utc_naive(moment).replace(tzinfo=timezone.utc), usegmt=True)
+    return format_datetime(to_utc_naive(moment).replace(tzinfo=UTC), usegmt=True)
 
 
 def parse_http_date(value: str) -> datetime | None:

@@ -4,8 +4,8 @@ walking every Reference of a resource (transactions rewrite them)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _LOCAL_RE = re.compile(r"^(?:(?P<base>https?://.+)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from fhir_server.core.errors import BadRequest, FHIRError, Gone, Issue, NotFound, PreconditionFailed
 from fhir_server.definitions.structures import structures

@@ -22,7 +22,7 @@ class Prefer:
     respond_async: bool = False
 
     @classmethod
-    def parse(cls, header: str | None) -> "Prefer":
+    def parse(cls, header: str | None) -> Prefer:
         values: dict[str, str] = {}
         flags: set[str] = set()
         for part in (header or "").replace(";", ",").split(","):

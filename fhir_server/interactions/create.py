@@ -5,7 +5,7 @@ from __future__ import annotations
 from fhir_server.interactions.common import body_resource, require_type, stored_response, validate_or_raise
 from fhir_server.interactions.conditional import single_match
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.repository.base import StoredResource, UnitOfWork
+from fhir_server.repository.base import StoredResource, UnitOfWork, without_server_meta
 
 
 def create(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str | None = None) -> FhirResponse:
@@ -27,12 +27,5 @@ def create_resource(uow: UnitOfWork, res_type: str, resource: dict, res_id: str,
     return uow.save(method, res_type, res_id, resource, previous)
 
 
-def strip_server_meta(resource: dict) -> dict:
-    """Drop the client's id, versionId and lastUpdated: the server assigns them."""
-    clean = {k: v for k, v in resource.items() if k != "id"}
-    meta = {k: v for k, v in (clean.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
-    if meta:
-        clean["meta"] = meta
-    else:
-        clean.pop("meta", None)
-    return clean
+# the client's id, versionId and lastUpdated are dropped: the server assigns them
+strip_server_meta = without_server_meta

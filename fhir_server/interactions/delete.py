@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from fhir_server.core.errors import Issue, operation_outcome
+from fhir_server.core.errors import Issue, PreconditionFailed, operation_outcome
 from fhir_server.interactions.common import check_if_match, require_type
 from fhir_server.interactions.conditional import find_matches
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.core.errors import PreconditionFailed
 from fhir_server.repository.base import UnitOfWork
 
 

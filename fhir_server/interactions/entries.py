@@ -66,11 +66,9 @@ def response_entry(response: FhirResponse, request: FhirRequest) -> dict:
     if stored is not None and not stored.deleted:
         entry["fullUrl"] = f"{request.base_url}/{stored.res_type}/{stored.res_id}"
     resource = response.resource
-    if response.is_stored_representation:
-        if request.prefer.return_ == "minimal":
-            resource = None
-        elif request.prefer.return_ == "OperationOutcome":
-            resource = None
+    writes = request.method not in ("GET", "HEAD")
+    if response.is_stored_representation and writes and request.prefer.return_ in ("minimal", "OperationOutcome"):
+        resource = None
     if resource is not None:
         entry["resource"] = resource
     entry["response"] = entry_response

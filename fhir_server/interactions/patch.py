@@ -3,7 +3,7 @@ checks as an update."""
 
 from __future__ import annotations
 
-from fhir_server.core.errors import BadRequest, NotFound, Unprocessable, FHIRError
+from fhir_server.core.errors import BadRequest, FHIRError, NotFound, Unprocessable
 from fhir_server.interactions.common import check_if_match, current_or_raise, require_type, stored_response
 from fhir_server.interactions.conditional import single_match
 from fhir_server.interactions.context import FhirRequest, FhirResponse

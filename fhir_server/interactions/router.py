@@ -3,8 +3,9 @@ it runs in.  Operations are looked up through an injected registry (they live a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 from fhir_server.core.errors import BadRequest, MethodNotAllowed, NotFound
 from fhir_server.interactions import create, delete, history, patch, read, search, transaction, update

@@ -51,7 +51,7 @@ def _run(uow: UnitOfWork, request: FhirRequest, res_type: str | None, path: str,
     return FhirResponse(200, bundle("searchset", entries, page.total, _links(request, path, items, page)))
 
 
-def _entry(request: FhirRequest, row, mode: str, parsed) -> dict:  # noqa: ANN001
+def _entry(request: FhirRequest, row, mode: str, parsed) -> dict:
     resource = row.content
     if parsed.summary in ("true", "text", "data"):
         resource = summarize(resource, parsed.summary)
@@ -61,7 +61,7 @@ def _entry(request: FhirRequest, row, mode: str, parsed) -> dict:  # noqa: ANN00
             "search": {"mode": mode}}
 
 
-def _links(request: FhirRequest, path: str, items: list[tuple[str, str]], page) -> list[dict]:  # noqa: ANN001
+def _links(request: FhirRequest, path: str, items: list[tuple[str, str]], page) -> list[dict]:
     base = [(k, v) for k, v in items if k != engine.PAGE_PARAM]
     links = [link("self", request.base_url, path, items)]
     for relation, token in (("first", page.first_page), ("previous", page.previous_page),

@@ -8,17 +8,17 @@ entry; the response lists the entries in the order of the request.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from fhir_server.core.errors import BadRequest, FHIRError, Issue, PreconditionFailed
 from fhir_server.core.references import parse_reference, rewrite_references
 from fhir_server.interactions import create as create_interaction
 from fhir_server.interactions.bundles import bundle
+from fhir_server.interactions.common import require_type
 from fhir_server.interactions.conditional import find_matches, single_match
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.interactions.entries import entry_request, error_entry, response_entry
-from fhir_server.interactions.common import require_type
 from fhir_server.repository.base import Repository, UnitOfWork
 
 Dispatch = Callable[[UnitOfWork, FhirRequest], FhirResponse]
@@ -53,7 +53,7 @@ def transaction(uow: UnitOfWork, request: FhirRequest, entries: list[dict], disp
     return FhirResponse(200, bundle("transaction-response", responses))
 
 
-def _at_entry(index: int, func: Callable, *args):  # noqa: ANN202
+def _at_entry(index: int, func: Callable, *args):
     """Run one step for entry ``index``; an error says which entry failed."""
     try:
         return func(*args)
@@ -115,7 +115,7 @@ class _Plan:
     def _resolve(self, reference: str) -> str | None:
         if reference in self.targets:
             return self.targets[reference]
-        if reference.startswith("urn:uuid:") or reference.startswith("urn:oid:"):
+        if reference.startswith(("urn:uuid:", "urn:oid:")):
             return None  # not in this bundle: left as is (validation may complain)
         if "?" in reference and not reference.startswith("#"):
             res_type, criteria = reference.split("?", 1)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from fhir_server.core.errors import BadRequest, Conflict
 from fhir_server.interactions.common import (
-    body_resource, check_if_match, require_type, stored_response, validate_or_raise,
+    body_resource,
+    check_if_match,
+    require_type,
+    stored_response,
+    validate_or_raise,
 )
 from fhir_server.interactions.conditional import single_match
 from fhir_server.interactions.context import FhirRequest, FhirResponse

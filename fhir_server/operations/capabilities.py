@@ -4,7 +4,7 @@ operations from the operation registry."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from fhir_server import __version__
 from fhir_server.definitions.structures import structures
@@ -59,7 +59,7 @@ def _resource(res_type: str, operations: OperationRegistry) -> dict:
     return entry
 
 
-@lru_cache(maxsize=None)
+@cache
 def _search_params_cached(res_type: str) -> tuple:
     params = search_registry.base_registry().for_type(res_type)
     return tuple(sorted(((p.code, p.url, p.type) for p in params.values()), key=lambda p: p[0]))
@@ -69,5 +69,5 @@ def _search_params(res_type: str) -> list[dict]:
     return [{"name": code, "definition": url, "type": kind} for code, url, kind in _search_params_cached(res_type)]
 
 
-def _operation(op) -> dict:  # noqa: ANN001
+def _operation(op) -> dict:
     return {"name": op.name, "definition": op.definition}

@@ -4,8 +4,8 @@ this registry."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from fhir_server.core.errors import MethodNotAllowed, NotFound
 from fhir_server.interactions.common import require_type

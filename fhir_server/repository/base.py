@@ -9,9 +9,11 @@ auditing) in that same transaction.  Two implementations pass the same contract 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, ContextManager, Iterable, Protocol
+from typing import Protocol
 
 from fhir_server.core.instants import fhir_instant
 
@@ -100,10 +102,11 @@ def _ordered_with_meta(resource: dict) -> dict:
 
 def same_content(a: dict, b: dict) -> bool:
     """Equal apart from id and ``meta.versionId``/``meta.lastUpdated`` (a no-op update writes nothing)."""
-    return _comparable(a) == _comparable(b)
+    return without_server_meta(a) == without_server_meta(b)
 
 
-def _comparable(resource: dict) -> dict:
+def without_server_meta(resource: dict) -> dict:
+    """A copy without id, ``meta.versionId`` and ``meta.lastUpdated``: what the server assigns."""
     copy = {k: v for k, v in resource.items() if k != "id"}
     meta = {k: v for k, v in (copy.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
     if meta:
@@ -111,6 +114,26 @@ def _comparable(resource: dict) -> dict:
     else:
         copy.pop("meta", None)
     return copy
+
+
+class UnitOfWorkBase:
+    """What both repositories' units of work share: ids and after-commit callbacks."""
+
+    def __init__(self, hooks: Hooks, clock: Callable[[], datetime], ids: Callable[[], str]) -> None:
+        self._hooks = hooks
+        self._clock = clock
+        self._ids = ids
+        self._after_commit: list[Callable[[], None]] = []
+
+    def new_id(self) -> str:
+        return self._ids()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def run_after_commit(self) -> None:
+        for callback in self._after_commit:
+            callback()
 
 
 class UnitOfWork(Protocol):

@@ -7,13 +7,20 @@ and applies them on success only, so a failed transaction leaves nothing behind,
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.core.errors import Conflict
 from fhir_server.repository.base import (
-    HistoryPage, HistoryQuery, Hooks, StoredResource, WriteEvent, run_hooks, stamp_meta,
+    HistoryPage,
+    HistoryQuery,
+    Hooks,
+    StoredResource,
+    UnitOfWorkBase,
+    WriteEvent,
+    run_hooks,
+    stamp_meta,
 )
 from fhir_server.repository.sql import next_timestamp
 
@@ -27,21 +34,12 @@ class MemoryStore:
         self.lock = threading.RLock()
 
 
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(UnitOfWorkBase):
     def __init__(self, store: MemoryStore, hooks: Hooks, clock: Clock, ids: IdFactory) -> None:
+        super().__init__(hooks, clock, ids)
         self._store = store
-        self._hooks = hooks
-        self._clock = clock
-        self._ids = ids
         self.pending: dict[Key, StoredResource] = {}
         self.pending_versions: list[StoredResource] = []
-        self._after_commit: list[Callable[[], None]] = []
-
-    def new_id(self) -> str:
-        return self._ids()
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self._after_commit.append(callback)
 
     def lock(self, key: str) -> None:
         """Units of work are serialised by the store's lock already."""
@@ -137,8 +135,7 @@ class MemoryRepository:
             yield uow
             self.store.current.update(uow.pending)
             self.store.versions.extend(uow.pending_versions)
-        for callback in uow._after_commit:
-            callback()
+        uow.run_after_commit()
 
     def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:
         return sum(1 for k in self.store.current if (res_type in (None, k[0])) and (res_id in (None, k[1])))

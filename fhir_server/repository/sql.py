@@ -3,9 +3,9 @@ database transaction per unit of work."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
 
 from sqlalchemy import and_, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -16,7 +16,14 @@ from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.core.errors import Conflict
 from fhir_server.core.instants import to_utc_naive
 from fhir_server.repository.base import (
-    HistoryPage, HistoryQuery, Hooks, StoredResource, WriteEvent, run_hooks, stamp_meta,
+    HistoryPage,
+    HistoryQuery,
+    Hooks,
+    StoredResource,
+    UnitOfWorkBase,
+    WriteEvent,
+    run_hooks,
+    stamp_meta,
 )
 from fhir_server.storage.db import Database
 from fhir_server.storage.models import ResourceRow, ResourceVersionRow
@@ -39,19 +46,10 @@ def _stored(row: ResourceRow | ResourceVersionRow, method: str = "PUT") -> Store
                           row.content, getattr(row, "method", method))
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(UnitOfWorkBase):
     def __init__(self, session: Session, hooks: Hooks, clock: Clock, ids: IdFactory) -> None:
+        super().__init__(hooks, clock, ids)
         self.session = session
-        self._hooks = hooks
-        self._clock = clock
-        self._ids = ids
-        self._after_commit: list[Callable[[], None]] = []
-
-    def new_id(self) -> str:
-        return self._ids()
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self._after_commit.append(callback)
 
     def lock(self, key: str) -> None:
         """Serialise writers that decide on the same ``key`` until this transaction ends.
@@ -98,7 +96,7 @@ class SqlUnitOfWork:
 
     def _write_current(self, res_type: str, res_id: str, version: int, when: datetime, deleted: bool,
                        content: dict | None, previous: StoredResource | None) -> None:
-        values = dict(version=version, last_updated=when, deleted=deleted, content=content)
+        values = {"version": version, "last_updated": when, "deleted": deleted, "content": content}
         if previous is None:
             try:
                 self.session.execute(insert(ResourceRow).values(res_type=res_type, res_id=res_id, **values))
@@ -174,8 +172,7 @@ class SqlRepository:
             if "locked" in str(exc) or "deadlock" in str(exc):
                 raise Conflict("The database is busy with a concurrent write; retry the request") from None
             raise
-        for callback in uow._after_commit:
-            callback()
+        uow.run_after_commit()
 
     def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:
         with self.database.session(write=True) as session:

@@ -7,8 +7,8 @@ when another writer got in between, which would turn a version check into a lost
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -55,7 +55,7 @@ def _sqlite_engine(url: str) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection, _record):  # noqa: ANN001
+    def _configure(dbapi_connection, _record):
         # let SQLAlchemy, not the driver, decide when transactions begin (see module doc)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -67,7 +67,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(connection):  # noqa: ANN001
+    def _begin(connection):
         write = connection.get_execution_options().get("jiayi_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
