@@ -12,8 +12,18 @@ from fhir_server.search.request import PAGE_PARAM, SearchRequest
 from fhir_server.search.sql.execute import execute_search
 from fhir_server.search.sql.indexer import current_registry, index_resource, reindex
 
-__all__ = ["Limits", "PAGE_PARAM", "SearchPage", "SearchRequest", "current_registry", "execute_search",
-           "index_resource", "parse_search", "reindex", "MemorySearch"]
+__all__ = [
+    "PAGE_PARAM",
+    "Limits",
+    "MemorySearch",
+    "SearchPage",
+    "SearchRequest",
+    "current_registry",
+    "execute_search",
+    "index_resource",
+    "parse_search",
+    "reindex",
+]
 
 
 def __getattr__(name: str):  # MemorySearch lives in .memory; imported lazily to keep startup light

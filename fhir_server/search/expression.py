@@ -11,9 +11,10 @@ resolver at index time.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache
+from typing import Any
 
 from fhir_server.definitions.structures import structures
 
@@ -184,7 +185,7 @@ def _points_to(value: Any, res_type: str) -> bool:
 Evaluator = Callable[[Any], list[Node]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_expression(expression: str, res_type: str) -> Evaluator:
     """Evaluate ``expression`` on a resource of ``res_type``; alternatives for other types are dropped."""
     evaluators = []
@@ -198,7 +199,7 @@ def compile_expression(expression: str, res_type: str) -> Evaluator:
     return _union(evaluators)
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_relative(expression: str, start: str | None) -> Evaluator:
     """Evaluate a composite component's expression on a node of type/backbone path ``start``."""
     evaluators = []

@@ -6,7 +6,8 @@ Pure Python, shared by the SQL indexer and the in-memory twin.  The work per res
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fhir_server.search.expression import compile_expression
 from fhir_server.search.params import KINDS, composite

@@ -7,16 +7,26 @@ set of semantics.  Linear scans; fine for test-sized data.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from fhir_server.search.index import index_entries
-from fhir_server.search.params import KINDS
 from fhir_server.search.page import PageToken, SearchPage, page_links
+from fhir_server.search.params import KINDS
 from fhir_server.search.registry import ParamRegistry, base_registry
-from fhir_server.search.request import (AnyTest, ChainTest, HasTest, Include, MissingTest, SearchRequest,
-                                        SortKey, Test, ValueTest)
+from fhir_server.search.request import (
+    AnyTest,
+    ChainTest,
+    HasTest,
+    Include,
+    MissingTest,
+    SearchRequest,
+    SortKey,
+    Test,
+    ValueTest,
+)
 from fhir_server.search.values import MIN_DATE, ValueError_, date_range
 
 Key = tuple[str, str]

@@ -33,7 +33,7 @@ class PageToken:
         return f"{self.search_id}-{self.offset}"
 
     @classmethod
-    def parse(cls, text: str) -> "PageToken":
+    def parse(cls, text: str) -> PageToken:
         search_id, _, offset = text.rpartition("-")
         if not search_id or not offset.isdigit() or len(search_id) > 64:
             raise BadRequest(f"Invalid paging token '{text}'", expression=(PAGE_PARAM,))

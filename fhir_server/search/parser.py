@@ -14,8 +14,15 @@ from fhir_server.search import registry as registry_module
 from fhir_server.search.cost import Limits, check_cost
 from fhir_server.search.params import KINDS, composite, reference, token
 from fhir_server.search.registry import ParamRegistry, SearchParam, compartment_params
-from fhir_server.search.request import (AnyTest, ChainTest, HasTest, MissingTest, SearchRequest, Test,
-                                        ValueTest)
+from fhir_server.search.request import (
+    AnyTest,
+    ChainTest,
+    HasTest,
+    MissingTest,
+    SearchRequest,
+    Test,
+    ValueTest,
+)
 from fhir_server.search.result_params import RESULT_PARAMS, apply_result_param
 from fhir_server.search.values import ValueError_, split_escaped
 

@@ -9,9 +9,9 @@ type but Bundle, Binary and Parameters.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Iterable
 
 from fhir_server.definitions.structures import DATA, structures
 
@@ -91,7 +91,7 @@ class ParamRegistry:
     def resource_types(self) -> tuple[str, ...]:
         return structures().resource_types
 
-    def with_custom(self, resources: Iterable[dict], stamp: object = None) -> "ParamRegistry":
+    def with_custom(self, resources: Iterable[dict], stamp: object = None) -> ParamRegistry:
         """A new registry: this one plus the active SearchParameter resources given."""
         extra = [param_from_json(_normalise(r)) for r in resources if _usable(r)]
         return ParamRegistry([*self.by_url.values(), *extra], stamp) if extra else ParamRegistry(

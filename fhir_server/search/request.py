@@ -39,7 +39,7 @@ class ChainTest:
 
     param: SearchParam
     target_types: tuple[str, ...]
-    test: "Test"
+    test: Test
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +48,17 @@ class HasTest:
 
     source_type: str
     param: SearchParam
-    test: "Test"
+    test: Test
 
 
 @dataclass(frozen=True, slots=True)
 class AnyTest:
     """A disjunction (compartment membership through any of several reference parameters)."""
 
-    tests: tuple["Test", ...]
+    tests: tuple[Test, ...]
 
 
-Test = Union[ValueTest, MissingTest, ChainTest, HasTest, AnyTest]
+Test = Union[ValueTest, MissingTest, ChainTest, HasTest, AnyTest]  # noqa: UP007 (runtime alias, py3.11)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ values), so the two engines cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import and_, not_, or_
 

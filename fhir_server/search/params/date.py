@@ -6,7 +6,7 @@ precision; Period indexes [start, end] (open ends unbounded); Timing each event 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fhir_server.search.params._ranges import compare
@@ -35,7 +35,7 @@ def parse(raw: str, modifier: str | None, now: datetime | None = None) -> DateVa
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def index_rows(node: tuple[Any, str | None]) -> list[dict]:

@@ -34,9 +34,9 @@ def index_rows(node: tuple[Any, str | None]) -> list[dict]:
 def parents(uri: str) -> list[str]:
     """``uri`` and each shorter path made by dropping trailing segments."""
     out, current = [uri], uri.rstrip("/")
-    while "/" in current and not current.endswith(":/") and not current.endswith(":"):
+    while "/" in current and not current.endswith((":/", ":")):
         current = current.rsplit("/", 1)[0]
-        if current.endswith(":/") or current.endswith(":") or not current:
+        if current.endswith((":/", ":")) or not current:
             break
         out.append(current)
     return out

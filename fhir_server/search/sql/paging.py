@@ -9,7 +9,7 @@ offset.  (HAPI FHIR keeps its search results the same way.)
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select
@@ -24,7 +24,7 @@ SESSIONS = SearchSession.__table__
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def store(session: Session, where: list, order: list, cap: int) -> tuple[str, int]:

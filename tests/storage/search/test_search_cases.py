@@ -7,8 +7,7 @@ Expected ids are a set when order does not matter and a list when the query sort
 from __future__ import annotations
 
 import pytest
-
-from conftest import run_search  # noqa: F401  (pytest puts this folder on sys.path)
+from search_dataset import run_search  # this folder is on sys.path under pytest
 
 P, O = "Patient", "Observation"
 ALL_PATIENTS = {"zhangsan", "lisi", "wangwu", "zhaoliu", "jose", "xiaoming"}

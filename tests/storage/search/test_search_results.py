@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from search_dataset import DATASET_TAG, delete, items_of, run_search, write
 
-from conftest import DATASET_TAG, delete, items_of, run_search, write
 from fhir_server.search import MemorySearch, current_registry, execute_search, parse_search, reindex
 
 INCLUDE_CASES = [
