@@ -241,7 +241,7 @@ def _fhirpath(expression: str) -> Evaluator:
 
     def evaluate(node: Any) -> list[Node]:
         try:
-            return [(v, None) for v in function(node) if v is not None]
+            return [(v, None) for v in function(node) if v is not None]  # type: ignore[call-arg]
         except Exception:  # noqa: BLE001 - a value the expression cannot handle indexes nothing
             return []
 

@@ -78,7 +78,8 @@ class MemorySearch:
         if request.count_only:
             return SearchPage(total=len(found))
         ordered = self._sorted(store, found, request.sort)
-        offset = PageToken.parse(page or request.page).offset if (page or request.page) else request.offset
+        token = page or request.page
+        offset = PageToken.parse(token).offset if token else request.offset
         chosen = ordered[offset:offset + request.count]
         result = SearchPage(matches=[self._match(k, store[k]) for k in chosen],
                             total=None if request.total == "none" else len(ordered))

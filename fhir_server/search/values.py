@@ -64,7 +64,7 @@ def parse_decimal(text: str) -> tuple[float, float, float]:
         raise ValueError_(f"'{text}' is not a number") from None
     if not number.is_finite():
         raise ValueError_(f"'{text}' is not a number")
-    half = Decimal(5).scaleb(number.as_tuple().exponent - 1)
+    half = Decimal(5).scaleb(int(number.as_tuple().exponent) - 1)
     return float(number), float(number - half), float(number + half)
 
 

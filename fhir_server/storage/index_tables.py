@@ -14,8 +14,9 @@ closed [low, high] (a Range indexes its bounds, a plain value has low == high).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import DateTime, Float, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fhir_server.storage.models import Base, Sequence64
@@ -164,13 +165,13 @@ class SearchResult(Base):
     res_id: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
-INDEX_TABLES = {
-    "string": StringIndex.__table__,
-    "token": TokenIndex.__table__,
-    "reference": ReferenceIndex.__table__,
-    "date": DateIndex.__table__,
-    "number": NumberIndex.__table__,
-    "quantity": QuantityIndex.__table__,
-    "uri": UriIndex.__table__,
-    "composite": CompositeIndex.__table__,
+INDEX_TABLES: dict[str, Table] = {
+    "string": cast(Table, StringIndex.__table__),
+    "token": cast(Table, TokenIndex.__table__),
+    "reference": cast(Table, ReferenceIndex.__table__),
+    "date": cast(Table, DateIndex.__table__),
+    "number": cast(Table, NumberIndex.__table__),
+    "quantity": cast(Table, QuantityIndex.__table__),
+    "uri": cast(Table, UriIndex.__table__),
+    "composite": cast(Table, CompositeIndex.__table__),
 }

@@ -17,6 +17,9 @@ def compare(prefix: str, tl: Any, th: Any, sl: Any, sh: Any, approx: Any, point:
             *, sql: bool, closed_target: bool) -> Any:
     """``closed_target``: numbers index [tl, th] and compare gt/lt to the value itself (``point``);
     dates index [tl, th) and compare with the search range's bounds."""
+    both: Any
+    either: Any
+    neg: Any
     both, either, neg = (and_, or_, not_) if sql else (_all, _any, _not)
     eq = both(tl >= sl, th < sh) if closed_target else both(tl >= sl, th <= sh)
     if prefix == "eq":

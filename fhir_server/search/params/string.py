@@ -46,8 +46,8 @@ def index_rows(node: tuple[Any, str | None]) -> list[dict]:
             else [v for v in value.values() if isinstance(v, str)])
     else:
         return []
-    seen: set[str] = set()
-    return [{"value": normalise(t), "exact": t} for t in texts if t and not (t in seen or seen.add(t))]
+    unique = dict.fromkeys(t for t in texts if t)
+    return [{"value": normalise(t), "exact": t} for t in unique]
 
 
 def _parts(value: dict, names: tuple[str, ...]) -> list[str]:

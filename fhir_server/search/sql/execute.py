@@ -45,7 +45,7 @@ def _first_page(session: Session, request: SearchRequest, where: list, limits: L
 def _stored_page(session: Session, request: SearchRequest, where: list, search_id: str, size: int,
                  known_total: int | None, offset: int) -> SearchPage:
     rows = paging.read_page(session, search_id, offset, request.count)
-    result = SearchPage(matches=rows, **page_links(search_id, offset, request.count, size))
+    result = SearchPage(matches=rows, **page_links(search_id, offset, request.count, size))  # type: ignore[arg-type]
     if request.total != "none":
         result.total = known_total if known_total is not None else _count(session, where)
     return result

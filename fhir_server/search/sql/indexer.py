@@ -79,9 +79,9 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
         columns = _VALUE_COLUMNS[kind]
         by_table.setdefault(kind, []).extend(
             (res_type, res_id, code, *(_value(row.get(c), convert) for c in columns)) for row in rows)
-    for kind, rows in by_table.items():  # one multi-row INSERT per table: one round trip each
-        for start in range(0, len(rows), 200):
-            chunk = rows[start:start + 200]
+    for kind, values in by_table.items():  # one multi-row INSERT per table: one round trip each
+        for start in range(0, len(values), 200):
+            chunk = values[start:start + 200]
             connection.exec_driver_sql(_insert_sql(kind, len(chunk), dialect.paramstyle),
                                        tuple(v for row in chunk for v in row))
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import Table, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from fhir_server.storage.index_tables import SearchResult, SearchSession
 from fhir_server.storage.models import ResourceRow
 
 EXPIRY = timedelta(hours=1)
-S = SearchResult.__table__
-SESSIONS = SearchSession.__table__
+S = cast(Table, SearchResult.__table__)
+SESSIONS = cast(Table, SearchSession.__table__)
 
 
 def _now() -> datetime:
