@@ -38,7 +38,7 @@ def full_url(base_url: str, stored: StoredResource) -> str:
 
 
 def history_entry(base_url: str, stored: StoredResource) -> dict:
-    method = stored.method if stored.method != "PATCH" else "PATCH"
+    method = stored.method
     url = stored.res_type if method == "POST" else f"{stored.res_type}/{stored.res_id}"
     entry: dict = {"fullUrl": full_url(base_url, stored)}
     if stored.content is not None:

@@ -15,11 +15,11 @@ from fhir_server.core.errors import BadRequest, FHIRError, Issue, PreconditionFa
 from fhir_server.core.references import parse_reference, rewrite_references
 from fhir_server.interactions import create as create_interaction
 from fhir_server.interactions.bundles import bundle
-from fhir_server.interactions.common import require_type
+from fhir_server.interactions.common import require_type, stored_response
 from fhir_server.interactions.conditional import find_matches, single_match
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.interactions.entries import entry_request, error_entry, response_entry
-from fhir_server.repository.base import Repository, UnitOfWork
+from fhir_server.repository.base import Repository, StoredResource, UnitOfWork
 
 Dispatch = Callable[[UnitOfWork, FhirRequest], FhirResponse]
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -41,8 +41,8 @@ def batch(repo: Repository, request: FhirRequest, entries: list[dict], dispatch:
 def transaction(uow: UnitOfWork, request: FhirRequest, entries: list[dict], dispatch: Dispatch) -> FhirResponse:
     subs = [entry_request(request, entry, i) for i, entry in enumerate(entries)]
     plan = _Plan(uow, request.base_url)
-    for index, (entry, sub) in enumerate(zip(entries, subs)):
-        _at_entry(index, plan.assign, entry, sub)
+    for index, (entry, sub) in enumerate(zip(entries, subs, strict=True)):
+        _at_entry(index, plan.assign, index, entry, sub)
     for index, sub in enumerate(subs):
         if isinstance(sub.body, dict):
             _at_entry(index, plan.rewrite, sub.body)
@@ -71,12 +71,9 @@ class _Plan:
         self.base_url = base_url
         self.targets: dict[str, str] = {}  # fullUrl -> Type/id
         self.preassigned: dict[int, str] = {}  # POST entry index -> new id
-        self.existing: dict[int, object] = {}  # conditional create that matched
-        self._index = 0
+        self.existing: dict[int, StoredResource] = {}  # conditional create that matched
 
-    def assign(self, entry: dict, sub: FhirRequest) -> None:
-        index = self._index
-        self._index += 1
+    def assign(self, index: int, entry: dict, sub: FhirRequest) -> None:
         full_url = entry.get("fullUrl")
         if sub.method == "POST" and "/" not in sub.path and sub.path and not sub.path.startswith("$"):
             require_type(sub.path)
@@ -135,11 +132,10 @@ class _Plan:
     def check_unique(self, subs: list[FhirRequest]) -> None:
         seen: dict[str, int] = {}
         for index, sub in enumerate(subs):
-            if sub.method in ("GET", "HEAD") or sub.query:
+            # reads, conditional writes and creates (fresh ids) cannot collide by URL
+            if sub.method in ("GET", "HEAD", "POST") or sub.query:
                 continue
-            target = (f"{sub.path}/{self.preassigned[index]}" if index in self.preassigned else sub.path)
-            if sub.method == "POST":
-                continue
+            target = sub.path
             if target in seen:
                 raise BadRequest(f"Bundle.entry[{index}] and Bundle.entry[{seen[target]}] both write {target}; "
                                  "a transaction may touch a resource only once", code="invalid")
@@ -147,8 +143,6 @@ class _Plan:
 
     def execute(self, index: int, sub: FhirRequest, dispatch: Dispatch) -> dict:
         if index in self.existing:
-            from fhir_server.interactions.common import stored_response
-
             return response_entry(stored_response(self.existing[index], 200, self.base_url, location=True), sub)
         if index in self.preassigned:
             sub.if_none_exist = None

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from fhir_server.core.instants import fhir_instant
+from fhir_server.core.instants import fhir_instant, to_utc_naive
+
+MILLISECOND = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,15 @@ class Hooks:
     """Hooks run inside the write transaction (``before_write``) or after it commits."""
 
     before_write: list[WriteHook] = field(default_factory=list)
+
+
+def next_timestamp(clock: Callable[[], datetime], previous: StoredResource | None) -> datetime:
+    """Now at millisecond precision (what meta.lastUpdated shows), never before the previous version."""
+    now = to_utc_naive(clock())
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    if previous is not None and now <= previous.last_updated:
+        now = previous.last_updated + MILLISECOND
+    return now
 
 
 def stamp_meta(resource: dict, res_id: str, version: int, when: datetime) -> dict:

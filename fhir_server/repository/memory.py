@@ -19,10 +19,10 @@ from fhir_server.repository.base import (
     StoredResource,
     UnitOfWorkBase,
     WriteEvent,
+    next_timestamp,
     run_hooks,
     stamp_meta,
 )
-from fhir_server.repository.sql import next_timestamp
 
 Key = tuple[str, str]
 

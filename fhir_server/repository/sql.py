@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, aliased
 from fhir_server import search
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.core.errors import Conflict
-from fhir_server.core.instants import to_utc_naive
 from fhir_server.repository.base import (
     HistoryPage,
     HistoryQuery,
@@ -22,23 +21,14 @@ from fhir_server.repository.base import (
     StoredResource,
     UnitOfWorkBase,
     WriteEvent,
+    next_timestamp,
     run_hooks,
     stamp_meta,
 )
 from fhir_server.storage.db import Database
 from fhir_server.storage.models import ResourceRow, ResourceVersionRow
 
-MILLISECOND = timedelta(milliseconds=1)
 _CURRENT = select(ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted, ResourceRow.content)
-
-
-def next_timestamp(clock: Clock, previous: StoredResource | None) -> datetime:
-    """Now at millisecond precision (what meta.lastUpdated shows), never before the previous version."""
-    now = to_utc_naive(clock())
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    if previous is not None and now <= previous.last_updated:
-        now = previous.last_updated + MILLISECOND
-    return now
 
 
 def _stored(row: ResourceRow | ResourceVersionRow, method: str = "PUT") -> StoredResource:
