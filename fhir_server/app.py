@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from fhir_server import api
+from fhir_server import api, familydoctor
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.interactions.router import Router
@@ -35,6 +35,7 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
         repository = SqlRepository(database, clock=clock, ids=ids)
         app.extensions["jiayi.database"] = database
     app.extensions["jiayi.repository"] = repository
+    install_write_hooks(repository)
     operations = build_operations()
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -44,8 +45,17 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     return app
 
 
+def install_write_hooks(repository: Repository) -> None:
+    """The domain rules run inside every write transaction (once per repository)."""
+    hooks = getattr(repository, "hooks", None)
+    if hooks is None or getattr(hooks, "installed", False):
+        return
+    hooks.before_write.extend(familydoctor.write_hooks())
+    hooks.installed = True
+
+
 def build_operations() -> OperationRegistry:
     registry = OperationRegistry()
-    for operation in validate_operation.OPERATIONS:
+    for operation in [*validate_operation.OPERATIONS, *familydoctor.operations()]:
         registry.register(operation)
     return registry

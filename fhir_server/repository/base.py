@@ -80,6 +80,7 @@ class Hooks:
     """Hooks run inside the write transaction (``before_write``) or after it commits."""
 
     before_write: list[WriteHook] = field(default_factory=list)
+    installed: bool = False  # create_app installs the domain hooks once per repository
 
 
 def next_timestamp(clock: Callable[[], datetime], previous: StoredResource | None) -> datetime:
