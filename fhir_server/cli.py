@@ -73,6 +73,11 @@ def validate(file: str, profile: str | None) -> None:
     sys.exit(1 if errors else 0)
 
 
+from fhir_server.cli_kpi import kpi  # noqa: E402  (commands in their own modules)
+
+main.add_command(kpi)
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 

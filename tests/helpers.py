@@ -30,3 +30,34 @@ def migrated_url(backend: str, request, tmp_path_factory) -> str:
     upgrade(db.engine)
     db.dispose()
     return url
+
+
+def fresh_database_url(backend: str, request, tmp_path_factory) -> str:
+    """A new, migrated, empty database of its own for ``backend`` (dropped at the end of the scope
+    that asked for it): for tests whose numbers depend on everything in the database."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    if backend == "sqlite":
+        return migrated_url("sqlite", request, tmp_path_factory)
+    shared = request.getfixturevalue("postgres_server_url")  # skips or fails as the suite decides
+    admin = create_engine(shared, isolation_level="AUTOCOMMIT")
+    name = f"jiayi_fresh_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    request.addfinalizer(drop)
+    from fhir_server.storage.db import Database
+    from fhir_server.storage.migrate import upgrade
+
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+    return url

@@ -20,5 +20,7 @@ def write_hooks() -> list[WriteHook]:
 
 def operations() -> list[Operation]:
     """The domain operations of Appendix A."""
-    ops: list[Operation] = []
+    from fhir_server.familydoctor import measures
+
+    ops: list[Operation] = [*measures.OPERATIONS]
     return ops

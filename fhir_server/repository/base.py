@@ -9,7 +9,7 @@ auditing) in that same transaction.  Two implementations pass the same contract 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -161,6 +161,10 @@ class UnitOfWork(Protocol):
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource: ...
 
     def search(self, request, page: str | None = None): ...
+
+    def scan(self, res_type: str) -> Iterator[dict]:
+        """Every current (not deleted) resource of ``res_type``, streamed, in id order: for
+        evaluations over a whole population (measures), where search paging would cap out."""
 
     def history(self, query: HistoryQuery) -> HistoryPage: ...
 

@@ -82,6 +82,13 @@ class MemoryUnitOfWork(UnitOfWorkBase):
         self.pending_versions.append(stored)
         return stored
 
+    def scan(self, res_type: str) -> Iterator[dict]:
+        current = {**self._store.current, **self.pending}
+        for key in sorted(k for k in current if k[0] == res_type):
+            stored = current[key]
+            if not stored.deleted and stored.content is not None:
+                yield stored.content
+
     def search(self, request, page: str | None = None):
         from fhir_server.search.memory import MemorySearch
 

@@ -107,6 +107,13 @@ class SqlUnitOfWork(UnitOfWorkBase):
             res_type=res_type, res_id=res_id, version=version, last_updated=when, method=method,
             deleted=deleted, content=content))
 
+    def scan(self, res_type: str) -> Iterator[dict]:
+        query = (select(ResourceRow.content)
+                 .where(ResourceRow.res_type == res_type, ResourceRow.deleted.is_(False))
+                 .order_by(ResourceRow.res_id).execution_options(yield_per=1000))
+        for (content,) in self.session.execute(query):
+            yield content
+
     def search(self, request, page: str | None = None):
         self.session.flush()
         return search.execute_search(self.session, request, page)

@@ -1,0 +1,185 @@
+"""What a measure evaluation reads: the district's family-doctor data at one moment, indexed.
+
+One :class:`DistrictSnapshot` is built per evaluation from ``uow.scan`` (every current resource
+of the types the indicators need), so all indicators of a report see the same data and no
+search paging limit cuts a population short.  Everything here is plain reading of the Appendix A
+names; the indicators decide what counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+SD = "https://jiayi.dev/fhir/StructureDefinition/"
+CS = "https://jiayi.dev/fhir/CodeSystem/"
+FAMILY_DOCTOR_CONTRACT = (CS + "contract-type", "family-doctor")
+NONE = "none"  # the stratum of members without a value (no team, no key population)
+
+
+def extension(resource: dict, name: str) -> list[dict]:
+    return [e for e in resource.get("extension") or () if e.get("url") == SD + name]
+
+
+def reference(value: dict | None) -> str | None:
+    return (value or {}).get("reference")
+
+
+def codes(concept: dict | None, system: str) -> list[str]:
+    return [c["code"] for c in (concept or {}).get("coding") or () if c.get("system") == system and "code" in c]
+
+
+def day(value: str | None) -> dt.date | None:
+    """The calendar day of a FHIR date or dateTime (local to where it was written)."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10]) if len(value) >= 10 else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: dt.date
+    end: dt.date
+
+    def contains(self, when: dt.date | None) -> bool:
+        return when is not None and self.start <= when <= self.end
+
+    @property
+    def years(self) -> float:
+        return max(1, (self.end - self.start).days + 1) / 365.25
+
+
+@dataclass(slots=True)
+class ContractView:
+    """A family-doctor contract as the indicators see it."""
+
+    ref: str
+    status: str
+    start: dt.date | None
+    end: dt.date | None
+    subjects: list[str]
+    team: str | None
+    institution: str | None
+    household: str | None
+    packages: list[str]
+    renews: str | None
+
+    def in_force_on(self, when: dt.date) -> bool:
+        return (self.status == "executed" and self.start is not None and self.start <= when
+                and (self.end is None or when <= self.end))
+
+    def overlaps(self, period: Period) -> bool:
+        return (self.status in ("executed", "terminated") and self.start is not None
+                and self.start <= period.end and (self.end is None or self.end >= period.start))
+
+
+@dataclass(slots=True)
+class DistrictSnapshot:
+    patients: dict[str, dict] = field(default_factory=dict)
+    contracts: list[ContractView] = field(default_factory=list)
+    teams: dict[str, dict] = field(default_factory=dict)
+    packages: dict[str, dict] = field(default_factory=dict)
+    encounters: list[dict] = field(default_factory=list)
+    referrals: list[dict] = field(default_factory=list)
+    tasks: list[dict] = field(default_factory=list)
+    responses: list[dict] = field(default_factory=list)
+    prescriptions: list[dict] = field(default_factory=list)
+    successors: dict[str, list[ContractView]] = field(default_factory=lambda: defaultdict(list))
+    _in_force_on: dict[dt.date, dict[str, ContractView]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, uow) -> DistrictSnapshot:
+        snap = cls()
+        snap.patients = {f"Patient/{p['id']}": p for p in uow.scan("Patient")}
+        snap.teams = {f"CareTeam/{t['id']}": t for t in uow.scan("CareTeam")}
+        snap.packages = {f"PlanDefinition/{p['id']}": p for p in uow.scan("PlanDefinition")}
+        for contract in uow.scan("Contract"):
+            if FAMILY_DOCTOR_CONTRACT[1] in codes(contract.get("type"), FAMILY_DOCTOR_CONTRACT[0]):
+                view = _contract_view(contract)
+                snap.contracts.append(view)
+                if view.renews:
+                    snap.successors[view.renews].append(view)
+        snap.encounters = list(uow.scan("Encounter"))
+        snap.referrals = [sr for sr in uow.scan("ServiceRequest") if extension(sr, "jiayi-referral-direction")]
+        snap.tasks = list(uow.scan("Task"))
+        snap.responses = list(uow.scan("QuestionnaireResponse"))
+        snap.prescriptions = list(uow.scan("MedicationRequest"))
+        return snap
+
+    # --- questions the indicators ask -------------------------------------------------
+    def contract_in_force(self, patient: str, when: dt.date) -> ContractView | None:
+        return self._in_force(when).get(patient)
+
+    def _in_force(self, when: dt.date) -> dict[str, ContractView]:
+        if when not in self._in_force_on:
+            found: dict[str, ContractView] = {}
+            for contract in self.contracts:
+                if contract.in_force_on(when):
+                    for subject in contract.subjects:
+                        found.setdefault(subject, contract)
+            self._in_force_on[when] = found
+        return self._in_force_on[when]
+
+    def key_populations(self, patient: str) -> list[str]:
+        resource = self.patients.get(patient) or {}
+        found: list[str] = []
+        for e in extension(resource, "jiayi-key-population"):
+            found += codes(e.get("valueCodeableConcept"), CS + "key-population")
+        return found
+
+    def institution_of(self, patient: str) -> str | None:
+        return reference((self.patients.get(patient) or {}).get("managingOrganization"))
+
+    def team_capacity(self, team: str) -> int:
+        for e in extension(self.teams.get(team) or {}, "jiayi-team-capacity"):
+            if isinstance(e.get("valuePositiveInt"), int):
+                return e["valuePositiveInt"]
+        return 1500
+
+    def team_institution(self, team: str) -> str | None:
+        managing = (self.teams.get(team) or {}).get("managingOrganization") or []
+        return reference(managing[0]) if managing else None
+
+    def package_tier(self, package: str) -> str | None:
+        for e in extension(self.packages.get(package) or {}, "jiayi-package-tier"):
+            return (e.get("valueCoding") or {}).get("code")
+        return None
+
+    def package_items(self, package: str) -> dict[str, int]:
+        """Service item code → times per year the package entitles."""
+        items: dict[str, int] = {}
+        for action in (self.packages.get(package) or {}).get("action") or ():
+            repeat = ((action.get("timingTiming") or {}).get("repeat")) or {}
+            per_year = _per_year(repeat)
+            for concept in action.get("code") or ():
+                for code in codes(concept, CS + "service-item"):
+                    items[code] = max(items.get(code, 0), per_year)
+        return items
+
+
+def _per_year(repeat: dict) -> int:
+    frequency = repeat.get("frequency", 1)
+    period = repeat.get("period", 1) or 1
+    unit = repeat.get("periodUnit", "a")
+    per_unit = {"a": 1, "mo": 12, "wk": 52, "d": 365}.get(unit, 1)
+    return max(1, round(frequency * per_unit / period))
+
+
+def _contract_view(contract: dict) -> ContractView:
+    applies = contract.get("applies") or {}
+    team = next((reference(e.get("valueReference")) for e in extension(contract, "jiayi-contract-care-team")), None)
+    household = next((reference(e.get("valueReference")) for e in extension(contract, "jiayi-contract-household")),
+                     None)
+    renews = next((reference(e.get("valueReference")) for e in extension(contract, "jiayi-renews")), None)
+    authority = contract.get("authority") or []
+    return ContractView(
+        ref=f"Contract/{contract['id']}", status=contract.get("status", ""),
+        start=day(applies.get("start")), end=day(applies.get("end")),
+        subjects=[r for r in (reference(s) for s in contract.get("subject") or ()) if r],
+        team=team, institution=reference(authority[0]) if authority else None, household=household,
+        packages=[r for r in (reference(t.get("topicReference")) for t in contract.get("term") or ()) if r],
+        renews=renews)
