@@ -81,7 +81,8 @@ MEASURES = (
                "upward referrals of the period answered by a downward referral / upward referrals", None,
                "000 五(七)"),
     MeasureRow("satisfaction", "签约居民满意度", "Satisfaction of signed residents", "proportion",
-               "completed satisfaction surveys answering satisfied or very satisfied / completed surveys", 0.85,
+               "completed satisfaction surveys (Questionnaire/jiayi-satisfaction) whose overall answer is 满意 or "
+               "基本满意 / completed surveys", 0.85,
                "000 五(七); 003"),
     MeasureRow("paid-contract-share", "有偿签约占比", "Share of paid contracts", "proportion",
                "contracts in force with a paid package / contracts in force", None, "003 大丰"),

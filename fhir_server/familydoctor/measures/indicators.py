@@ -17,7 +17,8 @@ from .snapshot import CS, NONE, ContractView, DistrictSnapshot, Period, codes, d
 
 CHRONIC = ("hypertension", "diabetes-t2")
 CHRONIC_FOLLOW_UPS_PER_YEAR = 4  # national specification: at least four a year (SPEC §1)
-SATISFIED = {"very-satisfied", "satisfied", "5", "4"}
+SATISFACTION = "https://jiayi.dev/fhir/CodeSystem/satisfaction"
+SATISFIED = {"1", "2"}  # 满意, 基本满意 (the IG's satisfaction code system); 3 = 不满意
 SATISFACTION_QUESTIONNAIRE = "https://jiayi.dev/fhir/Questionnaire/jiayi-satisfaction"
 LONG_TERM_PRESCRIPTION = "https://jiayi.dev/fhir/StructureDefinition/jiayi-long-term-prescription"
 FOLLOW_UP_ITEMS = {"hypertension-follow-up", "diabetes-follow-up", "severe-mental-follow-up", "tb-follow-up"}
@@ -188,7 +189,7 @@ def return_rate(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
 
 
 def satisfaction(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
-    """满意度: completed satisfaction surveys of the period whose overall answer is satisfied."""
+    """满意度: completed satisfaction surveys of the period whose overall answer is 满意 or 基本满意."""
     for response in snap.responses:
         if response.get("status") != "completed" or not period.contains(day(response.get("authored"))):
             continue
@@ -197,8 +198,8 @@ def satisfaction(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
         patient = reference(response.get("subject"))
         answers = [a for item in response.get("item") or () if item.get("linkId") == "overall"
                    for a in item.get("answer") or ()]
-        ok = any(str((a.get("valueCoding") or {}).get("code", a.get("valueInteger", ""))) in SATISFIED
-                 for a in answers)
+        ok = any((a.get("valueCoding") or {}).get("system") == SATISFACTION
+                 and (a.get("valueCoding") or {}).get("code") in SATISFIED for a in answers)
         contract = snap.contract_in_force(patient, period.end) if patient else None
         yield Member(f"QuestionnaireResponse/{response['id']}", patient, 1, int(ok),
                      _strata(snap, patient, contract))

@@ -75,7 +75,8 @@ def survey(qid: str, pid: str, answer: str) -> dict:
     return {"resourceType": "QuestionnaireResponse", "id": qid, "status": "completed", "authored": "2026-06-01",
             "questionnaire": "https://jiayi.dev/fhir/Questionnaire/jiayi-satisfaction",
             "subject": {"reference": f"Patient/{pid}"},
-            "item": [{"linkId": "overall", "answer": [{"valueCoding": {"code": answer}}]}]}
+            "item": [{"linkId": "overall", "answer": [{"valueCoding": {"system": CS + "satisfaction",
+                                                                       "code": answer}}]}]}
 
 
 DISTRICT = [
@@ -106,7 +107,7 @@ DISTRICT = [
     referral("up1", "p1", "upward", "2026-04-01T10:00:00+08:00"),
     referral("up2", "p3", "upward", "2026-09-01T10:00:00+08:00"),
     referral("down1", "p1", "downward", "2026-04-20T10:00:00+08:00", based_on="up1"),
-    survey("q1", "p1", "very-satisfied"), survey("q2", "p2", "satisfied"), survey("q3", "p4", "dissatisfied"),
+    survey("q1", "p1", "1"), survey("q2", "p2", "2"), survey("q3", "p4", "3"),
     {"resourceType": "MedicationRequest", "id": "m1", "status": "active", "intent": "order",
      "subject": {"reference": "Patient/p1"}, "authoredOn": "2026-03-01",
      "dispenseRequest": {"expectedSupplyDuration": {"value": 56, "unit": "天", "code": "d"}}},
