@@ -4,10 +4,10 @@ _contained parameters through HTTP, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from api.conftest import FHIR_JSON, patient
 from sqlalchemy import delete
 
 from fhir_server.storage.index_tables import TEXT_TABLE
-from api.conftest import FHIR_JSON, patient
 
 CARE_TEAM_EXT = "https://jiayi.dev/fhir/StructureDefinition/jiayi-contract-care-team"
 NARRATIVE = '<div xmlns="http://www.w3.org/1999/xhtml">{}</div>'
@@ -223,3 +223,16 @@ def test_everything_errors(client, unique):
     pid = _create(client, patient(unique))
     assert client.get(f"/fhir/Patient/{pid}/$everything?_since=yesterday").status_code == 400
     assert client.get(f"/fhir/Patient/{pid}/$everything?_type=Nothing").status_code == 404
+
+
+def test_capability_statement_documents_the_new_search_features(client):
+    rest = client.get("/fhir/metadata").get_json()["rest"][0]
+    by_type = {r["type"]: r for r in rest["resource"]}
+    for res_type in ("Patient", "Practitioner", "RelatedPerson", "Organization"):
+        name = next(p for p in by_type[res_type]["searchParam"] if p["name"] == "name")
+        assert ":pinyin" in name["documentation"]
+    text = next(p for p in by_type["Observation"]["searchParam"] if p["name"] == "_text")
+    assert "narrative" in text["documentation"]
+    assert {"reindex", "meta"} <= {o["name"] for o in rest["operation"]}
+    assert {"everything", "meta-add", "meta-delete", "reindex"} <= {o["name"] for o in by_type["Patient"]["operation"]}
+    assert "everything" not in {o["name"] for o in by_type["Observation"]["operation"]}
