@@ -12,14 +12,14 @@ from typing import Any
 from sqlalchemy import and_, bindparam
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
-from sqlalchemy.types import Boolean
+from sqlalchemy.types import NullType
 
 from fhir_server.search import fulltext
 from fhir_server.storage.index_tables import FTS_TABLE
 
 
 class TextMatch(ColumnElement):
-    type = Boolean()
+    type = NullType()  # not Boolean: SQLite would compare it "= 1", hiding the rowid IN from its planner
     inherit_cache = False
 
     def __init__(self, table: Any, query: fulltext.TextQuery) -> None:
