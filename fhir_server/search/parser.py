@@ -52,6 +52,8 @@ def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, str
     if compartment:
         state.tests.append(compartment_test(state, *compartment))
     for name, value in items:
+        if "\x00" in name or "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse, never a 500
+            raise BadRequest(f"Search parameter '{name}' contains a NUL character", expression=(name,))
         if name in IGNORED or value == "" and not name.startswith("_"):
             continue
         try:

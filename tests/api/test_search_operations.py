@@ -80,6 +80,13 @@ def test_no_search_input_is_a_500(client, value):
         assert response.status_code in (400, 404), (query, response.get_json())
 
 
+@pytest.mark.parametrize("query", ["name=a\x00b", "identifier=a\x00", "_id=\x00", "_tag=a|\x00",
+                                   "value-quantity=5||\x00", "a\x00=1", "_sort=\x00"])
+def test_nul_characters_are_a_400(client, query):
+    for res_type in ("Patient", "Observation"):
+        assert client.get(f"/fhir/{res_type}", query_string=query).status_code == 400
+
+
 # --- $reindex -------------------------------------------------------------------------------
 
 def test_reindex_rebuilds_lost_index_rows(app, client, unique):
