@@ -23,6 +23,7 @@ R4_OPERATION = "http://hl7.org/fhir/OperationDefinition/"
 CARE_TEAM_EXTENSION = "https://jiayi.dev/fhir/StructureDefinition/jiayi-contract-care-team"
 EVERYTHING_DEFAULT_COUNT = 100
 EVERYTHING_MAX = 10_000  # resources one $everything may gather
+EVERYTHING_MAX_PATIENTS = 100  # patients one type-level Patient/$everything may cover
 _FETCH = 1000  # per search while gathering
 Key = tuple[str, str]
 
@@ -144,7 +145,10 @@ def everything(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_
     (the patient first, then by type and id)."""
     args = _EverythingArgs(request)
     if res_id is None:
-        patients = [m.res_id for m in _search_all(uow, "Patient", [])]
+        patients = [m.res_id for m in _search_all(uow, "Patient", [], limit=EVERYTHING_MAX_PATIENTS + 1)]
+        if len(patients) > EVERYTHING_MAX_PATIENTS:
+            raise TooCostly(f"Patient/$everything covers at most {EVERYTHING_MAX_PATIENTS} patients; "
+                            "use Patient/[id]/$everything")
     else:
         patients = [current_or_raise(uow, "Patient", res_id).res_id]
     gathered: dict[Key, StoredResource | object] = {}
@@ -221,11 +225,13 @@ def _content(found: object) -> dict:
 
 
 def _search_all(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]],
-                compartment: tuple[str, str] | None = None) -> list:
-    request = engine.parse_search(res_type, [*items, ("_count", str(_FETCH))], compartment=compartment)
+                compartment: tuple[str, str] | None = None, limit: int = EVERYTHING_MAX) -> list:
+    count = min(_FETCH, limit)
+    request = engine.parse_search(res_type, [*items, ("_count", str(count)), ("_total", "none")],
+                                  compartment=compartment)
     found, page = [], uow.search(request)
     found.extend(page.matches)
-    while page.next_page and len(found) < EVERYTHING_MAX:
+    while page.next_page and len(found) < limit:
         page = uow.search(request, page.next_page)
         found.extend(page.matches)
     return found
