@@ -10,6 +10,7 @@ from fhir_server import api, familydoctor
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.interactions.router import Router
+from fhir_server.operations import search_operations
 from fhir_server.operations import validate as validate_operation
 from fhir_server.operations.capabilities import capability_statement
 from fhir_server.operations.registry import OperationRegistry
@@ -56,6 +57,6 @@ def install_write_hooks(repository: Repository) -> None:
 
 def build_operations() -> OperationRegistry:
     registry = OperationRegistry()
-    for operation in [*validate_operation.OPERATIONS, *familydoctor.operations()]:
+    for operation in [*validate_operation.OPERATIONS, *search_operations.OPERATIONS, *familydoctor.operations()]:
         registry.register(operation)
     return registry

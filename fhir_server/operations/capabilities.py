@@ -10,6 +10,7 @@ from fhir_server import __version__
 from fhir_server.definitions.structures import structures
 from fhir_server.operations.registry import OperationRegistry
 from fhir_server.search import registry as search_registry
+from fhir_server.search.docs import param_documentation
 
 INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
                 "search-type"]
@@ -62,11 +63,13 @@ def _resource(res_type: str, operations: OperationRegistry) -> dict:
 @cache
 def _search_params_cached(res_type: str) -> tuple:
     params = search_registry.base_registry().for_type(res_type)
-    return tuple(sorted(((p.code, p.url, p.type) for p in params.values()), key=lambda p: p[0]))
+    return tuple(sorted(((p.code, p.url, p.type, param_documentation(res_type, p.code)) for p in params.values()),
+                        key=lambda p: p[0]))
 
 
 def _search_params(res_type: str) -> list[dict]:
-    return [{"name": code, "definition": url, "type": kind} for code, url, kind in _search_params_cached(res_type)]
+    return [{"name": code, "definition": url, "type": kind, **({"documentation": doc} if doc else {})}
+            for code, url, kind, doc in _search_params_cached(res_type)]
 
 
 def _operation(op) -> dict:

@@ -175,6 +175,31 @@ class UnitOfWork(Protocol):
 
     def new_id(self) -> str: ...
 
+    def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:
+        """Rebuild the search index of current resources (all, one type, one resource); the count."""
+
+    def meta_in_use(self, res_type: str | None = None) -> dict:
+        """A Meta with the profiles, tags and security labels current resources carry."""
+
+
+def meta_union(metas: Iterable[dict]) -> dict:
+    """The profiles, tags and security labels of several Meta, each once (system, code), sorted."""
+    profiles: set[str] = set()
+    codings: dict[str, dict[tuple, dict]] = {"tag": {}, "security": {}}
+    for meta in metas:
+        profiles.update(p for p in meta.get("profile") or () if isinstance(p, str))
+        for key, found in codings.items():
+            for coding in meta.get(key) or ():
+                if isinstance(coding, dict):
+                    found.setdefault((coding.get("system") or "", coding.get("code") or ""), coding)
+    result: dict = {}
+    if profiles:
+        result["profile"] = sorted(profiles)
+    for key, found in codings.items():
+        if found:
+            result[key] = [found[k] for k in sorted(found)]
+    return result
+
 
 class Repository(Protocol):
     hooks: Hooks

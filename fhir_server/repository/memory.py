@@ -19,6 +19,7 @@ from fhir_server.repository.base import (
     StoredResource,
     UnitOfWorkBase,
     WriteEvent,
+    meta_union,
     next_timestamp,
     run_hooks,
     stamp_meta,
@@ -98,6 +99,19 @@ class MemoryUnitOfWork(UnitOfWorkBase):
             return {k: v for k, v in merged.items() if not v.deleted}
 
         return MemorySearch(resources).execute(request, page)
+
+    def _live(self) -> dict[Key, StoredResource]:
+        merged = dict(self._store.current)
+        merged.update(self.pending)
+        return {k: v for k, v in merged.items() if not v.deleted}
+
+    def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:
+        """Nothing to rebuild (the twin indexes as it searches); the count of resources concerned."""
+        return sum(1 for k in self._live() if res_type in (None, k[0]) and res_id in (None, k[1]))
+
+    def meta_in_use(self, res_type: str | None = None) -> dict:
+        return meta_union(v.content.get("meta") or {} for k, v in self._live().items()
+                          if res_type in (None, k[0]) and v.content)
 
     def history(self, query: HistoryQuery) -> HistoryPage:
         versions = self._all_versions()

@@ -118,6 +118,16 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.session.flush()
         return search.execute_search(self.session, request, page)
 
+    def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:
+        """Rebuild the index rows of current resources inside this unit of work (``$reindex``)."""
+        self.session.flush()
+        return search.reindex(self.session, res_type, res_id)
+
+    def meta_in_use(self, res_type: str | None = None) -> dict:
+        """The profiles, tags and security labels of current resources (``$meta`` at type/system level)."""
+        self.session.flush()
+        return search.meta_in_use(self.session, res_type)
+
     def history(self, query: HistoryQuery) -> HistoryPage:
         condition = _history_condition(query)
         total = self.session.execute(select(func.count()).select_from(ResourceVersionRow).where(condition)).scalar_one()

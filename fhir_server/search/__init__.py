@@ -11,6 +11,7 @@ from fhir_server.search.parser import parse_search
 from fhir_server.search.request import PAGE_PARAM, SearchRequest
 from fhir_server.search.sql.execute import execute_search
 from fhir_server.search.sql.indexer import current_registry, index_resource, reindex
+from fhir_server.search.sql.meta import meta_in_use
 
 __all__ = [
     "PAGE_PARAM",
@@ -21,6 +22,7 @@ __all__ = [
     "current_registry",
     "execute_search",
     "index_resource",
+    "meta_in_use",
     "parse_search",
     "reindex",
 ]

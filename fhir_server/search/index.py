@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fhir_server.search import fulltext, pinyin
 from fhir_server.search.expression import compile_expression
 from fhir_server.search.params import KINDS, composite
 from fhir_server.search.registry import ParamRegistry, SearchParam
@@ -40,10 +41,32 @@ def index_entries(registry: ParamRegistry, res_type: str, resource: dict,
         if kind is composite:
             rows = composite.index_rows_for(param, res_type, resource, registry)
         else:
-            rows = _rows(evaluate(resource), kind)
+            nodes = evaluate(resource)
+            rows = _rows(nodes, kind)
+            if pinyin.applies(res_type, param.code):
+                spelled = _pinyin_rows(nodes)
+                if spelled:
+                    entries[pinyin.index_code(param.code)] = spelled
         if rows:
             entries[param.code] = rows
     return entries
+
+
+def base_code(index_code: str) -> str:
+    """The parameter an entry key belongs to (``name:pinyin`` → ``name``)."""
+    return index_code.partition(":")[0]
+
+
+def _pinyin_rows(nodes: list) -> list[dict]:
+    spellings: dict[str, None] = {}
+    for value, _type in nodes:
+        spellings.update((s[:255], None) for s in pinyin.spellings_of_node(value))
+    return [{"value": s, "exact": s} for s in spellings]
+
+
+def text_entries(resource: dict) -> dict[str, list[str]]:
+    """``_text`` / ``_content`` → tokens (kept in their own table, see :mod:`.fulltext`)."""
+    return fulltext.entries(resource)
 
 
 def _rows(nodes: list, kind: Any) -> list[dict]:

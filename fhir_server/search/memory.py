@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fhir_server.search.index import index_entries
+from fhir_server.search import fulltext, pinyin
+from fhir_server.search.index import index_entries, text_entries
 from fhir_server.search.page import PageToken, SearchPage, page_links
 from fhir_server.search.params import KINDS
 from fhir_server.search.registry import ParamRegistry, base_registry
@@ -102,7 +103,9 @@ class MemorySearch:
         marker = (id(content), content.get("meta", {}).get("versionId"), content.get("meta", {}).get("lastUpdated"))
         cached = self._entries.get(key)
         if cached is None or cached[0] != marker:
-            cached = (marker, index_entries(self._registry, key[0], content, skip=frozenset()))
+            found = index_entries(self._registry, key[0], content, skip=frozenset())
+            found.update((code, [{"tokens": frozenset(tokens)}]) for code, tokens in text_entries(content).items())
+            cached = (marker, found)
             self._entries[key] = cached
         return cached[1]
 
@@ -118,9 +121,12 @@ class MemorySearch:
             return False
         entries = self.entries((res_type, res_id), content)
         if isinstance(test, ValueTest):
+            if test.param.code in fulltext.PARAMS:
+                return any(fulltext.matches(row["tokens"], v) for row in entries.get(test.param.code, ())
+                           for v in test.values)
             kind = KINDS[test.param.type]
-            hit = any(kind.matches(row, v, test.modifier) for row in entries.get(test.param.code, ())
-                      for v in test.values)
+            code = pinyin.index_code(test.param.code) if test.modifier == pinyin.MODIFIER else test.param.code
+            hit = any(kind.matches(row, v, test.modifier) for row in entries.get(code, ()) for v in test.values)
             return hit != test.negated
         if isinstance(test, MissingTest):
             return bool(entries.get(test.param.code)) != test.missing

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fhir_server.core.errors import BadRequest, Issue
+from fhir_server.search import fulltext, pinyin
 from fhir_server.search import registry as registry_module
 from fhir_server.search.cost import Limits, check_cost
-from fhir_server.search.params import KINDS, composite, reference, token
+from fhir_server.search.params import KINDS, composite, reference, string, token
 from fhir_server.search.registry import ParamRegistry, SearchParam, compartment_params
 from fhir_server.search.request import (
     AnyTest,
@@ -24,7 +25,7 @@ from fhir_server.search.request import (
     ValueTest,
 )
 from fhir_server.search.result_params import RESULT_PARAMS, apply_result_param
-from fhir_server.search.values import ValueError_, split_escaped
+from fhir_server.search.values import ValueError_, split_escaped, unescape
 
 IGNORED = frozenset({"_format", "_pretty", "_handling"})
 
@@ -51,6 +52,8 @@ def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, str
     if compartment:
         state.tests.append(compartment_test(state, *compartment))
     for name, value in items:
+        if "\x00" in name or "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse, never a 500
+            raise BadRequest(f"Search parameter '{name}' contains a NUL character", expression=(name,))
         if name in IGNORED or value == "" and not name.startswith("_"):
             continue
         try:
@@ -89,17 +92,58 @@ def lookup(state: _State, res_type: str | None, code: str) -> SearchParam:
 def _clause(state: _State, res_type: str | None, name: str, value: str) -> Test:
     head, dot, rest = name.partition(".")
     code, _, modifier = head.partition(":")
+    if code in fulltext.PARAMS and not dot:
+        return _text_test(state, res_type, code, modifier or None, value)
     param = lookup(state, res_type, code)
     if dot:
         return _chain(state, res_type, param, modifier or None, rest, value)
-    return _value_test(state, param, modifier or None, value)
+    return _value_test(state, param, modifier or None, value, res_type)
 
 
-def _value_test(state: _State, param: SearchParam, modifier: str | None, value: str) -> Test:
+def _text_test(state: _State, res_type: str | None, code: str, modifier: str | None, value: str) -> Test:
+    """``_text`` / ``_content``: full text, answered from the token table (:mod:`.fulltext`)."""
+    param = state.registry.get(res_type, code)
+    if param is None:
+        raise Unknown(f"Unknown search parameter '{code}'" + (f" for {res_type}" if res_type else ""))
+    if modifier is not None:
+        raise Unknown(f"Unknown modifier ':{modifier}' for search parameter '{code}'")
+    alternatives = [unescape(v) for v in split_escaped(value, ",")]
+    _check_or_values(state, code, alternatives)
+    queries = tuple(fulltext.parse_query(v) for v in alternatives)
+    if not any(q.tokens or q.prefixes for q in queries):
+        raise ValueError_("no words or characters to search for")
+    return ValueTest(param, None, queries)
+
+
+def _check_or_values(state: _State, code: str, alternatives: list[str]) -> None:
+    if len(alternatives) > state.limits.max_or_values:
+        from fhir_server.core.errors import TooCostly
+
+        raise TooCostly(f"Too many values for '{code}' (at most {state.limits.max_or_values})",
+                        expression=(code,))
+
+
+def _pinyin_test(param: SearchParam, res_type: str | None, value: str, state: _State) -> Test:
+    """``name:pinyin``: starts-with against the pinyin spellings indexed at write time (:mod:`.pinyin`)."""
+    if param.type != "string" or not pinyin.applies(res_type, param.code):
+        raise Unknown(f"Modifier ':pinyin' is not supported on '{param.code}'"
+                      + (f" for {res_type}" if res_type else ""))
+    alternatives = [unescape(v) for v in split_escaped(value, ",")]
+    _check_or_values(state, param.code, alternatives)
+    texts = [pinyin.query_text(pinyin.to_pinyin(v)) for v in alternatives]
+    if not all(texts):
+        raise ValueError_("':pinyin' needs letters (pinyin or initials) or Chinese characters")
+    return ValueTest(param, pinyin.MODIFIER, tuple(string.StringValue(t) for t in texts))
+
+
+def _value_test(state: _State, param: SearchParam, modifier: str | None, value: str,
+                res_type: str | None = None) -> Test:
     if modifier == "missing":
         if value not in ("true", "false"):
             raise ValueError_("':missing' takes true or false")
         return MissingTest(param, value == "true")
+    if modifier == pinyin.MODIFIER:
+        return _pinyin_test(param, res_type, value, state)
     kind = KINDS[param.type]
     if param.type == "reference" and modifier and state.registry.is_resource_type(modifier):
         if param.targets and modifier not in param.targets:
@@ -109,11 +153,7 @@ def _value_test(state: _State, param: SearchParam, modifier: str | None, value: 
     elif modifier is not None and modifier not in kind.MODIFIERS:
         raise Unknown(f"Unknown modifier ':{modifier}' for search parameter '{param.code}'")
     alternatives = split_escaped(value, ",")
-    if len(alternatives) > state.limits.max_or_values:
-        from fhir_server.core.errors import TooCostly
-
-        raise TooCostly(f"Too many values for '{param.code}' (at most {state.limits.max_or_values})",
-                        expression=(param.code,))
+    _check_or_values(state, param.code, alternatives)
     if param.type == "composite":
         values = tuple(composite.parse(v, param, state.registry) for v in alternatives)
     else:

@@ -20,11 +20,21 @@ _CHOICES = {
 NOT_SORTABLE = frozenset({"composite", "special"})
 
 
+# What a search answers without searching inside contained resources (see docs/decisions.md)
+_DEFAULTS_ONLY = {"_contained": "false", "_containedType": "container"}
+
+
 def apply_result_param(state: Any, name: str, modifier: str | None, value: str) -> None:
     if name in _CHOICES:
         field, allowed = _CHOICES[name]
         if value not in allowed:
             raise ValueError_(f"'{value}' is not one of {', '.join(allowed)}")
+        if name in _DEFAULTS_ONLY and value != _DEFAULTS_ONLY[name]:
+            from fhir_server.search.parser import Unknown
+
+            raise Unknown(f"'{name}={value}' is not supported: this server does not search inside contained "
+                          f"resources (results are the top-level resources, as with {name}="
+                          f"{_DEFAULTS_ONLY[name]})")
         state.result[field] = value
     elif name in ("_count", "_offset"):
         state.result["count" if name == "_count" else "offset"] = _count(state, name, value)

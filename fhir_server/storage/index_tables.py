@@ -146,6 +146,31 @@ class CompositeIndex(_IndexRow, Base):
     )
 
 
+class TextIndex(Base):
+    """Full-text tokens (``_text``, ``_content``): one row per resource and parameter, the
+    distinct tokens separated by spaces.  The matching machinery is per database and lives in
+    migration 0003_fulltext: a GIN index on ``array_to_tsvector(string_to_array(tokens, ' '))``
+    on PostgreSQL, an FTS5 table ``search_text_fts`` (external content, kept by triggers) on SQLite."""
+
+    __tablename__ = "search_text"
+    id: Mapped[int] = mapped_column(Sequence64, primary_key=True, autoincrement=True)
+    res_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    res_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    param: Mapped[str] = mapped_column(String(16), nullable=False)
+    tokens: Mapped[str] = mapped_column(Text, nullable=False)
+    __table_args__ = (_owner_index("search_text"),)
+
+
+FTS_TABLE = "search_text_fts"  # SQLite only (and its FTS5 shadow tables search_text_fts_*)
+TSV_INDEX = "ix_search_text_tsv"  # PostgreSQL only
+
+
+def dialect_specific(name: str | None) -> bool:
+    """Schema objects made by migration 0003 for one database only, not described by the models
+    (Alembic's comparison and autogenerate skip them)."""
+    return bool(name) and (name == TSV_INDEX or str(name).startswith(FTS_TABLE))
+
+
 class SearchSession(Base):
     """A search whose ordered result list is stored so later pages stay stable."""
 
@@ -175,3 +200,4 @@ INDEX_TABLES: dict[str, Table] = {
     "uri": cast(Table, UriIndex.__table__),
     "composite": cast(Table, CompositeIndex.__table__),
 }
+TEXT_TABLE = cast(Table, TextIndex.__table__)

@@ -131,3 +131,15 @@ def test_xml_create_reads_back_as_json(server, unique):
         "resourceType": "Patient", "id": created["id"], "active": True, "birthDate": "1952-07-15",
         "identifier": [{"system": PATIENT_ID_SYSTEM, "value": unique}],
         "name": [{"text": "李建国", "family": "李", "given": ["建国"]}]}
+
+
+def test_front_desk_finds_a_resident_by_pinyin_and_by_narrative(fhir, unique):
+    narrative = f'<div xmlns="http://www.w3.org/1999/xhtml">高血压随访 {unique}</div>'
+    resident = fhir.resource("Patient", **patient_json(unique, text={"status": "generated", "div": narrative}))
+    resident.save()
+    by_pinyin = fhir.resources("Patient").search(identifier=unique).search(**{"name:pinyin": "wang xiu"})
+    assert [p.id for p in by_pinyin.fetch_all()] == [resident.id]
+    assert fhir.resources("Patient").search(identifier=unique).search(**{"name:pinyin": "wxy"}).count() == 1
+    assert fhir.resources("Patient").search(identifier=unique).search(**{"name:pinyin": "lxy"}).count() == 0
+    by_text = fhir.resources("Patient").search(_text="高血压").search(_content=unique)
+    assert [p.id for p in by_text.fetch_all()] == [resident.id]

@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, or_, select, true, tuple_
 
+from fhir_server.search import fulltext, pinyin
 from fhir_server.search.params import KINDS, date
 from fhir_server.search.request import AnyTest, ChainTest, HasTest, MissingTest, SortKey, Test, ValueTest
-from fhir_server.storage.index_tables import INDEX_TABLES
+from fhir_server.search.sql.textmatch import TextMatch
+from fhir_server.storage.index_tables import INDEX_TABLES, TEXT_TABLE
 from fhir_server.storage.models import ResourceRow
 
 R = ResourceRow.__table__
@@ -62,10 +64,20 @@ def _value(owner: Owner, test: ValueTest) -> ColumnElement:
     if code == "_id":
         found = owner.id_col.in_([v.code for v in test.values])
         return ~found if test.negated else found
+    if code in fulltext.PARAMS:
+        text = TEXT_TABLE.alias()
+        matched = or_(*(TextMatch(text, v) for v in test.values))
+        return owner.member(text.c.res_type, text.c.res_id, [text.c.param == code, matched])
     kind = KINDS[test.param.type]
     t = INDEX_TABLES[test.param.type].alias()
     matched = or_(*(kind.condition(t, v, test.modifier) for v in test.values))
-    return owner.member(t.c.res_type, t.c.res_id, [t.c.param == code, matched], negate=test.negated)
+    return owner.member(t.c.res_type, t.c.res_id, [t.c.param == index_code(test), matched], negate=test.negated)
+
+
+def index_code(test: ValueTest) -> str:
+    """The ``param`` column the test reads: the parameter's code, or the rows a modifier has of
+    its own (``name:pinyin``)."""
+    return pinyin.index_code(test.param.code) if test.modifier == pinyin.MODIFIER else test.param.code
 
 
 def _column_param(test: ValueTest) -> ColumnElement:
@@ -79,6 +91,7 @@ def _column_param(test: ValueTest) -> ColumnElement:
 def _missing(owner: Owner, test: MissingTest) -> ColumnElement:
     if test.param.code in ("_id", "_lastUpdated"):
         return false() if test.missing else true()
+
     t = INDEX_TABLES[test.param.type].alias()
     return owner.member(t.c.res_type, t.c.res_id, [t.c.param == test.param.code], negate=test.missing)
 

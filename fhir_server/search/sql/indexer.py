@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fhir_server.search import registry as registry_module
-from fhir_server.search.index import index_entries, kinds_of
+from fhir_server.search.index import base_code, index_entries, kinds_of, text_entries
 from fhir_server.search.registry import ParamRegistry, base_registry
-from fhir_server.storage.index_tables import INDEX_TABLES
+from fhir_server.storage.index_tables import INDEX_TABLES, TEXT_TABLE
 from fhir_server.storage.models import ResourceRow
 
 REGISTRY_TTL = 2.0  # seconds between checks for SearchParameters stored by other processes
@@ -75,7 +75,7 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
     params = registry.for_type(res_type)
     convert = _sqlite_value if dialect.name == "sqlite" else None
     for code, rows in index_entries(registry, res_type, resource).items():
-        kind = params[code].type
+        kind = params[base_code(code)].type
         columns = _VALUE_COLUMNS[kind]
         by_table.setdefault(kind, []).extend(
             (res_type, res_id, code, *(_value(row.get(c), convert) for c in columns)) for row in rows)
@@ -84,6 +84,13 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
             chunk = values[start:start + 200]
             connection.exec_driver_sql(_insert_sql(kind, len(chunk), dialect.paramstyle),
                                        tuple(v for row in chunk for v in row))
+    texts = text_entries(resource)
+    if texts:
+        m = _marker(dialect.paramstyle)
+        one = f"({m}, {m}, {m}, {m})"
+        connection.exec_driver_sql(
+            f"INSERT INTO {TEXT_TABLE.name} (res_type, res_id, param, tokens) VALUES " + ", ".join([one] * len(texts)),
+            tuple(v for code, tokens in texts.items() for v in (res_type, res_id, code, " ".join(tokens))))
 
 
 # Index writes are the hot path of every create/update, so they go to the driver as plain SQL
@@ -108,7 +115,7 @@ def _delete_sql(dialect: str, paramstyle: str, kinds: frozenset[str]) -> tuple[t
     """DELETEs of one resource's rows from the tables its type can have rows in; on PostgreSQL
     one statement (data-modifying CTEs), so a write costs one round trip, not one per table."""
     m = _marker(paramstyle)
-    names = [INDEX_TABLES[k].name for k in sorted(kinds)]
+    names = [INDEX_TABLES[k].name for k in sorted(kinds)] + [TEXT_TABLE.name]
     if dialect != "postgresql" or len(names) < 2:
         return tuple((f"DELETE FROM {n} WHERE res_type = {m} AND res_id = {m}", 1) for n in names)
     parts = ", ".join(f"d{i} AS (DELETE FROM {n} WHERE res_type = {m} AND res_id = {m})" for i, n in enumerate(names))

@@ -7,6 +7,7 @@ The URL comes from the caller (``jiayi db upgrade``, the server's start-up, the 
 from alembic import context
 
 from fhir_server.storage.db import create_db_engine
+from fhir_server.storage.index_tables import dialect_specific
 from fhir_server.storage.schema import metadata
 
 config = context.config
@@ -32,7 +33,8 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      include_name=lambda name, *_: not dialect_specific(name))
     with context.begin_transaction():
         context.run_migrations()
 

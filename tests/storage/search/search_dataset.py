@@ -40,6 +40,11 @@ def _bp(oid, subject, systolic, diastolic, when, **extra):
             **extra}
 
 
+NARRATIVE_BP1 = ('<div xmlns="http://www.w3.org/1999/xhtml"><p>收缩压偏高，<b>高血压</b>随访</p>'
+                 '<p>Hypertension follow-up &amp; advice</p></div>')
+NARRATIVE_ZHAOLIU = '<div xmlns="http://www.w3.org/1999/xhtml">糖尿病患者，需要定期随访</div>'
+
+
 def dataset() -> list[dict]:
     resources = [
         {"resourceType": "Organization", "id": "s-org2", "name": "北京市卫生健康委员会", "active": True},
@@ -63,14 +68,16 @@ def dataset() -> list[dict]:
                  generalPractitioner=[{"reference": "Practitioner/s-doc2"}]),
         _patient("s-wangwu", "王", "五", "male", "1950-11-02", deceasedDateTime="2020-01-01",
                  managingOrganization={"reference": "Organization/s-org1"}),
-        _patient("s-zhaoliu", "赵", "六", None, "1985-02-28", active=False),
+        _patient("s-zhaoliu", "赵", "六", None, "1985-02-28", active=False,
+                 text={"status": "generated", "div": NARRATIVE_ZHAOLIU}),
         {**_patient("s-jose", "Müller", "José", "female", "1990-12-31"),
          "name": [{"family": "Müller", "given": ["José"], "text": "José Müller"}]},
         _patient("s-xiaoming", "张", "小明", "male", "2015-06-01",
                  identifier=[{"system": ID_SYSTEM, "value": "110101201506010033"}],
                  link=[{"other": {"reference": "Patient/s-zhangsan"}, "type": "seealso"}]),
         _bp("s-bp1", "Patient/s-zhangsan", 150, 95, "2023-05-01T08:30:00+08:00",
-            performer=[{"reference": "Practitioner/s-doc1"}]),
+            performer=[{"reference": "Practitioner/s-doc1"}],
+            text={"status": "generated", "div": NARRATIVE_BP1}),
         _bp("s-bp2", "Patient/s-lisi", 120, 80, "2023-06-15"),
         {"resourceType": "Observation", "id": "s-glu1", "status": "preliminary",
          "subject": {"reference": "Patient/s-zhangsan"},
@@ -81,6 +88,7 @@ def dataset() -> list[dict]:
          "subject": {"reference": "Patient/s-wangwu"},
          "code": {"coding": [{"system": LOINC, "code": "29463-7"}], "text": "体重"},
          "valueQuantity": {"value": 70.5, "unit": "kg", "system": UCUM, "code": "kg"},
+         "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">体重正常 Weight normal</div>'},
          "effectiveDateTime": "2022-12-31T23:30:00Z"},
         {"resourceType": "Observation", "id": "s-smoke", "status": "final",
          "subject": {"reference": "Patient/s-lisi"},
@@ -97,6 +105,10 @@ def dataset() -> list[dict]:
          "agent": [{"who": {"reference": "Practitioner/s-doc1"}}]},
         {"resourceType": "ValueSet", "id": "s-vs1", "status": "active",
          "url": "http://jiayi.example.cn/fhir/ValueSet/contract-type"},
+        # polyphonic surname 曾 (zeng, not ceng) and given name 乐 (le and yue both find her)
+        {"resourceType": "Practitioner", "id": "s-doc3", "name": [{"family": "曾", "given": ["乐"]}]},
+        {"resourceType": "RelatedPerson", "id": "s-rel1", "patient": {"reference": "Patient/s-xiaoming"},
+         "name": [{"text": "单长春"}]},
     ]
     start = datetime(2024, 1, 1)
     for n, resource in enumerate(resources):

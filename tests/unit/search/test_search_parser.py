@@ -133,6 +133,7 @@ def test_defaults_and_count_cap():
     ("_total", "some"), ("_summary", "short"), ("_sort", "code-value-quantity"), ("_include", "Patient"),
     ("_include", "Patient:name"), ("subject", "Patient/"), ("identifier:of-type", "a|b"),
     ("_has:Observation:code", "x"), ("component-code-value-quantity", "http://loinc.org|8480-6"),
+    ("_text", "!!!"), ("_content", " "), ("_text", ","), ("name:pinyin", "---"), ("name:pinyin", "zs,"),
 ])
 def test_malformed_values_name_the_parameter(name, value):
     res_type = "Observation" if name in ("subject", "component-code-value-quantity", "value-quantity",
@@ -147,7 +148,8 @@ def test_unknown_parameters_warn_or_fail():
     assert lenient.where == () and len(lenient.warnings) == 3
     assert all(w.severity == "warning" and w.code == "not-supported" for w in lenient.warnings)
     assert lenient.warnings[0].expression == ("colour",)
-    for item in [("colour", "red"), ("name:sounds-like", "x"), ("gender:in", "http://vs"), ("_text", "x")]:
+    for item in [("colour", "red"), ("name:sounds-like", "x"), ("gender:in", "http://vs"), ("_text:exact", "x"),
+                 ("birthdate:pinyin", "x"), ("family:pinyin", "zhang")]:
         with pytest.raises(BadRequest, match=item[0].split(":")[0]):
             parse_search("Patient", [item], strict=True)
 
