@@ -9,6 +9,7 @@ from flask import Flask
 from fhir_server import api, familydoctor
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
+from fhir_server.interactions import implementation_guide
 from fhir_server.interactions.router import Router
 from fhir_server.operations import validate as validate_operation
 from fhir_server.operations.capabilities import capability_statement
@@ -36,6 +37,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
         app.extensions["jiayi.database"] = database
     app.extensions["jiayi.repository"] = repository
     install_write_hooks(repository)
+    if settings.load_ig:
+        implementation_guide.install(repository)
     operations = build_operations()
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
