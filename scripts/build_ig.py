@@ -22,11 +22,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import ig_snapshot  # noqa: E402
-from ig_examples import examples  # noqa: E402
-from ig_mappings import concept_maps  # noqa: E402
+import ig_snapshot
+from ig_examples import examples
+from ig_mappings import concept_maps
 
-from fhir_server.definitions.ig import bundle_of  # noqa: E402
+from fhir_server.definitions.ig import bundle_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "profiles" / "src"
@@ -245,7 +245,7 @@ def _order_key(element_id: str, order: dict[str, int], slices: dict[str, int]) -
 
 
 def extension(spec: dict, defs: ig_snapshot.BaseDefinitions, slice_order: list[str]) -> dict:
-    url = SD + spec["id"]
+    SD + spec["id"]
     diff: list[dict] = [{"id": "Extension", "path": "Extension", "short": spec["title"],
                          "definition": spec.get("description", spec["title"])}]
     if "parts" in spec:
