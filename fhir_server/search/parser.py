@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fhir_server.core.errors import BadRequest, Issue
+from fhir_server.definitions.ig import identifier_aliases
 from fhir_server.search import registry as registry_module
 from fhir_server.search.cost import Limits, check_cost
 from fhir_server.search.params import KINDS, composite, reference, token
@@ -120,6 +121,8 @@ def _value_test(state: _State, param: SearchParam, modifier: str | None, value: 
         values = tuple(composite.parse(v, param, state.registry) for v in alternatives)
     else:
         values = tuple(kind.parse(v, modifier) for v in alternatives)
+    if param.type == "token":
+        values = token.with_aliases(values, identifier_aliases())
     return ValueTest(param, modifier, values, negated=modifier in kind.NEGATING)
 
 

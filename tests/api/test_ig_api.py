@@ -177,3 +177,18 @@ def test_token_below_and_above(any_client, relatives):
     assert relationship_codes(any_client, relatives, f"relationship:above={CS}gb4761|12") == ["1", "12"]
     assert any_client.get("/fhir/RelatedPerson?relationship:below=1").status_code == 400
     assert any_client.get("/fhir/RelatedPerson?relationship:below=http://example.org/cs|1").status_code == 400
+
+
+def test_identifier_search_matches_across_naming_system_aliases(any_client, unique):
+    from fhir_server.core.national_ids import make_id
+
+    number = make_id("990102", __import__("datetime").date(1960, 5, 4), int(unique[:3], 16) % 500, "male")
+    alias = {"resourceType": "Patient", "identifier": [{"system": "urn:oid:2.16.840.1.113883.2.23.1.19.1",
+                                                        "value": number}], "name": [{"text": f"别名{unique}"}]}
+    created = any_client.post("/fhir/Patient", json=alias, headers=JSON).json["id"]
+    for system in ["urn:oid:2.16.156.10011.1.3", "urn:oid:2.16.840.1.113883.2.23.1.19.1"]:
+        found = any_client.get(f"/fhir/Patient?identifier={system}|{number}").json
+        assert created in [e["resource"]["id"] for e in found.get("entry", [])], system
+    by_alias_param = any_client.get(f"/fhir/Patient?id-number={number}").json
+    assert created in [e["resource"]["id"] for e in by_alias_param.get("entry", [])]
+    assert any_client.get(f"/fhir/Patient?identifier=urn:oid:2.16.156.10011.1.2|{number}").json["total"] == 0
