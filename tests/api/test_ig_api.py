@@ -17,7 +17,7 @@ VS = "https://jiayi.dev/fhir/ValueSet/"
 
 @pytest.fixture(scope="module")
 def memory_client():
-    return create_app(repository=MemoryRepository()).test_client()
+    return create_app({"LOAD_IG": True}, repository=MemoryRepository()).test_client()
 
 
 @pytest.fixture(params=["database", "memory"])
