@@ -9,8 +9,10 @@ from flask import Flask
 from fhir_server import api, familydoctor
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
+from fhir_server.interactions import implementation_guide
 from fhir_server.interactions.router import Router
 from fhir_server.operations import search_operations
+from fhir_server.operations import terminology as terminology_operations
 from fhir_server.operations import validate as validate_operation
 from fhir_server.operations.capabilities import capability_statement
 from fhir_server.operations.registry import OperationRegistry
@@ -37,6 +39,9 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
         app.extensions["jiayi.database"] = database
     app.extensions["jiayi.repository"] = repository
     install_write_hooks(repository)
+    # an injected twin (tests) gets the IG only when asked, so its clock and ids stay the test's
+    if settings.load_ig and ("jiayi.database" in app.extensions or (overrides or {}).get("LOAD_IG")):
+        implementation_guide.install(repository)
     operations = build_operations()
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -57,6 +62,7 @@ def install_write_hooks(repository: Repository) -> None:
 
 def build_operations() -> OperationRegistry:
     registry = OperationRegistry()
-    for operation in [*validate_operation.OPERATIONS, *search_operations.OPERATIONS, *familydoctor.operations()]:
+    for operation in [*validate_operation.OPERATIONS, *search_operations.OPERATIONS,
+                      *terminology_operations.OPERATIONS, *familydoctor.operations()]:
         registry.register(operation)
     return registry
