@@ -16,6 +16,8 @@ class Settings:
     max_depth: int = 64  # deeper JSON/XML nesting: 400
     migrate_on_start: bool = True
     testing: bool = False
+    validation: str = "default"  # "strict": also validate against non-Jiayi profiles a resource claims
+    profiles_dir: str | None = None  # extra StructureDefinitions/ValueSets to validate with, besides profiles/
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
