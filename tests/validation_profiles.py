@@ -133,7 +133,7 @@ TEST_CONTRACT = profile("test-contract", "Contract", [
     el("Contract.extension", 0, "*", slicing={"discriminator": [{"type": "value", "path": "url"}], "rules": "open"}),
     el("Contract.extension:hospital", 0, "2", base=(0, "*"),
        type=[{"code": "Extension", "profile": [SD + "test-hospital"]}]),
-    el("Contract.status", 1, "1"),
+    el("Contract.status", 1, "1", base=(0, "1")),
     el("Contract.subject", 1, "*", base=(0, "*"), type=[{"code": "Reference", "targetProfile": [SD + "test-patient"]}]),
 ])
 
