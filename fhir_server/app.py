@@ -9,6 +9,7 @@ from flask import Flask
 from fhir_server import api, familydoctor
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
+from fhir_server.interactions import implementation_guide
 from fhir_server.interactions.router import Router
 from fhir_server.operations import validate as validate_operation
 from fhir_server.operations.capabilities import capability_statement
@@ -40,6 +41,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     validator = Validator(ig.conformance(settings.profiles_dir), strict=settings.validation == "strict")
     app.extensions["jiayi.validator"] = validator
     install_write_hooks(repository, validator)
+    if settings.load_ig:
+        implementation_guide.install(repository)
     operations = build_operations(validator)
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -8,23 +8,17 @@ given; the profile is compiled before timing starts, as on a running server.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from fhir_server.core import jsonio
-from fhir_server.validation.ig import IG_DIRECTORY, conformance
+from fhir_server.validation.ig import IG_DIRECTORY, conformance, examples
 from fhir_server.validation.validator import Validator
 
 CONTRACT = "https://jiayi.dev/fhir/StructureDefinition/jiayi-contract"
 
 
-def example_for(profile: str, directory: Path = IG_DIRECTORY) -> dict | None:
-    """An example instance in ``directory`` whose ``meta.profile`` names ``profile``."""
-    for path in sorted(directory.rglob("*.json")) if directory.is_dir() else []:
-        try:
-            resource = jsonio.loads(path.read_bytes())
-        except Exception:  # noqa: BLE001 - not a resource
-            continue
-        if isinstance(resource, dict) and profile in ((resource.get("meta") or {}).get("profile") or []):
+def example_for(profile: str) -> dict | None:
+    """An example instance of the IG whose ``meta.profile`` names ``profile``."""
+    for resource in examples():
+        if profile in ((resource.get("meta") or {}).get("profile") or []):
             return resource
     return None
 
