@@ -51,6 +51,13 @@ class Conformance:
                 self.structures[canonical(r["url"])] = r
         self.value_sets = ValueSets(listed)
         self._compiled: dict[str, Node] = {}
+        # an extension is found by the url its instances carry: its fixed Extension.url, which may
+        # differ from the StructureDefinition's own url (jiayi-contract-reference → SD/jiayi-contract)
+        self._extensions: dict[str, dict] = {}
+        for sd in self.structures.values():
+            if sd.get("type") == "Extension":
+                self._extensions.setdefault(instance_url(sd), sd)
+                self._extensions.setdefault(canonical(sd["url"]), sd)
 
     @classmethod
     def from_directory(cls, directory: Path) -> Conformance:
@@ -59,7 +66,7 @@ class Conformance:
             for path in sorted(directory.rglob("*.json")):
                 try:
                     resources.append(jsonio.loads(path.read_bytes()))
-                except Exception:  # noqa: BLE001 - a file that is not a resource is not part of the IG
+                except Exception:  # noqa: BLE001, S112 - a file that is not a resource is not part of the IG
                     continue
         return cls(resources)
 
@@ -84,15 +91,31 @@ class Conformance:
                 if base_type(url) is not None:
                     return None
                 raise UnknownProfile(url)
-            node = self._compiled[url] = compile_snapshot(sd)
+            node = compile_snapshot(sd)
+            for n in node.walk():
+                profiles = [p for t in n.types if t.code == "Extension" for p in t.profiles]
+                ext = self.structure(profiles[0]) if profiles else None
+                if ext is not None:
+                    n.extension_url = instance_url(ext)
+            self._compiled[url] = node
         return node
 
     def extension(self, url: str) -> dict | None:
-        sd = self.structure(url)
-        return sd if sd and sd.get("type") == "Extension" else None
+        """The extension definition whose instances carry ``url``."""
+        return self._extensions.get(canonical(url))
 
 
-def _flatten(resources: Iterable[dict]) -> Iterable[dict]:
+def instance_url(extension_sd: dict) -> str:
+    """The ``url`` an instance of this extension carries: the fixed ``Extension.url``, else its own url."""
+    for element in (extension_sd.get("snapshot") or {}).get("element") or []:
+        if element.get("path") == "Extension.url" and element.get("id", "Extension.url") == "Extension.url":
+            fixed = element.get("fixedUri")
+            if isinstance(fixed, str):
+                return fixed
+    return canonical(extension_sd["url"])
+
+
+def _flatten(resources: Iterable[object]) -> Iterable[dict]:
     for r in resources:
         if not isinstance(r, dict):
             continue

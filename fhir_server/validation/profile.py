@@ -90,7 +90,7 @@ class ProfileCheck:
             self.children(value, node, type_code, where)
 
     def children(self, obj: dict, node: Node, type_code: str, where: str) -> None:
-        for name, child in node.all_children().items():
+        for child in node.all_children().values():
             items = self.items(obj, child, where)
             self.cardinality(child, len(items), where)
             if child.slices or (child.name in EXTENSIONS and items):
@@ -123,7 +123,7 @@ class ProfileCheck:
         return out
 
     def cardinality(self, node: Node, count: int, where: str) -> None:
-        name = node.name[:-3] if node.name.endswith("[x]") else node.name
+        name = node.name.removesuffix("[x]")
         loc = f"{where}.{name}"
         if count < node.min and node.min > node.base_min:
             self.add("required", f"Missing {node.shown}: this profile requires at least {node.min}, found {count}", loc)
@@ -255,6 +255,8 @@ class ProfileCheck:
         if not node.invariants:
             return
         skip = base_keys()
+        if node.sliced is not None:  # a snapshot repeats the sliced element's invariants on each slice
+            skip = skip | {i.key for i in node.sliced.invariants}
         inline = type_code in INLINE_TYPES or "." not in node.path or not type_code
         base = node.path if inline else type_code
         for inv in node.invariants:
@@ -276,7 +278,7 @@ class ProfileCheck:
                          "implementation guide (check the spelling of the url)", where)
             return
         self.check_context(sd, where, host_path, host_type)
-        root = self.conformance.compiled(url)
+        root = self.conformance.compiled(sd["url"])
         if root is not None:
             self.element(value, root, "Extension", where)
 

@@ -67,6 +67,8 @@ def definition_at(slice_node: Node, path: str) -> Node | None:
 
 
 def _extension_url(node: Node) -> str | None:
+    if node.extension_url:
+        return node.extension_url
     url = node.child("url")
     if url is not None and url.fixed is not None:
         return str(url.fixed[1])

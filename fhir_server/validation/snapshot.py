@@ -59,6 +59,14 @@ class Node:
     slices: list[Node] = field(default_factory=list)
     sliced: Node | None = None  # for a slice: the element it slices
     owner: str = ""  # for an extension's elements: the extension's id, so messages say which one
+    extension_url: str | None = None  # for an extension slice: the url its instances carry (set by the registry)
+
+    def walk(self):
+        yield self
+        for child in self.children.values():
+            yield from child.walk()
+        for s in self.slices:
+            yield from s.walk()
 
     def child(self, name: str) -> Node | None:
         hit = self.children.get(name)
