@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import INLINE_TYPES, structures
-from fhir_server.validation.invariants import Invariant, base_invariants, ele_1, ext_1, holds
+from fhir_server.validation.invariants import Invariant, base_invariants, ele_1, ext_1, holds, ref_1
 
 RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
 NOT_DOMAIN = frozenset({"Bundle", "Binary", "Parameters"})
@@ -74,9 +74,14 @@ class InvariantWalker:
         if type_code == "Extension" and not ext_1(item):
             self.issues.append(Issue("invariant", "Constraint ext-1 failed: an extension has either a value[x] "
                                      "or nested extensions, not both and not neither", expression=(where,)))
+        if type_code == "Reference" and not ref_1(item, root):
+            self.issues.append(Issue("invariant", f"Constraint ref-1 failed: {item.get('reference')} names no "
+                                     "contained resource (a local reference #id needs a contained resource with that id)",
+                                     expression=(where,)))
         inline = ref is not None or type_code in INLINE_TYPES
         key = (ref or path) if inline else type_code
-        self.evaluate(key, item, key, where, resource, root)
+        if type_code != "Period" or ("start" in item and "end" in item):  # per-1 compares start with end
+            self.evaluate(key, item, key, where, resource, root)
         self.children(item, key, where, resource, root)
 
 

@@ -14,9 +14,9 @@ What fhirpathpy cannot evaluate is skipped knowingly, never turned into a false 
 - invariants in :data:`KNOWN_GAPS`, which fhirpathpy gets wrong on valid data;
 - an evaluation that raises (a fhirpathpy gap on an unusual shape) counts as "not evaluated".
 
-``hasValue()`` is missing from fhirpathpy 2.2; it is supplied here.  ``ele-1`` and ``ext-1``
-hold on every element, so they are checked natively (same semantics, no FHIRPath call per
-element): :func:`ele_1` and :func:`ext_1`.
+``hasValue()`` is missing from fhirpathpy 2.2; it is supplied here.  ``ele-1``, ``ext-1`` and
+``ref-1`` hold on every element / extension / Reference, so they are checked natively (same
+semantics, no FHIRPath call per element): :func:`ele_1`, :func:`ext_1`, :func:`ref_1`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from fhirpathpy.parser import parse
 
 DATA = Path(__file__).parent / "data"
 UNSUPPORTED = ("htmlChecks", "conformsTo", "memberOf", "resolve")
-NATIVE = frozenset({"ele-1", "ext-1"})
+NATIVE = frozenset({"ele-1", "ext-1", "ref-1"})
 # invariants fhirpathpy evaluates wrongly on valid data (each one a false error if evaluated)
 KNOWN_GAPS = {
     "que-7": "'answer is Boolean' is false on a FHIR boolean in fhirpathpy (only 'is boolean' works)",
@@ -114,3 +114,13 @@ def ext_1(node: object) -> bool:
         return True
     has_value = any(k.startswith("value") for k in node)
     return bool(node.get("extension")) != has_value
+
+
+def ref_1(node: object, root: object) -> bool:
+    """ref-1 ``reference.startsWith('#').not() or (reference.substring(1) in %rootResource.contained.id)``;
+    a bare ``#`` (the container itself, R4 references.html#contained) is accepted."""
+    ref = node.get("reference") if isinstance(node, dict) else None
+    if not isinstance(ref, str) or not ref.startswith("#") or ref == "#":
+        return True
+    contained = root.get("contained") if isinstance(root, dict) else None
+    return any(isinstance(c, dict) and c.get("id") == ref[1:] for c in contained or [])

@@ -252,16 +252,17 @@ class ProfileCheck:
                     self.element(value, profile, type_code, where)
 
     def invariants(self, value: object, node: Node, type_code: str, where: str) -> None:
-        if not node.invariants:
+        own = node.own_invariants
+        if own is None:
+            skip = base_keys()
+            if node.sliced is not None:  # a snapshot repeats the sliced element's invariants on each slice
+                skip = skip | {i.key for i in node.sliced.invariants}
+            own = node.own_invariants = tuple(i for i in node.invariants if i.key not in skip)
+        if not own:
             return
-        skip = base_keys()
-        if node.sliced is not None:  # a snapshot repeats the sliced element's invariants on each slice
-            skip = skip | {i.key for i in node.sliced.invariants}
         inline = type_code in INLINE_TYPES or "." not in node.path or not type_code
         base = node.path if inline else type_code
-        for inv in node.invariants:
-            if inv.key in skip:
-                continue
+        for inv in own:
             if holds(inv, value, base, self.resource, self.root) is False:
                 severity = "error" if inv.severity == "error" else "warning"
                 self.add("invariant", f"Constraint {inv.key} of {node.shown} failed: {inv.human}", where, severity)

@@ -60,6 +60,7 @@ class Node:
     sliced: Node | None = None  # for a slice: the element it slices
     owner: str = ""  # for an extension's elements: the extension's id, so messages say which one
     extension_url: str | None = None  # for an extension slice: the url its instances carry (set by the registry)
+    own_invariants: tuple[Invariant, ...] | None = None  # computed once by the profile check
 
     def walk(self):
         yield self

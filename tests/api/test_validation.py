@@ -158,3 +158,35 @@ def test_non_jiayi_claims_are_only_checked_in_strict_mode(database_url, profiles
     del ok["id"]
     assert client.post("/fhir/Organization", json=ok).status_code == 201
     strict.extensions["jiayi.database"].dispose()
+
+
+def _ig_contract() -> dict:
+    from fhir_server.validation.ig import examples
+
+    found = [r for r in examples() if SD + "jiayi-contract" in (r.get("meta") or {}).get("profile", [])]
+    if not found:
+        pytest.skip("no jiayi-contract example in profiles/")
+    contract = copy.deepcopy(found[0])
+    contract.pop("id", None)
+    contract["identifier"] = [{"system": "https://jiayi.dev/fhir/sid/contract-number", "value": uuid.uuid4().hex}]
+    return contract
+
+
+def test_jiayi_contract_good_is_accepted_and_broken_is_422_with_nothing_written(vclient):
+    good = _ig_contract()
+    created = vclient.post("/fhir/Contract", json=good)
+    assert created.status_code == 201, created.get_json()
+    broken = _ig_contract()
+    number = broken["identifier"][0]["value"]
+    del broken["subject"]
+    broken["status"] = "terminated"
+    broken.pop("expirationType", None)
+    response = vclient.post("/fhir/Contract", json=broken)
+    assert response.status_code == 422
+    issues = _issues(response)
+    assert ("error", "required", ("Contract.subject",)) in issues
+    assert ("error", "invariant", ("Contract",)) in issues  # jiayi-ctr-2: a terminated contract says why
+    found = vclient.get(f"/fhir/Contract?identifier=https://jiayi.dev/fhir/sid/contract-number|{number}")
+    assert found.get_json().get("total", 0) == 0
+    validated = _issues(vclient.post("/fhir/Contract/$validate", json=broken))
+    assert ("error", "required", ("Contract.subject",)) in validated
