@@ -8,7 +8,15 @@ import pytest
 from fhirpathpy.models import models
 
 from fhir_server.validation import Validator, ig
-from fhir_server.validation.invariants import OPTIONS, UNSUPPORTED, Invariant, base_invariants, ext_1, holds, ref_1
+from fhir_server.validation.invariants import (
+    OPTIONS,
+    UNSUPPORTED,
+    Invariant,
+    base_invariants,
+    ext_1,
+    holds,
+    ref_1,
+)
 
 
 @pytest.fixture(scope="module")
