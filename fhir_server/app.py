@@ -11,6 +11,7 @@ from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.interactions import implementation_guide
 from fhir_server.interactions.router import Router
+from fhir_server.operations import terminology as terminology_operations
 from fhir_server.operations import validate as validate_operation
 from fhir_server.operations.capabilities import capability_statement
 from fhir_server.operations.registry import OperationRegistry
@@ -66,6 +67,7 @@ def install_write_hooks(repository: Repository, validator: Validator | None = No
 def build_operations(validator: Validator | None = None) -> OperationRegistry:
     registry = OperationRegistry()
     validator = validator or Validator(ig.conformance())
-    for operation in [*validate_operation.operations(validator), *familydoctor.operations()]:
+    for operation in [*validate_operation.operations(validator), *terminology_operations.OPERATIONS,
+                      *familydoctor.operations()]:
         registry.register(operation)
     return registry

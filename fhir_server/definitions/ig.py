@@ -16,6 +16,7 @@ from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[2]
+IG_URL = "https://jiayi.dev/fhir/ImplementationGuide/jiayi"
 CONFORMANCE_TYPES = ("ImplementationGuide", "StructureDefinition", "CodeSystem", "ValueSet", "NamingSystem",
                      "SearchParameter", "OperationDefinition", "ConceptMap", "Questionnaire")
 
@@ -60,6 +61,7 @@ def fingerprint() -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+@cache
 def profiles_by_type() -> dict[str, list[str]]:
     """Resource type → the Jiayi profile URLs on it (for CapabilityStatement.rest.resource.supportedProfile)."""
     out: dict[str, list[str]] = {}

@@ -39,6 +39,7 @@ class _State:
     registry: ParamRegistry
     strict: bool
     limits: Limits
+    terminology: object = None  # for :in / :not-in / :above / :below (a terminology.Terminology)
     tests: list[Test] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
     result: dict = field(default_factory=dict)
@@ -46,8 +47,8 @@ class _State:
 
 def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, strict: bool = False,
                  compartment: tuple[str, str] | None = None, registry: ParamRegistry | None = None,
-                 limits: Limits | None = None) -> SearchRequest:
-    state = _State(resource_type, registry or registry_module.current(), strict, limits or Limits())
+                 limits: Limits | None = None, terminology: object = None) -> SearchRequest:
+    state = _State(resource_type, registry or registry_module.current(), strict, limits or Limits(), terminology)
     if compartment:
         state.tests.append(compartment_test(state, *compartment))
     for name, value in items:
@@ -105,7 +106,8 @@ def _value_test(state: _State, param: SearchParam, modifier: str | None, value: 
         if param.targets and modifier not in param.targets:
             raise ValueError_(f"'{param.code}' cannot refer to {modifier}")
     elif param.type == "token" and modifier in token.TERMINOLOGY_MODIFIERS:
-        raise Unknown(f"Modifier ':{modifier}' on '{param.code}' is not supported (no terminology server)")
+        values = token.terminology_values(modifier, split_escaped(value, ","), state.terminology)
+        return ValueTest(param, modifier, values, negated=modifier == "not-in")
     elif modifier is not None and modifier not in kind.MODIFIERS:
         raise Unknown(f"Unknown modifier ':{modifier}' for search parameter '{param.code}'")
     alternatives = split_escaped(value, ",")

@@ -4,15 +4,19 @@
 ``expansion.contains`` when present, else ``compose.include`` of explicit concepts, of whole
 CodeSystems it knows, or of other ValueSets, minus ``compose.exclude``.  Filters, and systems
 it holds no CodeSystem for, make the expansion unknown (``None``): the binding is then not
-checked, never reported as broken.  The ValueSets of base R4 required bindings come from
-``required-bindings.json`` (:mod:`.bindings`).
+checked, never reported as broken.  The IG's value sets this cannot expand go to the
+terminology service (:mod:`fhir_server.terminology`: filters, hierarchies).  The ValueSets of
+base R4 required bindings come from ``required-bindings.json`` (:mod:`.bindings`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from fhir_server.terminology.service import Terminology
 from fhir_server.validation.bindings import value_sets as base_value_sets
+
+JIAYI = "https://jiayi.dev/fhir/"
 
 Expansion = dict[str, frozenset[str]]  # code system → codes
 
@@ -31,6 +35,9 @@ class ValueSets:
         self._systems: dict[str, frozenset[str]] = {}
         self._sets: dict[str, dict] = {}
         self._cache: dict[str, Expansion | None] = {}
+        resources = list(resources)
+        self._terminology = Terminology(extra=[r for r in resources if r.get("resourceType") in ("CodeSystem",
+                                                                                                  "ValueSet")])
         for r in resources:
             url = str(r.get("url", "")).split("|")[0]
             if r.get("resourceType") == "CodeSystem" and r.get("content", "complete") == "complete":
@@ -43,8 +50,18 @@ class ValueSets:
         url = url.split("|")[0]
         if url not in self._cache:
             self._cache[url] = None  # a ValueSet that includes itself expands to nothing known
-            self._cache[url] = self._expand(url)
+            found = self._expand(url)
+            if found is None and url.startswith(JIAYI):
+                found = self._full(url)
+            self._cache[url] = found
         return self._cache[url]
+
+    def _full(self, url: str) -> Expansion | None:
+        """The IG's value sets this simple expander cannot do (filters, imports): the terminology service."""
+        try:
+            return {s: frozenset(c) for s, c in self._terminology.codes(url).items()}
+        except Exception:  # noqa: BLE001 - unknown or not expandable: the binding is not checked
+            return None
 
     def _expand(self, url: str) -> Expansion | None:
         vs = self._sets.get(url)
