@@ -330,19 +330,27 @@ class ProfileCheck:
 
 
 def _codings(value: object, type_code: str) -> list[tuple[str | None, object]] | None:
+    """(system, code) pairs of a bindable value; None when it is not a bindable shape."""
     if type_code in ("code", "string", "uri") and isinstance(value, str):
         return [(None, value)]
     if not isinstance(value, dict):
         return None
     if type_code == "CodeableConcept":
-        return [(c.get("system"), c.get("code")) for c in value.get("coding") or [] if isinstance(c, dict)
-                and "code" in c]
+        codings = value.get("coding")
+        return [_pair(c) for c in codings if isinstance(c, dict) and "code" in c] if isinstance(codings, list) else []
     if type_code in ("Coding", "Quantity") and "code" in value:
-        return [(value.get("system"), value.get("code"))]
+        return [_pair(value)]
     return None
 
 
+def _pair(coding: dict) -> tuple[str | None, object]:
+    system = coding.get("system")
+    return (system if isinstance(system, str) else None, coding.get("code"))
+
+
 def _member(system: str | None, code: object, expansion: dict[str, frozenset[str]]) -> bool:
+    if not isinstance(code, str):
+        return True  # a code of the wrong JSON type is reported by the base pass
     if system is None:
         return any(code in codes for codes in expansion.values())
     return code in expansion.get(system, frozenset())
