@@ -94,7 +94,7 @@ class ProfileCheck:
             items = self.items(obj, child, where)
             self.cardinality(child, len(items), where)
             if child.slices or (child.name in EXTENSIONS and items):
-                self.sliced(child, items, node.path, type_code)
+                self.sliced(child, items, node.path, type_code, where)
             else:
                 for item in items:
                     self.element(item[1], child, item[0], item[2])
@@ -131,7 +131,7 @@ class ProfileCheck:
             what = "is not allowed by this profile" if node.max == 0 else f"allows at most {node.max}"
             self.add("structure", f"{node.shown} {what}, found {count}", loc)
 
-    def sliced(self, node: Node, items: list[Item], host_path: str, host_type: str) -> None:
+    def sliced(self, node: Node, items: list[Item], host_path: str, host_type: str, parent: str) -> None:
         discriminators = node.slicing.discriminators if node.slicing and node.slicing.discriminators \
             else URL_DISCRIMINATOR
         counts = {id(s): 0 for s in node.slices}
@@ -146,13 +146,13 @@ class ProfileCheck:
             self.element(value, hit, code, where)
             if node.name in EXTENSIONS and isinstance(value, dict):
                 self.free_extension(value, where, host_path, host_type)
+        loc = items[0][2].rsplit("[", 1)[0] if items else f"{parent}.{node.name.removesuffix('[x]')}"
         for s in node.slices:
             n = counts[id(s)]
             if n < s.min:
-                self.add("required", f"Missing slice {s.shown}: this profile requires at least {s.min}, found {n}",
-                         f"{items[0][2].rsplit('[', 1)[0] if items else host_path + '.' + node.name}")
+                self.add("required", f"Missing slice {s.shown}: this profile requires at least {s.min}, found {n}", loc)
             if s.max is not None and n > s.max:
-                self.add("structure", f"Slice {s.shown} allows at most {s.max}, found {n}", items[0][2].rsplit("[", 1)[0])
+                self.add("structure", f"Slice {s.shown} allows at most {s.max}, found {n}", loc)
 
     def unsliced(self, node: Node, code: str, value: object, where: str, host_path: str, host_type: str) -> None:
         if node.slicing is not None and node.slicing.rules == "closed":
