@@ -22,11 +22,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import ig_snapshot  # noqa: E402
-from ig_examples import examples  # noqa: E402
-from ig_mappings import concept_maps  # noqa: E402
+import ig_snapshot
+from ig_examples import examples
+from ig_mappings import concept_maps
 
-from fhir_server.definitions.ig import bundle_of  # noqa: E402
+from fhir_server.definitions.ig import bundle_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "profiles" / "src"
@@ -244,8 +244,7 @@ def _order_key(element_id: str, order: dict[str, int], slices: dict[str, int]) -
     return tuple(key)
 
 
-def extension(spec: dict, defs: ig_snapshot.BaseDefinitions, slice_order: list[str]) -> dict:
-    url = SD + spec["id"]
+def extension(spec: dict, defs: ig_snapshot.BaseDefinitions) -> dict:
     diff: list[dict] = [{"id": "Extension", "path": "Extension", "short": spec["title"],
                          "definition": spec.get("description", spec["title"])}]
     if "parts" in spec:
@@ -380,8 +379,7 @@ def build(fhir_dir: Path) -> dict[Path, dict]:
     out += systems
     out += [all_codes_value_set(cs) for cs in systems]
     out += [value_set(s) for s in load("valuesets.yaml")]
-    slice_order: list[str] = []
-    out += [extension(s, defs, slice_order) for s in load("extensions.yaml")]
+    out += [extension(s, defs) for s in load("extensions.yaml")]
     out += [profile(s, defs) for s in load("profiles.yaml")]
     out += [naming_system(s) for s in load("namingsystems.yaml")]
     out += [search_parameter(s) for s in load("searchparameters.yaml")]

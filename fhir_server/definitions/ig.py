@@ -70,3 +70,16 @@ def profiles_by_type() -> dict[str, list[str]]:
                 and r.get("derivation") == "constraint":
             out.setdefault(r["type"], []).append(r["url"])
     return {k: sorted(v) for k, v in out.items()}
+
+
+@cache
+def identifier_aliases() -> dict[str, tuple[str, ...]]:
+    """Identifier system URI → every URI of its NamingSystem (itself first), from the IG's NamingSystems."""
+    out: dict[str, tuple[str, ...]] = {}
+    for r in conformance():
+        if r["resourceType"] != "NamingSystem" or r.get("kind") != "identifier":
+            continue
+        uris = [u["value"] for u in r.get("uniqueId", []) if u.get("type") == "uri" and u.get("value")]
+        for uri in uris:
+            out[uri] = (uri, *(u for u in uris if u != uri))
+    return out

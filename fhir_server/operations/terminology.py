@@ -87,7 +87,7 @@ def expand(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: 
         if designations and c.designations:
             item["designation"] = [{"language": lang, "value": v} for lang, v in c.designations if lang]
         contains.append(item)
-    used = [{"name": n, "valueString": str(params.value(n))} for n in ("filter", "displayLanguage")
+    used: list[dict] = [{"name": n, "valueString": str(params.value(n))} for n in ("filter", "displayLanguage")
             if params.value(n) is not None]
     used += [{"name": n, "valueInteger": v} for n, v in (("count", count), ("offset", offset))
              if params.value(n) is not None]
@@ -132,13 +132,13 @@ def lookup(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: 
                        expression=["code" if known else "system"])
     index, concept = found
     language = params.value("displayLanguage")
-    out = [{"name": "name", "valueString": index.name or index.url}]
+    out: list[dict] = [{"name": "name", "valueString": index.name or index.url}]
     if index.version:
         out.append({"name": "version", "valueString": index.version})
     out.append({"name": "display", "valueString": concept.display_in(str(language) if language else None) or code})
-    for lang, value in concept.designations:
+    for lang, text in concept.designations:
         out.append({"name": "designation", "part": [
-            *([{"name": "language", "valueCode": lang}] if lang else []), {"name": "value", "valueString": value}]})
+            *([{"name": "language", "valueCode": lang}] if lang else []), {"name": "value", "valueString": text}]})
     for parent in index.parents.get(code, []):
         out.append({"name": "property", "part": [{"name": "code", "valueCode": "parent"},
                                                  {"name": "value", "valueCode": parent}]})
@@ -146,10 +146,10 @@ def lookup(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: 
         out.append({"name": "property", "part": [{"name": "code", "valueCode": "child"},
                                                  {"name": "value", "valueCode": child}]})
     for prop in index.properties.get(code, []):
-        value = next(({k: v} for k, v in prop.items() if k.startswith("value")), None)
-        if value and prop.get("code") not in ("parent", "child"):
+        found_value = next(({k: v} for k, v in prop.items() if k.startswith("value")), None)
+        if found_value and prop.get("code") not in ("parent", "child"):
             out.append({"name": "property", "part": [{"name": "code", "valueCode": prop["code"]},
-                                                     {"name": "value", **value}]})
+                                                     {"name": "value", **found_value}]})
     return FhirResponse(200, _parameters(*out))
 
 
@@ -226,12 +226,12 @@ def translate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_i
     reverse = str(params.value("reverse", "false")).lower() == "true"
     matches = terminology.translate(maps, system, code, str(target) if target else None, reverse)
     found = [m for m in matches if m.equivalence not in ("unmatched", "disjoint")]
-    out = [{"name": "result", "valueBoolean": bool(found)}]
+    out: list[dict] = [{"name": "result", "valueBoolean": bool(found)}]
     if not found:
         out.append({"name": "message", "valueString": f"No mapping for {system}#{code}"})
     for m in matches:
         coding = {k: v for k, v in (("system", m.system), ("code", m.code), ("display", m.display)) if v}
-        parts = [{"name": "equivalence", "valueCode": m.equivalence}]
+        parts: list[dict] = [{"name": "equivalence", "valueCode": m.equivalence}]
         if m.code:
             parts.append({"name": "concept", "valueCoding": coding})
         if m.source:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fhir_server.core.errors import BadRequest, Issue
+from fhir_server.definitions.ig import identifier_aliases
 from fhir_server.search import registry as registry_module
 from fhir_server.search.cost import Limits, check_cost
 from fhir_server.search.params import KINDS, composite, reference, token
@@ -106,8 +107,8 @@ def _value_test(state: _State, param: SearchParam, modifier: str | None, value: 
         if param.targets and modifier not in param.targets:
             raise ValueError_(f"'{param.code}' cannot refer to {modifier}")
     elif param.type == "token" and modifier in token.TERMINOLOGY_MODIFIERS:
-        values = token.terminology_values(modifier, split_escaped(value, ","), state.terminology)
-        return ValueTest(param, modifier, values, negated=modifier == "not-in")
+        expanded = token.terminology_values(modifier, split_escaped(value, ","), state.terminology)
+        return ValueTest(param, modifier, expanded, negated=modifier == "not-in")
     elif modifier is not None and modifier not in kind.MODIFIERS:
         raise Unknown(f"Unknown modifier ':{modifier}' for search parameter '{param.code}'")
     alternatives = split_escaped(value, ",")
@@ -120,6 +121,8 @@ def _value_test(state: _State, param: SearchParam, modifier: str | None, value: 
         values = tuple(composite.parse(v, param, state.registry) for v in alternatives)
     else:
         values = tuple(kind.parse(v, modifier) for v in alternatives)
+    if param.type == "token":
+        values = token.with_aliases(values, identifier_aliases())  # type: ignore[arg-type, assignment]
     return ValueTest(param, modifier, values, negated=modifier in kind.NEGATING)
 
 

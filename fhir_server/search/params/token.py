@@ -45,6 +45,15 @@ def parse(raw: str, modifier: str | None) -> TokenValue:
     return TokenValue(system=parts[0], code=parts[1] or None)
 
 
+def with_aliases(values: tuple[TokenValue, ...], aliases: dict[str, tuple[str, ...]]) -> tuple[TokenValue, ...]:
+    """``system|code`` also under the system's aliases (NamingSystem uniqueIds, SPEC Appendix A)."""
+    out: list[TokenValue] = []
+    for v in values:
+        systems = aliases.get(v.system or "") if v.codes is None and v.text is None else None
+        out += [TokenValue(s, v.code, v.text, v.type_system, v.type_code) for s in systems] if systems else [v]
+    return tuple(out)
+
+
 def terminology_values(modifier: str, alternatives: list[str], terminology: Any) -> tuple[TokenValue, ...]:
     """``:in`` / ``:not-in`` (a ValueSet URL) and ``:below`` / ``:above`` (``system|code``) as code sets.
 
