@@ -42,7 +42,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     validator = Validator(ig.conformance(settings.profiles_dir), strict=settings.validation == "strict")
     app.extensions["jiayi.validator"] = validator
     install_write_hooks(repository, validator)
-    if settings.load_ig:
+    # an injected twin (tests) gets the IG only when asked, so its clock and ids stay the test's
+    if settings.load_ig and ("jiayi.database" in app.extensions or (overrides or {}).get("LOAD_IG")):
         implementation_guide.install(repository)
     operations = build_operations(validator)
     app.extensions["jiayi.operations"] = operations

@@ -26,7 +26,7 @@ import ig_snapshot
 from ig_examples import examples
 from ig_mappings import concept_maps
 
-from fhir_server.definitions.ig import bundle_of
+from fhir_server.definitions.ig import bundle_of, concept_maps_in
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "profiles" / "src"
@@ -408,10 +408,11 @@ def dumps(resource: dict) -> str:
 def render(fhir_dir: Path, root: Path = ROOT) -> dict[Path, str]:
     """The generated files as text, plus the packaged bundle of everything under profiles/ and mappings/."""
     files = {path: dumps(res) for path, res in build(fhir_dir).items()}
-    on_disk_maps = {p.relative_to(root): p.read_text(encoding="utf-8")
-                    for p in sorted((root / "mappings").rglob("*.json")) if p.relative_to(root) not in files}
-    everything = {**files, **on_disk_maps}
-    bundle = bundle_of([json.loads(text) for path, text in sorted(everything.items(), key=lambda kv: str(kv[0]))])
+    resources = [json.loads(text) for _, text in sorted(files.items(), key=lambda kv: str(kv[0]))]
+    for p in sorted((root / "mappings").rglob("*.json")):  # ConceptMaps the adapters' authors add
+        if p.relative_to(root) not in files:
+            resources += concept_maps_in(json.loads(p.read_text(encoding="utf-8")))
+    bundle = bundle_of(resources)
     files[Path("fhir_server") / "definitions" / "data" / "ig.json"] = json.dumps(
         bundle, ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n"
     return files

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fhir_server.core.errors import BadRequest
+from fhir_server.core.errors import BadRequest, Issue
 from fhir_server.interactions.common import current_or_raise
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.interactions.terminology import store_terminology
@@ -16,6 +16,7 @@ from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import UnitOfWork
 from fhir_server.terminology.codesystem import Concept
 from fhir_server.terminology.service import Terminology
+from fhir_server.validation import validate_resource
 
 OFFICIAL = "http://hl7.org/fhir/OperationDefinition/"
 MAX_COUNT = 10_000
@@ -45,7 +46,7 @@ def _target(uow: UnitOfWork, params: OperationInput, res_type: str, res_id: str 
         return current_or_raise(uow, res_type, res_id).content or {}
     resource = params.resource(inline)
     if resource is not None:
-        return resource
+        return _checked(resource, res_type, inline)
     url = params.value(url_param)
     if url is None:
         raise BadRequest(f"Give the {res_type} by '{url_param}', '{inline}' or an instance URL", code="required",
@@ -58,6 +59,15 @@ def _target(uow: UnitOfWork, params: OperationInput, res_type: str, res_id: str 
 
         raise NotFound(f"{res_type} {url} is not known to this server", expression=[url_param])
     return found
+
+
+def _checked(resource: dict, res_type: str, name: str) -> dict:
+    """An inline resource parameter is validated like a posted one before it is used."""
+    errors = [i for i in validate_resource(resource, res_type) if i.severity in ("error", "fatal")]
+    if errors:
+        raise BadRequest([Issue(i.code, f"Parameter '{name}': {i.diagnostics}", "error",
+                                tuple(f"{name}.{e}" for e in i.expression)) for i in errors])
+    return resource
 
 
 def _matches_filter(concept: Concept, text: str) -> bool:
@@ -218,7 +228,7 @@ def translate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_i
     if res_id is not None:
         maps = [current_or_raise(uow, "ConceptMap", res_id).content or {}]
     elif params.resource("conceptMap") is not None:
-        maps = [params.resource("conceptMap") or {}]
+        maps = [_checked(params.resource("conceptMap") or {}, "ConceptMap", "conceptMap")]
     else:
         url = params.value("url")
         maps = terminology.concept_maps(str(url) if url else None, system)

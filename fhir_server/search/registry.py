@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
+from fhir_server.definitions import ig
 from fhir_server.definitions.structures import DATA, structures
 
 NOT_DOMAIN = frozenset({"Bundle", "Binary", "Parameters"})
@@ -109,8 +110,10 @@ def _normalise(resource: dict) -> dict:
 
 @cache
 def base_registry() -> ParamRegistry:
+    """The standard R4 parameters plus the Jiayi IG's (always in force, in every process)."""
     data = json.loads((DATA / "search-parameters.json").read_text(encoding="utf-8"))
-    return ParamRegistry(param_from_json(p) for p in data["parameters"])
+    standard = [param_from_json(p) for p in data["parameters"]]
+    return ParamRegistry(standard).with_custom(r for r in ig.conformance() if r["resourceType"] == "SearchParameter")
 
 
 @cache

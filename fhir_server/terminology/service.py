@@ -155,7 +155,7 @@ class Terminology:
                   reverse: bool = False) -> list[Match]:
         out: list[Match] = []
         for cm in maps:
-            for group in cm.get("group") or []:
+            for group in (cm.get("group") or []) if isinstance(cm, dict) else []:
                 if not isinstance(group, dict):
                     continue
                 out += _group_matches(cm, group, system, code, target, reverse)
@@ -177,7 +177,11 @@ def _group_matches(cm: dict, group: dict, system: str, code: str, target: str | 
         return []
     out = []
     for element in group.get("element") or []:
+        if not isinstance(element, dict):
+            continue
         for t in element.get("target") or []:
+            if not isinstance(t, dict):
+                continue
             src, dst = (element, t) if not reverse else (t, element)
             if src.get("code") != code:
                 continue

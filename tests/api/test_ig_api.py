@@ -17,7 +17,7 @@ VS = "https://jiayi.dev/fhir/ValueSet/"
 
 @pytest.fixture(scope="module")
 def memory_client():
-    return create_app(repository=MemoryRepository()).test_client()
+    return create_app({"LOAD_IG": True}, repository=MemoryRepository()).test_client()
 
 
 @pytest.fixture(params=["database", "memory"])
@@ -192,3 +192,18 @@ def test_identifier_search_matches_across_naming_system_aliases(any_client, uniq
     by_alias_param = any_client.get(f"/fhir/Patient?id-number={number}").json
     assert created in [e["resource"]["id"] for e in by_alias_param.get("entry", [])]
     assert any_client.get(f"/fhir/Patient?identifier=urn:oid:2.16.156.10011.1.2|{number}").json["total"] == 0
+
+
+def test_malformed_inline_resources_are_4xx_not_500(any_client):
+    bad_map = {"resourceType": "Parameters", "parameter": [
+        {"name": "system", "valueUri": "http://example.org/cs"}, {"name": "code", "valueCode": "1"},
+        {"name": "conceptMap", "resource": {"resourceType": "ConceptMap", "status": "active",
+                                            "group": [{"source": "http://example.org/cs", "element": ["bad"]}]}}]}
+    assert any_client.post("/fhir/ConceptMap/$translate", json=bad_map, headers=JSON).status_code < 500
+    bad_regex = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": {
+        "resourceType": "ValueSet", "status": "active", "compose": {"include": [
+            {"system": CS + "gb3304", "filter": [{"property": "concept", "op": "regex", "value": "(("}]}]}}}]}
+    assert any_client.post("/fhir/ValueSet/$expand", json=bad_regex, headers=JSON).status_code == 422
+    not_a_value_set = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": {
+        "resourceType": "ValueSet", "status": "active", "compose": {"include": "oops"}}}]}
+    assert any_client.post("/fhir/ValueSet/$expand", json=not_a_value_set, headers=JSON).status_code == 400

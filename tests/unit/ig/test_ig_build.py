@@ -174,3 +174,17 @@ def test_the_implementation_guide_lists_every_resource():
         r = json.loads(path.read_text(encoding="utf-8"))
         if r["resourceType"] != "ImplementationGuide":
             assert f"{r['resourceType']}/{r['id']}" in listed
+
+
+def test_an_installed_package_serves_the_same_ig_from_its_bundle(monkeypatch, tmp_path):
+    from fhir_server.definitions import ig
+
+    checkout = ig.resources()
+    monkeypatch.setattr(ig, "ROOT", tmp_path)  # no profiles/ here, as in site-packages
+    ig.resources.cache_clear()
+    try:
+        packaged = ig.resources()
+    finally:
+        ig.resources.cache_clear()
+    key = lambda r: (r["resourceType"], r["id"])
+    assert sorted(packaged, key=key) == sorted(checkout, key=key)

@@ -13,12 +13,15 @@ from fhirpathpy import compile as compile_fhirpath
 from fhirpathpy import evaluate
 
 from fhir_server.core.national_ids import make_id
+from fhir_server.definitions.ig import concept_maps_in
 from fhir_server.demo import generate_district
 from fhir_server.validation import validate_resource
 
 ROOT = Path(__file__).resolve().parents[3]
 SD = "https://jiayi.dev/fhir/StructureDefinition/"
-FILES = sorted((ROOT / "profiles").rglob("*.json")) + sorted((ROOT / "mappings").rglob("*.json"))
+FILES = sorted(p for p in (ROOT / "profiles").rglob("*.json") if "src" not in p.parts) + [
+    p for p in sorted((ROOT / "mappings").rglob("*.json"))
+    if concept_maps_in(json.loads(p.read_text(encoding="utf-8")))]
 
 
 @cache
