@@ -20,6 +20,8 @@ from fhir_server.repository.base import Repository
 from fhir_server.repository.sql import SqlRepository
 from fhir_server.storage.db import Database
 from fhir_server.storage.migrate import upgrade
+from fhir_server.validation import Validator, ig
+from fhir_server.validation.on_write import write_hook
 
 
 def create_app(overrides: dict | None = None, *, repository: Repository | None = None,
@@ -38,11 +40,13 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
         repository = SqlRepository(database, clock=clock, ids=ids)
         app.extensions["jiayi.database"] = database
     app.extensions["jiayi.repository"] = repository
-    install_write_hooks(repository)
+    validator = Validator(ig.conformance(settings.profiles_dir), strict=settings.validation == "strict")
+    app.extensions["jiayi.validator"] = validator
+    install_write_hooks(repository, validator)
     # an injected twin (tests) gets the IG only when asked, so its clock and ids stay the test's
     if settings.load_ig and ("jiayi.database" in app.extensions or (overrides or {}).get("LOAD_IG")):
         implementation_guide.install(repository)
-    operations = build_operations()
+    operations = build_operations(validator)
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     router = Router(repository, operations, lambda request: capability_statement(request.base_url, operations, published))
@@ -51,18 +55,21 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     return app
 
 
-def install_write_hooks(repository: Repository) -> None:
-    """The domain rules run inside every write transaction (once per repository)."""
+def install_write_hooks(repository: Repository, validator: Validator | None = None) -> None:
+    """Profile validation and the domain rules run inside every write transaction (once per repository)."""
     hooks = getattr(repository, "hooks", None)
     if hooks is None or getattr(hooks, "installed", False):
         return
+    if validator is not None:
+        hooks.before_write.append(write_hook(validator))
     hooks.before_write.extend(familydoctor.write_hooks())
     hooks.installed = True
 
 
-def build_operations() -> OperationRegistry:
+def build_operations(validator: Validator | None = None) -> OperationRegistry:
     registry = OperationRegistry()
-    for operation in [*validate_operation.OPERATIONS, *search_operations.OPERATIONS,
+    validator = validator or Validator(ig.conformance())
+    for operation in [*validate_operation.operations(validator), *search_operations.OPERATIONS,
                       *terminology_operations.OPERATIONS, *familydoctor.operations()]:
         registry.register(operation)
     return registry

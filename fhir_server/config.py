@@ -17,6 +17,8 @@ class Settings:
     migrate_on_start: bool = True
     load_ig: bool = True  # store the Jiayi IG (profiles/, mappings/) at start when it changed
     testing: bool = False
+    validation: str = "default"  # "strict": also validate against non-Jiayi profiles a resource claims
+    profiles_dir: str | None = None  # extra StructureDefinitions/ValueSets to validate with, besides profiles/
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -1,14 +1,24 @@
-"""``jiayi validate FILE``: validation without a server (a resource or every entry of a Bundle)."""
+"""``jiayi validate FILE [--profile URL]``: validation without a server (SPEC §3, Appendix A CLI).
+
+A resource, or a Bundle and every entry, against base R4 (structure and invariants) and the
+profile given — or, without ``--profile``, the profiles each resource claims in
+``meta.profile``.  With ``--profile`` of a non-Bundle type and a Bundle file, every entry of
+that type is validated against it (references between entries resolved inside the Bundle).
+Profiles come from the IG (``profiles/``) and ``JIAYI_PROFILES_DIR``.  Prints one line per
+issue with its location; returns the number of errors (the CLI exits 1 when any).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from fhir_server.config import Settings
 from fhir_server.core import jsonio
 from fhir_server.core.errors import FHIRError, Issue
 from fhir_server.formats.xml import xml_to_resource
-from fhir_server.validation import validate_resource
+from fhir_server.validation import UnknownProfile, Validator, ig
+from fhir_server.validation.validator import bundle_resolver, dedupe
 
 
 def validate_file(path: str, profile: str | None, echo: Callable[[str], None] = print) -> int:
@@ -18,16 +28,36 @@ def validate_file(path: str, profile: str | None, echo: Callable[[str], None] = 
     except FHIRError as error:
         for issue in error.issues:
             echo(_line(path, issue))
-        return len(error.issues)
-    if profile is not None and profile != f"http://hl7.org/fhir/StructureDefinition/{resource.get('resourceType')}":
-        echo(f"{path}: error: unknown profile '{profile}'")
+        return len(error.issues) or 1
+    settings = Settings.from_env()
+    validator = Validator(ig.conformance(settings.profiles_dir), strict=settings.validation == "strict")
+    try:
+        issues = _issues(validator, resource, profile)
+    except UnknownProfile:
+        echo(f"{path}: error: unknown profile '{profile}' (no StructureDefinition with that canonical URL in the "
+             "implementation guide or JIAYI_PROFILES_DIR)")
         return 1
-    issues = validate_resource(resource, None)
     for issue in issues:
         echo(_line(path, issue))
     errors = sum(1 for i in issues if i.is_error)
     echo(f"{path}: {errors} error(s), {len(issues) - errors} warning(s)/note(s)")
     return errors
+
+
+def _issues(validator: Validator, resource: object, profile: str | None) -> list[Issue]:
+    per_entry = (profile is not None and isinstance(resource, dict) and resource.get("resourceType") == "Bundle"
+                 and validator.conformance.knows(profile) and validator.conformance.type_of(profile) != "Bundle")
+    if not per_entry:
+        return validator.validate(resource, profile)
+    assert isinstance(resource, dict) and profile is not None
+    issues = validator.validate(resource)
+    wanted = validator.conformance.type_of(profile)
+    resolve = bundle_resolver(resource)
+    for i, entry in enumerate(resource.get("entry") or []):
+        inner = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(inner, dict) and inner.get("resourceType") == wanted:
+            issues += validator.profile_issues(inner, [profile], f"Bundle.entry[{i}].resource", resolve, lenient=False)
+    return dedupe(issues)
 
 
 def _line(path: str, issue: Issue) -> str:

@@ -1,0 +1,91 @@
+"""The invariants of base R4 on a resource (FHIR R4 conformance-rules.html; the ``constraint``s of
+``profiles-resources.json`` and ``profiles-types.json``).
+
+Walks the resource along the R4 element tree and evaluates, on each complex element, the
+invariants of its element path (``Patient.contact`` → pat-1) or of its data type
+(``Period`` → per-1, ``Reference`` → ref-1), those of ``DomainResource`` (dom-2..dom-6) on
+the resource, and ele-1 / ext-1 natively on every element.  Nested resources
+(``contained``, ``Bundle.entry.resource``) are walked as resources of their own.
+"""
+
+from __future__ import annotations
+
+from fhir_server.core.errors import Issue
+from fhir_server.definitions.structures import INLINE_TYPES, structures
+from fhir_server.validation.invariants import Invariant, base_invariants, ele_1, ext_1, holds, ref_1
+
+RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
+NOT_DOMAIN = frozenset({"Bundle", "Binary", "Parameters"})
+
+
+def invariant_issue(inv: Invariant, where: str) -> Issue:
+    severity = "error" if inv.severity == "error" else "warning"
+    return Issue("invariant", f"Constraint {inv.key} failed: {inv.human} (FHIRPath: {inv.expression})",
+                 severity=severity, expression=(where,))
+
+
+class InvariantWalker:
+    def __init__(self, root: dict) -> None:
+        self.registry = structures()
+        self.table = base_invariants()
+        self.root = root
+        self.issues: list[Issue] = []
+
+    def resource(self, node: dict, where: str, container: dict | None = None) -> None:
+        res_type = node.get("resourceType")
+        if not isinstance(res_type, str) or not self.registry.is_resource_type(res_type):
+            return
+        keys = ("DomainResource", res_type) if res_type not in NOT_DOMAIN else (res_type,)
+        root = container if container is not None else node
+        for key in keys:
+            self.evaluate(key, node, res_type, where, node, root)
+        self.children(node, res_type, where, node, root)
+
+    def evaluate(self, key: str, node: object, base: str, where: str, resource: dict, root: dict) -> None:
+        for inv in self.table.get(key, ()):
+            if inv.expression.startswith("contained.") and isinstance(node, dict) and "contained" not in node:
+                continue  # dom-2..dom-5 only look at contained resources: nothing to evaluate (and dom-3 is costly)
+            if holds(inv, node, base, resource, root) is False:
+                self.issues.append(invariant_issue(inv, where))
+
+    def children(self, node: dict, path: str, where: str, resource: dict, root: dict) -> None:
+        keys = self.registry.json_keys(path)
+        for key, value in node.items():
+            hit = keys.get(key)
+            if hit is None or key == "resourceType":
+                continue
+            element, type_code = hit
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    continue
+                loc = f"{where}.{key}[{i}]" if isinstance(value, list) else f"{where}.{key}"
+                if type_code in RESOURCE_TYPES:
+                    self.resource(item, loc, resource if key == "contained" else None)
+                else:
+                    self.element(item, element.path, element.ref, type_code, loc, resource, root)
+
+    def element(self, item: dict, path: str, ref: str | None, type_code: str, where: str,
+                resource: dict, root: dict) -> None:
+        if not ele_1(item):
+            self.issues.append(Issue("invariant", "Constraint ele-1 failed: an element must have a value or "
+                                     "children (an object with only an id is empty); omit it instead",
+                                     expression=(where,)))
+        if type_code == "Extension" and not ext_1(item):
+            self.issues.append(Issue("invariant", "Constraint ext-1 failed: an extension has either a value[x] "
+                                     "or nested extensions, not both and not neither", expression=(where,)))
+        if type_code == "Reference" and not ref_1(item, root):
+            self.issues.append(Issue("invariant", f"Constraint ref-1 failed: {item.get('reference')} names no "
+                                     "contained resource (a local reference #id needs a contained resource with that id)",
+                                     expression=(where,)))
+        inline = ref is not None or type_code in INLINE_TYPES
+        key = (ref or path) if inline else type_code
+        if type_code != "Period" or ("start" in item and "end" in item):  # per-1 compares start with end
+            self.evaluate(key, item, key, where, resource, root)
+        self.children(item, key, where, resource, root)
+
+
+def base_invariant_issues(resource: dict, where: str) -> list[Issue]:
+    walker = InvariantWalker(resource)
+    walker.resource(resource, where)
+    return walker.issues

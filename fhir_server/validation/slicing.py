@@ -1,0 +1,123 @@
+"""Which slice an element belongs to (FHIR R4 profiling.html §5.1.0.5 "Discriminator").
+
+Supported discriminator types: ``value`` and ``pattern`` (the fixed or pattern value the slice
+sets at the discriminator path; for extensions sliced by ``url`` the slice's extension
+profile), ``exists`` (the slice requires or forbids the path), ``type`` (the JSON type suffix
+of a choice element, or the resourceType of a resource) and ``profile`` (the item conforms to
+the slice's type profile).  Paths: ``$this``, dotted element names (``system``,
+``coding.code``), ``extension('url')`` and ``resolve()`` (through the context's resolver).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fhir_server.validation.snapshot import Discriminator, Node
+
+EXTENSION_CALL = re.compile(r"extension\('([^']*)'\)")
+Conforms = Callable[[object, str], bool]  # (item, profile url) → does it conform?
+Resolve = Callable[[object], dict | None]  # a Reference → the resource, when it can be found
+
+
+def _split(path: str) -> list[str]:
+    return [p for p in re.split(r"\.(?![^(]*\))", path) if p and p != "$this"]
+
+
+def navigate(item: object, path: str, resolve: Resolve) -> list[object]:
+    """The values at ``path`` below ``item`` (FHIRPath-like: collections flatten)."""
+    values = [item]
+    for step in _split(path):
+        out: list[object] = []
+        for v in values:
+            if not isinstance(v, dict):
+                continue
+            if step == "resolve()":
+                target = resolve(v)
+                if target is not None:
+                    out.append(target)
+                continue
+            ext = EXTENSION_CALL.fullmatch(step)
+            if ext:
+                out += [e for e in v.get("extension") or [] if isinstance(e, dict) and e.get("url") == ext[1]]
+                continue
+            hit = v.get(step)
+            if hit is None:
+                hit = next((val for k, val in v.items() if k.startswith(step) and k[len(step):][:1].isupper()), None)
+            if hit is not None:
+                out += hit if isinstance(hit, list) else [hit]
+        values = out
+    return values
+
+
+def definition_at(slice_node: Node, path: str) -> Node | None:
+    node: Node | None = slice_node
+    for step in _split(path):
+        if node is None:
+            return None
+        if step == "resolve()":
+            return node  # target profiles of the Reference at hand
+        ext = EXTENSION_CALL.fullmatch(step)
+        if ext:
+            sliced = node.child("extension")
+            node = next((s for s in (sliced.slices if sliced else ()) if _extension_url(s) == ext[1]), None)
+            continue
+        node = node.child(step) or node.child(step + "[x]")
+    return node
+
+
+def _extension_url(node: Node) -> str | None:
+    if node.extension_url:
+        return node.extension_url
+    url = node.child("url")
+    if url is not None and url.fixed is not None:
+        return str(url.fixed[1])
+    for t in node.types:
+        if t.code == "Extension" and t.profiles:
+            return t.profiles[0].split("|")[0]
+    return None
+
+
+def contains(pattern: object, value: object) -> bool:
+    """pattern[x] semantics: every property of the pattern is in the value (arrays: each item somewhere)."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(contains(p, value.get(k)) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        return isinstance(value, list) and all(any(contains(p, v) for v in value) for p in pattern)
+    return pattern == value
+
+
+def matches(item: object, json_type: str, slice_node: Node, discriminators: tuple[Discriminator, ...],
+            resolve: Resolve, conforms: Conforms) -> bool:
+    return all(_one(item, json_type, slice_node, d, resolve, conforms) for d in discriminators)
+
+
+def _one(item: object, json_type: str, slice_node: Node, d: Discriminator, resolve: Resolve,
+         conforms: Conforms) -> bool:
+    values = navigate(item, d.path, resolve)
+    target = definition_at(slice_node, d.path)
+    if target is None and _split(d.path) == ["url"] and d.type in ("value", "pattern"):
+        url = _extension_url(slice_node)
+        return url is not None and any(v == url for v in values)
+    if target is None:
+        return False
+    if d.type in ("value", "pattern"):
+        expected = target.fixed or target.pattern
+        if expected is None and _split(d.path) == ["url"]:
+            url = _extension_url(slice_node)
+            expected = ("fixedUri", url) if url else None
+        if expected is None:
+            return False
+        is_fixed = expected[0].startswith("fixed")
+        return any((v == expected[1]) if is_fixed else contains(expected[1], v) for v in values)
+    if d.type == "exists":
+        return bool(values) == (target.min >= 1) if target.max != 0 else not values
+    if d.type == "type":
+        have = {v.get("resourceType") for v in values if isinstance(v, dict) and "resourceType" in v}
+        if not have and _split(d.path) == []:
+            have = {json_type}
+        return bool(have & set(target.type_codes))
+    if d.type == "profile":
+        wanted = [p for t in target.types for p in (t.target_profiles if "resolve()" in d.path else t.profiles)]
+        return any(conforms(v, p) for v in values for p in wanted)
+    return False
