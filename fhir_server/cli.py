@@ -7,6 +7,7 @@ import sys
 import click
 
 from fhir_server.config import DEFAULT_DATABASE
+from fhir_server.contracts_job import contracts
 
 
 @click.group(help="Jiayi (家医): FHIR R4 server and integration adapter for family-doctor contract services.")
@@ -71,6 +72,9 @@ def validate(file: str, profile: str | None) -> None:
 
     errors = validate_file(file, profile, echo=click.echo)
     sys.exit(1 if errors else 0)
+
+
+main.add_command(contracts)
 
 
 def _redact(url: str) -> str:

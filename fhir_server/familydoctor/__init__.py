@@ -8,7 +8,7 @@ them into the repository and the operation registry, so a rule holds whichever w
 
 from __future__ import annotations
 
-from fhir_server.familydoctor import contract_rules
+from fhir_server.familydoctor import contract_rules, operations_contract
 from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import WriteHook
 
@@ -23,4 +23,5 @@ def write_hooks() -> list[WriteHook]:
 def operations() -> list[Operation]:
     """The domain operations of Appendix A."""
     ops: list[Operation] = []
+    ops += operations_contract.OPERATIONS
     return ops
