@@ -146,7 +146,9 @@ def _fees(uow: UnitOfWork, contract: dict, subjects: list[str]) -> Iterator[Viol
 
 
 def _term_people(term: dict) -> int:
-    offer = term.get("offer") if isinstance(term.get("offer"), dict) else {}
+    offer = term.get("offer")
+    if not isinstance(offer, dict):
+        return 0
     return len({ref for party in offer.get("party") or [] if isinstance(party, dict)
                 for ref in (r.local_ref(x) for x in party.get("reference") or []) if ref})
 
@@ -191,7 +193,7 @@ def _valid_signer(uow: UnitOfWork, party: str, subjects: list[str], group: dict 
         return True
     if party.startswith("RelatedPerson/"):
         related = lookup.current(uow, party)
-        return bool(related) and r.local_ref(related.get("patient")) in subjects
+        return related is not None and r.local_ref(related.get("patient")) in subjects
     if group is not None:
         return party in r.group_members(group)
     # a guardian who is a resident: a member of the household of someone covered

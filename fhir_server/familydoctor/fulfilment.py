@@ -62,7 +62,9 @@ def contract_year(contract: dict, as_of: dt.date) -> tuple[dt.date, dt.date]:
 
 
 def _covered(term: dict) -> list[str]:
-    offer = term.get("offer") if isinstance(term.get("offer"), dict) else {}
+    offer = term.get("offer")
+    if not isinstance(offer, dict):
+        return []
     refs = {r.local_ref(x) for party in offer.get("party") or [] for x in party.get("reference") or []}
     return sorted(ref for ref in refs if ref and ref.startswith("Patient/"))
 

@@ -134,18 +134,18 @@ def _term_for(uow: UnitOfWork, old: dict, package_ref: str) -> dict:
     for term in old.get("term") or []:
         if r.local_ref(term.get("topicReference")) == package_ref:
             return copy.deepcopy(term)
-    package = lookup.current(uow, package_ref)
-    if package is None:
+    package = lookup.current(uow, package_ref) or {}
+    if not package:
         refuse("jiayi-contract-package", f"{package_ref} is not a known service package", "package")
     people = r.subjects(old)
     price = r.annual_price(package) or 0
     payer = next((s.get("party") for s in old.get("signer") or [] if (r.local_ref(s.get("party")) or "")
                   .split("/")[0] in ("Patient", "RelatedPerson")), {"reference": people[0]})
-    term: dict = {"topicReference": {"reference": package_ref}, "text": package.get("title"),
+    new: dict = {"topicReference": {"reference": package_ref}, "text": package.get("title"),
                   "offer": {"party": [{"reference": [{"reference": p} for p in people], "role": {"text": "服务对象"}}]}}
-    term["asset"] = [{"valuedItem": [{"quantity": {"value": len(people)}, "unitPrice": {"value": price, "currency": "CNY"},
+    new["asset"] = [{"valuedItem": [{"quantity": {"value": len(people)}, "unitPrice": {"value": price, "currency": "CNY"},
                                       "net": {"value": price * len(people), "currency": "CNY"}, "responsible": payer}]}]
-    return term
+    return new
 
 
 # --- $renew-due --------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def renew_due(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_i
     as_of = params.date("asOf") or r.today(uow.now())
     window = params.integer("windowDays", 0, 366, default=30) or 0
     renewed, skipped = renew_all_due(uow, as_of, window)
-    parts = [{"name": "renewed", "valueReference": {"reference": ref}} for ref in renewed]
+    parts: list[dict] = [{"name": "renewed", "valueReference": {"reference": ref}} for ref in renewed]
     parts.append({"name": "count", "valueInteger": len(renewed)})
     parts += [{"name": "skipped", "part": [{"name": "contract", "valueReference": {"reference": ref}},
                                            {"name": "reason", "valueString": why}]} for ref, why in skipped]

@@ -19,8 +19,8 @@ def today(now: dt.datetime) -> dt.date:
 def has_coding(concepts: object, system: str, code: str) -> bool:
     """Whether a CodeableConcept (or a list of them) carries ``system|code``."""
     items = concepts if isinstance(concepts, list) else [concepts]
-    return any(isinstance(c, dict) and isinstance(coding, dict) and coding.get("system") == system
-               and coding.get("code") == code for c in items for coding in (c or {}).get("coding") or [])
+    return any(isinstance(coding, dict) and coding.get("system") == system and coding.get("code") == code
+               for c in items if isinstance(c, dict) for coding in c.get("coding") or [])
 
 
 def codes(concept: object, system: str) -> list[str]:
@@ -59,7 +59,7 @@ def ref_parts(reference: str) -> tuple[str, str]:
 # --- Contract (jiayi-contract) ---------------------------------------------------------------
 
 def is_family_doctor_contract(contract: dict | None) -> bool:
-    return bool(contract) and has_coding(contract.get("type"), n.CONTRACT_TYPE, "family-doctor")
+    return contract is not None and has_coding(contract.get("type"), n.CONTRACT_TYPE, "family-doctor")
 
 
 def subjects(contract: dict) -> list[str]:
@@ -93,7 +93,7 @@ def combination_hospitals(contract: dict) -> list[tuple[str | None, str]]:
     out = []
     for e in extensions(contract, n.COMBINATION_HOSPITAL):
         parts = {p.get("url"): p for p in e.get("extension") or [] if isinstance(p, dict)}
-        org = local_ref((parts.get("organization") or {}).get("valueReference"))
+        org = local_ref(parts.get("organization", {}).get("valueReference"))
         if org:
             out.append(((parts.get("level") or {}).get("valueCode"), org))
     return out
@@ -110,7 +110,9 @@ def parse_day(value: object) -> dt.date | None:
 
 
 def applies(contract: dict) -> tuple[dt.date | None, dt.date | None]:
-    period = contract.get("applies") if isinstance(contract.get("applies"), dict) else {}
+    period = contract.get("applies")
+    if not isinstance(period, dict):
+        return None, None
     return parse_day(period.get("start")), parse_day(period.get("end"))
 
 
@@ -143,7 +145,7 @@ def term_years(start: dt.date, end: dt.date) -> int | None:
 # --- CareTeam (jiayi-family-doctor-team) -------------------------------------------------------
 
 def is_family_doctor_team(team: dict | None) -> bool:
-    return bool(team) and has_coding(team.get("category") or [], n.CARE_TEAM_CATEGORY, "family-doctor-team")
+    return team is not None and has_coding(team.get("category") or [], n.CARE_TEAM_CATEGORY, "family-doctor-team")
 
 
 def team_roles(participant: dict) -> set[str]:

@@ -79,7 +79,7 @@ def _event(params: Params) -> dict:
                               expression=("item",)))
     if (event["latitude"] is None) != (event["longitude"] is None):
         problems.append(Issue("required", "latitude and longitude come together", expression=("latitude",)))
-    if len(event["eventId"] or "") > 64 * 4:
+    if len(str(event["eventId"])) > 256:
         problems.append(Issue("value", "eventId is at most 256 characters", expression=("eventId",)))
     if problems:
         raise BadRequest(problems)
@@ -177,7 +177,7 @@ def _provenance(uow: UnitOfWork, event: dict, target: str, resident: str, doctor
               _agent("performer", doctor, _card("doctor-card", event["doctorCard"]))]
     provenance: dict = {"resourceType": "Provenance", "target": [{"reference": target}],
                         "occurredDateTime": event["time"].isoformat(), "recorded": fhir_instant(uow.now())}
-    contained = []
+    contained: list[dict] = []
     if event["latitude"] is not None:
         contained.append({"resourceType": "Location", "id": "place", "mode": "instance",
                           "position": {"latitude": event["latitude"], "longitude": event["longitude"]}})

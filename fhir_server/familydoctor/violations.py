@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from fhir_server.core import jiayi_names as n
 from fhir_server.core.errors import Conflict, FHIRError, Issue, Unprocessable
@@ -35,5 +36,6 @@ def raise_if_any(violations: Iterable[Violation]) -> None:
     raise error
 
 
-def refuse(rule: str, message: str, *expression: str, conflict: bool = False) -> None:
+def refuse(rule: str, message: str, *expression: str, conflict: bool = False) -> NoReturn:
     raise_if_any([Violation(rule, message, tuple(expression), conflict)])
+    raise AssertionError("unreachable")

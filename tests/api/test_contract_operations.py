@@ -4,8 +4,8 @@ $renew-due (and the nightly CLI job), $fulfilment and Patient/$family-doctor."""
 from __future__ import annotations
 
 from click.testing import CliRunner
-
 from contract_data import JSON, n, parameters, post, rules, world
+
 from fhir_server.cli import main
 
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
 from contract_data import JSON, World, n, parameters, rules
+
 from e2e.conftest import running_server, server_log
 
 pytestmark = pytest.mark.e2e
