@@ -197,7 +197,7 @@ def _valid_signer(uow: UnitOfWork, party: str, subjects: list[str], group: dict 
     if group is not None:
         return party in r.group_members(group)
     # a guardian who is a resident: a member of the household of someone covered
-    households = lookup.find(uow, "Group", [("member", ",".join(subjects))])
+    households = lookup.find_any(uow, "Group", "member", subjects)
     return any(party in r.group_members(g) for g in households)
 
 

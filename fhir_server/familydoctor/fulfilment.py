@@ -73,8 +73,7 @@ def _delivered(uow: UnitOfWork, contract_ref: str, people: list[str], first: dt.
     counted: Counter = Counter()
     if last < first or not people:
         return counted
-    items = [("patient", ",".join(people)), ("date", f"ge{first}"), ("date", f"le{last}")]
-    for encounter in lookup.find(uow, "Encounter", items):
+    for encounter in lookup.find_any(uow, "Encounter", "patient", people, (("date", f"ge{first}"), ("date", f"le{last}"))):
         day = r.parse_day((encounter.get("period") or {}).get("start"))
         if encounter.get("status") in NOT_DELIVERED or day is None or not first <= day <= last:
             continue

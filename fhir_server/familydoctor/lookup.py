@@ -10,6 +10,7 @@ from fhir_server.core.errors import Issue, Unprocessable
 from fhir_server.repository.base import UnitOfWork
 
 PAGE = 500
+OR_SLICE = 50  # values per OR list (the search cost limit allows 100)
 
 
 def current(uow: UnitOfWork, reference: str | None) -> dict | None:
@@ -32,6 +33,18 @@ def find(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]]) -> Iterat
         if not page.next_page:
             return
         page = uow.search(request, page.next_page)
+
+
+def find_any(uow: UnitOfWork, res_type: str, param: str, values: list[str],
+             items: tuple[tuple[str, str], ...] = ()) -> Iterator[dict]:
+    """Matches of ``param`` equal to any of ``values`` (asked in slices under the OR limit)."""
+    seen: set[str] = set()
+    for start in range(0, len(values), OR_SLICE):
+        for content in find(uow, res_type, [(param, ",".join(values[start:start + OR_SLICE])), *items]):
+            key = str(content.get("id"))
+            if key not in seen:
+                seen.add(key)
+                yield content
 
 
 def count(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]]) -> int:
