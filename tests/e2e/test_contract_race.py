@@ -83,3 +83,14 @@ def test_a_card_event_sent_ten_times_at_once_is_recorded_once(base, unique):
     found = requests.get(f"{base}/Encounter", params={"identifier": f"{n.TWO_CARD_EVENT}|ev-{unique}",
                                                       "_total": "accurate"}, timeout=TIMEOUT).json()
     assert found["total"] == 1
+
+
+def test_ten_racing_renewals_of_one_contract_make_one_successor(base, unique):
+    w = _world(base, unique)
+    old = requests.post(f"{base}/Contract", json=w.contract(), headers=JSON, timeout=TIMEOUT).json()["id"]
+    responses = _together(lambda i: requests.post(f"{base}/Contract/{old}/$renew", json=parameters(),
+                                                  headers=JSON, timeout=TIMEOUT))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * (COPIES - 1), [r.text[:300] for r in responses]
+    found = requests.get(f"{base}/Contract", params={"renews": f"Contract/{old}", "_total": "accurate"},
+                         timeout=TIMEOUT).json()
+    assert found["total"] == 1
