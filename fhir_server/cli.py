@@ -6,7 +6,9 @@ import sys
 
 import click
 
+from fhir_server.cli_kpi import kpi
 from fhir_server.config import DEFAULT_DATABASE
+from fhir_server.contracts_job import contracts
 
 
 @click.group(help="Jiayi (家医): FHIR R4 server and integration adapter for family-doctor contract services.")
@@ -73,8 +75,7 @@ def validate(file: str, profile: str | None) -> None:
     sys.exit(1 if errors else 0)
 
 
-from fhir_server.cli_kpi import kpi  # noqa: E402  (commands in their own modules)
-
+main.add_command(contracts)
 main.add_command(kpi)
 
 

@@ -8,6 +8,7 @@ them into the repository and the operation registry, so a rule holds whichever w
 
 from __future__ import annotations
 
+from fhir_server.familydoctor import contract_rules, operations_contract
 from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import WriteHook
 
@@ -15,6 +16,7 @@ from fhir_server.repository.base import WriteHook
 def write_hooks() -> list[WriteHook]:
     """The domain rules, run by the repository inside every write transaction."""
     hooks: list[WriteHook] = []
+    hooks += [contract_rules.check_contract_write, contract_rules.check_team_write]
     return hooks
 
 
@@ -23,4 +25,5 @@ def operations() -> list[Operation]:
     from fhir_server.familydoctor import measures
 
     ops: list[Operation] = [*measures.OPERATIONS]
+    ops += operations_contract.OPERATIONS
     return ops
