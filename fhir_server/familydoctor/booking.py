@@ -32,11 +32,11 @@ CANDIDATES = 200  # free slots examined per booking (earliest first)
 
 
 def book(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-    params = OperationInput(request)
+    requested = _not_before(OperationInput(request).value("notBefore"))
     referral = current_or_raise(uow, "ServiceRequest", res_id or "").content or {}
     _check_referral(uow, referral)
     now = lookup.now(uow)
-    not_before = max(_not_before(params.value("notBefore")) or now, now)
+    not_before = max(requested or now, now)
     schedules = schedules_of(uow, referral.get("performer") or [])
     for slot in _free_reserved_slots(uow, schedules, not_before, now):
         appointment = _appointment(uow, referral, slot, schedules[slot["schedule"]["reference"]], now)
