@@ -110,7 +110,10 @@ def _normalise(resource: dict) -> dict:
 @cache
 def base_registry() -> ParamRegistry:
     data = json.loads((DATA / "search-parameters.json").read_text(encoding="utf-8"))
-    return ParamRegistry(param_from_json(p) for p in data["parameters"])
+    # the server's own domain parameters (e.g. CarePlan activity-due), always present
+    jiayi = json.loads((DATA / "jiayi-search-parameters.json").read_text(encoding="utf-8"))
+    own = [e["resource"] for e in jiayi["entry"]]
+    return ParamRegistry(param_from_json(p) for p in [*data["parameters"], *own])
 
 
 @cache

@@ -60,7 +60,7 @@ class World:
              "extension": [{"url": SD + "jiayi-key-population",
                             "valueCodeableConcept": {"coding": [{"system": CS + "key-population", "code": "hypertension"}]}}]},
             {"resourceType": "Contract", "id": i("ctr"), "status": "executed",
-             "applies": {"start": (today - timedelta(days=200)).isoformat(), "end": (today + timedelta(days=165)).isoformat()},
+             "applies": {"start": (today - timedelta(days=200)).isoformat(), "end": (today + timedelta(days=164)).isoformat()},
              "subject": [ref("Patient", i("pat"))],
              "extension": [{"url": SD + "jiayi-contract-care-team", "valueReference": ref("CareTeam", i("team"))},
                            {"url": SD + "jiayi-combination-hospital",

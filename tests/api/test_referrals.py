@@ -4,9 +4,9 @@ downward referrals closing the loop — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from referral_world import SD, load, new_world, put, ref
 
 from fhir_server.familydoctor.referral_task import ALWAYS, TRANSITIONS
-from referral_world import SD, load, new_world, put, ref
 
 
 @pytest.fixture(scope="module")

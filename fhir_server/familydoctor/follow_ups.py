@@ -1,0 +1,97 @@
+"""Follow-up Encounters fill the resident's plan (SPEC §4 Care plans).
+
+A follow-up (``jiayi-follow-up``: claims the profile, or is typed with a follow-up-method
+code) that is finished fills, in each active health-management plan of the resident (only
+plans serving the same contract when the Encounter names one with ``jiayi-contract``), one
+open planned activity per service item it records (``jiayi-service-item``; none recorded:
+any follow-up item): the one due first among those whose window has begun by the visit
+day, so a late visit fills the overdue window.  The activity gets the Encounter in
+``outcomeReference`` and status completed.  Writing the same Encounter again fills nothing
+more.  (R4 Encounter.basedOn takes only ServiceRequests, so the plan is found from the
+resident and the contract rather than from a link on the Encounter.)
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fhir_server.repository.base import UnitOfWork, WriteEvent
+
+from . import lookup
+from . import referral_names as n
+from .care_plans import FOLLOW_UP_ITEMS
+
+OPEN = frozenset({"scheduled", "not-started", "in-progress"})
+
+
+def is_follow_up(encounter: dict | None) -> bool:
+    if not encounter or encounter.get("resourceType") != "Encounter":
+        return False
+    return n.FOLLOW_UP in ((encounter.get("meta") or {}).get("profile") or []) or lookup.has_coding(
+        encounter.get("type") or [], n.FOLLOW_UP_METHOD)
+
+
+def fill_plans(uow: UnitOfWork, event: WriteEvent) -> None:
+    """Write hook on Encounter."""
+    encounter = event.resource
+    if event.res_type != "Encounter" or not is_follow_up(encounter) or encounter.get("status") != "finished":
+        return
+    patient = lookup.ref_key(encounter.get("subject"))
+    day = lookup.day_of((encounter.get("period") or {}).get("start"))
+    if not patient or patient[0] != "Patient" or day is None:
+        return
+    reference = f"Encounter/{event.res_id}"
+    contract = lookup.ref_key(lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference"))
+    items = [c for e in lookup.extensions(encounter, n.SERVICE_ITEM_EXT)
+             for c in lookup.codes_of(e.get("valueCodeableConcept"), n.SERVICE_ITEM)]
+    for plan in active_plans(uow, patient, contract):
+        if any(reference == o.get("reference") for a in plan.get("activity") or []
+               for o in a.get("outcomeReference") or []):
+            continue
+        changed = _fill(plan, items, day, reference)
+        if changed:
+            stored = uow.get("CarePlan", plan["id"], for_update=True)
+            if stored is not None and not stored.deleted:
+                uow.save("PUT", "CarePlan", plan["id"], changed, stored)
+
+
+def active_plans(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str, str] | None) -> list[dict]:
+    plans = lookup.find(uow, "CarePlan", [("subject", f"{patient[0]}/{patient[1]}"), ("status", "active")])
+    plans = [p for p in plans if n.HEALTH_PLAN in ((p.get("meta") or {}).get("profile") or [])
+             or lookup.extensions(p, n.CONTRACT_EXT)]
+    if contract:
+        plans = [p for p in plans if lookup.ref_key(lookup.ext_value(p, n.CONTRACT_EXT, "Reference")) in (None, contract)]
+    return plans
+
+
+def _fill(plan: dict, items: list[str], day: date, reference: str) -> dict | None:
+    activities = [dict(a) for a in plan.get("activity") or []]
+    filled = False
+    for wanted in items or [None]:
+        index = _pick(activities, wanted, day)
+        if index is None:
+            continue
+        activity = activities[index]
+        activity["detail"] = {**activity["detail"], "status": "completed"}
+        activity["outcomeReference"] = [*(activity.get("outcomeReference") or []), {"reference": reference}]
+        filled = True
+    return {**plan, "activity": activities} if filled else None
+
+
+def _pick(activities: list[dict], wanted: str | None, day: date) -> int | None:
+    best: tuple[date, int] | None = None
+    for i, activity in enumerate(activities):
+        detail = activity.get("detail") or {}
+        period = detail.get("scheduledPeriod") or {}
+        codes = lookup.codes_of(detail.get("code"), n.SERVICE_ITEM)
+        if detail.get("status") not in OPEN or not period or not codes:
+            continue
+        if (wanted is not None and wanted not in codes) or (wanted is None and not FOLLOW_UP_ITEMS & set(codes)):
+            continue
+        start, end = lookup.day_of(period.get("start")), lookup.day_of(period.get("end"))
+        if start is not None and start > day:
+            continue
+        due = end or start or day
+        if best is None or due < best[0]:
+            best = (due, i)
+    return best[1] if best else None
