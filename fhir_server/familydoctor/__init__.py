@@ -11,14 +11,14 @@ from __future__ import annotations
 from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import WriteHook
 
-from . import booking, care_plans, follow_ups, referral_task, referrals, slots
+from . import booking, care_plans, follow_up_rules, follow_ups, referral_task, referrals, slots
 
 
 def write_hooks() -> list[WriteHook]:
     """The domain rules, run by the repository inside every write transaction."""
     hooks: list[WriteHook] = []
     hooks += [referrals.check_referral, referral_task.check_task, referrals.check_task_outputs,
-              slots.check_appointment, follow_ups.fill_plans]
+              slots.check_appointment, follow_ups.fill_plans, follow_up_rules.apply_rules]
     return hooks
 
 
