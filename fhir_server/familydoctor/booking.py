@@ -123,7 +123,7 @@ def _appointment(uow: UnitOfWork, referral: dict, slot: dict, schedule: dict, no
     participants = [{"actor": referral["subject"], "required": "required", "status": "accepted"}]
     participants += [{"actor": {"reference": a["reference"]}, "required": "required", "status": "accepted"}
                      for a in schedule.get("actor") or [] if isinstance(a.get("reference"), str)]
-    appointment = {"resourceType": "Appointment", "status": "booked"}
+    appointment: dict = {"resourceType": "Appointment", "status": "booked"}
     for key in ("serviceType", "specialty"):
         if schedule.get(key):
             appointment[key] = schedule[key]

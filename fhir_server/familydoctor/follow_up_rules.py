@@ -17,8 +17,8 @@ A proposal is a draft ``jiayi-referral`` (intent proposal, identified by the vis
 ``SID/referral-proposal``) and a draft Task for the family doctor (owner the doctor; the
 doctor sends it by moving the Task to requested and the referral to active).  The 2-week
 follow-up is an activity added to the resident's active health-management plans (none: no
-activity).  Each is written once per visit; a later danger value raises a proposal's
-priority.
+activity).  Each is written once per visit, and a resident has at most one open (draft)
+proposal: a later visit that calls for a referral raises its priority instead.
 """
 
 from __future__ import annotations
@@ -124,13 +124,16 @@ def relevant(obs: dict | None) -> bool:
 def apply_rules(uow: UnitOfWork, event: WriteEvent) -> None:
     """Write hook on Observation."""
     obs = event.resource
-    if event.res_type != "Observation" or not relevant(obs):
+    if event.res_type != "Observation" or obs is None or not relevant(obs):
         return
     previous = event.previous.content if event.previous and not event.previous.deleted else None
     if previous and _values_key(previous) == _values_key(obs):
         return
+    alone = judge([obs])
+    if not (alone.danger or alone.unsatisfactory or alone.adverse or alone.complication):
+        return  # a normal value changes no decision: the visit's other values already made theirs
     encounter = lookup.resolve(uow, obs.get("encounter"))
-    if not is_follow_up(encounter):
+    if encounter is None or not is_follow_up(encounter):
         return
     observations = [o for o in lookup.find(uow, "Observation", [("encounter", f"Encounter/{encounter['id']}")])
                     if o.get("id") != event.res_id]
@@ -206,8 +209,11 @@ def schedule_follow_up(uow: UnitOfWork, encounter: dict, visit: Visit, why: str)
 
 def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: str, reason: str) -> None:
     identifier = f"Encounter/{encounter['id']}"
-    existing = lookup.find(uow, "ServiceRequest", [("identifier", f"{n.PROPOSAL_ID}|{identifier}")], count=2)
-    if existing:
+    patient = lookup.ref_key(encounter.get("subject"))
+    existing = [sr for sr in lookup.find(uow, "ServiceRequest", [
+        ("subject", f"{patient[0]}/{patient[1]}" if patient else ""), ("identifier", f"{n.PROPOSAL_ID}|"),
+        ("status", "draft")], count=5)] if patient else []
+    if existing:  # one open proposal per resident: a later visit can only make it more urgent
         sr = existing[0]
         if RANK.get(sr.get("priority") or "routine", 0) < RANK[priority] and sr.get("status") == "draft":
             raised = {**sr}
@@ -216,7 +222,6 @@ def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: s
             if stored is not None:
                 uow.save("PUT", "ServiceRequest", sr["id"], raised, stored)
         return
-    patient = lookup.ref_key(encounter.get("subject"))
     day = _day(encounter) or lookup.now(uow).date()
     contract = lookup.contract_in_force(uow, patient, day,
                                         [lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference")]) if patient else None

@@ -34,7 +34,7 @@ def is_follow_up(encounter: dict | None) -> bool:
 def fill_plans(uow: UnitOfWork, event: WriteEvent) -> None:
     """Write hook on Encounter."""
     encounter = event.resource
-    if event.res_type != "Encounter" or not is_follow_up(encounter) or encounter.get("status") != "finished":
+    if encounter is None or not is_follow_up(encounter) or encounter.get("status") != "finished":
         return
     patient = lookup.ref_key(encounter.get("subject"))
     day = lookup.day_of((encounter.get("period") or {}).get("start"))
@@ -67,7 +67,8 @@ def active_plans(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str,
 def _fill(plan: dict, items: list[str], day: date, reference: str) -> dict | None:
     activities = [dict(a) for a in plan.get("activity") or []]
     filled = False
-    for wanted in items or [None]:
+    wanted_items: list[str | None] = [*items] or [None]
+    for wanted in wanted_items:
         index = _pick(activities, wanted, day)
         if index is None:
             continue

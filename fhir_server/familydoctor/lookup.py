@@ -109,9 +109,9 @@ def contract_in_force(uow: UnitOfWork, patient: tuple[str, str], on: date,
                       hints: Iterable[object] = ()) -> dict | None:
     """The executed contract covering ``patient`` on ``on``: one of ``hints`` (references to
     Contracts, e.g. ``basedOn``) first, else a search by subject."""
-    candidates = [resolve(uow, h) for h in hints if (ref_key(h) or ("",))[0] == "Contract"]
+    candidates: list[dict | None] = [resolve(uow, h) for h in hints if (ref_key(h) or ("",))[0] == "Contract"]
     if not any(candidates):
-        candidates = find(uow, "Contract", [("subject", f"{patient[0]}/{patient[1]}"), ("status", "executed")])
+        candidates = [*find(uow, "Contract", [("subject", f"{patient[0]}/{patient[1]}"), ("status", "executed")])]
     for contract in candidates:
         if contract and _covers(contract, patient, on):
             return contract

@@ -63,7 +63,7 @@ def check_task(uow: UnitOfWork, event: WriteEvent) -> None:
                                     f"({', '.join(TRANSITIONS)})")])
     if previous is None:
         _check_first(event, status)
-    elif not allowed(previous.get("status"), status):
+    elif not allowed(str(previous.get("status")), status):
         raise Conflict([_issue(f"Referral Task {event.res_type}/{event.res_id} cannot go from "
                                f"'{previous.get('status')}' to '{status}'; allowed from "
                                f"'{previous.get('status')}': {_list(previous.get('status'))}")])

@@ -35,8 +35,8 @@ def check_appointment(uow: UnitOfWork, event: WriteEvent) -> None:
     old = event.previous.content if event.previous and not event.previous.deleted else None
     held_before = _held(old)
     held_now = _held(new) if event.resource is not None else set()
-    for key in sorted(held_before - held_now):
-        _set_slot_status(uow, key, "free", event.res_id)
+    for released in sorted(held_before - held_now):
+        _set_slot_status(uow, released, "free", event.res_id)
     if new.get("status") not in BOOKING:
         return
     for i, slot_ref in enumerate(new.get("slot") or []):
@@ -92,7 +92,7 @@ def check_opening(uow: UnitOfWork, slot: dict, appointment: dict, now: datetime,
 def family_doctor_referral(uow: UnitOfWork, appointment: dict) -> dict | None:
     for based_on in appointment.get("basedOn") or []:
         sr = lookup.resolve(uow, based_on)
-        if lookup.is_referral(sr) and sr.get("status") == "active" and lookup.is_family_doctor(uow, sr.get("requester")):
+        if sr is not None and lookup.is_referral(sr) and sr.get("status") == "active" and lookup.is_family_doctor(uow, sr.get("requester")):
             return sr
     return None
 
