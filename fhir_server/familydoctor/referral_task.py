@@ -28,7 +28,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "received": frozenset({"accepted", "rejected", "cancelled"}),
     "accepted": frozenset({"in-progress", "cancelled"}),
     "in-progress": frozenset({"on-hold", "completed", "failed"}),
-    "on-hold": frozenset({"in-progress", "cancelled", "failed"}),
+    "on-hold": frozenset({"in-progress", "failed"}),
     "rejected": frozenset(),
     "cancelled": frozenset(),
     "failed": frozenset(),
