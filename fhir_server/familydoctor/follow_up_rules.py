@@ -37,8 +37,9 @@ from .referrals import RANK, raise_priority
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    measure: str
+    measure: str  # the national form's field name
     codes: tuple[str, ...]  # LOINC, as the value's own code or a component's
+    unit: str  # the unit the thresholds are in
     item: str  # the follow-up service item the measure belongs to
     unsatisfactory: float  # value ≥ this: 控制不满意
     danger_high: float  # value ≥ this: danger (紧急转诊)
@@ -47,9 +48,9 @@ class Threshold:
 
 
 THRESHOLDS = (
-    Threshold("systolic blood pressure", ("8480-6",), "hypertension-follow-up", 140, 180),
-    Threshold("diastolic blood pressure", ("8462-4",), "hypertension-follow-up", 90, 110),
-    Threshold("fasting glucose", ("1558-6", "14771-0", "76629-5"), "diabetes-follow-up", 7.0, 16.7, 3.9, 18.0),
+    Threshold("收缩压", ("8480-6",), "mmHg", "hypertension-follow-up", 140, 180),
+    Threshold("舒张压", ("8462-4",), "mmHg", "hypertension-follow-up", 90, 110),
+    Threshold("空腹血糖", ("1558-6", "14771-0", "76629-5"), "mmol/L", "diabetes-follow-up", 7.0, 16.7, 3.9, 18.0),
 )
 FOLLOW_UP_DAYS = 14
 PROPOSAL_PRIORITY = {"danger": "asap", "refer": "routine"}
@@ -82,9 +83,9 @@ def judge(observations: list[dict]) -> Visit:
                 hit = True
                 visit.items.add(t.item)
                 if value >= t.danger_high or (t.danger_low is not None and value <= t.danger_low):
-                    visit.danger.append(f"{t.measure} {value:g}")
+                    visit.danger.append(f"{t.measure} {value:g} {t.unit}")
                 elif value >= t.unsatisfactory:
-                    visit.unsatisfactory.append(f"{t.measure} {value:g}")
+                    visit.unsatisfactory.append(f"{t.measure} {value:g} {t.unit}")
         classes = lookup.codes_of(obs.get("valueCodeableConcept"), n.CLASSIFICATION)
         if "unsatisfactory" in classes:
             visit.unsatisfactory.append("classified 控制不满意")
@@ -215,12 +216,10 @@ def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: s
         ("status", "draft")], count=5)] if patient else []
     if existing:  # one open proposal per resident: a later visit can only make it more urgent
         sr = existing[0]
-        if RANK.get(sr.get("priority") or "routine", 0) < RANK[priority] and sr.get("status") == "draft":
-            raised = {**sr}
-            raise_priority(raised, priority)
-            stored = uow.get("ServiceRequest", sr["id"], for_update=True)
-            if stored is not None:
-                uow.save("PUT", "ServiceRequest", sr["id"], raised, stored)
+        if RANK.get(sr.get("priority") or "routine", 0) < RANK[priority]:
+            _raise(uow, "ServiceRequest", sr, priority)
+            for task in lookup.find(uow, "Task", [("focus", f"ServiceRequest/{sr['id']}"), ("status", "draft")]):
+                _raise(uow, "Task", task, priority)
         return
     day = _day(encounter) or lookup.now(uow).date()
     contract = lookup.contract_in_force(uow, patient, day,
@@ -228,7 +227,8 @@ def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: s
     doctor = _doctor(uow, encounter, contract)
     sr_id, task_id = uow.new_id(), uow.new_id()
     sr = _proposal(encounter, visit, priority, reason, contract, doctor, identifier, lookup.now(uow))
-    uow.save("POST", "ServiceRequest", sr_id, sr, None)
+    saved = uow.save("POST", "ServiceRequest", sr_id, sr, None).content or sr
+    priority = saved.get("priority", priority)  # as the hooks left it (the green channel raises it)
     task = {"resourceType": "Task", "meta": {"profile": [n.REFERRAL_TASK]}, "status": "draft", "intent": "proposal",
             "priority": priority,
             "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "approve"}],
@@ -239,6 +239,14 @@ def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: s
     if doctor:
         task["owner"] = doctor
     uow.save("POST", "Task", task_id, task, None)
+
+
+def _raise(uow: UnitOfWork, res_type: str, resource: dict, priority: str) -> None:
+    raised = {**resource}
+    raise_priority(raised, priority)
+    stored = uow.get(res_type, resource["id"], for_update=True)
+    if stored is not None and not stored.deleted and raised != resource:
+        uow.save("PUT", res_type, resource["id"], raised, stored)
 
 
 def _doctor(uow: UnitOfWork, encounter: dict, contract: dict | None) -> dict | None:

@@ -128,6 +128,7 @@ def test_follow_up_rules(client, world, case, visits, priority, follow_ups):
         tasks = client.get(f"/fhir/Task?focus=ServiceRequest/{sr['id']}").get_json()["entry"]
         task = tasks[0]["resource"]
         assert len(tasks) == 1 and task["status"] == "draft" and task["owner"] == ref("Practitioner", world.id("fd"))
+        assert task["priority"] == sr["priority"] and sr["reasonCode"][0]["text"]
 
 
 def test_rules_fire_once_per_visit(client, world):
@@ -161,5 +162,4 @@ def test_observations_outside_follow_ups_trigger_nothing(client, world):
 
 def test_thresholds_are_a_table():
     assert {t.measure: (t.unsatisfactory, t.danger_high, t.danger_low) for t in THRESHOLDS} == {
-        "systolic blood pressure": (140, 180, None), "diastolic blood pressure": (90, 110, None),
-        "fasting glucose": (7.0, 16.7, 3.9)}
+        "收缩压": (140, 180, None), "舒张压": (90, 110, None), "空腹血糖": (7.0, 16.7, 3.9)}
