@@ -13,7 +13,8 @@ are scheduled one activity per visit window (``scheduledPeriod``, status schedul
 package's frequency, raised to the national minimum for the resident's key populations and
 conditions (hypertension, type-2 diabetes: four a year), and one general follow-up a year
 when the plan has no other (every signed resident).  Other service items are one activity
-each with their yearly frequency (``scheduledTiming``, status not-started).
+each with their yearly frequency (``scheduledTiming``, status not-started).  Follow-ups the
+resident already had during the term fill their windows at once, as later ones will.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ from fhir_server.repository.base import UnitOfWork
 
 from . import lookup
 from . import referral_names as n
+from .follow_ups import fill_from_history
 
-ANNUAL = "annual-follow-up"
+ANNUAL = n.ANNUAL_FOLLOW_UP
 # key population → (follow-up item, minimum visits a year): 国家基本公共卫生服务规范 §1.7
 MINIMUM_FOLLOW_UPS = {"hypertension": ("hypertension-follow-up", 4), "diabetes-t2": ("diabetes-follow-up", 4)}
 CONDITION_KEY = {"I10": "hypertension", "I11": "hypertension", "E11": "diabetes-t2"}  # ICD-10 prefixes
-FOLLOW_UP_ITEMS = frozenset({"hypertension-follow-up", "diabetes-follow-up", "severe-mental-follow-up",
-                             "tb-follow-up", ANNUAL})
+FOLLOW_UP_ITEMS = n.FOLLOW_UP_ITEMS
 # service item → plan category (SPEC §3 jiayi-health-management-plan)
 CATEGORY = {"hypertension-follow-up": "hypertension", "diabetes-follow-up": "diabetes-t2",
             "elderly-health-check": "elderly", "maternal-visit": "maternal", "child-health-check": "child-0-6",
@@ -110,7 +111,7 @@ def build_plan(uow: UnitOfWork, package: dict, patient: dict, contract: dict | N
     if conditions:
         plan["addresses"] = [{"reference": ref} for ref, _ in conditions]
     plan["activity"] = activities
-    return plan
+    return fill_from_history(uow, plan)
 
 
 def package_items(package: dict) -> dict[str, int]:

@@ -19,7 +19,8 @@ from fhir_server.repository.base import UnitOfWork, WriteEvent
 
 from . import lookup
 from . import referral_names as n
-from .care_plans import FOLLOW_UP_ITEMS
+
+FOLLOW_UP_ITEMS = n.FOLLOW_UP_ITEMS
 
 OPEN = frozenset({"scheduled", "not-started", "in-progress"})
 
@@ -42,17 +43,39 @@ def fill_plans(uow: UnitOfWork, event: WriteEvent) -> None:
         return
     reference = f"Encounter/{event.res_id}"
     contract = lookup.ref_key(lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference"))
-    items = [c for e in lookup.extensions(encounter, n.SERVICE_ITEM_EXT)
-             for c in lookup.codes_of(e.get("valueCodeableConcept"), n.SERVICE_ITEM)]
     for plan in active_plans(uow, patient, contract):
-        if any(reference == o.get("reference") for a in plan.get("activity") or []
-               for o in a.get("outcomeReference") or []):
+        if _filled_by(plan, reference):
             continue
-        changed = _fill(plan, items, day, reference)
+        changed = _fill(plan, _items(encounter), day, reference)
         if changed:
             stored = uow.get("CarePlan", plan["id"], for_update=True)
             if stored is not None and not stored.deleted:
                 uow.save("PUT", "CarePlan", plan["id"], changed, stored)
+
+
+def fill_from_history(uow: UnitOfWork, plan: dict) -> dict:
+    """A new plan with the follow-ups the resident already had during its period filled in."""
+    period, patient = plan.get("period") or {}, plan["subject"]["reference"]
+    contract = lookup.ref_key(lookup.ext_value(plan, n.CONTRACT_EXT, "Reference"))
+    items = [("subject", patient), ("date", f"ge{period.get('start')}"), ("date", f"le{period.get('end')}"),
+             ("status", "finished"), ("_sort", "date")]
+    for encounter in lookup.find(uow, "Encounter", items, count=500) if period.get("start") else []:
+        named = lookup.ref_key(lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference"))
+        day = lookup.day_of((encounter.get("period") or {}).get("start"))
+        if not is_follow_up(encounter) or day is None or named not in (None, contract):
+            continue
+        plan = _fill(plan, _items(encounter), day, f"Encounter/{encounter['id']}") or plan
+    return plan
+
+
+def _items(encounter: dict) -> list[str]:
+    return [c for e in lookup.extensions(encounter, n.SERVICE_ITEM_EXT)
+            for c in lookup.codes_of(e.get("valueCodeableConcept"), n.SERVICE_ITEM)]
+
+
+def _filled_by(plan: dict, reference: str) -> bool:
+    return any(reference == o.get("reference") for a in plan.get("activity") or []
+               for o in a.get("outcomeReference") or [])
 
 
 def active_plans(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str, str] | None) -> list[dict]:

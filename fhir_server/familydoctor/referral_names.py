@@ -42,3 +42,6 @@ PROPOSAL_ID = SID + "referral-proposal"  # added: the visit a rule-raised propos
 SNOMED = "http://snomed.info/sct"
 REFERRAL_CATEGORY = {"system": SNOMED, "code": "3457005", "display": "Patient referral"}
 FAMILY_DOCTOR_ROLES = frozenset({"family-doctor", "village-doctor"})
+ANNUAL_FOLLOW_UP = "annual-follow-up"  # added to CS/service-item: 年度随访 (every signed resident)
+FOLLOW_UP_ITEMS = frozenset({"hypertension-follow-up", "diabetes-follow-up", "severe-mental-follow-up",
+                             "tb-follow-up", ANNUAL_FOLLOW_UP})

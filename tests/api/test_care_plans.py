@@ -134,3 +134,18 @@ def test_follow_ups_fill_the_plan_and_overdue_search(client, world):
     other = _visit(world, "v-other", today, item="diabetes-follow-up")
     put(client, other)  # an item the plan does not schedule fills nothing
     assert client.get(f"/fhir/CarePlan/{plan['id']}").get_json()["meta"]["versionId"] == "3"
+
+
+def test_a_new_plan_counts_the_follow_ups_already_done_in_the_term(client, world):
+    pid = world.id("hist")
+    contract = next(r for r in world.resources() if r["resourceType"] == "Contract")
+    load(client, [{"resourceType": "Patient", "id": pid, "gender": "female"},
+                  {**contract, "id": pid + "-ctr", "subject": [ref("Patient", pid)]}])
+    start = datetime.fromisoformat(contract["applies"]["start"]).replace(tzinfo=UTC)
+    visit = {**_visit(world, "hist-v", start + timedelta(days=5)), "subject": ref("Patient", pid),
+             "extension": [_visit(world, "x", start)["extension"][1]]}
+    assert put(client, visit).status_code == 201
+    plan = _apply(client, world, "pkg-htn", subject="hist").get_json()
+    visits = _follow_ups(plan, "hypertension-follow-up")
+    assert [v["status"] for v in visits] == ["completed", "scheduled", "scheduled", "scheduled"]
+    assert plan["activity"][0]["outcomeReference"] == [ref("Encounter", world.id("hist-v"))]
