@@ -110,6 +110,15 @@ def new_world() -> World:
     return World("w" + uuid.uuid4().hex[:10])
 
 
+def valid_r4(resource: dict) -> bool:
+    """Resources the server writes itself (not through validation on write) are valid R4 too."""
+    from fhir_server.validation import validate_resource
+
+    errors = [i for i in validate_resource(resource, resource["resourceType"]) if i.is_error]
+    assert not errors, errors
+    return True
+
+
 def put(client, resource: dict):
     return client.put(f"/fhir/{resource['resourceType']}/{resource['id']}", json=resource)
 

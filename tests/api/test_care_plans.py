@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from referral_world import CS, SD, load, new_world, put, ref
+from referral_world import CS, SD, load, new_world, put, ref, valid_r4
 
 ITEM = CS + "service-item"
 
@@ -50,6 +50,7 @@ def test_apply_returns_an_unsaved_plan_for_the_contract_term(client, world):
     assert response.status_code == 200, response.get_json()
     plan = response.get_json()
     assert plan["resourceType"] == "CarePlan" and "id" not in plan and plan["status"] == "draft"
+    assert valid_r4(plan)
     assert plan["meta"]["profile"] == [SD + "jiayi-health-management-plan"]
     assert plan["extension"] == [{"url": SD + "jiayi-contract", "valueReference": ref("Contract", world.id("ctr"))}]
     assert plan["careTeam"] == [ref("CareTeam", world.id("team"))]

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from referral_world import CS, SD, load, new_world, put, ref
+from referral_world import CS, SD, load, new_world, put, ref, valid_r4
 
 from fhir_server.familydoctor.follow_up_rules import THRESHOLDS
 
@@ -129,6 +129,7 @@ def test_follow_up_rules(client, world, case, visits, priority, follow_ups):
         task = tasks[0]["resource"]
         assert len(tasks) == 1 and task["status"] == "draft" and task["owner"] == ref("Practitioner", world.id("fd"))
         assert task["priority"] == sr["priority"] and sr["reasonCode"][0]["text"]
+        assert valid_r4(sr) and valid_r4(task) and valid_r4(client.get(f"/fhir/CarePlan/{plan_id}").get_json())
 
 
 def test_rules_fire_once_per_visit(client, world):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from referral_world import load, new_world, put, ref
+from referral_world import load, new_world, put, ref, valid_r4
 
 
 @pytest.fixture()
@@ -86,6 +86,7 @@ def test_book_takes_the_earliest_open_reserved_slot_and_records_it(client, world
     assert actors == [f"Patient/{world.id('pat')}", f"PractitionerRole/{world.id('spec-role')}"]
     assert client.get(f"/fhir/Slot/{world.id('s-early')}").get_json()["status"] == "busy"
     task = client.get(f"/fhir/Task/{world.id('task-up')}").get_json()
+    assert valid_r4(appointment) and valid_r4(task)
     assert task["output"][-1]["valueReference"]["reference"] == f"Appointment/{appointment['id']}"
     second = _book(client, world, "up", notBefore="2100-01-01T00:00:00Z")
     assert second.status_code == 409
