@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from referral_world import SD, new_world, ref
+from referral_world import CS, SD, new_world, ref
 
 from fhir_server.app import create_app
 from fhir_server.core.clock import counting_ids
@@ -88,3 +88,45 @@ def test_transition_table_matches_the_spec():
     assert all(allowed(s, ALWAYS) for s in TRANSITIONS)
     assert {s for s, after in TRANSITIONS.items() if not after} == {"rejected", "cancelled", "failed", "completed",
                                                                       "entered-in-error"}
+
+
+def test_capabilities_list_the_operations_and_the_overdue_parameter(twin):
+    client, _world, _clock = twin
+    resources = {r["type"]: r for r in client.get("/fhir/metadata").get_json()["rest"][0]["resource"]}
+    assert "book" in [o["name"] for o in resources["ServiceRequest"]["operation"]]
+    assert "apply" in [o["name"] for o in resources["PlanDefinition"]["operation"]]
+    assert "activity-due" in [p["name"] for p in resources["CarePlan"]["searchParam"]]
+
+
+def test_plan_fill_and_overdue_on_the_twin(twin):
+    client, world, clock = twin
+    package = {"resourceType": "PlanDefinition", "id": world.id("pkg"), "status": "active", "title": "糖尿病包",
+               "action": [{"code": [{"coding": [{"system": CS + "service-item", "code": "diabetes-follow-up"}]}],
+                           "timingTiming": {"repeat": {"frequency": 4, "period": 1, "periodUnit": "a"}}}]}
+    client.put(f"/fhir/PlanDefinition/{package['id']}", json=package)
+    body = {"resourceType": "Parameters", "parameter": [{"name": "subject", "valueString": f"Patient/{world.id('pat')}"},
+                                                        {"name": "persist", "valueBoolean": True}]}
+    plan = client.post(f"/fhir/PlanDefinition/{package['id']}/$apply", json=body).get_json()
+    # the patient has hypertension (key population): its four follow-ups come with the package's
+    codes = [a["detail"]["code"]["coding"][0]["code"] for a in plan["activity"]]
+    assert codes.count("diabetes-follow-up") == 4 and codes.count("hypertension-follow-up") == 4
+    first_due = plan["activity"][0]["detail"]["scheduledPeriod"]["end"]
+    overdue = f"/fhir/CarePlan?activity-due=lt{first_due}T23:59:59Z&subject=Patient/{world.id('pat')}"
+    assert client.get(overdue).get_json()["total"] == 1
+
+
+@pytest.mark.parametrize(("start", "end", "times", "count", "last"), [
+    ("2026-01-01", "2026-12-31", 4, 4, "2026-12-31"),
+    ("2024-03-01", "2027-02-28", 4, 12, "2027-02-28"),  # three years across a leap day
+    ("2026-01-01", "2026-12-31", 12, 12, "2026-12-31"),
+    ("2026-01-01", "2027-01-01", 4, 4, "2026-12-31"),  # a year and a day: no stub window
+    ("2026-05-10", "2026-11-09", 1, 1, "2026-11-09"),  # half a year, one a year: kept
+])
+def test_visit_windows(start, end, times, count, last):
+    from datetime import date
+
+    from fhir_server.familydoctor.care_plans import windows
+
+    found = windows(times, date.fromisoformat(start), date.fromisoformat(end))
+    assert len(found) == count and found[-1][1].isoformat() == last
+    assert all(b[0] - a[1] == timedelta(days=1) for a, b in zip(found, found[1:], strict=False))
