@@ -4,6 +4,7 @@ opening times at exact instants, and the Task state machine table, without a dat
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from referral_world import CS, SD, new_world, ref
@@ -82,7 +83,7 @@ def test_book_on_the_twin_uses_the_clock(twin):
 
 def test_transition_table_matches_the_spec():
     path = ["requested", "received", "accepted", "in-progress", "completed"]
-    assert all(allowed(a, b) for a, b in zip(path, path[1:], strict=False))
+    assert all(allowed(a, b) for a, b in pairwise(path))
     assert allowed("received", "rejected") and allowed("requested", "cancelled") and allowed("in-progress", "failed")
     assert not allowed("in-progress", "cancelled")  # work started: it fails, it is not cancelled
     assert all(allowed(s, ALWAYS) for s in TRANSITIONS)
@@ -99,7 +100,7 @@ def test_capabilities_list_the_operations_and_the_overdue_parameter(twin):
 
 
 def test_plan_fill_and_overdue_on_the_twin(twin):
-    client, world, clock = twin
+    client, world, _clock = twin
     package = {"resourceType": "PlanDefinition", "id": world.id("pkg"), "status": "active", "title": "糖尿病包",
                "action": [{"code": [{"coding": [{"system": CS + "service-item", "code": "diabetes-follow-up"}]}],
                            "timingTiming": {"repeat": {"frequency": 4, "period": 1, "periodUnit": "a"}}}]}
@@ -129,4 +130,4 @@ def test_visit_windows(start, end, times, count, last):
 
     found = windows(times, date.fromisoformat(start), date.fromisoformat(end))
     assert len(found) == count and found[-1][1].isoformat() == last
-    assert all(b[0] - a[1] == timedelta(days=1) for a, b in zip(found, found[1:], strict=False))
+    assert all(b[0] - a[1] == timedelta(days=1) for a, b in pairwise(found))
