@@ -24,14 +24,14 @@ proposal: a later visit that calls for a referral raises its priority instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from fhir_server.core.instants import fhir_instant
 from fhir_server.repository.base import UnitOfWork, WriteEvent
 
 from . import lookup
 from . import referral_names as n
-from .follow_ups import active_plans, is_follow_up
+from .follow_ups import is_follow_up, schedule_soon
 from .referrals import RANK, raise_priority
 
 
@@ -52,7 +52,6 @@ THRESHOLDS = (
     Threshold("舒张压", ("8462-4",), "mmHg", "hypertension-follow-up", 90, 110),
     Threshold("空腹血糖", ("1558-6", "14771-0", "76629-5"), "mmol/L", "diabetes-follow-up", 7.0, 16.7, 3.9, 18.0),
 )
-FOLLOW_UP_DAYS = 14
 PROPOSAL_PRIORITY = {"danger": "asap", "refer": "routine"}
 CLOSED = frozenset({"entered-in-error", "cancelled"})
 
@@ -191,21 +190,8 @@ def schedule_follow_up(uow: UnitOfWork, encounter: dict, visit: Visit, why: str)
     if day is None or patient is None:
         return
     contract = lookup.ref_key(lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference"))
-    item = min(visit.items) if visit.items else "annual-follow-up"
-    for plan in active_plans(uow, patient, contract):
-        activities = plan.get("activity") or []
-        evidence = set(visit.evidence)
-        if any(r.get("reference") in evidence for a in activities for r in (a.get("detail") or {}).get("reasonReference") or []):
-            continue
-        end = day + timedelta(days=FOLLOW_UP_DAYS)
-        activity = {"detail": {"code": {"coding": [{"system": n.SERVICE_ITEM, "code": item}], "text": why},
-                               "reasonReference": [{"reference": r} for r in visit.evidence],
-                               "status": "scheduled",
-                               "scheduledPeriod": {"start": day.isoformat(), "end": end.isoformat()},
-                               "description": f"{why}（随访 Encounter/{encounter['id']}，{end.isoformat()}前）"}}
-        stored = uow.get("CarePlan", plan["id"], for_update=True)
-        if stored is not None and not stored.deleted:
-            uow.save("PUT", "CarePlan", plan["id"], {**plan, "activity": [*activities, activity]}, stored)
+    item = min(visit.items) if visit.items else None
+    schedule_soon(uow, patient, contract, day, item, why, f"Encounter/{encounter['id']}", visit.evidence)
 
 
 def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: str, reason: str) -> None:

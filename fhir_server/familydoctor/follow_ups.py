@@ -13,7 +13,7 @@ resident and the contract rather than from a link on the Encounter.)
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from fhir_server.repository.base import UnitOfWork, WriteEvent
 
@@ -23,6 +23,38 @@ from . import referral_names as n
 FOLLOW_UP_ITEMS = n.FOLLOW_UP_ITEMS
 
 OPEN = frozenset({"scheduled", "not-started", "in-progress"})
+FOLLOW_UP_DAYS = 14  # 2周内随访
+FOLLOW_UP_AFTER = n.SD + "jiayi-follow-up-after"  # activity extension (added): what it follows up
+
+
+def schedule_soon(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str, str] | None, day: date,
+                  item: str | None, why: str, cause: str, evidence: tuple[str, ...] | list[str] = ()) -> None:
+    """A follow-up due within 14 days of ``day`` in the resident's active plans, once per
+    ``cause`` (the visit or the referral it follows up); ``item`` None: the plan's own
+    follow-up item."""
+    end = day + timedelta(days=FOLLOW_UP_DAYS)
+    for plan in active_plans(uow, patient, contract):
+        activities = plan.get("activity") or []
+        if any(lookup.ext_value(a, FOLLOW_UP_AFTER, "Reference") == {"reference": cause} for a in activities):
+            continue
+        code = item or _plan_item(activities)
+        detail: dict = {"code": {"coding": [{"system": n.SERVICE_ITEM, "code": code}], "text": why}}
+        if evidence:
+            detail["reasonReference"] = [{"reference": r} for r in evidence]
+        detail.update(status="scheduled", scheduledPeriod={"start": day.isoformat(), "end": end.isoformat()},
+                      description=f"{why}（{cause}，{end.isoformat()}前）")
+        activity = {"extension": [{"url": FOLLOW_UP_AFTER, "valueReference": {"reference": cause}}], "detail": detail}
+        stored = uow.get("CarePlan", plan["id"], for_update=True)
+        if stored is not None and not stored.deleted:
+            uow.save("PUT", "CarePlan", plan["id"], {**plan, "activity": [*activities, activity]}, stored)
+
+
+def _plan_item(activities: list[dict]) -> str:
+    for activity in activities:
+        for code in lookup.codes_of((activity.get("detail") or {}).get("code"), n.SERVICE_ITEM):
+            if code in FOLLOW_UP_ITEMS:
+                return code
+    return n.ANNUAL_FOLLOW_UP
 
 
 def is_follow_up(encounter: dict | None) -> bool:

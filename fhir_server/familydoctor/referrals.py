@@ -20,6 +20,7 @@ from fhir_server.repository.base import UnitOfWork, WriteEvent
 
 from . import lookup
 from . import referral_names as n
+from .follow_ups import schedule_soon
 from .referral_task import is_referral_task
 
 RANK = {"routine": 0, "urgent": 1, "asap": 2, "stat": 3}
@@ -37,6 +38,8 @@ def check_referral(uow: UnitOfWork, event: WriteEvent) -> None:
     if kind == "upward" and privileged(uow, sr):
         raise_priority(sr, PRIVILEGED)
         _set_green_channel(sr)
+    if kind == "upward":
+        _follow_up_after(uow, event, sr)
     if kind == "downward":
         for upward in _answered(uow, sr):
             for task in lookup.find(uow, "Task", [("focus", f"ServiceRequest/{upward['id']}")]):
@@ -54,6 +57,22 @@ def check_task_outputs(uow: UnitOfWork, event: WriteEvent) -> None:
     for down in lookup.find(uow, "ServiceRequest", [("based-on", f"ServiceRequest/{focus[1]}")]):
         if lookup.direction(down) == "downward":
             _append(task, RETURN_OUTPUT, f"ServiceRequest/{down['id']}")
+
+
+def _follow_up_after(uow: UnitOfWork, event: WriteEvent, sr: dict) -> None:
+    """主动随访: a referral sent (now active) is followed up within 2 weeks in the resident's plan.
+    Proposals raised by the follow-up rules have scheduled theirs already."""
+    before = event.previous.content if event.previous and not event.previous.deleted else None
+    if sr.get("status") != "active" or (before or {}).get("status") == "active":
+        return
+    if any(i.get("system") == n.PROPOSAL_ID for i in sr.get("identifier") or []):
+        return
+    patient = lookup.ref_key(sr.get("subject"))
+    if patient and patient[0] == "Patient":
+        day = lookup.day_of(sr.get("authoredOn")) or lookup.now(uow).date()
+        contract = lookup.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
+        schedule_soon(uow, patient, ("Contract", contract["id"]) if contract else None, day, None,
+                      "转诊后2周内主动随访", f"ServiceRequest/{event.res_id}")
 
 
 def privileged(uow: UnitOfWork, sr: dict) -> bool:

@@ -164,3 +164,24 @@ def test_observations_outside_follow_ups_trigger_nothing(client, world):
 def test_thresholds_are_a_table():
     assert {t.measure: (t.unsatisfactory, t.danger_high, t.danger_low) for t in THRESHOLDS} == {
         "收缩压": (140, 180, None), "舒张压": (90, 110, None), "空腹血糖": (7.0, 16.7, 3.9)}
+
+
+def test_a_referral_sent_is_followed_up_within_two_weeks(client, world):
+    pid, plan_id = _resident(client, world)
+    sr = {**world.referral(f"{pid}-sent", status="draft"), "subject": ref("Patient", pid)}
+    assert put(client, sr).status_code == 201
+    assert _after(client, plan_id) == []  # a draft is not sent yet
+    sr["status"] = "active"
+    assert put(client, sr).status_code == 200
+    sr["note"] = [{"text": "已电话联系患者"}]
+    assert put(client, sr).status_code == 200  # still active: not scheduled twice
+    after = _after(client, plan_id)
+    assert len(after) == 1 and after[0]["detail"]["code"]["coding"][0]["code"] == "hypertension-follow-up"
+    period = after[0]["detail"]["scheduledPeriod"]
+    assert (datetime.fromisoformat(period["end"]) - datetime.fromisoformat(period["start"])).days == 14
+
+
+def _after(client, plan_id: str) -> list[dict]:
+    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
+    return [a for a in plan["activity"] if any(e["url"] == SD + "jiayi-follow-up-after" for e in a.get("extension", []))
+            and a["extension"][0]["valueReference"]["reference"].startswith("ServiceRequest/")]
