@@ -84,7 +84,7 @@ class District:
                 signed = executed.get(p.index)
                 yield from clinical.conditions(rng, p, home, as_of)
                 yield from clinical.follow_ups(rng, p, home, as_of, signed)
-                yield from referrals.referrals(rng, p, home, self.layout, as_of, signed[0] if signed else None)
+                yield from referrals.referrals(rng, p, home, self.layout, as_of, signed)
 
     def transaction_bundles(self, size: int = 500) -> Iterator[dict]:
         """The resources as FHIR transaction Bundles of at most ``size`` PUT entries each."""

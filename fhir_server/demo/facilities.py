@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from fhir_server.core.national_ids import make_uscc
 
 from . import catalog as c
-from .build import concept, jiayi, ref
+from .build import concept, ext, jiayi, ref
 from .layout import Layout, Staff
 from .names import CITY, DISTRICT, DISTRICT_CODE, PHONE_PREFIX, STATE
 from .naming import human_name
 
 HEALTH_COMMISSION, MEDICAL_INSURANCE, FINANCE = "org-nhc", "org-mi", "org-fin"
+PUBLIC_LEAD_DAYS = 7  # days before a slot starts that the public may book it
 PAYER_ORG = {"medical-insurance": MEDICAL_INSURANCE, "public-health-fund": HEALTH_COMMISSION,
              "finance": FINANCE}
 _ORG_TYPE_DISPLAY = {"govt": "Government", "prov": "Healthcare Provider", "dept": "Hospital Department",
@@ -61,8 +62,11 @@ def organizations(layout: Layout) -> Iterator[dict]:
     yield organization(FINANCE, f"{DISTRICT}财政局", "govt", "财政部门", f"11{d}MB0000003",
                        extra_type=_payer("finance"), line="人民路5号")
     for n, (hid, name, level, _combo, depts) in enumerate(c.HOSPITALS):
-        yield organization(hid, name, "prov", level, f"12{d}MB00001{n}{n}", HEALTH_COMMISSION,
-                           line=f"健康路{88 + n * 100}号")
+        hospital = organization(hid, name, "prov", level, f"12{d}MB00001{n}{n}", HEALTH_COMMISSION,
+                                line=f"健康路{88 + n * 100}号")
+        # public booking opens a week ahead (family-doctor slots earlier: see scheduling)
+        yield {"resourceType": "Organization", "id": hid,
+               "extension": [ext("jiayi-public-booking-lead-days", "Integer", PUBLIC_LEAD_DAYS)], **hospital}
         for code, dept in depts:
             yield organization(f"{hid}-{code}", f"{name}{dept}", "dept", dept, None, hid)
     for inst in layout.institutions:

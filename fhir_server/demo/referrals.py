@@ -1,7 +1,8 @@
 """Two-way referrals (双向转诊): jiayi-referral ServiceRequests and their jiayi-referral-task Tasks.
 
 Upward referrals (上转) go from the resident's family doctor to a department of one of the
-"1+1+1" hospitals and get the green channel; about half of the completed ones come back
+"1+1+1" hospitals and, under a contract in force that day, get the green channel and
+priority urgent (as the server's rule would set them); about half of the completed ones come back
 as a downward referral (下转, rehabilitation in the community) ``basedOn`` the upward one.
 Task states cover requested → received → accepted | rejected → in-progress → completed
 and cancelled.  Emission order: upward request, downward request, upward task, downward
@@ -86,8 +87,9 @@ def _task(tid: str, sid: str, person: Person, state: str, requester: str, owner:
 
 
 def referrals(rng: random.Random, person: Person, home: Home, layout: Layout, as_of: dt.date,
-              contract: str | None) -> Iterator[dict]:
-    """Zero or one upward referral (with its possible downward answer) for a resident."""
+              signed: tuple[str, dt.date] | None) -> Iterator[dict]:
+    """Zero or one upward referral (with its possible downward answer) for a resident;
+    ``signed`` is the executed contract (id, start) of the resident, if any."""
     chronic = "hypertension" in person.key or "diabetes-t2" in person.key
     if rng.random() >= (0.08 if chronic else 0.003 if person.age >= 40 else 0):
         return
@@ -98,10 +100,13 @@ def referrals(rng: random.Random, person: Person, home: Home, layout: Layout, as
     minutes, lead, inst = 9 * 60 + int(rng.random() * 420), home.team.lead, home.team.institution
     up_state = _state(rng, _UP_STATES)
     base, reason = f"{person.index:07d}-0", _reason(person)
-    # green channel: the resident's own family doctor referring inside the "1+1+1" combination
+    # green channel and priority: the resident's own family doctor referring inside the "1+1+1"
+    # combination under the contract in force that day (the server's rule, familydoctor.referrals)
+    contract = signed[0] if signed and signed[1] <= day else None
+    urgent = rng.random() < 0.1 or contract is not None
     up = _request(f"sr-{base}-up", person, "upward", contract is not None, lead.role_id, f"{hid}-{dept}",
                   _SR_STATUS.get(up_state, "active"), day, minutes, "病情控制不满意，转上级医院专科诊治",
-                  [ref("Contract", contract)] if contract else [], reason, rng.random() < 0.1)
+                  [ref("Contract", contract)] if contract else [], reason, urgent)
     down = None
     if up_state == "completed" and rng.random() < 0.5:
         down_day, doc = day + dt.timedelta(days=7), doctors[int(rng.random() * len(doctors))]

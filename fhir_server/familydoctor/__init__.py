@@ -8,22 +8,30 @@ them into the repository and the operation registry, so a rule holds whichever w
 
 from __future__ import annotations
 
-from fhir_server.familydoctor import contract_rules, operations_contract
 from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import WriteHook
+
+from . import (
+    booking,
+    care_plans,
+    contract_rules,
+    follow_up_rules,
+    follow_ups,
+    measures,
+    operations_contract,
+    referral_task,
+    referrals,
+    slots,
+)
 
 
 def write_hooks() -> list[WriteHook]:
     """The domain rules, run by the repository inside every write transaction."""
-    hooks: list[WriteHook] = []
-    hooks += [contract_rules.check_contract_write, contract_rules.check_team_write]
-    return hooks
+    return [contract_rules.check_contract_write, contract_rules.check_team_write,
+            referrals.check_referral, referral_task.check_task, referrals.check_task_outputs,
+            slots.check_appointment, follow_ups.fill_plans, follow_up_rules.apply_rules]
 
 
 def operations() -> list[Operation]:
-    """The domain operations of Appendix A."""
-    from fhir_server.familydoctor import measures
-
-    ops: list[Operation] = [*measures.OPERATIONS]
-    ops += operations_contract.OPERATIONS
-    return ops
+    """The domain operations of Appendix A, the measures and the care-plan operations."""
+    return [*operations_contract.OPERATIONS, *booking.OPERATIONS, *care_plans.OPERATIONS, *measures.OPERATIONS]

@@ -17,7 +17,7 @@ class Operations(Protocol):
     def invoke(self, uow: UnitOfWork, request: FhirRequest, name: str, res_type: str | None,
                res_id: str | None) -> FhirResponse: ...
 
-    def is_read_only(self, name: str) -> bool: ...
+    def is_read_only(self, name: str, method: str = "GET") -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ class Router:
 
     def _writes(self, request: FhirRequest, route: Route) -> bool:
         if route.kind == "operation":
-            return not self.operations.is_read_only(route.extra or "")
+            return not self.operations.is_read_only(route.extra or "", request.method)
         return request.method not in ("GET", "HEAD") and route.kind != "search"
 
     def _bundle(self, request: FhirRequest) -> FhirResponse:

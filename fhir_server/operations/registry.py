@@ -26,6 +26,7 @@ class Operation:
     resource_types: tuple[str, ...] | None = None  # None: every resource type
     affects_state: bool = False
     get_allowed: bool = True  # GET is allowed only for operations that change nothing
+    writes_on_post: bool = False  # read-only by GET, may store when POSTed (e.g. $apply with persist)
 
     def applies_to(self, res_type: str | None, res_id: str | None) -> bool:
         if res_type is None:
@@ -55,8 +56,9 @@ class OperationRegistry:
         where = f"{res_type}/{res_id}" if res_id else res_type or "the system level"
         raise NotFound(f"${name} is not defined at {where}", code="not-supported")
 
-    def is_read_only(self, name: str) -> bool:
-        return not any(op.affects_state for op in self._operations.get(name, []))
+    def is_read_only(self, name: str, method: str = "GET") -> bool:
+        return not any(op.affects_state or (method == "POST" and op.writes_on_post)
+                       for op in self._operations.get(name, []))
 
     def invoke(self, uow: UnitOfWork, request: FhirRequest, name: str, res_type: str | None,
                res_id: str | None) -> FhirResponse:

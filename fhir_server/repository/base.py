@@ -43,7 +43,10 @@ class StoredResource:
 
 @dataclass(frozen=True, slots=True)
 class WriteEvent:
-    """What a write hook sees: the resource about to be stored and the version it replaces."""
+    """What a write hook sees: the resource about to be stored and the version it replaces.
+
+    A hook may amend ``resource`` in place (the server's own additions, e.g. the green channel
+    of a privileged referral): what the hooks leave is what is stored and indexed."""
 
     method: str  # POST | PUT | PATCH | DELETE
     res_type: str

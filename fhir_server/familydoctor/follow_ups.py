@@ -1,0 +1,153 @@
+"""Follow-up Encounters fill the resident's plan (SPEC §4 Care plans).
+
+A follow-up (``jiayi-follow-up``: claims the profile, or is typed with a follow-up-method
+code) that is finished fills, in each active health-management plan of the resident (only
+plans serving the same contract when the Encounter names one with ``jiayi-contract``), one
+open planned activity per service item it records (``jiayi-service-item``; none recorded:
+any follow-up item): the one due first among those whose window has begun by the visit
+day, so a late visit fills the overdue window.  The activity gets the Encounter in
+``outcomeReference`` and status completed.  Writing the same Encounter again fills nothing
+more.  (R4 Encounter.basedOn takes only ServiceRequests, so the plan is found from the
+resident and the contract rather than from a link on the Encounter.)
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from fhir_server.repository.base import UnitOfWork, WriteEvent
+
+from . import lookup
+from . import referral_names as n
+
+FOLLOW_UP_ITEMS = n.FOLLOW_UP_ITEMS
+
+OPEN = frozenset({"scheduled", "not-started", "in-progress"})
+FOLLOW_UP_DAYS = 14  # 2周内随访
+FOLLOW_UP_AFTER = n.SD + "jiayi-follow-up-after"  # activity extension (added): what it follows up
+
+
+def schedule_soon(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str, str] | None, day: date,
+                  item: str | None, why: str, cause: str, evidence: tuple[str, ...] | list[str] = ()) -> None:
+    """A follow-up due within 14 days of ``day`` in the resident's active plans, once per
+    ``cause`` (the visit or the referral it follows up); ``item`` None: the plan's own
+    follow-up item."""
+    end = day + timedelta(days=FOLLOW_UP_DAYS)
+    for plan in active_plans(uow, patient, contract):
+        activities = plan.get("activity") or []
+        if any(lookup.ext_value(a, FOLLOW_UP_AFTER, "Reference") == {"reference": cause} for a in activities):
+            continue
+        code = item or _plan_item(activities)
+        detail: dict = {"code": {"coding": [{"system": n.SERVICE_ITEM, "code": code}], "text": why}}
+        if evidence:
+            detail["reasonReference"] = [{"reference": r} for r in evidence]
+        detail.update(status="scheduled", scheduledPeriod={"start": day.isoformat(), "end": end.isoformat()},
+                      description=f"{why}（{cause}，{end.isoformat()}前）")
+        activity = {"extension": [{"url": FOLLOW_UP_AFTER, "valueReference": {"reference": cause}}], "detail": detail}
+        stored = uow.get("CarePlan", plan["id"], for_update=True)
+        if stored is not None and not stored.deleted:
+            uow.save("PUT", "CarePlan", plan["id"], {**plan, "activity": [*activities, activity]}, stored)
+
+
+def _plan_item(activities: list[dict]) -> str:
+    for activity in activities:
+        for code in lookup.codes_of((activity.get("detail") or {}).get("code"), n.SERVICE_ITEM):
+            if code in FOLLOW_UP_ITEMS:
+                return code
+    return n.ANNUAL_FOLLOW_UP
+
+
+def is_follow_up(encounter: dict | None) -> bool:
+    if not encounter or encounter.get("resourceType") != "Encounter":
+        return False
+    return n.FOLLOW_UP in ((encounter.get("meta") or {}).get("profile") or []) or lookup.has_coding(
+        encounter.get("type") or [], n.FOLLOW_UP_METHOD)
+
+
+def fill_plans(uow: UnitOfWork, event: WriteEvent) -> None:
+    """Write hook on Encounter."""
+    encounter = event.resource
+    if encounter is None or not is_follow_up(encounter) or encounter.get("status") != "finished":
+        return
+    patient = lookup.ref_key(encounter.get("subject"))
+    day = lookup.day_of((encounter.get("period") or {}).get("start"))
+    if not patient or patient[0] != "Patient" or day is None:
+        return
+    reference = f"Encounter/{event.res_id}"
+    contract = lookup.ref_key(lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference"))
+    for plan in active_plans(uow, patient, contract):
+        if _filled_by(plan, reference):
+            continue
+        changed = _fill(plan, _items(encounter), day, reference)
+        if changed:
+            stored = uow.get("CarePlan", plan["id"], for_update=True)
+            if stored is not None and not stored.deleted:
+                uow.save("PUT", "CarePlan", plan["id"], changed, stored)
+
+
+def fill_from_history(uow: UnitOfWork, plan: dict) -> dict:
+    """A new plan with the follow-ups the resident already had during its period filled in."""
+    period, patient = plan.get("period") or {}, plan["subject"]["reference"]
+    contract = lookup.ref_key(lookup.ext_value(plan, n.CONTRACT_EXT, "Reference"))
+    items = [("subject", patient), ("date", f"ge{period.get('start')}"), ("date", f"le{period.get('end')}"),
+             ("status", "finished"), ("_sort", "date")]
+    for encounter in lookup.find(uow, "Encounter", items, count=500) if period.get("start") else []:
+        named = lookup.ref_key(lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference"))
+        day = lookup.day_of((encounter.get("period") or {}).get("start"))
+        if not is_follow_up(encounter) or day is None or named not in (None, contract):
+            continue
+        plan = _fill(plan, _items(encounter), day, f"Encounter/{encounter['id']}") or plan
+    return plan
+
+
+def _items(encounter: dict) -> list[str]:
+    return [c for e in lookup.extensions(encounter, n.SERVICE_ITEM_EXT)
+            for c in lookup.codes_of(e.get("valueCodeableConcept"), n.SERVICE_ITEM)]
+
+
+def _filled_by(plan: dict, reference: str) -> bool:
+    return any(reference == o.get("reference") for a in plan.get("activity") or []
+               for o in a.get("outcomeReference") or [])
+
+
+def active_plans(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str, str] | None) -> list[dict]:
+    plans = lookup.find(uow, "CarePlan", [("subject", f"{patient[0]}/{patient[1]}"), ("status", "active")])
+    plans = [p for p in plans if n.HEALTH_PLAN in ((p.get("meta") or {}).get("profile") or [])
+             or lookup.extensions(p, n.CONTRACT_EXT)]
+    if contract:
+        plans = [p for p in plans if lookup.ref_key(lookup.ext_value(p, n.CONTRACT_EXT, "Reference")) in (None, contract)]
+    return plans
+
+
+def _fill(plan: dict, items: list[str], day: date, reference: str) -> dict | None:
+    activities = [dict(a) for a in plan.get("activity") or []]
+    filled = False
+    wanted_items: list[str | None] = [*items] or [None]
+    for wanted in wanted_items:
+        index = _pick(activities, wanted, day)
+        if index is None:
+            continue
+        activity = activities[index]
+        activity["detail"] = {**activity["detail"], "status": "completed"}
+        activity["outcomeReference"] = [*(activity.get("outcomeReference") or []), {"reference": reference}]
+        filled = True
+    return {**plan, "activity": activities} if filled else None
+
+
+def _pick(activities: list[dict], wanted: str | None, day: date) -> int | None:
+    best: tuple[date, int] | None = None
+    for i, activity in enumerate(activities):
+        detail = activity.get("detail") or {}
+        period = detail.get("scheduledPeriod") or {}
+        codes = lookup.codes_of(detail.get("code"), n.SERVICE_ITEM)
+        if detail.get("status") not in OPEN or not period or not codes:
+            continue
+        if (wanted is not None and wanted not in codes) or (wanted is None and not FOLLOW_UP_ITEMS & set(codes)):
+            continue
+        start, end = lookup.day_of(period.get("start")), lookup.day_of(period.get("end"))
+        if start is not None and start > day:
+            continue
+        due = end or start or day
+        if best is None or due < best[0]:
+            best = (due, i)
+    return best[1] if best else None

@@ -1,0 +1,145 @@
+"""Referrals (SPEC §4 双向转诊): priority and green channel for upward referrals inside the
+resident's "1+1+1" combination, and downward referrals closing the loop of an upward one.
+
+- An upward referral requested by one of the resident's own family doctors (a family doctor
+  of the team of the contract in force on the day it is authored) to a hospital of that
+  contract's ``jiayi-combination-hospital`` list, or to any Organization flagged
+  ``jiayi-partner-hospital``, is amended before it is stored: ``priority`` at least
+  ``urgent`` and ``jiayi-green-channel`` true.  The server only raises: a priority the
+  client set higher (asap, stat) or a green channel granted for another reason is kept.
+- A downward referral ``basedOn`` an upward one must be about the same resident; the upward
+  referral's Task gets the return referral as an ``output`` (type return-referral), which is
+  what the return rate (回转率) counts.  The same link is kept when the Task is written
+  after the return referral.
+"""
+
+from __future__ import annotations
+
+from fhir_server.core.errors import Issue, Unprocessable
+from fhir_server.repository.base import UnitOfWork, WriteEvent
+
+from . import lookup
+from . import referral_names as n
+from .follow_ups import schedule_soon
+from .referral_task import is_referral_task
+
+RANK = {"routine": 0, "urgent": 1, "asap": 2, "stat": 3}
+PRIVILEGED = "urgent"
+RETURN_OUTPUT = {"coding": [{"system": n.TASK_OUTPUT, "code": "return-referral", "display": "回转单"}],
+                 "text": "回转单"}
+
+
+def check_referral(uow: UnitOfWork, event: WriteEvent) -> None:
+    """Write hook on ServiceRequest."""
+    sr = event.resource
+    if event.res_type != "ServiceRequest" or sr is None or not lookup.is_referral(sr):
+        return
+    kind = lookup.direction(sr)
+    if kind == "upward" and privileged(uow, sr):
+        raise_priority(sr, PRIVILEGED)
+        _set_green_channel(sr)
+    if kind == "upward":
+        _follow_up_after(uow, event, sr)
+    if kind == "downward":
+        for upward in _answered(uow, sr):
+            for task in lookup.find(uow, "Task", [("focus", f"ServiceRequest/{upward['id']}")]):
+                add_output(uow, task, RETURN_OUTPUT, f"ServiceRequest/{event.res_id}")
+
+
+def check_task_outputs(uow: UnitOfWork, event: WriteEvent) -> None:
+    """Write hook on Task: an upward referral's Task lists the return referrals already there."""
+    task = event.resource
+    if event.res_type != "Task" or task is None:
+        return
+    focus = lookup.ref_key(task.get("focus"))
+    if not focus or focus[0] != "ServiceRequest" or not is_referral_task(uow, task):
+        return
+    for down in lookup.find(uow, "ServiceRequest", [("based-on", f"ServiceRequest/{focus[1]}")]):
+        if lookup.direction(down) == "downward":
+            _append(task, RETURN_OUTPUT, f"ServiceRequest/{down['id']}")
+
+
+def _follow_up_after(uow: UnitOfWork, event: WriteEvent, sr: dict) -> None:
+    """主动随访: a referral sent (now active) is followed up within 2 weeks in the resident's plan.
+    Proposals raised by the follow-up rules have scheduled theirs already."""
+    before = event.previous.content if event.previous and not event.previous.deleted else None
+    if sr.get("status") != "active" or (before or {}).get("status") == "active":
+        return
+    if any(i.get("system") == n.PROPOSAL_ID for i in sr.get("identifier") or []):
+        return
+    patient = lookup.ref_key(sr.get("subject"))
+    if patient and patient[0] == "Patient":
+        day = lookup.day_of(sr.get("authoredOn")) or lookup.now(uow).date()
+        contract = lookup.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
+        schedule_soon(uow, patient, ("Contract", contract["id"]) if contract else None, day, None,
+                      "转诊后2周内主动随访", f"ServiceRequest/{event.res_id}")
+
+
+def privileged(uow: UnitOfWork, sr: dict) -> bool:
+    """Requested by the resident's own family doctor, to a combination or partner hospital."""
+    patient = lookup.ref_key(sr.get("subject"))
+    doctor = lookup.practitioner_of(uow, sr.get("requester"))
+    day = lookup.day_of(sr.get("authoredOn")) or lookup.now(uow).date()
+    if not patient or patient[0] != "Patient" or doctor is None:
+        return False
+    contract = lookup.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
+    if contract is None:
+        return False
+    team = lookup.resolve(uow, lookup.ext_value(contract, n.CARE_TEAM_EXT, "Reference"))
+    if doctor not in lookup.team_family_doctors(uow, team):
+        return False
+    combination = {lookup.ref_key(lookup.ext_value(e, "organization", "Reference"))
+                   for e in lookup.extensions(contract, n.COMBINATION)}
+    for performer in sr.get("performer") or []:
+        for org in lookup.organisation_chain(uow, performer):
+            if ("Organization", org.get("id")) in combination or lookup.ext_value(org, n.PARTNER_HOSPITAL, "Boolean"):
+                return True
+    return False
+
+
+def raise_priority(sr: dict, priority: str) -> None:
+    if RANK.get(sr.get("priority") or "routine", 0) < RANK[priority]:
+        sr["priority"] = priority
+
+
+def _set_green_channel(sr: dict) -> None:
+    for e in lookup.extensions(sr, n.GREEN_CHANNEL):
+        e["valueBoolean"] = True
+        return
+    sr.setdefault("extension", []).append({"url": n.GREEN_CHANNEL, "valueBoolean": True})
+
+
+def _answered(uow: UnitOfWork, sr: dict) -> list[dict]:
+    """The upward referrals a downward one answers (its ``basedOn`` ServiceRequests)."""
+    found = []
+    for i, based_on in enumerate(sr.get("basedOn") or []):
+        key = lookup.ref_key(based_on)
+        if not key or key[0] != "ServiceRequest":
+            continue
+        upward = lookup.resolve(uow, based_on)
+        where = (f"ServiceRequest.basedOn[{i}]",)
+        if upward is None or lookup.direction(upward) != "upward":
+            raise Unprocessable([Issue("business-rule", f"A downward referral answers an upward referral; "
+                                       f"{key[0]}/{key[1]} is not one", expression=where)])
+        if lookup.ref_key(upward.get("subject")) != lookup.ref_key(sr.get("subject")):
+            raise Unprocessable([Issue("business-rule", f"The downward referral is for another resident than "
+                                       f"the upward referral {key[0]}/{key[1]} it answers", expression=where)])
+        found.append(upward)
+    return found
+
+
+def _append(task: dict, output_type: dict, reference: str) -> bool:
+    if any((o.get("valueReference") or {}).get("reference") == reference for o in task.get("output") or []):
+        return False
+    task.setdefault("output", []).append({"type": output_type, "valueReference": {"reference": reference}})
+    return True
+
+
+def add_output(uow: UnitOfWork, task: dict, output_type: dict, reference: str) -> None:
+    """Record ``reference`` on a stored Task (a new version) unless it is there already."""
+    changed = dict(task)
+    changed["output"] = [dict(o) for o in task.get("output") or []]
+    if _append(changed, output_type, reference):
+        stored = uow.get("Task", task["id"], for_update=True)
+        if stored is not None and not stored.deleted:
+            uow.save("PUT", "Task", task["id"], changed, stored)

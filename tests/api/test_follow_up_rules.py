@@ -1,0 +1,187 @@
+"""The national follow-up rules (SPEC §4 Care plans, standards.md §1.7) as write hooks on a
+follow-up visit's Observations — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from referral_world import CS, SD, load, new_world, put, ref, valid_r4
+
+from fhir_server.familydoctor.follow_up_rules import THRESHOLDS
+
+LOINC = "http://loinc.org"
+PROPOSAL = "https://jiayi.dev/fhir/sid/referral-proposal"
+
+
+@pytest.fixture(scope="module")
+def world(app):
+    w = new_world()
+    package = {"resourceType": "PlanDefinition", "id": w.id("pkg"), "status": "active", "title": "高血压服务包",
+               "action": [{"code": [{"coding": [{"system": CS + "service-item", "code": "hypertension-follow-up"}]}],
+                           "timingTiming": {"repeat": {"frequency": 4, "period": 1, "periodUnit": "a"}}}]}
+    load(app.test_client(), [*w.resources(), package])
+    return w
+
+
+def _resident(client, world) -> tuple[str, str]:
+    """A new resident under contract with the world's team, with a stored plan."""
+    pid = world.id("r" + uuid.uuid4().hex[:8])
+    contract = next(r for r in world.resources() if r["resourceType"] == "Contract")
+    load(client, [{"resourceType": "Patient", "id": pid, "gender": "male"},
+                  {**contract, "id": pid + "-ctr", "subject": [ref("Patient", pid)]}])
+    plan = client.post(f"/fhir/PlanDefinition/{world.id('pkg')}/$apply",
+                       json={"resourceType": "Parameters", "parameter": [
+                           {"name": "subject", "valueString": f"Patient/{pid}"},
+                           {"name": "persist", "valueBoolean": True}]})
+    assert plan.status_code == 201, plan.get_json()
+    return pid, plan.get_json()["id"]
+
+
+def _quantity(value: float, unit: str) -> dict:
+    return {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+
+
+def _observations(eid: str, pid: str, spec: dict) -> list[dict]:
+    base = {"resourceType": "Observation", "status": "final", "subject": ref("Patient", pid),
+            "encounter": ref("Encounter", eid)}
+    out = []
+    if "bp" in spec:
+        sbp, dbp = spec["bp"]
+        out.append({**base, "id": eid + "-bp", "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+                    "component": [{"code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+                                   "valueQuantity": _quantity(sbp, "mm[Hg]")},
+                                  {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+                                   "valueQuantity": _quantity(dbp, "mm[Hg]")}]})
+    if "glucose" in spec:
+        value, unit = spec["glucose"]
+        out.append({**base, "id": eid + "-glu", "code": {"coding": [{"system": LOINC, "code": "14771-0"}]},
+                    "valueQuantity": _quantity(value, unit)})
+    if "class" in spec:
+        out.append({**base, "id": eid + "-cls", "code": {"text": "此次随访分类"},
+                    "valueCodeableConcept": {"coding": [{"system": CS + "follow-up-classification",
+                                                         "code": spec["class"]}]}})
+    return out
+
+
+def _visit(client, world, pid: str, k: int, spec: dict) -> str:
+    eid = f"{pid}-v{k}"
+    day = datetime.now(UTC) - timedelta(days=60 - 20 * k)
+    encounter = {"resourceType": "Encounter", "id": eid, "status": "finished",
+                 "extension": [{"url": SD + "jiayi-contract", "valueReference": ref("Contract", pid + "-ctr")}],
+                 "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                 "type": [{"coding": [{"system": CS + "follow-up-method", "code": "clinic"}]}],
+                 "subject": ref("Patient", pid), "participant": [{"individual": ref("Practitioner", world.id("fd"))}],
+                 "period": {"start": day.strftime("%Y-%m-%dT10:00:00+08:00")}}
+    load(client, [encounter, *_observations(eid, pid, spec)])
+    return eid
+
+
+def _proposals(client, pid: str) -> list[dict]:
+    bundle = client.get(f"/fhir/ServiceRequest?subject=Patient/{pid}&status=draft").get_json()
+    return [e["resource"] for e in bundle.get("entry", [])]
+
+
+def _two_week(client, plan_id: str) -> list[dict]:
+    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
+    return [a["detail"] for a in plan["activity"] if a["detail"].get("reasonReference")]
+
+
+OK, HIGH, DANGER = {"bp": (128, 78)}, {"bp": (150, 92)}, {"bp": (186, 100)}
+SCENARIOS = [
+    # visits in order → (priority of the proposal or None, number of 2-week follow-ups)
+    ("satisfactory", [OK, OK], None, 0),
+    ("first unsatisfactory", [OK, HIGH], None, 1),
+    ("two unsatisfactory in a row", [HIGH, HIGH], "urgent", 2),  # routine, raised: own doctor, 1+1+1
+    ("unsatisfactory then fine", [HIGH, OK], None, 1),
+    ("danger blood pressure", [DANGER], "asap", 1),
+    ("diastolic danger", [{"bp": (150, 112)}], "asap", 1),
+    ("low glucose", [{"glucose": (3.6, "mmol/L")}], "asap", 1),
+    ("high glucose in mg/dL", [{"glucose": (310, "mg/dL")}], "asap", 1),
+    ("glucose unsatisfactory twice", [{"glucose": (7.4, "mmol/L")}, {"glucose": (8.1, "mmol/L")}], "urgent", 2),
+    ("adverse reaction once", [{"class": "adverse-reaction"}], None, 1),
+    ("adverse reaction uncontrolled", [{"class": "adverse-reaction"}, {"class": "adverse-reaction"}], "urgent", 2),
+    ("complication", [{"bp": (130, 80), "class": "complication"}], "urgent", 1),
+    ("escalated within a visit", [HIGH, {"bp": (150, 95), "glucose": (17.2, "mmol/L")}], "asap", 2),
+]
+
+
+@pytest.mark.parametrize(("case", "visits", "priority", "follow_ups"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_follow_up_rules(client, world, case, visits, priority, follow_ups):
+    pid, plan_id = _resident(client, world)
+    for k, spec in enumerate(visits):
+        last = _visit(client, world, pid, k, spec)
+    proposals = _proposals(client, pid)
+    assert [p["priority"] for p in proposals] == ([priority] if priority else []), case
+    scheduled = _two_week(client, plan_id)
+    assert len(scheduled) == follow_ups, case
+    if scheduled:
+        period = scheduled[-1]["scheduledPeriod"]
+        days = datetime.fromisoformat(period["end"]) - datetime.fromisoformat(period["start"])
+        assert days == timedelta(days=14) and scheduled[-1]["status"] in ("scheduled", "completed")
+    if priority:
+        sr = proposals[0]
+        assert sr["intent"] == "proposal" and sr["identifier"] == [{"system": PROPOSAL, "value": f"Encounter/{last}"}]
+        assert sr["requester"] == ref("Practitioner", world.id("fd"))
+        assert sr["performer"] == [ref("Organization", world.id("hosp"))]
+        tasks = client.get(f"/fhir/Task?focus=ServiceRequest/{sr['id']}").get_json()["entry"]
+        task = tasks[0]["resource"]
+        assert len(tasks) == 1 and task["status"] == "draft" and task["owner"] == ref("Practitioner", world.id("fd"))
+        assert task["priority"] == sr["priority"] and sr["reasonCode"][0]["text"]
+        assert valid_r4(sr) and valid_r4(task) and valid_r4(client.get(f"/fhir/CarePlan/{plan_id}").get_json())
+
+
+def test_rules_fire_once_per_visit(client, world):
+    pid, plan_id = _resident(client, world)
+    _visit(client, world, pid, 0, HIGH)
+    eid = _visit(client, world, pid, 1, HIGH)
+    observations = _observations(eid, pid, {"bp": (152, 96)})
+    for _ in range(2):  # a changed value, written twice: no second proposal or follow-up
+        assert put(client, observations[0]).status_code == 200
+    assert len(_proposals(client, pid)) == 1 and len(_two_week(client, plan_id)) == 2
+
+
+def test_next_visit_fills_the_two_week_follow_up(client, world):
+    pid, plan_id = _resident(client, world)
+    _visit(client, world, pid, 0, HIGH)
+    eid = _visit(client, world, pid, 1, OK)
+    follow_up = _two_week(client, plan_id)[0]
+    assert follow_up["status"] == "completed"
+    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
+    filled = [a for a in plan["activity"] if a.get("outcomeReference") == [ref("Encounter", eid)]]
+    assert len(filled) == 1 and filled[0]["detail"].get("reasonReference")
+
+
+def test_observations_outside_follow_ups_trigger_nothing(client, world):
+    pid, _plan = _resident(client, world)
+    obs = _observations("none", pid, DANGER)[0]
+    del obs["encounter"]
+    assert put(client, obs).status_code == 201
+    assert _proposals(client, pid) == []
+
+
+def test_thresholds_are_a_table():
+    assert {t.measure: (t.unsatisfactory, t.danger_high, t.danger_low) for t in THRESHOLDS} == {
+        "收缩压": (140, 180, None), "舒张压": (90, 110, None), "空腹血糖": (7.0, 16.7, 3.9)}
+
+
+def test_a_referral_sent_is_followed_up_within_two_weeks(client, world):
+    pid, plan_id = _resident(client, world)
+    sr = {**world.referral(f"{pid}-sent", status="draft"), "subject": ref("Patient", pid)}
+    assert put(client, sr).status_code == 201
+    assert _after(client, plan_id) == []  # a draft is not sent yet
+    sr["status"] = "active"
+    assert put(client, sr).status_code == 200
+    sr["note"] = [{"text": "已电话联系患者"}]
+    assert put(client, sr).status_code == 200  # still active: not scheduled twice
+    after = _after(client, plan_id)
+    assert len(after) == 1 and after[0]["detail"]["code"]["coding"][0]["code"] == "hypertension-follow-up"
+    period = after[0]["detail"]["scheduledPeriod"]
+    assert (datetime.fromisoformat(period["end"]) - datetime.fromisoformat(period["start"])).days == 14
+
+
+def _after(client, plan_id: str) -> list[dict]:
+    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
+    return [a for a in plan["activity"] if any(e["url"] == SD + "jiayi-follow-up-after" for e in a.get("extension", []))
+            and a["extension"][0]["valueReference"]["reference"].startswith("ServiceRequest/")]
