@@ -118,7 +118,9 @@ def _answered(uow: UnitOfWork, sr: dict) -> list[dict]:
             continue
         upward = lookup.resolve(uow, based_on)
         where = (f"ServiceRequest.basedOn[{i}]",)
-        if upward is None or lookup.direction(upward) != "upward":
+        if upward is None:
+            continue  # not (yet) on this server: a dangling reference is allowed, as elsewhere
+        if lookup.direction(upward) != "upward":
             raise Unprocessable([Issue("business-rule", f"A downward referral answers an upward referral; "
                                        f"{key[0]}/{key[1]} is not one", expression=where)])
         if lookup.ref_key(upward.get("subject")) != lookup.ref_key(sr.get("subject")):

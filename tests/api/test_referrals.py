@@ -155,3 +155,5 @@ def test_downward_referral_must_answer_an_upward_one_for_the_same_resident(clien
     put(client, other)
     bad = world.referral("down-c", "downward", performer="chc", basedOn=[ref("ServiceRequest", world.id("up-other"))])
     assert put(client, bad).status_code == 422
+    unknown = world.referral("down-d", "downward", performer="chc", basedOn=[ref("ServiceRequest", "elsewhere")])
+    assert put(client, unknown).status_code == 201
