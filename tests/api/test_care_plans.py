@@ -19,6 +19,9 @@ def _action(code: str, per_year: int) -> dict:
 def _package(pid: str, title: str, items: dict) -> dict:
     return {"resourceType": "PlanDefinition", "id": pid, "status": "active", "title": title,
             "meta": {"profile": [SD + "jiayi-service-package"]},
+            "extension": [{"url": SD + "jiayi-package-tier", "valueCoding": {
+                "system": "https://jiayi.dev/fhir/CodeSystem/package-tier",
+                "code": "disease-specific" if "htn" in pid else "basic"}}],
             "action": [_action(code, n) for code, n in items.items()]}
 
 
