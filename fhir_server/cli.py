@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from adapters.hl7v2.cli import hl7
 from fhir_server.config import DEFAULT_DATABASE
 
 
@@ -71,6 +72,9 @@ def validate(file: str, profile: str | None) -> None:
 
     errors = validate_file(file, profile, echo=click.echo)
     sys.exit(1 if errors else 0)
+
+
+main.add_command(hl7)
 
 
 def _redact(url: str) -> str:

@@ -216,7 +216,8 @@ def cx(rep: Rep, default_namespace: str = "") -> tuple[dict | None, str | None]:
         system = authority_system(default_namespace, "", "") or LOCAL_SID + "unknown"
     identifier: dict = {}
     if type_code:
-        identifier["type"] = {"coding": [{"system": V2 + "0203", "code": type_code}]}
+        type_system = target.source_system if target else V2 + "0203"
+        identifier["type"] = {"coding": [{"system": type_system, "code": type_code}]}
     identifier["system"] = system
     problem = None
     if system == ID_CARD:
