@@ -203,7 +203,7 @@ class Message:
         esc = self.encoding_chars[2]
         if esc not in value:
             return value
-        value = self._parsed.unescape(value)
+        value = self._parsed.unescape(value).replace("\r\n", "\n").replace("\r", "\n")  # \.br\ → line break
         # python-hl7 leaves \Xhh..\ (hex data) as is: decode it in the message's character set
         return _HEX_ESCAPE.sub(lambda m: _hex(m.group(1), self.codec), value)
 
@@ -231,7 +231,7 @@ def parse(raw: bytes | str) -> Message:
 # --- writing ------------------------------------------------------------------------------
 
 def escape(value: str, delimiters: str = "|^~\\&") -> str:
-    """Escape a text value for ER7 (``\\F\\ \\S\\ \\R\\ \\E\\ \\T\\``; line breaks as ``\\X0D\\``...)."""
+    """Escape a text value for ER7 (``\\F\\ \\S\\ \\R\\ \\E\\ \\T\\``; line breaks as ``\\.br\\``)."""
     field_sep, comp, rep, esc, sub = delimiters[0], delimiters[1], delimiters[2], delimiters[3], delimiters[4]
     out = []
     for ch in value:
@@ -246,7 +246,7 @@ def escape(value: str, delimiters: str = "|^~\\&") -> str:
         elif ch == sub:
             out.append(f"{esc}T{esc}")
         elif ch == "\r":
-            out.append(f"{esc}X0D{esc}")
+            continue
         elif ch == "\n":
             out.append(f"{esc}.br{esc}")
         else:
