@@ -69,7 +69,8 @@ def build(shared: Path) -> list[Path]:
         groups: dict[str, list[dict]] = {}
 
         def element(code: str, display: str, target_code: str, equivalence: str, comment: str,
-                    group_source: str) -> None:
+                    group_source: str, map_id=map_id, target=target, target_codes=target_codes,
+                    groups=groups) -> None:
             if target_codes is not None and target_code not in target_codes:
                 problems.append(f"{map_id}: {target_code!r} is not a code of {target}")
             item = {"code": target_code, "equivalence": equivalence}

@@ -30,6 +30,12 @@ def resident_id(n: int = 7, sex: str = "female", born: dt.date = dt.date(1948, 1
     return make_id("330106", born, n, sex)
 
 
+def unique_id(unique: str, sex: str = "female") -> str:
+    """A valid 身份证号 that no other test uses (birth date and sequence from ``unique``)."""
+    born = dt.date(1940, 1, 1) + dt.timedelta(days=int(unique[:8], 16) % 25000)
+    return make_id("330106", born, int(unique[8:12], 16) % 500, sex)
+
+
 def _msh(kind: str, control: str, sender=("CHCEHR", "NINGHE-CHC"), receiver=("JIAYI", "JIAYI"),
          version: str = "2.5", charset: str = "UNICODE UTF-8", when: str = "20261201093000+0800") -> str:
     return (f"MSH|^~\\&|{sender[0]}|{sender[1]}|{receiver[0]}|{receiver[1]}|{when}||{kind}|{control}|P|{version}"
@@ -50,8 +56,8 @@ def adt_a04(control: str = "CHC-A04-0001", id_number: str | None = None, charset
         _msh("ADT^A04^ADT_A01", control, charset=charset),
         "EVN|A04|20261201093000+0800",
         _pid(id_number, name=name),
-        f"PV1|1|O|全科诊室^01^^NINGHE-CHC||||D001^李^建国^^^主治医师||||||||||||{visit}^^^NINGHE-CHC^VN|"
-        "||||||||||||||||||||||||20261201093000+0800",
+        (f"PV1|1|O|全科诊室^01^^NINGHE-CHC||||D001^李^建国^^^主治医师||||||||||||{visit}^^^NINGHE-CHC^VN|"
+        "||||||||||||||||||||||||20261201093000+0800"),
     ]) + "\r"
 
 
@@ -77,12 +83,12 @@ def ref_i12(control: str = "CHC-REF-0001", referral: str = "R20261201001", id_nu
     id_number = id_number or resident_id()
     return "\r".join([
         _msh("REF^I12^REF_I12", control, version=version),
-        f"RF1|P^Pending^HL70283|{priority}|upward^上转|||{referral}^CHCEHR|20261201|20261231||"
-        "O^Provider Ordered^HL70336",
-        "PRD|RP^Referring Provider^HL70286|李^建国^^^^主治医师||^^^NINGHE-CHC^^^^^宁和区社区卫生服务中心|"
-        f"^WPN^PH^^^^0571-88880001||33010619800101001X^DC|||宁和区社区卫生服务中心^^^^^^USCC^^^{CHC_USCC}",
-        "PRD|RT^Referred to Provider^HL70286|||^^^CITYHOSP^^^^^示范市第一人民医院心血管内科||||||"
-        f"示范市第一人民医院^^^^^^USCC^^^{CITY_USCC}",
+        (f"RF1|P^Pending^HL70283|{priority}|upward^上转|||{referral}^CHCEHR|20261201|20261231||"
+        "O^Provider Ordered^HL70336"),
+        ("PRD|RP^Referring Provider^HL70286|李^建国^^^^主治医师||^^^NINGHE-CHC^^^^^宁和区社区卫生服务中心|"
+        f"^WPN^PH^^^^0571-88880001||33010619800101001X^DC|||宁和区社区卫生服务中心^^^^^^USCC^^^{CHC_USCC}"),
+        ("PRD|RT^Referred to Provider^HL70286|||^^^CITYHOSP^^^^^示范市第一人民医院心血管内科||||||"
+        f"示范市第一人民医院^^^^^^USCC^^^{CITY_USCC}"),
         _pid(id_number),
         "DG1|1||I10^原发性高血压^I10|原发性高血压|20200315|F",
         "DG1|2||E11.9^2型糖尿病^I10|2型糖尿病|20210610|W",
@@ -124,8 +130,8 @@ def oru_r01(control: str = "LIS-ORU-0001", id_number: str | None = None, order: 
     return "\r".join([
         _msh("ORU^R01^ORU_R01", control, sender=("LIS", "NINGHE-CHC"), version="2.5.1"),
         _pid(id_number),
-        f"OBR|1|PL{order}^CHCEHR|{order}^LIS|24331-1^血脂全套^LN|||20261201080000+0800|||||||||||||||"
-        "20261201110000+0800|||F",
+        (f"OBR|1|PL{order}^CHCEHR|{order}^LIS|24331-1^血脂全套^LN|||20261201080000+0800|||||||||||||||"
+        "20261201110000+0800|||F"),
         "OBX|1|NM|2093-3^总胆固醇^LN||6.2|mmol/L^mmol/L^UCUM|<5.2|H|||F|||20261201080000+0800",
         "OBX|2|NM|2571-8^甘油三酯^LN||1.4|mmol/L^mmol/L^UCUM|0.45-1.7|N|||F",
         "OBX|3|NM|GLU^空腹血糖^L^1558-6^Fasting glucose^LN||7.8|mmol/L^^UCUM|3.9-6.1|H|||F",

@@ -530,7 +530,7 @@ def add_results(conv: Conversion, groups: list[ResultGroup], with_reports: bool)
         for obx, observation, tag in group.observations:
             if order_id:
                 code = observation["code"].get("coding", [{}])[0].get("code") or observation["code"].get("text", "")
-                identifier = {"system": order_id["system"] if "system" in order_id else MESSAGE_SID,
+                identifier = {"system": order_id.get("system", MESSAGE_SID),
                               "value": f"{order_id['value']}/{code}/{obx.get(4) or obx.get(1) or obx.sequence}"}
             else:
                 identifier = conv.message_identifier(tag)

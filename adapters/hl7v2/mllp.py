@@ -68,6 +68,8 @@ class FrameReader:
                     if len(message) > self.max_bytes:
                         raise Oversize(message[:4096])
                     return message
+                if SB in stripped[1:]:
+                    raise FramingError("<VT> inside a frame (a frame not closed by <FS><CR>)")
                 if len(stripped) - 1 > self.max_bytes:
                     raise Oversize(stripped[1:4097])
             self.buffer = stripped
@@ -167,7 +169,7 @@ class MLLPClient:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> MLLPClient:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

@@ -116,7 +116,7 @@ class Listener:
             conv = inbound.convert(msg)
         except HL7Error as exc:
             return self._ack(msg, exc.ack_code, exc.problems), exc.ack_code
-        except Exception as exc:  # noqa: BLE001 - no message may crash the listener
+        except Exception as exc:
             log.exception("conversion of %s from %s failed", msg.control_id, msg.sender)
             problem = Problem(APPLICATION_INTERNAL_ERROR, f"conversion failed: {type(exc).__name__}: {exc}")
             return self._ack(msg, "AE", [problem]), "AE"

@@ -9,12 +9,12 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import shared_path
+from hl7v2_messages import CHC_USCC, CITY_USCC, DATA, ID_CARD, USCC_SID, resident_id, samples
 
 from adapters.hl7v2 import er7, inbound
 from adapters.hl7v2.errors import HL7Error
 from fhir_server.validation import validate_resource
-from helpers import shared_path
-from hl7v2_messages import CHC_USCC, CITY_USCC, DATA, ID_CARD, USCC_SID, resident_id, samples
 
 GOLDEN = DATA / "golden"
 SUPPORTED_TYPES = {"ADT^A01", "ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A40", "REF^I12", "RRI^I12", "ORU^R01"}

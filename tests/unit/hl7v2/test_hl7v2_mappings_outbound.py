@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from helpers import SHARED, shared_path
+from hl7v2_messages import CITY_USCC, DATA, resident_id
 
 from adapters.hl7v2 import er7, inbound, outbound, tables
 from fhir_server.cli import main
 from fhir_server.validation import validate_resource
-from helpers import SHARED, shared_path
-from hl7v2_messages import CITY_USCC, DATA, resident_id
 
 ROOT = Path(__file__).resolve().parents[3]
 
