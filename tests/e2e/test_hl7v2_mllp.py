@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from helpers import shared_path
-from hl7v2_messages import CHC_USCC, CITY_USCC, USCC_SID, adt_a04, ref_i12, rri_i12, unique_id
+from hl7v2_messages import CHC_USCC, CITY_USCC, USCC_SID, adt_a04, adt_a08, adt_a40, ref_i12, rri_i12, unique_id
 
 from adapters.hl7v2 import er7, mllp
 from e2e.hl7v2_support import TIMEOUT, FakeHospital, running_listener, send, send_raw, wait_for
@@ -231,3 +231,30 @@ def test_referral_made_in_jiayi_goes_out_as_ref_i12(server, listener, hospitals,
                    what="REF^I12 of a referral made in Jiayi")
     assert got[0].first("RF1").get(6, 2) == "JIAYI" and got[0].first("PID").get(3) == number
     assert got[0].first("PID").get(5, 1) == "赵" and got[0].first("NTE").get(3) == f"转诊 {unique}"
+
+
+def test_adt_update_keeps_what_jiayi_holds_and_a40_merges(server, listener, unique):
+    number = unique_id(unique)
+    key_population = {"url": "https://jiayi.dev/fhir/StructureDefinition/jiayi-key-population",
+                      "valueCodeableConcept": {"coding": [{"system": "https://jiayi.dev/fhir/CodeSystem/key-population",
+                                                           "code": "elderly-65"}]}}
+    created = requests.post(f"{server}/Patient", timeout=TIMEOUT, headers={"Content-Type": "application/fhir+json"},
+                            json={"resourceType": "Patient", "extension": [key_population],
+                                  "identifier": [{"system": ID_CARD, "value": number},
+                                                 {"system": "https://jiayi.dev/fhir/sid/e-health-card", "value": unique}],
+                                  "name": [{"text": "王秀英", "family": "王", "given": ["秀英"]}]}).json()
+    assert send(listener, adt_a08(f"A08-{unique}", id_number=number, phone="13900007777")).first("MSA").get(1) == "AA"
+    patient = requests.get(f"{server}/Patient/{created['id']}", timeout=TIMEOUT).json()
+    assert patient["telecom"][0]["value"] == "13900007777" and patient["gender"] == "female"
+    assert key_population in patient["extension"]
+    assert {"system": "https://jiayi.dev/fhir/sid/e-health-card", "value": unique} in patient["identifier"]
+    # A40: this record (by its 身份证号) is merged into another one
+    survivor = unique_id(unique[::-1])
+    reply = send(listener, adt_a40(f"A40-{unique}", survivor=survivor, old_record=unique).replace(
+        f"{unique}^^^&2.16.156.10011.1.2&ISO^EHR", f"{number}^^^&2.16.156.10011.1.3&ISO^NNCHN"))
+    assert reply.first("MSA").get(1) == "AA", err_fields(reply)
+    old = requests.get(f"{server}/Patient/{created['id']}", timeout=TIMEOUT).json()
+    (new,) = patients(server, survivor)
+    assert old["active"] is False and key_population in old["extension"]
+    assert old["link"] == [{"other": {"reference": f"Patient/{new['id']}"}, "type": "replaced-by"}]
+    assert new["link"] == [{"other": {"reference": f"Patient/{created['id']}"}, "type": "replaces"}]
