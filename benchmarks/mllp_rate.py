@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adapters.hl7v2 import er7, mllp  # noqa: E402
-from fhir_server.core.national_ids import make_id  # noqa: E402
+from adapters.hl7v2 import er7, mllp
+from fhir_server.core.national_ids import make_id
 
 
 def _adt(control: str, number: str) -> bytes:

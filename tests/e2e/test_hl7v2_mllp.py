@@ -12,7 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from helpers import shared_path
-from hl7v2_messages import CHC_USCC, CITY_USCC, USCC_SID, adt_a04, adt_a08, adt_a40, ref_i12, rri_i12, unique_id
+from hl7v2_messages import (
+    CHC_USCC,
+    CITY_USCC,
+    USCC_SID,
+    adt_a04,
+    adt_a08,
+    adt_a40,
+    ref_i12,
+    rri_i12,
+    unique_id,
+)
 
 from adapters.hl7v2 import er7, mllp
 from e2e.hl7v2_support import TIMEOUT, FakeHospital, running_listener, send, send_raw, wait_for
