@@ -30,8 +30,10 @@ def hl7() -> None:
               help="endpoints.json: also run the outbound worker (REF^I12 / RRI^I12 to hospitals).")
 @click.option("--max-bytes", default=1024 * 1024, show_default=True, type=int, help="Largest message accepted.")
 @click.option("--interval", default=5.0, show_default=True, type=float, help="Outbound polling interval (s).")
+@click.option("--token", envvar="JIAYI_HL7_TOKEN", default=None,
+              help="Bearer token for the FHIR server (env JIAYI_HL7_TOKEN).")
 def listen(port: int, server_url: str, host: str, state_path: str, config_path: str | None, max_bytes: int,
-           interval: float) -> None:
+           interval: float, token: str | None) -> None:
     from . import config as config_module
     from . import mllp, sender
     from .fhir import FhirServer
@@ -41,10 +43,9 @@ def listen(port: int, server_url: str, host: str, state_path: str, config_path: 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     cfg = config_module.load(config_path)
     state = State(state_path)
-    server = FhirServer(server_url)
+    server = FhirServer(server_url, headers={"Authorization": f"Bearer {token}"} if token else None)
     listener = Listener(server, state, cfg)
     mllp_server = mllp.MLLPServer(host, port, listener.handle, listener.oversize, max_bytes)
-    stop = threading.Event()
     if cfg.endpoints:
         sender.start(sender.Sender(server, state, cfg), interval)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=mllp_server.shutdown).start())
@@ -56,7 +57,6 @@ def listen(port: int, server_url: str, host: str, state_path: str, config_path: 
     except KeyboardInterrupt:
         pass
     finally:
-        stop.set()
         mllp_server.server_close()
         state.close()
 
@@ -98,7 +98,9 @@ def convert(file: str, target: str) -> None:
 @click.option("--state", "state_path", default=DEFAULT_STATE, show_default=True)
 @click.option("--interval", default=5.0, show_default=True, type=float, help="Polling interval (s).")
 @click.option("--once", is_flag=True, help="Poll and deliver once, then exit.")
-def send(server_url: str, config_path: str, state_path: str, interval: float, once: bool) -> None:
+@click.option("--token", envvar="JIAYI_HL7_TOKEN", default=None,
+              help="Bearer token for the FHIR server (env JIAYI_HL7_TOKEN).")
+def send(server_url: str, config_path: str, state_path: str, interval: float, once: bool, token: str | None) -> None:
     from . import config as config_module
     from .fhir import FhirServer
     from .sender import Sender
@@ -106,7 +108,8 @@ def send(server_url: str, config_path: str, state_path: str, interval: float, on
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state = State(state_path)
-    worker = Sender(FhirServer(server_url), state, config_module.load(config_path))
+    server = FhirServer(server_url, headers={"Authorization": f"Bearer {token}"} if token else None)
+    worker = Sender(server, state, config_module.load(config_path))
     if once:
         queued = worker.poll()
         delivered = worker.deliver()

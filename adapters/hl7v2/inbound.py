@@ -81,6 +81,7 @@ class Conversion:
         self.receiver = message.receiving_facility or message.receiving_application or "unknown"
         self.patient_ref: dict | None = None
         self.tasks: list[dict] = []  # what the listener must remember about referral Tasks it writes
+        self.tags: dict[str, str] = {}  # full URL → what made the entry (see origin())
 
     # --- bookkeeping --------------------------------------------------------------------
     def full_url(self, tag: str) -> str:
@@ -95,12 +96,27 @@ class Conversion:
     def fail(self, code: str, text: str, location: Location) -> HL7Error:
         return HL7Error(Problem(code, text, location), "AE")
 
+    def origin(self, entry: dict) -> Location:
+        """The segment and field an entry of the Bundle comes from (for ERR-2 when the server refuses it)."""
+        tag = self.tags.get(entry.get("fullUrl", ""), "")
+        for prefix, location in (("patient", Location("PID", 1, 3)), ("merged", Location("MRG", 1, 1)),
+                                 ("encounter", Location("PV1", 1, 19)), ("return", Location("RF1", 1, 11)),
+                                 ("referral", Location("RF1", 1, 6)), ("task", Location("RF1", 1, 6)),
+                                 ("practitioner", Location("PRD", 1, 7)), ("org", Location("PRD", 1, 10))):
+            if tag.startswith(prefix):
+                return location
+        m = re.match(r"^(OBX|OBR|DG1)-(\d+)", tag)
+        if m:
+            return Location(m.group(1), int(m.group(2)))
+        return Location("MSH", 1)
+
     def add(self, tag: str, resource: dict, method: str, url: str, if_none_exist: str | None = None) -> str:
         full_url = self.full_url(tag)
         request: dict = {"method": method, "url": url}
         if if_none_exist:
             request["ifNoneExist"] = if_none_exist
         self.entries.append({"fullUrl": full_url, "resource": resource, "request": request})
+        self.tags[full_url] = tag
         return full_url
 
     def create(self, tag: str, resource: dict, identifier: dict) -> str:
@@ -853,12 +869,14 @@ def _rri(conv: Conversion) -> None:
     if not operations:
         raise conv.fail(REQUIRED_FIELD_MISSING, "RF1-1 (referral status) or RF1-11 (return referral) is needed",
                         rf1.location(1))
+    conv.tags[conv.full_url("task-progress")] = "task-progress"
     conv.entries.append({"fullUrl": conv.full_url("task-progress"),
                          "resource": {"resourceType": "Parameters", "parameter": operations},
                          "request": {"method": "PATCH", "url": task_criteria}})
     conv.tasks.append({"criteria": task_criteria, "status": status, "sender": msg.sender})
     sr_status = {"completed": "completed", "rejected": "revoked", "cancelled": "revoked"}.get(status or "")
     if sr_status:
+        conv.tags[conv.full_url("referral-status")] = "referral-status"
         conv.entries.append({"fullUrl": conv.full_url("referral-status"),
                              "resource": {"resourceType": "Parameters", "parameter": [
                                  {"name": "operation", "part": [

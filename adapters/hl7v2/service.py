@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 from . import er7, inbound
 from .ack import ack
 from .config import Config
-from .errors import APPLICATION_INTERNAL_ERROR, VALUE_TOO_LONG, HL7Error, Location, Problem
+from .errors import APPLICATION_INTERNAL_ERROR, UNKNOWN_KEY, VALUE_TOO_LONG, HL7Error, Location, Problem
 from .fhir import FhirServer, ServerRefused, ServerUnavailable
 from .state import State
 
@@ -129,8 +129,13 @@ class Listener:
             problem = Problem(APPLICATION_INTERNAL_ERROR, f"FHIR server unavailable, send again later: {exc}")
             return self._ack(msg, "AR", [problem]), None
         except ServerRefused as exc:
-            problems = [Problem(APPLICATION_INTERNAL_ERROR, f"FHIR server refused the message: {text}"[:1000],
-                                _origin(conv, expressions), "E") for text, expressions in exc.diagnostics()]
+            problems = []
+            for text, expressions in exc.diagnostics():
+                entry = _entry_of(conv, expressions)
+                unknown = exc.status in (404, 412) and entry is not None and entry["request"]["method"] == "PATCH"
+                location = conv.origin(entry) if entry is not None else Location("MSH", 1)
+                problems.append(Problem(UNKNOWN_KEY if unknown else APPLICATION_INTERNAL_ERROR,
+                                        f"FHIR server refused the message: {text}"[:1000], location, "E"))
             return self._ack(msg, "AE", problems + conv.warnings), "AE"
         self._remember_tasks(msg, conv, bundle, response)
         return self._ack(msg, "AA", conv.warnings), "AA"
@@ -175,22 +180,14 @@ class Listener:
                 self.state.remember_task(where, endpoint, role, task["status"])
 
 
-def _origin(conv: inbound.Conversion, expressions: list[str]) -> Location:
+def _entry_of(conv: inbound.Conversion, expressions: list[str]) -> dict | None:
     for expression in expressions:
         m = _ENTRY.search(expression)
         if m:
             index = int(m.group(1) or m.group(2))
             if index < len(conv.entries):
-                return _segment_of(conv, conv.entries[index])
-    return Location("MSH", 1)
-
-
-def _segment_of(conv: inbound.Conversion, entry: dict) -> Location:
-    kind = entry["resource"]["resourceType"]
-    segment = {"Patient": "PID", "Encounter": "PV1", "Condition": "DG1", "Observation": "OBX",
-               "DiagnosticReport": "OBR", "ServiceRequest": "RF1", "Task": "RF1", "Parameters": "RF1",
-               "Practitioner": "PRD", "Organization": "MSH"}.get(kind, "MSH")
-    return Location(segment, 1)
+                return conv.entries[index]
+    return None
 
 
 def _header_only(raw: bytes) -> er7.Message | None:
