@@ -6,7 +6,9 @@ Sources (the only place a mapping is typed):
   target code system, the v2 field it serves;
 - ``mappings/hl7v2/source/codes.csv`` — the code pairs of the standard v2 tables;
 - ``mappings/hl7v2/source/local.csv`` — pairs whose v2 side is a local code (not in the
-  standard table), each under its own local source system.
+  standard table), each under its own local source system;
+- ``mappings/hl7v2/source/lab-loinc.csv`` — a site's local laboratory codes (OBX-3 with a
+  local coding system) → LOINC, one group per coding system (``hl7v2-lab-loinc``).
 
 The v2 side of a standard row must exist in the official HL7 v2 tables
 (``../shared/fhir-r4/v2-tables.json``), which also give the displays; the FHIR side must
@@ -118,9 +120,34 @@ def build(shared: Path) -> list[Path]:
         path = OUT / f"ConceptMap-hl7v2-{map_id}.json"
         path.write_text(json.dumps(concept_map, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         written.append(path)
+    written.append(_lab_loinc())
     if problems:
         sys.exit("\n".join(problems))
     return written
+
+
+def _lab_loinc() -> Path:
+    groups: dict[str, list[dict]] = {}
+    for row in _rows("lab-loinc.csv"):
+        source = "https://jiayi.dev/fhir/CodeSystem/hl7v2/" + row["coding_system"]
+        target = {"code": row["loinc"], "display": row["loinc_display"], "equivalence": row["equivalence"]}
+        if row["comment"]:
+            target["comment"] = row["comment"]
+        groups.setdefault(source, []).append({"code": row["code"], "display": row["display"], "target": [target]})
+    concept_map = {
+        "resourceType": "ConceptMap", "id": "hl7v2-lab-loinc", "url": f"{BASE}hl7v2-lab-loinc", "version": "0.1.0",
+        "name": "Hl7v2LabLoinc", "title": "Local laboratory codes of HL7 v2 senders (OBX-3) to LOINC",
+        "status": "active", "experimental": False, "publisher": "Jiayi",
+        "description": "Local laboratory codes (OBX-3 with a local coding system, CWE-3) to LOINC; the adapter adds "
+                       "the LOINC coding beside the code as sent. Built by scripts/build_hl7v2_conceptmaps.py from "
+                       "mappings/hl7v2/source/lab-loinc.csv (a site lists its own codes there).",
+        "sourceUri": URI, "targetUri": "http://loinc.org",
+        "group": [{"source": source, "target": "http://loinc.org", "element": elements}
+                  for source, elements in groups.items()],
+    }
+    path = OUT / "ConceptMap-hl7v2-lab-loinc.json"
+    path.write_text(json.dumps(concept_map, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def main() -> None:

@@ -137,6 +137,7 @@ def oru_r01(control: str = "LIS-ORU-0001", id_number: str | None = None, order: 
         "OBX|3|NM|GLU^空腹血糖^L^1558-6^Fasting glucose^LN||7.8|mmol/L^^UCUM|3.9-6.1|H|||F",
         "NTE|1||空腹血糖偏高，建议复查",
         "OBX|4|ST|HBA1C-C^糖化血红蛋白结论^L||偏高|||A|||P",
+        "OBX|5|NM|HBA1C^糖化血红蛋白^L||7.2|%^%^UCUM|4.0-6.0|H|||F",
     ]) + "\r"
 
 

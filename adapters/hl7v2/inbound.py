@@ -45,6 +45,7 @@ REFERRAL_PROFILE = SD + "jiayi-referral"
 REFERRAL_TASK_PROFILE = SD + "jiayi-referral-task"
 OWN_NAMESPACE = "JIAYI"  # EI namespace of Jiayi's own ids in messages it sends (RF1-6 = id^JIAYI)
 SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
 REFERRAL_CATEGORY = {"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}],
                      "text": "转诊"}
 _NS = uuid.UUID("6b0d7c1e-3c55-4f5e-9a59-3f1c2d0e7a11")
@@ -449,6 +450,7 @@ def observation_from_obx(conv: Conversion, obx: Segment, group: ResultGroup) -> 
         return None
     if code is None:
         raise conv.fail(REQUIRED_FIELD_MISSING, "OBX-3 (observation identifier) is required", obx.location(3))
+    _add_loinc(code)
     status_code = obx.get(11)
     status = table("observation-status").code(status_code)
     if status is None:
@@ -485,6 +487,19 @@ def observation_from_obx(conv: Conversion, obx: Segment, group: ResultGroup) -> 
         if name:
             observation["performer"] = [{"display": name["text"]}]
     return observation
+
+
+def _add_loinc(code: dict) -> None:
+    """Add the LOINC coding of a sender-local lab code (ConceptMap hl7v2-lab-loinc) unless one is there."""
+    codings = code.get("coding", [])
+    if any(c.get("system") == LOINC for c in codings):
+        return
+    for coding in codings:
+        target = table("lab-loinc").get_from(coding.get("system"), coding.get("code"))
+        if target:
+            codings.append({"system": LOINC, "code": target.code, **({"display": target.display}
+                                                                     if target.display else {})})
+            return
 
 
 def _mime_rp(rep: dt.Rep) -> str:

@@ -83,6 +83,15 @@ class Listener:
     # --- the MLLP handler ---------------------------------------------------------------
     def handle(self, raw: bytes) -> bytes:
         try:
+            return self._handle(raw)
+        except Exception as exc:  # noqa: BLE001 - every message gets an ACK, whatever happens
+            log.exception("message not processed")
+            problem = Problem(APPLICATION_INTERNAL_ERROR, f"not processed: {type(exc).__name__}: {exc}")
+            return ack(_header_only(raw), "AR", [problem], application=self.config.application,
+                       facility=self.config.facility)
+
+    def _handle(self, raw: bytes) -> bytes:
+        try:
             msg = er7.parse(raw)
         except HL7Error as exc:
             return ack(_header_only(raw), exc.ack_code, exc.problems,

@@ -31,6 +31,7 @@ class Table:
         self._exact: dict[str, Target] = {}
         self._folded: dict[str, Target] = {}
         self._reverse: dict[str, tuple[str, str]] = {}
+        self._by_source: dict[tuple[str, str], Target] = {}
         for group in concept_map.get("group", []):
             for element in group.get("element", []):
                 for target in element.get("target", []):
@@ -39,6 +40,7 @@ class Table:
                     t = Target(group["target"], target["code"], target.get("display"), target["equivalence"],
                                group["source"])
                     self._exact.setdefault(element["code"], t)
+                    self._by_source.setdefault((group["source"], element["code"]), t)
                     self._folded.setdefault(element["code"].upper(), t)
                     if target["equivalence"] == "equivalent":
                         self._reverse.setdefault(target["code"], (group["source"], element["code"]))
@@ -47,6 +49,10 @@ class Table:
         if not code:
             return None
         return self._exact.get(code) or self._folded.get(code.strip().upper())
+
+    def get_from(self, system: str | None, code: str | None) -> Target | None:
+        """The target of ``code`` in the group of source ``system`` only (for sender-local code systems)."""
+        return self._by_source.get((system or "", code or ""))
 
     def code(self, code: str | None, default: str | None = None) -> str | None:
         target = self.get(code)

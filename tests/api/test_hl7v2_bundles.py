@@ -94,6 +94,6 @@ def test_results_update_on_correction(client, unique):
     post(client, oru_r01(f"ORU2-{unique}", id_number=number, order=f"L{unique}").replace("|6.2|", "|6.4|")
          .replace("|<5.2|H|||F", "|<5.2|H|||C"))
     (report,) = search(client, f"DiagnosticReport?identifier={quote(f'https://jiayi.dev/fhir/sid/hl7v2/LIS|L{unique}')}")
-    assert len(report["result"]) == 4
+    assert len(report["result"]) == 5
     cholesterol = client.get(f"/fhir/{report['result'][0]['reference']}").get_json()
     assert cholesterol["valueQuantity"]["value"] == 6.4 and cholesterol["status"] == "corrected"

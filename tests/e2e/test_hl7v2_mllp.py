@@ -241,6 +241,14 @@ def test_referral_made_in_jiayi_goes_out_as_ref_i12(server, listener, hospitals,
                    what="REF^I12 of a referral made in Jiayi")
     assert got[0].first("RF1").get(6, 2) == "JIAYI" and got[0].first("PID").get(3) == number
     assert got[0].first("PID").get(5, 1) == "赵" and got[0].first("NTE").get(3) == f"转诊 {unique}"
+    # the hospital answers about it by Jiayi's id (RF1-6 = <id>^JIAYI)
+    reply = send(listener, rri_i12(f"RRI-J-{unique}", referral=sr["id"], referral_namespace="JIAYI",
+                                   status="R^Rejected^HL70283", reason="^不符合转诊指征", id_number=number))
+    assert reply.first("MSA").get(1) == "AA", err_fields(reply)
+    body = requests.get(f"{server}/Task", params={"focus": f"ServiceRequest/{sr['id']}"}, timeout=TIMEOUT).json()
+    task = body["entry"][0]["resource"]
+    assert task["status"] == "rejected" and task["statusReason"]["text"] == "不符合转诊指征"
+    assert requests.get(f"{server}/ServiceRequest/{sr['id']}", timeout=TIMEOUT).json()["status"] == "revoked"
 
 
 def test_adt_update_keeps_what_jiayi_holds_and_a40_merges(server, listener, unique):

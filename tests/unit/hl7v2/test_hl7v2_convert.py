@@ -161,7 +161,9 @@ def test_oru_units_codes_as_sent_and_loinc_where_given():
     assert glucose["referenceRange"][0]["low"]["value"] == 3.9
     assert observations[3]["status"] == "preliminary" and observations[3]["valueString"] == "偏高"
     (report,) = resources(bundle, "DiagnosticReport")
-    assert report["status"] == "final" and len(report["result"]) == 4
+    assert report["status"] == "final" and len(report["result"]) == 5
+    assert observations[4]["code"]["coding"][1] == {  # a local code mapped by ConceptMap hl7v2-lab-loinc
+        "system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobin A1c/Hemoglobin.total in Blood"}
     assert report["identifier"] == [{"system": "https://jiayi.dev/fhir/sid/hl7v2/LIS", "value": "LAB20261201001"}]
 
 
