@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import os
+from collections.abc import Sequence
 
 from .er7 import CHARSETS, Message, build_segment, encode, escape
 from .errors import TEXTS, Problem
@@ -29,7 +30,7 @@ def now_ts() -> str:
     return _dt.datetime.now(_dt.timezone(_dt.timedelta(hours=8))).strftime("%Y%m%d%H%M%S+0800")
 
 
-def ack(message: Message | None, code: str, problems: list[Problem] = (), text: str = "",
+def ack(message: Message | None, code: str, problems: Sequence[Problem] = (), text: str = "",
         application: str = "JIAYI", facility: str = "JIAYI") -> bytes:
     """The ACK answering ``message`` (None when it could not even be parsed) as wire bytes."""
     version = (message.version if message and message.version else "2.5")

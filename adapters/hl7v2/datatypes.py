@@ -8,6 +8,7 @@ returns a FHIR dict or ``None``; codes are translated with the ConceptMaps of
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from collections.abc import Callable
 from urllib.parse import quote
@@ -78,9 +79,7 @@ def ts(value: str, date_only: bool = False) -> str | None:
         return None
     year, month, day, hour, minute, second, fraction, zone = m.groups()
     try:
-        import datetime as dt
-
-        dt.date(int(year), int(month or 1), int(day or 1))
+        _dt.date(int(year), int(month or 1), int(day or 1))
         if hour is not None and not (int(hour) < 24 and int(minute or 0) < 60 and int(second or 0) < 60):
             return None
         if zone and not (int(zone[1:3]) <= 14 and int(zone[3:]) < 60):

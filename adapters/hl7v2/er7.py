@@ -208,7 +208,8 @@ class Message:
         return _HEX_ESCAPE.sub(lambda m: _hex(m.group(1), self.codec), value)
 
     def encode_field(self, reps: list[list[list[str]]]) -> str:
-        comp, rep, _esc, sub = (self.encoding_chars + "&")[:4]
+        chars = self.encoding_chars + "&"
+        comp, rep, sub = chars[0], chars[1], chars[3]
         return rep.join(comp.join(sub.join(s) for s in r) for r in reps)
 
 

@@ -17,10 +17,13 @@ derived from the message, so the same message always gives the same Bundle.
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from collections.abc import Callable
 from urllib.parse import quote
+
+from fhir_server.core.national_ids import uscc_problems
 
 from . import datatypes as dt
 from .er7 import Message, Segment
@@ -248,8 +251,6 @@ def xon_identifier(rep: dt.Rep) -> dict | None:
     target = table("identifier-type").get(rep.c(7))
     if target:
         return {"system": target.code, "value": value}
-    from fhir_server.core.national_ids import uscc_problems
-
     if len(value) == 18 and not uscc_problems(value):
         return {"system": SID + "uscc", "value": value}
     system = dt.authority_system(*dt.hd(rep, 6))
@@ -341,10 +342,6 @@ def _quantity(conv: Conversion, obx: Segment, number: str, comparator: str = "")
     if not _NUMBER.match(number):
         return None
     quantity: dict = {"value": float(number) if ("." in number or "e" in number.lower()) else int(number)}
-    if isinstance(quantity["value"], float):
-        from decimal import Decimal
-
-        quantity["value"] = float(Decimal(number))
     if comparator in ("<", ">", "<=", ">="):
         quantity["comparator"] = comparator
     units = dt.first(obx, 6)
@@ -443,8 +440,6 @@ def observation_from_obx(conv: Conversion, obx: Segment, group: ResultGroup) -> 
             if rep.c(4).upper() == "BASE64":
                 form["data"] = re.sub(r"\s+", "", rep.c(5))
             else:
-                import base64
-
                 form["data"] = base64.b64encode(rep.c(5).encode("utf-8")).decode("ascii")
             group.forms.append(form)
         return None
@@ -747,7 +742,7 @@ def _referral(conv: Conversion, rf1: Segment | None, ids: list[dict], direction:
     elif rf1 is not None and rf1.get(2):
         conv.warn(rf1, 2, f"referral priority {rf1.get(2)!r} is not in table 0280; left out")
     kind = dt.first(rf1, 3) if rf1 is not None else None
-    code = {"text": f"{direction[1]}转诊"}
+    code: dict = {"text": f"{direction[1]}转诊"}
     if kind is not None and kind.c(1) and kind.c(1) not in _DIRECTIONS and kind.c(1).upper() not in _DIRECTIONS:
         code = {"coding": [dt.table_coding("0281", kind.c(1), kind.c(2))], "text": kind.c(2) or code["text"]}
     sr["code"] = code
@@ -821,15 +816,15 @@ def _rri(conv: Conversion) -> None:
     """RRI^I12: the referral (RF1-6) moves on; RF1-11 with it names the downward return referral."""
     msg = conv.msg
     rf1 = msg.first("RF1")
-    if rf1 is None or dt.first(rf1, 6) is None:
+    original = dt.first(rf1, 6) if rf1 is not None else None
+    if rf1 is None or original is None or not original.c(1):
         raise conv.fail(REQUIRED_FIELD_MISSING, "RF1-6 (originating referral identifier) names the referral "
                         "this response is about", Location("RF1", 1, 6))
-    original = dt.first(rf1, 6)
     if original.c(2).upper() == OWN_NAMESPACE and not original.c(3):
         sr_criteria = f"ServiceRequest?_id={quote(original.c(1), safe='')}"
         task_criteria = f"Task?focus={quote('ServiceRequest/' + original.c(1), safe='')}"
     else:
-        identifier = dt.ei(original, conv.facility)
+        identifier = dt.ei(original, conv.facility) or {}
         sr_criteria, task_criteria = criteria("ServiceRequest", identifier), criteria("Task", identifier)
     status_code = rf1.get(1)
     ret = dt.first(rf1, 11)
@@ -870,7 +865,7 @@ def _rri(conv: Conversion) -> None:
         requester = referring[0] if referring[0] and "reference" in referring[0] else requester_org
         conditions = [c for c in (add_condition(conv, dg1) for dg1 in msg.all("DG1")) if c]
         supporting = add_results(conv, results(conv, msg.segments), with_reports=False)
-        ids = [dt.ei(ret, conv.facility)]
+        ids = [i for i in [dt.ei(ret, conv.facility)] if i]
         down_url, down = _referral(conv, rf1, ids, _direction(None, "downward"), requester,
                                    [p for p in (owner, referred[0]) if p and "reference" in p], conditions,
                                    supporting, _notes(conv), [{"reference": sr_criteria}], "return-referral")

@@ -213,7 +213,7 @@ def prd(role: str, role_text: str, practitioner: dict | None, org: dict | None, 
     for identifier in (practitioner or {}).get("identifier", []):
         reverse = table("identifier-type").reverse(identifier.get("system"))
         ids.append([identifier.get("value", ""), reverse[1] if reverse else ""])
-    facility = ""
+    facility: str | list = ""
     if org:
         facility_id = next((i["value"] for i in org.get("identifier", [])
                             if i.get("system") == dt.SID + "hl7v2-facility"), "")
@@ -279,8 +279,9 @@ def ref_i12(res: Resources, sr: dict, task: dict | None = None, sending: tuple[s
     performers = [_parties(res, p) for p in sr.get("performer", [])]
     referred_org = next((o for _, o, _ in performers if o), None)
     referred_practitioner = next((p for p, _, _ in performers if p), None)
-    if task and res.get(task.get("owner")) and res.get(task.get("owner")).get("resourceType") == "Organization":
-        referred_org = referred_org or res.get(task.get("owner"))
+    owner = res.get(task.get("owner")) if task else None
+    if owner and owner.get("resourceType") == "Organization":
+        referred_org = referred_org or owner
     segments.append(prd("RT", "Referred to Provider", referred_practitioner, referred_org))
     segments.append(pid(patient))
     number = 0

@@ -124,10 +124,10 @@ class Sender:
             queued += self._enqueue(endpoint, "REF^I12", task, ref_i12)
             self.state.remember_task(task_ref, endpoint.name, "owner", status)
         for name, (role, last) in known.items():
-            endpoint = self.config.by_name(name)
-            if endpoint is None or role != "requester" or last == status:
+            requester_side = self.config.by_name(name)
+            if requester_side is None or role != "requester" or last == status:
                 continue
-            queued += self._enqueue(endpoint, "RRI^I12", task, rri_i12)
+            queued += self._enqueue(requester_side, "RRI^I12", task, rri_i12)
             self.state.remember_task(task_ref, name, role, status)
         return queued
 

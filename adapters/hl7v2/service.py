@@ -84,7 +84,7 @@ class Listener:
     def handle(self, raw: bytes) -> bytes:
         try:
             return self._handle(raw)
-        except Exception as exc:  # noqa: BLE001 - every message gets an ACK, whatever happens
+        except Exception as exc:
             log.exception("message not processed")
             problem = Problem(APPLICATION_INTERNAL_ERROR, f"not processed: {type(exc).__name__}: {exc}")
             return ack(_header_only(raw), "AR", [problem], application=self.config.application,

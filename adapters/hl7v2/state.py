@@ -86,7 +86,7 @@ class State:
             cur = self._db.execute(
                 "INSERT INTO outbox (endpoint, kind, about, control_id, message, created, next_attempt) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (endpoint, kind, about, control_id, message, now, now))
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def due(self, now: float | None = None) -> list[Outgoing]:
         """The oldest pending message of each endpoint, when its next attempt is due (FIFO per endpoint)."""
