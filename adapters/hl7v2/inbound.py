@@ -853,6 +853,8 @@ def _rri(conv: Conversion) -> None:
         op("replace", "Task.status", valueCode=status)
     reason_text = "; ".join(x for x in (rf1.get(10, 2) or rf1.get(10, 1),
                                         *[n["text"] for n in _notes(conv)]) if x)
+    if status == "rejected" and not reason_text:
+        reason_text = "接收方拒绝转诊（RRI^I12 未说明理由）"
     if status in ("rejected", "failed", "cancelled") and reason_text:
         op("delete", "Task.statusReason")
         op("add", "Task", "statusReason", valueCodeableConcept={"text": reason_text})

@@ -27,12 +27,24 @@ from . import er7
 from .ack import ack_code
 from .config import Config, Endpoint
 from .fhir import FhirServer, ServerRefused, ServerUnavailable
+from .inbound import REFERRAL_PROFILE, SD, SNOMED
 from .mllp import MLLPClient
 from .outbound import Resources, ref_i12, rri_i12
 from .state import State
 
 log = logging.getLogger("jiayi.hl7.sender")
 CURSOR = "task-lastUpdated"
+DIRECTION_URL = SD + "jiayi-referral-direction"
+
+
+def is_referral(sr: dict) -> bool:
+    """A jiayi-referral: claims the profile, carries a direction, or has the referral category (SNOMED 3457005)."""
+    if REFERRAL_PROFILE in (sr.get("meta") or {}).get("profile", []):
+        return True
+    if any(e.get("url") == DIRECTION_URL for e in sr.get("extension", [])):
+        return True
+    return any(c.get("system") == SNOMED and c.get("code") == "3457005"
+               for concept in sr.get("category", []) for c in concept.get("coding", []))
 
 
 class Sender:
@@ -103,6 +115,8 @@ class Sender:
         if sr is None:
             log.warning("Task/%s has no readable focus ServiceRequest; nothing sent", task["id"])
             return 0
+        if not is_referral(sr):
+            return 0
         control, segments = builder(res, sr, task, sending=(self.config.application, self.config.facility),
                                     receiving=(endpoint.application, endpoint.facility), version=endpoint.version,
                                     charset=endpoint.charset)
@@ -121,8 +135,10 @@ class Sender:
                 continue
             if status in ("draft", "cancelled", "entered-in-error"):
                 continue
-            queued += self._enqueue(endpoint, "REF^I12", task, ref_i12)
-            self.state.remember_task(task_ref, endpoint.name, "owner", status)
+            sent = self._enqueue(endpoint, "REF^I12", task, ref_i12)
+            if sent:
+                self.state.remember_task(task_ref, endpoint.name, "owner", status)
+            queued += sent
         for name, (role, last) in known.items():
             requester_side = self.config.by_name(name)
             if requester_side is None or role != "requester" or last == status:

@@ -132,6 +132,7 @@ class Listener:
         bundle = conv.bundle()
         try:
             self._merge_patients(bundle)
+            self._walk_task_states(bundle)
             response = self.server.transaction(bundle)
         except ServerUnavailable as exc:
             log.warning("server unavailable for %s: %s", msg.control_id, exc)
@@ -157,6 +158,28 @@ class Listener:
             found = self.server.search(request["url"])
             if len(found) == 1:
                 entry["resource"] = merge_patient(found[0], entry["resource"])
+
+    def _walk_task_states(self, bundle: dict) -> None:
+        """An RRI reports where the referral stands now (e.g. completed); the referral state machine
+        moves one step at a time (accepted → in-progress → completed).  The steps the report implies
+        are written first, each its own small transaction, so the message's transaction is one
+        allowed transition.  (Those steps are true even if the message's transaction then fails.)"""
+        for entry in bundle["entry"]:
+            request = entry["request"]
+            if request["method"] != "PATCH" or not request["url"].startswith("Task?"):
+                continue
+            target = _patched_status(entry["resource"])
+            if not target:
+                continue
+            found = self.server.search(request["url"])
+            if len(found) != 1:
+                continue  # the message's transaction reports it
+            for step in implied_steps(found[0].get("status", ""), target):
+                self.server.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [{
+                    "resource": {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+                        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Task.status"},
+                        {"name": "value", "valueCode": step}]}]},
+                    "request": {"method": "PATCH", "url": f"Task/{found[0]['id']}"}}]})
 
     def _remember_tasks(self, msg: er7.Message, conv: inbound.Conversion, bundle: dict, response: dict) -> None:
         if not conv.tasks:
@@ -187,6 +210,37 @@ class Listener:
                 known = self.state.tasks_of(where)
                 role = next((r for e, r, *_ in known if e == endpoint), "owner")
                 self.state.remember_task(where, endpoint, role, task["status"])
+
+
+# The referral Task's forward path (SPEC §3 jiayi-referral-task): a status reported by a message
+# implies the ones before it on this path.
+FORWARD = ("requested", "received", "accepted", "in-progress", "completed")
+
+
+def implied_steps(current: str, target: str) -> list[str]:
+    """The statuses between ``current`` and ``target`` that the referral state machine needs."""
+    if target == "failed":
+        target_index = FORWARD.index("in-progress") + 1
+    elif target in FORWARD:
+        target_index = FORWARD.index(target)
+    else:
+        return []
+    if current not in FORWARD:
+        return []
+    start = FORWARD.index(current)
+    steps = list(FORWARD[start + 1:target_index])
+    if steps and steps[0] == "received" and target != "received":
+        steps = steps[1:]  # requested → accepted is allowed directly
+    return steps
+
+
+def _patched_status(parameters: dict) -> str | None:
+    for operation in parameters.get("parameter", []):
+        parts = {p["name"]: p for p in operation.get("part", [])}
+        if parts.get("type", {}).get("valueCode") == "replace" and \
+                parts.get("path", {}).get("valueString") == "Task.status":
+            return parts.get("value", {}).get("valueCode")
+    return None
 
 
 def _entry_of(conv: inbound.Conversion, expressions: list[str]) -> dict | None:

@@ -1,6 +1,6 @@
 """The server accepts what the HL7 v2 adapter makes, on SQLite and PostgreSQL: every supported
-sample of ``../shared/hl7v2-samples`` and the synthetic Chinese referral flow; processing a
-message twice changes nothing."""
+sample of ``../shared/hl7v2-samples`` and the synthetic Chinese referral flow (through the
+listener's own logic, over the Flask test client); processing a message twice changes nothing."""
 
 from __future__ import annotations
 
@@ -11,15 +11,54 @@ from helpers import shared_path
 from hl7v2_messages import adt_a04, adt_a08, oru_r01, ref_i12, rri_i12, unique_id
 
 from adapters.hl7v2 import er7, inbound
+from adapters.hl7v2.config import Config
+from adapters.hl7v2.fhir import ServerRefused
+from adapters.hl7v2.service import Listener
+from adapters.hl7v2.state import State
 
 FHIR = {"Content-Type": "application/fhir+json"}
 
 
+class FlaskClientServer:
+    """The adapter's FhirServer over the Flask test client."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def _answer(self, response) -> dict:
+        body = response.get_json(silent=True) or {}
+        if response.status_code >= 400:
+            raise ServerRefused(response.status_code, body, f"HTTP {response.status_code}")
+        return body
+
+    def transaction(self, bundle: dict) -> dict:
+        return self._answer(self.client.post("/fhir", json=bundle, headers=FHIR))
+
+    def search(self, query: str) -> list[dict]:
+        body = self._answer(self.client.get(f"/fhir/{query}"))
+        return [e["resource"] for e in body.get("entry", []) if e.get("search", {}).get("mode") == "match"]
+
+
 def post(client, raw: bytes | str) -> dict:
+    """Direct: the converted Bundle posted as it is."""
     msg = er7.parse(raw.encode("utf-8") if isinstance(raw, str) else raw)
     response = client.post("/fhir", json=inbound.convert(msg).bundle(), headers=FHIR)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+@pytest.fixture()
+def listen(client, tmp_path):
+    """Through the listener's logic (merge, state-machine steps, ACK): returns the ACK."""
+    listener = Listener(FlaskClientServer(client), State(tmp_path / "state.sqlite3"), Config())
+
+    def handle(raw: str) -> er7.Message:
+        reply = er7.parse(listener.handle(raw.encode("utf-8")))
+        assert reply.first("MSA").get(1) == "AA", [e.get(8) for e in reply.all("ERR")]
+        return reply
+
+    yield handle
+    listener.state.close()
 
 
 def search(client, query: str) -> list[dict]:
@@ -54,7 +93,7 @@ def test_the_same_message_twice_writes_nothing_new(client, unique):
     assert updated["telecom"][0]["value"] == "13900009999" and updated["meta"]["versionId"] == "2"
 
 
-def test_referral_accept_and_return_on_the_server(client, unique):
+def test_referral_accept_and_return_on_the_server(client, listen, unique):
     number = unique_id(unique, sex="male")
     referral = f"R{unique}"
     post(client, ref_i12(f"REF-{unique}", referral=referral, id_number=number))
@@ -63,10 +102,10 @@ def test_referral_accept_and_return_on_the_server(client, unique):
     (sr,) = search(client, f"ServiceRequest?identifier={criteria}")
     assert task["status"] == "requested" and task["focus"]["reference"] == f"ServiceRequest/{sr['id']}"
     assert sr["priority"] == "asap" and len(sr["reasonReference"]) == 2
-    post(client, rri_i12(f"RRI-A-{unique}", referral=referral, id_number=number))
+    listen(rri_i12(f"RRI-A-{unique}", referral=referral, id_number=number))
     assert client.get(f"/fhir/Task/{task['id']}").get_json()["status"] == "accepted"
-    post(client, rri_i12(f"RRI-C-{unique}", referral=referral, id_number=number, status="CM^已完成",
-                         return_referral=f"D{unique}", note="病情稳定，转回社区康复管理"))
+    listen(rri_i12(f"RRI-C-{unique}", referral=referral, id_number=number, status="CM^已完成",
+                   return_referral=f"D{unique}", note="病情稳定，转回社区康复管理"))
     done = client.get(f"/fhir/Task/{task['id']}").get_json()
     assert done["status"] == "completed"
     down_ref = done["output"][0]["valueReference"]["reference"]
@@ -79,10 +118,10 @@ def test_referral_accept_and_return_on_the_server(client, unique):
 
 
 @pytest.mark.parametrize("status,expected", [("R^Rejected^HL70283", "rejected")])
-def test_rejection_keeps_the_reason(client, unique, status, expected):
+def test_rejection_keeps_the_reason(client, listen, unique, status, expected):
     number = unique_id(unique)
-    post(client, ref_i12(f"REF-{unique}", referral=f"R{unique}", id_number=number))
-    post(client, rri_i12(f"RRI-{unique}", referral=f"R{unique}", status=status, id_number=number,
+    listen(ref_i12(f"REF-{unique}", referral=f"R{unique}", id_number=number))
+    listen(rri_i12(f"RRI-{unique}", referral=f"R{unique}", status=status, id_number=number,
                          reason="^号源已满，建议改约其他时段"))
     (task,) = search(client, f"Task?identifier={quote(f'https://jiayi.dev/fhir/sid/hl7v2/CHCEHR|R{unique}')}")
     assert task["status"] == expected and task["statusReason"]["text"] == "号源已满，建议改约其他时段"

@@ -230,6 +230,10 @@ def test_referral_made_in_jiayi_goes_out_as_ref_i12(server, listener, hospitals,
         headers={"Content-Type": "application/fhir+json"}).json()
     sr = requests.post(f"{server}/ServiceRequest", timeout=TIMEOUT, headers={"Content-Type": "application/fhir+json"},
                        json={"resourceType": "ServiceRequest", "status": "active", "intent": "order",
+                             "extension": [{"url": "https://jiayi.dev/fhir/StructureDefinition/jiayi-referral-direction",
+                                            "valueCoding": {"system": "https://jiayi.dev/fhir/CodeSystem/referral-direction",
+                                                            "code": "upward", "display": "上转"}}],
+                             "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "3457005"}]}],
                              "subject": {"reference": f"Patient/{patient['id']}"},
                              "performer": [{"reference": f"Organization/{owner}"}], "priority": "urgent",
                              "note": [{"text": f"转诊 {unique}"}]}).json()
