@@ -4,6 +4,9 @@
 messages (each a new resident, so every one is a real write) over ``connections``
 parallel MLLP connections and returns the rate of acknowledged (AA) messages.
 
+``measure_server(server_url, workdir)`` starts a listener against a server that is already
+running (what the benchmark harness has) and returns both rows (ADT, ORU).
+
 Standalone: ``python benchmarks/mllp_rate.py [--messages 300] [--connections 4]
 [--database URL]`` starts a server (SQLite in a temporary directory unless --database)
 and a listener, measures ADT and ORU, prints one JSON line per kind and stops both.
@@ -106,6 +109,32 @@ def _wait_tcp(port: int, process: subprocess.Popen, timeout: float = 60) -> None
             return
         time.sleep(0.2)
     raise RuntimeError(f"nothing listening on {port}")
+
+
+@contextlib.contextmanager
+def running_listener(server_url: str, workdir: Path):
+    """``jiayi hl7 listen`` against ``server_url`` on a free loopback port; yields the port."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--port", str(port),
+                             "--server", server_url, "--state", str(workdir / f"hl7-{port}.sqlite3")], cwd=ROOT,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_tcp(port, proc)
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def measure_server(server_url: str, workdir: Path, messages: int = 300, connections: int = 4) -> list[dict]:
+    """ADT and ORU rates through a fresh listener in front of a running server."""
+    with running_listener(server_url, workdir) as port:
+        measure(port, "adt", 10, 1)  # warm up
+        return [measure(port, kind, messages, connections) for kind in ("adt", "oru")]
 
 
 @contextlib.contextmanager
