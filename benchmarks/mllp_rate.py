@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adapters.hl7v2 import er7, mllp
-from fhir_server.core.national_ids import make_id
+from adapters.hl7v2 import er7, mllp  # noqa: E402
+from fhir_server.core.national_ids import make_id  # noqa: E402
 
 
 def _adt(control: str, number: str) -> bytes:
@@ -115,9 +115,10 @@ def _wait_tcp(port: int, process: subprocess.Popen, timeout: float = 60) -> None
 def running_listener(server_url: str, workdir: Path):
     """``jiayi hl7 listen`` against ``server_url`` on a free loopback port; yields the port."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--port", str(port),
-                             "--server", server_url, "--state", str(workdir / f"hl7-{port}.sqlite3")], cwd=ROOT,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--port", str(port),
+               "--server", server_url, "--state", str(workdir / f"hl7-{port}.sqlite3")]
+    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         _wait_tcp(port, proc)
         yield port
@@ -149,9 +150,9 @@ def running_stack(workdir: Path, database: str | None = None):
                                        "--database", database], cwd=ROOT, env=env, start_new_session=True,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         _wait_tcp(http, procs[0])
-        procs.append(subprocess.Popen([sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--port", str(port),
-                                       "--server", f"http://127.0.0.1:{http}/fhir", "--state",
-                                       str(workdir / "hl7.sqlite3")], cwd=ROOT, env=env, start_new_session=True,
+        listen = [sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--port", str(port), "--server",
+                  f"http://127.0.0.1:{http}/fhir", "--state", str(workdir / "hl7.sqlite3")]
+        procs.append(subprocess.Popen(listen, cwd=ROOT, env=env, start_new_session=True,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         _wait_tcp(port, procs[1])
         yield port
