@@ -66,6 +66,9 @@ class FhirServer:
                                 f"HTTP {response.status_code}: {response.text[:300]}")
         return body
 
+    def get(self, url: str) -> dict:
+        return self._request("GET", url)
+
     def transaction(self, bundle: dict) -> dict:
         return self._request("POST", "", json=bundle, headers={"Content-Type": FHIR_JSON})
 

@@ -1,7 +1,8 @@
 """The outbound worker: referral Tasks changed on the server → REF^I12 / RRI^I12 to endpoints.
 
-``poll()`` reads ``Task?_lastUpdated=ge<cursor>`` over REST and, for each Task version not
-seen yet:
+``poll()`` reads ``Task?_lastUpdated=ge<cursor>`` over REST (the first run starts from the
+newest Task: what is already on the server is not sent) and, for each Task version not seen
+yet:
 
 - a Task whose ``owner`` Organization is served by a configured endpoint and that was
   never exchanged with it → its referral as **REF^I12** to that endpoint;
@@ -59,6 +60,10 @@ class Sender:
     def poll(self) -> int:
         """Enqueue what changed since the last poll; returns how many messages were queued."""
         since = self.state.cursor(CURSOR)
+        if since is None:
+            since = self._start_from_now()
+            if since is None:
+                return 0
         query = "Task?_sort=_lastUpdated&_count=100" + (f"&_lastUpdated=ge{quote(since, safe='')}" if since else "")
         queued = 0
         latest = since
@@ -78,6 +83,18 @@ class Sender:
         if latest and latest != since:
             self.state.set_cursor(CURSOR, latest)
         return queued
+
+    def _start_from_now(self) -> str | None:
+        """First run: changes from now on (the Tasks already on the server are history, not news).
+        The cursor starts at the newest Task's lastUpdated, that Task counted as seen."""
+        newest = self.server.get("Task?_sort=-_lastUpdated&_count=1").get("entry", [])
+        if not newest:
+            self.state.set_cursor(CURSOR, "1900-01-01T00:00:00Z")
+            return "1900-01-01T00:00:00Z"
+        meta = newest[0]["resource"].get("meta", {})
+        self.state.set_cursor(f"seen:Task/{newest[0]['resource']['id']}", meta.get("versionId", ""))
+        self.state.set_cursor(CURSOR, meta.get("lastUpdated", "1900-01-01T00:00:00Z"))
+        return self.state.cursor(CURSOR)
 
     def _org_identifiers(self, reference: dict | None) -> list[dict]:
         ref = (reference or {}).get("reference")

@@ -70,15 +70,11 @@ class Listener:
         self.server = server
         self.state = state
         self.config = config or Config()
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._locks = [threading.Lock() for _ in range(64)]  # striped: bounded, one key always one lock
 
     def _lock(self, key: tuple[str, str]) -> threading.Lock:
-        with self._locks_guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                lock = self._locks[key] = threading.Lock()
-            return lock
+        """Messages with the same sender and control id are processed one after the other."""
+        return self._locks[hash(key) % len(self._locks)]
 
     # --- the MLLP handler ---------------------------------------------------------------
     def handle(self, raw: bytes) -> bytes:

@@ -59,3 +59,14 @@ def test_a_refusal_is_kept_visible_and_can_be_requeued(tmp_path):
         assert er7.parse(sender.state.outbox("sent")[0].message).control_id == "C3"
     finally:
         hospital.close()
+
+
+def test_the_steps_an_rri_implies_on_the_referral_state_machine():
+    from adapters.hl7v2.service import implied_steps
+
+    assert implied_steps("requested", "accepted") == []  # allowed directly
+    assert implied_steps("requested", "completed") == ["accepted", "in-progress"]
+    assert implied_steps("accepted", "completed") == ["in-progress"]
+    assert implied_steps("accepted", "failed") == ["in-progress"]
+    assert implied_steps("in-progress", "completed") == []
+    assert implied_steps("requested", "rejected") == [] and implied_steps("completed", "completed") == []
