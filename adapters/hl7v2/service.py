@@ -135,6 +135,11 @@ class Listener:
             problem = Problem(APPLICATION_INTERNAL_ERROR, f"FHIR server unavailable, send again later: {exc}")
             return self._ack(msg, "AR", [problem]), None
         except ServerRefused as exc:
+            if exc.status == 412 and any("version" in text.lower() or "match" in text.lower()
+                                         for text, _ in exc.diagnostics()):
+                problem = Problem(APPLICATION_INTERNAL_ERROR, "the record changed while this message was processed; "
+                                  f"send it again ({exc})", Location("PID", 1, 3))
+                return self._ack(msg, "AR", [problem]), None  # not remembered: the resend is processed
             problems = []
             for text, expressions in exc.diagnostics():
                 entry = _entry_of(conv, expressions)
@@ -152,8 +157,13 @@ class Listener:
             if entry["resource"]["resourceType"] != "Patient" or request["method"] != "PUT" or "?" not in request["url"]:
                 continue
             found = self.server.search(request["url"])
-            if len(found) == 1:
-                entry["resource"] = merge_patient(found[0], entry["resource"])
+            if len(found) == 1:  # update that very version (a concurrent change → 412 → AE, sent again)
+                entry["resource"] = dict(merge_patient(found[0], entry["resource"]), id=found[0]["id"])
+                entry["request"] = {"method": "PUT", "url": f"Patient/{found[0]['id']}"}
+                version = found[0].get("meta", {}).get("versionId")
+                if version:
+                    entry["request"]["ifMatch"] = f'W/"{version}"'
+
 
     def _walk_task_states(self, bundle: dict) -> None:
         """An RRI reports where the referral stands now (e.g. completed); the referral state machine
