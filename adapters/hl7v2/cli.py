@@ -1,0 +1,157 @@
+"""``jiayi hl7 listen | convert | send | queue`` (SPEC §5, Appendix A)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+DEFAULT_STATE = "jiayi-hl7.sqlite3"
+
+
+@click.group(help="HL7 v2 messages: MLLP listener, conversion, outbound referrals.")
+def hl7() -> None:
+    pass
+
+
+@hl7.command(help="Listen for HL7 v2 messages over MLLP and write them to the FHIR server.")
+@click.option("--port", required=True, type=int, help="MLLP port.")
+@click.option("--server", "server_url", required=True, help="Base URL of the FHIR API (http://HOST:PORT/fhir).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--state", "state_path", default=DEFAULT_STATE, show_default=True,
+              help="The adapter's state file (ACKs sent, outbound queue).")
+@click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="endpoints.json: also run the outbound worker (REF^I12 / RRI^I12 to hospitals).")
+@click.option("--max-bytes", default=1024 * 1024, show_default=True, type=int, help="Largest message accepted.")
+@click.option("--interval", default=5.0, show_default=True, type=float, help="Outbound polling interval (s).")
+@click.option("--token", envvar="JIAYI_HL7_TOKEN", default=None,
+              help="Bearer token for the FHIR server (env JIAYI_HL7_TOKEN).")
+def listen(port: int, server_url: str, host: str, state_path: str, config_path: str | None, max_bytes: int,
+           interval: float, token: str | None) -> None:
+    from . import config as config_module
+    from . import mllp, sender
+    from .fhir import FhirServer
+    from .service import Listener
+    from .state import State
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = config_module.load(config_path)
+    state = State(state_path)
+    server = FhirServer(server_url, headers={"Authorization": f"Bearer {token}"} if token else None)
+    listener = Listener(server, state, cfg)
+    mllp_server = mllp.MLLPServer(host, port, listener.handle, listener.oversize, max_bytes)
+    if cfg.endpoints:
+        sender.start(sender.Sender(server, state, cfg), interval)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=mllp_server.shutdown).start())
+    click.echo(f"HL7 v2 MLLP listener on {host}:{mllp_server.server_address[1]} → {server_url} "
+               f"(state {state_path}, max {max_bytes} bytes"
+               f"{', outbound to ' + ', '.join(e.name for e in cfg.endpoints) if cfg.endpoints else ''})", err=True)
+    try:
+        mllp_server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        mllp_server.server_close()
+        state.close()
+
+
+@hl7.command(help="Print the FHIR transaction Bundle an HL7 v2 message becomes (no server needed); "
+                  "with --to v2, the REF^I12 a FHIR referral (ServiceRequest or Bundle) becomes.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "target", type=click.Choice(["fhir", "v2"]), default="fhir", show_default=True)
+def convert(file: str, target: str) -> None:
+    raw = Path(file).read_bytes()
+    if target == "v2":
+        from .outbound import convert_fhir
+
+        try:
+            resource = json.loads(raw.decode("utf-8-sig"))
+            message = convert_fhir(resource)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            click.echo(f"error: {file}: not a FHIR referral: {exc}", err=True)
+            sys.exit(2)
+        click.echo(message.decode("utf-8").replace("\r", "\n"), nl=False)
+        return
+    from . import er7, inbound
+    from .errors import HL7Error
+
+    try:
+        conv = inbound.convert(er7.parse(raw))
+    except HL7Error as exc:
+        click.echo(f"refused ({exc.ack_code}): " + "; ".join(p.describe() for p in exc.problems), err=True)
+        sys.exit(2)
+    for problem in conv.warnings:
+        click.echo(f"warning: {problem.describe()}", err=True)
+    click.echo(json.dumps(conv.bundle(), ensure_ascii=False, indent=2))
+
+
+@hl7.command(help="Run the outbound worker: referrals to configured hospitals as REF^I12, "
+                  "Task changes as RRI^I12, with retries.")
+@click.option("--server", "server_url", required=True, help="Base URL of the FHIR API.")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--state", "state_path", default=DEFAULT_STATE, show_default=True)
+@click.option("--interval", default=5.0, show_default=True, type=float, help="Polling interval (s).")
+@click.option("--once", is_flag=True, help="Poll and deliver once, then exit.")
+@click.option("--token", envvar="JIAYI_HL7_TOKEN", default=None,
+              help="Bearer token for the FHIR server (env JIAYI_HL7_TOKEN).")
+def send(server_url: str, config_path: str, state_path: str, interval: float, once: bool, token: str | None) -> None:
+    from . import config as config_module
+    from .fhir import FhirServer
+    from .sender import Sender
+    from .state import State
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    state = State(state_path)
+    server = FhirServer(server_url, headers={"Authorization": f"Bearer {token}"} if token else None)
+    worker = Sender(server, state, config_module.load(config_path))
+    if once:
+        queued = worker.poll()
+        delivered = worker.deliver()
+        click.echo(f"queued {queued}, delivered {delivered}; outbox {worker.state.counts()}")
+        return
+    try:
+        worker.run(interval)
+    except KeyboardInterrupt:
+        pass
+
+
+@hl7.command(help="Show the outbound queue (or re-queue a refused message with --retry ID).")
+@click.option("--state", "state_path", default=DEFAULT_STATE, show_default=True)
+@click.option("--status", type=click.Choice(["pending", "sent", "refused"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--retry", "retry_id", type=int, default=None)
+def queue(state_path: str, status: str | None, as_json: bool, retry_id: int | None) -> None:
+    from .state import State
+
+    if not Path(state_path).exists():
+        click.echo(f"no state file {state_path}", err=True)
+        sys.exit(1)
+    state = State(state_path)
+    if retry_id is not None:
+        ok = state.retry(retry_id)
+        click.echo(f"message {retry_id} {'re-queued' if ok else 'not found or already sent'}")
+        sys.exit(0 if ok else 1)
+    rows = state.outbox(status)
+
+    def when(t: float | None) -> str:
+        return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else ""
+
+    if as_json:
+        click.echo(json.dumps([{"id": r.id, "endpoint": r.endpoint, "kind": r.kind, "about": r.about,
+                                "controlId": r.control_id, "status": r.status, "attempts": r.attempts,
+                                "created": when(r.created), "nextAttempt": when(r.next_attempt),
+                                "sent": when(r.sent), "ack": r.ack_code, "lastError": r.last_error}
+                               for r in rows], indent=2, ensure_ascii=False))
+        return
+    counts = state.counts()
+    click.echo("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"))
+    for r in rows:
+        click.echo(f"{r.id:>6} {r.status:<8} {r.kind:<8} {r.endpoint:<16} {r.about:<24} attempts {r.attempts:<3} "
+                   f"next {when(r.next_attempt) if r.status == 'pending' else '-':<20} "
+                   f"{r.ack_code or ''} {(r.last_error or '')[:60]}")
