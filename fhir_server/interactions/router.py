@@ -3,6 +3,7 @@ it runs in.  Operations are looked up through an injected registry (they live a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -10,7 +11,9 @@ from typing import Protocol
 from fhir_server.core.errors import BadRequest, MethodNotAllowed, NotFound
 from fhir_server.interactions import create, delete, history, patch, read, search, transaction, update
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.repository.base import Repository, UnitOfWork
+from fhir_server.repository.base import DatabaseBusy, Repository, UnitOfWork
+
+READ_ATTEMPTS = 5
 
 
 class Operations(Protocol):
@@ -75,8 +78,21 @@ class Router:
             return FhirResponse(200, self.capabilities(request))
         if route.kind == "system" and request.method == "POST":
             return self._bundle(request)
-        with self.repo.unit_of_work(write=self._writes(request, route)) as uow:
-            return self.dispatch(uow, request, route)
+        if self._writes(request, route):
+            with self.repo.unit_of_work(write=True) as uow:
+                return self.dispatch(uow, request, route)
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                with self.repo.unit_of_work(write=False) as uow:
+                    return self.dispatch(uow, request, route)
+            except DatabaseBusy:
+                # a search that stores its result list for paging writes inside a read
+                # transaction; on SQLite that fails at once when another writer committed
+                # since the transaction's snapshot.  A read has no effects: run it again.
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _writes(self, request: FhirRequest, route: Route) -> bool:
         if route.kind == "operation":

@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from fhir_server.core.errors import Conflict
 from fhir_server.core.instants import fhir_instant, to_utc_naive
 
 MILLISECOND = timedelta(milliseconds=1)
+
+
+class DatabaseBusy(Conflict):
+    """409: the database refused the transaction because of a concurrent write (SQLite's
+    lock, a PostgreSQL deadlock); nothing was written, and a request that writes nothing may
+    simply run again."""
 
 
 @dataclass(frozen=True, slots=True)
