@@ -3,7 +3,6 @@ it runs in.  Operations are looked up through an injected registry (they live a 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -12,8 +11,6 @@ from fhir_server.core.errors import BadRequest, MethodNotAllowed, NotFound
 from fhir_server.interactions import create, delete, history, patch, read, search, transaction, update
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import DatabaseBusy, Repository, UnitOfWork
-
-READ_ATTEMPTS = 5
 
 
 class Operations(Protocol):
@@ -81,18 +78,15 @@ class Router:
         if self._writes(request, route):
             with self.repo.unit_of_work(write=True) as uow:
                 return self.dispatch(uow, request, route)
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                with self.repo.unit_of_work(write=False) as uow:
-                    return self.dispatch(uow, request, route)
-            except DatabaseBusy:
-                # a search that stores its result list for paging writes inside a read
-                # transaction; on SQLite that fails at once when another writer committed
-                # since the transaction's snapshot.  A read has no effects: run it again.
-                if attempt == READ_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.005 * (attempt + 1))
-        raise AssertionError("unreachable")
+        try:
+            with self.repo.unit_of_work(write=False) as uow:
+                return self.dispatch(uow, request, route)
+        except DatabaseBusy:
+            # A search that stores its result list for paging writes inside a read transaction;
+            # on SQLite that fails at once when another writer committed since the transaction's
+            # snapshot.  A read has no effects: run it again as a writer, which waits its turn.
+            with self.repo.unit_of_work(write=True) as uow:
+                return self.dispatch(uow, request, route)
 
     def _writes(self, request: FhirRequest, route: Route) -> bool:
         if route.kind == "operation":
