@@ -147,6 +147,10 @@ class UnitOfWorkBase:
     def new_id(self) -> str:
         return self._ids()
 
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """A hint: ``get`` is about to be called for these (type, id) keys (the SQL unit of work
+        reads them in one query; elsewhere nothing to do)."""
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
@@ -175,6 +179,9 @@ class UnitOfWork(Protocol):
 
     def lock(self, key: str) -> None:
         """Serialise, until commit, every unit of work that locks the same key."""
+
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Hint that ``get`` will be called for these (type, id) keys."""
 
     def new_id(self) -> str: ...
 

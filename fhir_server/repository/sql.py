@@ -3,11 +3,11 @@ database transaction per unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, exists, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
@@ -39,6 +39,9 @@ _UPDATE_CURRENT = update(ResourceRow).where(
     ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"),
     ResourceRow.version == bindparam("previous"))
 _INSERT_VERSION = insert(ResourceVersionRow)
+_PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated,
+                   ResourceRow.deleted, ResourceRow.content)
+PREFETCH_CHUNK = 400
 
 
 def _stored(row: ResourceRow | ResourceVersionRow, method: str = "PUT") -> StoredResource:
@@ -56,14 +59,41 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self._pending_versions: list[dict] = []
         # index rows likewise, until something searches (a transaction's rows in a few INSERTs)
         self._pending_index: dict[str, list[tuple]] = {}
+        # first versions (INSERTs of current rows), answered by get() until written
+        self._pending_current: dict[tuple[str, str], dict] = {}
+        # current rows read ahead by prefetch(), each handed out once by get()
+        self._known: dict[tuple[str, str], StoredResource | None] = {}
 
     def flush(self) -> None:
-        """Write what is still buffered; runs before commit and before any read of history or index."""
+        """Write what is still buffered; runs before commit and before any read of history or index.
+
+        Statements go out in executemany batches, so a transaction of hundreds of entries costs
+        a handful of round trips instead of several per entry."""
+        connection = self.session.connection()
+        if self._pending_current:
+            rows, self._pending_current = list(self._pending_current.values()), {}
+            try:
+                connection.execute(_INSERT_CURRENT, rows)
+            except IntegrityError:
+                # the whole unit of work is rolled back by the caller; nothing half-written
+                raise Conflict("A resource of this request was created by a concurrent request; retry") from None
         if self._pending_versions:
-            self.session.connection().execute(_INSERT_VERSION, self._pending_versions)
+            connection.execute(_INSERT_VERSION, self._pending_versions)
             self._pending_versions = []
         if self._pending_index:
             search.write_index_rows(self.session, self._pending_index)
+
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Read the current rows of ``keys`` in one query (locking them on PostgreSQL), for the
+        ``get`` calls a transaction is about to make one entry at a time."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._known and k not in self._pending_current]
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start:start + PREFETCH_CHUNK]
+            query = _PREFETCH.where(tuple_(ResourceRow.res_type, ResourceRow.res_id).in_(chunk))
+            if self._postgres:
+                query = query.with_for_update()
+            found = {(r[0], r[1]): StoredResource(*r) for r in self.session.connection().execute(query)}
+            self._known.update((k, found.get(k)) for k in chunk)
 
     def lock(self, key: str) -> None:
         """Serialise writers that decide on the same ``key`` until this transaction ends.
@@ -76,6 +106,13 @@ class SqlUnitOfWork(UnitOfWorkBase):
             self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
     def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
+        key = (res_type, res_id)
+        pending = self._pending_current.get(key)
+        if pending is not None:
+            return StoredResource(res_type, res_id, pending["version"], pending["last_updated"],
+                                  pending["deleted"], pending["content"])
+        if key in self._known:
+            return self._known.pop(key)
         query = _CURRENT_FOR_UPDATE if for_update and self._postgres else _CURRENT
         row = self.session.connection().execute(query, {"t": res_type, "i": res_id}).one_or_none()
         return StoredResource(res_type, res_id, *row) if row else None
@@ -111,15 +148,16 @@ class SqlUnitOfWork(UnitOfWorkBase):
     def _write_current(self, res_type: str, res_id: str, version: int, when: datetime, deleted: bool,
                        content: dict | None, previous: StoredResource | None) -> None:
         values = {"version": version, "last_updated": when, "deleted": deleted, "content": content}
-        connection = self.session.connection()
+        key = (res_type, res_id)
+        self._known.pop(key, None)
         if previous is None:
-            try:
-                connection.execute(_INSERT_CURRENT, {"res_type": res_type, "res_id": res_id, **values})
-            except IntegrityError:
-                # the whole unit of work is rolled back by the caller; nothing half-written
-                raise Conflict(f"{res_type}/{res_id} was created by a concurrent request; retry") from None
+            self._pending_current[key] = {"res_type": res_type, "res_id": res_id, **values}
+            if res_type == "SearchParameter":
+                self.flush()  # the search registry reads SearchParameters from the table
             return
-        result = connection.execute(_UPDATE_CURRENT, {"t": res_type, "i": res_id, "previous": previous.version,
+        if key in self._pending_current:
+            self.flush()  # created earlier in this unit of work: the row must exist to be updated
+        result = self.session.connection().execute(_UPDATE_CURRENT, {"t": res_type, "i": res_id, "previous": previous.version,
                                                       **values})
         if result.rowcount != 1:
             # another transaction wrote a newer version between our read and this write
