@@ -25,8 +25,14 @@ import click
 def bench(residents: int, seed: int, database: str, clients: int, workers: int, threads: int, requests_: int,
           seconds: float, bundle_size: int, only: tuple[str, ...], json_path: str | None, workdir: str | None,
           keep: bool) -> None:
+    import signal
+    import sys
+
     from benchmarks.report import machine_line, table, write_json
     from benchmarks.run import Options, run
+
+    # SIGTERM unwinds like Ctrl-C: the servers are stopped and a PostgreSQL database dropped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     options = Options(residents=residents, seed=seed, database=database, clients=clients, workers=workers,
                       threads=threads, requests=requests_, seconds=seconds, bundle_size=bundle_size,
