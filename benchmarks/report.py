@@ -53,3 +53,18 @@ def write_json(report: dict, path: str | None) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     return target
+
+
+def main() -> None:
+    """``python -m benchmarks.report RUN.json``: print a run's table again (for the README)."""
+    import sys
+
+    report = orjson.loads(Path(sys.argv[1]).read_bytes())
+    print(table(report))
+    print()
+    print(machine_line(report))
+    print(f"command: {report['command']}")
+
+
+if __name__ == "__main__":
+    main()
