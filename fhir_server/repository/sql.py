@@ -70,16 +70,16 @@ class SqlUnitOfWork(UnitOfWorkBase):
         Statements go out in executemany batches, so a transaction of hundreds of entries costs
         a handful of round trips instead of several per entry."""
         connection = self.session.connection()
-        if self._pending_current:
-            rows, self._pending_current = list(self._pending_current.values()), {}
-            try:
+        try:
+            if self._pending_current:
+                rows, self._pending_current = list(self._pending_current.values()), {}
                 connection.execute(_INSERT_CURRENT, rows)
-            except IntegrityError:
-                # the whole unit of work is rolled back by the caller; nothing half-written
-                raise Conflict("A resource of this request was created by a concurrent request; retry") from None
-        if self._pending_versions:
-            connection.execute(_INSERT_VERSION, self._pending_versions)
-            self._pending_versions = []
+            if self._pending_versions:
+                rows, self._pending_versions = self._pending_versions, []
+                connection.execute(_INSERT_VERSION, rows)
+        except IntegrityError:
+            # the whole unit of work is rolled back by the caller; nothing half-written
+            raise Conflict("A resource of this request was created by a concurrent request; retry") from None
         if self._pending_index:
             search.write_index_rows(self.session, self._pending_index)
 
