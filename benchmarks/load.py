@@ -26,6 +26,8 @@ class Measurement:
     errors: int = 0
     first_error: str | None = None
     units: int = 0  # resources handled (ingest and validation count resources, not requests)
+    cpu: float | None = None  # server workers' CPU seconds over the measurement
+    cpu_units: int | None = None  # what that CPU time was spent on (requests incl. warm-up, or resources)
 
     @property
     def count(self) -> int:
@@ -42,6 +44,8 @@ class Measurement:
             "p95_ms": round(_percentile(lat, 0.95) * 1000, 2) if lat else None,
             "throughput": round(done / self.wall, 1) if self.wall > 0 and lat else None,
             "first_error": self.first_error,
+            "server_cpu_ms": round(self.cpu * 1000 / per, 3) if self.cpu is not None and (per := (
+                self.cpu_units or done)) else None,
         }
 
 

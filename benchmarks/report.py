@@ -8,19 +8,21 @@ from pathlib import Path
 import orjson
 
 RESULTS = Path(__file__).resolve().parent / "results"
-COLUMNS = ("case", "n", "median ms", "p95 ms", "throughput/s", "vs floor")
+COLUMNS = ("case", "n", "median ms", "p95 ms", "throughput/s", "vs floor", "server CPU ms", "CPU vs floor")
 
 
 def table(report: dict) -> str:
     rows = [COLUMNS]
     for r in report["results"]:
         if r.get("median_ms") is None:
-            rows.append((r["name"], "", "", "", r.get("note") or "n/a", ""))
+            rows.append((r["name"], "", "", "", r.get("note") or "n/a", "", "", ""))
             continue
         ratio = f"{r['ratio'] * 100:.0f}% of {r['floor']}" if r.get("ratio") is not None else (
             "floor" if r.get("is_floor") else "")
+        cpu = f"{r['server_cpu_ms']:.2f}" if r.get("server_cpu_ms") is not None else ""
+        cpu_ratio = f"{r['cpu_ratio'] * 100:.0f}%" if r.get("cpu_ratio") is not None else ""
         rows.append((r["name"], str(r["count"]), f"{r['median_ms']:.1f}", f"{r['p95_ms']:.1f}",
-                     f"{r['throughput']:.0f}", ratio))
+                     f"{r['throughput']:.0f}", ratio, cpu, cpu_ratio))
     widths = [max(len(row[i]) for row in rows if len(row[i]) < 60) for i in range(len(COLUMNS))]
     lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")

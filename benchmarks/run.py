@@ -21,7 +21,7 @@ from benchmarks.cases import CASES, FLOOR_CASES, VALIDATIONS, Context
 from benchmarks.dataset import Dataset
 from benchmarks.load import Client, Measurement, run_load
 from benchmarks.machine import machine_info
-from benchmarks.servers import floor_server, jiayi_server, peak_rss_mb
+from benchmarks.servers import Server, floor_server, jiayi_server, peak_rss_mb
 from fhir_server.demo import DEFAULT_AS_OF
 from fhir_server.serving import prepare_database
 
@@ -57,7 +57,9 @@ def run(options: Options, echo: Callable[[str], None] = print) -> dict:
         with (jiayi_server(url, workdir, options.workers, options.threads) as server,
               floor_server(url, workdir, options.workers, options.threads) as floor):
             results = report["results"]
+            cpu = server.cpu_seconds()
             ingest = _ingest(server.base, dataset, echo)
+            ingest.cpu = server.cpu_seconds() - cpu
             floor_ingest = _floor_ingest(url, dataset, echo)
             report["analyze_seconds"] = _analyze(url)
             results.append(_row("transaction ingest (resources/s)", "ingest", ingest,
@@ -66,12 +68,12 @@ def run(options: Options, echo: Callable[[str], None] = print) -> dict:
             report["dataset"] = dict(sorted(dataset.samples.resources.items()))
             ctx = Context(dataset.samples, Client(server.base), DEFAULT_AS_OF)
             for kind, build in FLOOR_CASES.items():
-                results.append(_measure(f"floor: bare Flask+SQLAlchemy {kind}", None, floor.base,
+                results.append(_measure(f"floor: bare Flask+SQLAlchemy {kind}", None, floor,
                                         build(ctx), options, echo, is_floor=kind))
             for case in CASES:
                 if options.only and not any(o in case.name for o in options.only):
                     continue
-                results.append(_measure(case.name, case.floor, server.base, case.build(ctx), options, echo))
+                results.append(_measure(case.name, case.floor, server, case.build(ctx), options, echo))
             ctx.client.close()
             for name, kind, load in VALIDATIONS:
                 results.append(_validation(name, kind, load(), dataset, echo))
@@ -137,17 +139,27 @@ def _analyze(url: str) -> float:
 
 
 def _floor_ingest(url: str, dataset: Dataset, echo) -> Measurement:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     rows, times = floors.bulk_insert(url, dataset.rows())
     m = Measurement(latencies=times, units=rows, wall=time.perf_counter() - started)
+    # this process's CPU, less the district's generation (about what it costs to make the rows)
+    m.cpu = max(0.0, time.process_time() - cpu - _generation_cpu(dataset))
     echo(f"floor ingest: {rows} rows, {rows / max(sum(times), 1e-9):.0f}/s")
     # the floor's own rate: time spent inserting, not generating the district again
     m.wall = sum(times)
     return m
 
 
-def _measure(name: str, floor: str | None, base: str, factory, options: Options, echo,
+def _generation_cpu(dataset: Dataset) -> float:
+    cpu = time.process_time()
+    for _ in dataset.rows():
+        pass
+    return time.process_time() - cpu
+
+
+def _measure(name: str, floor: str | None, server: Server, factory, options: Options, echo,
              is_floor: str | None = None) -> dict:
+    base = server.base
     if isinstance(factory, str):
         echo(f"{name}: {factory}")
         return {"name": name, "floor": floor, "is_floor": is_floor, "note": factory}
@@ -159,7 +171,11 @@ def _measure(name: str, floor: str | None, base: str, factory, options: Options,
         note = f"n/a (not available: {status} {_diagnostics(data)})"
         echo(f"{name}: {note}")
         return {"name": name, "floor": floor, "is_floor": is_floor, "query": path, "note": note}
-    m = run_load(base, factory, options.clients, options.requests, options.seconds, warmup=min(20, options.requests))
+    warmup = min(20, options.requests)
+    cpu = server.cpu_seconds()
+    m = run_load(base, factory, options.clients, options.requests, options.seconds, warmup=warmup)
+    m.cpu = server.cpu_seconds() - cpu
+    m.cpu_units = m.count + m.errors + warmup
     row = _row(name, floor, m, is_floor=is_floor, query=f"{method} {path}")
     echo(f"{name}: median {row['median_ms']} ms, p95 {row['p95_ms']} ms, {row['throughput']}/s"
          + (f", {m.errors} errors: {m.first_error}" if m.errors else ""))
@@ -200,10 +216,14 @@ def _memory(workers: list[int], floor_workers: list[int]) -> dict:
 
 def _ratios(results: list[dict]) -> None:
     floors_by_kind = {r["is_floor"]: r.get("throughput") for r in results if r.get("is_floor")}
+    cpu_by_kind = {r["is_floor"]: r.get("server_cpu_ms") for r in results if r.get("is_floor")}
     for r in results:
         base = floors_by_kind.get(r.get("floor"))
         if base and r.get("throughput"):
             r["ratio"] = round(r["throughput"] / base, 3)
+        base_cpu = cpu_by_kind.get(r.get("floor"))
+        if base_cpu and r.get("server_cpu_ms"):
+            r["cpu_ratio"] = round(base_cpu / r["server_cpu_ms"], 3)
 
 
 @contextlib.contextmanager

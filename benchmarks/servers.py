@@ -34,6 +34,17 @@ class Server:
     def worker_pids(self) -> list[int]:
         return _children(self.process.pid)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the workers have used so far.  On a shared machine this is
+        the number that load does not distort much: wall-clock rates fall when other processes
+        take the cores, CPU per request hardly moves.  (PostgreSQL's own backends are not counted.)"""
+        total = 0
+        for pid in self.worker_pids():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
+        return total / os.sysconf("SC_CLK_TCK")
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
