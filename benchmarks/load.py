@@ -59,7 +59,7 @@ class Client:
 
     def __init__(self, base: str, timeout: float = 120.0) -> None:
         parts = urlsplit(base)
-        self.host, self.port, self.prefix = parts.hostname, parts.port, parts.path.rstrip("/")
+        self.host, self.port, self.prefix = parts.hostname or "127.0.0.1", parts.port, parts.path.rstrip("/")
         self.timeout = timeout
         self.conn: http.client.HTTPConnection | None = None
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -50,7 +51,7 @@ def run(options: Options, echo: Callable[[str], None] = print) -> dict:
         echo(f"database: {_redact(url)}; district of {options.residents} residents (seed {options.seed})")
         prepare_database(url)
         floors.create_floor_table(url)
-        report = {"started": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "command": _command(),
+        report: dict[str, Any] = {"started": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "command": _command(),
                   "options": {**options.__dict__, "database": _redact(options.database), "only": list(options.only)},
                   "machine": machine_info(url), "results": []}
         dataset = Dataset(options.residents, options.seed, DEFAULT_AS_OF, options.bundle_size)
@@ -75,8 +76,8 @@ def run(options: Options, echo: Callable[[str], None] = print) -> dict:
                     continue
                 results.append(_measure(case.name, case.floor, server, case.build(ctx), options, echo))
             ctx.client.close()
-            for name, kind, load in VALIDATIONS:
-                results.append(_validation(name, kind, load(), dataset, echo))
+            for name, of_type, load in VALIDATIONS:
+                results.append(_validation(name, of_type, load(), dataset, echo))
             report["memory"] = _memory(server.worker_pids(), floor.worker_pids())
         _ratios(results)
     report["finished"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
