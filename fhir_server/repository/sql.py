@@ -39,8 +39,9 @@ _UPDATE_CURRENT = update(ResourceRow).where(
     ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"),
     ResourceRow.version == bindparam("previous"))
 _INSERT_VERSION = insert(ResourceVersionRow)
+# in key order, so that concurrent transactions lock their rows (FOR UPDATE) in the same order
 _PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated,
-                   ResourceRow.deleted, ResourceRow.content)
+                   ResourceRow.deleted, ResourceRow.content).order_by(ResourceRow.res_type, ResourceRow.res_id)
 PREFETCH_CHUNK = 400
 
 
@@ -86,7 +87,7 @@ class SqlUnitOfWork(UnitOfWorkBase):
     def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the current rows of ``keys`` in one query (locking them on PostgreSQL), for the
         ``get`` calls a transaction is about to make one entry at a time."""
-        wanted = [k for k in dict.fromkeys(keys) if k not in self._known and k not in self._pending_current]
+        wanted = sorted(k for k in set(keys) if k not in self._known and k not in self._pending_current)
         for start in range(0, len(wanted), PREFETCH_CHUNK):
             chunk = wanted[start:start + PREFETCH_CHUNK]
             query = _PREFETCH.where(tuple_(ResourceRow.res_type, ResourceRow.res_id).in_(chunk))
