@@ -7,6 +7,7 @@ import sys
 import click
 
 from adapters.hl7v2.cli import hl7
+from benchmarks.cli import bench
 from fhir_server.cli_kpi import kpi
 from fhir_server.config import DEFAULT_DATABASE
 from fhir_server.contracts_job import contracts
@@ -79,6 +80,7 @@ def validate(file: str, profile: str | None) -> None:
 main.add_command(contracts)
 main.add_command(kpi)
 main.add_command(hl7)
+main.add_command(bench)
 
 
 def _redact(url: str) -> str:

@@ -67,7 +67,17 @@ def _load(app, seed: int, residents: int, progress: bool, skip_if_loaded: bool,
             print(f"\rdemo: {done} resources loaded ({rate:.0f}/s)", end="", file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr)
+    _analyze(app.extensions["jiayi.database"])
     return district.summary()
+
+
+def _analyze(database: Database) -> None:
+    """Planner statistics after a bulk load: until autovacuum gets to it, PostgreSQL plans the
+    freshly filled index tables as if they were empty (a token search then filters every row)."""
+    if database.dialect == "postgresql":
+        with database.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
 
 
 class _Gunicorn(BaseApplication):
@@ -85,7 +95,12 @@ class _Gunicorn(BaseApplication):
 
 
 def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8) -> None:
-    options = {
+    _Gunicorn(gunicorn_options(host, port, workers, threads), database).run()
+
+
+def gunicorn_options(host: str, port: int, workers: int = 1, threads: int = 8) -> dict:
+    """How ``jiayi serve`` runs gunicorn (the benchmark floor server uses the same settings)."""
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
@@ -95,4 +110,3 @@ def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8)
         "loglevel": "info",
         "control_socket_disable": True,  # one per user by default: two servers would collide
     }
-    _Gunicorn(options, database).run()

@@ -1,0 +1,47 @@
+"""``python -m benchmarks.profile --residents 500 [--database URL]``: the district's transaction
+ingest in-process under pyinstrument (dev extra), to see where a write's time goes.
+
+Prints the rate per wall-clock and per CPU second (the latter is what other load on the
+machine distorts least) and pyinstrument's call tree.  SQLite by default, in a temporary file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from fhir_server.demo import generate_district
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=500)
+    parser.add_argument("--database", default=None)
+    parser.add_argument("--bundle-size", type=int, default=500)
+    args = parser.parse_args()
+    from pyinstrument import Profiler
+
+    from fhir_server.app import create_app
+    from fhir_server.interactions.context import FhirRequest
+
+    url = args.database or f"sqlite:///{Path(tempfile.mkdtemp(prefix='jiayi-profile-')) / 'profile.sqlite3'}"
+    router = create_app({"DATABASE_URL": url}).extensions["jiayi.router"]
+    bundles = list(generate_district(residents=args.residents).transaction_bundles(args.bundle_size))
+    profiler = Profiler()
+    profiler.start()
+    wall, cpu, done = time.perf_counter(), time.process_time(), 0
+    for bundle in bundles:
+        response = router.handle(FhirRequest("POST", "", body=bundle, base_url="http://localhost/fhir"))
+        if response.status != 200:
+            raise SystemExit(f"ingest failed: {response.resource}")
+        done += len(bundle["entry"])
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    profiler.stop()
+    print(profiler.output_text(unicode=True, color=False))
+    print(f"{done} resources: {done / wall:.0f}/s wall-clock, {done / cpu:.0f} per CPU second (profiler on)")
+
+
+if __name__ == "__main__":
+    main()
