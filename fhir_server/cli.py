@@ -73,6 +73,11 @@ def validate(file: str, profile: str | None) -> None:
     sys.exit(1 if errors else 0)
 
 
+from adapters.publichealth.cli import COMMANDS as _PUBLICHEALTH_COMMANDS  # noqa: E402  jiayi import / export
+
+for _command in _PUBLICHEALTH_COMMANDS: main.add_command(_command)  # noqa: E701
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
