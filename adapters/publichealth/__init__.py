@@ -13,8 +13,8 @@ The forms, their columns, the code lists and the FHIR targets are the tables of
 
 from .exporter import export_file, fetch
 from .importer import ImportResult, RowError, import_file, read_records
-from .normalise import normalise
+from .normalise import normalise as normalise_record
 from .tables import RECORD_TYPES, form, schema
 
 __all__ = ["RECORD_TYPES", "ImportResult", "RowError", "export_file", "fetch", "form", "import_file",
-           "normalise", "read_records", "schema"]
+           "normalise_record", "read_records", "schema"]

@@ -54,6 +54,23 @@ class Client:
                 return
             response = self._request("GET", link)
 
+    def ids(self, res_type: str, values: list[str]) -> dict[str, str]:
+        """identifier 'sys|value' → id of the one resource with it (ambiguous ones left out)."""
+        out: dict[str, str] = {}
+        seen: dict[str, int] = {}
+        for start in range(0, len(values), 100):
+            chunk = values[start:start + 100]
+            wanted = set(chunk)
+            params = {"identifier": ",".join(chunk), "_count": str(len(chunk) * 2), "_elements": "identifier"}
+            for entry in self.search(res_type, params, post=True):
+                res = entry.get("resource") or {}
+                for ident in res.get("identifier", []):
+                    key = f"{ident.get('system')}|{ident.get('value')}"
+                    if key in wanted:
+                        seen[key] = seen.get(key, 0) + 1
+                        out[key] = res["id"]
+        return {k: v for k, v in out.items() if seen[k] == 1}
+
     def versions(self, res_type: str, param: str, values: list[str]) -> dict[str, str]:
         """value → versionId of the resources that exist now (identifier 'sys|value' or _id)."""
         out: dict[str, str] = {}

@@ -114,10 +114,39 @@ class _Writer:
 
     def write(self, units: list[mapping.Unit]) -> list[mapping.Unit]:
         """Write the units; count them; return the ones written."""
+        units = self.resolve(units)
         priors = self._priors(units)
         written: list[mapping.Unit] = []
         self._send(units, priors, written)
         return written
+
+    def resolve(self, units: list[mapping.Unit]) -> list[mapping.Unit]:
+        """Conditional references (``Patient?identifier=sys|v``) → literal ones, in one search per
+        type; a unit naming something that is neither on the server nor in the batch is refused here."""
+        local = {e.url for u in units for e in u.entries if "?" in e.url and e.method == "PUT"}
+        wanted: dict[str, set[str]] = {}
+        for unit in units:
+            for entry in unit.entries:
+                for ref in _conditional_refs(entry.resource):
+                    if ref not in local:
+                        res_type, value = ref.split("?identifier=", 1)
+                        wanted.setdefault(res_type, set()).add(value)
+        found: dict[str, str] = {}
+        for res_type, values in wanted.items():
+            for value, rid in self.client.ids(res_type, sorted(values)).items():
+                found[f"{res_type}?identifier={value}"] = f"{res_type}/{rid}"
+        kept = []
+        for unit in units:
+            missing = sorted({ref for e in unit.entries for ref in _conditional_refs(e.resource)
+                              if ref not in local and ref not in found})
+            if missing:
+                self._reject(unit, "not found: " + ", ".join(_describe(m) for m in missing))
+                continue
+            for entry in unit.entries:
+                if any(True for _ in _conditional_refs(entry.resource)):
+                    _rewrite(entry.resource, found)
+            kept.append(unit)
+        return kept
 
     def _priors(self, units: list[mapping.Unit]) -> dict[tuple[str, str, str], str]:
         wanted: dict[tuple[str, str], list[str]] = {}
@@ -213,6 +242,29 @@ class _Writer:
                 self.result.unchanged += rows
 
 
+_NAMES = {mapping.ID_CARD: "身份证号", mapping.HEALTH_RECORD: "档案编号", mapping.TEAM_CODE: "团队编号",
+          mapping.DOCTOR_CARD: "医生编号", mapping.USCC: "机构编码", mapping.HOUSEHOLD: "家庭档案编号",
+          mapping.REFERRAL_NUMBER: "转诊单号"}
+
+
+def _describe(ref: str) -> str:
+    res_type, value = ref.split("?identifier=", 1)
+    system, _, code = value.rpartition("|")
+    return f"{res_type} with {_NAMES.get(system, system)} {code}"
+
+
+def _conditional_refs(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "reference" and isinstance(v, str) and "?identifier=" in v:
+                yield v
+            elif isinstance(v, (dict, list)):
+                yield from _conditional_refs(v)
+    elif isinstance(node, list):
+        for x in node:
+            yield from _conditional_refs(x)
+
+
 def _refers(node, local: dict) -> bool:
     if isinstance(node, dict):
         return any((k == "reference" and isinstance(v, str) and v in local) or _refers(v, local)
@@ -295,6 +347,11 @@ def import_file(path: str | Path, record_type: str, server: str, *, batch_size: 
         unit_batches = (mapping.units(record_type, good[i:i + size]) for i in range(0, len(good), size))
     for units in unit_batches:
         if on_error == "reject":
+            units = writer.resolve(units)
+            if result.errors:
+                result.rejected = result.rows
+                _finish(result, path, started)
+                return result
             entries, _ = writer._bundle(units)
             priors = writer._priors(units)
             status, body = client.transaction(entries)

@@ -113,6 +113,13 @@ def convert(fld: tables.Field, raw: object, edition: str, original: dict):
         text = raw.isoformat() if isinstance(raw, (dt.date, dt.datetime)) else str(raw) if raw is not None else ""
         text = " ".join(text.replace("\u3000", " ").split())
         return None if text in _BLANK else text
+    if kind == "codes" and isinstance(raw, list):  # JSON: an array of codes
+        codes = []
+        for part in raw:
+            text = clean(part)
+            if text and (code := _code(fld, text, edition, original)) not in codes:
+                codes.append(code)
+        return codes
     text = clean(raw)
     if text is None:
         return None
