@@ -553,6 +553,7 @@ def follow_up(record_type: str, rows: list[int], records: list[dict]) -> Unit:
     enc: dict = {"resourceType": "Encounter", "identifier": [{"system": system, "value": key}],
                  "status": "finished"}
     apply_fields(record_type, record, enc)
+    enc["period"]["end"] = record["visit_date"]  # a visit of that day (date searches need both ends)
     method = next(c["code"] for c in enc["type"][0]["coding"] if c["system"] == CS + "follow-up-method")
     act, act_name = ENCOUNTER_CLASS[method]
     enc["class"] = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": act, "display": act_name}
