@@ -220,3 +220,46 @@ def test_diabetes_follow_up_round_trip(record, dbp):
 def test_synthetic_ids_are_valid():
     for person in synthetic.residents(20):
         assert person["id_number"][17] == id_check_digit(person["id_number"][:17])
+
+
+class _FakeServer:
+    """A transaction endpoint that refuses any bundle holding a marked resident, like a domain rule."""
+
+    def __init__(self, bad_ids: set[str], name_entry: bool) -> None:
+        self.bad_ids, self.name_entry, self.calls = bad_ids, name_entry, 0
+
+    def ids(self, res_type, values):
+        return {}
+
+    def versions(self, res_type, param, values):
+        return {}
+
+    def transaction(self, entries):
+        self.calls += 1
+        for i, e in enumerate(entries):
+            ident = [x["value"] for x in e["resource"].get("identifier", [])]
+            if self.bad_ids & set(ident):
+                where = f"Bundle.entry[{i}]: " if self.name_entry else ""
+                return 422, {"resourceType": "OperationOutcome", "issue": [
+                    {"severity": "error", "code": "business-rule", "diagnostics": where + "rule broken"}]}
+        return 200, {"resourceType": "Bundle", "entry": [{"response": {"status": "201 Created"}} for _ in entries]}
+
+
+@pytest.mark.parametrize("name_entry", [True, False], ids=["entry-named", "bisect"])
+def test_a_refused_row_does_not_sink_the_good_ones(tmp_path, name_entry):
+    from adapters.publichealth import import_file
+
+    people = synthetic.residents(10, seed=9)
+    for p in people:
+        p.pop("household_no")
+    path = tmp_path / "r.csv"
+    from adapters.publichealth import writers
+
+    writers.write(path, "resident", people, "csv")
+    fake = _FakeServer({people[3]["id_number"], people[7]["id_number"]}, name_entry)
+    result = import_file(path, "resident", "http://fake", batch_size=10, client=fake)
+    assert (result.created, result.rejected) == (8, 2)
+    assert sorted(e.row for e in result.errors) == [5, 9]
+    assert all("rule broken" in e.reason for e in result.errors)
+    report = (tmp_path / "r.csv.errors.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert report[0] == "file,row,field,value,reason" and len(report) == 3
