@@ -9,7 +9,9 @@ from flask import Flask
 from fhir_server import api, familydoctor
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
+from fhir_server.interactions import implementation_guide
 from fhir_server.interactions.router import Router
+from fhir_server.operations import terminology as terminology_operations
 from fhir_server.operations import validate as validate_operation
 from fhir_server.operations.capabilities import capability_statement
 from fhir_server.operations.registry import OperationRegistry
@@ -36,6 +38,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
         app.extensions["jiayi.database"] = database
     app.extensions["jiayi.repository"] = repository
     install_write_hooks(repository)
+    if settings.load_ig:
+        implementation_guide.install(repository)
     operations = build_operations()
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -56,6 +60,6 @@ def install_write_hooks(repository: Repository) -> None:
 
 def build_operations() -> OperationRegistry:
     registry = OperationRegistry()
-    for operation in [*validate_operation.OPERATIONS, *familydoctor.operations()]:
+    for operation in [*validate_operation.OPERATIONS, *terminology_operations.OPERATIONS, *familydoctor.operations()]:
         registry.register(operation)
     return registry

@@ -15,6 +15,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024  # larger bodies: 413
     max_depth: int = 64  # deeper JSON/XML nesting: 400
     migrate_on_start: bool = True
+    load_ig: bool = True  # store the Jiayi IG (profiles/, mappings/) at start when it changed
     testing: bool = False
 
     @classmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import cache
 
 from fhir_server import __version__
+from fhir_server.definitions import ig
 from fhir_server.definitions.structures import structures
 from fhir_server.operations.registry import OperationRegistry
 from fhir_server.search import registry as search_registry
@@ -27,6 +28,7 @@ def capability_statement(base_url: str, operations: OperationRegistry, published
         "implementation": {"description": "Jiayi (家医) FHIR R4 server", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": FORMATS,
+        "implementationGuide": [ig.IG_URL],
         "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml"],
         "rest": [{
             "mode": "server",
@@ -41,6 +43,7 @@ def _resource(res_type: str, operations: OperationRegistry) -> dict:
     entry = {
         "type": res_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{res_type}",
+        **_supported_profiles(res_type),
         "interaction": [{"code": code} for code in INTERACTIONS],
         "versioning": "versioned-update",
         "readHistory": True,
@@ -59,9 +62,16 @@ def _resource(res_type: str, operations: OperationRegistry) -> dict:
     return entry
 
 
+def _supported_profiles(res_type: str) -> dict:
+    profiles = ig.profiles_by_type().get(res_type)
+    return {"supportedProfile": profiles} if profiles else {}
+
+
 @cache
 def _search_params_cached(res_type: str) -> tuple:
-    params = search_registry.base_registry().for_type(res_type)
+    """The standard parameters plus the IG's custom ones (stored at start, so in force)."""
+    custom = [r for r in ig.conformance() if r["resourceType"] == "SearchParameter"]
+    params = search_registry.base_registry().with_custom(custom).for_type(res_type)
     return tuple(sorted(((p.code, p.url, p.type) for p in params.values()), key=lambda p: p[0]))
 
 
