@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[1] / "mappings" / "publichealth"
 ABBREVIATIONS = {"CS/": "https://jiayi.dev/fhir/CodeSystem/", "SD/": "https://jiayi.dev/fhir/StructureDefinition/",
                  "SID/": "https://jiayi.dev/fhir/sid/"}
 TITLES = {
-    "gb2261-1": "GB/T 2261.1 人的性别代码 → FHIR administrative-gender",
     "phs-marital-status": "个人基本信息表 婚姻状况 (1–5) → HL7 v3 MaritalStatus",
     "phs-follow-up-method": "随访方式 (1 门诊 2 家庭 3 电话) → Jiayi follow-up-method",
     "phs-follow-up-classification": "此次随访分类 (1–4) → Jiayi follow-up-classification",

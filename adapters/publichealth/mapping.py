@@ -155,7 +155,7 @@ def concept(fld: tables.Field, code: str, record: dict) -> dict:
     codings = [coding]
     target = tables.translate(coding["system"], code)
     if target is not None:
-        codings.append({"system": target["system"], "code": target["code"], "display": target["display"]})
+        codings.append(_target_coding(target))
     original = record.get("_original", {}).get(fld.key)
     if original is not None:
         old = tables.code_lists()[f"{fld.codes}-2011"]
@@ -167,8 +167,15 @@ def coding(fld: tables.Field, code: str) -> dict:
     form = _form_coding(fld, code)
     target = tables.translate(form["system"], code)
     if target is not None:
-        return {"system": target["system"], "code": target["code"], "display": target["display"]}
+        return _target_coding(target)
     return form
+
+
+def _target_coding(target: dict) -> dict:
+    out = {"system": target["system"], "code": target["code"]}
+    if target.get("display"):
+        out["display"] = target["display"]
+    return out
 
 
 def apply_fields(record_type: str, record: dict, resource: dict) -> None:

@@ -39,8 +39,10 @@ def residents(n: int, seed: int = 1) -> list[dict]:
                "sex": sex, "birth_date": born.isoformat(), "id_number": idn,
                "phone": f"139{rng.randrange(10**8):08d}", "residence": rng.choice(["1", "1", "2"]),
                "ethnicity": rng.choice(["01", "01", "01", "03", "08"]), "marital": rng.choice(["1", "2", "2", "3"]),
-               "address": f"示范区{STREETS[i % 5]}{i % 90 + 1}号", "institution_code": code, "institution": name,
-               "household_no": f"H{seed:02d}{i // 3:06d}", "relation": "02" if head else rng.choice(["10", "20", "30"])}
+               "address": f"示范区{STREETS[i % 5]}{i % 90 + 1}号", "education": str(rng.randrange(1, 11)),
+               "occupation": str(rng.randrange(0, 9)), "payment": rng.choice([["2"], ["1", "5"], ["3"]]),
+               "abo": str(rng.randrange(1, 6)), "rh": "2", "institution_code": code, "institution": name,
+               "household_no": f"H{seed:02d}{i // 3:06d}", "relation": "02" if head else rng.choice(["1", "2", "3"])}
         keys = []
         if dt.date(2026, 1, 1).year - born.year >= 65:
             keys.append("elderly-65")

@@ -4,10 +4,13 @@
   required, code list, FHIR target and a note.  The readers find columns by these
   headers, the normaliser converts by the type, the JSON Schema is derived from it and
   the mapping engine (``mapping.py``) writes and reads FHIR by the target column.
-* ``code-lists.csv`` — the allowed codes of every list with their Chinese names and the
-  synonyms people type (男, 女性, 门诊...).
-* ``conceptmaps/*.json`` — FHIR R4 ConceptMaps (generated from code-lists.csv): the
-  translations form code → FHIR / Jiayi code and second-edition (2011) → 2017 codes.
+* the IG's CodeSystems (``profiles/CodeSystem-<id>.json``: GB/T 2261.1, GB 3304, GB/T 4761,
+  team roles...) give the codes and Chinese names of the national and Jiayi tables;
+* ``code-lists.csv`` — the form-only code lists (随访方式 1–3, 此次随访分类 1–4, 2011 variants...)
+  and, for every list, the synonyms people type (男, 女性, 门诊...);
+* ConceptMaps — every ``mappings/**/*.json`` (ours in ``conceptmaps/``, generated from
+  code-lists.csv, and the IG's, e.g. GB/T 2261.1 → administrative-gender): form code → FHIR /
+  Jiayi code and second-edition (2011) → 2017 codes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAPPINGS = Path(__file__).resolve().parents[2] / "mappings" / "publichealth"
+ROOT = Path(__file__).resolve().parents[2]
+MAPPINGS = ROOT / "mappings" / "publichealth"
+PROFILES = ROOT / "profiles"  # the IG: national and Jiayi code systems (CodeSystem-<id>.json)
 CS = "https://jiayi.dev/fhir/CodeSystem/"
 SD = "https://jiayi.dev/fhir/StructureDefinition/"
 SID = "https://jiayi.dev/fhir/sid/"
@@ -99,11 +104,23 @@ class Form:
 @functools.cache
 def code_lists() -> dict[str, CodeList]:
     lists: dict[str, CodeList] = {}
+    for path in sorted(PROFILES.glob("CodeSystem-*.json")):
+        resource = json.loads(path.read_text(encoding="utf-8"))
+        cl = lists.setdefault(resource["id"], CodeList(resource["id"], resource["url"]))
+        stack = list(resource.get("concept", []))
+        while stack:
+            concept = stack.pop(0)
+            cl.codes[concept["code"]] = Code(concept["code"], concept.get("display") or concept["code"], ())
+            stack[0:0] = concept.get("concept", [])
     with (MAPPINGS / "code-lists.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             cl = lists.setdefault(row["list"], CodeList(row["list"], expand(row["system"])))
             synonyms = tuple(s for s in row["synonyms"].split("|") if s)
-            cl.codes[row["code"]] = Code(row["code"], row["display"], synonyms)
+            known = cl.codes.get(row["code"])
+            if known is not None:  # a code of the IG: the row only adds what people type
+                cl.codes[row["code"]] = Code(known.code, known.display, known.synonyms + synonyms)
+            else:
+                cl.codes[row["code"]] = Code(row["code"], row["display"], synonyms)
     for cl in lists.values():
         for c in cl.codes.values():  # names and synonyms first, so a code always wins
             for alias in (c.display, *c.synonyms):
@@ -120,14 +137,16 @@ def code_lists() -> dict[str, CodeList]:
 def concept_maps() -> dict[tuple[str, str], dict]:
     """(source system, code) → target {system, code, display, equivalence, map} from every ConceptMap."""
     table: dict[tuple[str, str], dict] = {}
-    for path in sorted((MAPPINGS / "conceptmaps").glob("*.json")):
+    for path in sorted((ROOT / "mappings").rglob("*.json")):
         resource = json.loads(path.read_text(encoding="utf-8"))
+        if resource.get("resourceType") != "ConceptMap":
+            continue
         for group in resource.get("group", []):
             for element in group.get("element", []):
                 target = element["target"][0]
-                table[(group["source"], element["code"])] = {
+                table.setdefault((group["source"], element["code"]), {
                     "system": group["target"], "code": target["code"], "display": target.get("display"),
-                    "equivalence": target.get("equivalence"), "map": resource["url"]}
+                    "equivalence": target.get("equivalence"), "map": resource["url"]})
     return table
 
 

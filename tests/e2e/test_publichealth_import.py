@@ -152,3 +152,17 @@ def test_progress_bar_and_summary_on_the_terminal(server, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "resident" in result.stderr  # click's progress bar (a terminal also gets rows done, rate and ETA)
     assert "created 5, updated 0, unchanged 0, rejected 0" in result.stdout
+
+
+def test_the_adapter_conceptmaps_are_served_for_translate(server):
+    import requests
+
+    response = requests.get(f"{server}/ConceptMap/$translate", params={
+        "url": "https://jiayi.dev/fhir/ConceptMap/phs-follow-up-classification",
+        "system": "https://jiayi.dev/fhir/CodeSystem/phs-follow-up-classification", "code": "2"}, timeout=30)
+    assert response.status_code == 200, response.text
+    params = {p["name"]: p for p in response.json()["parameter"]}
+    assert params["result"]["valueBoolean"] is True
+    concept = next(part["valueCoding"] for part in params["match"]["part"] if part["name"] == "concept")
+    assert concept["code"] == "unsatisfactory"
+    assert concept["system"] == "https://jiayi.dev/fhir/CodeSystem/follow-up-classification"

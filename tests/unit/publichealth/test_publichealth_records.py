@@ -175,12 +175,15 @@ def _codes(name: str):
 
 
 residents = st.fixed_dictionaries(
-    {"record_no": st.from_regex(r"\A99[0-9]{15}\Z"), "name": _text, "sex": st.sampled_from(["0", "1", "2"]),
+    {"record_no": st.from_regex(r"\A99[0-9]{15}\Z"), "name": _text, "sex": st.sampled_from(["0", "1", "2", "9"]),
      "birth_date": _date, "id_number": _ids},
     optional={"phone": st.from_regex(r"\A1[3-9][0-9]{9}\Z"), "residence": _codes("household-registration"),
               "ethnicity": _codes("gb3304"), "marital": _codes("phs-marital-status"), "address": _text,
               "key_population": st.lists(_codes("key-population"), min_size=1, max_size=3, unique=True),
-              "contact_name": _text, "contact_phone": st.from_regex(r"\A1[3-9][0-9]{9}\Z")})
+              "contact_name": _text, "contact_phone": st.from_regex(r"\A1[3-9][0-9]{9}\Z"),
+              "education": _codes("phs-education"), "occupation": _codes("phs-occupation"),
+              "payment": st.lists(_codes("phs-payment-method"), min_size=1, max_size=3, unique=True),
+              "abo": _codes("abo-blood-group"), "rh": _codes("rh-blood-group")})
 
 
 @settings(max_examples=60, deadline=None)
