@@ -7,6 +7,7 @@ import sys
 import click
 
 from fhir_server.config import DEFAULT_DATABASE
+from fhir_server.contracts_job import contracts
 
 
 @click.group(help="Jiayi (家医): FHIR R4 server and integration adapter for family-doctor contract services.")
@@ -76,6 +77,7 @@ def validate(file: str, profile: str | None) -> None:
 from adapters.publichealth.cli import COMMANDS as _PUBLICHEALTH_COMMANDS  # noqa: E402  jiayi import / export
 
 for _command in _PUBLICHEALTH_COMMANDS: main.add_command(_command)  # noqa: E701
+main.add_command(contracts)
 
 
 def _redact(url: str) -> str:

@@ -19,9 +19,13 @@ class Issue:
     diagnostics: str
     severity: str = "error"  # fatal | error | warning | information
     expression: tuple[str, ...] = ()
+    details: dict | None = None  # a CodeableConcept, e.g. the business rule that was broken
 
     def to_fhir(self) -> dict:
-        issue: dict = {"severity": self.severity, "code": self.code, "diagnostics": self.diagnostics}
+        issue: dict = {"severity": self.severity, "code": self.code}
+        if self.details:
+            issue["details"] = self.details
+        issue["diagnostics"] = self.diagnostics
         if self.expression:
             issue["expression"] = list(self.expression)
         return issue

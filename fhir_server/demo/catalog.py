@@ -4,16 +4,17 @@ Data only.  The URLs are the fixed Appendix A names; the few code systems Append
 does not fix (GB 3304 ethnicity, household registration) are named here once.
 """
 
-SD = "https://jiayi.dev/fhir/StructureDefinition/"
-CS = "https://jiayi.dev/fhir/CodeSystem/"
-SID = "https://jiayi.dev/fhir/sid/"
-
-ID_CARD = "urn:oid:2.16.156.10011.1.3"
-HEALTH_RECORD = "urn:oid:2.16.156.10011.1.2"
-SOCIAL_SECURITY = "urn:oid:2.16.840.1.113883.2.23.1.19.2"
-DOCTOR_CARD = SID + "doctor-card"
-CONTRACT_NUMBER = SID + "contract-number"
-USCC = SID + "uscc"
+from fhir_server.core.jiayi_names import (  # noqa: F401 (re-exported: the demo's one catalogue)
+    CONTRACT_NUMBER,
+    CS,
+    DOCTOR_CARD,
+    HEALTH_RECORD,
+    ID_CARD,
+    SD,
+    SID,
+    SOCIAL_SECURITY,
+    USCC,
+)
 
 GB3304 = CS + "gb3304"  # 民族 (GB 3304 numeric codes)
 HOUSEHOLD_REGISTRATION = CS + "household-registration"  # 常住类型: 1 户籍, 2 非户籍

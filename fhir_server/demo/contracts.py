@@ -1,8 +1,9 @@
 """Family-doctor contracts (jiayi-contract) for one household.
 
-Rules followed (SPEC §1, §4): at most one executed contract per resident; terms of 1–3
-years, paid packages on the natural year; household signing by the head or a member
-representing the household; signers the resident (or guardian / representative) and the
+Rules followed (SPEC §1, §4; checked on write by ``familydoctor.contract_rules``): at most
+one executed contract per resident; terms of 1–3 years, paid packages on the natural year;
+household signing by the head or a member representing the household, covering every
+member of the household; signers the resident (or guardian / representative) and the
 team's lead family doctor; the fee of each package split among the payers with ``net``
 adding up to the package price times the people it covers; "1+1+1" district and city
 hospitals; auto-renew mostly on.  Key populations sign more often than others.
@@ -21,6 +22,7 @@ from .patients import Home
 from .residents import Person
 
 PACKAGES = {p[0]: p for p in c.PACKAGES}
+HOUSEHOLD_SHARE = 0.5  # households signing as a household; in the others, members sign alone or not
 _SIG = c.SIGNATURE_TYPE
 _COMBINATION = [(combo, hid) for hid, _n, _l, combo, _d in c.HOSPITALS]
 
@@ -87,10 +89,10 @@ def _term(rng: random.Random, status: str, paid: bool, as_of: dt.date) -> tuple[
 
 def decide(rng: random.Random, people: list[Person], household: int, as_of: dt.date) -> list[Signing]:
     """Who signs, alone or as a household, with which packages and in which state."""
-    signers = [p for p in people if rng.random() < (0.9 if p.key else 0.6)]
-    if not signers:
-        return []
-    groups = [signers] if len(signers) > 1 and rng.random() < 0.6 else [[p] for p in signers]
+    if len(people) > 1 and rng.random() < HOUSEHOLD_SHARE:
+        groups = [list(people)]  # a household contract covers every member of the household
+    else:
+        groups = [[p] for p in people if rng.random() < (0.8 if p.key else 0.4)]
     result = []
     for k, covered in enumerate(groups):
         r = rng.random()

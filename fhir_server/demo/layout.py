@@ -21,7 +21,7 @@ from . import catalog as c
 from .names import COMMUNITY_WORDS, DISTRICT_CODE, TOWNSHIPS
 from .naming import given_name, surname
 
-HOUSEHOLDS_PER_TEAM = 1200
+HOUSEHOLDS_PER_TEAM = 1000  # "about 1,000 households" (002 二(一)); contracts stay under 1,500
 MIN_INSTITUTIONS = 3
 TEAMS_PER_INSTITUTION = 4
 # household size → weight (2–5 people, as the brief's family structures)

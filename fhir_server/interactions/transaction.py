@@ -9,9 +9,10 @@ entry; the response lists the entries in the order of the request.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import urlencode
 
-from fhir_server.core.errors import BadRequest, FHIRError, Issue, PreconditionFailed
+from fhir_server.core.errors import BadRequest, FHIRError, PreconditionFailed
 from fhir_server.core.references import parse_reference, rewrite_references
 from fhir_server.interactions import create as create_interaction
 from fhir_server.interactions.bundles import bundle
@@ -58,8 +59,8 @@ def _at_entry(index: int, func: Callable, *args):
     try:
         return func(*args)
     except FHIRError as error:
-        issues = [Issue(i.code, f"Bundle.entry[{index}]: {i.diagnostics}", i.severity,
-                        i.expression or (f"Bundle.entry[{index}]",)) for i in error.issues]
+        issues = [replace(i, diagnostics=f"Bundle.entry[{index}]: {i.diagnostics}",
+                          expression=i.expression or (f"Bundle.entry[{index}]",)) for i in error.issues]
         raise FHIRError(issues, status=error.status, headers=error.headers) from None
 
 

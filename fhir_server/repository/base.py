@@ -140,6 +140,10 @@ class UnitOfWorkBase:
     def new_id(self) -> str:
         return self._ids()
 
+    def now(self) -> datetime:
+        """The injected clock's now (operations that default to 'today' ask this)."""
+        return self._clock()
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
@@ -170,6 +174,8 @@ class UnitOfWork(Protocol):
         """Serialise, until commit, every unit of work that locks the same key."""
 
     def new_id(self) -> str: ...
+
+    def now(self) -> datetime: ...
 
 
 class Repository(Protocol):

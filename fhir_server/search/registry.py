@@ -109,8 +109,12 @@ def _normalise(resource: dict) -> dict:
 
 @cache
 def base_registry() -> ParamRegistry:
-    data = json.loads((DATA / "search-parameters.json").read_text(encoding="utf-8"))
-    return ParamRegistry(param_from_json(p) for p in data["parameters"])
+    params = []
+    # the R4 parameters, then the Jiayi domain ones the family-doctor rules query by (SPEC §4)
+    for name in ("search-parameters.json", "jiayi-search-parameters.json"):
+        data = json.loads((DATA / name).read_text(encoding="utf-8"))
+        params += [param_from_json(p) for p in data["parameters"]]
+    return ParamRegistry(params)
 
 
 @cache

@@ -60,7 +60,7 @@ def test_household_contracts_cover_members(by_type):
     for c in household:
         group = next(e["valueReference"]["reference"] for e in c["extension"]
                      if e["url"] == SD + "jiayi-contract-household")
-        assert {s["reference"] for s in c["subject"]} <= groups[group]
+        assert {s["reference"] for s in c["subject"]} == groups[group]  # every member of the household
 
 
 def test_each_household_has_exactly_one_head(by_type):
