@@ -326,6 +326,21 @@ def import_file(path: str | Path, record_type: str, server: str, *, batch_size: 
                                               f"another row of {rec[key]} is bad, so it is not written"))
                 result.rejected += 1
         good = [(row, rec) for row, rec in good if rec[key] not in bad_keys]
+        objects: dict[str, list[tuple[int, dict]]] = {}
+        for row, rec in good:
+            objects.setdefault(rec[key], []).append((row, rec))
+        f = tables.form(record_type)
+        for number, items in objects.items():
+            problems = mapping.disagreements(record_type, [rec for _row, rec in items])
+            if problems:
+                field_key, first_value, value = problems[0]
+                for row, _rec in items:
+                    result.errors.append(RowError(str(path), row, f.by_key[field_key].header, str(value),
+                                                  f"the rows of {number} disagree on {f.by_key[field_key].header} "
+                                                  f"({first_value!r} / {value!r}); it is not written"))
+                result.rejected += len(items)
+                bad_keys.add(number)
+        good = [(row, rec) for row, rec in good if rec[key] not in bad_keys]
     if progress and rejected_before:
         progress(rejected_before)
     households: dict[str, list] = {}

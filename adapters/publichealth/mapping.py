@@ -354,13 +354,23 @@ def read_resident(patient: dict, org: dict | None, group_member: tuple[str, str 
 
 # --- contracts ---------------------------------------------------------------------------
 
+def _patient_of(record: dict) -> dict:
+    return {"reference": f"Patient?identifier={ID_CARD}|{record['id_number']}",
+            **({"display": record["name"]} if record.get("name") else {})}
+
+
 def contract(rows: list[int], records: list[dict]) -> Unit:
+    """One Contract from its rows: one row per (resident, package); a household contract has a row
+    for every member and package.  The first row's resident signs; the fee columns are per person."""
     first = records[0]
     unit = Unit("contract", rows, first["contract_no"])
     res: dict = {"resourceType": "Contract"}
     apply_fields("contract", first, res)
     extension = res.pop("extension", [])
-    patient = patient_ref(first)
+    people: dict[str, dict] = {}
+    for record in records:
+        people.setdefault(record["id_number"], _patient_of(record))
+    signer = people[first["id_number"]]
     ext = []
     if first.get("household_no"):
         ext.append({"url": SD + "jiayi-contract-household",
@@ -371,15 +381,15 @@ def contract(rows: list[int], records: list[dict]) -> Unit:
     ext += extension
     res["extension"] = ext
     res["issued"] = f"{first['signed']}T00:00:00+08:00"
-    res["subject"] = [patient]
+    res["subject"] = list(people.values())
     res["authority"] = [{"reference": f"Organization?identifier={USCC}|{first['institution_code']}"}]
     res["type"] = {"coding": [{"system": CS + "contract-type", "code": "family-doctor", "display": "家庭医生签约服务"}],
                    "text": "家庭医生签约服务"}
     when = f"{first['signed']}T00:00:00+08:00"
     signers = [{"type": {"system": "http://terminology.hl7.org/CodeSystem/contractsignertypecodes", "code": "PAT"},
-                "party": patient,
+                "party": signer,
                 "signature": [{"type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.7",
-                                         "display": "Consent Signature"}], "when": when, "who": patient}]}]
+                                         "display": "Consent Signature"}], "when": when, "who": signer}]}]
     if first.get("doctor_card"):
         doctor = {"reference": f"Practitioner?identifier={DOCTOR_CARD}|{first['doctor_card']}",
                   **({"display": first["doctor"]} if first.get("doctor") else {})}
@@ -389,19 +399,26 @@ def contract(rows: list[int], records: list[dict]) -> Unit:
                                                  "code": "1.2.840.10065.1.12.1.1", "display": "Author's Signature"}],
                                        "when": when, "who": doctor}]})
     res["signer"] = signers
-    terms = []
+    packages: dict[str, list[dict]] = {}
     for record in records:
+        packages.setdefault(record["package"], []).append(record)
+    terms = []
+    for package, lines in packages.items():
+        covered = [people[line["id_number"]] for line in lines]
         items = []
         for key, (payer, name) in PAYERS.items():
-            if record.get(key) is None:
+            amounts = [line[key] for line in lines if line.get(key) is not None]
+            if not amounts:
                 continue
-            who = patient if payer == "self-pay" else {
+            who = signer if payer == "self-pay" else {
                 "type": "Organization", "identifier": {"system": CS + "payer-type", "value": payer}, "display": name}
-            items.append({"quantity": {"value": 1}, "unitPrice": {"value": record[key], "currency": "CNY"},
-                          "net": {"value": record[key], "currency": "CNY"}, "responsible": who})
-        term = {"topicReference": {"reference": f"PlanDefinition/{record['package']}"},
-                "offer": {"party": [{"reference": [patient], "role": {"text": "服务对象"}}],
-                          "text": record["package"]}}
+            total = sum(amounts)
+            items.append({"quantity": {"value": len(amounts)},
+                          "unitPrice": {"value": amounts[0] if len(set(amounts)) == 1 else total / len(amounts),
+                                        "currency": "CNY"},
+                          "net": {"value": total, "currency": "CNY"}, "responsible": who})
+        term = {"topicReference": {"reference": f"PlanDefinition/{package}"},
+                "offer": {"party": [{"reference": covered, "role": {"text": "服务对象"}}], "text": package}}
         if items:
             term["asset"] = [{"valuedItem": items}]
         terms.append(term)
@@ -416,13 +433,6 @@ def read_contract(res: dict, resolve) -> list[dict]:
     read_fields("contract", res, base)
     _read_edition(res, base)
     base["signed"] = (res.get("issued") or "")[:10]
-    patient = resolve((res.get("subject") or [{}])[0].get("reference"))
-    if patient:
-        for ident in patient.get("identifier", []):
-            if ident.get("system") == ID_CARD:
-                base["id_number"] = ident["value"]
-        if patient.get("name"):
-            base["name"] = patient["name"][0].get("text")
     org = resolve((res.get("authority") or [{}])[0].get("reference"))
     if org:
         base["institution_code"] = _ident(org, USCC)
@@ -447,19 +457,34 @@ def read_contract(res: dict, resolve) -> list[dict]:
                     base["doctor"] = doc["name"][0].get("text")
             elif (s.get("party") or {}).get("display"):
                 base["doctor"] = s["party"]["display"]
-    out = []
+    signer_ref = next(((s.get("party") or {}).get("reference") for s in res.get("signer", [])
+                       if (s.get("type") or {}).get("code") in ("PAT", "GUARD")), None)
+
+    def person(ref: str | None) -> dict:
+        patient = resolve(ref) or {}
+        out = {"id_number": _ident(patient, ID_CARD)}
+        if patient.get("name"):
+            out["name"] = patient["name"][0].get("text")
+        return out
+
+    rows: list[tuple[str, dict]] = []
     for term in res.get("term", []):
-        record = dict(base)
-        ref = (term.get("topicReference") or {}).get("reference", "")
-        record["package"] = ref.split("/", 1)[-1]
+        package = ((term.get("topicReference") or {}).get("reference", "")).split("/", 1)[-1]
+        amounts: dict[str, object] = {}
         for asset in term.get("asset", []):
             for item in asset.get("valuedItem", []):
                 who = item.get("responsible") or {}
                 payer = (who.get("identifier") or {}).get("value") or "self-pay"
                 key = next(k for k, (p, _n) in PAYERS.items() if p == payer)
-                record[key] = item["net"]["value"]
-        out.append({k: v for k, v in record.items() if v is not None})
-    return out
+                amounts[key] = (item.get("unitPrice") or item["net"])["value"]
+        covered = [ref.get("reference") for party in (term.get("offer") or {}).get("party", [])
+                   for ref in party.get("reference", [])]
+        for ref in covered or [signer_ref]:
+            rows.append((ref, {**base, **person(ref), "package": package, **amounts}))
+    # the signer's rows first (the importer takes the first row's resident as the signer)
+    rows.sort(key=lambda x: 0 if "/".join((x[0] or "").split("/")[-2:]) ==
+              "/".join((signer_ref or "").split("/")[-2:]) else 1)
+    return [{k: v for k, v in record.items() if v is not None} for _ref, record in rows]
 
 
 def _ident(res: dict, system: str) -> str | None:
@@ -754,6 +779,21 @@ BUILDERS = {
     "diabetes-follow-up": lambda rows, recs: follow_up("diabetes-follow-up", rows, recs),
 }
 GROUP_KEYS = {"contract": "contract_no", "team": "team_code"}  # several rows make one resource
+# the fields that may differ between the rows of one resource (the others must agree)
+ROW_FIELDS = {"contract": {"id_number", "name", "package", "insurance", "public_health", "finance", "self_pay"},
+              "team": {"member_card", "member_name", "member_sex", "role", "lead", "member_phone"}}
+
+
+def disagreements(record_type: str, records: list[dict]) -> list[tuple[str, object, object]]:
+    """(field key, first row's value, this row's value) where the rows of one resource disagree."""
+    per_row = ROW_FIELDS[record_type] | {"edition"}
+    first = records[0]
+    out = []
+    for record in records[1:]:
+        for key in (set(first) | set(record)) - per_row - {"_original"}:
+            if first.get(key) != record.get(key):
+                out.append((key, first.get(key), record.get(key)))
+    return out
 
 
 def units(record_type: str, rows: list[tuple[int, dict]]) -> list[Unit]:

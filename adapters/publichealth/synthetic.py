@@ -32,9 +32,9 @@ def residents(n: int, seed: int = 1) -> list[dict]:
         born = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 60))
         area = f"99{i // 500 % 99 + 1:02d}{seed % 99 + 1:02d}"
         idn = make_id(area, born, i % 500, "male" if sex == "1" else "female")
-        code, name = institution(i % 3)
+        code, name = institution(i // 3 % 3)
         head = i % 3 == 0
-        rec = {"record_no": f"990101{i % 3 + 1:03d}001{i:05d}"[:17].ljust(17, "0"),
+        rec = {"record_no": f"990101{i // 3 % 3 + 1:03d}001{i:05d}"[:17].ljust(17, "0"),
                "name": FAMILY[rng.randrange(len(FAMILY))] + GIVEN[rng.randrange(len(GIVEN))],
                "sex": sex, "birth_date": born.isoformat(), "id_number": idn,
                "phone": f"139{rng.randrange(10**8):08d}", "residence": rng.choice(["1", "1", "2"]),
@@ -95,15 +95,27 @@ def teams(n: int = 1) -> list[dict]:
 
 
 def contracts(people: list[dict], team_code: str = "T001") -> list[dict]:
+    """Every other household signs as a household (a row per member and package, the head first);
+    the others sign one by one.  Fee columns are per person and add up to the package price."""
+    households: dict[str, list[dict]] = {}
+    for p in people:
+        households.setdefault(p["household_no"], []).append(p)
     out = []
-    for i, p in enumerate(people):
-        base = {"contract_no": f"QY2026{i:06d}", "id_number": p["id_number"], "name": p["name"],
-                "signed": "2026-01-05", "start": "2026-01-06", "end": "2027-01-05", "status": "1",
-                "team_code": team_code, "doctor_card": "D990100001", "doctor": "周明",
-                "institution_code": p["institution_code"], "channel": "in-person", "auto_renew": "1"}
-        out.append({**base, "package": "pkg-basic", "insurance": 70, "public_health": 30, "finance": 20})
-        if "hypertension" in p.get("key_population", []):
-            out.append({**base, "package": "pkg-hypertension", "insurance": 80, "finance": 20, "self_pay": 50})
+    for h, (number, members) in enumerate(households.items()):
+        members = sorted(members, key=lambda m: m["relation"] != "02")
+        groups = [members] if h % 2 == 0 and len(members) > 1 else [[m] for m in members]
+        for group in groups:
+            n = len(out)
+            for p in group:
+                base = {"contract_no": f"QY2026{n:06d}", "id_number": p["id_number"], "name": p["name"],
+                        "signed": "2026-01-05", "start": "2026-01-06", "end": "2027-01-05", "status": "1",
+                        "team_code": team_code, "doctor_card": "D990100001", "doctor": "周明",
+                        "institution_code": p["institution_code"], "channel": "in-person", "auto_renew": "1"}
+                if len(group) > 1:
+                    base["household_no"] = number
+                out.append({**base, "package": "pkg-basic", "insurance": 70, "public_health": 30, "finance": 20})
+                if "hypertension" in p.get("key_population", []):
+                    out.append({**base, "package": "pkg-hypertension", "insurance": 80, "finance": 20, "self_pay": 50})
     return out
 
 

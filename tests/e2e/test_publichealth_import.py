@@ -28,9 +28,22 @@ def _import(path: Path, record_type: str, server: str, *extra: str) -> subproces
     return jiayi("import", str(path), "--type", record_type, "--server", server, "--quiet", *extra)
 
 
+def _packages(server: str) -> None:
+    """The district's service packages (PlanDefinitions), which contracts name: configured, not imported."""
+    import requests
+
+    from fhir_server.demo import catalog
+    from fhir_server.demo.services import plan_definition
+
+    for package in catalog.PACKAGES:
+        res = plan_definition(package, 2026)
+        assert requests.put(f"{server}/PlanDefinition/{res['id']}", json=res, timeout=30).status_code in (200, 201)
+
+
 @pytest.fixture(scope="module")
 def loaded(server, tmp_path_factory):
     """Every golden file imported once (residents first, then what refers to them)."""
+    _packages(server)
     work = tmp_path_factory.mktemp("ph")
     out = {}
     for record_type, fmt in (("resident", "gb18030.csv"), ("team", "xlsx"), ("contract", "csv"),
@@ -69,13 +82,8 @@ def test_export_gives_back_every_mapped_field(loaded, server, record_type):
     source, _ = out[record_type]
     original = [rec for _row, rec in read_records(source, record_type)[0]]
     exported = [rec for _row, rec in read_records(target, record_type)[0]]
-    key = {"contract": ("contract_no", "package"), "team": ("team_code", "member_card")}.get(record_type)
-    if key:
-        def sort(x):
-            return sorted(x, key=lambda r: tuple(r[k] for k in key))
-    else:
-        def sort(x):
-            return sorted(x, key=lambda r: sorted(r.items()).__repr__())
+    def sort(x):
+        return sorted(x, key=lambda r: repr(sorted(r.items())))
     mine = [r for r in exported if any(r == o for o in original)]
     assert sort(mine) == sort(original)
 
@@ -166,3 +174,29 @@ def test_the_adapter_conceptmaps_are_served_for_translate(server):
     concept = next(part["valueCoding"] for part in params["match"]["part"] if part["name"] == "concept")
     assert concept["code"] == "unsatisfactory"
     assert concept["system"] == "https://jiayi.dev/fhir/CodeSystem/follow-up-classification"
+
+
+def test_contract_breaking_a_domain_rule_is_reported_not_forced(loaded, server, tmp_path):
+    """The server's contract rules (fee split = package price, term 1–3 years) refuse a row; the
+    adapter reports that row with the rule and keeps its neighbours."""
+    people = synthetic.residents(6, seed=44)
+    residents = tmp_path / "people.csv"
+    writers.write(residents, "resident", people, "csv")
+    assert _import(residents, "resident", server).returncode == 0
+    rows = [r for r in synthetic.contracts(people) if "household_no" not in r]
+    numbers = sorted({r["contract_no"] for r in rows})
+    assert len(numbers) >= 3
+    for r in rows:
+        r["contract_no"] = "R" + r["contract_no"]
+        if r["contract_no"] == "R" + numbers[0] and r["package"] == "pkg-basic":
+            r["insurance"] = 60  # 60 + 30 + 20 ≠ 120
+        if r["contract_no"] == "R" + numbers[1]:
+            r["end"] = "2031-01-05"  # a five-year term
+    path = tmp_path / "contracts.csv"
+    writers.write(path, "contract", rows, "csv")
+    result = _import(path, "contract", server)
+    bad = [r for r in rows if r["contract_no"] in ("R" + numbers[0], "R" + numbers[1])]
+    assert f"rejected {len(bad)}" in result.stdout and f"created {len(rows) - len(bad)}," in result.stdout, result.stdout
+    report = Path(f"{path}.errors.csv").read_text(encoding="utf-8-sig")
+    assert "jiayi-contract-fee-split" in report or "fee split" in report
+    assert "1 to 3 years" in report

@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 
 def records() -> dict[str, list[dict]]:
     people = synthetic.residents(6, seed=3)
-    return {"resident": people, "team": synthetic.teams(1), "contract": synthetic.contracts(people[:3]),
+    return {"resident": people, "team": synthetic.teams(1), "contract": synthetic.contracts(people),
             "hypertension-follow-up": synthetic.follow_ups(people[:3], 2, "hypertension-follow-up"),
             "diabetes-follow-up": synthetic.follow_ups(people[3:5], 2, "diabetes-follow-up"),
             "referral": synthetic.referrals(people[:2])}
