@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from benchmarks.cli import bench
 from fhir_server.config import DEFAULT_DATABASE
 from fhir_server.contracts_job import contracts
 
@@ -88,6 +89,8 @@ def _redact(url: str) -> str:
     except Exception:  # noqa: BLE001
         return "<database>"
 
+
+main.add_command(bench)
 
 if __name__ == "__main__":
     main()

@@ -82,7 +82,12 @@ class _Gunicorn(BaseApplication):
 
 
 def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8) -> None:
-    options = {
+    _Gunicorn(gunicorn_options(host, port, workers, threads), database).run()
+
+
+def gunicorn_options(host: str, port: int, workers: int = 1, threads: int = 8) -> dict:
+    """How ``jiayi serve`` runs gunicorn (the benchmark floor server uses the same settings)."""
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
@@ -92,4 +97,3 @@ def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8)
         "loglevel": "info",
         "control_socket_disable": True,  # one per user by default: two servers would collide
     }
-    _Gunicorn(options, database).run()

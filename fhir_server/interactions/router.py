@@ -10,7 +10,7 @@ from typing import Protocol
 from fhir_server.core.errors import BadRequest, MethodNotAllowed, NotFound
 from fhir_server.interactions import create, delete, history, patch, read, search, transaction, update
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.repository.base import Repository, UnitOfWork
+from fhir_server.repository.base import DatabaseBusy, Repository, UnitOfWork
 
 
 class Operations(Protocol):
@@ -75,8 +75,18 @@ class Router:
             return FhirResponse(200, self.capabilities(request))
         if route.kind == "system" and request.method == "POST":
             return self._bundle(request)
-        with self.repo.unit_of_work(write=self._writes(request, route)) as uow:
-            return self.dispatch(uow, request, route)
+        if self._writes(request, route):
+            with self.repo.unit_of_work(write=True) as uow:
+                return self.dispatch(uow, request, route)
+        try:
+            with self.repo.unit_of_work(write=False) as uow:
+                return self.dispatch(uow, request, route)
+        except DatabaseBusy:
+            # A search that stores its result list for paging writes inside a read transaction;
+            # on SQLite that fails at once when another writer committed since the transaction's
+            # snapshot.  A read has no effects: run it again as a writer, which waits its turn.
+            with self.repo.unit_of_work(write=True) as uow:
+                return self.dispatch(uow, request, route)
 
     def _writes(self, request: FhirRequest, route: Route) -> bool:
         if route.kind == "operation":

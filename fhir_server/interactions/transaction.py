@@ -48,6 +48,9 @@ def transaction(uow: UnitOfWork, request: FhirRequest, entries: list[dict], disp
         if isinstance(sub.body, dict):
             _at_entry(index, plan.rewrite, sub.body)
     plan.check_unique(subs)
+    # every entry that writes Type/id reads its current version first: one query for all of them
+    uow.prefetch(tuple(sub.path.split("/", 1)) for sub in subs  # type: ignore[misc]
+                 if sub.method in ("PUT", "PATCH", "DELETE") and not sub.query and sub.path.count("/") == 1)
     responses: list[dict | None] = [None] * len(subs)
     for index in sorted(range(len(subs)), key=lambda i: ORDER[subs[i].method]):
         responses[index] = _at_entry(index, plan.execute, index, subs[index], dispatch)

@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from fhir_server.core.errors import Conflict
 from fhir_server.core.instants import fhir_instant, to_utc_naive
 
 MILLISECOND = timedelta(milliseconds=1)
+
+
+class DatabaseBusy(Conflict):
+    """409: the database refused the transaction because of a concurrent write (SQLite's
+    lock, a PostgreSQL deadlock); nothing was written, and a request that writes nothing may
+    simply run again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +151,10 @@ class UnitOfWorkBase:
         """The injected clock's now (operations that default to 'today' ask this)."""
         return self._clock()
 
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """A hint: ``get`` is about to be called for these (type, id) keys (the SQL unit of work
+        reads them in one query; elsewhere nothing to do)."""
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
@@ -172,6 +183,9 @@ class UnitOfWork(Protocol):
 
     def lock(self, key: str) -> None:
         """Serialise, until commit, every unit of work that locks the same key."""
+
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Hint that ``get`` will be called for these (type, id) keys."""
 
     def new_id(self) -> str: ...
 

@@ -3,11 +3,11 @@ database transaction per unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
@@ -15,6 +15,7 @@ from fhir_server import search
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.core.errors import Conflict
 from fhir_server.repository.base import (
+    DatabaseBusy,
     HistoryPage,
     HistoryQuery,
     Hooks,
@@ -28,7 +29,19 @@ from fhir_server.repository.base import (
 from fhir_server.storage.db import Database
 from fhir_server.storage.models import ResourceRow, ResourceVersionRow
 
-_CURRENT = select(ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted, ResourceRow.content)
+# Writes and reads by key are the hot path of every interaction: built once, executed on the
+# session's connection (Core, compiled-statement cache) rather than through the ORM.
+_CURRENT = select(ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted, ResourceRow.content).where(
+    ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"))
+_CURRENT_FOR_UPDATE = _CURRENT.with_for_update()
+_INSERT_CURRENT = insert(ResourceRow)
+_UPDATE_CURRENT = update(ResourceRow).where(
+    ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"),
+    ResourceRow.version == bindparam("previous"))
+_INSERT_VERSION = insert(ResourceVersionRow)
+_PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated,
+                   ResourceRow.deleted, ResourceRow.content)
+PREFETCH_CHUNK = 400
 
 
 def _stored(row: ResourceRow | ResourceVersionRow, method: str = "PUT") -> StoredResource:
@@ -40,6 +53,47 @@ class SqlUnitOfWork(UnitOfWorkBase):
     def __init__(self, session: Session, hooks: Hooks, clock: Clock, ids: IdFactory) -> None:
         super().__init__(hooks, clock, ids)
         self.session = session
+        self._postgres = session.get_bind().dialect.name == "postgresql"
+        # history rows are append-only and read only by vread/history: written in one
+        # executemany when the unit of work ends (or before such a read), not one by one
+        self._pending_versions: list[dict] = []
+        # index rows likewise, until something searches (a transaction's rows in a few INSERTs)
+        self._pending_index: dict[str, list[tuple]] = {}
+        # first versions (INSERTs of current rows), answered by get() until written
+        self._pending_current: dict[tuple[str, str], dict] = {}
+        # current rows read ahead by prefetch(), each handed out once by get()
+        self._known: dict[tuple[str, str], StoredResource | None] = {}
+
+    def flush(self) -> None:
+        """Write what is still buffered; runs before commit and before any read of history or index.
+
+        Statements go out in executemany batches, so a transaction of hundreds of entries costs
+        a handful of round trips instead of several per entry."""
+        connection = self.session.connection()
+        if self._pending_current:
+            rows, self._pending_current = list(self._pending_current.values()), {}
+            try:
+                connection.execute(_INSERT_CURRENT, rows)
+            except IntegrityError:
+                # the whole unit of work is rolled back by the caller; nothing half-written
+                raise Conflict("A resource of this request was created by a concurrent request; retry") from None
+        if self._pending_versions:
+            connection.execute(_INSERT_VERSION, self._pending_versions)
+            self._pending_versions = []
+        if self._pending_index:
+            search.write_index_rows(self.session, self._pending_index)
+
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Read the current rows of ``keys`` in one query (locking them on PostgreSQL), for the
+        ``get`` calls a transaction is about to make one entry at a time."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._known and k not in self._pending_current]
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start:start + PREFETCH_CHUNK]
+            query = _PREFETCH.where(tuple_(ResourceRow.res_type, ResourceRow.res_id).in_(chunk))
+            if self._postgres:
+                query = query.with_for_update()
+            found = {(r[0], r[1]): StoredResource(*r) for r in self.session.connection().execute(query)}
+            self._known.update((k, found.get(k)) for k in chunk)
 
     def lock(self, key: str) -> None:
         """Serialise writers that decide on the same ``key`` until this transaction ends.
@@ -48,17 +102,23 @@ class SqlUnitOfWork(UnitOfWorkBase):
         transactions can both find nothing, so on PostgreSQL they first take a transaction-level
         advisory lock on the criteria.  SQLite writers already hold the database lock
         (``BEGIN IMMEDIATE``)."""
-        if self.session.bind.dialect.name == "postgresql":
+        if self._postgres:
             self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
     def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
-        query = _CURRENT.where(ResourceRow.res_type == res_type, ResourceRow.res_id == res_id)
-        if for_update and self.session.bind.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = self.session.execute(query).one_or_none()
+        key = (res_type, res_id)
+        pending = self._pending_current.get(key)
+        if pending is not None:
+            return StoredResource(res_type, res_id, pending["version"], pending["last_updated"],
+                                  pending["deleted"], pending["content"])
+        if key in self._known:
+            return self._known.pop(key)
+        query = _CURRENT_FOR_UPDATE if for_update and self._postgres else _CURRENT
+        row = self.session.connection().execute(query, {"t": res_type, "i": res_id}).one_or_none()
         return StoredResource(res_type, res_id, *row) if row else None
 
     def get_version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
+        self.flush()
         row = self.session.execute(select(ResourceVersionRow).where(
             ResourceVersionRow.res_type == res_type, ResourceVersionRow.res_id == res_id,
             ResourceVersionRow.version == version)).scalar_one_or_none()
@@ -72,7 +132,8 @@ class SqlUnitOfWork(UnitOfWorkBase):
         run_hooks(self._hooks.before_write, self, WriteEvent(method, res_type, res_id, content, previous))
         self._write_current(res_type, res_id, version, when, False, content, previous)
         self._append_version(res_type, res_id, version, when, method, False, content)
-        search.index_resource(self.session, res_type, res_id, content)
+        search.index_resource(self.session, res_type, res_id, content, new=previous is None,
+                              pending=self._pending_index)
         return StoredResource(res_type, res_id, version, when, False, content, method)
 
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource:
@@ -81,37 +142,40 @@ class SqlUnitOfWork(UnitOfWorkBase):
         when = next_timestamp(self._clock, previous)
         self._write_current(res_type, res_id, version, when, True, None, previous)
         self._append_version(res_type, res_id, version, when, "DELETE", True, None)
-        search.index_resource(self.session, res_type, res_id, None)
+        search.index_resource(self.session, res_type, res_id, None, pending=self._pending_index)
         return StoredResource(res_type, res_id, version, when, True, None, "DELETE")
 
     def _write_current(self, res_type: str, res_id: str, version: int, when: datetime, deleted: bool,
                        content: dict | None, previous: StoredResource | None) -> None:
         values = {"version": version, "last_updated": when, "deleted": deleted, "content": content}
+        key = (res_type, res_id)
+        self._known.pop(key, None)
         if previous is None:
-            try:
-                self.session.execute(insert(ResourceRow).values(res_type=res_type, res_id=res_id, **values))
-            except IntegrityError:
-                # the whole unit of work is rolled back by the caller; nothing half-written
-                raise Conflict(f"{res_type}/{res_id} was created by a concurrent request; retry") from None
+            self._pending_current[key] = {"res_type": res_type, "res_id": res_id, **values}
+            if res_type == "SearchParameter":
+                self.flush()  # the search registry reads SearchParameters from the table
             return
-        result = self.session.execute(update(ResourceRow).where(
-            ResourceRow.res_type == res_type, ResourceRow.res_id == res_id,
-            ResourceRow.version == previous.version).values(**values))
+        if key in self._pending_current:
+            self.flush()  # created earlier in this unit of work: the row must exist to be updated
+        result = self.session.connection().execute(_UPDATE_CURRENT, {"t": res_type, "i": res_id, "previous": previous.version,
+                                                      **values})
         if result.rowcount != 1:
             # another transaction wrote a newer version between our read and this write
             raise Conflict(f"{res_type}/{res_id} was changed by a concurrent request; read it again and retry")
 
     def _append_version(self, res_type: str, res_id: str, version: int, when: datetime, method: str,
                         deleted: bool, content: dict | None) -> None:
-        self.session.execute(insert(ResourceVersionRow).values(
-            res_type=res_type, res_id=res_id, version=version, last_updated=when, method=method,
-            deleted=deleted, content=content))
+        self._pending_versions.append({"res_type": res_type, "res_id": res_id, "version": version,
+                                       "last_updated": when, "method": method, "deleted": deleted,
+                                       "content": content})
 
     def search(self, request, page: str | None = None):
+        self.flush()
         self.session.flush()
         return search.execute_search(self.session, request, page)
 
     def history(self, query: HistoryQuery) -> HistoryPage:
+        self.flush()
         condition = _history_condition(query)
         total = self.session.execute(select(func.count()).select_from(ResourceVersionRow).where(condition)).scalar_one()
         rows_query = select(ResourceVersionRow).where(condition)
@@ -158,9 +222,10 @@ class SqlRepository:
             with self.database.session(write=write) as session:
                 uow = SqlUnitOfWork(session, self.hooks, self.clock, self.ids)
                 yield uow
+                uow.flush()
         except OperationalError as exc:
             if "locked" in str(exc) or "deadlock" in str(exc):
-                raise Conflict("The database is busy with a concurrent write; retry the request") from None
+                raise DatabaseBusy("The database is busy with a concurrent write; retry the request") from None
             raise
         uow.run_after_commit()
 

@@ -10,7 +10,7 @@ from fhir_server.search.page import SearchPage
 from fhir_server.search.parser import parse_search
 from fhir_server.search.request import PAGE_PARAM, SearchRequest
 from fhir_server.search.sql.execute import execute_search
-from fhir_server.search.sql.indexer import current_registry, index_resource, reindex
+from fhir_server.search.sql.indexer import current_registry, index_resource, reindex, write_index_rows
 
 __all__ = [
     "PAGE_PARAM",
@@ -23,6 +23,7 @@ __all__ = [
     "index_resource",
     "parse_search",
     "reindex",
+    "write_index_rows",
 ]
 
 

@@ -60,12 +60,22 @@ def current_registry(session: Session, max_age: float = 0.0) -> ParamRegistry:
     return cache.registry
 
 
-def index_resource(session: Session, res_type: str, res_id: str, resource: dict | None) -> None:
-    """Replace every index row of ``res_type/res_id`` (``resource`` None: it was deleted)."""
+IndexRows = dict[str, list[tuple]]  # index table kind → rows (res_type, res_id, param, values...)
+
+
+def index_resource(session: Session, res_type: str, res_id: str, resource: dict | None, *,
+                   new: bool = False, pending: IndexRows | None = None) -> None:
+    """Replace every index row of ``res_type/res_id`` (``resource`` None: it was deleted).
+
+    ``new``: the resource never existed before (its first version), so it has no rows to delete.
+    ``pending``: add the new rows there instead of inserting them; the caller writes them with
+    :func:`write_index_rows` before anything searches (a transaction's rows in a few statements)."""
     registry = current_registry(session, REGISTRY_TTL)
     connection = session.connection()
     dialect = connection.dialect
-    for sql, owners in _delete_sql(dialect.name, dialect.paramstyle, kinds_of(registry, res_type)):
+    if not new and pending:
+        write_index_rows(session, pending)  # rows of this resource may be among them
+    for sql, owners in () if new else _delete_sql(dialect.name, dialect.paramstyle, kinds_of(registry, res_type)):
         connection.exec_driver_sql(sql, (res_type, res_id) * owners)
     if res_type == "SearchParameter":
         _caches.setdefault(str(session.get_bind().engine.url), _Cache()).stale_by.add(id(session))
@@ -79,11 +89,23 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
         columns = _VALUE_COLUMNS[kind]
         by_table.setdefault(kind, []).extend(
             (res_type, res_id, code, *(_value(row.get(c), convert) for c in columns)) for row in rows)
-    for kind, values in by_table.items():  # one multi-row INSERT per table: one round trip each
+    if pending is None:
+        write_index_rows(session, by_table)
+        return
+    for kind, values in by_table.items():
+        pending.setdefault(kind, []).extend(values)
+
+
+def write_index_rows(session: Session, by_table: IndexRows) -> None:
+    """Insert the rows (one multi-row INSERT per table and 200 rows) and empty ``by_table``."""
+    connection = session.connection()
+    paramstyle = connection.dialect.paramstyle
+    for kind, values in by_table.items():
         for start in range(0, len(values), 200):
             chunk = values[start:start + 200]
-            connection.exec_driver_sql(_insert_sql(kind, len(chunk), dialect.paramstyle),
+            connection.exec_driver_sql(_insert_sql(kind, len(chunk), paramstyle),
                                        tuple(v for row in chunk for v in row))
+    by_table.clear()
 
 
 # Index writes are the hot path of every create/update, so they go to the driver as plain SQL

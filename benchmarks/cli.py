@@ -1,0 +1,45 @@
+"""``jiayi bench`` / ``python -m benchmarks``: one run of the harness (SPEC §8)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(help="Measure Jiayi on a synthetic district against the framework and database floors.")
+@click.option("--residents", default=2000, show_default=True, type=int, help="Size of the synthetic district.")
+@click.option("--seed", default=20261123, show_default=True, type=int)
+@click.option("--database", default="sqlite", show_default=True,
+              help="'sqlite' (a fresh file), or a PostgreSQL server URL (a fresh database is created on it "
+                   "and dropped afterwards).")
+@click.option("--clients", default=4, show_default=True, type=int, help="Concurrent client threads.")
+@click.option("--workers", default=2, show_default=True, type=int, help="Server worker processes (gunicorn).")
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
+@click.option("--requests", "requests_", default=2000, show_default=True, type=int,
+              help="At most this many requests per case.")
+@click.option("--seconds", default=20.0, show_default=True, type=float, help="At most this long per case.")
+@click.option("--bundle-size", default=500, show_default=True, type=int, help="Entries per transaction bundle.")
+@click.option("--only", multiple=True, help="Run only the cases whose name contains this (repeatable).")
+@click.option("--json", "json_path", default=None, help="Write the JSON here (default benchmarks/results/<time>.json).")
+@click.option("--workdir", default=None, help="Keep the database and server logs in this directory.")
+@click.option("--keep", is_flag=True, help="Keep the benchmark database afterwards.")
+def bench(residents: int, seed: int, database: str, clients: int, workers: int, threads: int, requests_: int,
+          seconds: float, bundle_size: int, only: tuple[str, ...], json_path: str | None, workdir: str | None,
+          keep: bool) -> None:
+    import signal
+    import sys
+
+    from benchmarks.report import machine_line, table, write_json
+    from benchmarks.run import Options, run
+
+    # SIGTERM unwinds like Ctrl-C: the servers are stopped and a PostgreSQL database dropped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    options = Options(residents=residents, seed=seed, database=database, clients=clients, workers=workers,
+                      threads=threads, requests=requests_, seconds=seconds, bundle_size=bundle_size,
+                      keep=keep, workdir=workdir, only=only)
+    report = run(options, echo=lambda line: click.echo(line, err=True))
+    click.echo("")
+    click.echo(table(report))
+    click.echo("")
+    click.echo(machine_line(report))
+    click.echo(f"results: {write_json(report, json_path)}")

@@ -1,0 +1,55 @@
+"""The terminal table and the JSON file of a run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import orjson
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COLUMNS = ("case", "n", "median ms", "p95 ms", "throughput/s", "vs floor")
+
+
+def table(report: dict) -> str:
+    rows = [COLUMNS]
+    for r in report["results"]:
+        if r.get("median_ms") is None:
+            rows.append((r["name"], "", "", "", r.get("note") or "n/a", ""))
+            continue
+        ratio = f"{r['ratio'] * 100:.0f}% of {r['floor']}" if r.get("ratio") is not None else (
+            "floor" if r.get("is_floor") else "")
+        rows.append((r["name"], str(r["count"]), f"{r['median_ms']:.1f}", f"{r['p95_ms']:.1f}",
+                     f"{r['throughput']:.0f}", ratio))
+    widths = [max(len(row[i]) for row in rows if len(row[i]) < 60) for i in range(len(COLUMNS))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    memory = report.get("memory", {})
+    if memory:
+        lines.append("")
+        lines.append(f"peak RSS per Jiayi worker: {', '.join(f'{v:.0f} MB' for v in memory['jiayi_worker_peak_rss_mb'])}"
+                     f" (floor workers: {', '.join(f'{v:.0f} MB' for v in memory['floor_worker_peak_rss_mb'])})")
+    errors = [r for r in report["results"] if r.get("errors")]
+    for r in errors:
+        lines.append(f"{r['name']}: {r['errors']} failed requests, first: {r['first_error']}")
+    return "\n".join(lines)
+
+
+def machine_line(report: dict) -> str:
+    m = report["machine"]
+    return (f"{m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}, SQLite {m['sqlite']}"
+            + (f", PostgreSQL {m['postgresql']}" if m.get("postgresql") else "")
+            + f"; load average {m['load_average_start'][0]:.1f} at start, "
+              f"{m.get('load_average_end', [0])[0]:.1f} at end")
+
+
+def write_json(report: dict, path: str | None) -> Path:
+    if path is None:
+        RESULTS.mkdir(exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = RESULTS / f"{stamp}.json"
+    else:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    return target

@@ -1,0 +1,213 @@
+"""One benchmark run: database, district load, cases, floors, memory; returns the report dict."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from benchmarks import floor as floors
+from benchmarks.cases import CASES, FLOOR_CASES, VALIDATIONS, Context
+from benchmarks.dataset import Dataset
+from benchmarks.load import Client, Measurement, run_load
+from benchmarks.machine import machine_info
+from benchmarks.servers import floor_server, jiayi_server, peak_rss_mb
+from fhir_server.demo import DEFAULT_AS_OF
+from fhir_server.serving import prepare_database
+
+
+@dataclass
+class Options:
+    residents: int = 2000
+    seed: int = 20261123
+    database: str = "sqlite"
+    clients: int = 4
+    workers: int = 2
+    threads: int = 8
+    requests: int = 2000
+    seconds: float = 20.0
+    bundle_size: int = 500
+    keep: bool = False
+    workdir: str | None = None
+    only: tuple[str, ...] = ()
+
+
+def run(options: Options, echo: Callable[[str], None] = print) -> dict:
+    workdir = Path(options.workdir or tempfile.mkdtemp(prefix="jiayi-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.UTC)
+    with bench_database(options.database, workdir, options.keep) as url:
+        echo(f"database: {_redact(url)}; district of {options.residents} residents (seed {options.seed})")
+        prepare_database(url)
+        floors.create_floor_table(url)
+        report = {"started": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "command": " ".join(sys.argv),
+                  "options": {**options.__dict__, "database": _redact(options.database), "only": list(options.only)},
+                  "machine": machine_info(url), "results": []}
+        dataset = Dataset(options.residents, options.seed, DEFAULT_AS_OF, options.bundle_size)
+        with (jiayi_server(url, workdir, options.workers, options.threads) as server,
+              floor_server(url, workdir, options.workers, options.threads) as floor):
+            results = report["results"]
+            ingest = _ingest(server.base, dataset, echo)
+            floor_ingest = _floor_ingest(url, dataset, echo)
+            results.append(_row("transaction ingest (resources/s)", "ingest", ingest,
+                                note=f"{options.bundle_size} PUT entries per bundle, 1 client"))
+            results.append(_row("floor: bulk INSERT (rows/s)", None, floor_ingest, is_floor="ingest"))
+            report["dataset"] = dict(sorted(dataset.samples.resources.items()))
+            ctx = Context(dataset.samples, Client(server.base), DEFAULT_AS_OF)
+            for kind, build in FLOOR_CASES.items():
+                results.append(_measure(f"floor: bare Flask+SQLAlchemy {kind}", None, floor.base,
+                                        build(ctx), options, echo, is_floor=kind))
+            for case in CASES:
+                if options.only and not any(o in case.name for o in options.only):
+                    continue
+                results.append(_measure(case.name, case.floor, server.base, case.build(ctx), options, echo))
+            ctx.client.close()
+            for name, kind, load in VALIDATIONS:
+                results.append(_validation(name, kind, load(), dataset, echo))
+            report["memory"] = _memory(server.worker_pids(), floor.worker_pids())
+        _ratios(results)
+    report["finished"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report["machine"]["load_average_end"] = list(os.getloadavg())
+    if not options.workdir and not options.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+def _row(name: str, floor: str | None, m: Measurement, note: str | None = None, is_floor: str | None = None,
+         query: str | None = None) -> dict:
+    return {"name": name, "floor": floor, "is_floor": is_floor, "query": query, "note": note, **m.stats()}
+
+
+def _ingest(base: str, dataset: Dataset, echo) -> Measurement:
+    client, m = Client(base, timeout=600), Measurement()
+    started = time.perf_counter()
+    for bundle in dataset.bundles():
+        body = orjson.dumps(bundle)
+        t = time.perf_counter()
+        status, data = client.send("POST", "", body, {"Prefer": "return=minimal"})
+        if status != 200:
+            raise RuntimeError(f"loading the district failed ({status}): {data[:1000]!r}")
+        m.latencies.append(time.perf_counter() - t)
+        m.units += len(bundle["entry"])
+        elapsed = time.perf_counter() - started
+        print(f"\ringest: {m.units} resources, {m.units / elapsed:.0f}/s", end="", file=sys.stderr, flush=True)
+    m.wall = time.perf_counter() - started
+    print(file=sys.stderr)
+    client.close()
+    return m
+
+
+def _floor_ingest(url: str, dataset: Dataset, echo) -> Measurement:
+    started = time.perf_counter()
+    rows, times = floors.bulk_insert(url, dataset.rows())
+    m = Measurement(latencies=times, units=rows, wall=time.perf_counter() - started)
+    echo(f"floor ingest: {rows} rows, {rows / max(sum(times), 1e-9):.0f}/s")
+    # the floor's own rate: time spent inserting, not generating the district again
+    m.wall = sum(times)
+    return m
+
+
+def _measure(name: str, floor: str | None, base: str, factory, options: Options, echo,
+             is_floor: str | None = None) -> dict:
+    if isinstance(factory, str):
+        echo(f"{name}: {factory}")
+        return {"name": name, "floor": floor, "is_floor": is_floor, "note": factory}
+    probe = Client(base)
+    method, path, body, headers = factory(-1)
+    status, data = probe.send(method, path, body, headers)
+    probe.close()
+    if not 200 <= status < 300:
+        note = f"n/a (not available: {status} {_diagnostics(data)})"
+        echo(f"{name}: {note}")
+        return {"name": name, "floor": floor, "is_floor": is_floor, "query": path, "note": note}
+    m = run_load(base, factory, options.clients, options.requests, options.seconds, warmup=min(20, options.requests))
+    row = _row(name, floor, m, is_floor=is_floor, query=f"{method} {path}")
+    echo(f"{name}: median {row['median_ms']} ms, p95 {row['p95_ms']} ms, {row['throughput']}/s"
+         + (f", {m.errors} errors: {m.first_error}" if m.errors else ""))
+    return row
+
+
+def _diagnostics(data: bytes) -> str:
+    with contextlib.suppress(Exception):
+        issues = orjson.loads(data).get("issue", [])
+        return "; ".join(i.get("diagnostics", "") for i in issues)[:200]
+    return data[:200].decode(errors="replace")
+
+
+def _validation(name: str, kind: str | None, validate, dataset: Dataset, echo) -> dict:
+    if isinstance(validate, str):
+        echo(f"{name}: {validate}")
+        return {"name": name, "floor": None, "note": validate}
+    sample = [r for r in dataset.samples.validation if kind is None or r["resourceType"] == kind]
+    for resource in {r["resourceType"]: r for r in sample}.values():
+        validate(resource)  # warm up: per-type validators are compiled on first use
+    m = Measurement(units=len(sample))
+    started = time.perf_counter()
+    for resource in sample:
+        t = time.perf_counter()
+        validate(resource)
+        m.latencies.append(time.perf_counter() - t)
+    m.wall = time.perf_counter() - started
+    row = _row(name, None, m, note=f"in-process, {len(sample)} district resources")
+    echo(f"{name}: {row['throughput']}/s")
+    return row
+
+
+def _memory(workers: list[int], floor_workers: list[int]) -> dict:
+    peaks, floor_peaks = peak_rss_mb(workers), peak_rss_mb(floor_workers)
+    return {"jiayi_worker_peak_rss_mb": [round(v, 1) for v in peaks.values()],
+            "floor_worker_peak_rss_mb": [round(v, 1) for v in floor_peaks.values()]}
+
+
+def _ratios(results: list[dict]) -> None:
+    floors_by_kind = {r["is_floor"]: r.get("throughput") for r in results if r.get("is_floor")}
+    for r in results:
+        base = floors_by_kind.get(r.get("floor"))
+        if base and r.get("throughput"):
+            r["ratio"] = round(r["throughput"] / base, 3)
+
+
+@contextlib.contextmanager
+def bench_database(database: str, workdir: Path, keep: bool) -> Iterator[str]:
+    """``sqlite``: a fresh file in the work directory; a PostgreSQL URL: a fresh database on
+    that server, dropped afterwards unless ``keep``; any other SQLite URL is used as given."""
+    if database == "sqlite":
+        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
+        return
+    if not database.startswith(("postgresql", "postgres:")):
+        yield database
+        return
+    from sqlalchemy import create_engine, text
+
+    from fhir_server.storage.db import normalize_url
+
+    admin = create_engine(normalize_url(database), isolation_level="AUTOCOMMIT")
+    name = f"jiayi_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return url

@@ -1,0 +1,124 @@
+"""Server processes for a run: ``jiayi serve`` and the floor server, both gunicorn with the
+same settings (workers, threads, gthread), each in its own process group.
+
+Started like ``tests/e2e/conftest.py`` starts a server: a free loopback port, stdout/stderr
+to files, the group terminated at the end (SIGKILL for what is left), and on Linux the
+server dies with the harness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass
+class Server:
+    base: str  # http://127.0.0.1:port/fhir (or …/floor)
+    process: subprocess.Popen
+    stderr: Path
+
+    def worker_pids(self) -> list[int]:
+        return _children(self.process.pid)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(p) for p in f.read().split()]
+    return found
+
+
+def stop(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(STOP_TIMEOUT)
+
+
+@contextlib.contextmanager
+def running(command: list[str], base: str, probe: str, workdir: Path, name: str) -> Iterator[Server]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(workdir)}
+    env.pop("JIAYI_BASE_URL", None)
+    stderr = workdir / f"{name}.stderr.log"
+    with (workdir / f"{name}.stdout.log").open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                                   cwd=workdir, start_new_session=True,
+                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
+    try:
+        _wait_until_up(process, base + probe, stderr)
+        yield Server(base, process, stderr)
+    finally:
+        stop(process)
+
+
+def _wait_until_up(process: subprocess.Popen, url: str, stderr: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
+            if requests.get(url, timeout=10).status_code == 200:
+                return
+        time.sleep(0.2)
+    state = f"exited with {process.returncode}" if process.poll() is not None else "did not answer in time"
+    stop(process)
+    raise RuntimeError(f"server {state} ({url}); stderr:\n{stderr.read_text(errors='replace')[-4000:]}")
+
+
+def jiayi_server(database: str, workdir: Path, workers: int, threads: int):
+    """A real ``jiayi serve`` (gunicorn, gthread) on a free port, access log off."""
+    port = free_port()
+    command = [sys.executable, "-m", "fhir_server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--database", database, "--workers", str(workers), "--threads", str(threads)]
+    return running(command, f"http://127.0.0.1:{port}/fhir", "/metadata", workdir, "jiayi")
+
+
+def floor_server(database: str, workdir: Path, workers: int, threads: int):
+    """The bare Flask + SQLAlchemy floor app, served by gunicorn with the same settings."""
+    port = free_port()
+    command = [sys.executable, "-m", "benchmarks.floor", "--port", str(port), "--database", database,
+               "--workers", str(workers), "--threads", str(threads)]
+    return running(command, f"http://127.0.0.1:{port}/floor", "/ping", workdir, "floor")
+
+
+def peak_rss_mb(pids: list[int]) -> dict[int, float]:
+    """Peak resident set size (VmHWM) of each live process, in MiB."""
+    peaks: dict[int, float] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    peaks[pid] = int(line.split()[1]) / 1024
+    return peaks

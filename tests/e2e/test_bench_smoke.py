@@ -1,0 +1,52 @@
+"""The benchmark harness at a tiny size, so it cannot rot (SPEC §8; the numbers are not checked:
+timings are never asserted in tests).  Runs once on SQLite and once on PostgreSQL."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from benchmarks.report import table, write_json
+from benchmarks.run import Options, run
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def report(request, tmp_path_factory) -> dict:
+    database = "sqlite" if request.param == "sqlite" else request.getfixturevalue("postgres_server_url")
+    options = Options(database=database, residents=20, clients=2, workers=1, threads=2, requests=6, seconds=5, bundle_size=100,
+                      workdir=str(tmp_path_factory.mktemp(f"bench-{request.param}")))
+    return run(options, echo=lambda line: None)
+
+
+def by_name(report: dict) -> dict[str, dict]:
+    return {r["name"]: r for r in report["results"]}
+
+
+def test_every_case_has_a_row_and_measured_ones_have_numbers(report):
+    rows = by_name(report)
+    for name in ("transaction ingest (resources/s)", "floor: bulk INSERT (rows/s)", "read Patient/[id]",
+                 "create Patient", "update Patient", "search resident by ID number",
+                 "floor: bare Flask+SQLAlchemy read", "validate base R4 (resources/s)"):
+        row = rows[name]
+        assert row["errors"] == 0, row
+        assert row["count"] > 0 and row["median_ms"] <= row["p95_ms"] and row["throughput"] > 0, row
+    assert rows["read Patient/[id]"]["ratio"] > 0
+    assert rows["transaction ingest (resources/s)"]["ratio"] > 0
+    assert "Patient/[id]/$everything" in rows  # measured, or kept as "n/a (not available)"
+    assert sum(report["dataset"].values()) > 20
+
+
+def test_ingest_loaded_the_whole_district(report):
+    resources = sum(report["dataset"].values())
+    assert by_name(report)["transaction ingest (resources/s)"]["units"] == resources
+    assert by_name(report)["floor: bulk INSERT (rows/s)"]["units"] == resources
+
+
+def test_table_json_and_memory(report, tmp_path):
+    text = table(report)
+    assert "read Patient/[id]" in text and "peak RSS per Jiayi worker" in text
+    assert report["memory"]["jiayi_worker_peak_rss_mb"] and all(v > 0 for v in report["memory"]["jiayi_worker_peak_rss_mb"])
+    path = write_json(report, str(tmp_path / "run.json"))
+    assert orjson.loads(path.read_bytes())["machine"]["nproc"] >= 1
