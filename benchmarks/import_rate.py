@@ -28,7 +28,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.publichealth import import_file, synthetic, writers  # noqa: E402
+from adapters.publichealth import import_file, synthetic, writers
 
 
 @contextlib.contextmanager

@@ -82,7 +82,7 @@ class Client:
                 res = entry.get("resource") or {}
                 version = (res.get("meta") or {}).get("versionId", "")
                 if param == "_id":
-                    out[res.get("id")] = version
+                    out[str(res.get("id"))] = version
                 else:
                     for ident in res.get("identifier", []):
                         key = f"{ident.get('system')}|{ident.get('value')}"

@@ -87,7 +87,7 @@ def fetch(record_type: str, client: Client, date_from: dt.date | None = None, da
     resolver = Resolver(client)
     records: list[dict] = []
     if record_type == "resident":
-        members: dict[str, tuple[str, str | None]] = {}
+        members: dict[str, tuple[str | None, str | None]] = {}
         for entry in client.search("Group", [("identifier", f"{mapping.HOUSEHOLD}|"), ("_count", "500")]):
             group = entry["resource"]
             number = mapping._ident(group, mapping.HOUSEHOLD)

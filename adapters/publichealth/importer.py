@@ -35,6 +35,7 @@ class RowError:
     field: str
     value: str
     reason: str
+    group: str | None = None  # the 协议编号 / 团队编号 of the bad row (multi-row forms)
 
 
 @dataclass(slots=True)
@@ -76,23 +77,16 @@ def read_records(path: str | Path, record_type: str, fmt: str | None = None
             continue
         record, problems = normalise.normalise(record_type, cells)
         group = mapping.GROUP_KEYS.get(record_type)
-        if problems and group:
-            raw = next((v for k, v in cells.items() if k in (group, tables.form(record_type).by_key[group].header)), None)
-            if normalise.clean(raw):
-                _BAD_KEYS[(name, row)] = normalise.clean(raw)
         if problems:
-            errors += [RowError(name, row, p.field, "" if p.value is None else str(p.value), p.reason)
+            key = None
+            if group:
+                header = tables.form(record_type).by_key[group].header
+                key = normalise.clean(next((v for k, v in cells.items() if k in (group, header)), None))
+            errors += [RowError(name, row, p.field, "" if p.value is None else str(p.value), p.reason, key)
                        for p in problems]
         else:
             good.append((row, record))
     return good, errors, count
-
-
-def _group_key(record_type: str, path, row: int, fmt) -> str | None:
-    return _BAD_KEYS.get((str(path), row))
-
-
-_BAD_KEYS: dict[tuple[str, int], str] = {}
 
 
 def write_error_report(path: str | Path, errors: list[RowError]) -> str:
@@ -162,7 +156,9 @@ class _Writer:
         return priors
 
     def _bundle(self, units: list[mapping.Unit]) -> tuple[list[dict], list[mapping.Unit | None]]:
-        entries, owners, seen = [], [], set()
+        entries: list[dict] = []
+        owners: list[mapping.Unit | None] = []
+        seen: set[str] = set()
         for unit in units:
             for key, entry in unit.support.items():
                 if key not in seen:
@@ -223,9 +219,7 @@ class _Writer:
                 prior = priors.get(entry.lookup) if entry.lookup else None
                 if code == "201":
                     change = "created"
-                elif prior is not None and version == prior:
-                    change = "unchanged"
-                elif entry.method == "POST":
+                elif prior is not None and version == prior or entry.method == "POST":
                     change = "unchanged"
                 else:
                     change = "updated"
@@ -319,7 +313,7 @@ def import_file(path: str | Path, record_type: str, server: str, *, batch_size: 
     result.rejected += rejected_before
     key = mapping.GROUP_KEYS.get(record_type)
     if key:  # a multi-row object (contract, team) is written whole or not at all
-        bad_keys = {k for k in (_group_key(record_type, path, e.row, fmt) for e in errors) if k}
+        bad_keys = {e.group for e in errors if e.group}
         for row, rec in good:
             if rec[key] in bad_keys:
                 result.errors.append(RowError(str(path), row, tables.form(record_type).by_key[key].header, rec[key],

@@ -267,7 +267,7 @@ def _reverse_coding(fld: tables.Field, value: dict) -> str | None:
     system = tables.code_lists()[fld.codes].system
     if value.get("system") == system:
         return value.get("code")
-    return tables.reverse_maps().get((system, value.get("system"), value.get("code")))
+    return tables.reverse_maps().get((system, str(value.get("system")), str(value.get("code"))))
 
 
 def _edition(records: list[dict], resource: dict) -> None:
@@ -335,7 +335,7 @@ def household(rows: list[int], number: str, members: list[tuple[str, str | None,
     return unit
 
 
-def read_resident(patient: dict, org: dict | None, group_member: tuple[str, str | None] | None) -> dict:
+def read_resident(patient: dict, org: dict | None, group_member: tuple[str | None, str | None] | None) -> dict:
     record: dict = {}
     read_fields("resident", patient, record)
     _read_edition(patient, record)
@@ -509,8 +509,8 @@ def team(rows: list[int], records: list[dict]) -> Unit:
     for record in records:
         extra = {}
         if record.get("member_sex"):
-            target = tables.translate(tables.code_lists()["gb2261-1"].system, record["member_sex"])
-            extra["gender"] = target["code"]
+            target = tables.translate(tables.code_lists()["gb2261-1"].system, record["member_sex"]) or {}
+            extra["gender"] = target.get("code", "unknown")
             extra["_gender"] = {"extension": [{"url": FORM_CODE, "valueCoding": {
                 "system": tables.code_lists()["gb2261-1"].system, "code": record["member_sex"]}}]}
         if record.get("member_phone"):
@@ -675,9 +675,10 @@ def read_follow_up(record_type: str, enc: dict, observations: list[dict], resolv
     for fld in tables.form(record_type).fields:
         if fld.kind != "obs":
             continue
-        obs = by_code.get(fld.args[0])
-        if obs is None:
+        found = by_code.get(fld.args[0])
+        if found is None:
             continue
+        obs = found
         value_kind = fld.args[1]
         if value_kind == "quantity" and "valueQuantity" in obs:
             record[fld.key] = obs["valueQuantity"]["value"]

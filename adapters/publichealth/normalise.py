@@ -116,13 +116,14 @@ def convert(fld: tables.Field, raw: object, edition: str, original: dict):
     if kind == "codes" and isinstance(raw, list):  # JSON: an array of codes
         codes = []
         for part in raw:
-            text = clean(part)
-            if text and (code := _code(fld, text, edition, original)) not in codes:
+            item = clean(part)
+            if item and (code := _code(fld, item, edition, original)) not in codes:
                 codes.append(code)
         return codes
-    text = clean(raw)
-    if text is None:
+    cleaned = clean(raw)
+    if cleaned is None:
         return None
+    text = cleaned
     if kind == "idcard":
         return canonical_id(text)
     if kind in ("record17", "uscc"):

@@ -55,7 +55,7 @@ def put(resource: dict, path: str, value) -> None:
                 return
             node = items[index]
         else:
-            found = next((x for x in items if x.get(attr) == attr_value), None)
+            found: dict | None = next((x for x in items if x.get(attr) == attr_value), None)
             if found is None:
                 found = {attr: attr_value}
                 items.append(found)
@@ -67,7 +67,7 @@ def put(resource: dict, path: str, value) -> None:
 
 
 def get(resource: dict, path: str):
-    node = resource
+    node: object = resource
     for name, index, attr, attr_value in parse(path):
         if not isinstance(node, dict) or name not in node:
             return None

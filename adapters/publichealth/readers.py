@@ -86,7 +86,7 @@ def read_json(path: str | Path) -> Iterator[tuple[int, dict]]:
     if isinstance(data, dict):  # {"records": [...]} or one record
         data = data.get("records", [data])
     if not isinstance(data, list):
-        raise ValueError("a JSON file holds an array of records (or {\"records\": [...]})")
+        raise ValueError("a JSON file holds an array of records (or {\"records\": [...]})")  # noqa: TRY004
     for index, item in enumerate(data, start=1):
         yield index, item if isinstance(item, dict) else {"": item}
 

@@ -100,7 +100,7 @@ def contracts(people: list[dict], team_code: str = "T001") -> list[dict]:
     households: dict[str, list[dict]] = {}
     for p in people:
         households.setdefault(p["household_no"], []).append(p)
-    out = []
+    out: list[dict] = []
     for h, (number, members) in enumerate(households.items()):
         members = sorted(members, key=lambda m: m["relation"] != "02")
         groups = [members] if h % 2 == 0 and len(members) > 1 else [[m] for m in members]

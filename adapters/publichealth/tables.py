@@ -50,7 +50,7 @@ class Field:
     header: str
     type: str
     required: bool
-    codes: str | None
+    codes: str  # the code list ("" for none)
     target: str  # expanded FHIR target ("path ...", "concept ...", "obs ...", "ref ...", "info")
     note: str
 
@@ -172,7 +172,7 @@ def form(record_type: str) -> Form:
     if record_type not in RECORD_TYPES:
         raise ValueError(f"unknown record type {record_type!r}; expected one of {', '.join(RECORD_TYPES)}")
     with (MAPPINGS / f"{record_type}.csv").open(encoding="utf-8", newline="") as handle:
-        fields = tuple(Field(r["key"], r["header"], r["type"], r["required"] == "yes", r["codes"] or None,
+        fields = tuple(Field(r["key"], r["header"], r["type"], r["required"] == "yes", r["codes"],
                              expand(r["fhir"]), r["note"]) for r in csv.DictReader(handle))
     return Form(record_type, TITLES[record_type], fields)
 
