@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from adapters.publichealth import mapping, normalise, readers, synthetic, tables
@@ -266,3 +266,115 @@ def test_a_refused_row_does_not_sink_the_good_ones(tmp_path, name_entry):
     assert all("rule broken" in e.reason for e in result.errors)
     report = (tmp_path / "r.csv.errors.csv").read_text(encoding="utf-8-sig").splitlines()
     assert report[0] == "file,row,field,value,reason" and len(report) == 3
+
+
+# --- round trip of the forms that refer to other resources: a fake server resolves references ---
+
+def _resolver(unit: mapping.Unit, names: dict[str, str]):
+    """Reference → resource as the server would hold it: the unit's own support resources by
+    fullUrl, and anything named by a conditional reference ``Type?identifier=system|value``."""
+    local = {e.full_url: e.resource for e in [*unit.support.values(), *unit.entries]}
+
+    def resolve(ref: str | None):
+        if not ref:
+            return None
+        if ref in local:
+            return local[ref]
+        if "?identifier=" in ref:
+            res_type, value = ref.split("?identifier=", 1)
+            system, _, code = value.rpartition("|")
+            res = {"resourceType": res_type, "identifier": [{"system": system, "value": code}]}
+            if code in names:
+                res["name"] = [{"text": names[code]}]
+            return res
+        return None
+    return resolve
+
+
+_doctor = st.from_regex(r"\AD[0-9]{6}\Z")
+_uscc = st.sampled_from([synthetic.institution(i)[0] for i in range(3)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(_ids, _text), min_size=1, max_size=3, unique_by=lambda x: x[0]),
+       st.lists(st.sampled_from(["pkg-basic", "pkg-hypertension", "pkg-diabetes"]), min_size=1, max_size=3,
+                unique=True),
+       st.fixed_dictionaries({"contract_no": st.from_regex(r"\AQY[0-9]{8}\Z"), "signed": _date, "start": _date,
+                              "end": _date, "status": _codes("phs-contract-status"),
+                              "team_code": st.from_regex(r"\AT[0-9]{3}\Z"), "institution_code": _uscc},
+                             optional={"doctor_card": _doctor, "channel": _codes("signing-channel"),
+                                       "auto_renew": _codes("yes-no"), "household_no": st.from_regex(r"\AH[0-9]{6}\Z")}),
+       st.integers(0, 200), st.integers(0, 200))
+def test_contract_round_trip(people, packages, base, insurance, self_pay):
+    if "doctor_card" in base:
+        base["doctor"] = "周明"
+    base.setdefault("auto_renew", "1")
+    rows = [{**base, "id_number": idn, "name": name, "package": pkg, "insurance": insurance, "self_pay": self_pay}
+            for idn, name in people for pkg in packages]
+    for row in rows:
+        assert normalise.normalise("contract", row)[1] == []
+    unit = mapping.contract(list(range(len(rows))), rows)
+    names = {idn: name for idn, name in people} | ({base["doctor_card"]: "周明"} if "doctor_card" in base else {})
+    names |= {base["team_code"]: "", base.get("household_no", "-"): ""}
+    back = mapping.read_contract(unit.entries[0].resource, _resolver(unit, names))
+    assert sorted(map(repr, map(sorted, (r.items() for r in back)))) == \
+        sorted(map(repr, map(sorted, (r.items() for r in rows))))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(_doctor, _text, _codes("team-role"), _codes("gb2261-1")), min_size=1, max_size=4,
+                unique_by=lambda x: x[0]),
+       st.fixed_dictionaries({"team_code": st.from_regex(r"\AT[0-9]{3}\Z"), "team_name": _text,
+                              "institution_code": _uscc, "institution": _text},
+                             optional={"team_type": _codes("team-type"), "capacity": st.integers(1, 5000)}))
+def test_team_round_trip(members, base):
+    rows = [{**base, "member_card": card, "member_name": name, "role": role, "member_sex": sex,
+             "lead": "1" if i == 0 else "0"} for i, (card, name, role, sex) in enumerate(members)]
+    for row in rows:
+        assert normalise.normalise("team", row)[1] == []
+    unit = mapping.team(list(range(len(rows))), rows)
+    back = mapping.read_team(unit.entries[0].resource, _resolver(unit, {}))
+    if "capacity" not in base:
+        back = [{k: v for k, v in r.items() if k != "capacity"} for r in back]
+    assert back == rows
+
+
+_referral_text = st.text(alphabet="高血压头晕一周氨氯地平心电图左室（），。", min_size=1, max_size=20).map(str.strip).filter(bool)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.fixed_dictionaries(
+    {"referral_no": st.from_regex(r"\AZZ[0-9]{6}\Z"), "direction": _codes("phs-referral-type"), "id_number": _ids,
+     "record_no": st.from_regex(r"\A99[0-9]{15}\Z"), "name": _text, "date": _date, "from_code": _uscc,
+     "from_name": _text, "doctor": _text, "to_code": _uscc, "to_name": _text},
+    optional={"doctor_card": _doctor, "phone": st.from_regex(r"\A0551-[0-9]{8}\Z"), "department": _text,
+              "impression": _referral_text, "history": _referral_text, "past_history": _referral_text,
+              "treatment": _referral_text, "inpatient_no": st.from_regex(r"\AZY[0-9]{6}\Z"),
+              "results": _referral_text, "based_on": st.from_regex(r"\AZZ[0-9]{6}\Z")}))
+def test_referral_round_trip(record):
+    assume(record["from_code"] != record["to_code"])  # one institution has one name
+    assert normalise.normalise("referral", record)[1] == []
+    unit = mapping.referral([2], [record])
+    resolve = _resolver(unit, {})
+    patient = {"resourceType": "Patient", "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
+                                                         {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}],
+               "name": [{"text": record["name"]}]}
+
+    def with_patient(ref):
+        return patient if ref and ref.startswith("Patient?") else resolve(ref)
+    assert mapping.read_referral(unit.entries[0].resource, with_patient) == record
+
+
+@settings(max_examples=40, deadline=None)
+@given(follow_up_records, st.integers(60, 140), st.integers(60, 250))
+def test_hypertension_follow_up_round_trip(record, dbp, sbp):
+    record = {k: v for k, v in record.items() if k not in ("fasting_glucose", "hba1c", "hypoglycaemia",
+                                                           "dorsalis_pedis", "staple_food")}
+    record.update(sbp=sbp, dbp=dbp)
+    assert normalise.normalise("hypertension-follow-up", record)[1] == []
+    unit = mapping.follow_up("hypertension-follow-up", [2], [record])
+    patient = {"resourceType": "Patient", "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
+                                                         {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}]}
+    back = mapping.read_follow_up("hypertension-follow-up", unit.entries[0].resource,
+                                  [e.resource for e in unit.entries[1:]], lambda ref: patient if ref else None)
+    assert back == record
