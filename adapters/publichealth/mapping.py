@@ -631,6 +631,12 @@ def follow_up(record_type: str, rows: list[int], records: list[dict]) -> Unit:
             obs["valueCodeableConcept"] = concept(fld, value, record)
         elif value_kind == "date":
             obs["valueDateTime"] = value
+        elif value_kind == "string":
+            obs["valueString"] = value
+        elif value_kind == "components":  # several codes in one cell: one component each
+            comp_cs, comp_code = fld.args[2].split("|")
+            obs["component"] = [{"code": {"coding": [{"system": comp_cs, "code": comp_code}], "text": fld.header},
+                                 "valueCodeableConcept": concept(fld, code, record)} for code in value]
     for system_code, obs in observations.items():
         unit.entries.append(_plain_put("Observation", f"{system}|{key}/{system_code}", obs))
     return unit
@@ -693,6 +699,12 @@ def read_follow_up(record_type: str, enc: dict, observations: list[dict], resolv
                 record[fld.key] = code
         elif value_kind == "date" and obs.get("valueDateTime"):
             record[fld.key] = obs["valueDateTime"][:10]
+        elif value_kind == "string" and obs.get("valueString"):
+            record[fld.key] = obs["valueString"]
+        elif value_kind == "components":
+            codes = [_code_of(fld, comp.get("valueCodeableConcept"), record) for comp in obs.get("component", [])]
+            if codes:
+                record[fld.key] = [c for c in codes if c]
     return {k: v for k, v in record.items() if v is not None}
 
 

@@ -70,7 +70,10 @@ def follow_ups(people: list[dict], per_person: int, record_type: str, seed: int 
                    "adverse_reaction": "1", "classification": "1" if sbp < 140 and dbp < 90 else "2",
                    "next_visit": (day + dt.timedelta(days=90)).isoformat(), "doctor": "周明",
                    "doctor_card": "D990100001", "institution_code": p["institution_code"],
-                   "institution": p["institution"], "salt": rng.choice(["1", "2", "3"])}
+                   "institution": p["institution"], "salt": rng.choice(["1", "2", "3"]),
+                   "symptoms": rng.choice([["1"], ["2", "6"], ["9"]])}
+            if rec["classification"] == "2" and q % 2:
+                rec.update(referral_reason="连续两次控制不满意", referral_to="示范区人民医院 心血管内科", referral_result="1")
             if record_type == "diabetes-follow-up":
                 rec["fasting_glucose"] = round(5 + rng.random() * 5, 1)
                 rec["dorsalis_pedis"] = rng.choice(["1", "2"])

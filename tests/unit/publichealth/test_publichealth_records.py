@@ -203,7 +203,9 @@ follow_up_records = st.fixed_dictionaries(
               "adherence": _codes("phs-adherence"), "hypoglycaemia": _codes("phs-hypoglycaemia"),
               "dorsalis_pedis": _codes("phs-dorsalis-pedis"), "next_visit": _date, "staple_food": st.integers(50, 800),
               "salt": _codes("phs-salt"), "hba1c": st.floats(4, 15).map(lambda x: round(x, 1)),
-              "visit_no": st.from_regex(r"\AV[0-9]{6}\Z")})
+              "visit_no": st.from_regex(r"\AV[0-9]{6}\Z"),
+              "symptoms": st.lists(_codes("phs-dm-symptom"), min_size=1, max_size=3, unique=True),
+              "referral_reason": _text, "referral_result": _codes("phs-referral-result"), "remark": _text})
 
 
 @settings(max_examples=60, deadline=None)
@@ -369,7 +371,7 @@ def test_referral_round_trip(record):
 @given(follow_up_records, st.integers(60, 140), st.integers(60, 250))
 def test_hypertension_follow_up_round_trip(record, dbp, sbp):
     record = {k: v for k, v in record.items() if k not in ("fasting_glucose", "hba1c", "hypoglycaemia",
-                                                           "dorsalis_pedis", "staple_food")}
+                                                           "dorsalis_pedis", "staple_food", "symptoms")}
     record.update(sbp=sbp, dbp=dbp)
     assert normalise.normalise("hypertension-follow-up", record)[1] == []
     unit = mapping.follow_up("hypertension-follow-up", [2], [record])
