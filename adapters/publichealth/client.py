@@ -71,9 +71,9 @@ class Client:
                         out[key] = res["id"]
         return {k: v for k, v in out.items() if seen[k] == 1}
 
-    def versions(self, res_type: str, param: str, values: list[str]) -> dict[str, str]:
-        """value → versionId of the resources that exist now (identifier 'sys|value' or _id)."""
-        out: dict[str, str] = {}
+    def versions(self, res_type: str, param: str, values: list[str]) -> dict[str, tuple[str, dict]]:
+        """value → (versionId, resource) of the resources that exist now (identifier 'sys|value' or _id)."""
+        out: dict[str, tuple[str, dict]] = {}
         for start in range(0, len(values), 100):
             chunk = values[start:start + 100]
             wanted = set(chunk)
@@ -82,10 +82,10 @@ class Client:
                 res = entry.get("resource") or {}
                 version = (res.get("meta") or {}).get("versionId", "")
                 if param == "_id":
-                    out[str(res.get("id"))] = version
+                    out[str(res.get("id"))] = (version, res)
                 else:
                     for ident in res.get("identifier", []):
                         key = f"{ident.get('system')}|{ident.get('value')}"
                         if key in wanted:
-                            out[key] = version
+                            out[key] = (version, res)
         return out

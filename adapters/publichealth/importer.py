@@ -107,12 +107,24 @@ class _Writer:
         self.result = result
 
     def write(self, units: list[mapping.Unit]) -> list[mapping.Unit]:
-        """Write the units; count them; return the ones written."""
-        units = self.resolve(units)
+        """Write the units that changed; count them all; return the ones now on the server."""
         priors = self._priors(units)
-        written: list[mapping.Unit] = []
-        self._send(units, priors, written)
+        fresh, same = self.split(units, priors)
+        written: list[mapping.Unit] = list(same)
+        self._send(self.resolve(fresh), priors, written)
         return written
+
+    def split(self, units: list[mapping.Unit], priors: dict) -> tuple[list[mapping.Unit], list[mapping.Unit]]:
+        """(units to send, units whose stored source hash equals theirs: unchanged, nothing sent)."""
+        fresh, same = [], []
+        for unit in units:
+            prior = priors.get(unit.entries[0].lookup)
+            if prior is not None and mapping.stored_hash(prior[1]) == unit.extra.get("hash"):
+                same.append(unit)
+                self.result.unchanged += len(unit.rows)
+            else:
+                fresh.append(unit)
+        return fresh, same
 
     def resolve(self, units: list[mapping.Unit]) -> list[mapping.Unit]:
         """Conditional references (``Patient?identifier=sys|v``) → literal ones, in one search per
@@ -142,13 +154,13 @@ class _Writer:
             kept.append(unit)
         return kept
 
-    def _priors(self, units: list[mapping.Unit]) -> dict[tuple[str, str, str], str]:
+    def _priors(self, units: list[mapping.Unit]) -> dict[tuple[str, str, str], tuple[str, dict]]:
         wanted: dict[tuple[str, str], list[str]] = {}
-        for unit in units:
-            for entry in unit.entries:
-                if entry.lookup:
-                    res_type, param, value = entry.lookup
-                    wanted.setdefault((res_type, param), []).append(value)
+        for unit in units:  # the main resource only: it carries the hash of the whole object
+            entry = unit.entries[0]
+            if entry.lookup:
+                res_type, param, value = entry.lookup
+                wanted.setdefault((res_type, param), []).append(value)
         priors = {}
         for (res_type, param), values in wanted.items():
             for value, version in self.client.versions(res_type, param, values).items():
@@ -204,36 +216,21 @@ class _Writer:
         self.result.rejected += len(unit.rows)
 
     def _count(self, units: list[mapping.Unit], body: dict, priors: dict) -> None:
+        """created: the main resource is new; updated: it existed (its hash differed, so it changed)."""
         responses = body.get("entry", [])
-        support = len({k for u in units for k in u.support})
-        index = support
+        index = len({k for u in units for k in u.support})
         for unit in units:
-            state = "unchanged"
-            for n, entry in enumerate(unit.entries):
-                response = (responses[index] if index < len(responses) else {}).get("response", {})
-                index += 1
-                if not entry.counted:
-                    continue
-                code = response.get("status", "")[:3]
-                version = (response.get("etag") or "").removeprefix("W/").strip('"')
-                prior = priors.get(entry.lookup) if entry.lookup else None
-                if code == "201":
-                    change = "created"
-                elif prior is not None and version == prior or entry.method == "POST":
-                    change = "unchanged"
-                else:
-                    change = "updated"
-                if n == 0 and change == "created":
-                    state = "created"
-                elif change != "unchanged" and state == "unchanged":
-                    state = "updated"
+            response = (responses[index] if index < len(responses) else {}).get("response", {})
+            index += len(unit.entries)
+            version = (response.get("etag") or "").removeprefix("W/").strip('"')
+            prior = priors.get(unit.entries[0].lookup)
             rows = len(unit.rows)
-            if state == "created":
+            if response.get("status", "")[:3] == "201" or prior is None:
                 self.result.created += rows
-            elif state == "updated":
-                self.result.updated += rows
-            else:
+            elif version == prior[0]:
                 self.result.unchanged += rows
+            else:
+                self.result.updated += rows
 
 
 _NAMES = {mapping.ID_CARD: "身份证号", mapping.HEALTH_RECORD: "档案编号", mapping.TEAM_CODE: "团队编号",
@@ -356,14 +353,15 @@ def import_file(path: str | Path, record_type: str, server: str, *, batch_size: 
         unit_batches = (mapping.units(record_type, good[i:i + size]) for i in range(0, len(good), size))
     for units in unit_batches:
         if on_error == "reject":
+            priors = writer._priors(units)
+            units, _same = writer.split(units, priors)
             units = writer.resolve(units)
             if result.errors:
                 result.rejected = result.rows
                 _finish(result, path, started)
                 return result
             entries, _ = writer._bundle(units)
-            priors = writer._priors(units)
-            status, body = client.transaction(entries)
+            status, body = client.transaction(entries) if entries else (200, {"resourceType": "Bundle"})
             if status != 200:
                 result.errors.append(RowError(str(path), 0, "", "", "the server refused the file (all or "
                                               f"nothing): {_diagnostics(body, status)}"))

@@ -22,6 +22,7 @@ with its members, a visit with its observations, a referral with its Task).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 
 from . import paths, tables
@@ -332,7 +333,7 @@ def household(rows: list[int], number: str, members: list[tuple[str, str | None,
            "type": "person", "actual": True, "name": f"{head}户" if head else f"家庭{number}",
            "quantity": len(members), "member": member_list}
     unit.entries.append(_conditional_put("Group", HOUSEHOLD, number, res))
-    return unit
+    return stamp(unit)
 
 
 def read_resident(patient: dict, org: dict | None, group_member: tuple[str | None, str | None] | None) -> dict:
@@ -813,8 +814,30 @@ def units(record_type: str, rows: list[tuple[int, dict]]) -> list[Unit]:
     """The units of a batch of good (row, record) pairs, grouping the multi-row forms."""
     key = GROUP_KEYS.get(record_type)
     if key is None:
-        return [BUILDERS[record_type]([row], [rec]) for row, rec in rows]
+        return [stamp(BUILDERS[record_type]([row], [rec])) for row, rec in rows]
     grouped: dict[str, list[tuple[int, dict]]] = {}
     for row, rec in rows:
         grouped.setdefault(rec[key], []).append((row, rec))
-    return [BUILDERS[record_type]([r for r, _ in items], [x for _, x in items]) for items in grouped.values()]
+    return [stamp(BUILDERS[record_type]([r for r, _ in items], [x for _, x in items])) for items in grouped.values()]
+
+
+SOURCE_HASH = SD + "jiayi-source-hash"
+MAPPING_VERSION = "1"  # bump when the mapping changes what it writes: every object is then rewritten
+
+
+def stamp(unit: Unit) -> Unit:
+    """Put the hash of everything the unit writes on its main resource (extension jiayi-source-hash).
+
+    A re-import compares it with the stored one and sends nothing for an unchanged object; and an
+    object whose hash changed is written whole, so counting needs the main resource's prior only."""
+    digest = hashlib.sha1(MAPPING_VERSION.encode())
+    for entry in unit.entries:
+        digest.update(json.dumps(entry.resource, sort_keys=True, ensure_ascii=False).encode())
+    unit.extra["hash"] = digest.hexdigest()
+    main = unit.entries[0].resource
+    main.setdefault("extension", []).append({"url": SOURCE_HASH, "valueString": unit.extra["hash"]})
+    return unit
+
+
+def stored_hash(resource: dict) -> str | None:
+    return next((e.get("valueString") for e in resource.get("extension", []) if e.get("url") == SOURCE_HASH), None)

@@ -241,3 +241,20 @@ def test_an_interrupted_import_run_again_completes(server, tmp_path):
     unchanged = int(again.stdout.split("unchanged ")[1].split(",")[0])
     assert created + unchanged == 40 and unchanged >= done - 2  # the batch in flight may or may not have landed
     assert count() == 40
+
+
+def test_a_changed_row_is_updated_the_others_unchanged(loaded, server, tmp_path):
+    import requests
+
+    _work, out = loaded
+    for record_type, field, value in (("resident", "phone", "13800000000"), ("hypertension-follow-up", "sbp", 199)):
+        rows = [rec for _row, rec in read_records(out[record_type][0], record_type)[0]]
+        rows[0] = {**rows[0], field: value}
+        path = tmp_path / f"changed-{record_type}.csv"
+        writers.write(path, record_type, rows, "csv")
+        result = _import(path, record_type, server)
+        assert f"created 0, updated 1, unchanged {len(rows) - 1}, rejected 0" in result.stdout, result.stdout
+    bp = requests.get(f"{server}/Observation", params={"code": "http://loinc.org|85354-9",
+                                                        "component-value-quantity": "199", "_count": "5"},
+                      timeout=30).json()
+    assert bp.get("total", len(bp.get("entry", []))) >= 1
