@@ -38,7 +38,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
         app.extensions["jiayi.database"] = database
     app.extensions["jiayi.repository"] = repository
     install_write_hooks(repository)
-    if settings.load_ig:
+    # an injected twin (tests) gets the IG only when asked, so its clock and ids stay the test's
+    if settings.load_ig and ("jiayi.database" in app.extensions or (overrides or {}).get("LOAD_IG")):
         implementation_guide.install(repository)
     operations = build_operations()
     app.extensions["jiayi.operations"] = operations

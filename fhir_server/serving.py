@@ -15,7 +15,9 @@ from gunicorn.app.base import BaseApplication
 
 from fhir_server.app import create_app
 from fhir_server.core.errors import FHIRError
+from fhir_server.interactions import implementation_guide
 from fhir_server.interactions.context import FhirRequest
+from fhir_server.repository.sql import SqlRepository
 from fhir_server.storage.db import Database
 from fhir_server.storage.migrate import upgrade
 
@@ -25,6 +27,7 @@ DEMO_MARKER = ("Organization", "org-nhc")  # the district health commission, loa
 def prepare_database(url: str, demo: bool = False, residents: int = 500) -> None:
     database = Database(url)
     upgrade(database.engine)
+    implementation_guide.install(SqlRepository(database))  # once, before the workers start
     database.dispose()
     if demo:
         load_demo(url, residents=residents, progress=True, skip_if_loaded=True)

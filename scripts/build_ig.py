@@ -22,11 +22,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import ig_snapshot  # noqa: E402
-from ig_examples import examples  # noqa: E402
-from ig_mappings import concept_maps  # noqa: E402
+import ig_snapshot
+from ig_examples import examples
+from ig_mappings import concept_maps
 
-from fhir_server.definitions.ig import bundle_of  # noqa: E402
+from fhir_server.definitions.ig import bundle_of, concept_maps_in
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "profiles" / "src"
@@ -244,8 +244,7 @@ def _order_key(element_id: str, order: dict[str, int], slices: dict[str, int]) -
     return tuple(key)
 
 
-def extension(spec: dict, defs: ig_snapshot.BaseDefinitions, slice_order: list[str]) -> dict:
-    url = SD + spec["id"]
+def extension(spec: dict, defs: ig_snapshot.BaseDefinitions) -> dict:
     diff: list[dict] = [{"id": "Extension", "path": "Extension", "short": spec["title"],
                          "definition": spec.get("description", spec["title"])}]
     if "parts" in spec:
@@ -380,8 +379,7 @@ def build(fhir_dir: Path) -> dict[Path, dict]:
     out += systems
     out += [all_codes_value_set(cs) for cs in systems]
     out += [value_set(s) for s in load("valuesets.yaml")]
-    slice_order: list[str] = []
-    out += [extension(s, defs, slice_order) for s in load("extensions.yaml")]
+    out += [extension(s, defs) for s in load("extensions.yaml")]
     out += [profile(s, defs) for s in load("profiles.yaml")]
     out += [naming_system(s) for s in load("namingsystems.yaml")]
     out += [search_parameter(s) for s in load("searchparameters.yaml")]
@@ -410,10 +408,11 @@ def dumps(resource: dict) -> str:
 def render(fhir_dir: Path, root: Path = ROOT) -> dict[Path, str]:
     """The generated files as text, plus the packaged bundle of everything under profiles/ and mappings/."""
     files = {path: dumps(res) for path, res in build(fhir_dir).items()}
-    on_disk_maps = {p.relative_to(root): p.read_text(encoding="utf-8")
-                    for p in sorted((root / "mappings").rglob("*.json")) if p.relative_to(root) not in files}
-    everything = {**files, **on_disk_maps}
-    bundle = bundle_of([json.loads(text) for path, text in sorted(everything.items(), key=lambda kv: str(kv[0]))])
+    resources = [json.loads(text) for _, text in sorted(files.items(), key=lambda kv: str(kv[0]))]
+    for p in sorted((root / "mappings").rglob("*.json")):  # ConceptMaps the adapters' authors add
+        if p.relative_to(root) not in files:
+            resources += concept_maps_in(json.loads(p.read_text(encoding="utf-8")))
+    bundle = bundle_of(resources)
     files[Path("fhir_server") / "definitions" / "data" / "ig.json"] = json.dumps(
         bundle, ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n"
     return files

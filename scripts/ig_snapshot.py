@@ -44,7 +44,7 @@ def _unsliced(element_id: str) -> str:
 
 
 def _is_within(element_id: str, root: str) -> bool:
-    return element_id == root or element_id.startswith(root + ".") or element_id.startswith(root + ":")
+    return element_id == root or element_id.startswith((root + ".", root + ":"))
 
 
 class Snapshot:

@@ -28,12 +28,34 @@ def bundle_of(resources: list[dict]) -> dict:
                       for r in resources]}
 
 
+def concept_maps_in(data: object) -> list[dict]:
+    """The ConceptMaps in one JSON file of mappings/ (a ConceptMap, or a Bundle of them); other
+    JSON there (an adapter's field tables) is not FHIR and is left alone."""
+    if not isinstance(data, dict):
+        return []
+    if data.get("resourceType") == "ConceptMap":
+        return [data]
+    if data.get("resourceType") == "Bundle":
+        return [e["resource"] for e in data.get("entry", []) if isinstance(e, dict)
+                and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == "ConceptMap"]
+    return []
+
+
+def _read(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def _from_checkout() -> list[dict] | None:
     profiles, mappings = ROOT / "profiles", ROOT / "mappings"
     if not (profiles / "ImplementationGuide-jiayi.json").exists():
         return None
-    paths = sorted(profiles.rglob("*.json")) + sorted(mappings.rglob("*.json"))
-    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    found = [_read(p) for p in sorted(profiles.rglob("*.json")) if "src" not in p.relative_to(profiles).parts]
+    for path in sorted(mappings.rglob("*.json")):
+        found += concept_maps_in(_read(path))
+    return [r for r in found if isinstance(r, dict)]
 
 
 @cache
@@ -70,3 +92,16 @@ def profiles_by_type() -> dict[str, list[str]]:
                 and r.get("derivation") == "constraint":
             out.setdefault(r["type"], []).append(r["url"])
     return {k: sorted(v) for k, v in out.items()}
+
+
+@cache
+def identifier_aliases() -> dict[str, tuple[str, ...]]:
+    """Identifier system URI → every URI of its NamingSystem (itself first), from the IG's NamingSystems."""
+    out: dict[str, tuple[str, ...]] = {}
+    for r in conformance():
+        if r["resourceType"] != "NamingSystem" or r.get("kind") != "identifier":
+            continue
+        uris = [u["value"] for u in r.get("uniqueId", []) if u.get("type") == "uri" and u.get("value")]
+        for uri in uris:
+            out[uri] = (uri, *(u for u in uris if u != uri))
+    return out

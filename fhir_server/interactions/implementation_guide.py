@@ -50,7 +50,10 @@ def install(repository: Repository) -> int:
 
 def _write_all(uow: UnitOfWork, fingerprint: str) -> tuple[int, set[str]]:
     written, reindex = 0, set()
-    resources = sorted(ig.conformance(), key=lambda r: r["resourceType"] == "ImplementationGuide")
+    # SearchParameters near the end (each one written makes the indexer reload its registry),
+    # the ImplementationGuide with its fingerprint last (an interrupted load is redone)
+    order = {"SearchParameter": 1, "ImplementationGuide": 2}
+    resources = sorted(ig.conformance(), key=lambda r: order.get(r["resourceType"], 0))
     for resource in resources:
         res_type, res_id = resource["resourceType"], resource["id"]
         if res_type == "ImplementationGuide" and res_id == IG_ID:

@@ -12,6 +12,7 @@ from fhir_server.formats.summary import select_elements, summarize
 from fhir_server.interactions.bundles import bundle, link
 from fhir_server.interactions.common import require_type
 from fhir_server.interactions.context import FhirRequest, FhirResponse
+from fhir_server.interactions.terminology import store_terminology
 from fhir_server.repository.base import UnitOfWork
 
 FORMAT_PARAMETERS = ("_format", "_pretty")
@@ -40,7 +41,7 @@ def _run(uow: UnitOfWork, request: FhirRequest, res_type: str | None, path: str,
     items = [(k, v) for k, v in request.query if k not in FORMAT_PARAMETERS]
     strict = request.prefer.handling == "strict"
     kwargs = {"compartment": compartment} if compartment else {}
-    parsed = engine.parse_search(res_type, items, strict=strict, **kwargs)
+    parsed = engine.parse_search(res_type, items, strict=strict, terminology=store_terminology(uow), **kwargs)
     page = uow.search(parsed, request.query_value(engine.PAGE_PARAM))
     entries = []
     if parsed.summary != "count":

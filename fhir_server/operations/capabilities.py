@@ -69,9 +69,8 @@ def _supported_profiles(res_type: str) -> dict:
 
 @cache
 def _search_params_cached(res_type: str) -> tuple:
-    """The standard parameters plus the IG's custom ones (stored at start, so in force)."""
-    custom = [r for r in ig.conformance() if r["resourceType"] == "SearchParameter"]
-    params = search_registry.base_registry().with_custom(custom).for_type(res_type)
+    """The standard parameters plus the IG's custom ones (part of the base registry)."""
+    params = search_registry.base_registry().for_type(res_type)
     return tuple(sorted(((p.code, p.url, p.type) for p in params.values()), key=lambda p: p[0]))
 
 

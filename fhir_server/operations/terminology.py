@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fhir_server.core.errors import BadRequest
+from fhir_server.core.errors import BadRequest, Issue
 from fhir_server.interactions.common import current_or_raise
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.interactions.terminology import store_terminology
@@ -16,6 +16,7 @@ from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import UnitOfWork
 from fhir_server.terminology.codesystem import Concept
 from fhir_server.terminology.service import Terminology
+from fhir_server.validation import validate_resource
 
 OFFICIAL = "http://hl7.org/fhir/OperationDefinition/"
 MAX_COUNT = 10_000
@@ -45,7 +46,7 @@ def _target(uow: UnitOfWork, params: OperationInput, res_type: str, res_id: str 
         return current_or_raise(uow, res_type, res_id).content or {}
     resource = params.resource(inline)
     if resource is not None:
-        return resource
+        return _checked(resource, res_type, inline)
     url = params.value(url_param)
     if url is None:
         raise BadRequest(f"Give the {res_type} by '{url_param}', '{inline}' or an instance URL", code="required",
@@ -58,6 +59,15 @@ def _target(uow: UnitOfWork, params: OperationInput, res_type: str, res_id: str 
 
         raise NotFound(f"{res_type} {url} is not known to this server", expression=[url_param])
     return found
+
+
+def _checked(resource: dict, res_type: str, name: str) -> dict:
+    """An inline resource parameter is validated like a posted one before it is used."""
+    errors = [i for i in validate_resource(resource, res_type) if i.severity in ("error", "fatal")]
+    if errors:
+        raise BadRequest([Issue(i.code, f"Parameter '{name}': {i.diagnostics}", "error",
+                                tuple(f"{name}.{e}" for e in i.expression)) for i in errors])
+    return resource
 
 
 def _matches_filter(concept: Concept, text: str) -> bool:
@@ -87,7 +97,7 @@ def expand(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: 
         if designations and c.designations:
             item["designation"] = [{"language": lang, "value": v} for lang, v in c.designations if lang]
         contains.append(item)
-    used = [{"name": n, "valueString": str(params.value(n))} for n in ("filter", "displayLanguage")
+    used: list[dict] = [{"name": n, "valueString": str(params.value(n))} for n in ("filter", "displayLanguage")
             if params.value(n) is not None]
     used += [{"name": n, "valueInteger": v} for n, v in (("count", count), ("offset", offset))
              if params.value(n) is not None]
@@ -132,13 +142,13 @@ def lookup(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: 
                        expression=["code" if known else "system"])
     index, concept = found
     language = params.value("displayLanguage")
-    out = [{"name": "name", "valueString": index.name or index.url}]
+    out: list[dict] = [{"name": "name", "valueString": index.name or index.url}]
     if index.version:
         out.append({"name": "version", "valueString": index.version})
     out.append({"name": "display", "valueString": concept.display_in(str(language) if language else None) or code})
-    for lang, value in concept.designations:
+    for lang, text in concept.designations:
         out.append({"name": "designation", "part": [
-            *([{"name": "language", "valueCode": lang}] if lang else []), {"name": "value", "valueString": value}]})
+            *([{"name": "language", "valueCode": lang}] if lang else []), {"name": "value", "valueString": text}]})
     for parent in index.parents.get(code, []):
         out.append({"name": "property", "part": [{"name": "code", "valueCode": "parent"},
                                                  {"name": "value", "valueCode": parent}]})
@@ -146,10 +156,10 @@ def lookup(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: 
         out.append({"name": "property", "part": [{"name": "code", "valueCode": "child"},
                                                  {"name": "value", "valueCode": child}]})
     for prop in index.properties.get(code, []):
-        value = next(({k: v} for k, v in prop.items() if k.startswith("value")), None)
-        if value and prop.get("code") not in ("parent", "child"):
+        found_value = next(({k: v} for k, v in prop.items() if k.startswith("value")), None)
+        if found_value and prop.get("code") not in ("parent", "child"):
             out.append({"name": "property", "part": [{"name": "code", "valueCode": prop["code"]},
-                                                     {"name": "value", **value}]})
+                                                     {"name": "value", **found_value}]})
     return FhirResponse(200, _parameters(*out))
 
 
@@ -218,7 +228,7 @@ def translate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_i
     if res_id is not None:
         maps = [current_or_raise(uow, "ConceptMap", res_id).content or {}]
     elif params.resource("conceptMap") is not None:
-        maps = [params.resource("conceptMap") or {}]
+        maps = [_checked(params.resource("conceptMap") or {}, "ConceptMap", "conceptMap")]
     else:
         url = params.value("url")
         maps = terminology.concept_maps(str(url) if url else None, system)
@@ -226,12 +236,12 @@ def translate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_i
     reverse = str(params.value("reverse", "false")).lower() == "true"
     matches = terminology.translate(maps, system, code, str(target) if target else None, reverse)
     found = [m for m in matches if m.equivalence not in ("unmatched", "disjoint")]
-    out = [{"name": "result", "valueBoolean": bool(found)}]
+    out: list[dict] = [{"name": "result", "valueBoolean": bool(found)}]
     if not found:
         out.append({"name": "message", "valueString": f"No mapping for {system}#{code}"})
     for m in matches:
         coding = {k: v for k, v in (("system", m.system), ("code", m.code), ("display", m.display)) if v}
-        parts = [{"name": "equivalence", "valueCode": m.equivalence}]
+        parts: list[dict] = [{"name": "equivalence", "valueCode": m.equivalence}]
         if m.code:
             parts.append({"name": "concept", "valueCoding": coding})
         if m.source:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fhir_server.core.errors import BadRequest, Issue
+from fhir_server.definitions.ig import identifier_aliases
 from fhir_server.search import registry as registry_module
 from fhir_server.search.cost import Limits, check_cost
 from fhir_server.search.params import KINDS, composite, reference, token
@@ -39,6 +40,7 @@ class _State:
     registry: ParamRegistry
     strict: bool
     limits: Limits
+    terminology: object = None  # for :in / :not-in / :above / :below (a terminology.Terminology)
     tests: list[Test] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
     result: dict = field(default_factory=dict)
@@ -46,8 +48,8 @@ class _State:
 
 def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, strict: bool = False,
                  compartment: tuple[str, str] | None = None, registry: ParamRegistry | None = None,
-                 limits: Limits | None = None) -> SearchRequest:
-    state = _State(resource_type, registry or registry_module.current(), strict, limits or Limits())
+                 limits: Limits | None = None, terminology: object = None) -> SearchRequest:
+    state = _State(resource_type, registry or registry_module.current(), strict, limits or Limits(), terminology)
     if compartment:
         state.tests.append(compartment_test(state, *compartment))
     for name, value in items:
@@ -105,7 +107,8 @@ def _value_test(state: _State, param: SearchParam, modifier: str | None, value: 
         if param.targets and modifier not in param.targets:
             raise ValueError_(f"'{param.code}' cannot refer to {modifier}")
     elif param.type == "token" and modifier in token.TERMINOLOGY_MODIFIERS:
-        raise Unknown(f"Modifier ':{modifier}' on '{param.code}' is not supported (no terminology server)")
+        expanded = token.terminology_values(modifier, split_escaped(value, ","), state.terminology)
+        return ValueTest(param, modifier, expanded, negated=modifier == "not-in")
     elif modifier is not None and modifier not in kind.MODIFIERS:
         raise Unknown(f"Unknown modifier ':{modifier}' for search parameter '{param.code}'")
     alternatives = split_escaped(value, ",")
@@ -118,6 +121,8 @@ def _value_test(state: _State, param: SearchParam, modifier: str | None, value: 
         values = tuple(composite.parse(v, param, state.registry) for v in alternatives)
     else:
         values = tuple(kind.parse(v, modifier) for v in alternatives)
+    if param.type == "token":
+        values = token.with_aliases(values, identifier_aliases())  # type: ignore[arg-type, assignment]
     return ValueTest(param, modifier, values, negated=modifier in kind.NEGATING)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
+from fhir_server.definitions import ig
 from fhir_server.definitions.structures import DATA, structures
 
 NOT_DOMAIN = frozenset({"Bundle", "Binary", "Parameters"})
@@ -109,12 +110,13 @@ def _normalise(resource: dict) -> dict:
 
 @cache
 def base_registry() -> ParamRegistry:
+    """The standard R4 parameters, the Jiayi domain ones the family-doctor rules query by (SPEC §4),
+    plus the Jiayi IG's (always in force, in every process)."""
     params = []
-    # the R4 parameters, then the Jiayi domain ones the family-doctor rules query by (SPEC §4)
     for name in ("search-parameters.json", "jiayi-search-parameters.json"):
         data = json.loads((DATA / name).read_text(encoding="utf-8"))
         params += [param_from_json(p) for p in data["parameters"]]
-    return ParamRegistry(params)
+    return ParamRegistry(params).with_custom(r for r in ig.conformance() if r["resourceType"] == "SearchParameter")
 
 
 @cache

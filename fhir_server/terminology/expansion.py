@@ -96,6 +96,8 @@ def _from_system(part: dict, system: str, systems: Resolver) -> list[Concept]:
         raise ExpansionError(f"Code system {system} is not held completely (content {index.content})")
     codes = list(index.concepts)
     for f in part.get("filter") or []:
+        if not isinstance(f, dict):
+            raise ExpansionError("A ValueSet filter must be an object", code="invalid")
         selected = set(_filter(index, f))
         codes = [c for c in codes if c in selected]
     return [index.concepts[c] for c in codes]
@@ -118,7 +120,11 @@ def _filter(index: CodeSystemIndex, f: dict) -> list[str]:
         excluded = {c.strip() for c in value.split(",")}
         return [c for c in index.concepts if c not in excluded]
     if prop in ("concept", "code") and op == "regex":
-        pattern = re.compile(value)
+        try:
+            pattern = re.compile(value)
+        except re.error as exc:
+            raise ExpansionError(f"ValueSet filter regex '{value}' is not a valid pattern: {exc}",
+                                 code="invalid") from None
         return [c for c in index.concepts if pattern.fullmatch(c)]
     if prop == "display" and op == "=":
         return [code for code, c in index.concepts.items() if c.display == value]

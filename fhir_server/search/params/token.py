@@ -15,7 +15,7 @@ from fhir_server.storage.index_tables import SHORT, TokenIndex
 
 TABLE = TokenIndex.__table__
 MODIFIERS = frozenset({"not", "text", "of-type"})
-TERMINOLOGY_MODIFIERS = frozenset({"in", "not-in", "above", "below"})  # need a terminology server
+TERMINOLOGY_MODIFIERS = frozenset({"in", "not-in", "above", "below"})  # expanded to codes by the terminology
 NEGATING = frozenset({"not"})
 CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 
@@ -27,6 +27,7 @@ class TokenValue:
     text: str | None = None  # for :text
     type_system: str | None = None  # for :of-type
     type_code: str | None = None
+    codes: tuple[str, ...] | None = None  # any of these codes in ``system`` (terminology modifiers)
 
 
 def parse(raw: str, modifier: str | None) -> TokenValue:
@@ -42,6 +43,53 @@ def parse(raw: str, modifier: str | None) -> TokenValue:
     if len(parts) != 2:
         raise ValueError_(f"'{raw}' has more than one unescaped '|'")
     return TokenValue(system=parts[0], code=parts[1] or None)
+
+
+def with_aliases(values: tuple[TokenValue, ...], aliases: dict[str, tuple[str, ...]]) -> tuple[TokenValue, ...]:
+    """``system|code`` also under the system's aliases (NamingSystem uniqueIds, SPEC Appendix A)."""
+    out: list[TokenValue] = []
+    for v in values:
+        systems = aliases.get(v.system or "") if v.codes is None and v.text is None else None
+        out += [TokenValue(s, v.code, v.text, v.type_system, v.type_code) for s in systems] if systems else [v]
+    return tuple(out)
+
+
+def terminology_values(modifier: str, alternatives: list[str], terminology: Any) -> tuple[TokenValue, ...]:
+    """``:in`` / ``:not-in`` (a ValueSet URL) and ``:below`` / ``:above`` (``system|code``) as code sets.
+
+    The value set or the code system's hierarchy is expanded here, before any query runs, so
+    the query is the ordinary index lookup ``system = ? AND code IN (...)``.
+    """
+    if terminology is None:
+        from fhir_server.terminology.service import Terminology
+
+        terminology = Terminology()
+    by_system: dict[str, set[str]] = {}
+    for raw in alternatives:
+        for system, codes in _expanded(modifier, unescape(raw), terminology).items():
+            by_system.setdefault(system, set()).update(codes)
+    if not by_system:
+        return (TokenValue(system="", codes=()),)  # matches nothing
+    return tuple(TokenValue(system=s, codes=tuple(sorted(c))) for s, c in sorted(by_system.items()))
+
+
+def _expanded(modifier: str, raw: str, terminology: Any) -> dict[str, set[str]]:
+    from fhir_server.core.errors import FHIRError
+
+    if modifier in ("in", "not-in"):
+        try:
+            return terminology.codes(raw)
+        except FHIRError as exc:
+            raise ValueError_(exc.issues[0].diagnostics if exc.issues else f"ValueSet {raw} is not known") from None
+    parts = [unescape(p) for p in split_escaped(raw, "|")]
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise ValueError_(f"':{modifier}' needs system|code, got '{raw}'")
+    system, code = parts
+    index = terminology.code_system(system)
+    if index is None:
+        raise ValueError_(f"The hierarchy of code system {system} is not known to this server")
+    codes = index.descendants(code) if modifier == "below" else index.ancestors(code)
+    return {system: set(codes)}
 
 
 def index_rows(node: tuple[Any, str | None]) -> list[dict]:
@@ -97,6 +145,8 @@ def _cut(value: Any) -> str | None:
 
 def condition(t: Any, v: TokenValue, modifier: str | None) -> Any:
     c = t.c
+    if v.codes is not None:
+        return and_(c.system == v.system, c.code.in_(v.codes))
     if v.text is not None:
         return c.text.like(like_escape(v.text) + "%", escape="\\")
     if v.type_system is not None:
@@ -112,6 +162,8 @@ def condition(t: Any, v: TokenValue, modifier: str | None) -> Any:
 
 
 def matches(row: dict, v: TokenValue, modifier: str | None) -> bool:
+    if v.codes is not None:
+        return row["system"] == v.system and row["code"] in v.codes
     if v.text is not None:
         return bool(row["text"]) and row["text"].startswith(v.text)
     if v.type_system is not None:
