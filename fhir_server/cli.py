@@ -7,6 +7,7 @@ import sys
 import click
 
 from adapters.hl7v2.cli import hl7
+from adapters.publichealth.cli import export_command, import_command
 from benchmarks.cli import bench
 from fhir_server.cli_kpi import kpi
 from fhir_server.config import DEFAULT_DATABASE
@@ -77,6 +78,8 @@ def validate(file: str, profile: str | None) -> None:
     sys.exit(1 if errors else 0)
 
 
+main.add_command(import_command)  # jiayi import / export: the public-health records adapter
+main.add_command(export_command)
 main.add_command(contracts)
 main.add_command(kpi)
 main.add_command(hl7)

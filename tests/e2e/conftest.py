@@ -60,7 +60,8 @@ def _wait_until_up(process: subprocess.Popen, base: str, stderr: Path) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
-        with contextlib.suppress(requests.ConnectionError):
+        # a slow first answer (the IG is loaded on a cold start) is not a failure: ask again
+        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
             if requests.get(f"{base}/metadata", timeout=5).status_code == 200:
                 return
         time.sleep(0.1)
