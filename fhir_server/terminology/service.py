@@ -76,7 +76,7 @@ class Terminology:
         self._fetch = fetch
         self._extra = _index(extra)
         self._systems: dict[str, CodeSystemIndex | None] = {}
-        self._expansions: dict[int, list[Concept]] = {}
+        self._expansions: dict[int, tuple[dict, list[Concept]]] = {}
 
     # --- resolution -------------------------------------------------------------------------
     def resource(self, res_type: str, url: str) -> dict | None:
@@ -125,10 +125,13 @@ class Terminology:
 
     # --- operations ---------------------------------------------------------------------------
     def expand(self, value_set: dict) -> list[Concept]:
-        key = id(value_set)
-        if key not in self._expansions:
-            self._expansions[key] = expand(value_set, self.code_system, self.resource_value_set)
-        return self._expansions[key]
+        """The expansion, cached for this object (kept referenced, so its id is not reused)."""
+        cached = self._expansions.get(id(value_set))
+        if cached is not None and cached[0] is value_set:
+            return cached[1]
+        concepts = expand(value_set, self.code_system, self.resource_value_set)
+        self._expansions[id(value_set)] = (value_set, concepts)
+        return concepts
 
     def resource_value_set(self, url: str) -> dict | None:
         return self.resource("ValueSet", url)
