@@ -19,6 +19,7 @@ from __future__ import annotations
 from fhir_server.core.errors import Issue
 from fhir_server.validation.base_invariants import base_invariant_issues
 from fhir_server.validation.conformance import JIAYI, Conformance, UnknownProfile, base_type, canonical
+from fhir_server.validation.extensions import extension_issues
 from fhir_server.validation.profile import ProfileCheck, Resolver
 from fhir_server.validation.resource import validate_resource
 
@@ -79,6 +80,7 @@ class Validator:
                                                   resolve, lenient=True)
         urls = [profile] if profile is not None else claimed_profiles(resource)
         issues += self.profile_issues(resource, urls, where, resolve, lenient=profile is None)
+        issues += extension_issues(self.conformance, resource, where, resolve)
         return dedupe(issues)
 
     def write_issues(self, resource: dict, resolve: Resolver = _no_resolve) -> list[Issue]:

@@ -193,3 +193,15 @@ def test_write_path_checks_jiayi_claims_and_strict_mode_others(validator):
     broken = change("patient", (["gender"], ...))()
     assert any(i.is_error for i in validator.write_issues(broken))
     assert validator.write_issues({"resourceType": "Patient", "gender": "male"}) == []
+
+
+def test_extensions_are_checked_without_a_profile_claim(validator):
+    plain = {"resourceType": "Patient", "extension": [ethnicity()], "name": [{"text": "张三"}]}
+    assert not [i for i in validator.validate(copy.deepcopy(plain)) if i.is_error]
+    plain["extension"] += [ethnicity("99"), {"url": SD + "jiayi-nope", "valueString": "x"}]
+    plain["name"][0]["extension"] = [ethnicity()]
+    found = {(i.code, i.expression) for i in validator.validate(plain) if i.is_error}
+    assert {("code-invalid", ("Patient.extension[1].valueCodeableConcept",)),
+            ("structure", ("Patient.extension[2]",)),
+            ("structure", ("Patient.name[0].extension[0]",))} <= found
+    assert validator.write_issues(plain) == []  # on write, only claimed profiles are enforced

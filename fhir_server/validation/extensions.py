@@ -1,0 +1,51 @@
+"""Extensions wherever they appear (FHIR R4 extensibility.html): every extension whose url names
+a known StructureDefinition is checked against it — context, value type, nested parts — and an
+unknown Jiayi extension url is an error, also in a resource that claims no profile.  Used by
+``$validate`` and ``jiayi validate`` (the write path checks extensions through the claimed
+profile only)."""
+
+from __future__ import annotations
+
+from fhir_server.core.errors import Issue
+from fhir_server.definitions.structures import INLINE_TYPES, structures
+from fhir_server.validation.conformance import Conformance
+from fhir_server.validation.profile import EXTENSIONS, ProfileCheck, Resolver
+
+RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
+
+
+def extension_issues(conformance: Conformance, resource: dict, where: str, resolve: Resolver) -> list[Issue]:
+    check = ProfileCheck(conformance, resolve)
+    check.resource = check.root = resource
+    _walk(check, resource, str(resource.get("resourceType")), str(resource.get("resourceType")), where)
+    return check.issues
+
+
+def _walk(check: ProfileCheck, node: dict, path: str, host_type: str, where: str) -> None:
+    registry = structures()
+    for key, value in node.items():
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            loc = f"{where}.{key}[{i}]" if isinstance(value, list) else f"{where}.{key}"
+            if key in EXTENSIONS:
+                check.free_extension(item, loc, path, host_type)
+                continue
+            hit = registry.json_keys(path).get(key)
+            if hit is None or hit[1] in RESOURCE_TYPES:
+                continue  # nested resources are validated on their own
+            element, type_code = hit
+            if element.ref is not None or type_code in INLINE_TYPES:
+                _walk(check, item, element.children_path(type_code), "BackboneElement", loc)
+            else:
+                _walk_type(check, item, element.path, type_code, loc)
+
+
+def _walk_type(check: ProfileCheck, node: dict, element_path: str, type_code: str, where: str) -> None:
+    """A data-type value: its own extensions have the element as host; deeper ones their type."""
+    for i, ext in enumerate(node.get("extension") or []):
+        if isinstance(ext, dict):
+            check.free_extension(ext, f"{where}.extension[{i}]", element_path, type_code)
+    rest = {k: v for k, v in node.items() if k != "extension"}
+    _walk(check, rest, type_code, type_code, where)
