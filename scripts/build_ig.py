@@ -27,6 +27,7 @@ from ig_examples import examples
 from ig_mappings import concept_maps
 
 from fhir_server.definitions.ig import bundle_of, concept_maps_in
+from fhir_server.familydoctor.measures.catalog import all_measures
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "profiles" / "src"
@@ -388,6 +389,7 @@ def build(fhir_dir: Path) -> dict[Path, dict]:
     out += [official(defs.operations[i]) for i in operations["standard"]]
     questionnaire = load("questionnaire.yaml")
     out.append(questionnaire)
+    out += all_measures(DATE)  # the assessment indicators (fhir_server/familydoctor/measures/catalog.py)
     ex = examples()
     files: dict[Path, dict] = {}
     for r in out:

@@ -18,7 +18,7 @@ DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[2]
 IG_URL = "https://jiayi.dev/fhir/ImplementationGuide/jiayi"
 CONFORMANCE_TYPES = ("ImplementationGuide", "StructureDefinition", "CodeSystem", "ValueSet", "NamingSystem",
-                     "SearchParameter", "OperationDefinition", "ConceptMap", "Questionnaire")
+                     "SearchParameter", "OperationDefinition", "ConceptMap", "Questionnaire", "Measure")
 
 
 def bundle_of(resources: list[dict]) -> dict:

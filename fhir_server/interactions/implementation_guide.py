@@ -1,7 +1,7 @@
 """Loading the Jiayi implementation guide into the store at start (SPEC §3: "the server loads it at start").
 
 The IG's conformance resources (StructureDefinitions, CodeSystems, ValueSets, NamingSystems,
-SearchParameters, OperationDefinitions, ConceptMaps, the Questionnaire, the
+SearchParameters, OperationDefinitions, ConceptMaps, the Questionnaire, the Measures, the
 ImplementationGuide) are stored like any resource, so they are read, searched and
 versioned like any other, and the IG's SearchParameters take effect through the same path
 as one a user posts.  Loading is idempotent and cheap when nothing changed: the stored

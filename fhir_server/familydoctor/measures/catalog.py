@@ -132,5 +132,5 @@ def measure_resource(row: MeasureRow, date: str = "2026-12-01") -> dict:
     }
 
 
-def all_measures() -> list[dict]:
-    return [measure_resource(row) for row in MEASURES]
+def all_measures(date: str = "2026-12-01") -> list[dict]:
+    return [measure_resource(row, date) for row in MEASURES]
