@@ -121,6 +121,14 @@ CASES: list[Case] = [
     Case("search contracts + _include=Contract:subject", "read", lambda c: team_contracts(c, include=True)),
     Case("Patient/[id]/$everything", "read",
          lambda c: each(top(c.samples.bp_observations, 200), lambda p: get(f"/{p}/$everything"))),
+    Case("KPI $evaluate-measure coverage (whole district)", "read",
+         lambda c: each(["jiayi-coverage"], lambda m: get(f"/Measure/{m}/$evaluate-measure",
+                                                          periodStart=f"{c.as_of.year}-01-01",
+                                                          periodEnd=c.as_of.isoformat()))),
+    Case("KPI $evaluate-measure return rate (whole district)", "read",
+         lambda c: each(["jiayi-return-rate"], lambda m: get(f"/Measure/{m}/$evaluate-measure",
+                                                             periodStart=f"{c.as_of.year}-01-01",
+                                                             periodEnd=c.as_of.isoformat()))),
 ]
 
 FLOOR_CASES: dict[str, Builder] = {
