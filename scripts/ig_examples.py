@@ -134,11 +134,14 @@ def examples() -> list[dict]:
         ],
         "term": [{
             "topicReference": ref("PlanDefinition/example-package-hypertension", "高血压个性化服务包"),
-            "text": "高血压个性化服务包", "offer": {"text": "高血压个性化服务包，每人每年150元"},
+            "text": "高血压个性化服务包", "offer": {"text": "高血压个性化服务包，每人每年150元，2人共300元"},
             "asset": [{"valuedItem": [
-                {"net": money(80), "responsible": ref("Organization/org-mi", "宁和区医疗保障局")},
-                {"net": money(20), "responsible": ref("Organization/org-fin", "宁和区财政局")},
-                {"net": money(50), "responsible": ref("Patient/example-resident-wang")},
+                {"quantity": {"value": 2}, "unitPrice": money(80), "net": money(160),
+                 "responsible": ref("Organization/org-mi", "宁和区医疗保障局")},
+                {"quantity": {"value": 2}, "unitPrice": money(20), "net": money(40),
+                 "responsible": ref("Organization/org-fin", "宁和区财政局")},
+                {"quantity": {"value": 2}, "unitPrice": money(50), "net": money(100),
+                 "responsible": ref("Patient/example-resident-wang")},
             ]}],
         }],
     }

@@ -172,8 +172,21 @@ def _ig_contract() -> dict:
     return contract
 
 
+def _load_contract_world(vclient) -> None:
+    """What the family-doctor rules read for the example contract: its team, package, household
+    and residents (the IG's other examples)."""
+    from fhir_server.validation.ig import examples
+
+    for resource in examples():
+        if resource["resourceType"] in ("Organization", "Patient", "Group", "CareTeam", "PlanDefinition"):
+            response = vclient.put(f"/fhir/{resource['resourceType']}/{resource['id']}", json=resource)
+            assert response.status_code in (200, 201), response.get_json()
+
+
 def test_jiayi_contract_good_is_accepted_and_broken_is_422_with_nothing_written(vclient):
+    _load_contract_world(vclient)
     good = _ig_contract()
+    good["status"] = "offered"  # applied for: the rules and the profile apply, the example's own term may be in force
     created = vclient.post("/fhir/Contract", json=good)
     assert created.status_code == 201, created.get_json()
     broken = _ig_contract()

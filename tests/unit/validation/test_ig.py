@@ -178,7 +178,19 @@ def _long_supply(request: dict) -> None:
         "value": 120, "unit": "天", "system": "http://unitsofmeasure.org", "code": "d"}
 
 
+def _referral_without_receiver(referral: dict) -> None:
+    referral["status"] = "active"
+    referral.pop("performer", None)
+
+
+def _proposal_in_progress(task: dict) -> None:
+    task["intent"] = "proposal"
+    task["status"] = "in-progress"
+
+
 INVARIANTS = {  # key → (profile, edit, location; an edit may return the location)
+    "jiayi-ref-1": ("jiayi-referral", _referral_without_receiver, "ServiceRequest"),
+    "jiayi-rtk-1": ("jiayi-referral-task", _proposal_in_progress, "Task"),
     "jiayi-ctr-1": ("jiayi-contract", _applies_backwards, "Contract"),
     "jiayi-ctr-2": ("jiayi-contract", _terminated, "Contract"),
     "jiayi-ctr-3": ("jiayi-contract", _same_levels, "Contract"),
