@@ -19,12 +19,16 @@ import click
 @click.option("--seconds", default=20.0, show_default=True, type=float, help="At most this long per case.")
 @click.option("--bundle-size", default=500, show_default=True, type=int, help="Entries per transaction bundle.")
 @click.option("--only", multiple=True, help="Run only the cases whose name contains this (repeatable).")
+@click.option("--adapter-residents", default=200, show_default=True, type=int,
+              help="Public-health import case: resident rows (and 4 follow-ups each); 0 skips it.")
+@click.option("--adapter-messages", default=300, show_default=True, type=int,
+              help="HL7 v2 MLLP case: ADT and ORU messages each; 0 skips it.")
 @click.option("--json", "json_path", default=None, help="Write the JSON here (default benchmarks/results/<time>.json).")
 @click.option("--workdir", default=None, help="Keep the database and server logs in this directory.")
 @click.option("--keep", is_flag=True, help="Keep the benchmark database afterwards.")
 def bench(residents: int, seed: int, database: str, clients: int, workers: int, threads: int, requests_: int,
-          seconds: float, bundle_size: int, only: tuple[str, ...], json_path: str | None, workdir: str | None,
-          keep: bool) -> None:
+          seconds: float, bundle_size: int, only: tuple[str, ...], adapter_residents: int, adapter_messages: int,
+          json_path: str | None, workdir: str | None, keep: bool) -> None:
     import signal
     import sys
 
@@ -36,7 +40,8 @@ def bench(residents: int, seed: int, database: str, clients: int, workers: int, 
 
     options = Options(residents=residents, seed=seed, database=database, clients=clients, workers=workers,
                       threads=threads, requests=requests_, seconds=seconds, bundle_size=bundle_size,
-                      keep=keep, workdir=workdir, only=only)
+                      keep=keep, workdir=workdir, only=only, adapter_residents=adapter_residents,
+                      adapter_messages=adapter_messages)
     report = run(options, echo=lambda line: click.echo(line, err=True))
     click.echo("")
     click.echo(table(report))

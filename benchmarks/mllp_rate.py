@@ -33,17 +33,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adapters.hl7v2 import er7, mllp  # noqa: E402
-from fhir_server.core.national_ids import make_id  # noqa: E402
+from adapters.hl7v2 import er7, mllp
+from fhir_server.core.national_ids import make_id
 
 
 def _adt(control: str, number: str) -> bytes:
     return ("\r".join([
-        f"MSH|^~\\&|BENCH|BENCH-CHC|JIAYI|JIAYI|20261201093000+0800||ADT^A04^ADT_A01|{control}|P|2.5||||||"
-        "UNICODE UTF-8",
+        (f"MSH|^~\\&|BENCH|BENCH-CHC|JIAYI|JIAYI|20261201093000+0800||ADT^A04^ADT_A01|{control}|P|2.5||||||"
+        "UNICODE UTF-8"),
         "EVN|A04|20261201093000+0800",
-        f"PID|1||{number}^^^&2.16.156.10011.1.3&ISO^NNCHN||王^秀英||19481102|F|||文三路90号^^杭州市^浙江省^310012^CN^H"
-        "||^PRN^CP^^^^13900001111|||||||||01^汉族^GB3304",
+        (f"PID|1||{number}^^^&2.16.156.10011.1.3&ISO^NNCHN||王^秀英||19481102|F|||文三路90号^^杭州市^浙江省^310012^CN^H"
+        "||^PRN^CP^^^^13900001111|||||||||01^汉族^GB3304"),
         f"PV1|1|O|||||||||||||||||{control}^^^BENCH-CHC^VN",
     ]) + "\r").encode("utf-8")
 

@@ -41,6 +41,8 @@ class Options:
     keep: bool = False
     workdir: str | None = None
     only: tuple[str, ...] = ()
+    adapter_residents: int = 200  # public-health import: this many resident rows and 4 follow-ups each (0: skip)
+    adapter_messages: int = 300  # HL7 v2 over MLLP: ADT and ORU messages each (0: skip)
 
 
 def run(options: Options, echo: Callable[[str], None] = print) -> dict:
@@ -78,6 +80,7 @@ def run(options: Options, echo: Callable[[str], None] = print) -> dict:
             ctx.client.close()
             for name, of_type, load in VALIDATIONS:
                 results.append(_validation(name, of_type, load(), dataset, echo))
+            results.extend(_adapters(server.base, workdir, options, echo))
             report["memory"] = _memory(server.worker_pids(), floor.worker_pids())
         _ratios(results)
         if "postgresql" in url:  # COPY's work is done by PostgreSQL's backend, not counted
@@ -89,6 +92,29 @@ def run(options: Options, echo: Callable[[str], None] = print) -> dict:
     if not options.workdir and not options.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
+
+
+def _adapters(base: str, workdir: Path, options: Options, echo) -> list[dict]:
+    """The adapters end to end against the same server: a public-health import (rows/s, first
+    import and re-import) and HL7 v2 messages through an MLLP listener (messages/s)."""
+    from benchmarks import import_rate, mllp_rate
+
+    rows: list[dict] = []
+    if options.adapter_residents and not options.only:
+        got = import_rate.run(residents=options.adapter_residents, server=base, batch_size=options.bundle_size)
+        note = (f"{got['rows_per_s']} rows/s first import ({got['residents']} residents, {got['follow_ups']} "
+                f"follow-ups), {got['reimport_rows_per_s']} rows/s re-import")
+        echo(f"public-health import: {note}")
+        rows.append({"name": "public-health import (jiayi import, rows/s)", "note": note, "adapter": got})
+    if options.adapter_messages and not options.only:
+        (workdir / "mllp").mkdir(exist_ok=True)
+        for got in mllp_rate.measure_server(base, workdir / "mllp", messages=options.adapter_messages,
+                                            connections=options.clients):
+            note = (f"{got['messages_per_second']} msg/s ({got['acknowledged']} AA, {got['errors']} other, "
+                    f"{got['connections']} connections)")
+            echo(f"HL7 v2 {got['kind'].upper()} over MLLP: {note}")
+            rows.append({"name": f"HL7 v2 {got['kind'].upper()} over MLLP (messages/s)", "note": note, "adapter": got})
+    return rows
 
 
 def _command() -> str:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 def report(request, tmp_path_factory) -> dict:
     database = "sqlite" if request.param == "sqlite" else request.getfixturevalue("postgres_server_url")
     options = Options(database=database, residents=20, clients=2, workers=1, threads=2, requests=6, seconds=5, bundle_size=100,
-                      workdir=str(tmp_path_factory.mktemp(f"bench-{request.param}")))
+                      adapter_residents=5, adapter_messages=5, workdir=str(tmp_path_factory.mktemp(f"bench-{request.param}")))
     return run(options, echo=lambda line: None)
 
 
@@ -36,6 +36,10 @@ def test_every_case_has_a_row_and_measured_ones_have_numbers(report):
     assert rows["read Patient/[id]"]["server_cpu_ms"] > 0 and rows["read Patient/[id]"]["cpu_ratio"] > 0
     assert rows["transaction ingest (resources/s)"]["ratio"] > 0
     assert "Patient/[id]/$everything" in rows  # measured, or kept as "n/a (not available)"
+    assert rows["public-health import (jiayi import, rows/s)"]["adapter"]["residents"] == 5
+    assert rows["HL7 v2 ADT over MLLP (messages/s)"]["adapter"]["acknowledged"] == 5
+    assert rows["HL7 v2 ORU over MLLP (messages/s)"]["adapter"]["acknowledged"] == 5
+    assert "KPI $evaluate-measure coverage (whole district)" in rows
     assert sum(report["dataset"].values()) > 20
 
 

@@ -27,8 +27,8 @@ BASE = {  # indicator → the FHIR query that selects what it counts (before the
     "team-load": "CareTeam?category=https://jiayi.dev/fhir/CodeSystem/care-team-category|family-doctor-team",
 }
 STRATIFIERS = (  # code, Chinese name, meaning, the FHIRPath on the contract or resident it reads
-    ("institution", "机构", "Primary-care institution of the contract in force, else the resident's managing "
-     "organisation", "Contract.authority.reference | Patient.managingOrganization.reference"),
+    ("institution", "机构", ("Primary-care institution of the contract in force, else the resident's managing "
+     "organisation"), "Contract.authority.reference | Patient.managingOrganization.reference"),
     ("team", "团队", "Family-doctor team of the contract in force ('none' for residents without one)",
      "Contract.extension('https://jiayi.dev/fhir/StructureDefinition/jiayi-contract-care-team').value.reference"),
     ("key-population", "重点人群", "Key population of the resident (a resident counts in each of theirs)",

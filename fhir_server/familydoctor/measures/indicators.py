@@ -78,7 +78,7 @@ def _services(snap: DistrictSnapshot, period: Period) -> dict[tuple[str, str], i
     for encounter in snap.encounters:
         if encounter.get("status") != "finished":
             continue
-        if not period.contains(day(((encounter.get("period") or {}).get("start")))):
+        if not period.contains(day((encounter.get("period") or {}).get("start"))):
             continue
         contract = next((reference(e.get("valueReference")) for e in extension(encounter, "jiayi-contract")), None)
         patient = reference(encounter.get("subject"))
@@ -117,7 +117,7 @@ def _follow_ups(snap: DistrictSnapshot, period: Period) -> dict[str, int]:
     for encounter in snap.encounters:
         if encounter.get("status") != "finished":
             continue
-        if not period.contains(day(((encounter.get("period") or {}).get("start")))):
+        if not period.contains(day((encounter.get("period") or {}).get("start"))):
             continue
         is_follow_up = any(codes(t, CS + "follow-up-method") for t in encounter.get("type") or ()) or \
             bool(extension(encounter, "jiayi-service-item"))
