@@ -25,14 +25,11 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from fhir_server.core.jiayi_names import CONTRACT_NUMBER, DOCTOR_CARD, HEALTH_RECORD, ID_CARD, USCC
+
 from . import paths, tables
 from .tables import CS, SD, SID
 
-ID_CARD = "urn:oid:2.16.156.10011.1.3"
-HEALTH_RECORD = "urn:oid:2.16.156.10011.1.2"
-DOCTOR_CARD = SID + "doctor-card"
-USCC = SID + "uscc"
-CONTRACT_NUMBER = SID + "contract-number"
 TEAM_CODE = SID + "team-code"
 HOUSEHOLD = SID + "household-record"
 REFERRAL_NUMBER = SID + "referral-number"

@@ -22,12 +22,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fhir_server.core.jiayi_names import CS, SD, SID
+
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "mappings" / "publichealth"
 PROFILES = ROOT / "profiles"  # the IG: national and Jiayi code systems (CodeSystem-<id>.json)
-CS = "https://jiayi.dev/fhir/CodeSystem/"
-SD = "https://jiayi.dev/fhir/StructureDefinition/"
-SID = "https://jiayi.dev/fhir/sid/"
 ABBREVIATIONS = {"CS/": CS, "SD/": SD, "SID/": SID}
 RECORD_TYPES = ("resident", "contract", "team", "hypertension-follow-up", "diabetes-follow-up", "referral")
 TITLES = {"resident": "个人基本信息表", "contract": "家庭医生签约协议", "team": "家庭医生团队",

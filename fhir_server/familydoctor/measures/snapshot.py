@@ -12,9 +12,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-SD = "https://jiayi.dev/fhir/StructureDefinition/"
-CS = "https://jiayi.dev/fhir/CodeSystem/"
-FAMILY_DOCTOR_CONTRACT = (CS + "contract-type", "family-doctor")
+from fhir_server.core.jiayi_names import CONTRACT_TYPE, CS, SD
+
+FAMILY_DOCTOR_CONTRACT = (CONTRACT_TYPE, "family-doctor")
 NONE = "none"  # the stratum of members without a value (no team, no key population)
 
 
