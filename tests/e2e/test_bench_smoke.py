@@ -33,7 +33,10 @@ def test_every_case_has_a_row_and_measured_ones_have_numbers(report):
         assert row["errors"] == 0, row
         assert row["count"] > 0 and row["median_ms"] <= row["p95_ms"] and row["throughput"] > 0, row
     assert rows["read Patient/[id]"]["ratio"] > 0
-    assert rows["read Patient/[id]"]["server_cpu_ms"] > 0 and rows["read Patient/[id]"]["cpu_ratio"] > 0
+    assert rows["read Patient/[id]"]["server_cpu_ms"] > 0
+    # a handful of floor requests can round to 0 ms of CPU (clock ticks); then no CPU ratio is given
+    if rows["floor: bare Flask+SQLAlchemy read"].get("server_cpu_ms"):
+        assert rows["read Patient/[id]"]["cpu_ratio"] > 0
     assert rows["transaction ingest (resources/s)"]["ratio"] > 0
     assert "Patient/[id]/$everything" in rows  # measured, or kept as "n/a (not available)"
     assert rows["public-health import (jiayi import, rows/s)"]["adapter"]["residents"] == 5
