@@ -17,123 +17,48 @@ derived from the message, so the same message always gives the same Bundle.
 
 from __future__ import annotations
 
-import base64
-import re
-import uuid
 from collections.abc import Callable
 from urllib.parse import quote
 
 from fhir_server.core.national_ids import uscc_problems
 
 from . import datatypes as dt
+from .conversion import (  # noqa: F401  (the names other modules import from here)
+    _DIRECTIONS,
+    _GB3304,
+    _NS,
+    _NUMBER,
+    CS,
+    FACILITY_SID,
+    LOINC,
+    MESSAGE_SID,
+    OWN_NAMESPACE,
+    REFERRAL_CATEGORY,
+    REFERRAL_PROFILE,
+    REFERRAL_TASK_PROFILE,
+    SD,
+    SID,
+    SNOMED,
+    Conversion,
+    criteria,
+    nte_text,
+    token,
+)
 from .er7 import Message, Segment
 from .errors import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
     UNSUPPORTED_EVENT_CODE,
     UNSUPPORTED_MESSAGE_TYPE,
-    HL7Error,
     Location,
     Problem,
     reject,
 )
+from .results import ResultGroup, add_results, observation_from_obx, results  # noqa: F401
 from .tables import table
-
-SD = "https://jiayi.dev/fhir/StructureDefinition/"
-CS = dt.CS
-SID = dt.SID
-MESSAGE_SID = SID + "hl7v2-message"
-FACILITY_SID = SID + "hl7v2-facility"
-REFERRAL_PROFILE = SD + "jiayi-referral"
-REFERRAL_TASK_PROFILE = SD + "jiayi-referral-task"
-OWN_NAMESPACE = "JIAYI"  # EI namespace of Jiayi's own ids in messages it sends (RF1-6 = id^JIAYI)
-SNOMED = "http://snomed.info/sct"
-LOINC = "http://loinc.org"
-REFERRAL_CATEGORY = {"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}],
-                     "text": "转诊"}
-_NS = uuid.UUID("6b0d7c1e-3c55-4f5e-9a59-3f1c2d0e7a11")
-_DIRECTIONS = {"upward": ("upward", "上转"), "downward": ("downward", "下转"), "lateral": ("lateral", "平转"),
-               "上转": ("upward", "上转"), "下转": ("downward", "下转"), "平转": ("lateral", "平转"),
-               "UP": ("upward", "上转"), "DOWN": ("downward", "下转"), "LAT": ("lateral", "平转")}
-_GB3304 = CS + "gb3304"
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 ADT_PATIENT = ("A01", "A04", "A08", "A28", "A31", "A05")
 SUPPORTED = {"ADT": (*ADT_PATIENT, "A40"), "REF": ("I12",), "RRI": ("I12",), "ORU": ("R01",)}
-
-
-def token(system: str, value: str) -> str:
-    """A token search value ``system|value`` with the search escapes, URL-encoded."""
-    def esc(text: str) -> str:
-        return text.replace("\\", "\\\\").replace(",", "\\,").replace("$", "\\$").replace("|", "\\|")
-
-    return quote(f"{esc(system)}|{esc(value)}", safe="")
-
-
-def criteria(resource_type: str, identifier: dict) -> str:
-    return f"{resource_type}?identifier={token(identifier['system'], identifier['value'])}"
-
-
-class Conversion:
-    """The Bundle being built for one message, with the warnings met on the way."""
-
-    def __init__(self, message: Message) -> None:
-        self.msg = message
-        self.entries: list[dict] = []
-        self.warnings: list[Problem] = []
-        self.facility = message.sending_facility or message.sending_application or "unknown"
-        self.receiver = message.receiving_facility or message.receiving_application or "unknown"
-        self.patient_ref: dict | None = None
-        self.tasks: list[dict] = []  # what the listener must remember about referral Tasks it writes
-        self.tags: dict[str, str] = {}  # full URL → what made the entry (see origin())
-
-    # --- bookkeeping --------------------------------------------------------------------
-    def full_url(self, tag: str) -> str:
-        return "urn:uuid:" + str(uuid.uuid5(_NS, f"{self.msg.sender}|{self.msg.control_id}|{tag}"))
-
-    def message_identifier(self, tag: str) -> dict:
-        return {"system": MESSAGE_SID, "value": f"{self.msg.sender}/{self.msg.control_id}/{tag}"}
-
-    def warn(self, segment: Segment, field: int | None, text: str, component: int | None = None) -> None:
-        self.warnings.append(Problem(DATA_TYPE_ERROR, text, segment.location(field, None, component), "W"))
-
-    def fail(self, code: str, text: str, location: Location) -> HL7Error:
-        return HL7Error(Problem(code, text, location), "AE")
-
-    def origin(self, entry: dict) -> Location:
-        """The segment and field an entry of the Bundle comes from (for ERR-2 when the server refuses it)."""
-        tag = self.tags.get(entry.get("fullUrl", ""), "")
-        for prefix, location in (("patient", Location("PID", 1, 3)), ("merged", Location("MRG", 1, 1)),
-                                 ("encounter", Location("PV1", 1, 19)), ("return", Location("RF1", 1, 11)),
-                                 ("referral", Location("RF1", 1, 6)), ("task", Location("RF1", 1, 6)),
-                                 ("practitioner", Location("PRD", 1, 7)), ("org", Location("PRD", 1, 10))):
-            if tag.startswith(prefix):
-                return location
-        m = re.match(r"^(OBX|OBR|DG1)-(\d+)", tag)
-        if m:
-            return Location(m.group(1), int(m.group(2)))
-        return Location("MSH", 1)
-
-    def add(self, tag: str, resource: dict, method: str, url: str, if_none_exist: str | None = None) -> str:
-        full_url = self.full_url(tag)
-        request: dict = {"method": method, "url": url}
-        if if_none_exist:
-            request["ifNoneExist"] = if_none_exist
-        self.entries.append({"fullUrl": full_url, "resource": resource, "request": request})
-        self.tags[full_url] = tag
-        return full_url
-
-    def create(self, tag: str, resource: dict, identifier: dict) -> str:
-        """Conditional create on ``identifier`` (put first in the resource's identifiers)."""
-        rtype = resource["resourceType"]
-        return self.add(tag, resource, "POST", rtype, criteria(rtype, identifier).split("?", 1)[1])
-
-    def upsert(self, tag: str, resource: dict, identifier: dict) -> str:
-        """Conditional update on ``identifier``: creates the resource or updates the one found."""
-        return self.add(tag, resource, "PUT", criteria(resource["resourceType"], identifier))
-
-    def bundle(self) -> dict:
-        return {"resourceType": "Bundle", "type": "transaction", "entry": self.entries}
 
 
 # --- Patient (PID) ---------------------------------------------------------------------------
@@ -329,271 +254,6 @@ def add_condition(conv: Conversion, dg1: Segment) -> dict | None:
         condition["onsetDateTime"] = onset
     url = conv.create(f"DG1-{dg1.sequence}", condition, identifier)
     return {"reference": url, "display": code.get("text") or code["coding"][0].get("display", code["coding"][0]["code"])}
-
-
-def nte_text(nte: Segment) -> str:
-    return "\n".join(nte.get(3, 1, r) for r in range(1, len(nte.reps(3)) + 1)).strip()
-
-
-# --- Observations (OBR/OBX) ---------------------------------------------------------------
-
-def _quantity(conv: Conversion, obx: Segment, number: str, comparator: str = "") -> dict | None:
-    number = number.strip()
-    if not _NUMBER.match(number):
-        return None
-    quantity: dict = {"value": float(number) if ("." in number or "e" in number.lower()) else int(number)}
-    if comparator in ("<", ">", "<=", ">="):
-        quantity["comparator"] = comparator
-    units = dt.first(obx, 6)
-    if units is not None and (units.c(1) or units.c(2)):
-        quantity["unit"] = units.c(1) or units.c(2)
-        system = dt.code_system(units.c(3))
-        if system and units.c(1):
-            quantity["system"] = system
-            quantity["code"] = units.c(1)
-    return quantity
-
-
-def _observation_value(conv: Conversion, obx: Segment) -> dict:
-    value_type = obx.get(2).upper()
-    values = dt.reps(obx, 5)
-    if not values:
-        return {}
-    first = values[0]
-    raw = first.c(1)
-    if value_type == "NM":
-        quantity = _quantity(conv, obx, raw)
-        if quantity:
-            return {"valueQuantity": quantity}
-        conv.warn(obx, 5, f"numeric value {raw!r} is not a number; kept as text")
-        return {"valueString": raw}
-    if value_type == "SN":
-        comparator, num1, separator, num2 = first.c(1), first.c(2), first.c(3), first.c(4)
-        if separator in (":", "/") and num2:
-            q1, q2 = _quantity(conv, obx, num1), _quantity(conv, obx, num2)
-            if q1 and q2:
-                return {"valueRatio": {"numerator": {"value": q1["value"]}, "denominator": {"value": q2["value"]}}}
-        elif separator == "-" and num2:
-            q1, q2 = _quantity(conv, obx, num1), _quantity(conv, obx, num2)
-            if q1 and q2:
-                return {"valueRange": {"low": q1, "high": q2}}
-        else:
-            quantity = _quantity(conv, obx, num1, comparator)
-            if quantity:
-                return {"valueQuantity": quantity}
-        conv.warn(obx, 5, "structured numeric value not readable; kept as text")
-        return {"valueString": "".join(first.c(i) for i in range(1, 5))}
-    if value_type in ("CE", "CWE", "CNE", "CF"):
-        concept = dt.cwe(first)
-        return {"valueCodeableConcept": concept} if concept else {}
-    if value_type in ("DT", "TS", "DTM"):
-        moment = dt.ts(raw)
-        if moment:
-            return {"valueDateTime": moment}
-    if value_type == "TM" and re.match(r"^\d{2}(\d{2})?(\d{2})?$", raw):
-        return {"valueTime": f"{raw[0:2]}:{raw[2:4] or '00'}:{raw[4:6] or '00'}"}
-    if value_type in ("ED", "RP"):
-        return {}
-    text = "\n".join(" ".join(x for x in (r.c(k) for k in range(1, len(r.comps) + 1)) if x) for r in values)
-    return {"valueString": text} if text else {}
-
-
-def _reference_range(obx: Segment) -> list[dict] | None:
-    text = obx.get(7)
-    if not text:
-        return None
-    out: dict = {"text": text}
-    m = re.match(r"^\s*([+-]?\d+(?:\.\d+)?)\s*[-–~]\s*([+-]?\d+(?:\.\d+)?)\s*$", text)
-    units = dt.first(obx, 6)
-    if m:
-        for key, number in (("low", m.group(1)), ("high", m.group(2))):
-            q: dict = {"value": float(number) if "." in number else int(number)}
-            if units is not None and units.c(1):
-                q["unit"] = units.c(1)
-                system = dt.code_system(units.c(3))
-                if system:
-                    q["system"], q["code"] = system, units.c(1)
-            out[key] = q
-    return [out]
-
-
-class ResultGroup:
-    """One OBR and its OBX (an ORU order observation, or a REF observation group)."""
-
-    def __init__(self, obr: Segment | None) -> None:
-        self.obr = obr
-        self.observations: list[tuple[Segment, dict, str]] = []  # (OBX, resource, tag)
-        self.notes: list[str] = []
-        self.forms: list[dict] = []
-
-
-def observation_from_obx(conv: Conversion, obx: Segment, group: ResultGroup) -> dict | None:
-    code = dt.cwe(dt.first(obx, 3))
-    value_type = obx.get(2).upper()
-    title = (code or {}).get("text") or ((code or {}).get("coding") or [{}])[0].get("code") or "report"
-    if value_type in ("ED", "RP"):  # a document or a pointer to one: the report's presentedForm
-        rep = dt.first(obx, 5)
-        if rep is not None and value_type == "RP" and rep.c(1):
-            group.forms.append({"contentType": _mime_rp(rep), "url": rep.c(1), "title": title})
-        elif rep is not None and rep.c(5):
-            form: dict = {"contentType": _mime(rep), "title": title}
-            if rep.c(4).upper() == "BASE64":
-                form["data"] = re.sub(r"\s+", "", rep.c(5))
-            else:
-                form["data"] = base64.b64encode(rep.c(5).encode("utf-8")).decode("ascii")
-            group.forms.append(form)
-        return None
-    if code is None:
-        raise conv.fail(REQUIRED_FIELD_MISSING, "OBX-3 (observation identifier) is required", obx.location(3))
-    _add_loinc(code)
-    status_code = obx.get(11)
-    status = table("observation-status").code(status_code)
-    if status is None:
-        if status_code:
-            conv.warn(obx, 11, f"result status {status_code!r} is not in table 0085; status unknown")
-        status = "unknown"
-    observation: dict = {"resourceType": "Observation", "status": status,
-                         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
-                                                   "observation-category", "code": "laboratory"}]}],
-                         "code": code, "subject": conv.patient_ref}
-    effective = dt.ts(obx.get(14)) or (dt.ts(group.obr.get(7)) if group.obr else None)
-    if effective:
-        observation["effectiveDateTime"] = effective
-    issued = dt.instant(group.obr.get(22)) if group.obr else None
-    if issued:
-        observation["issued"] = issued
-    observation.update(_observation_value(conv, obx))
-    ranges = _reference_range(obx)
-    if ranges:
-        observation["referenceRange"] = ranges
-    flags = []
-    for rep in dt.reps(obx, 8):
-        target = table("abnormal-flags").get(rep.c(1))
-        if target:
-            flags.append({"coding": [{"system": target.system, "code": target.code,
-                                      **({"display": target.display} if target.display else {})}]})
-        elif rep.c(1):
-            conv.warn(obx, 8, f"abnormal flag {rep.c(1)!r} is not in table 0078; left out")
-    if flags:
-        observation["interpretation"] = flags
-    performer = dt.first(obx, 16)
-    if performer is not None:
-        name = dt.xcn_name(performer)
-        if name:
-            observation["performer"] = [{"display": name["text"]}]
-    return observation
-
-
-def _add_loinc(code: dict) -> None:
-    """Add the LOINC coding of a sender-local lab code (ConceptMap hl7v2-lab-loinc) unless one is there."""
-    codings = code.get("coding", [])
-    if any(c.get("system") == LOINC for c in codings):
-        return
-    for coding in codings:
-        target = table("lab-loinc").get_from(coding.get("system"), coding.get("code"))
-        if target:
-            codings.append({"system": LOINC, "code": target.code, **({"display": target.display}
-                                                                     if target.display else {})})
-            return
-
-
-def _mime_rp(rep: dt.Rep) -> str:
-    kind, sub = rep.c(3).lower(), rep.c(4).lower()
-    if kind in ("image", "text", "application", "audio", "video") and sub and sub.isalnum():
-        return f"{kind}/{sub}"
-    return "application/octet-stream"
-
-
-def _mime(rep: dt.Rep) -> str:
-    kind, sub = rep.c(2).lower(), rep.c(3).lower()
-    if sub == "pdf" or kind == "pdf":
-        return "application/pdf"
-    if kind in ("image", "text", "application", "audio", "video") and sub:
-        return f"{kind}/{sub}"
-    return "application/octet-stream"
-
-
-def results(conv: Conversion, segments: list[Segment]) -> list[ResultGroup]:
-    """Group OBR/OBX/NTE into result groups; OBX before any OBR form a group of their own.
-    An NTE after an OBR goes to the report's conclusion, after an OBX to that Observation's notes."""
-    groups: list[ResultGroup] = []
-    current: ResultGroup | None = None
-    notes_to: dict | ResultGroup | None = None
-    for seg in segments:
-        if seg.id == "OBR":
-            current = ResultGroup(seg)
-            groups.append(current)
-            notes_to = current
-        elif seg.id == "OBX":
-            if current is None:
-                current = ResultGroup(None)
-                groups.append(current)
-            observation = observation_from_obx(conv, seg, current)
-            if observation is not None:
-                current.observations.append((seg, observation, f"OBX-{seg.sequence}"))
-            notes_to = observation
-        elif seg.id == "NTE":
-            text = nte_text(seg)
-            if not text or notes_to is None:
-                continue
-            if isinstance(notes_to, ResultGroup):
-                notes_to.notes.append(text)
-            else:
-                notes_to.setdefault("note", []).append({"text": text})
-        elif seg.id not in ("PRT", "TQ1", "TQ2", "CTI", "SPM"):
-            notes_to = None
-    return groups
-
-
-def add_results(conv: Conversion, groups: list[ResultGroup], with_reports: bool) -> list[dict]:
-    """Write the groups' Observations (and DiagnosticReports); return references to the Observations."""
-    refs = []
-    for number, group in enumerate(groups, start=1):
-        filler = dt.ei(dt.first(group.obr, 3), conv.facility) if group.obr else None
-        placer = dt.ei(dt.first(group.obr, 2), conv.facility) if group.obr else None
-        order_id = filler or placer
-        obs_refs = []
-        for obx, observation, tag in group.observations:
-            if order_id:
-                code = observation["code"].get("coding", [{}])[0].get("code") or observation["code"].get("text", "")
-                identifier = {"system": order_id.get("system", MESSAGE_SID),
-                              "value": f"{order_id['value']}/{code}/{obx.get(4) or obx.get(1) or obx.sequence}"}
-            else:
-                identifier = conv.message_identifier(tag)
-            observation["identifier"] = [identifier]
-            url = conv.upsert(tag, observation, identifier)
-            ref = {"reference": url}
-            obs_refs.append(ref)
-            refs.append(ref)
-        if not with_reports or group.obr is None:
-            continue
-        obr = group.obr
-        code = dt.cwe(dt.first(obr, 4)) or {"text": "检验报告 laboratory report"}
-        status = table("result-status").code(obr.get(25))
-        if status is None:
-            statuses = {o.get("status") for _, o, _ in group.observations}
-            status = "final" if statuses <= {"final"} and statuses else "partial" if statuses else "registered"
-            if obr.get(25):
-                conv.warn(obr, 25, f"result status {obr.get(25)!r} is not in table 0123; status {status}")
-        identifier = order_id or conv.message_identifier(f"OBR-{obr.sequence}")
-        report: dict = {"resourceType": "DiagnosticReport", "identifier": [identifier], "status": status,
-                        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074",
-                                                  "code": obr.get(24) or "LAB"}]}],
-                        "code": code, "subject": conv.patient_ref}
-        effective = dt.ts(obr.get(7))
-        if effective:
-            report["effectiveDateTime"] = effective
-        issued = dt.instant(obr.get(22))
-        if issued:
-            report["issued"] = issued
-        if obs_refs:
-            report["result"] = obs_refs
-        if group.notes:
-            report["conclusion"] = "\n".join(group.notes)
-        if group.forms:
-            report["presentedForm"] = group.forms
-        conv.upsert(f"OBR-{obr.sequence}-{number}", report, identifier)
-    return refs
 
 
 # --- message types -------------------------------------------------------------------------
