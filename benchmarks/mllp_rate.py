@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adapters.hl7v2 import er7, mllp
+from benchmarks.servers import free_port
 from fhir_server.core.national_ids import make_id
 
 
@@ -94,12 +95,6 @@ def measure(port: int, kind: str = "adt", messages: int = 300, connections: int 
             "messages_per_second": round(ok / seconds, 1) if seconds else None}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_tcp(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -114,7 +109,7 @@ def _wait_tcp(port: int, process: subprocess.Popen, timeout: float = 60) -> None
 @contextlib.contextmanager
 def running_listener(server_url: str, workdir: Path):
     """``jiayi hl7 listen`` against ``server_url`` on a free loopback port; yields the port."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--port", str(port),
                "--server", server_url, "--state", str(workdir / f"hl7-{port}.sqlite3")]
     proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
@@ -141,7 +136,7 @@ def measure_server(server_url: str, workdir: Path, messages: int = 300, connecti
 @contextlib.contextmanager
 def running_stack(workdir: Path, database: str | None = None):
     """``jiayi serve`` + ``jiayi hl7 listen`` on free loopback ports; yields the MLLP port."""
-    http, port = _free_port(), _free_port()
+    http, port = free_port(), free_port()
     database = database or f"sqlite:///{workdir / 'bench.sqlite3'}"
     env = {**os.environ, "XDG_RUNTIME_DIR": str(workdir)}
     procs = []

@@ -52,7 +52,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Linux: SIGTERM the child when this process dies, even by SIGKILL."""
     import ctypes
 
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -68,6 +69,7 @@ def _children(pid: int) -> list[int]:
 
 
 def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the whole process group (master and workers); SIGKILL what is left."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     try:
@@ -88,7 +90,7 @@ def running(command: list[str], base: str, probe: str, workdir: Path, name: str)
     with (workdir / f"{name}.stdout.log").open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
                                    cwd=workdir, start_new_session=True,
-                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
+                                   preexec_fn=die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
     try:
         _wait_until_up(process, base + probe, stderr)
         yield Server(base, process, stderr)

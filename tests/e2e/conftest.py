@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,36 +21,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.servers import die_with_parent, free_port, stop
+
 START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 _SERVER_LOGS: dict[str, Path] = {}  # base URL → the server's stderr (tracebacks of 500s land there)
 PATIENT_ID_SYSTEM = "urn:oid:2.16.156.10011.1.2"  # 居民身份证号 (national resident identity card)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGTERM the server when the pytest process dies, even by SIGKILL."""
-    import ctypes
-
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the whole process group (master and workers); SIGKILL what is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pass
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(STOP_TIMEOUT)
 
 
 def _wait_until_up(process: subprocess.Popen, base: str, stderr: Path) -> None:
@@ -66,14 +39,14 @@ def _wait_until_up(process: subprocess.Popen, base: str, stderr: Path) -> None:
                 return
         time.sleep(0.1)
     state = f"exited with {process.returncode}" if process.poll() is not None else "did not answer in time"
-    _stop(process)
+    stop(process)
     pytest.fail(f"jiayi serve {state} ({base}/metadata); stderr:\n{stderr.read_text(errors='replace')[-4000:]}")
 
 
 @contextlib.contextmanager
 def running_server(database_url: str, workdir: Path, workers: int = 1) -> Iterator[str]:
     """Start ``jiayi serve`` on a free loopback port; yield its base URL (…/fhir)."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "fhir_server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--database", database_url, "--workers", str(workers)]
     # Each server gets its own gunicorn control socket (default ~/.gunicorn/gunicorn.ctl is shared).
@@ -84,7 +57,7 @@ def running_server(database_url: str, workdir: Path, workers: int = 1) -> Iterat
         process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
                                    cwd=workdir, start_new_session=True,
                                    # only prctl() runs between fork and exec
-                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
+                                   preexec_fn=die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
     try:
         base = f"http://127.0.0.1:{port}/fhir"
         _wait_until_up(process, base, stderr)
@@ -92,7 +65,7 @@ def running_server(database_url: str, workdir: Path, workers: int = 1) -> Iterat
         yield base
     finally:
         _SERVER_LOGS.pop(f"http://127.0.0.1:{port}/fhir", None)
-        _stop(process)
+        stop(process)
 
 
 def server_log(base: str) -> str:
