@@ -67,17 +67,10 @@ def _load(app, seed: int, residents: int, progress: bool, skip_if_loaded: bool,
             print(f"\rdemo: {done} resources loaded ({rate:.0f}/s)", end="", file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr)
-    _analyze(app.extensions["jiayi.database"])
+    # planner statistics after a bulk load: until autovacuum gets to it, PostgreSQL plans the
+    # freshly filled index tables as if they were empty (a token search then filters every row)
+    app.extensions["jiayi.database"].analyze()
     return district.summary()
-
-
-def _analyze(database: Database) -> None:
-    """Planner statistics after a bulk load: until autovacuum gets to it, PostgreSQL plans the
-    freshly filled index tables as if they were empty (a token search then filters every row)."""
-    if database.dialect == "postgresql":
-        with database.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
 
 
 class _Gunicorn(BaseApplication):

@@ -1,7 +1,8 @@
 """The national follow-up rules (SPEC §4 Care plans; standards.md §1.7, 国家基本公共卫生服务规范
 第三版 高血压 / 2型糖尿病 分类干预), run when a follow-up visit's Observations are written.
 
-A visit is judged from all Observations of its follow-up Encounter, with the thresholds of
+A visit is judged once per transaction, when it has written all the visit's Observations
+(``UnitOfWork.before_commit``), from all Observations of its follow-up Encounter, with the thresholds of
 :data:`THRESHOLDS` and the visit classification (``CS/follow-up-classification``) when
 recorded:
 
@@ -132,12 +133,19 @@ def apply_rules(uow: UnitOfWork, event: WriteEvent) -> None:
     alone = judge([obs])
     if not (alone.danger or alone.unsatisfactory or alone.adverse or alone.complication):
         return  # a normal value changes no decision: the visit's other values already made theirs
-    encounter = lookup.resolve(uow, obs.get("encounter"))
+    visit_ref = lookup.ref_key(obs.get("encounter"))
+    if visit_ref is None or visit_ref[0] != "Encounter":
+        return
+    # the visit is judged once, when the transaction has written all its Observations
+    uow.before_commit(("follow-up-rules", visit_ref), lambda: judge_visit(uow, visit_ref))
+
+
+def judge_visit(uow: UnitOfWork, visit_ref: tuple[str, str]) -> None:
+    """The rules for one follow-up Encounter, from all its Observations as stored now."""
+    encounter = lookup.resolve(uow, {"reference": f"{visit_ref[0]}/{visit_ref[1]}"})
     if encounter is None or not is_follow_up(encounter):
         return
-    observations = [o for o in lookup.find(uow, "Observation", [("encounter", f"Encounter/{encounter['id']}")])
-                    if o.get("id") != event.res_id]
-    visit = judge([*observations, {**obs, "id": event.res_id}])
+    visit = judge(lookup.find(uow, "Observation", [("encounter", f"Encounter/{encounter['id']}")]))
     before = _previous_visit(uow, encounter)
     decide(uow, encounter, visit, before)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 
+import orjson
+
 from fhir_server import search
 from fhir_server.core.errors import Issue, Unprocessable
 from fhir_server.core.references import parse_reference
@@ -28,8 +30,20 @@ def current(uow: UnitOfWork, reference: str | None) -> dict | None:
 
 def find(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]], count: int | None = None) -> list[dict]:
     """The current matches of a search, as resource content: every page, or only the first
-    ``count`` when a rule needs no more (a rule's helper, not a user search)."""
-    return list(_pages(uow, res_type, items, count))
+    ``count`` when a rule needs no more (a rule's helper, not a user search).
+
+    Remembered for the rest of the unit of work until a resource of ``res_type`` is written
+    (the rules of a transaction's many visits ask the same things about a resident); searches
+    that read other types (chains, ``_has``) are not remembered."""
+    if any("." in key or key.startswith("_has") for key, _ in items):
+        return list(_pages(uow, res_type, items, count))
+    key = (res_type, tuple(items), count)
+    generation = uow.generations.get(res_type, 0)
+    known = uow.memo.get(key)
+    if known is None or known[0] != generation:
+        known = (generation, orjson.dumps(list(_pages(uow, res_type, items, count))))
+        uow.memo[key] = known
+    return orjson.loads(known[1])  # type: ignore[arg-type]  # a copy: a rule may change what it found before writing it
 
 
 def _pages(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]], count: int | None) -> Iterator[dict]:

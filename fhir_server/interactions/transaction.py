@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fhir_server.core.errors import BadRequest, FHIRError, PreconditionFailed
 from fhir_server.core.references import parse_reference, rewrite_references
 from fhir_server.interactions import create as create_interaction
+from fhir_server.interactions import update as update_interaction
 from fhir_server.interactions.bundles import bundle
 from fhir_server.interactions.common import require_type, stored_response
 from fhir_server.interactions.conditional import find_matches, single_match
@@ -49,12 +50,17 @@ def transaction(uow: UnitOfWork, request: FhirRequest, entries: list[dict], disp
             _at_entry(index, plan.rewrite, sub.body)
     plan.check_unique(subs)
     # every entry that writes Type/id reads its current version first: one query for all of them
-    uow.prefetch(tuple(sub.path.split("/", 1)) for sub in subs  # type: ignore[misc]
-                 if sub.method in ("PUT", "PATCH", "DELETE") and not sub.query and sub.path.count("/") == 1)
+    uow.prefetch([*(tuple(sub.path.split("/", 1)) for sub in subs  # type: ignore[misc]
+                    if sub.method in ("PUT", "PATCH", "DELETE") and not sub.query and sub.path.count("/") == 1),
+                  *((m.res_type, m.res_id) for m in plan.matched.values() if m is not None)])
     responses: list[dict | None] = [None] * len(subs)
     for index in sorted(range(len(subs)), key=lambda i: ORDER[subs[i].method]):
         responses[index] = _at_entry(index, plan.execute, index, subs[index], dispatch)
     return FhirResponse(200, bundle("transaction-response", responses))
+
+
+def _conditional(sub: FhirRequest) -> bool:
+    return bool(sub.query) and "/" not in sub.path
 
 
 def _at_entry(index: int, func: Callable, *args):
@@ -76,6 +82,7 @@ class _Plan:
         self.targets: dict[str, str] = {}  # fullUrl -> Type/id
         self.preassigned: dict[int, str] = {}  # POST entry index -> new id
         self.existing: dict[int, StoredResource] = {}  # conditional create that matched
+        self.matched: dict[int, StoredResource | None] = {}  # conditional update -> its match (None: none)
 
     def assign(self, index: int, entry: dict, sub: FhirRequest) -> None:
         full_url = entry.get("fullUrl")
@@ -92,12 +99,15 @@ class _Plan:
                 target = f"{sub.path}/{new_id}"
             if full_url:
                 self.targets[full_url] = target
-        elif sub.method == "PUT" and full_url:
-            self.targets[full_url] = self._put_target(sub)
+        elif sub.method == "PUT" and (full_url or _conditional(sub)):
+            target = self._put_target(index, sub)
+            if full_url:
+                self.targets[full_url] = target
 
-    def _put_target(self, sub: FhirRequest) -> str:
-        if sub.query:  # conditional update
+    def _put_target(self, index: int, sub: FhirRequest) -> str:
+        if _conditional(sub):  # conditional update: matched now, before any entry is written, and only once
             match = single_match(self.uow, sub.path, urlencode(sub.query), deciding_write=True)
+            self.matched[index] = match
             if match is not None:
                 return match.reference
             body_id = sub.body.get("id") if isinstance(sub.body, dict) else None
@@ -136,10 +146,13 @@ class _Plan:
     def check_unique(self, subs: list[FhirRequest]) -> None:
         seen: dict[str, int] = {}
         for index, sub in enumerate(subs):
-            # reads, conditional writes and creates (fresh ids) cannot collide by URL
-            if sub.method in ("GET", "HEAD", "POST") or sub.query:
+            # reads and creates (fresh ids) cannot collide by URL; a conditional update is about
+            # the resource it matched, or about its criteria when it matched none
+            if sub.method in ("GET", "HEAD", "POST") or (sub.query and index not in self.matched):
                 continue
-            target = sub.path
+            match = self.matched.get(index)
+            target = sub.path if index not in self.matched else (
+                match.reference if match is not None else f"{sub.path}?{urlencode(sorted(sub.query))}")
             if target in seen:
                 raise BadRequest(f"Bundle.entry[{index}] and Bundle.entry[{seen[target]}] both write {target}; "
                                  "a transaction may touch a resource only once", code="invalid")
@@ -148,6 +161,11 @@ class _Plan:
     def execute(self, index: int, sub: FhirRequest, dispatch: Dispatch) -> dict:
         if index in self.existing:
             return response_entry(stored_response(self.existing[index], 200, self.base_url, location=True), sub)
+        if index in self.matched:
+            require_type(sub.path)
+            response = update_interaction.update_matched(self.uow, sub, sub.path, urlencode(sub.query),
+                                                         self.matched[index])
+            return response_entry(response, sub)
         if index in self.preassigned:
             sub.if_none_exist = None
             response = create_interaction.create(self.uow, sub, sub.path, self.preassigned[index])

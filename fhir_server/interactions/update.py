@@ -14,7 +14,7 @@ from fhir_server.interactions.conditional import single_match
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.interactions.create import strip_server_meta
 from fhir_server.interactions.read import check_id
-from fhir_server.repository.base import UnitOfWork, same_content
+from fhir_server.repository.base import StoredResource, UnitOfWork, same_content
 
 
 def update(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
@@ -29,8 +29,15 @@ def update(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str) ->
 
 def conditional_update(uow: UnitOfWork, request: FhirRequest, res_type: str, criteria: str) -> FhirResponse:
     require_type(res_type)
+    body_resource(request, res_type)
+    return update_matched(uow, request, res_type, criteria, single_match(uow, res_type, criteria, deciding_write=True))
+
+
+def update_matched(uow: UnitOfWork, request: FhirRequest, res_type: str, criteria: str,
+                   match: StoredResource | None) -> FhirResponse:
+    """A conditional update once its criteria were matched (a transaction matches them when it
+    plans its entries, against the state before any entry is written)."""
     resource = body_resource(request, res_type)
-    match = single_match(uow, res_type, criteria, deciding_write=True)
     body_id = resource.get("id")
     if match is not None:
         if body_id and body_id != match.res_id:

@@ -9,7 +9,7 @@ auditing) in that same transaction.  Two implementations pass the same contract 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -146,6 +146,16 @@ class UnitOfWorkBase:
         self._clock = clock
         self._ids = ids
         self._after_commit: list[Callable[[], None]] = []
+        self._deferred: dict[Hashable, Callable[[], None]] = {}
+        self._deferred_done: set[Hashable] = set()
+        self.written = 0  # resources written (created, updated, deleted) by this unit of work
+        self.generations: dict[str, int] = {}  # type -> writes of that type so far (memo keys)
+        self.memo: dict[Hashable, tuple[int, object]] = {}  # rule lookups, see familydoctor.lookup
+
+    def wrote(self, res_type: str) -> None:
+        """A resource of ``res_type`` was written: what was looked up about that type is stale."""
+        self.written += 1
+        self.generations[res_type] = self.generations.get(res_type, 0) + 1
 
     def new_id(self) -> str:
         return self._ids()
@@ -161,12 +171,31 @@ class UnitOfWorkBase:
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
+    def before_commit(self, key: Hashable, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the unit of work's own writes are done, still inside its
+        transaction, once per ``key``: a rule about a whole (a visit and all its Observations)
+        is judged once, after the transaction wrote every part, not once per part."""
+        if key not in self._deferred_done:
+            self._deferred.setdefault(key, callback)
+
+    def run_before_commit(self) -> None:
+        """The deferred callbacks, in the order they were first asked for; what they write may
+        defer more (each key still runs once)."""
+        while self._deferred:
+            key = next(iter(self._deferred))
+            callback = self._deferred.pop(key)
+            self._deferred_done.add(key)
+            callback()
+
     def run_after_commit(self) -> None:
         for callback in self._after_commit:
             callback()
 
 
 class UnitOfWork(Protocol):
+    memo: dict[Hashable, tuple[int, object]]  # lookups a rule may reuse until their type is written
+    generations: dict[str, int]  # type -> writes of that type so far in this unit of work
+
     def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
         """The current version (a tombstone if deleted), or None if it never existed."""
 
@@ -187,6 +216,9 @@ class UnitOfWork(Protocol):
     def history(self, query: HistoryQuery) -> HistoryPage: ...
 
     def after_commit(self, callback: Callable[[], None]) -> None: ...
+
+    def before_commit(self, key: Hashable, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once per ``key`` at the end of the unit of work, inside its transaction."""
 
     def lock(self, key: str) -> None:
         """Serialise, until commit, every unit of work that locks the same key."""

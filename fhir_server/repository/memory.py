@@ -81,6 +81,7 @@ class MemoryUnitOfWork(UnitOfWorkBase):
     def _put(self, stored: StoredResource) -> StoredResource:
         self.pending[(stored.res_type, stored.res_id)] = stored
         self.pending_versions.append(stored)
+        self.wrote(stored.res_type)
         return stored
 
     def scan(self, res_type: str) -> Iterator[dict]:
@@ -154,6 +155,7 @@ class MemoryRepository:
         with self.store.lock:
             uow = MemoryUnitOfWork(self.store, self.hooks, self.clock, self.ids)
             yield uow
+            uow.run_before_commit()
             self.store.current.update(uow.pending)
             self.store.versions.extend(uow.pending_versions)
         uow.run_after_commit()

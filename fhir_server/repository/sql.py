@@ -135,6 +135,7 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self._append_version(res_type, res_id, version, when, method, False, content)
         search.index_resource(self.session, res_type, res_id, content, new=previous is None,
                               pending=self._pending_index)
+        self.wrote(res_type)
         return StoredResource(res_type, res_id, version, when, False, content, method)
 
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource:
@@ -144,6 +145,7 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self._write_current(res_type, res_id, version, when, True, None, previous)
         self._append_version(res_type, res_id, version, when, "DELETE", True, None)
         search.index_resource(self.session, res_type, res_id, None, pending=self._pending_index)
+        self.wrote(res_type)
         return StoredResource(res_type, res_id, version, when, True, None, "DELETE")
 
     def _write_current(self, res_type: str, res_id: str, version: int, when: datetime, deleted: bool,
@@ -240,11 +242,13 @@ class SqlRepository:
             with self.database.session(write=write) as session:
                 uow = SqlUnitOfWork(session, self.hooks, self.clock, self.ids)
                 yield uow
+                uow.run_before_commit()
                 uow.flush()
         except OperationalError as exc:
             if "locked" in str(exc) or "deadlock" in str(exc):
                 raise DatabaseBusy("The database is busy with a concurrent write; retry the request") from None
             raise
+        self.database.written(uow.written)
         uow.run_after_commit()
 
     def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:

@@ -7,15 +7,25 @@ when another writer got in between, which would turn a version check into a lost
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 32 * 1024  # page cache per connection (grows only as used)
+# SQLite keeps no planner statistics of its own: refreshed (sampled, see PlannerStatistics)
+# once this many resources were written, then each time the written count doubles.
+SQLITE_FIRST_ANALYZE = 500
+SQLITE_ANALYSIS_LIMIT = 2000  # rows sampled per index: an ANALYZE costs milliseconds, not a table scan
 
 
 def _json_dumps(value: object) -> str:
@@ -62,6 +72,10 @@ def _sqlite_engine(url: str) -> Engine:
         if make_url(url).database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # the index tables' B-trees are written at random places: a page cache of 2 MB (the
+        # default) re-reads them from the OS on almost every insert once the file is large
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -74,6 +88,43 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+class PlannerStatistics:
+    """Keeps SQLite's query-planner statistics (``sqlite_stat1``) in step with the data.
+
+    Without them SQLite plans ``Observation?encounter=X`` by walking every Observation in
+    ``_lastUpdated`` order and testing each against the index subquery, so a search (and every
+    write rule that searches) slows down linearly with the database.  With them it starts from
+    the index rows.  PostgreSQL's autovacuum does this job there.  The statistics are sampled
+    (``analysis_limit``) and refreshed on a doubling schedule of written resources, so their cost
+    stays a rounding error of the writes that trigger them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.written = 0
+        self.next_at = SQLITE_FIRST_ANALYZE
+        self._lock = threading.Lock()
+
+    def note(self, written: int) -> None:
+        if not written:
+            return
+        with self._lock:
+            self.written += written
+            if self.written < self.next_at:
+                return
+            self.next_at = self.written * 2
+        self.refresh()
+
+    def refresh(self) -> None:
+        """ANALYZE, sampled; a busy database just postpones it (the data is already committed)."""
+        try:
+            with self.engine.execution_options(jiayi_write=True).connect() as conn:
+                conn.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+        except OperationalError as exc:
+            log.warning("planner statistics not refreshed: %s", exc)
+
+
 class Database:
     """An engine plus a session factory; the repository opens units of work from it."""
 
@@ -81,6 +132,7 @@ class Database:
         self.url = normalize_url(url)
         self.engine = create_db_engine(self.url)
         self.dialect = self.engine.dialect.name
+        self.statistics = PlannerStatistics(self.engine) if self.dialect == "sqlite" else None
         self._readers = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         writer = self.engine.execution_options(jiayi_write=True)
         self._writers = sessionmaker(writer, expire_on_commit=False, autoflush=False)
@@ -95,6 +147,20 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def written(self, count: int) -> None:
+        """``count`` resources were committed (the planner statistics follow the data's growth)."""
+        if self.statistics is not None:
+            self.statistics.note(count)
+
+    def analyze(self) -> None:
+        """Planner statistics now, e.g. after a bulk load."""
+        if self.statistics is not None:
+            self.statistics.refresh()
+        elif self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

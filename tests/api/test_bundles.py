@@ -80,3 +80,34 @@ def test_batch_entries_fail_independently(client, unique):
     assert body["type"] == "batch-response"
     assert body["entry"][0]["response"]["status"].startswith("201")
     assert body["entry"][1]["response"]["status"].startswith("404")
+
+
+def test_conditional_updates_are_matched_once_before_anything_is_written(client, unique):
+    """Two entries updating by the same criteria would write one resource twice: refused."""
+    criteria = f"Patient?identifier=urn:oid:2.16.156.10011.1.2|{unique}"
+    entry = {"resource": patient(unique), "request": {"method": "PUT", "url": criteria}}
+    response = _post(client, {"resourceType": "Bundle", "type": "transaction", "entry": [entry, entry]})
+    assert response.status_code == 400
+    assert "both write" in response.get_json()["issue"][0]["diagnostics"]
+    assert client.get(f"/fhir/{criteria}").get_json().get("total", 0) == 0
+
+
+def test_conditional_update_in_a_transaction_updates_the_match_and_creates_when_none(client, unique):
+    criteria = f"Patient?identifier=urn:oid:2.16.156.10011.1.2|{unique}"
+    put = {"fullUrl": "urn:uuid:2d0e3a51-8a8e-4c55-9d9e-1f1f7e0b6a01", "resource": patient(unique),
+           "request": {"method": "PUT", "url": criteria}}
+    obs = {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "体重"},
+                        "subject": {"reference": put["fullUrl"]}},
+           "request": {"method": "POST", "url": "Observation"}}
+    first = _post(client, {"resourceType": "Bundle", "type": "transaction", "entry": [put, obs]})
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["entry"][0]["response"]["status"].startswith("201")
+    changed = {**put, "resource": {**patient(unique), "gender": "female"}}
+    second = _post(client, {"resourceType": "Bundle", "type": "transaction", "entry": [changed, obs]})
+    assert second.status_code == 200, second.get_json()
+    assert second.get_json()["entry"][0]["response"]["status"].startswith("200")
+    found = client.get(f"/fhir/{criteria}").get_json()
+    assert found["total"] == 1 and found["entry"][0]["resource"]["gender"] == "female"
+    pid = found["entry"][0]["resource"]["id"]
+    observations = client.get(f"/fhir/Observation?subject=Patient/{pid}").get_json()
+    assert observations["total"] == 2

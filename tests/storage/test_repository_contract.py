@@ -96,3 +96,57 @@ def test_hooks_run_inside_the_transaction(repo):
     with repo.unit_of_work() as uow:
         assert uow.get("Basic", rid) is None
     assert seen == ["POST"]
+
+
+def test_before_commit_runs_once_per_key_inside_the_transaction_and_sees_every_write(repo):
+    """A deferred rule (a visit judged from all its Observations) runs once, after the unit of
+    work's own writes, and what it writes commits with them."""
+    rids = [uuid.uuid4().hex for _ in range(3)]
+    seen: list[int] = []
+
+    def judge(uow) -> None:
+        seen.append(sum(1 for rid in rids if uow.get("Basic", rid) is not None))
+        uow.save("POST", "Basic", rids[2], _basic("written by the rule"), None)
+
+    with repo.unit_of_work(write=True) as uow:
+        for rid in rids[:2]:
+            uow.save("POST", "Basic", rid, _basic(), None)
+            uow.before_commit(("visit", "v1"), lambda uow=uow: judge(uow))
+    assert seen == [2]
+    with repo.unit_of_work() as uow:
+        assert uow.get("Basic", rids[2]).content["code"]["text"] == "written by the rule"
+
+
+def test_a_failing_deferred_rule_rolls_the_whole_unit_of_work_back(repo):
+    rid = uuid.uuid4().hex
+
+    def refuse() -> None:
+        raise Conflict("refused by the rule")
+
+    with pytest.raises(Conflict):
+        with repo.unit_of_work(write=True) as uow:
+            uow.save("POST", "Basic", rid, _basic(), None)
+            uow.before_commit("rule", refuse)
+    with repo.unit_of_work() as uow:
+        assert uow.get("Basic", rid) is None
+
+
+def test_generations_count_the_writes_of_each_type(repo):
+    with repo.unit_of_work(write=True) as uow:
+        assert uow.generations.get("Basic", 0) == 0
+        stored = uow.save("POST", "Basic", uuid.uuid4().hex, _basic(), None)
+        uow.delete("Basic", stored.res_id, stored)
+        assert uow.generations["Basic"] == 2 and "Patient" not in uow.generations
+
+
+def test_a_rule_lookup_is_remembered_until_its_type_is_written(repo):
+    from fhir_server.familydoctor import lookup
+
+    text_ = uuid.uuid4().hex
+    with repo.unit_of_work(write=True) as uow:
+        uow.save("POST", "Basic", uuid.uuid4().hex, _basic(text_), None)
+        first = lookup.find(uow, "Basic", [("code:text", text_)])
+        first[0]["code"]["text"] = "changed by a rule"  # the caller's copy only
+        assert lookup.find(uow, "Basic", [("code:text", text_)])[0]["code"]["text"] == text_
+        uow.save("POST", "Basic", uuid.uuid4().hex, _basic(text_), None)
+        assert len(lookup.find(uow, "Basic", [("code:text", text_)])) == 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, tuple_
 
 from fhir_server.search import fulltext, pinyin
 from fhir_server.search.params import KINDS, date
@@ -39,8 +39,43 @@ class Owner:
         return pair.notin_(sub) if negate else pair.in_(sub)
 
 
+class RowOwner(Owner):
+    """The resource row itself, tested by a correlated ``EXISTS`` on the index's owner columns
+    rather than by ``IN (SELECT ...)``: for every test but the one the search is driven from.
+
+    SQLite materialises each ``IN`` list whole, so ``Encounter?subject=X&date=lt2025`` would
+    collect every Encounter before 2025 to intersect it with the resident's few; with ``EXISTS``
+    it starts from the resident's Encounters and checks their own date rows."""
+
+    def __init__(self, res_type: str | None) -> None:
+        super().__init__(R.c.res_id, res_type, R.c.res_type)
+
+    def member(self, sub_type_col: Any, sub_id_col: Any, where: list, negate: bool = False) -> ColumnElement:
+        found = exists().where(sub_type_col == R.c.res_type, sub_id_col == R.c.res_id, *where)
+        return ~found if negate else found
+
+
 def resource_owner(res_type: str | None) -> Owner:
     return Owner(R.c.res_id, res_type, R.c.res_type)
+
+
+# how well a test narrows the rows it is driven from: exact references and codes first
+_DRIVE = {"reference": 0, "token": 1, "uri": 2, "string": 3}
+
+
+def _driver(tests: tuple[Test, ...]) -> int | None:
+    """The test the search starts from (its ``IN`` list); the others are checked per row."""
+    best: tuple[int, int] | None = None
+    for index, test in enumerate(tests):
+        if isinstance(test, ValueTest) and not test.negated and test.param.code not in ("_id", "_lastUpdated"):
+            rank = 5 if test.param.code in fulltext.PARAMS else _DRIVE.get(test.param.type, 4)
+        elif isinstance(test, ChainTest):
+            rank = 3
+        else:
+            continue
+        if best is None or rank < best[0]:
+            best = (rank, index)
+    return best[1] if best else None
 
 
 def condition(owner: Owner, test: Test) -> ColumnElement:
@@ -70,8 +105,12 @@ def _value(owner: Owner, test: ValueTest) -> ColumnElement:
         return owner.member(text.c.res_type, text.c.res_id, [text.c.param == code, matched])
     kind = KINDS[test.param.type]
     t = INDEX_TABLES[test.param.type].alias()
-    matched = or_(*(kind.condition(t, v, test.modifier) for v in test.values))
-    return owner.member(t.c.res_type, t.c.res_id, [t.c.param == index_code(test), matched], negate=test.negated)
+    param = t.c.param == index_code(test)
+    if len(test.values) == 1:
+        where = [param, kind.condition(t, test.values[0], test.modifier)]
+    else:  # the parameter in every alternative, so SQLite answers each from the index (MULTI-INDEX OR)
+        where = [or_(*(and_(param, kind.condition(t, v, test.modifier)) for v in test.values))]
+    return owner.member(t.c.res_type, t.c.res_id, where, negate=test.negated)
 
 
 def index_code(test: ValueTest) -> str:
@@ -121,8 +160,9 @@ def filters(res_type: str | None, types: tuple[str, ...], tests: tuple[Test, ...
         where.append(R.c.res_type == res_type)
     elif types:
         where.append(R.c.res_type.in_(types))
-    owner = resource_owner(res_type)
-    where.extend(condition(owner, t) for t in tests)
+    owner, per_row = resource_owner(res_type), RowOwner(res_type)
+    driver = _driver(tests)
+    where.extend(condition(owner if i == driver else per_row, t) for i, t in enumerate(tests))
     return where
 
 
