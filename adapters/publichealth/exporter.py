@@ -90,7 +90,7 @@ def fetch(record_type: str, client: Client, date_from: dt.date | None = None, da
         members: dict[str, tuple[str | None, str | None]] = {}
         for entry in client.search("Group", [("identifier", f"{mapping.HOUSEHOLD}|"), ("_count", "500")]):
             group = entry["resource"]
-            number = mapping._ident(group, mapping.HOUSEHOLD)
+            number = mapping.ident_value(group, mapping.HOUSEHOLD)
             for m in group.get("member", []):
                 relation = next((c["code"] for e in m.get("extension", []) if e.get("url") == mapping.RELATIONSHIP
                                  for c in e["valueCodeableConcept"]["coding"]), None)

@@ -3,7 +3,7 @@
 * ``<type>.csv`` — one row per field of a form: key, Chinese column header, value type,
   required, code list, FHIR target and a note.  The readers find columns by these
   headers, the normaliser converts by the type, the JSON Schema is derived from it and
-  the mapping engine (``mapping.py``) writes and reads FHIR by the target column.
+  the mapping engine (the ``mapping`` package) writes and reads FHIR by the target column.
 * the IG's CodeSystems (``profiles/CodeSystem-<id>.json``: GB/T 2261.1, GB 3304, GB/T 4761,
   team roles...) give the codes and Chinese names of the national and Jiayi tables;
 * ``code-lists.csv`` — the form-only code lists (随访方式 1–3, 此次随访分类 1–4, 2011 variants...)
