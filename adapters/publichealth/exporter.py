@@ -119,9 +119,18 @@ def fetch(record_type: str, client: Client, date_from: dt.date | None = None, da
             for entry in client.search("Observation", {"encounter": chunk, "_count": "1000"}, post=True):
                 obs = entry["resource"]
                 by_encounter.setdefault(obs["encounter"]["reference"].split("/")[-1], []).append(obs)
+        medicines: dict[str, list[dict]] = {}
+        for start in range(0, len(ids), 100):
+            chunk = ",".join(f"Encounter/{i}" for i in ids[start:start + 100])
+            for res_type, param in (("MedicationStatement", "context"), ("MedicationRequest", "encounter")):
+                for entry in client.search(res_type, {param: chunk, "_count": "1000"}, post=True):
+                    med = entry["resource"]
+                    visit = (med.get("context") or med.get("encounter") or {}).get("reference", "")
+                    medicines.setdefault(visit.split("/")[-1], []).append(med)
         resolver.prefetch(resources)
         for enc in resources:
-            records.append(mapping.read_follow_up(record_type, enc, by_encounter.get(enc["id"], []), resolver))
+            records.append(mapping.read_follow_up(record_type, enc, by_encounter.get(enc["id"], []), resolver,
+                                                  medicines.get(enc["id"], [])))
     if institution:
         records = [r for r in records if institution in (r.get(k) for k in _INSTITUTION)]
     return records

@@ -202,6 +202,10 @@ def _schema_error(f: tables.Form, record: dict, error: jsonschema.ValidationErro
     if error.validator == "anyOf":
         return RecordError("身份证号", "", "身份证号 or 档案编号 is required")
     if error.validator == "dependentRequired":
+        names = re.findall(r"'([^']+)'", error.message)  # "'needed' is a dependency of 'given'"
+        if len(names) == 2 and all(n in f.by_key for n in names):
+            needed, given = (f.by_key[n] for n in names)
+            return RecordError(given.header, record.get(given.key, ""), f"{given.header} is given without {needed.header}")
         return RecordError("", "", f"incomplete values: {error.message}")
     key = error.path[0] if error.path else None
     fld = f.by_key.get(key) if isinstance(key, str) else None

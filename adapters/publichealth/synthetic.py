@@ -79,8 +79,29 @@ def follow_ups(people: list[dict], per_person: int, record_type: str, seed: int 
                 rec["dorsalis_pedis"] = rng.choice(["1", "2"])
                 rec["hypoglycaemia"] = "1"
                 rec["classification"] = "1" if rec["fasting_glucose"] < 7 else "2"
+            _medicines(rec, record_type, rng)
             out.append(rec)
     return out
+
+
+DRUGS = {"hypertension-follow-up": (("氨氯地平片", "每日1次，每次5mg"), ("硝苯地平缓释片", "每日2次，每次10mg"),
+                                    ("缬沙坦胶囊", "每日1次，每次80mg"), ("氢氯噻嗪片", "1日1次 12.5mg/次")),
+         "diabetes-follow-up": (("二甲双胍片", "每日3次，每次0.5g"), ("格列美脲片", "每日1次，每次2mg"),
+                                ("阿卡波糖片", "每日3次，每次50mg"))}
+INSULIN = ("门冬胰岛素30注射液", "每日2次，每次12单位")
+
+
+def _medicines(rec: dict, record_type: str, rng: random.Random) -> None:
+    """用药情况 (one drug, sometimes two; insulin for some diabetics) and, for a visit not under
+    control, 用药调整意见 (another drug)."""
+    drugs = DRUGS[record_type]
+    taken = rng.sample(range(len(drugs)), 2 if rng.random() < 0.25 else 1)
+    for slot, index in enumerate(taken, start=1):
+        rec[f"med_{slot}_name"], rec[f"med_{slot}_dosage"] = drugs[index]
+    if record_type == "diabetes-follow-up" and rng.random() < 0.3:
+        rec["insulin_kind"], rec["insulin_dosage"] = INSULIN
+    if rec["classification"] == "2":
+        rec["adj_1_name"], rec["adj_1_dosage"] = drugs[(taken[0] + 1) % len(drugs)]
 
 
 def teams(n: int = 1) -> list[dict]:

@@ -217,4 +217,11 @@ def schema(record_type: str) -> dict:
         result["anyOf"] = [{"required": ["id_number"]}, {"required": ["record_no"]}]
     if record_type.endswith("follow-up"):
         result["dependentRequired"] = {"sbp": ["dbp"], "dbp": ["sbp"]}
+    medicines: dict[tuple[str, ...], dict[str, str]] = {}
+    for fld in f.fields:
+        if fld.kind == "med":
+            medicines.setdefault(tuple(fld.args[:2]), {})[fld.args[2]] = fld.key
+    for parts in medicines.values():  # a dose names no drug without its 药物名称
+        if "dosage" in parts and "name" in parts:
+            result.setdefault("dependentRequired", {})[parts["dosage"]] = [parts["name"]]
     return result

@@ -1,8 +1,10 @@
-"""高血压 / 2型糖尿病患者随访服务记录表 ↔ a follow-up Encounter and its Observations."""
+"""高血压 / 2型糖尿病患者随访服务记录表 ↔ a follow-up Encounter, its Observations and its medicines
+(:mod:`.medication`)."""
 
 from __future__ import annotations
 
 from .. import tables
+from . import medication
 from .common import (
     CS,
     DOCTOR_CARD,
@@ -110,6 +112,8 @@ def follow_up(record_type: str, rows: list[int], records: list[dict]) -> Unit:
                                  "valueCodeableConcept": concept(fld, code, record)} for code in value]
     for system_code, obs in observations.items():
         unit.entries.append(plain_put("Observation", f"{system}|{key}/{system_code}", obs))
+    unit.entries += medication.medications(record_type, record, system, key, enc["subject"], enc_entry.full_url,
+                                           enc["participant"][0]["individual"])
     return unit
 
 
@@ -117,7 +121,10 @@ def _quantity(value, unit: str) -> dict:
     return {"value": value, "unit": unit, "system": UCUM, "code": unit}
 
 
-def read_follow_up(record_type: str, enc: dict, observations: list[dict], resolve) -> dict:
+def read_follow_up(record_type: str, enc: dict, observations: list[dict], resolve,
+                   medicines: list[dict] | tuple = ()) -> dict:
+    """The form's record of a follow-up Encounter, its Observations and its MedicationStatements
+    and MedicationRequests."""
     record: dict = {}
     read_fields(record_type, enc, record)
     read_edition(enc, record)
@@ -176,6 +183,5 @@ def read_follow_up(record_type: str, enc: dict, observations: list[dict], resolv
             codes = [code_of(fld, comp.get("valueCodeableConcept"), record) for comp in obs.get("component", [])]
             if codes:
                 record[fld.key] = [c for c in codes if c]
+    medication.read_medications(record_type, system, list(medicines), record)
     return {k: v for k, v in record.items() if v is not None}
-
-

@@ -205,21 +205,63 @@ follow_up_records = st.fixed_dictionaries(
               "salt": _codes("phs-salt"), "hba1c": st.floats(4, 15).map(lambda x: round(x, 1)),
               "visit_no": st.from_regex(r"\AV[0-9]{6}\Z"),
               "symptoms": st.lists(_codes("phs-dm-symptom"), min_size=1, max_size=3, unique=True),
-              "referral_reason": _text, "referral_result": _codes("phs-referral-result"), "remark": _text})
+              "referral_reason": _text, "referral_result": _codes("phs-referral-result"), "remark": _text,
+              "med_1_name": _text, "med_2_name": _text, "insulin_kind": _text, "adj_1_name": _text,
+              "adj_insulin_kind": _text})
+_dose = st.sampled_from(["每日1次，每次5mg", "2次/日，10mg/次", "bid 1片", "遵医嘱", "每天三次每次0.5g"])
 
 
 @settings(max_examples=60, deadline=None)
-@given(follow_up_records, st.integers(60, 140))
-def test_diabetes_follow_up_round_trip(record, dbp):
+@given(follow_up_records, st.integers(60, 140), _dose, _dose)
+def test_diabetes_follow_up_round_trip(record, dbp, dose, insulin_dose):
     if "sbp" in record:
         record["dbp"] = dbp
+    if "med_1_name" in record:
+        record["med_1_dosage"] = dose
+    if "adj_insulin_kind" in record:
+        record["adj_insulin_dosage"] = insulin_dose
     assert normalise.normalise("diabetes-follow-up", record)[1] == []
     unit = mapping.follow_up("diabetes-follow-up", [2], [record])
     patient = {"resourceType": "Patient", "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
                                                          {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}]}
-    back = mapping.read_follow_up("diabetes-follow-up", unit.entries[0].resource,
-                                  [e.resource for e in unit.entries[1:]], lambda ref: patient if ref else None)
+    resources = [e.resource for e in unit.entries[1:]]
+    observations = [r for r in resources if r["resourceType"] == "Observation"]
+    medicines = [r for r in resources if r["resourceType"] != "Observation"]
+    back = mapping.read_follow_up("diabetes-follow-up", unit.entries[0].resource, observations,
+                                  lambda ref: patient if ref else None, medicines)
     assert back == record
+
+
+def test_follow_up_medicines_become_statements_and_an_adjustment_a_plan():
+    record, errors = normalise.normalise("diabetes-follow-up", {
+        "身份证号": ID18, "随访日期": "2025-03-01", "随访方式": "1", "空腹血糖": "8.2", "此次随访分类": "2",
+        "随访医生": "周明", "随访医生编号": "D990100001", "药物名称1": "二甲双胍片", "用法用量1": "每日３次，每次0.5g",
+        "胰岛素种类": "门冬胰岛素30注射液", "胰岛素用法和用量": "2次/日，12单位/次",
+        "调整药物名称1": "格列美脲片", "调整用法用量1": "qd 2mg/次"})
+    assert errors == []
+    unit = mapping.follow_up("diabetes-follow-up", [2], [record])
+    by_type: dict[str, list[dict]] = {}
+    for entry in unit.entries:
+        by_type.setdefault(entry.resource["resourceType"], []).append(entry.resource)
+    metformin, insulin = by_type["MedicationStatement"]
+    assert metformin["medicationCodeableConcept"] == {"text": "二甲双胍片"}
+    assert metformin["context"] == {"reference": unit.entries[0].full_url}
+    assert metformin["dosage"][0] == {
+        "text": "每日３次，每次0.5g", "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}},
+        "doseAndRate": [{"doseQuantity": {"value": 0.5, "unit": "g", "system": "http://unitsofmeasure.org",
+                                          "code": "g"}}]}
+    assert insulin["dosage"][0]["doseAndRate"][0]["doseQuantity"]["code"] == "[iU]"
+    (plan,) = by_type["MedicationRequest"]
+    assert (plan["intent"], plan["medicationCodeableConcept"]["text"]) == ("plan", "格列美脲片")
+    assert plan["requester"]["reference"].startswith("urn:uuid:")  # the visit's doctor
+    assert plan["dosageInstruction"][0]["timing"]["repeat"]["frequency"] == 1
+
+
+def test_a_dose_without_its_drug_is_reported_on_the_dose_column():
+    _rec, errors = normalise.normalise("hypertension-follow-up", {
+        "身份证号": ID18, "随访日期": "2025-03-01", "随访方式": "1", "收缩压": "130", "舒张压": "80",
+        "此次随访分类": "1", "随访医生": "周明", "调整用法用量2": "每日1次，每次5mg"})
+    assert [(e.field, e.reason) for e in errors] == [("调整用法用量2", "调整用法用量2 is given without 调整药物名称2")]
 
 
 def test_synthetic_ids_are_valid():
@@ -371,12 +413,16 @@ def test_referral_round_trip(record):
 @given(follow_up_records, st.integers(60, 140), st.integers(60, 250))
 def test_hypertension_follow_up_round_trip(record, dbp, sbp):
     record = {k: v for k, v in record.items() if k not in ("fasting_glucose", "hba1c", "hypoglycaemia",
-                                                           "dorsalis_pedis", "staple_food", "symptoms")}
+                                                           "dorsalis_pedis", "staple_food", "symptoms",
+                                                           "insulin_kind", "adj_insulin_kind")}
     record.update(sbp=sbp, dbp=dbp)
     assert normalise.normalise("hypertension-follow-up", record)[1] == []
     unit = mapping.follow_up("hypertension-follow-up", [2], [record])
     patient = {"resourceType": "Patient", "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
                                                          {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}]}
+    resources = [e.resource for e in unit.entries[1:]]
     back = mapping.read_follow_up("hypertension-follow-up", unit.entries[0].resource,
-                                  [e.resource for e in unit.entries[1:]], lambda ref: patient if ref else None)
+                                  [r for r in resources if r["resourceType"] == "Observation"],
+                                  lambda ref: patient if ref else None,
+                                  [r for r in resources if r["resourceType"] != "Observation"])
     assert back == record
