@@ -3,22 +3,17 @@
 
 from __future__ import annotations
 
-from .. import tables
-from . import medication
+from . import medication, observations
 from .common import (
     CS,
     DOCTOR_CARD,
     HEALTH_RECORD,
     ID_CARD,
-    LOINC,
     SD,
     SID,
-    UCUM,
     USCC,
     Unit,
     apply_fields,
-    code_of,
-    concept,
     edition_tag,
     ident_value,
     organization,
@@ -34,13 +29,6 @@ VISIT_SYSTEMS = {"hypertension-follow-up": SID + "hypertension-follow-up",
 SERVICE_ITEM = {"hypertension-follow-up": ("hypertension-follow-up", "高血压患者随访"),
                 "diabetes-follow-up": ("diabetes-follow-up", "2型糖尿病患者随访")}
 ENCOUNTER_CLASS = {"clinic": ("AMB", "ambulatory"), "home": ("HH", "home health"), "phone": ("VR", "virtual")}
-_VITAL = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                       "code": "vital-signs", "display": "Vital Signs"}]}]
-_SURVEY = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                        "code": "survey", "display": "Survey"}]}]
-_LAB_CODES = {"1558-6", "4548-4"}
-_LAB = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                     "code": "laboratory", "display": "Laboratory"}]}]
 
 
 def visit_key(record_type: str, record: dict) -> str:
@@ -75,53 +63,14 @@ def follow_up(record_type: str, rows: list[int], records: list[dict]) -> Unit:
     edition_tag(records, enc)
     enc_entry = plain_put("Encounter", f"{system}|{key}", enc)
     unit.entries.append(enc_entry)
-    observations: dict[str, dict] = {}
-    when = record["visit_date"]
-    for fld in tables.form(record_type).fields:
-        if fld.kind != "obs" or record.get(fld.key) is None:
-            continue
-        system_code, value_kind = fld.args[0], fld.args[1]
-        cs, code = system_code.split("|")
-        obs = observations.get(system_code)
-        if obs is None:
-            obs = {"resourceType": "Observation",
-                   "identifier": [{"system": system, "value": f"{key}/{code}"}], "status": "final",
-                   "category": _LAB if code in _LAB_CODES else _VITAL if cs == LOINC else _SURVEY,
-                   "code": {"coding": [{"system": cs, "code": code}], "text": fld.header},
-                   "subject": enc["subject"], "encounter": {"reference": enc_entry.full_url},
-                   "effectiveDateTime": when}
-            observations[system_code] = obs
-        value = record[fld.key]
-        if value_kind == "quantity":
-            obs["valueQuantity"] = _quantity(value, fld.args[2])
-        elif value_kind == "component":
-            obs["code"]["text"] = "血压"
-            comp_cs, comp_code = fld.args[2].split("|")
-            obs.setdefault("component", []).append(
-                {"code": {"coding": [{"system": comp_cs, "code": comp_code}], "text": fld.header},
-                 "valueQuantity": _quantity(value, fld.args[3])})
-        elif value_kind == "concept":
-            obs["valueCodeableConcept"] = concept(fld, value, record)
-        elif value_kind == "date":
-            obs["valueDateTime"] = value
-        elif value_kind == "string":
-            obs["valueString"] = value
-        elif value_kind == "components":  # several codes in one cell: one component each
-            comp_cs, comp_code = fld.args[2].split("|")
-            obs["component"] = [{"code": {"coding": [{"system": comp_cs, "code": comp_code}], "text": fld.header},
-                                 "valueCodeableConcept": concept(fld, code, record)} for code in value]
-    for system_code, obs in observations.items():
-        unit.entries.append(plain_put("Observation", f"{system}|{key}/{system_code}", obs))
+    unit.entries += observations.build(record_type, record, system, key, enc["subject"], enc_entry.full_url,
+                                       record["visit_date"], observations.SURVEY)
     unit.entries += medication.medications(record_type, record, system, key, enc["subject"], enc_entry.full_url,
                                            enc["participant"][0]["individual"])
     return unit
 
 
-def _quantity(value, unit: str) -> dict:
-    return {"value": value, "unit": unit, "system": UCUM, "code": unit}
-
-
-def read_follow_up(record_type: str, enc: dict, observations: list[dict], resolve,
+def read_follow_up(record_type: str, enc: dict, visit_observations: list[dict], resolve,
                    medicines: list[dict] | tuple = ()) -> dict:
     """The form's record of a follow-up Encounter, its Observations and its MedicationStatements
     and MedicationRequests."""
@@ -152,36 +101,6 @@ def read_follow_up(record_type: str, enc: dict, observations: list[dict], resolv
     if org:
         record["institution_code"] = ident_value(org, USCC)
         record["institution"] = org.get("name")
-    by_code = {}
-    for obs in observations:
-        c = obs["code"]["coding"][0]
-        by_code[f"{c['system']}|{c['code']}"] = obs
-    for fld in tables.form(record_type).fields:
-        if fld.kind != "obs":
-            continue
-        found = by_code.get(fld.args[0])
-        if found is None:
-            continue
-        obs = found
-        value_kind = fld.args[1]
-        if value_kind == "quantity" and "valueQuantity" in obs:
-            record[fld.key] = obs["valueQuantity"]["value"]
-        elif value_kind == "component":
-            want = fld.args[2].split("|")[1]
-            for comp in obs.get("component", []):
-                if comp["code"]["coding"][0]["code"] == want:
-                    record[fld.key] = comp["valueQuantity"]["value"]
-        elif value_kind == "concept":
-            code = code_of(fld, obs.get("valueCodeableConcept"), record)
-            if code:
-                record[fld.key] = code
-        elif value_kind == "date" and obs.get("valueDateTime"):
-            record[fld.key] = obs["valueDateTime"][:10]
-        elif value_kind == "string" and obs.get("valueString"):
-            record[fld.key] = obs["valueString"]
-        elif value_kind == "components":
-            codes = [code_of(fld, comp.get("valueCodeableConcept"), record) for comp in obs.get("component", [])]
-            if codes:
-                record[fld.key] = [c for c in codes if c]
+    observations.read(record_type, visit_observations, record)
     medication.read_medications(record_type, system, list(medicines), record)
     return {k: v for k, v in record.items() if v is not None}
