@@ -95,10 +95,15 @@ def fetch(record_type: str, client: Client, date_from: dt.date | None = None, da
                 relation = next((c["code"] for e in m.get("extension", []) if e.get("url") == mapping.RELATIONSHIP
                                  for c in e["valueCodeableConcept"]["coding"]), None)
                 members["/".join(m["entity"]["reference"].split("/")[-2:])] = (number, relation)
+        history: dict[str, list[dict]] = {}
+        for entry in client.search("Observation", [("identifier", f"{mapping.RESIDENT_FORM}|"), ("_count", "500")]):
+            obs = entry["resource"]
+            history.setdefault((obs.get("subject") or {}).get("reference", "").split("/")[-1], []).append(obs)
         resolver.prefetch(resources)
         for patient in resources:
             org = resolver((patient.get("managingOrganization") or {}).get("reference"))
-            records.append(mapping.read_resident(patient, org, members.get(f"Patient/{patient['id']}")))
+            records.append(mapping.read_resident(patient, org, members.get(f"Patient/{patient['id']}"),
+                                                 history.get(patient["id"], [])))
     elif record_type == "contract":
         resolver.prefetch(resources)
         for res in resources:

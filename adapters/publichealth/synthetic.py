@@ -52,8 +52,26 @@ def residents(n: int, seed: int = 1) -> list[dict]:
             keys.append("diabetes-t2")
         if keys:
             rec["key_population"] = keys
+        _history(rec, keys, rng)
         out.append(rec)
     return out
+
+
+def _history(rec: dict, keys: list[str], rng: random.Random) -> None:
+    """The form's history sections: mostly 无, the resident's own chronic diseases, a few families'."""
+    rec["drug_allergy"] = ["2"] if rng.random() < 0.08 else ["1"]
+    rec["exposure"] = ["1"]
+    diseases = [code for key, code in (("hypertension", "2"), ("diabetes-t2", "3")) if key in keys]
+    rec["past_disease"] = diseases or ["1"]
+    if diseases:
+        rec["diagnosed"] = "、".join(f"{'高血压' if c == '2' else '糖尿病'} {2005 + rng.randrange(15)}年{rng.randrange(1, 13)}月"
+                                    for c in diseases)
+    rec.update(surgery="无", trauma="无", transfusion="无")
+    rec["family_father"] = ["2"] if rng.random() < 0.3 else ["1"]
+    rec["family_mother"] = ["1"]
+    rec["disability"] = ["1"]
+    rec.update(kitchen=rng.choice(["2", "3"]), fuel=rng.choice(["1", "3"]), water="1", toilet=rng.choice(["1", "3"]),
+               livestock="1")
 
 
 def follow_ups(people: list[dict], per_person: int, record_type: str, seed: int = 2) -> list[dict]:

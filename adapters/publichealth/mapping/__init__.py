@@ -18,6 +18,7 @@ from .common import (
     ID_CARD,
     REFERRAL_NUMBER,
     RELATIONSHIP,
+    RESIDENT_FORM,
     TEAM_CODE,
     USCC,
     Unit,
@@ -33,7 +34,7 @@ from .resident import household, read_resident, resident
 from .team import read_team, team
 
 __all__ = ["CONTRACT_NUMBER", "DOCTOR_CARD", "GROUP_KEYS", "HEALTH_RECORD", "HOUSEHOLD", "ID_CARD",
-           "REFERRAL_NUMBER", "RELATIONSHIP", "TEAM_CODE", "USCC", "VISIT_SYSTEMS", "Unit", "apply_fields",
+           "REFERRAL_NUMBER", "RELATIONSHIP", "RESIDENT_FORM", "TEAM_CODE", "USCC", "VISIT_SYSTEMS", "Unit", "apply_fields",
            "contract", "disagreements", "follow_up", "household", "ident_value", "read_contract",
            "read_follow_up", "read_referral", "read_resident", "read_team", "referral", "resident",
            "stored_hash", "team", "units"]

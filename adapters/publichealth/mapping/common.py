@@ -27,6 +27,7 @@ __all__ = ["CONTRACT_NUMBER", "CS", "DOCTOR_CARD", "HEALTH_RECORD", "ID_CARD", "
 
 TEAM_CODE = SID + "team-code"
 HOUSEHOLD = SID + "household-record"
+RESIDENT_FORM = SID + "resident-form"  # the resident form's history Observations: 身份证号/section
 REFERRAL_NUMBER = SID + "referral-number"
 ROLE_ID = SID + "practitioner-role"
 EDITION = CS + "phs-form-edition"

@@ -1,8 +1,10 @@
 """The ``obs`` target kind of the form tables: a form's answers as Observations.
 
 ``obs <system|code> <value kind> …`` — one Observation per code, with the value as a quantity,
-a component of a panel (blood pressure), a coded value, a date, a string, or one component per
-code when a cell holds several codes.  The visit forms' Observations belong to the follow-up
+a component of a panel (blood pressure), a coded value, a date, a string, one component per
+code when a cell holds several codes, or one coded or text answer of a panel
+(``component-concept``, ``component-string``): fields naming the same code share its
+Observation.  The visit forms' Observations belong to the follow-up
 Encounter; the resident form's (its history sections) to the resident alone.
 """
 
@@ -17,6 +19,15 @@ SURVEY = [{"coding": [{"system": _CATEGORY, "code": "survey", "display": "Survey
 SOCIAL_HISTORY = [{"coding": [{"system": _CATEGORY, "code": "social-history", "display": "Social History"}]}]
 LAB_CODES = {"1558-6", "4548-4"}
 LAB = [{"coding": [{"system": _CATEGORY, "code": "laboratory", "display": "Laboratory"}]}]
+
+
+def _code(cs: str, code: str, header: str) -> dict:
+    """The Observation's code: a panel named in code-lists.csv (list ``phs-observation``) by its
+    name there, any other by the header of its form field."""
+    named = tables.code_lists().get("phs-observation")
+    known = named.codes.get(code) if named is not None and named.system == cs else None
+    coding = {"system": cs, "code": code, **({"display": known.display} if known else {})}
+    return {"coding": [coding], "text": known.display if known else header}
 
 
 def quantity(value, unit: str) -> dict:
@@ -37,8 +48,7 @@ def build(record_type: str, record: dict, system: str, key: str, subject: dict, 
             obs = {"resourceType": "Observation",
                    "identifier": [{"system": system, "value": f"{key}/{code}"}], "status": "final",
                    "category": LAB if code in LAB_CODES else VITAL if cs == LOINC else category,
-                   "code": {"coding": [{"system": cs, "code": code}], "text": fld.header},
-                   "subject": subject}
+                   "code": _code(cs, code, fld.header), "subject": subject}
             if encounter:
                 obs["encounter"] = {"reference": encounter}
             if when:
@@ -61,8 +71,17 @@ def build(record_type: str, record: dict, system: str, key: str, subject: dict, 
             obs["valueString"] = value
         elif value_kind == "components":  # several codes in one cell: one component each
             comp_cs, comp_code = fld.args[2].split("|")
-            obs["component"] = [{"code": {"coding": [{"system": comp_cs, "code": comp_code}], "text": fld.header},
-                                 "valueCodeableConcept": concept(fld, code, record)} for code in value]
+            obs.setdefault("component", []).extend(
+                {"code": {"coding": [{"system": comp_cs, "code": comp_code}], "text": fld.header},
+                 "valueCodeableConcept": concept(fld, code, record)} for code in value)
+        elif value_kind in ("component-concept", "component-string"):  # one answer of a panel
+            comp_cs, comp_code = fld.args[2].split("|")
+            part: dict = {"code": {"coding": [{"system": comp_cs, "code": comp_code}], "text": fld.header}}
+            if value_kind == "component-concept":
+                part["valueCodeableConcept"] = concept(fld, value, record)
+            else:
+                part["valueString"] = value
+            obs.setdefault("component", []).append(part)
     return [plain_put("Observation", f"{system}|{key}/{system_code}", obs) for system_code, obs in observations.items()]
 
 
@@ -96,6 +115,19 @@ def read(record_type: str, found_observations: list[dict], record: dict) -> None
         elif value_kind == "string" and obs.get("valueString"):
             record[fld.key] = obs["valueString"]
         elif value_kind == "components":
-            codes = [code_of(fld, comp.get("valueCodeableConcept"), record) for comp in obs.get("component", [])]
-            if codes:
+            want = fld.args[2].split("|")[1]
+            codes = [code_of(fld, comp.get("valueCodeableConcept"), record) for comp in obs.get("component", [])
+                     if comp["code"]["coding"][0]["code"] == want]
+            if any(codes):
                 record[fld.key] = [c for c in codes if c]
+        elif value_kind in ("component-concept", "component-string"):
+            want = fld.args[2].split("|")[1]
+            for comp in obs.get("component", []):
+                if comp["code"]["coding"][0]["code"] != want:
+                    continue
+                if value_kind == "component-string" and comp.get("valueString"):
+                    record[fld.key] = comp["valueString"]
+                elif value_kind == "component-concept":
+                    code = code_of(fld, comp.get("valueCodeableConcept"), record)
+                    if code:
+                        record[fld.key] = code

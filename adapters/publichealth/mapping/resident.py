@@ -1,12 +1,14 @@
-"""个人基本信息表 ↔ Patient (in a household Group)."""
+"""个人基本信息表 ↔ Patient (in a household Group), its history sections as Observations."""
 
 from __future__ import annotations
 
 from .. import tables
+from . import observations
 from .common import (
     HOUSEHOLD,
     ID_CARD,
     RELATIONSHIP,
+    RESIDENT_FORM,
     SD,
     USCC,
     Unit,
@@ -39,7 +41,11 @@ def resident(rows: list[int], records: list[dict]) -> Unit:
     if record.get("institution_code"):
         res["managingOrganization"] = organization(unit, record["institution_code"], record.get("institution"))
     edition_tag(records, res)
-    unit.entries.append(conditional_put("Patient", ID_CARD, record["id_number"], res))
+    patient = conditional_put("Patient", ID_CARD, record["id_number"], res)
+    unit.entries.append(patient)
+    # the form's history sections (过敏史, 暴露史, 既往史, 家族史, 残疾, 生活环境) as answered
+    unit.entries += observations.build("resident", record, RESIDENT_FORM, record["id_number"],
+                                       {"reference": patient.full_url}, None, None, observations.SOCIAL_HISTORY)
     if record.get("household_no"):
         unit.extra["household"] = (record["household_no"], record["id_number"], record.get("relation"),
                                    record.get("name"))
@@ -72,9 +78,13 @@ def household(rows: list[int], number: str, members: list[tuple[str, str | None,
     return stamp(unit)
 
 
-def read_resident(patient: dict, org: dict | None, group_member: tuple[str | None, str | None] | None) -> dict:
+def read_resident(patient: dict, org: dict | None, group_member: tuple[str | None, str | None] | None,
+                  history: list[dict] | tuple = ()) -> dict:
+    """The form's record of a Patient, its Organization, household membership and the
+    Observations of its history sections."""
     record: dict = {}
     read_fields("resident", patient, record)
+    observations.read("resident", list(history), record)
     read_edition(patient, record)
     if org:
         code = next((i["value"] for i in org.get("identifier", []) if i.get("system") == USCC), None)

@@ -183,7 +183,14 @@ residents = st.fixed_dictionaries(
               "contact_name": _text, "contact_phone": st.from_regex(r"\A1[3-9][0-9]{9}\Z"),
               "education": _codes("phs-education"), "occupation": _codes("phs-occupation"),
               "payment": st.lists(_codes("phs-payment-method"), min_size=1, max_size=3, unique=True),
-              "abo": _codes("abo-blood-group"), "rh": _codes("rh-blood-group")})
+              "abo": _codes("abo-blood-group"), "rh": _codes("rh-blood-group"),
+              **{key: st.lists(_codes(codes), min_size=1, max_size=3, unique=True) for key, codes in (
+                  ("drug_allergy", "phs-drug-allergy"), ("exposure", "phs-exposure"),
+                  ("past_disease", "phs-past-disease"), ("family_father", "phs-family-disease"),
+                  ("family_children", "phs-family-disease"), ("disability", "phs-disability"))},
+              **{key: _text for key in ("drug_allergy_other", "diagnosed", "surgery", "transfusion", "hereditary")},
+              **{key: _codes(codes) for key, codes in (("kitchen", "phs-kitchen-exhaust"), ("fuel", "phs-fuel"),
+                                                        ("water", "phs-drinking-water"), ("livestock", "phs-livestock"))}})
 
 
 @settings(max_examples=60, deadline=None)
@@ -191,7 +198,33 @@ residents = st.fixed_dictionaries(
 def test_resident_round_trip(record):
     assert normalise.normalise("resident", record)[1] == []
     unit = mapping.resident([2], [record])
-    assert mapping.read_resident(unit.entries[0].resource, None, None) == record
+    history = [e.resource for e in unit.entries[1:]]
+    assert mapping.read_resident(unit.entries[0].resource, None, None, history) == record
+
+
+def test_the_resident_forms_history_sections_become_panels_of_the_resident():
+    record, errors = normalise.normalise("resident", {
+        "姓名": "王建国", "性别": "男", "出生日期": "1956-07-09", "身份证号": ID18, "档案编号": "99010100100100001",
+        "药物过敏史": "青霉素、磺胺", "既往史疾病": "高血压、糖尿病",
+        "确诊时间": "高血压 2010年5月", "家族史父亲": "脑卒中", "家族史母亲": "无", "残疾情况": "无残疾",
+        "厨房排风设施": "油烟机", "饮水": "1", "厕所": "卫生厕所"})
+    assert errors == []
+    unit = mapping.resident([2], [record])
+    patient = unit.entries[0]
+    panels = {e.resource["code"]["coding"][0]["code"]: e.resource for e in unit.entries[1:]}
+    assert set(panels) == {"allergy-history", "past-history", "family-history", "disability", "living-environment"}
+    past = panels["past-history"]
+    assert past["subject"] == {"reference": patient.full_url} and "encounter" not in past
+    assert past["code"]["text"] == "既往史" and past["category"][0]["coding"][0]["code"] == "social-history"
+    assert [(c["code"]["coding"][0]["code"], c.get("valueString") or c["valueCodeableConcept"]["text"])
+            for c in past["component"]] == [("past-disease", "高血压"), ("past-disease", "糖尿病"),
+                                            ("diagnosis-dates", "高血压 2010年5月")]
+    family = [(c["code"]["coding"][0]["code"], c["valueCodeableConcept"]["text"])
+              for c in panels["family-history"]["component"]]
+    assert family == [("family-father", "脑卒中"), ("family-mother", "无")]
+    environment = {c["code"]["coding"][0]["code"]: c["valueCodeableConcept"]["coding"][0]["code"]
+                   for c in panels["living-environment"]["component"]}
+    assert environment == {"kitchen-exhaust": "2", "drinking-water": "1", "toilet": "1"}
 
 
 follow_up_records = st.fixed_dictionaries(
