@@ -59,6 +59,8 @@ def residents(n: int, seed: int = 1) -> list[dict]:
 
 def _history(rec: dict, keys: list[str], rng: random.Random) -> None:
     """The form's history sections: mostly 无, the resident's own chronic diseases, a few families'."""
+    if rng.random() < 0.5:
+        rec["work_unit"] = rng.choice(["示范区第一小学", "示范区供电公司", "示范区农机站", "个体经营"])
     rec["drug_allergy"] = ["2"] if rng.random() < 0.08 else ["1"]
     rec["exposure"] = ["1"]
     diseases = [code for key, code in (("hypertension", "2"), ("diabetes-t2", "3")) if key in keys]

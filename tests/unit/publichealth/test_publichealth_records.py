@@ -188,7 +188,8 @@ residents = st.fixed_dictionaries(
                   ("drug_allergy", "phs-drug-allergy"), ("exposure", "phs-exposure"),
                   ("past_disease", "phs-past-disease"), ("family_father", "phs-family-disease"),
                   ("family_children", "phs-family-disease"), ("disability", "phs-disability"))},
-              **{key: _text for key in ("drug_allergy_other", "diagnosed", "surgery", "transfusion", "hereditary")},
+              **{key: _text for key in ("drug_allergy_other", "diagnosed", "surgery", "transfusion", "hereditary",
+                                        "work_unit")},
               **{key: _codes(codes) for key, codes in (("kitchen", "phs-kitchen-exhaust"), ("fuel", "phs-fuel"),
                                                         ("water", "phs-drinking-water"), ("livestock", "phs-livestock"))}})
 
