@@ -36,3 +36,13 @@ def test_mangled_messages_convert_or_are_refused(sample, edits):
         errors = [i for i in validate_resource(entry["resource"]) if i.is_error]
         assert not errors, (text, entry["resource"], errors)
     assert er7.parse(ack(msg, "AA", conv.warnings)).first("MSA").get(1) == "AA"
+
+
+def test_a_malformed_escape_in_a_field_still_converts():
+    """Found by the fuzzer: a stray escape character before the OID of PID-3 (python-hl7 warns
+    through a deprecated logging call and keeps the text)."""
+    text = next(v for v in SAMPLES if b"RRI^I12" in v).decode("utf-8").replace("&2.16.156.10011.1.3", "&\\\\.16.156.10011.1.3", 1)
+    try:
+        inbound.convert(er7.parse(text.encode("utf-8")))
+    except HL7Error as exc:
+        assert exc.ack_code in ("AE", "AR")
