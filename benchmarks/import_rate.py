@@ -29,7 +29,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.publichealth import import_file, synthetic, writers
+from adapters.publichealth import import_file, mapping, synthetic, writers
 
 
 @contextlib.contextmanager
@@ -72,10 +72,19 @@ def run(residents: int = 1000, server: str | None = None, batch_size: int = 500)
             again = time.perf_counter() - again
             assert a1.unchanged + a2.unchanged == a1.rows + a2.rows, "a re-import must change nothing"
     rows = r1.rows + r2.rows
+    resources = _resources("resident", people) + r1.households + _resources("hypertension-follow-up", visits)
     return {"case": "publichealth-import", "residents": r1.rows, "follow_ups": r2.rows,
             "rejected": r1.rejected + r2.rejected, "seconds": round(seconds, 2),
             "resident_rows_per_s": round(r1.rate), "follow_up_rows_per_s": round(r2.rate),
-            "rows_per_s": round(rows / seconds), "reimport_rows_per_s": round(rows / again)}
+            "rows_per_s": round(rows / seconds), "resources": resources,
+            "resources_per_s": round(resources / seconds), "reimport_rows_per_s": round(rows / again)}
+
+
+def _resources(record_type: str, records: list[dict]) -> int:
+    """The resources the rows write (each object's own entries; shared Organizations and
+    Practitioners once)."""
+    units = mapping.units(record_type, list(enumerate(records)))
+    return sum(len(u.entries) for u in units) + len({key for u in units for key in u.support})
 
 
 def main() -> None:

@@ -103,7 +103,7 @@ def _adapters(base: str, workdir: Path, options: Options, echo) -> list[dict]:
     if options.adapter_residents and not options.only:
         got = import_rate.run(residents=options.adapter_residents, server=base, batch_size=options.bundle_size)
         note = (f"{got['rows_per_s']} rows/s first import ({got['residents']} residents, {got['follow_ups']} "
-                f"follow-ups), {got['reimport_rows_per_s']} rows/s re-import")
+                f"follow-ups; {got['resources_per_s']} resources/s), {got['reimport_rows_per_s']} rows/s re-import")
         echo(f"public-health import: {note}")
         rows.append({"name": "public-health import (jiayi import, rows/s)", "note": note, "adapter": got})
     if options.adapter_messages and not options.only:

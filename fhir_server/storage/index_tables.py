@@ -3,8 +3,8 @@ that make paging stable.
 
 Every index table carries the owning resource (``res_type``, ``res_id``) and the parameter
 ``code``; the search layer replaces all rows of a resource on every write.  Two kinds of
-indexes: (res_type, param, value...) for the query conditions, and (res_type, res_id) for
-replacing a resource's rows.  Values are what the search layer computed (normalised strings,
+indexes: (res_type, param, value...) for the query conditions, and (res_type, res_id, param) for
+checking one resource's values and replacing its rows.  Values are what the search layer computed (normalised strings,
 ranges as low/high); nothing here knows FHIR semantics.
 
 Dates are naive UTC datetimes; ranges are half-open [low, high).  Numbers and quantities are
@@ -34,7 +34,9 @@ class _IndexRow:
 
 
 def _owner_index(table: str) -> Index:
-    return Index(f"ix_{table}_owner", "res_type", "res_id")
+    """A resource's rows of one parameter (the per-row checks of a search; a resource's rows for
+    replacing them by the (res_type, res_id) prefix)."""
+    return Index(f"ix_{table}_owner", "res_type", "res_id", "param")
 
 
 class StringIndex(_IndexRow, Base):

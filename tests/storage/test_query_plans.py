@@ -58,3 +58,27 @@ def test_a_single_test_keeps_its_index_list_and_alternatives_each_name_the_param
     sql = _sql("Patient", [("identifier", "urn:a|1,urn:a|2")])
     assert "EXISTS" not in sql
     assert sql.count("param = 'identifier'") == 2
+
+
+def test_the_per_row_check_probes_the_owner_index_even_for_a_common_code(request, tmp_path_factory):
+    """``Basic?subject=X&code=common``: the common code's rows are most of the table, so its
+    check must read the candidate's own rows (owner index), not scan the code's."""
+    database = Database(migrated_url("sqlite", request, tmp_path_factory))
+    repo = SqlRepository(database)
+    try:
+        with repo.unit_of_work(write=True) as uow:
+            for i in range(600):
+                uow.save("POST", "Basic", f"b{i}", {"resourceType": "Basic", "code": {"coding": [
+                    {"system": "urn:x", "code": "common" if i % 10 else f"rare{i}"}]},
+                    "subject": {"reference": f"Patient/p{i % 300}"}}, None)
+        database.analyze()
+        request_ = parse_search("Basic", [("subject", "Patient/p7"), ("code", "urn:x|common")])
+        query = select(ResourceRow.res_id).where(*filters(request_.resource_type, request_.types, request_.where))
+        with database.engine.connect() as conn:
+            plan = " ".join(str(row[-1]) for row in conn.execute(
+                text("EXPLAIN QUERY PLAN " + str(query.compile(database.engine, compile_kwargs={"literal_binds": True})))))
+            found = sorted(conn.execute(query).scalars())
+        assert "ix_search_token_owner" in plan and "ix_search_token_code" not in plan
+        assert found == ["b307", "b7"]
+    finally:
+        database.dispose()
