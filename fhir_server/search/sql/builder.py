@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, literal, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, tuple_
 
 from fhir_server.search import fulltext, pinyin
 from fhir_server.search.params import KINDS, date
@@ -103,27 +103,14 @@ def _value(owner: Owner, test: ValueTest) -> ColumnElement:
         text = TEXT_TABLE.alias()
         matched = or_(*(TextMatch(text, v) for v in test.values))
         return owner.member(text.c.res_type, text.c.res_id, [text.c.param == code, matched])
-    t = INDEX_TABLES[test.param.type].alias()
-    return owner.member(t.c.res_type, t.c.res_id, _index_where(t, test), negate=test.negated)
-
-
-def _index_where(t: Any, test: ValueTest) -> list[ColumnElement]:
     kind = KINDS[test.param.type]
+    t = INDEX_TABLES[test.param.type].alias()
     param = t.c.param == index_code(test)
     if len(test.values) == 1:
-        return [param, kind.condition(t, test.values[0], test.modifier)]
-    # the parameter in every alternative, so SQLite answers each from the index (MULTI-INDEX OR)
-    return [or_(*(and_(param, kind.condition(t, v, test.modifier)) for v in test.values))]
-
-
-def probe(res_type: str, test: Test) -> Any | None:
-    """The index rows a value test matches, to measure how selective it is (None: a test that
-    cannot drive a search — negated, a chain, ``_has``, full text, ``:missing``)."""
-    if not isinstance(test, ValueTest) or test.negated or test.param.code in ("_id", "_lastUpdated") \
-            or test.param.code in fulltext.PARAMS:
-        return None
-    t = INDEX_TABLES[test.param.type].alias()
-    return select(literal(1)).select_from(t).where(t.c.res_type == res_type, *_index_where(t, test))
+        where = [param, kind.condition(t, test.values[0], test.modifier)]
+    else:  # the parameter in every alternative, so SQLite answers each from the index (MULTI-INDEX OR)
+        where = [or_(*(and_(param, kind.condition(t, v, test.modifier)) for v in test.values))]
+    return owner.member(t.c.res_type, t.c.res_id, where, negate=test.negated)
 
 
 def index_code(test: ValueTest) -> str:
@@ -166,17 +153,15 @@ def _has(owner: Owner, test: HasTest) -> ColumnElement:
     return tuple_(owner.type_col, owner.id_col).in_(select(ref.c.target_type, ref.c.target_id).where(*where))
 
 
-def filters(res_type: str | None, types: tuple[str, ...], tests: tuple[Test, ...],
-            driver: int | None = None) -> list[ColumnElement]:
-    """The WHERE clause of a search over the resource table, driven from ``tests[driver]``
-    (None: the test whose kind is usually the most selective)."""
+def filters(res_type: str | None, types: tuple[str, ...], tests: tuple[Test, ...]) -> list[ColumnElement]:
+    """The WHERE clause of a search over the resource table."""
     where: list[ColumnElement] = [R.c.deleted.is_(False)]
     if res_type is not None:
         where.append(R.c.res_type == res_type)
     elif types:
         where.append(R.c.res_type.in_(types))
     owner, per_row = resource_owner(res_type), RowOwner(res_type)
-    driver = _driver(tests) if driver is None else driver
+    driver = _driver(tests)
     where.extend(condition(owner if i == driver else per_row, t) for i, t in enumerate(tests))
     return where
 

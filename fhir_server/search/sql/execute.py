@@ -9,18 +9,17 @@ from fhir_server.search.cost import Limits
 from fhir_server.search.page import PageToken, SearchPage, page_links
 from fhir_server.search.request import SearchRequest
 from fhir_server.search.sql import paging
-from fhir_server.search.sql.builder import R, filters, order_by, probe
+from fhir_server.search.sql.builder import R, filters, order_by
 from fhir_server.search.sql.includes import fetch_includes
 from fhir_server.storage.models import ResourceRow
 
 LIVE = "live"  # token prefix of pages past the stored list (or when it expired)
-PROBE_CAP = 500  # index rows counted per test when choosing the one a search starts from
 
 
 def execute_search(session: Session, request: SearchRequest, page: str | None = None,
                    limits: Limits | None = None) -> SearchPage:
     limits = limits or Limits()
-    where = filters(request.resource_type, request.types, request.where, driver(session, request))
+    where = filters(request.resource_type, request.types, request.where)
     token = page or request.page
     if request.count_only:
         return SearchPage(total=_count(session, where))
@@ -29,24 +28,6 @@ def execute_search(session: Session, request: SearchRequest, page: str | None = 
     if request.includes and result.matches:
         result.included = fetch_includes(session, request.includes, result.matches, limits.max_include_depth)
     return result
-
-
-def driver(session: Session, request: SearchRequest) -> int | None:
-    """The test a search starts from: of the tests that can drive it, the one matching the fewest
-    index rows, counted up to :data:`PROBE_CAP` (the others are checked per candidate row).
-
-    ``Task?owner=<hospital>&status=requested`` starts from the few requested Tasks, and
-    ``Observation?subject=<resident>&code=<BP panel>`` from the resident's Observations: which
-    test is selective depends on the values, which no planner statistics here describe."""
-    if request.resource_type is None:
-        return None
-    probes = [(i, p) for i, p in ((i, probe(request.resource_type, t)) for i, t in enumerate(request.where))
-              if p is not None]
-    if len(probes) < 2:
-        return None
-    sizes = {i: session.scalar(select(func.count()).select_from(p.limit(PROBE_CAP).subquery())) or 0
-             for i, p in probes}
-    return min(sizes, key=lambda i: (sizes[i], i))
 
 
 def _first_page(session: Session, request: SearchRequest, where: list, limits: Limits) -> SearchPage:
