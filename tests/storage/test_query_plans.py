@@ -80,5 +80,8 @@ def test_the_per_row_check_probes_the_owner_index_even_for_a_common_code(request
             found = sorted(conn.execute(query).scalars())
         assert "ix_search_token_owner" in plan and "ix_search_token_code" not in plan
         assert found == ["b307", "b7"]
+        with database.engine.connect() as conn:  # a resource's rows of one parameter: one, says sqlite_stat1
+            stat = conn.execute(text("SELECT stat FROM sqlite_stat1 WHERE idx = 'ix_search_token_owner'")).scalar()
+        assert stat.split()[3] == "1"
     finally:
         database.dispose()
