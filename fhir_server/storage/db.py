@@ -120,29 +120,9 @@ class PlannerStatistics:
             with self.engine.execution_options(jiayi_write=True).connect() as conn:
                 conn.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
                 conn.exec_driver_sql("ANALYZE")
-                _trust_owner_indexes(conn)
                 conn.commit()
         except OperationalError as exc:
             log.warning("planner statistics not refreshed: %s", exc)
-
-
-def _trust_owner_indexes(conn) -> None:
-    """A resource's rows of one search parameter are one or a few by construction; say so.
-
-    SQLite keeps one average per index prefix.  The value indexes' averages are small because
-    most codes are rare (identifiers), though a few hold most rows (``status=executed``); so for
-    a search's per-row check ``EXISTS (… res_id = ? AND param = 'status' AND code = 'executed')``
-    SQLite preferred the value index and scanned thousands of rows per candidate.  Setting the
-    owner index's (res_type, res_id, param) average to 1 — its true order of magnitude; SQLite
-    documents ``sqlite_stat1`` as the application's to adjust — makes the planner probe the
-    candidate's own rows.  ``ANALYZE sqlite_schema`` reloads the statistics."""
-    rows = conn.exec_driver_sql("SELECT idx, stat FROM sqlite_stat1 WHERE idx LIKE 'ix!_search!_%!_owner' ESCAPE '!'")
-    for idx, stat in rows.all():
-        parts = stat.split()
-        if len(parts) >= 4 and parts[3] != "1":
-            parts[3] = "1"
-            conn.exec_driver_sql("UPDATE sqlite_stat1 SET stat = ? WHERE idx = ?", (" ".join(parts), idx))
-    conn.exec_driver_sql("ANALYZE sqlite_schema")
 
 
 class Database:

@@ -71,7 +71,9 @@ def test_the_per_row_check_probes_the_owner_index_even_for_a_common_code(request
                 uow.save("POST", "Basic", f"b{i}", {"resourceType": "Basic", "code": {"coding": [
                     {"system": "urn:x", "code": "common" if i % 10 else f"rare{i}"}]},
                     "subject": {"reference": f"Patient/p{i % 300}"}}, None)
-        database.analyze()
+        with database.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))  # plain statistics, as an operator or PRAGMA optimize leaves them
+            conn.commit()
         request_ = parse_search("Basic", [("subject", "Patient/p7"), ("code", "urn:x|common")])
         query = select(ResourceRow.res_id).where(*filters(request_.resource_type, request_.types, request_.where))
         with database.engine.connect() as conn:
@@ -80,8 +82,6 @@ def test_the_per_row_check_probes_the_owner_index_even_for_a_common_code(request
             found = sorted(conn.execute(query).scalars())
         assert "ix_search_token_owner" in plan and "ix_search_token_code" not in plan
         assert found == ["b307", "b7"]
-        with database.engine.connect() as conn:  # a resource's rows of one parameter: one, says sqlite_stat1
-            stat = conn.execute(text("SELECT stat FROM sqlite_stat1 WHERE idx = 'ix_search_token_owner'")).scalar()
-        assert stat.split()[3] == "1"
+
     finally:
         database.dispose()

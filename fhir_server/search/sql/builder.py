@@ -12,7 +12,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, String, and_, exists, false, func, or_, select, true, tuple_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from fhir_server.search import fulltext, pinyin
 from fhir_server.search.params import KINDS, date
@@ -53,6 +55,26 @@ class RowOwner(Owner):
     def member(self, sub_type_col: Any, sub_id_col: Any, where: list, negate: bool = False) -> ColumnElement:
         found = exists().where(sub_type_col == R.c.res_type, sub_id_col == R.c.res_id, *where)
         return ~found if negate else found
+
+
+class unindexed(FunctionElement):
+    """A column the planner must not look up by an index: ``+column`` on SQLite, the column
+    elsewhere.  A per-row check names its parameter this way, so SQLite reads the candidate's own
+    rows (owner index) instead of every row with the value: its statistics keep one average per
+    index prefix and cannot tell a common code (``status=executed``) from a rare one."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(unindexed)
+def _unindexed(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + compiler.process(element.clauses, **kw)
 
 
 def resource_owner(res_type: str | None) -> Owner:
@@ -105,11 +127,13 @@ def _value(owner: Owner, test: ValueTest) -> ColumnElement:
         return owner.member(text.c.res_type, text.c.res_id, [text.c.param == code, matched])
     kind = KINDS[test.param.type]
     t = INDEX_TABLES[test.param.type].alias()
-    param = t.c.param == index_code(test)
-    if len(test.values) == 1:
-        where = [param, kind.condition(t, test.values[0], test.modifier)]
+    values = [kind.condition(t, v, test.modifier) for v in test.values]
+    if isinstance(owner, RowOwner):  # checked per candidate row: from its own rows
+        where = [unindexed(t.c.param) == index_code(test), or_(*values)]
+    elif len(values) == 1:
+        where = [t.c.param == index_code(test), values[0]]
     else:  # the parameter in every alternative, so SQLite answers each from the index (MULTI-INDEX OR)
-        where = [or_(*(and_(param, kind.condition(t, v, test.modifier)) for v in test.values))]
+        where = [or_(*(and_(t.c.param == index_code(test), v) for v in values))]
     return owner.member(t.c.res_type, t.c.res_id, where, negate=test.negated)
 
 
