@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_CACHE_KIB = 32 * 1024  # page cache per connection (grows only as used)
 # SQLite keeps no planner statistics of its own: refreshed (sampled, see PlannerStatistics)
 # once this many resources were written, then each time the written count doubles.
 SQLITE_FIRST_ANALYZE = 500
@@ -72,10 +71,6 @@ def _sqlite_engine(url: str) -> Engine:
         if make_url(url).database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # the index tables' B-trees are written at random places: a page cache of 2 MB (the
-        # default) re-reads them from the OS on almost every insert once the file is large
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
