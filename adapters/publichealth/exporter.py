@@ -117,21 +117,18 @@ def fetch(record_type: str, client: Client, date_from: dt.date | None = None, da
         for res in resources:
             records.append(mapping.read_referral(res, resolver))
     else:
-        by_encounter: dict[str, list[dict]] = {}
+        by_encounter: dict[str, list[dict]] = {}  # the visit's Observations
+        medicines: dict[str, list[dict]] = {}  # its MedicationStatements and MedicationRequests
         ids = [r["id"] for r in resources]
         for start in range(0, len(ids), 100):
             chunk = ",".join(f"Encounter/{i}" for i in ids[start:start + 100])
-            for entry in client.search("Observation", {"encounter": chunk, "_count": "1000"}, post=True):
-                obs = entry["resource"]
-                by_encounter.setdefault(obs["encounter"]["reference"].split("/")[-1], []).append(obs)
-        medicines: dict[str, list[dict]] = {}
-        for start in range(0, len(ids), 100):
-            chunk = ",".join(f"Encounter/{i}" for i in ids[start:start + 100])
-            for res_type, param in (("MedicationStatement", "context"), ("MedicationRequest", "encounter")):
+            for res_type, param, found in (("Observation", "encounter", by_encounter),
+                                           ("MedicationStatement", "context", medicines),
+                                           ("MedicationRequest", "encounter", medicines)):
                 for entry in client.search(res_type, {param: chunk, "_count": "1000"}, post=True):
-                    med = entry["resource"]
-                    visit = (med.get("context") or med.get("encounter") or {}).get("reference", "")
-                    medicines.setdefault(visit.split("/")[-1], []).append(med)
+                    res = entry["resource"]
+                    visit = (res.get(param) or {}).get("reference", "")
+                    found.setdefault(visit.split("/")[-1], []).append(res)
         resolver.prefetch(resources)
         for enc in resources:
             records.append(mapping.read_follow_up(record_type, enc, by_encounter.get(enc["id"], []), resolver,

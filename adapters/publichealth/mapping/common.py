@@ -113,6 +113,15 @@ def practitioner(unit: Unit, card: str, name: str | None, extra: dict | None = N
     return {"reference": unit.support[key].full_url, **({"display": name} if name else {})}
 
 
+def read_resident_ids(patient: dict | None, record: dict) -> None:
+    """身份证号, 档案编号 and 姓名 of the form's resident back from the Patient a record names."""
+    if patient:
+        record["id_number"] = ident_value(patient, ID_CARD)
+        record["record_no"] = ident_value(patient, HEALTH_RECORD)
+        if patient.get("name"):
+            record["name"] = patient["name"][0].get("text")
+
+
 def patient_ref(record: dict) -> dict:
     if record.get("id_number"):
         ref = f"Patient?identifier={ID_CARD}|{record['id_number']}"

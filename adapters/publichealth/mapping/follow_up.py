@@ -7,8 +7,6 @@ from . import medication, observations
 from .common import (
     CS,
     DOCTOR_CARD,
-    HEALTH_RECORD,
-    ID_CARD,
     SD,
     SID,
     USCC,
@@ -22,6 +20,7 @@ from .common import (
     practitioner,
     read_edition,
     read_fields,
+    read_resident_ids,
 )
 
 VISIT_SYSTEMS = {"hypertension-follow-up": SID + "hypertension-follow-up",
@@ -81,12 +80,7 @@ def read_follow_up(record_type: str, enc: dict, visit_observations: list[dict], 
     key = ident_value(enc, system)
     if enc.get("period", {}).get("start"):
         record["visit_date"] = enc["period"]["start"][:10]
-    patient = resolve((enc.get("subject") or {}).get("reference"))
-    if patient:
-        record["id_number"] = ident_value(patient, ID_CARD)
-        record["record_no"] = ident_value(patient, HEALTH_RECORD)
-        if patient.get("name"):
-            record["name"] = patient["name"][0].get("text")
+    read_resident_ids(resolve((enc.get("subject") or {}).get("reference")), record)
     if key and key != f"{record.get('record_no') or record.get('id_number')}-{record.get('visit_date', '').replace('-', '')}":
         record["visit_no"] = key
     individual = ((enc.get("participant") or [{}])[0].get("individual")) or {}

@@ -12,6 +12,7 @@ timing (frequency per day) and a dose quantity.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -28,6 +29,7 @@ _UCUM = {"mg": "mg", "g": "g", "ug": "ug", "μg": "ug", "ml": "mL", "mL": "mL", 
          "iu": "[iU]", "IU": "[iU]", "单位": "[iU]"}
 
 
+@functools.cache
 def slots(record_type: str) -> dict[tuple[str, str], dict[str, tables.Field]]:
     """(resource type, slot) → {"name": field, "dosage": field} of the form, in table order."""
     out: dict[tuple[str, str], dict[str, tables.Field]] = {}

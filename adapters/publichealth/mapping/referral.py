@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from .common import (
     DOCTOR_CARD,
-    HEALTH_RECORD,
-    ID_CARD,
     REFERRAL_NUMBER,
     ROLE_ID,
     SD,
@@ -21,6 +19,7 @@ from .common import (
     practitioner,
     read_edition,
     read_fields,
+    read_resident_ids,
 )
 
 _REFERRAL = {"coding": [{"system": "http://snomed.info/sct", "code": "3457005", "display": "Patient referral"}],
@@ -69,12 +68,7 @@ def read_referral(sr: dict, resolve) -> dict:
     read_edition(sr, record)
     if sr.get("authoredOn"):
         record["date"] = sr["authoredOn"][:10]
-    patient = resolve((sr.get("subject") or {}).get("reference"))
-    if patient:
-        record["id_number"] = ident_value(patient, ID_CARD)
-        record["record_no"] = ident_value(patient, HEALTH_RECORD)
-        if patient.get("name"):
-            record["name"] = patient["name"][0].get("text")
+    read_resident_ids(resolve((sr.get("subject") or {}).get("reference")), record)
     requester = sr.get("requester") or {}
     who = resolve(requester.get("reference"))
     if who and who.get("resourceType") == "PractitionerRole":

@@ -40,6 +40,13 @@ class Owner:
         pair = tuple_(self.type_col, self.id_col)
         return pair.notin_(sub) if negate else pair.in_(sub)
 
+    def rows(self, param_col: Any, code: str, alternatives: list) -> list:
+        """The index-row conditions of one parameter: the parameter in every alternative, so
+        SQLite answers each from the value index (MULTI-INDEX OR)."""
+        if len(alternatives) <= 1:
+            return [param_col == code, *alternatives]
+        return [or_(*(and_(param_col == code, a) for a in alternatives))]
+
 
 class RowOwner(Owner):
     """The resource row itself, tested by a correlated ``EXISTS`` on the index's owner columns
@@ -55,6 +62,10 @@ class RowOwner(Owner):
     def member(self, sub_type_col: Any, sub_id_col: Any, where: list, negate: bool = False) -> ColumnElement:
         found = exists().where(sub_type_col == R.c.res_type, sub_id_col == R.c.res_id, *where)
         return ~found if negate else found
+
+    def rows(self, param_col: Any, code: str, alternatives: list) -> list:
+        """Checked per candidate row, from its own rows: the parameter kept out of index lookups."""
+        return [unindexed(param_col) == code, *([or_(*alternatives)] if alternatives else [])]
 
 
 class unindexed(FunctionElement):
@@ -124,17 +135,12 @@ def _value(owner: Owner, test: ValueTest) -> ColumnElement:
     if code in fulltext.PARAMS:
         text = TEXT_TABLE.alias()
         matched = or_(*(TextMatch(text, v) for v in test.values))
-        return owner.member(text.c.res_type, text.c.res_id, [text.c.param == code, matched])
+        return owner.member(text.c.res_type, text.c.res_id, owner.rows(text.c.param, code, [matched]))
     kind = KINDS[test.param.type]
     t = INDEX_TABLES[test.param.type].alias()
     values = [kind.condition(t, v, test.modifier) for v in test.values]
-    if isinstance(owner, RowOwner):  # checked per candidate row: from its own rows
-        where = [unindexed(t.c.param) == index_code(test), or_(*values)]
-    elif len(values) == 1:
-        where = [t.c.param == index_code(test), values[0]]
-    else:  # the parameter in every alternative, so SQLite answers each from the index (MULTI-INDEX OR)
-        where = [or_(*(and_(t.c.param == index_code(test), v) for v in values))]
-    return owner.member(t.c.res_type, t.c.res_id, where, negate=test.negated)
+    return owner.member(t.c.res_type, t.c.res_id, owner.rows(t.c.param, index_code(test), values),
+                        negate=test.negated)
 
 
 def index_code(test: ValueTest) -> str:
@@ -156,7 +162,7 @@ def _missing(owner: Owner, test: MissingTest) -> ColumnElement:
         return false() if test.missing else true()
 
     t = INDEX_TABLES[test.param.type].alias()
-    return owner.member(t.c.res_type, t.c.res_id, [t.c.param == test.param.code], negate=test.missing)
+    return owner.member(t.c.res_type, t.c.res_id, owner.rows(t.c.param, test.param.code, []), negate=test.missing)
 
 
 def _chain(owner: Owner, test: ChainTest) -> ColumnElement:
