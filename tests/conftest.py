@@ -5,18 +5,20 @@ PostgreSQL is found at ``JIAYI_TEST_POSTGRES_URL`` (default: the local server on
 database there and drops it at the end, so parallel runs never meet.  Where PostgreSQL
 cannot be reached the PostgreSQL half is skipped with a visible notice, unless
 ``JIAYI_REQUIRE_POSTGRES=1`` (set by CI), which turns that into a failure.
+
+The reference material in ``../shared`` (official R4 definitions and examples, HL7 v2
+samples) is read by about 300 tests, which skip without it; with ``JIAYI_REQUIRE_SHARED=1``
+(set by CI) a missing ``../shared`` stops the run before any test, and a missing file fails.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
 
 import pytest
+from helpers import REQUIRED_SHARED, SHARED, migrated_url, shared_path  # noqa: F401  (re-exported for tests)
 from sqlalchemy import create_engine, text
-
-from helpers import SHARED, migrated_url, shared_path  # noqa: F401  (re-exported for tests)
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -63,8 +65,22 @@ def database_url(request, tmp_path_factory):
     return migrated_url(request.param, request, tmp_path_factory)
 
 
+def pytest_configure(config):
+    missing = [name for name in REQUIRED_SHARED if not (SHARED / name).is_dir()]
+    if missing and os.environ.get("JIAYI_REQUIRE_SHARED") == "1":
+        raise pytest.UsageError(f"JIAYI_REQUIRE_SHARED=1 but the reference material is missing: "
+                                f"{', '.join(str(SHARED / m) for m in missing)} (../shared beside the checkout)")
+
+
 def pytest_report_header(config):
+    lines = []
+    missing = [name for name in REQUIRED_SHARED if not (SHARED / name).is_dir()]
+    if missing:
+        lines.append(f"shared/: NOT found at {SHARED} — the tests that read it will be SKIPPED")
     problem = _postgres_available()
     if problem:
-        return f"PostgreSQL: NOT reachable at {_postgres_admin_url()} — PostgreSQL tests will be SKIPPED ({problem})"
-    return f"PostgreSQL: reachable at {_postgres_admin_url()}"
+        lines.append(f"PostgreSQL: NOT reachable at {_postgres_admin_url()} — PostgreSQL tests will be SKIPPED "
+                     f"({problem})")
+    else:
+        lines.append(f"PostgreSQL: reachable at {_postgres_admin_url()}")
+    return lines

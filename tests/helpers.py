@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REQUIRED_SHARED = ("fhir-r4", "fhir-r4/examples", "hl7v2-samples")  # what the tests read there
 
 
 def shared_path(*parts: str) -> Path:
-    """A path inside ../shared, or skip the test when the reference material is absent."""
+    """A path inside ../shared, or skip the test when the reference material is absent (fail
+    instead under ``JIAYI_REQUIRE_SHARED=1``, as in CI)."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
+        if os.environ.get("JIAYI_REQUIRE_SHARED") == "1":
+            pytest.fail(f"reference material not found: {path} (JIAYI_REQUIRE_SHARED=1)")
         pytest.skip(f"reference material not found: {path} (tests that read shared/ need it beside the checkout)")
     return path
 

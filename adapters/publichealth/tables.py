@@ -20,11 +20,10 @@ import functools
 import json
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from adapters.files import ROOT
 from fhir_server.core.jiayi_names import CS, SD, SID
 
-ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "mappings" / "publichealth"
 PROFILES = ROOT / "profiles"  # the IG: national and Jiayi code systems (CodeSystem-<id>.json)
 ABBREVIATIONS = {"CS/": CS, "SD/": SD, "SID/": SID}

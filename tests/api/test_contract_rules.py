@@ -4,6 +4,7 @@ contract that itself breaks the rule), with the rule named in the OperationOutco
 
 from __future__ import annotations
 
+import pytest
 from contract_data import JSON, n, participant, post, rules, world
 
 
@@ -178,3 +179,32 @@ def test_other_contracts_are_not_checked(client, unique):
                                     "code": "healthinsurance"}]}
     assert _create(client, contract).status_code == 201
     assert n.CONTRACT_TYPE.endswith("contract-type")
+
+
+MEMBERS = ("head", "spouse", "child")
+
+
+@pytest.mark.parametrize("member", MEMBERS)
+def test_one_contract_in_force_is_checked_for_every_member_of_a_household_contract(client, unique, member):
+    w = world(client, unique)
+    alone = getattr(w, member)
+    everyone = [w.head, w.spouse, w.child]
+    first = _create(client, w.contract(subjects=[alone], team=w.other_team))
+    assert first.status_code == 201, first.get_json()
+    response = _create(client, w.contract(subjects=everyone, household=True))
+    assert response.status_code == 409, response.get_json()
+    outcome = response.get_json()
+    assert rules(outcome) == ["jiayi-contract-one-in-force"]
+    assert outcome["issue"][0]["expression"] == [f"Contract.subject[{everyone.index(alone)}]"]
+    found = client.get(f"/fhir/Contract?patient=Patient/{alone}&_total=accurate").get_json()
+    assert found["total"] == 1  # the household contract was not written
+
+
+@pytest.mark.parametrize("member", MEMBERS)
+def test_a_household_contract_in_force_holds_every_member(client, unique, member):
+    w = world(client, unique)
+    household = _create(client, w.contract(subjects=[w.head, w.spouse, w.child], household=True))
+    assert household.status_code == 201, household.get_json()
+    response = _create(client, w.contract(subjects=[getattr(w, member)], team=w.other_team))
+    assert response.status_code == 409 and rules(response.get_json()) == ["jiayi-contract-one-in-force"]
+    assert f"Contract/{household.get_json()['id']}" in response.get_json()["issue"][0]["diagnostics"]

@@ -185,3 +185,51 @@ def _after(client, plan_id: str) -> list[dict]:
     plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
     return [a for a in plan["activity"] if any(e["url"] == SD + "jiayi-follow-up-after" for e in a.get("extension", []))
             and a["extension"][0]["valueReference"]["reference"].startswith("ServiceRequest/")]
+
+
+# Each threshold of the follow-up table (standards.md §1.7), exactly at it and one step to the
+# safe side, for a resident's first visit: a value at an "unsatisfactory" threshold schedules
+# the 2-week follow-up, a value at a danger threshold raises an urgent (asap) proposal.
+BOUNDARIES = [
+    # (case, one visit, proposal priority or None, 2-week follow-ups)
+    ("SBP 139: satisfactory", {"bp": (139, 80)}, None, 0),
+    ("SBP 140: unsatisfactory", {"bp": (140, 80)}, None, 1),
+    ("SBP 179: unsatisfactory, no danger", {"bp": (179, 80)}, None, 1),
+    ("SBP 180: danger", {"bp": (180, 80)}, "asap", 1),
+    ("DBP 89: satisfactory", {"bp": (120, 89)}, None, 0),
+    ("DBP 90: unsatisfactory", {"bp": (120, 90)}, None, 1),
+    ("DBP 109: unsatisfactory, no danger", {"bp": (120, 109)}, None, 1),
+    ("DBP 110: danger", {"bp": (120, 110)}, "asap", 1),
+    ("glucose 6.9: satisfactory", {"glucose": (6.9, "mmol/L")}, None, 0),
+    ("glucose 7.0: unsatisfactory", {"glucose": (7.0, "mmol/L")}, None, 1),
+    ("glucose 16.6: unsatisfactory, no danger", {"glucose": (16.6, "mmol/L")}, None, 1),
+    ("glucose 16.7: danger", {"glucose": (16.7, "mmol/L")}, "asap", 1),
+    ("glucose 4.0: satisfactory", {"glucose": (4.0, "mmol/L")}, None, 0),
+    ("glucose 3.9: danger (low)", {"glucose": (3.9, "mmol/L")}, "asap", 1),
+    ("glucose 125 mg/dL (6.9): satisfactory", {"glucose": (125, "mg/dL")}, None, 0),
+    ("glucose 126 mg/dL (7.0): unsatisfactory", {"glucose": (126, "mg/dL")}, None, 1),
+    ("glucose 70 mg/dL (3.9): danger (low)", {"glucose": (70, "mg/dL")}, "asap", 1),
+    ("glucose 72 mg/dL (4.0): satisfactory", {"glucose": (72, "mg/dL")}, None, 0),
+]
+
+
+@pytest.mark.parametrize(("case", "spec", "priority", "follow_ups"), BOUNDARIES, ids=[b[0] for b in BOUNDARIES])
+def test_each_threshold_at_its_boundary(client, world, case, spec, priority, follow_ups):
+    pid, plan_id = _resident(client, world)
+    _visit(client, world, pid, 0, spec)
+    assert [p["priority"] for p in _proposals(client, pid)] == ([priority] if priority else []), case
+    assert len(_two_week(client, plan_id)) == follow_ups, case
+
+
+@pytest.mark.parametrize(("case", "second", "priority"), [
+    ("unsatisfactory at the threshold twice", {"bp": (140, 80)}, "urgent"),
+    ("then just below", {"bp": (139, 89)}, None),
+    ("glucose at 7.0 twice", {"glucose": (7.0, "mmol/L")}, "urgent"),
+    ("glucose then 6.9", {"glucose": (6.9, "mmol/L")}, None),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_two_visits_in_a_row_at_the_threshold(client, world, case, second, priority):
+    pid, _plan = _resident(client, world)
+    first = {"bp": (140, 80)} if "bp" in second else {"glucose": (7.0, "mmol/L")}
+    _visit(client, world, pid, 0, first)
+    _visit(client, world, pid, 1, second)
+    assert [p["priority"] for p in _proposals(client, pid)] == ([priority] if priority else []), case

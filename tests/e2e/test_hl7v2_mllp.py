@@ -216,13 +216,20 @@ def test_two_way_referral(server, listener, hospitals, unique):
     assert not city.messages("RRI^I12", lambda m: m.first("RF1").get(6) == referral)
 
 
+def _city_hospital(server: str) -> str:
+    """The city hospital's Organization (the ``city-his`` endpoint serves it by its USCC): the one
+    an inbound REF^I12 made, or made here, so that the test does not depend on another."""
+    response = requests.post(f"{server}/Organization", timeout=TIMEOUT, json={
+        "resourceType": "Organization", "identifier": [{"system": USCC_SID, "value": CITY_USCC}],
+        "name": "示范市第一人民医院"}, headers={"Content-Type": "application/fhir+json",
+                                             "If-None-Exist": f"identifier={USCC_SID}|{CITY_USCC}"})
+    assert response.status_code in (200, 201), response.text
+    return response.json()["id"]
+
+
 def test_referral_made_in_jiayi_goes_out_as_ref_i12(server, listener, hospitals, unique):
     _, city = hospitals
-    org = requests.get(f"{server}/Organization", params={"identifier": f"{USCC_SID}|{CITY_USCC}"},
-                       timeout=TIMEOUT).json()
-    if not org.get("entry"):
-        pytest.skip("the hospital Organization is created by test_two_way_referral")
-    owner = org["entry"][0]["resource"]["id"]
+    owner = _city_hospital(server)
     number = unique_id(unique)
     patient = requests.post(f"{server}/Patient", timeout=TIMEOUT, json={
         "resourceType": "Patient", "identifier": [{"system": ID_CARD, "value": number}],

@@ -200,6 +200,58 @@ CASES = [
     ("Organization", "name:pinyin=bjswsjk", {"org2"}),
     (O, "subject:Patient.name:pinyin=zs", {"bp1", "glu1"}),
     ("Practitioner", "_has:Patient:general-practitioner:name:pinyin=lisi", {"doc2"}),
+    # --- negatives for every modifier: what a modifier must NOT find (a looser test would) ---
+    # string :exact: whole value, case and accents as written (not starts-with, not case-folded)
+    (P, "name:exact=josé", set()),
+    (P, "name:exact=JOSÉ", set()),
+    (P, "name:exact=Jos", set()),
+    (P, "name:exact=José Müller", {"jose"}),
+    (P, "name:exact=José Mülle", set()),
+    (P, "family:exact=Müller", {"jose"}),
+    (P, "family:exact=müller", set()),
+    (P, "family:exact=Mül", set()),
+    (P, "family:exact=Muller", set()),
+    (P, "given:exact=小", set()),
+    (P, "given:exact=小明", {"xiaoming"}),
+    ("Organization", "name:exact=Smith\\, Jones", set()),
+    # plain string: starts-with, not contains
+    (P, "name=üller", set()),
+    (P, "given=明", set()),
+    # :contains: anywhere, case-insensitive, but the letters in order
+    (P, "given:contains=明", {"xiaoming"}),
+    (P, "name:contains=ÜLLE", {"jose"}),
+    (P, "name:contains=明小", set()),
+    (P, "name:contains=xyz", set()),
+    ("Organization", "name:contains=卫健", set()),
+    # :missing on string, token, reference, date and quantity parameters
+    (P, "address:missing=true", {"wangwu", "zhaoliu", "jose", "xiaoming"}),
+    (P, "address:missing=false", {"zhangsan", "lisi"}),
+    (P, "organization:missing=false", {"zhangsan", "wangwu"}),
+    (P, "death-date:missing=false", {"wangwu"}),
+    (P, "birthdate:missing=true", set()),
+    (P, "identifier:missing=true", {"lisi", "wangwu", "zhaoliu", "jose"}),
+    (O, "value-quantity:missing=false", {"glu1", "wt1"}),
+    # token :not (a resource without the element is included) and its negative
+    (P, "gender:not=female", {"zhangsan", "lisi", "wangwu", "xiaoming", "zhaoliu"}),
+    (O, "status:not=preliminary", {"bp1", "bp2", "smoke", "wt1"}),
+    (O, "code:not=http://loinc.org|85354-9", {"glu1", "wt1", "smoke"}),
+    # token :text: the code's text and displays, not codes or other words
+    (O, "code:text=85354-9", set()),
+    (O, "code:text=压血", set()),
+    (O, "code:text=weight", set()),
+    # token :of-type: type system, type code and value all have to match
+    (P, "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|110101195003150011", set()),
+    (P, "identifier:of-type=http://example.org/other|NI|110101195003150011", set()),
+    (P, "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|NI|110101201506010033", set()),
+    (P, "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|NI|11010119500315", set()),
+    # uri :above / :below: whole path segments, in the right direction
+    ("ValueSet", "url:above=http://jiayi.example.cn/fhir/ValueSet", set()),
+    ("ValueSet", "url:below=http://jiayi.example.cn/fhir/ValueSet/contract-type/extra", set()),
+    ("ValueSet", "url:below=http://jiayi.example.cn/fhir/ValueSet/contract-typ", set()),
+    ("ValueSet", "url=http://jiayi.example.cn/fhir/ValueSet", set()),
+    # reference [type] modifier: the type must match
+    (P, "general-practitioner:Organization=s-doc1", set()),
+    (O, "subject:Group=s-zhangsan", set()),
 ]
 
 

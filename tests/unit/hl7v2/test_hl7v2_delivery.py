@@ -3,12 +3,12 @@ keeps refused messages visible, and sends each endpoint's messages in order."""
 
 from __future__ import annotations
 
-import time
-
+import pytest
 from e2e.hl7v2_support import FakeHospital, free_port
 from hl7v2_messages import adt_a04
 
 from adapters.hl7v2 import er7
+from adapters.hl7v2 import state as outbox_state
 from adapters.hl7v2.config import Config, Endpoint
 from adapters.hl7v2.fhir import FhirServer
 from adapters.hl7v2.sender import Sender
@@ -20,7 +20,24 @@ def _sender(tmp_path, port: int) -> Sender:
     return Sender(FhirServer("http://127.0.0.1:9/fhir"), State(tmp_path / "state.sqlite3"), config, send_timeout=5)
 
 
-def test_retries_until_the_hospital_answers_then_in_order(tmp_path):
+class StoppedClock:
+    """The outbox's clock, injected in place of the wall clock: it moves only when told."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def clock(monkeypatch) -> StoppedClock:
+    stopped = StoppedClock(1_800_000_000.0)
+    monkeypatch.setattr(outbox_state, "time", stopped)
+    return stopped
+
+
+def test_retries_until_the_hospital_answers_then_in_order(tmp_path, clock):
     port = free_port()
     sender = _sender(tmp_path, port)
     first = sender.state.enqueue("city", "REF^I12", "Task/1", "C1", adt_a04("C1").encode())
@@ -28,13 +45,14 @@ def test_retries_until_the_hospital_answers_then_in_order(tmp_path):
     assert sender.deliver() == 0
     (item,) = [i for i in sender.state.outbox() if i.id == first]
     assert item.status == "pending" and item.attempts == 1 and "Connection" in item.last_error
-    assert item.next_attempt > time.time() - 1
-    assert [i.id for i in sender.state.due(now=item.next_attempt + 1)] == [first]  # FIFO: the second waits
+    assert item.next_attempt == clock.now + 0.05  # the first retry waits retry_first
+    assert sender.state.due() == []  # not before then
+    clock.now = item.next_attempt
+    assert [i.id for i in sender.state.due()] == [first]  # FIFO: the second waits
     sender.state.close()
     sender = _sender(tmp_path, port)  # a restart: the queue is in the file
     hospital = FakeHospital(port)
     try:
-        time.sleep(0.3)
         delivered = sender.deliver() + sender.deliver()
         assert delivered == 2
         assert [m.control_id for m in hospital.received] == ["C1", "C2"]
