@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-MAPPINGS = Path(__file__).resolve().parents[2] / "mappings" / "hl7v2"
+from ..data_files import mappings_dir
+
+MAPPINGS = mappings_dir("hl7v2")
 CONCEPTMAP_BASE = "https://jiayi.dev/fhir/ConceptMap/hl7v2-"
 
 

@@ -20,13 +20,13 @@ import functools
 import json
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fhir_server.core.jiayi_names import CS, SD, SID
 
-ROOT = Path(__file__).resolve().parents[2]
-MAPPINGS = ROOT / "mappings" / "publichealth"
-PROFILES = ROOT / "profiles"  # the IG: national and Jiayi code systems (CodeSystem-<id>.json)
+from ..data_files import mappings_dir, profiles_dir
+
+MAPPINGS = mappings_dir("publichealth")
+PROFILES = profiles_dir()  # the IG: national and Jiayi code systems (CodeSystem-<id>.json)
 ABBREVIATIONS = {"CS/": CS, "SD/": SD, "SID/": SID}
 RECORD_TYPES = ("resident", "contract", "team", "hypertension-follow-up", "diabetes-follow-up", "referral")
 TITLES = {"resident": "个人基本信息表", "contract": "家庭医生签约协议", "team": "家庭医生团队",
@@ -136,7 +136,7 @@ def code_lists() -> dict[str, CodeList]:
 def concept_maps() -> dict[tuple[str, str], dict]:
     """(source system, code) → target {system, code, display, equivalence, map} from every ConceptMap."""
     table: dict[tuple[str, str], dict] = {}
-    for path in sorted((ROOT / "mappings").rglob("*.json")):
+    for path in sorted(mappings_dir().rglob("*.json")):
         resource = json.loads(path.read_text(encoding="utf-8"))
         if resource.get("resourceType") != "ConceptMap":
             continue

@@ -309,14 +309,12 @@ class _FakeServer:
     def __init__(self, bad_ids: set[str], name_entry: bool) -> None:
         self.bad_ids, self.name_entry, self.calls = bad_ids, name_entry, 0
 
-    def ids(self, res_type, values):
-        return {}
+    def pages(self, res_type, params, post=True):
+        return iter(())
 
-    def versions(self, res_type, param, values):
-        return {}
-
-    def transaction(self, entries):
+    def post_bundle(self, bundle, prefer=None):
         self.calls += 1
+        entries = bundle["entry"]
         for i, e in enumerate(entries):
             ident = [x["value"] for x in e["resource"].get("identifier", [])]
             if self.bad_ids & set(ident):
