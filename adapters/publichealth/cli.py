@@ -26,9 +26,12 @@ SERVER_ERRORS = (ServerUnavailable, ServerRefused, AuthError, ValueError)
 @click.option("--format", "fmt", type=click.Choice(readers.FORMATS), default=None,
               help="Override the format detected from the file extension.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--strict-columns", is_flag=True,
+              help="Refuse rows with a value in a column the form does not know (default: the column is "
+                   "ignored and reported once).")
 @auth_options
 def import_command(file: str, record_type: str, server: str, batch_size: int, on_error: str, fmt: str | None,
-                   quiet: bool, auth: Auth | None) -> None:
+                   quiet: bool, strict_columns: bool, auth: Auth | None) -> None:
     from .importer import import_file
 
     state: dict = {}
@@ -51,13 +54,16 @@ def import_command(file: str, record_type: str, server: str, batch_size: int, on
 
     try:
         result = import_file(file, record_type, server, batch_size=batch_size, on_error=on_error, fmt=fmt,
-                             progress=progress, on_start=on_start, auth=auth)
+                             progress=progress, on_start=on_start, auth=auth,
+                             strict_columns=strict_columns)
     except SERVER_ERRORS as exc:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)
         raise click.ClickException(str(exc)) from None
     if "bar" in state:
         state["bar"].__exit__(None, None, None)
+    for notice in result.notices:
+        click.echo(f"  {file}: {notice}", err=True)
     for e in result.errors[:50]:
         click.echo(f"  {e.file}:{e.row} {e.field} {e.value!r}: {e.reason}", err=True)
     if len(result.errors) > 50:

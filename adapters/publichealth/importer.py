@@ -24,6 +24,8 @@ from pathlib import Path
 
 from ..fhir_client import Auth, FhirClient
 from . import lookups, mapping, normalise, readers, tables
+from .columns import JSON_ERROR, Columns
+from .derived import FamilyDoctors
 
 _ENTRY = re.compile(r"Bundle\.entry\[(\d+)\]")
 
@@ -49,6 +51,7 @@ class ImportResult:
     rejected: int = 0
     households: int = 0
     errors: list[RowError] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # about the file (columns ignored)
     seconds: float = 0.0
     error_report: str | None = None
 
@@ -65,17 +68,23 @@ class ImportResult:
         return text + f" in {self.seconds:.1f} s ({self.rate:.0f} rows/s)"
 
 
-def read_records(path: str | Path, record_type: str, fmt: str | None = None
-                 ) -> tuple[list[tuple[int, dict]], list[RowError], int]:
-    """(good (row, record) pairs, errors, number of rows) of a file, normalised and validated."""
+def read_records(path: str | Path, record_type: str, fmt: str | None = None, *, strict_columns: bool = False,
+                 notices: list[str] | None = None) -> tuple[list[tuple[int, dict]], list[RowError], int]:
+    """(good (row, record) pairs, errors, number of rows) of a file, normalised and validated.
+    Columns the form does not know are ignored and reported once in ``notices`` (unless
+    ``strict_columns``: then each row with a value in one is refused)."""
     name = str(path)
     good, errors, count = [], [], 0
-    for row, cells in readers.read(path, fmt):
+    columns = Columns(record_type, strict=strict_columns)
+    for row, raw in readers.read(path, fmt):
         count += 1
-        if "\0json" in cells:
-            errors.append(RowError(name, row, "", "", cells["\0json"]))
+        cells = columns.canonical(raw)
+        if JSON_ERROR in cells:
+            errors.append(RowError(name, row, "", "", cells[JSON_ERROR]))
             continue
         record, problems = normalise.normalise(record_type, cells)
+        if problems and _doctor_left_blank(record_type, record, problems):
+            problems = []  # the family doctor of the contract in force, when writing (derived.py)
         group = mapping.GROUP_KEYS.get(record_type)
         if problems:
             key = None
@@ -86,7 +95,17 @@ def read_records(path: str | Path, record_type: str, fmt: str | None = None
                        for p in problems]
         else:
             good.append((row, record))
+    if notices is not None:
+        notices.extend(columns.notices)
     return good, errors, count
+
+
+def _doctor_left_blank(record_type: str, record: dict, problems: list) -> bool:
+    """A follow-up whose one problem is that 随访医生 (and 随访医生编号) is blank."""
+    if record_type not in mapping.VISIT_SYSTEMS or record.get("doctor_card"):
+        return False
+    header = tables.form(record_type).by_key["doctor"].header
+    return all(p.field == header and not p.value for p in problems)
 
 
 def write_error_report(path: str | Path, errors: list[RowError]) -> str:
@@ -105,6 +124,7 @@ class _Writer:
     def __init__(self, client: FhirClient, result: ImportResult) -> None:
         self.client = client
         self.result = result
+        self.family_doctors = FamilyDoctors(client)
 
     def write(self, units: list[mapping.Unit]) -> list[mapping.Unit]:
         """Write the units that changed; count them all; return the ones now on the server."""
@@ -152,7 +172,7 @@ class _Writer:
                 if any(True for _ in _conditional_refs(entry.resource)):
                     _rewrite(entry.resource, found)
             kept.append(unit)
-        return kept
+        return self.family_doctors.fill(kept, lambda unit, reason: self._reject(unit, reason, "随访医生", ""))
 
     def _priors(self, units: list[mapping.Unit]) -> dict[tuple[str, str, str], tuple[str, dict]]:
         wanted: dict[tuple[str, str], list[str]] = {}
@@ -229,9 +249,10 @@ class _Writer:
         self._count(fresh, body, priors)
         return True
 
-    def _reject(self, unit: mapping.Unit, reason: str) -> None:
+    def _reject(self, unit: mapping.Unit, reason: str, field_name: str = "",
+                prefix: str = "refused by the server: ") -> None:
         for row in unit.rows:
-            self.result.errors.append(RowError(self.result.file, row, "", unit.label, f"refused by the server: {reason}"))
+            self.result.errors.append(RowError(self.result.file, row, field_name, unit.label, prefix + reason))
         self.result.rejected += len(unit.rows)
 
     def _count(self, units: list[mapping.Unit], body: dict, priors: dict) -> None:
@@ -311,14 +332,16 @@ def _diagnostics(body: dict, status: int) -> str:
 def import_file(path: str | Path, record_type: str, server: str, *, batch_size: int = 200,
                 on_error: str = "skip", fmt: str | None = None,
                 progress: Callable[[int], None] | None = None, client: FhirClient | None = None,
-                on_start: Callable[[int], None] | None = None, auth: Auth | None = None) -> ImportResult:
+                on_start: Callable[[int], None] | None = None, auth: Auth | None = None,
+                strict_columns: bool = False) -> ImportResult:
     """Import one file; returns the counts and every error (also written to ``<path>.errors.csv``)."""
     if on_error not in ("skip", "reject"):
         raise ValueError("on_error is 'skip' or 'reject'")
     tables.form(record_type)
     started = time.perf_counter()
     result = ImportResult(str(path), record_type)
-    good, errors, result.rows = read_records(path, record_type, fmt)
+    good, errors, result.rows = read_records(path, record_type, fmt, strict_columns=strict_columns,
+                                             notices=result.notices)
     result.errors.extend(errors)
     if on_start:
         on_start(result.rows)
