@@ -6,7 +6,6 @@ and bounded; nothing asserts a duration."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import socket
 import ssl
 import threading
@@ -14,6 +13,7 @@ import time
 
 import pytest
 from hl7v2_messages import adt_a04
+from tls_certs import self_signed
 
 from adapters.hl7v2 import er7, mllp
 from adapters.hl7v2.ack import ack
@@ -159,29 +159,7 @@ def test_the_deframer_keeps_at_most_one_frame():
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    """A throw-away self-signed certificate for 127.0.0.1 (key and cert in a temp dir, never committed)."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jiayi-test-mllp")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "mllp.crt", folder / "mllp.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_path), str(key_path)
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 def test_mllp_over_tls(certificate):
