@@ -2,7 +2,7 @@
 the ``adapters`` package of a wheel (as ``adapters/mappings`` and ``adapters/profiles``).
 
 The directories stay at the repository root, where SPEC §3 and §5 put them and where the
-scripts and reviewers read them; :mod:`adapters.files` finds them in either place.  The rest
+scripts and reviewers read them; :mod:`adapters.data_files` finds them in either place.  The rest
 of the packaging (metadata, dependencies, the server's own data files) is in pyproject.toml.
 """
 

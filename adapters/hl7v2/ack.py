@@ -11,12 +11,23 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import os
+import re
 from collections.abc import Sequence
 
 from .er7 import CHARSETS, Message, build_segment, encode, escape
 from .errors import TEXTS, Problem
 
+_URL = re.compile(r"\b(?:https?|wss?|ftp)://[^\s'\"<>)\]]+", re.IGNORECASE)
+_HOST_PORT = re.compile(r"\b(?:host|host=|address)\s*=?\s*'?[\w.-]+'?,?\s*port\s*=?\s*\d+", re.IGNORECASE)
 _counter = itertools.count(1)
+
+
+def public_text(text: str) -> str:
+    """A diagnostic as a peer may see it: URLs of internal services (the FHIR server, a token
+    endpoint) and host/port pairs are trimmed, so an ACK does not map the network behind it."""
+    text = _URL.sub("[server]", text)
+    return _HOST_PORT.sub("[server]", text)
+
 _PREFIX = f"{os.getpid():x}"
 
 
@@ -45,17 +56,18 @@ def ack(message: Message | None, code: str, problems: Sequence[Problem] = (), te
         escape(message.sending_application if message else ""), escape(message.sending_facility if message else ""),
         now_ts(), "", f"ACK^{trigger}^ACK" if trigger else "ACK", control_id(),
         (message.msh.get(11) if message else "") or "P", version, "", "", "", "", "", charset])
-    summary = text or "; ".join(p.describe() for p in problems if p.severity == "E") or (
-        "accepted" if code in ("AA", "CA") else "rejected")
+    summary = public_text(text or "; ".join(p.describe() for p in problems if p.severity == "E") or (
+        "accepted" if code in ("AA", "CA") else "rejected"))
     segments = [header, build_segment("MSA", code, message.control_id if message else "", summary[:80])]
     old = version.startswith(("2.3", "2.4"))
     for p in problems:
         loc = p.location
+        diagnostic = public_text(p.text)
         err1 = [loc.segment, str(loc.sequence), "" if loc.field is None else str(loc.field),
                 [p.code, TEXTS.get(p.code, "")]] if old else None
         segments.append(build_segment(
             "ERR", err1, loc.parts(), [p.code, TEXTS.get(p.code, ""), "HL70357"], p.severity, None, None,
-            p.text[:250], p.text))
+            diagnostic[:250], diagnostic))
     return encode(segments, charset)
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from ..cli_auth import Auth, auth_options
+
 DEFAULT_STATE = "jiayi-hl7.sqlite3"
 
 
@@ -27,30 +29,60 @@ def hl7() -> None:
 @click.option("--state", "state_path", default=DEFAULT_STATE, show_default=True,
               help="The adapter's state file (ACKs sent, outbound queue).")
 @click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="endpoints.json: also run the outbound worker (REF^I12 / RRI^I12 to hospitals).")
+              help="endpoints.json: hospitals (the outbound worker runs when there are any), allow-list, TLS, "
+                   "limits.")
 @click.option("--max-bytes", default=1024 * 1024, show_default=True, type=int, help="Largest message accepted.")
 @click.option("--interval", default=5.0, show_default=True, type=float, help="Outbound polling interval (s).")
-@click.option("--token", envvar="JIAYI_HL7_TOKEN", default=None,
-              help="Bearer token for the FHIR server (env JIAYI_HL7_TOKEN).")
+@click.option("--allow-sender", "allow_senders", multiple=True, metavar="[APP^]FACILITY",
+              help="Accept messages only from this MSH-4 facility (and MSH-3 application); repeatable. "
+                   "Without any (here or in the config), every sender is accepted.")
+@click.option("--lenient", is_flag=True, default=None,
+              help="Drop values that are not valid for their data type with a warning (AA) instead of AE.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Serve MLLP over TLS with this PEM certificate (chain).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The PEM private key of --tls-cert.")
+@click.option("--max-connections", type=click.IntRange(1), default=None, help="Open connections at most (256).")
+@click.option("--max-per-sender", type=click.IntRange(1), default=None,
+              help="Open connections from one address at most (16).")
+@click.option("--frame-timeout", type=click.FloatRange(0.1), default=None,
+              help="Seconds a message may take to arrive from its first byte (60).")
+@auth_options
 def listen(port: int, server_url: str, host: str, state_path: str, config_path: str | None, max_bytes: int,
-           interval: float, token: str | None) -> None:
+           interval: float, allow_senders: tuple[str, ...], lenient: bool | None, tls_cert: str | None,
+           tls_key: str | None, max_connections: int | None, max_per_sender: int | None,
+           frame_timeout: float | None, auth: Auth | None) -> None:
+    from ..fhir_client import FhirClient
     from . import config as config_module
     from . import mllp, sender
-    from .fhir import FhirServer
     from .service import Listener
     from .state import State
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     cfg = config_module.load(config_path)
+    if allow_senders:
+        cfg.allowed_senders = [*(cfg.allowed_senders or []), *map(config_module.SenderRule.parse, allow_senders)]
+    if lenient:
+        cfg.lenient = True
+    cert, key = tls_cert or cfg.tls_cert, tls_key or cfg.tls_key
+    if bool(cert) != bool(key):
+        raise click.UsageError("TLS needs both --tls-cert and --tls-key")
+    limits = dict(cfg.limits, max_bytes=max_bytes)
+    for name, value in (("max_connections", max_connections), ("max_per_peer", max_per_sender),
+                        ("frame_timeout", frame_timeout)):
+        if value is not None:
+            limits[name] = value
     state = State(state_path)
-    server = FhirServer(server_url, headers={"Authorization": f"Bearer {token}"} if token else None)
+    server = FhirClient(server_url, auth=auth)
     listener = Listener(server, state, cfg)
-    mllp_server = mllp.MLLPServer(host, port, listener.handle, listener.oversize, max_bytes)
+    mllp_server = mllp.MLLPServer(host, port, listener.handle, listener.oversize, limits=mllp.Limits(**limits),
+                                  tls=mllp.server_tls(cert, key) if cert and key else None)
     if cfg.endpoints:
         sender.start(sender.Sender(server, state, cfg), interval)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=mllp_server.shutdown).start())
-    click.echo(f"HL7 v2 MLLP listener on {host}:{mllp_server.server_address[1]} → {server_url} "
-               f"(state {state_path}, max {max_bytes} bytes"
+    click.echo(f"HL7 v2 MLLP{'/TLS' if cert else ''} listener on {host}:{mllp_server.server_address[1]} → "
+               f"{server_url} (state {state_path}, max {max_bytes} bytes"
+               f"{', senders ' + str(len(cfg.allowed_senders)) + ' allowed' if cfg.allowed_senders is not None else ''}"
                f"{', outbound to ' + ', '.join(e.name for e in cfg.endpoints) if cfg.endpoints else ''})", err=True)
     try:
         mllp_server.serve_forever()
@@ -98,17 +130,16 @@ def convert(file: str, target: str) -> None:
 @click.option("--state", "state_path", default=DEFAULT_STATE, show_default=True)
 @click.option("--interval", default=5.0, show_default=True, type=float, help="Polling interval (s).")
 @click.option("--once", is_flag=True, help="Poll and deliver once, then exit.")
-@click.option("--token", envvar="JIAYI_HL7_TOKEN", default=None,
-              help="Bearer token for the FHIR server (env JIAYI_HL7_TOKEN).")
-def send(server_url: str, config_path: str, state_path: str, interval: float, once: bool, token: str | None) -> None:
+@auth_options
+def send(server_url: str, config_path: str, state_path: str, interval: float, once: bool, auth: Auth | None) -> None:
+    from ..fhir_client import FhirClient
     from . import config as config_module
-    from .fhir import FhirServer
     from .sender import Sender
     from .state import State
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state = State(state_path)
-    server = FhirServer(server_url, headers={"Authorization": f"Bearer {token}"} if token else None)
+    server = FhirClient(server_url, auth=auth)
     worker = Sender(server, state, config_module.load(config_path))
     if once:
         queued = worker.poll()

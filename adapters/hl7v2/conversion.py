@@ -53,10 +53,12 @@ def criteria(resource_type: str, identifier: dict) -> str:
 class Conversion:
     """The Bundle being built for one message, with the warnings met on the way."""
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Message, lenient: bool = False) -> None:
         self.msg = message
+        self.lenient = lenient
         self.entries: list[dict] = []
         self.warnings: list[Problem] = []
+        self.errors: list[Problem] = []  # values that are not of their data type (strict: the message gets AE)
         self.facility = message.sending_facility or message.sending_application or "unknown"
         self.receiver = message.receiving_facility or message.receiving_application or "unknown"
         self.patient_ref: dict | None = None
@@ -72,6 +74,34 @@ class Conversion:
 
     def warn(self, segment: Segment, field: int | None, text: str, component: int | None = None) -> None:
         self.warnings.append(Problem(DATA_TYPE_ERROR, text, segment.location(field, None, component), "W"))
+
+    def invalid(self, segment: Segment, field: int | None, text: str, component: int | None = None,
+                repetition: int | None = None) -> None:
+        """A value that is not valid for its data type (HL7 error 102): an error that refuses the
+        message, or, on a lenient endpoint, a warning (severity W) and the value is left out."""
+        location = segment.location(field, repetition, component)
+        if self.lenient:
+            self.warnings.append(Problem(DATA_TYPE_ERROR, f"{text}; left out", location, "W"))
+        else:
+            self.errors.append(Problem(DATA_TYPE_ERROR, text, location, "E"))
+
+    def timestamp(self, segment: Segment | None, field: int, date_only: bool = False, what: str = "") -> str | None:
+        """The TS/DT of ``segment``-``field`` as FHIR, None when empty; an invalid value is reported."""
+        if segment is None:
+            return None
+        raw = segment.get(field)
+        if not raw:
+            return None
+        value = dt.ts(raw, date_only=date_only)
+        if value is None:
+            kind = "date" if date_only else "timestamp (YYYYMMDD[HHMM[SS]][+ZZZZ])"
+            self.invalid(segment, field, f"{what or segment.id + '-' + str(field)} {raw!r} is not a valid {kind}")
+        return value
+
+    def check(self) -> None:
+        """Raise the AE for the invalid values met, all of them in one ACK."""
+        if self.errors:
+            raise HL7Error(self.errors + self.warnings, "AE")
 
     def fail(self, code: str, text: str, location: Location) -> HL7Error:
         return HL7Error(Problem(code, text, location), "AE")

@@ -20,8 +20,8 @@ from urllib.parse import unquote
 from . import datatypes as dt
 from .ack import control_id as new_control_id
 from .ack import now_ts
+from .conversion import OWN_NAMESPACE, SD
 from .er7 import build_segment, encode, msh
-from .inbound import OWN_NAMESPACE, SD
 from .tables import table
 
 _DIRECTION_URL = SD + "jiayi-referral-direction"

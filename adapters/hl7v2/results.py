@@ -8,7 +8,7 @@ import base64
 import re
 
 from . import datatypes as dt
-from .conversion import _NUMBER, LOINC, MESSAGE_SID, Conversion, criteria, nte_text, token  # noqa: F401
+from .conversion import _NUMBER, LOINC, MESSAGE_SID, Conversion, nte_text
 from .er7 import Segment
 from .errors import (
     REQUIRED_FIELD_MISSING,
@@ -44,8 +44,8 @@ def _observation_value(conv: Conversion, obx: Segment) -> dict:
         quantity = _quantity(conv, obx, raw)
         if quantity:
             return {"valueQuantity": quantity}
-        conv.warn(obx, 5, f"numeric value {raw!r} is not a number; kept as text")
-        return {"valueString": raw}
+        conv.invalid(obx, 5, f"numeric (NM) value {raw!r} is not a number")
+        return {}
     if value_type == "SN":
         comparator, num1, separator, num2 = first.c(1), first.c(2), first.c(3), first.c(4)
         if separator in (":", "/") and num2:
@@ -69,6 +69,9 @@ def _observation_value(conv: Conversion, obx: Segment) -> dict:
         moment = dt.ts(raw)
         if moment:
             return {"valueDateTime": moment}
+        if raw:
+            conv.invalid(obx, 5, f"{value_type} value {raw!r} is not a valid date/time")
+            return {}
     if value_type == "TM" and re.match(r"^\d{2}(\d{2})?(\d{2})?$", raw):
         return {"valueTime": f"{raw[0:2]}:{raw[2:4] or '00'}:{raw[4:6] or '00'}"}
     if value_type in ("ED", "RP"):
@@ -135,7 +138,8 @@ def observation_from_obx(conv: Conversion, obx: Segment, group: ResultGroup) -> 
                          "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
                                                    "observation-category", "code": "laboratory"}]}],
                          "code": code, "subject": conv.patient_ref}
-    effective = dt.ts(obx.get(14)) or (dt.ts(group.obr.get(7)) if group.obr else None)
+    effective = conv.timestamp(obx, 14, what="observation date/time") or conv.timestamp(
+        group.obr, 7, what="observation date/time")
     if effective:
         observation["effectiveDateTime"] = effective
     issued = dt.instant(group.obr.get(22)) if group.obr else None
@@ -259,7 +263,7 @@ def add_results(conv: Conversion, groups: list[ResultGroup], with_reports: bool)
                         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074",
                                                   "code": obr.get(24) or "LAB"}]}],
                         "code": code, "subject": conv.patient_ref}
-        effective = dt.ts(obr.get(7))
+        effective = conv.timestamp(obr, 7, what="observation date/time")
         if effective:
             report["effectiveDateTime"] = effective
         issued = dt.instant(obr.get(22))

@@ -24,11 +24,11 @@ import threading
 import time
 from urllib.parse import quote
 
+from ..fhir_client import FhirClient, ServerRefused, ServerUnavailable
 from . import er7
 from .ack import ack_code
 from .config import Config, Endpoint
-from .fhir import FhirServer, ServerRefused, ServerUnavailable
-from .inbound import REFERRAL_PROFILE, SD, SNOMED
+from .conversion import REFERRAL_PROFILE, SD, SNOMED
 from .mllp import MLLPClient
 from .outbound import Resources, ref_i12, rri_i12
 from .state import State
@@ -49,7 +49,7 @@ def is_referral(sr: dict) -> bool:
 
 
 class Sender:
-    def __init__(self, server: FhirServer, state: State, config: Config, send_timeout: float = 30.0) -> None:
+    def __init__(self, server: FhirClient, state: State, config: Config, send_timeout: float = 30.0) -> None:
         self.server = server
         self.state = state
         self.config = config

@@ -8,9 +8,16 @@
    server holds, so elements the message does not carry (Jiayi's extensions, other
    identifiers, links) are kept.
 5. POST the transaction: all or nothing.  4xx → AE naming the segment the failing entry
-   came from; no answer / 5xx → AR that is *not* remembered (the sender retries).
+   came from; no answer, 5xx or a transient refusal (409 "database busy", 429, 503: the
+   client retries them first) → AR that is *not* remembered, so the sender's resend is
+   processed.  Only final answers are remembered: AA, AE for bad content, AR for an
+   unsupported message.
 6. AA (with ERR warnings for values left out); the referral Tasks written are remembered
    with the endpoint that sent them, for the outbound worker.
+
+A listener configured with an allow-list of senders (``Config.allowed_senders``) answers AR
+to any other MSH-3/MSH-4 (not remembered, nothing processed).  Searches go by POST
+``_search`` so identifiers (身份证号) stay out of URLs and the server's access log.
 """
 
 from __future__ import annotations
@@ -21,11 +28,11 @@ import re
 import threading
 from urllib.parse import parse_qs
 
+from ..fhir_client import FhirClient, ServerRefused, ServerUnavailable
 from . import er7, inbound
 from .ack import ack
 from .config import Config
 from .errors import APPLICATION_INTERNAL_ERROR, UNKNOWN_KEY, VALUE_TOO_LONG, HL7Error, Location, Problem
-from .fhir import FhirServer, ServerRefused, ServerUnavailable
 from .state import State
 
 log = logging.getLogger("jiayi.hl7.listener")
@@ -66,7 +73,7 @@ def merge_patient(existing: dict, incoming: dict) -> dict:
 
 
 class Listener:
-    def __init__(self, server: FhirServer, state: State, config: Config | None = None) -> None:
+    def __init__(self, server: FhirClient, state: State, config: Config | None = None) -> None:
         self.server = server
         self.state = state
         self.config = config or Config()
@@ -82,7 +89,7 @@ class Listener:
             return self._handle(raw)
         except Exception as exc:
             log.exception("message not processed")
-            problem = Problem(APPLICATION_INTERNAL_ERROR, f"not processed: {type(exc).__name__}: {exc}")
+            problem = Problem(APPLICATION_INTERNAL_ERROR, f"not processed: {type(exc).__name__}")
             return ack(_header_only(raw), "AR", [problem], application=self.config.application,
                        facility=self.config.facility)
 
@@ -92,6 +99,11 @@ class Listener:
         except HL7Error as exc:
             return ack(_header_only(raw), exc.ack_code, exc.problems,
                        application=self.config.application, facility=self.config.facility)
+        if not self.config.accepts(msg.sending_application, msg.sending_facility):
+            log.warning("message from a sender not on the allow-list refused")
+            problem = Problem(APPLICATION_INTERNAL_ERROR, "this listener does not accept messages from this sending "
+                              "application/facility", Location("MSH", 1, 4))
+            return self._ack(msg, "AR", [problem])
         key = (msg.sender, msg.control_id)
         with self._lock(key):
             if msg.control_id:
@@ -118,13 +130,14 @@ class Listener:
     def _process(self, msg: er7.Message) -> tuple[bytes, str | None]:
         """(ACK, code to remember it under or None when the sender should retry)."""
         try:
-            conv = inbound.convert(msg)
+            conv = inbound.convert(msg, lenient=self.config.lenient_for(msg.sending_application,
+                                                                         msg.sending_facility))
         except HL7Error as exc:
             return self._ack(msg, exc.ack_code, exc.problems), exc.ack_code
-        except Exception as exc:
+        except Exception as exc:  # a fault of the adapter, not of the message: not remembered
             log.exception("conversion of %s from %s failed", msg.control_id, msg.sender)
-            problem = Problem(APPLICATION_INTERNAL_ERROR, f"conversion failed: {type(exc).__name__}: {exc}")
-            return self._ack(msg, "AE", [problem]), "AE"
+            problem = Problem(APPLICATION_INTERNAL_ERROR, f"conversion failed: {type(exc).__name__}")
+            return self._ack(msg, "AR", [problem]), None
         bundle = conv.bundle()
         try:
             self._merge_patients(bundle)

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
-from adapters.files import ROOT
+from ..data_files import mappings_dir
 
-MAPPINGS = ROOT / "mappings" / "hl7v2"
+MAPPINGS = mappings_dir("hl7v2")
 CONCEPTMAP_BASE = "https://jiayi.dev/fhir/ConceptMap/hl7v2-"
 
 

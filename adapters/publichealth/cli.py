@@ -7,8 +7,11 @@ import time
 
 import click
 
+from ..cli_auth import Auth, auth_options
+from ..fhir_client import AuthError, ServerRefused, ServerUnavailable
 from . import readers, tables
-from .client import ServerError
+
+SERVER_ERRORS = (ServerUnavailable, ServerRefused, AuthError, ValueError)
 
 
 @click.command("import", help="Import a public-health file (个人基本信息表, 签约协议, 团队, 随访记录, 转诊单) "
@@ -23,8 +26,12 @@ from .client import ServerError
 @click.option("--format", "fmt", type=click.Choice(readers.FORMATS), default=None,
               help="Override the format detected from the file extension.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--strict-columns", is_flag=True,
+              help="Refuse rows with a value in a column the form does not know (default: the column is "
+                   "ignored and reported once).")
+@auth_options
 def import_command(file: str, record_type: str, server: str, batch_size: int, on_error: str, fmt: str | None,
-                   quiet: bool) -> None:
+                   quiet: bool, strict_columns: bool, auth: Auth | None) -> None:
     from .importer import import_file
 
     state: dict = {}
@@ -47,13 +54,16 @@ def import_command(file: str, record_type: str, server: str, batch_size: int, on
 
     try:
         result = import_file(file, record_type, server, batch_size=batch_size, on_error=on_error, fmt=fmt,
-                             progress=progress, on_start=on_start)
-    except (ServerError, ValueError) as exc:
+                             progress=progress, on_start=on_start, auth=auth,
+                             strict_columns=strict_columns)
+    except SERVER_ERRORS as exc:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)
         raise click.ClickException(str(exc)) from None
     if "bar" in state:
         state["bar"].__exit__(None, None, None)
+    for notice in result.notices:
+        click.echo(f"  {file}: {notice}", err=True)
     for e in result.errors[:50]:
         click.echo(f"  {e.file}:{e.row} {e.field} {e.value!r}: {e.reason}", err=True)
     if len(result.errors) > 50:
@@ -74,14 +84,15 @@ def import_command(file: str, record_type: str, server: str, batch_size: int, on
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day (inclusive).")
 @click.option("--institution", default=None, help="统一社会信用代码 of the institution.")
 @click.option("--format", "fmt", type=click.Choice(readers.FORMATS), default=None)
+@auth_options
 def export_command(record_type: str, server: str, output: str, date_from, date_to, institution: str | None,
-                   fmt: str | None) -> None:
+                   fmt: str | None, auth: Auth | None) -> None:
     from .exporter import export_file
 
     try:
         count = export_file(record_type, server, output, date_from=date_from.date() if date_from else None,
-                            date_to=date_to.date() if date_to else None, institution=institution, fmt=fmt)
-    except (ServerError, ValueError) as exc:
+                            date_to=date_to.date() if date_to else None, institution=institution, fmt=fmt, auth=auth)
+    except SERVER_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"exported {count} rows of {tables.TITLES[record_type]} to {output}")
 

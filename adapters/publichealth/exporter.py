@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..fhir_client import Auth, FhirClient
 from . import mapping, readers, tables, writers
-from .client import Client
 
 _MAIN = {
     "resident": ("Patient", mapping.ID_CARD, "_lastUpdated"),
@@ -31,7 +31,7 @@ _INSTITUTION = ("institution_code", "from_code", "to_code")
 class Resolver:
     """Reference → resource, fetched by ``_id`` in chunks and cached."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: FhirClient) -> None:
         self.client = client
         self.cache: dict[str, dict | None] = {}
 
@@ -48,7 +48,7 @@ class Resolver:
                 chunk = ids_list[start:start + 100]
                 for rid in chunk:
                     self.cache.setdefault(f"{res_type}/{rid}", None)
-                for entry in self.client.search(res_type, {"_id": ",".join(chunk), "_count": "200"}, post=True):
+                for entry in self.client.pages(res_type, {"_id": ",".join(chunk), "_count": "200"}):
                     res = entry["resource"]
                     self.cache[f"{res['resourceType']}/{res['id']}"] = res
 
@@ -73,7 +73,7 @@ def _references(node) -> Iterable[str]:
             yield from _references(item)
 
 
-def fetch(record_type: str, client: Client, date_from: dt.date | None = None, date_to: dt.date | None = None,
+def fetch(record_type: str, client: FhirClient, date_from: dt.date | None = None, date_to: dt.date | None = None,
           institution: str | None = None) -> list[dict]:
     """The records of one form held by the server, as normalised dicts (the importer's shape)."""
     tables.form(record_type)
@@ -83,12 +83,12 @@ def fetch(record_type: str, client: Client, date_from: dt.date | None = None, da
         params.append((date_param, f"ge{date_from.isoformat()}"))
     if date_to:
         params.append((date_param, f"le{date_to.isoformat()}"))
-    resources = [e["resource"] for e in client.search(res_type, params) if e.get("search", {}).get("mode") != "include"]
+    resources = [e["resource"] for e in client.pages(res_type, params, post=False) if e.get("search", {}).get("mode") != "include"]
     resolver = Resolver(client)
     records: list[dict] = []
     if record_type == "resident":
         members: dict[str, tuple[str | None, str | None]] = {}
-        for entry in client.search("Group", [("identifier", f"{mapping.HOUSEHOLD}|"), ("_count", "500")]):
+        for entry in client.pages("Group", [("identifier", f"{mapping.HOUSEHOLD}|"), ("_count", "500")], post=False):
             group = entry["resource"]
             number = mapping.ident_value(group, mapping.HOUSEHOLD)
             for m in group.get("member", []):
@@ -96,7 +96,8 @@ def fetch(record_type: str, client: Client, date_from: dt.date | None = None, da
                                  for c in e["valueCodeableConcept"]["coding"]), None)
                 members["/".join(m["entity"]["reference"].split("/")[-2:])] = (number, relation)
         history: dict[str, list[dict]] = {}
-        for entry in client.search("Observation", [("identifier", f"{mapping.RESIDENT_FORM}|"), ("_count", "500")]):
+        for entry in client.pages("Observation", [("identifier", f"{mapping.RESIDENT_FORM}|"), ("_count", "500")],
+                                  post=False):
             obs = entry["resource"]
             history.setdefault((obs.get("subject") or {}).get("reference", "").split("/")[-1], []).append(obs)
         resolver.prefetch(resources)
@@ -125,7 +126,7 @@ def fetch(record_type: str, client: Client, date_from: dt.date | None = None, da
             for res_type, param, found in (("Observation", "encounter", by_encounter),
                                            ("MedicationStatement", "context", medicines),
                                            ("MedicationRequest", "encounter", medicines)):
-                for entry in client.search(res_type, {param: chunk, "_count": "1000"}, post=True):
+                for entry in client.pages(res_type, {param: chunk, "_count": "1000"}):
                     res = entry["resource"]
                     visit = (res.get(param) or {}).get("reference", "")
                     found.setdefault(visit.split("/")[-1], []).append(res)
@@ -140,9 +141,9 @@ def fetch(record_type: str, client: Client, date_from: dt.date | None = None, da
 
 def export_file(record_type: str, server: str, output: str | Path, *, date_from: dt.date | None = None,
                 date_to: dt.date | None = None, institution: str | None = None, fmt: str | None = None,
-                client: Client | None = None) -> int:
+                client: FhirClient | None = None, auth: Auth | None = None) -> int:
     """Write the form's records to ``output`` (format from the extension); the number of rows."""
     fmt = fmt or readers.detect_format(output)
-    records = fetch(record_type, client or Client(server), date_from, date_to, institution)
+    records = fetch(record_type, client or FhirClient(server, auth=auth, timeout=300.0), date_from, date_to, institution)
     writers.write(output, record_type, records, fmt)
     return len(records)

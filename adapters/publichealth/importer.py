@@ -18,12 +18,14 @@ import copy
 import csv
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import mapping, normalise, readers, tables
-from .client import Client
+from ..fhir_client import Auth, FhirClient
+from . import lookups, mapping, normalise, readers, tables
+from .columns import JSON_ERROR, Columns
+from .derived import FamilyDoctors
 
 _ENTRY = re.compile(r"Bundle\.entry\[(\d+)\]")
 
@@ -49,6 +51,7 @@ class ImportResult:
     rejected: int = 0
     households: int = 0
     errors: list[RowError] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # about the file (columns ignored)
     seconds: float = 0.0
     error_report: str | None = None
 
@@ -65,17 +68,23 @@ class ImportResult:
         return text + f" in {self.seconds:.1f} s ({self.rate:.0f} rows/s)"
 
 
-def read_records(path: str | Path, record_type: str, fmt: str | None = None
-                 ) -> tuple[list[tuple[int, dict]], list[RowError], int]:
-    """(good (row, record) pairs, errors, number of rows) of a file, normalised and validated."""
+def read_records(path: str | Path, record_type: str, fmt: str | None = None, *, strict_columns: bool = False,
+                 notices: list[str] | None = None) -> tuple[list[tuple[int, dict]], list[RowError], int]:
+    """(good (row, record) pairs, errors, number of rows) of a file, normalised and validated.
+    Columns the form does not know are ignored and reported once in ``notices`` (unless
+    ``strict_columns``: then each row with a value in one is refused)."""
     name = str(path)
     good, errors, count = [], [], 0
-    for row, cells in readers.read(path, fmt):
+    columns = Columns(record_type, strict=strict_columns)
+    for row, raw in readers.read(path, fmt):
         count += 1
-        if "\0json" in cells:
-            errors.append(RowError(name, row, "", "", cells["\0json"]))
+        cells = columns.canonical(raw)
+        if JSON_ERROR in cells:
+            errors.append(RowError(name, row, "", "", cells[JSON_ERROR]))
             continue
         record, problems = normalise.normalise(record_type, cells)
+        if problems and _doctor_left_blank(record_type, record, problems):
+            problems = []  # the family doctor of the contract in force, when writing (derived.py)
         group = mapping.GROUP_KEYS.get(record_type)
         if problems:
             key = None
@@ -86,7 +95,17 @@ def read_records(path: str | Path, record_type: str, fmt: str | None = None
                        for p in problems]
         else:
             good.append((row, record))
+    if notices is not None:
+        notices.extend(columns.notices)
     return good, errors, count
+
+
+def _doctor_left_blank(record_type: str, record: dict, problems: list) -> bool:
+    """A follow-up whose one problem is that 随访医生 (and 随访医生编号) is blank."""
+    if record_type not in mapping.VISIT_SYSTEMS or record.get("doctor_card"):
+        return False
+    header = tables.form(record_type).by_key["doctor"].header
+    return all(p.field == header and not p.value for p in problems)
 
 
 def write_error_report(path: str | Path, errors: list[RowError]) -> str:
@@ -102,9 +121,10 @@ def write_error_report(path: str | Path, errors: list[RowError]) -> str:
 class _Writer:
     """Sends units in transaction bundles and isolates the ones the server refuses."""
 
-    def __init__(self, client: Client, result: ImportResult) -> None:
+    def __init__(self, client: FhirClient, result: ImportResult) -> None:
         self.client = client
         self.result = result
+        self.family_doctors = FamilyDoctors(client)
 
     def write(self, units: list[mapping.Unit]) -> list[mapping.Unit]:
         """Write the units that changed; count them all; return the ones now on the server."""
@@ -139,7 +159,7 @@ class _Writer:
                         wanted.setdefault(res_type, set()).add(value)
         found: dict[str, str] = {}
         for res_type, values in wanted.items():
-            for value, rid in self.client.ids(res_type, sorted(values)).items():
+            for value, rid in lookups.ids(self.client, res_type, sorted(values)).items():
                 found[f"{res_type}?identifier={value}"] = f"{res_type}/{rid}"
         kept = []
         for unit in units:
@@ -152,7 +172,7 @@ class _Writer:
                 if any(True for _ in _conditional_refs(entry.resource)):
                     _rewrite(entry.resource, found)
             kept.append(unit)
-        return kept
+        return self.family_doctors.fill(kept, lambda unit, reason: self._reject(unit, reason, "随访医生", ""))
 
     def _priors(self, units: list[mapping.Unit]) -> dict[tuple[str, str, str], tuple[str, dict]]:
         wanted: dict[tuple[str, str], list[str]] = {}
@@ -163,7 +183,7 @@ class _Writer:
                 wanted.setdefault((res_type, param), []).append(value)
         priors = {}
         for (res_type, param), values in wanted.items():
-            for value, version in self.client.versions(res_type, param, values).items():
+            for value, version in lookups.versions(self.client, res_type, param, values).items():
                 priors[(res_type, param, value)] = version
         return priors
 
@@ -191,7 +211,7 @@ class _Writer:
         if not units:
             return
         entries, owners = self._bundle(units)
-        status, body = self.client.transaction(entries)
+        status, body = self.client.post_bundle(_transaction(entries), prefer="return=minimal")
         if status == 200 and body.get("resourceType") == "Bundle":
             self._count(units, body, priors)
             written.extend(units)
@@ -210,9 +230,29 @@ class _Writer:
         self._send(units[:half], priors, written)
         self._send(units[half:], priors, written)
 
-    def _reject(self, unit: mapping.Unit, reason: str) -> None:
+    def write_all(self, units: list[mapping.Unit]) -> bool:
+        """All the units in one transaction (all or nothing); False, with the reason among the
+        result's errors, when anything is refused."""
+        priors = self._priors(units)
+        fresh, _same = self.split(units, priors)
+        fresh = self.resolve(fresh)
+        if self.result.errors:
+            return False
+        if not fresh:
+            return True
+        entries, _ = self._bundle(fresh)
+        status, body = self.client.post_bundle(_transaction(entries), prefer="return=minimal")
+        if status != 200:
+            self.result.errors.append(RowError(self.result.file, 0, "", "", "the server refused the file (all or "
+                                               f"nothing): {_diagnostics(body, status)}"))
+            return False
+        self._count(fresh, body, priors)
+        return True
+
+    def _reject(self, unit: mapping.Unit, reason: str, field_name: str = "",
+                prefix: str = "refused by the server: ") -> None:
         for row in unit.rows:
-            self.result.errors.append(RowError(self.result.file, row, "", unit.label, f"refused by the server: {reason}"))
+            self.result.errors.append(RowError(self.result.file, row, field_name, unit.label, prefix + reason))
         self.result.rejected += len(unit.rows)
 
     def _count(self, units: list[mapping.Unit], body: dict, priors: dict) -> None:
@@ -279,6 +319,10 @@ def _rewrite(node, local: dict):
     return node
 
 
+def _transaction(entries: list[dict]) -> dict:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
 def _diagnostics(body: dict, status: int) -> str:
     issues = body.get("issue", []) if isinstance(body, dict) else []
     text = "; ".join(i.get("diagnostics") or i.get("details", {}).get("text") or i.get("code", "") for i in issues)
@@ -287,117 +331,131 @@ def _diagnostics(body: dict, status: int) -> str:
 
 def import_file(path: str | Path, record_type: str, server: str, *, batch_size: int = 200,
                 on_error: str = "skip", fmt: str | None = None,
-                progress: Callable[[int], None] | None = None, client: Client | None = None,
-                on_start: Callable[[int], None] | None = None) -> ImportResult:
+                progress: Callable[[int], None] | None = None, client: FhirClient | None = None,
+                on_start: Callable[[int], None] | None = None, auth: Auth | None = None,
+                strict_columns: bool = False) -> ImportResult:
     """Import one file; returns the counts and every error (also written to ``<path>.errors.csv``)."""
     if on_error not in ("skip", "reject"):
         raise ValueError("on_error is 'skip' or 'reject'")
     tables.form(record_type)
     started = time.perf_counter()
     result = ImportResult(str(path), record_type)
-    good, errors, result.rows = read_records(path, record_type, fmt)
+    good, errors, result.rows = read_records(path, record_type, fmt, strict_columns=strict_columns,
+                                             notices=result.notices)
     result.errors.extend(errors)
     if on_start:
         on_start(result.rows)
-    bad_rows = {e.row for e in errors}
-    client = client or Client(server)
-    writer = _Writer(client, result)
     if on_error == "reject" and errors:
         result.rejected = result.rows
-        _finish(result, path, started)
-        return result
-    rejected_before = len(bad_rows)
+        return _finish(result, path, started)
+    rejected_before = len({e.row for e in errors})
     result.rejected += rejected_before
-    key = mapping.GROUP_KEYS.get(record_type)
-    if key:  # a multi-row object (contract, team) is written whole or not at all
-        bad_keys = {e.group for e in errors if e.group}
-        for row, rec in good:
-            if rec[key] in bad_keys:
-                result.errors.append(RowError(str(path), row, tables.form(record_type).by_key[key].header, rec[key],
-                                              f"another row of {rec[key]} is bad, so it is not written"))
-                result.rejected += 1
-        good = [(row, rec) for row, rec in good if rec[key] not in bad_keys]
-        objects: dict[str, list[tuple[int, dict]]] = {}
-        for row, rec in good:
-            objects.setdefault(rec[key], []).append((row, rec))
-        f = tables.form(record_type)
-        for number, items in objects.items():
-            problems = mapping.disagreements(record_type, [rec for _row, rec in items])
-            if problems:
-                field_key, first_value, value = problems[0]
-                for row, _rec in items:
-                    result.errors.append(RowError(str(path), row, f.by_key[field_key].header, str(value),
-                                                  f"the rows of {number} disagree on {f.by_key[field_key].header} "
-                                                  f"({first_value!r} / {value!r}); it is not written"))
-                result.rejected += len(items)
-                bad_keys.add(number)
-        good = [(row, rec) for row, rec in good if rec[key] not in bad_keys]
+    good = _whole_objects(record_type, good, errors, result)
     if progress and rejected_before:
         progress(rejected_before)
-    households: dict[str, list] = {}
-    household_rows: dict[str, list[int]] = {}
-    size = len(good) if on_error == "reject" else max(1, batch_size)
-    if key:
-        all_units = mapping.units(record_type, good)
-        batches, current, count = [], [], 0
-        for unit in all_units:
-            current.append(unit)
-            count += len(unit.rows)
-            if count >= size:
-                batches.append(current)
-                current, count = [], 0
-        if current:
-            batches.append(current)
-        unit_batches = iter(batches)
-    else:
-        unit_batches = (mapping.units(record_type, good[i:i + size]) for i in range(0, len(good), size))
-    for units in unit_batches:
+    client = client or FhirClient(server, auth=auth, timeout=300.0)
+    writer = _Writer(client, result)
+    size = max(1, len(good) if on_error == "reject" else batch_size)
+    households = _Households()
+    for units in _batches(record_type, good, size):
         if on_error == "reject":
-            priors = writer._priors(units)
-            units, _same = writer.split(units, priors)
-            units = writer.resolve(units)
-            if result.errors:
+            if not writer.write_all(units):
                 result.rejected = result.rows
-                _finish(result, path, started)
-                return result
-            entries, _ = writer._bundle(units)
-            status, body = client.transaction(entries) if entries else (200, {"resourceType": "Bundle"})
-            if status != 200:
-                result.errors.append(RowError(str(path), 0, "", "", "the server refused the file (all or "
-                                              f"nothing): {_diagnostics(body, status)}"))
-                result.rejected = result.rows
-                _finish(result, path, started)
-                return result
-            writer._count(units, body, priors)
+                return _finish(result, path, started)
             written = units
         else:
             written = writer.write(units)
+        households.add(written)
+        if progress:
+            progress(sum(len(u.rows) for u in units))
+    households.write(client, result, size)
+    return _finish(result, path, started)
+
+
+def _whole_objects(record_type: str, good: list[tuple[int, dict]], errors: list[RowError],
+                   result: ImportResult) -> list[tuple[int, dict]]:
+    """A multi-row object (contract, team) is written whole or not at all: the good rows of an
+    object with a bad row, or whose rows disagree on the object's own fields, are refused too."""
+    key = mapping.GROUP_KEYS.get(record_type)
+    if not key:
+        return good
+    f = tables.form(record_type)
+    bad_keys = {e.group for e in errors if e.group}
+    for row, rec in good:
+        if rec[key] in bad_keys:
+            result.errors.append(RowError(result.file, row, f.by_key[key].header, rec[key],
+                                          f"another row of {rec[key]} is bad, so it is not written"))
+            result.rejected += 1
+    good = [(row, rec) for row, rec in good if rec[key] not in bad_keys]
+    objects: dict[str, list[tuple[int, dict]]] = {}
+    for row, rec in good:
+        objects.setdefault(rec[key], []).append((row, rec))
+    for number, items in objects.items():
+        problems = mapping.disagreements(record_type, [rec for _row, rec in items])
+        if problems:
+            field_key, first_value, value = problems[0]
+            header = f.by_key[field_key].header
+            for row, _rec in items:
+                result.errors.append(RowError(result.file, row, header, str(value),
+                                              f"the rows of {number} disagree on {header} "
+                                              f"({first_value!r} / {value!r}); it is not written"))
+            result.rejected += len(items)
+            bad_keys.add(number)
+    return [(row, rec) for row, rec in good if rec[key] not in bad_keys]
+
+
+def _batches(record_type: str, good: list[tuple[int, dict]], size: int) -> Iterator[list[mapping.Unit]]:
+    """The units to write, about ``size`` rows at a time (a multi-row object never split)."""
+    if not mapping.GROUP_KEYS.get(record_type):
+        for start in range(0, len(good), size):
+            yield mapping.units(record_type, good[start:start + size])
+        return
+    current: list[mapping.Unit] = []
+    count = 0
+    for unit in mapping.units(record_type, good):
+        current.append(unit)
+        count += len(unit.rows)
+        if count >= size:
+            yield current
+            current, count = [], 0
+    if current:
+        yield current
+
+
+class _Households:
+    """The households (家庭档案) of the residents written, written last as Groups."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, list] = {}
+        self.rows: dict[str, list[int]] = {}
+
+    def add(self, written: list[mapping.Unit]) -> None:
         for unit in written:
             if "household" in unit.extra:
                 number, id_number, relation, name = unit.extra["household"]
-                households.setdefault(number, []).append((id_number, relation, name))
-                household_rows.setdefault(number, []).extend(unit.rows)
-        if progress:
-            progress(sum(len(u.rows) for u in units))
-    if households:
-        group_units = [mapping.household(household_rows[n], n, m) for n, m in households.items()]
-        counter = ImportResult(str(path), record_type)
-        group_writer = _Writer(client, counter)
+                self.members.setdefault(number, []).append((id_number, relation, name))
+                self.rows.setdefault(number, []).extend(unit.rows)
+
+    def write(self, client: FhirClient, result: ImportResult, size: int) -> None:
+        if not self.members:
+            return
+        group_units = [mapping.household(self.rows[n], n, m) for n, m in self.members.items()]
+        counter = ImportResult(result.file, result.record_type)
+        writer = _Writer(client, counter)
         for start in range(0, len(group_units), max(1, size)):
-            group_writer.write(group_units[start:start + size])
+            writer.write(group_units[start:start + size])
         result.households = counter.created + counter.updated + counter.unchanged
         for e in counter.errors:
             e.reason = f"household {e.value}: {e.reason}"
             e.field = "家庭档案编号"
         result.errors.extend(counter.errors)
-    _finish(result, path, started)
-    return result
 
 
-def _finish(result: ImportResult, path: str | Path, started: float) -> None:
+def _finish(result: ImportResult, path: str | Path, started: float) -> ImportResult:
     result.seconds = time.perf_counter() - started
     report = Path(f"{path}.errors.csv")
     if result.errors:
         result.error_report = write_error_report(path, result.errors)
     elif report.exists():
         report.unlink()
+    return result

@@ -19,7 +19,7 @@ import jsonschema
 
 from fhir_server.core.national_ids import canonical_id
 
-from . import tables
+from . import messages, tables
 
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -170,35 +170,50 @@ def normalise(record_type: str, raw: dict) -> tuple[dict, list[RecordError]]:
         if name is None:
             continue
         key = clean(name) or ""
-        fld = f.by_header.get(key)
+        fld = f.field_for(key)
         if fld is None:
             if value not in (None, ""):
-                errors.append(RecordError(key, value, f"unknown column {key!r} for the form {f.title}"))
+                guess = f.suggest(key)
+                errors.append(RecordError(key, value, f"column {key} is not a column of {f.title}"
+                                          + (f" (did you mean {guess}?)" if guess else "")))
             continue
         cells[fld.key] = (fld, value)
     edition = clean(cells["edition"][1]) if "edition" in cells else None
     edition = edition or "2017"
+    failed: set[str] = set()
     for key, (fld, value) in cells.items():
         try:
             converted = convert(fld, value, edition, original) if key != "edition" else clean(value)
         except ValueError as exc:
-            errors.append(RecordError(fld.header, value, str(exc)))
+            errors.append(RecordError(fld.header, value, messages.must_be(fld, value, messages.detail_of(fld, exc))))
+            failed.add(key)
             continue
         if converted is not None and converted != []:
             record[key] = converted
-    if not errors:
-        for error in validator(record_type).iter_errors(record):
+    for error in validator(record_type).iter_errors(record):
+        if not failed or not _about(error, failed):  # a cell that could not be read is reported once
             errors.append(_schema_error(f, record, error))
     if original:
         record["_original"] = original
     return record, errors
 
 
+def _about(error: jsonschema.ValidationError, keys: set[str]) -> bool:
+    """Whether a schema error concerns one of ``keys`` (or is a "required"/"anyOf" a bad cell caused)."""
+    if error.path and error.path[0] in keys:
+        return True
+    if error.validator == "anyOf":
+        return bool(keys & {"id_number", "record_no"})
+    return error.validator in ("required", "dependentRequired") and any(f"'{key}'" in error.message for key in keys)
+
+
 def _schema_error(f: tables.Form, record: dict, error: jsonschema.ValidationError) -> RecordError:
     if error.validator == "required":
         key = re.search(r"'([^']+)' is a required property", error.message)
         fld = f.by_key.get(key[1]) if key else None
-        return RecordError(fld.header if fld else "", "", f"{fld.header if fld else error.message} is required")
+        if fld is None:
+            return RecordError("", "", error.message)
+        return RecordError(fld.header, "", f"{fld.header} is required (the column is missing or the cell is empty)")
     if error.validator == "anyOf":
         return RecordError("身份证号", "", "身份证号 or 档案编号 is required")
     if error.validator == "dependentRequired":
@@ -209,4 +224,6 @@ def _schema_error(f: tables.Form, record: dict, error: jsonschema.ValidationErro
         return RecordError("", "", f"incomplete values: {error.message}")
     key = error.path[0] if error.path else None
     fld = f.by_key.get(key) if isinstance(key, str) else None
-    return RecordError(fld.header if fld else str(key), record.get(key, ""), error.message)
+    if fld is not None:
+        return RecordError(fld.header, record.get(key, ""), messages.must_be(fld, record.get(key, "")))
+    return RecordError(str(key), record.get(key, ""), error.message)

@@ -1,8 +1,9 @@
 """The mapping tables of mappings/publichealth/, loaded once: forms, code lists, ConceptMaps.
 
-* ``<type>.csv`` — one row per field of a form: key, Chinese column header, value type,
-  required, code list, FHIR target and a note.  The readers find columns by these
-  headers, the normaliser converts by the type, the JSON Schema is derived from it and
+* ``<type>.csv`` — one row per field of a form: key, Chinese column header, the header
+  variants real exports use (``aliases``, separated by |), value type, required, code list,
+  FHIR target and a note.  The readers find columns by these headers and variants (spaces,
+  full-width forms and a unit in brackets ignored: :func:`header_key`), the normaliser converts by the type, the JSON Schema is derived from it and
   the mapping engine (the ``mapping`` package) writes and reads FHIR by the target column.
 * the IG's CodeSystems (``profiles/CodeSystem-<id>.json``: GB/T 2261.1, GB 3304, GB/T 4761,
   team roles...) give the codes and Chinese names of the national and Jiayi tables;
@@ -16,16 +17,19 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import json
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from adapters.files import ROOT
 from fhir_server.core.jiayi_names import CS, SD, SID
 
-MAPPINGS = ROOT / "mappings" / "publichealth"
-PROFILES = ROOT / "profiles"  # the IG: national and Jiayi code systems (CodeSystem-<id>.json)
+from ..data_files import mappings_dir, profiles_dir
+
+MAPPINGS = mappings_dir("publichealth")
+PROFILES = profiles_dir()  # the IG: national and Jiayi code systems (CodeSystem-<id>.json)
 ABBREVIATIONS = {"CS/": CS, "SD/": SD, "SID/": SID}
 RECORD_TYPES = ("resident", "contract", "team", "hypertension-follow-up", "diabetes-follow-up", "referral")
 TITLES = {"resident": "个人基本信息表", "contract": "家庭医生签约协议", "team": "家庭医生团队",
@@ -42,6 +46,19 @@ def expand(value: str) -> str:
     return value
 
 
+_BRACKETED = re.compile(r"\([^()]*\)$|\[[^\[\]]*\]$")
+
+
+def header_key(text: str) -> str:
+    """A column header as matched: NFKC (full-width → half-width), no spaces, lower case."""
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+def without_unit(key: str) -> str:
+    """``收缩压(mmhg)`` → ``收缩压``: a trailing bracketed part (the unit) dropped."""
+    return _BRACKETED.sub("", key)
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     key: str
@@ -51,6 +68,7 @@ class Field:
     codes: str  # the code list ("" for none)
     target: str  # expanded FHIR target ("path ...", "concept ...", "obs ...", "ref ...", "info")
     note: str
+    aliases: tuple[str, ...] = ()  # header variants of real exports
 
     @property
     def kind(self) -> str:
@@ -91,12 +109,31 @@ class Form:
 
     @functools.cached_property
     def by_header(self) -> dict[str, Field]:
+        """header_key of every header, field key and variant → the field (a form's own header wins)."""
         names: dict[str, Field] = {}
         for f in self.fields:
-            names[f.header] = f
-            names[unicodedata.normalize("NFKC", f.header)] = f
-            names[f.key] = f
+            for alias in f.aliases:
+                names.setdefault(header_key(alias), f)
+        for f in self.fields:
+            names[header_key(f.key)] = f
+        for f in self.fields:
+            names[header_key(f.header)] = f
         return names
+
+    def field_for(self, column: str) -> Field | None:
+        """The field a column of a real export is: by its header or a variant, else without its unit."""
+        key = header_key(column)
+        found = self.by_header.get(key)
+        if found is None and without_unit(key) != key:
+            found = self.by_header.get(without_unit(key))
+        return found
+
+    def suggest(self, column: str) -> str | None:
+        """The form header a column most likely meant (for "did you mean …?"), or None."""
+        names = {header_key(f.header): f.header for f in self.fields}
+        names.update({header_key(a): f.header for f in self.fields for a in f.aliases})
+        close = difflib.get_close_matches(without_unit(header_key(column)), list(names), n=1, cutoff=0.5)
+        return names[close[0]] if close else None
 
 
 @functools.cache
@@ -135,7 +172,7 @@ def code_lists() -> dict[str, CodeList]:
 def concept_maps() -> dict[tuple[str, str], dict]:
     """(source system, code) → target {system, code, display, equivalence, map} from every ConceptMap."""
     table: dict[tuple[str, str], dict] = {}
-    for path in sorted((ROOT / "mappings").rglob("*.json")):
+    for path in sorted(mappings_dir().rglob("*.json")):
         resource = json.loads(path.read_text(encoding="utf-8"))
         if resource.get("resourceType") != "ConceptMap":
             continue
@@ -171,7 +208,8 @@ def form(record_type: str) -> Form:
         raise ValueError(f"unknown record type {record_type!r}; expected one of {', '.join(RECORD_TYPES)}")
     with (MAPPINGS / f"{record_type}.csv").open(encoding="utf-8", newline="") as handle:
         fields = tuple(Field(r["key"], r["header"], r["type"], r["required"] == "yes", r["codes"],
-                             expand(r["fhir"]), r["note"]) for r in csv.DictReader(handle))
+                             expand(r["fhir"]), r["note"], tuple(a for a in (r.get("aliases") or "").split("|") if a))
+                       for r in csv.DictReader(handle))
     return Form(record_type, TITLES[record_type], fields)
 
 
@@ -208,7 +246,7 @@ def schema(record_type: str) -> dict:
         props[fld.key] = prop
     if "edition" in props:
         props["edition"] = {"title": "表单版本", "enum": ["2011", "2017"]}
-    result = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+    result: dict = {"$schema": "https://json-schema.org/draft/2020-12/schema",
               "$id": f"https://jiayi.dev/fhir/adapters/publichealth/{record_type}.schema.json",
               "title": f.title, "type": "object", "properties": props,
               "required": [fld.key for fld in f.fields if fld.required], "additionalProperties": False}

@@ -39,7 +39,8 @@ def wait_for(predicate: Callable[[], object], timeout: float = TIMEOUT, what: st
 
 @contextlib.contextmanager
 def running_listener(server_url: str, workdir: Path, state: Path | None = None, config: dict | None = None,
-                     max_bytes: int = 65536, port: int | None = None) -> Iterator[int]:
+                     max_bytes: int = 65536, port: int | None = None,
+                     extra_args: tuple[str, ...] = ()) -> Iterator[int]:
     """``jiayi hl7 listen`` on a free loopback port (yields the port); stopped with SIGTERM."""
     port = port or free_port()
     command = [sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--port", str(port), "--server", server_url,
@@ -49,6 +50,7 @@ def running_listener(server_url: str, workdir: Path, state: Path | None = None, 
         path = workdir / f"endpoints-{port}.json"
         path.write_text(json.dumps(config), encoding="utf-8")
         command += ["--config", str(path)]
+    command += list(extra_args)
     log = (workdir / f"listener-{port}.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                start_new_session=True)

@@ -258,3 +258,48 @@ def test_a_changed_row_is_updated_the_others_unchanged(loaded, server, tmp_path)
                                                         "component-value-quantity": "199", "_count": "5"},
                       timeout=30).json()
     assert bp.get("total", len(bp.get("entry", []))) >= 1
+
+
+def test_a_real_export_with_other_headers_and_an_unknown_column(loaded, server, tmp_path):
+    """联系电话 for 本人电话, 健康档案编号 for 档案编号 and a column the form does not have: the
+    unknown one is reported once and ignored, every row is read as the form's own headers."""
+    _work, out = loaded
+    with out["resident"][0].open(encoding="gb18030", newline="") as handle:
+        rows = list(csv.reader(handle))
+    rename = {"本人电话": "联系电话", "档案编号": "健康档案编号"}
+    header = [rename.get(h, h) for h in rows[0]] + ["微信号"]
+    path = tmp_path / "export.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([header, *[row + ["wx"] for row in rows[1:]]])
+    result = _import(path, "resident", server)
+    assert result.returncode == 0, result.stderr
+    assert "rejected 0" in result.stdout and "created 0, updated 0" in result.stdout, result.stdout
+    assert result.stderr.count("column 微信号 ignored") == 1
+    strict = _import(path, "resident", server, "--strict-columns")
+    assert strict.returncode == 1 and f"rejected {len(rows) - 1}" in strict.stdout
+    assert "not a column of 个人基本信息表" in strict.stderr
+
+
+def test_a_follow_up_without_its_doctor_takes_the_family_doctor_of_the_contract(loaded, server, tmp_path):
+    import requests
+
+    _work, out = loaded
+    first = next(rec for _row, rec in read_records(out["hypertension-follow-up"][0], "hypertension-follow-up")[0]
+                 if rec["id_number"] == "990104196105070011")
+    in_force = {k: v for k, v in first.items() if k not in ("doctor", "doctor_card", "visit_no")}
+    in_force["visit_date"] = "2026-06-01"  # contract QY2026000000 runs 2026-01-06 .. 2027-01-05
+    before = dict(in_force, visit_date="2025-06-01")  # no contract in force yet
+    path = tmp_path / "no-doctor.csv"
+    writers.write(path, "hypertension-follow-up", [in_force, before], "csv")
+    result = _import(path, "hypertension-follow-up", server)
+    assert "created 1" in result.stdout and "rejected 1" in result.stdout, result.stdout + result.stderr
+    assert "随访医生 is required: the resident has no family-doctor contract in force on 2025-06-01" in result.stderr
+    found = requests.post(f"{server}/Encounter/_search", data={"date": "2026-06-01", "_count": "10",
+                                                               "_tag": "https://jiayi.dev/fhir/CodeSystem/"
+                                                                       "import-derivation|participant-from-contract"},
+                          timeout=30).json()
+    (encounter,) = [e["resource"] for e in found.get("entry", [])]
+    doctor = encounter["participant"][0]["individual"]
+    assert doctor["reference"].startswith("Practitioner/") and doctor["display"] == "周明"
+    again = _import(path, "hypertension-follow-up", server)
+    assert "created 0" in again.stdout and "unchanged 1" in again.stdout, again.stdout

@@ -28,16 +28,44 @@ from .common import (
     stored_hash,
 )
 from .contract import contract, read_contract
-from .follow_up import VISIT_SYSTEMS, follow_up, read_follow_up
+from .follow_up import DERIVED_TAG, DOCTOR_FROM_CONTRACT, VISIT_SYSTEMS, follow_up, read_follow_up
 from .referral import read_referral, referral
 from .resident import household, read_resident, resident
 from .team import read_team, team
 
-__all__ = ["CONTRACT_NUMBER", "DOCTOR_CARD", "GROUP_KEYS", "HEALTH_RECORD", "HOUSEHOLD", "ID_CARD",
-           "REFERRAL_NUMBER", "RELATIONSHIP", "RESIDENT_FORM", "TEAM_CODE", "USCC", "VISIT_SYSTEMS", "Unit", "apply_fields",
-           "contract", "disagreements", "follow_up", "household", "ident_value", "read_contract",
-           "read_follow_up", "read_referral", "read_resident", "read_team", "referral", "resident",
-           "stored_hash", "team", "units"]
+__all__ = [
+    "CONTRACT_NUMBER",
+    "DERIVED_TAG",
+    "DOCTOR_CARD",
+    "DOCTOR_FROM_CONTRACT",
+    "GROUP_KEYS",
+    "HEALTH_RECORD",
+    "HOUSEHOLD",
+    "ID_CARD",
+    "REFERRAL_NUMBER",
+    "RELATIONSHIP",
+    "RESIDENT_FORM",
+    "TEAM_CODE",
+    "USCC",
+    "VISIT_SYSTEMS",
+    "Unit",
+    "apply_fields",
+    "contract",
+    "disagreements",
+    "follow_up",
+    "household",
+    "ident_value",
+    "read_contract",
+    "read_follow_up",
+    "read_referral",
+    "read_resident",
+    "read_team",
+    "referral",
+    "resident",
+    "stored_hash",
+    "team",
+    "units",
+]
 
 BUILDERS = {
     "resident": resident, "contract": contract, "team": team, "referral": referral,

@@ -28,6 +28,11 @@ VISIT_SYSTEMS = {"hypertension-follow-up": SID + "hypertension-follow-up",
 SERVICE_ITEM = {"hypertension-follow-up": ("hypertension-follow-up", "高血压患者随访"),
                 "diabetes-follow-up": ("diabetes-follow-up", "2型糖尿病患者随访")}
 ENCOUNTER_CLASS = {"clinic": ("AMB", "ambulatory"), "home": ("HH", "home health"), "phone": ("VR", "virtual")}
+# 随访医生 left blank: the participant is the family doctor of the contract in force on the visit
+# day, found when the unit is written (publichealth/derived.py), and the Encounter says so.
+DOCTOR_FROM_CONTRACT = "doctor_from_contract"
+DERIVED_TAG = {"system": CS + "import-derivation", "code": "participant-from-contract",
+               "display": "随访医生 not in the form: the family doctor of the contract in force"}
 
 
 def visit_key(record_type: str, record: dict) -> str:
@@ -55,8 +60,12 @@ def follow_up(record_type: str, rows: list[int], records: list[dict]) -> Unit:
     enc["subject"] = patient_ref(record)
     if record.get("doctor_card"):
         enc["participant"] = [{"individual": practitioner(unit, record["doctor_card"], record.get("doctor"))}]
-    else:
+    elif record.get("doctor"):
         enc["participant"] = [{"individual": {"display": record["doctor"]}}]
+    else:
+        enc["participant"] = [{"individual": {}}]  # filled in place (the medicines' requester too)
+        enc["meta"] = {"tag": [dict(DERIVED_TAG)]}
+        unit.extra[DOCTOR_FROM_CONTRACT] = record["visit_date"]
     if record.get("institution_code"):
         enc["serviceProvider"] = organization(unit, record["institution_code"], record.get("institution"))
     edition_tag(records, enc)

@@ -103,12 +103,12 @@ def read_medications(record_type: str, system: str, resources: list[dict], recor
     """The medicine slots back from the visit's MedicationStatements and MedicationRequests."""
     wanted = slots(record_type)
     for res in resources:
-        res_type = res.get("resourceType")
+        res_type = str(res.get("resourceType"))
         for ident in res.get("identifier", []):
             if ident.get("system") != system or "/" not in str(ident.get("value")):
                 continue
             prefix, _, slot = ident["value"].rpartition("/")[2].rpartition("-")
-            parts = wanted.get((res_type, slot)) if prefix == _SUFFIX.get(res_type) else None
+            parts = wanted.get((res_type, slot)) if prefix == _SUFFIX.get(res_type, "") else None
             if parts is None:
                 continue
             name = (res.get("medicationCodeableConcept") or {}).get("text")

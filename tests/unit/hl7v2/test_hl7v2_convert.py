@@ -189,6 +189,10 @@ def _shared_samples() -> list[Path]:
     return sorted(shared_path("hl7v2-samples").glob("*.hl7"))
 
 
+# Shared samples with a value that is not of its data type: refused (AE, 102) unless lenient.
+INVALID_SAMPLES = {"python-hl7-oru-r01.hl7": ("PID", "7")}  # birth date 196203520 (month 03, day 52)
+
+
 def test_every_shared_sample_of_a_supported_type_converts_to_a_valid_bundle():
     converted, refused = 0, 0
     for path in _shared_samples():
@@ -200,7 +204,13 @@ def test_every_shared_sample_of_a_supported_type_converts_to_a_valid_bundle():
             assert "not supported" in caught.value.problems[0].text
             refused += 1
             continue
-        bundle = inbound.convert(msg).bundle()
+        if path.name in INVALID_SAMPLES:
+            with pytest.raises(HL7Error) as caught:
+                inbound.convert(msg)
+            assert caught.value.ack_code == "AE"
+            assert [(p.code, p.location.parts()[0], p.location.parts()[2]) for p in caught.value.problems] == [
+                ("102", *INVALID_SAMPLES[path.name])]
+        bundle = inbound.convert(msg, lenient=path.name in INVALID_SAMPLES).bundle()
         assert bundle["type"] == "transaction" and bundle["entry"], path.name
         for entry in bundle["entry"]:
             errors = [i for i in validate_resource(entry["resource"]) if i.is_error]

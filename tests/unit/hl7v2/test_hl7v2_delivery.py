@@ -7,17 +7,18 @@ import pytest
 from e2e.hl7v2_support import FakeHospital, free_port
 from hl7v2_messages import adt_a04
 
+from adapters.fhir_client import FhirClient
 from adapters.hl7v2 import er7
 from adapters.hl7v2 import state as outbox_state
 from adapters.hl7v2.config import Config, Endpoint
-from adapters.hl7v2.fhir import FhirServer
 from adapters.hl7v2.sender import Sender
 from adapters.hl7v2.state import State
 
 
 def _sender(tmp_path, port: int) -> Sender:
     config = Config(endpoints=[Endpoint("city", "127.0.0.1", port)], retry_first=0.05, retry_max=0.2)
-    return Sender(FhirServer("http://127.0.0.1:9/fhir"), State(tmp_path / "state.sqlite3"), config, send_timeout=5)
+    return Sender(FhirClient("http://127.0.0.1:9/fhir", retries=0), State(tmp_path / "state.sqlite3"), config,
+                  send_timeout=5)
 
 
 class StoppedClock:
