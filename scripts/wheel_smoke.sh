@@ -47,16 +47,16 @@ cd "$work/run"
 import sys
 from pathlib import Path
 
-import adapters.files
+import adapters.data_files
 import fhir_server
 
 checkout = Path(sys.argv[1]).resolve()
-for module in (fhir_server, adapters.files):
+for module in (fhir_server, adapters.data_files):
     where = Path(module.__file__).resolve()
     if where.is_relative_to(checkout):
         sys.exit(f"{module.__name__} is imported from the checkout ({where}), not from the wheel")
-if not (adapters.files.ROOT / "mappings" / "publichealth" / "resident.csv").is_file():
-    sys.exit(f"the wheel carries no mappings/ (looked in {adapters.files.ROOT})")
+if not (adapters.data_files.mappings_dir("publichealth") / "resident.csv").is_file():
+    sys.exit(f"the wheel carries no mappings/ (looked in {adapters.data_files.mappings_dir()})")
 print("installed package:", Path(fhir_server.__file__).parent.parent)
 EOF
 
