@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fhir_server.core.errors import BadRequest, MethodNotAllowed, NotFound
-from fhir_server.interactions import create, delete, history, patch, read, search, transaction, update
+from fhir_server.interactions import access, create, delete, history, patch, read, search, transaction, update
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import DatabaseBusy, Repository, UnitOfWork
 
@@ -115,6 +115,18 @@ class Router:
         return self.dispatch(uow, request, route)
 
     def dispatch(self, uow: UnitOfWork, request: FhirRequest, route: Route) -> FhirResponse:
+        """Authorize (SPEC §6), run the interaction, and check what it wrote before the commit."""
+        read_only = route.kind != "operation" or self.operations.is_read_only(route.extra or "", request.method)
+        request.grant = access.authorize(uow, request, route.kind, route.res_type, route.res_id, route.extra,
+                                         read_only)
+        response = self._interaction(uow, request, route)
+        if route.kind == "operation":
+            return access.filter_entries(request, response)
+        if request.method in ("POST", "PUT", "PATCH") and route.kind != "search":
+            access.after_write(uow, request, request.grant, response)
+        return response
+
+    def _interaction(self, uow: UnitOfWork, request: FhirRequest, route: Route) -> FhirResponse:
         method, t, i = request.method, route.res_type, route.res_id
         handler = _HANDLERS.get((route.kind, "GET" if method == "HEAD" else method))
         if route.kind == "operation":
