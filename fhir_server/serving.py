@@ -36,7 +36,7 @@ def prepare_database(url: str, demo: bool = False, residents: int = 500) -> None
 def load_demo(url: str, residents: int = 1000, seed: int = 20261123, progress: bool = False,
               skip_if_loaded: bool = False, as_of: date | None = None) -> dict[str, int]:
     """Generate the district as of ``as_of`` (default today, so contracts are current) and load it."""
-    app = create_app({"DATABASE_URL": url})
+    app = create_app({"DATABASE_URL": url, "AUDIT": "off"})  # the server's own loading, not a client's
     try:
         return _load(app, seed, residents, progress, skip_if_loaded, as_of or date.today())
     finally:
