@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from flask import Flask
 
 from fhir_server import api, familydoctor
+from fhir_server.auth import Authenticator, smart
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.interactions import implementation_guide
+from fhir_server.interactions.audit import AuditTrail
 from fhir_server.interactions.router import Router
 from fhir_server.operations import search_operations
 from fhir_server.operations import terminology as terminology_operations
@@ -49,9 +51,15 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     operations = build_operations(validator)
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    router = Router(repository, operations, lambda request: capability_statement(request.base_url, operations, published))
+    authenticator = Authenticator.from_settings(settings)
+    security = None if authenticator.development else smart.rest_security(settings)
+    trail = AuditTrail(repository) if settings.audit == "on" or (
+        settings.audit == "auto" and not authenticator.development) else None
+    app.extensions["jiayi.audit"] = trail
+    router = Router(repository, operations,
+                    lambda request: capability_statement(request.base_url, operations, published, security), trail)
     app.extensions["jiayi.router"] = router
-    api.register(app, router)
+    api.register(app, router, authenticator)
     return app
 
 

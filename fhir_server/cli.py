@@ -9,6 +9,7 @@ import click
 from adapters.hl7v2.cli import hl7
 from adapters.publichealth.cli import export_command, import_command
 from benchmarks.cli import bench
+from fhir_server.cli_auth import token
 from fhir_server.cli_kpi import kpi
 from fhir_server.config import DEFAULT_DATABASE
 from fhir_server.contracts_job import contracts
@@ -30,11 +31,22 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes (gunicorn).")
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
 def serve(host: str, port: int, database: str, demo: bool, residents: int, workers: int, threads: int) -> None:
+    import os
+
+    from fhir_server.auth import dev_issuer, development
     from fhir_server.serving import prepare_database, run
 
+    if demo and not os.environ.get("JIAYI_AUTH_JWKS"):  # the development issuer, only when asked for
+        os.environ["JIAYI_AUTH_JWKS"] = str(dev_issuer.ensure_keys(database))
+        os.environ.setdefault("JIAYI_AUTH_ISSUER", dev_issuer.ISSUER)
+    try:
+        mode = development.startup_line(host, os.environ.get("JIAYI_AUTH_JWKS"), os.environ.get("JIAYI_AUTH"))
+    except development.OpenServerRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(mode)
     prepare_database(database, demo=demo, residents=residents)
     click.echo(f"Jiayi FHIR R4 server on http://{host}:{port}/fhir (database {_redact(database)}, "
-               f"{workers} worker(s)); no authentication configured: development mode")
+               f"{workers} worker(s))")
     run(host, port, database, workers=workers, threads=threads)
 
 
@@ -84,6 +96,7 @@ main.add_command(contracts)
 main.add_command(kpi)
 main.add_command(hl7)
 main.add_command(bench)
+main.add_command(token)
 
 
 def _redact(url: str) -> str:

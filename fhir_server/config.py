@@ -19,6 +19,14 @@ class Settings:
     testing: bool = False
     validation: str = "default"  # "strict": also validate against non-Jiayi profiles a resource claims
     profiles_dir: str | None = None  # extra StructureDefinitions/ValueSets to validate with, besides profiles/
+    # security (SPEC §6, Appendix A): unset JWKS = development mode, open, loopback only
+    auth_jwks: str | None = None  # JIAYI_AUTH_JWKS: a JWKS file path or https:// URL
+    auth_issuer: str | None = None  # JIAYI_AUTH_ISSUER: the required "iss"
+    auth_audience: str | None = None  # JIAYI_AUTH_AUDIENCE: the required "aud" (default: the base URL)
+    auth: str = ""  # JIAYI_AUTH=off: development mode on a non-loopback address, said explicitly
+    auth_authorize_url: str | None = None  # the identity provider's endpoints, for SMART discovery
+    auth_token_url: str | None = None
+    audit: str = "auto"  # AuditEvents: "auto" = when authentication is configured, "on", "off"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

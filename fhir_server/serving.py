@@ -7,13 +7,16 @@ interaction (validation and write hooks apply as for any client).
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from datetime import date
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from fhir_server.app import create_app
+from fhir_server.auth import masking
 from fhir_server.core.errors import FHIRError
 from fhir_server.interactions import implementation_guide
 from fhir_server.interactions.context import FhirRequest
@@ -36,7 +39,7 @@ def prepare_database(url: str, demo: bool = False, residents: int = 500) -> None
 def load_demo(url: str, residents: int = 1000, seed: int = 20261123, progress: bool = False,
               skip_if_loaded: bool = False, as_of: date | None = None) -> dict[str, int]:
     """Generate the district as of ``as_of`` (default today, so contracts are current) and load it."""
-    app = create_app({"DATABASE_URL": url})
+    app = create_app({"DATABASE_URL": url, "AUDIT": "off"})  # the server's own loading, not a client's
     try:
         return _load(app, seed, residents, progress, skip_if_loaded, as_of or date.today())
     finally:
@@ -102,4 +105,30 @@ def gunicorn_options(host: str, port: int, workers: int = 1, threads: int = 8) -
         "accesslog": "-",
         "loglevel": "info",
         "control_socket_disable": True,  # one per user by default: two servers would collide
+        "logger_class": "fhir_server.serving.MaskedLogger",
     }
+
+
+class MaskedLogger(glogging.Logger):
+    """gunicorn's logs without personal data (SPEC §6): the access log's request line, query
+    and referrer masked, every error-log and application message filtered (auth.masking)."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for handler in [*self.error_log.handlers, *self.access_log.handlers]:
+            masking.install(handler)
+        root = logging.getLogger()
+        if not root.handlers:  # the application's own loggers (jiayi.*) go to stderr, masked
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+            root.addHandler(masking.install(handler))
+            root.setLevel(logging.WARNING)
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "f"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = masking.mask(atoms[key])
+        if atoms.get("q"):  # the bare query string: masked as the query of a URL
+            atoms["q"] = masking.mask("?" + atoms["q"])[1:]
+        return atoms

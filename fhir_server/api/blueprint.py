@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from fhir_server.api import errors
+from fhir_server.api import errors, security
 from fhir_server.api.negotiation import FORM, form_items, mime_base, parse_body, response_format
 from fhir_server.api.responses import render
-from fhir_server.auth import principal_for
+from fhir_server.auth import Authenticator
 from fhir_server.core.instants import parse_http_date
 from fhir_server.interactions.context import FhirRequest, Prefer
 from fhir_server.interactions.router import Router
@@ -57,13 +57,10 @@ def build_request(path: str) -> FhirRequest:
     )
 
 
-def register(app: Flask, router: Router) -> None:
+def register(app: Flask, router: Router, authenticator: Authenticator) -> None:
+    security.register(app, authenticator)
     app.register_blueprint(create_blueprint(router), url_prefix="/fhir")
     errors.register(app)
-
-    @app.before_request
-    def _principal() -> None:
-        g.principal = principal_for(request.headers.get("Authorization"), request.remote_addr)
 
 
 def _utf8_header(name: str) -> str | None:

@@ -1,17 +1,50 @@
-"""Token → principal; "may this principal do this?" (SPEC §6).  Until authentication is
-configured every request gets the development principal; the API layer asks
-:func:`principal_for` before any handler runs, and the principal travels on the request."""
+"""Token → principal; "may this principal do this?" (SPEC §6, Appendix A "Security").
+
+With ``JIAYI_AUTH_JWKS`` set every request but the open ones (the CapabilityStatement and
+the SMART configuration) needs a bearer token; without it the server is in development mode
+and every request gets the open development principal.  The API layer asks
+:meth:`Authenticator.principal` before any handler runs; the principal travels on the request.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from fhir_server.auth.principal import ANONYMOUS, Principal
+from fhir_server.auth.tokens import InvalidToken, TokenVerifier
+
+OPEN_PATHS = ("metadata", ".well-known/smart-configuration")
+
+
+class Authenticator:
+    def __init__(self, verifier: TokenVerifier | None) -> None:
+        self.verifier = verifier
+
+    @classmethod
+    def from_settings(cls, settings) -> Authenticator:
+        if not settings.auth_jwks:
+            return cls(None)
+        return cls(TokenVerifier(settings.auth_jwks, settings.auth_issuer, settings.auth_audience))
+
+    @property
+    def development(self) -> bool:
+        return self.verifier is None
+
+    def principal(self, authorization: str | None, remote_addr: str | None, fhir_path: str | None,
+                  base_url: str | None = None) -> Principal:
+        """The principal of a request to ``fhir_path`` (relative to the FHIR base; None: not the API)."""
+        if self.verifier is None or fhir_path is None or fhir_path.strip("/") in OPEN_PATHS:
+            return replace(ANONYMOUS, remote_addr=remote_addr, open=self.verifier is None)
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken("This server needs 'Authorization: Bearer <token>'")
+        claims = self.verifier.verify(token.strip(), default_audience=base_url)
+        return Principal.from_claims(claims, remote_addr)
 
 
 def principal_for(authorization: str | None, remote_addr: str | None) -> Principal:
-    """The principal of a request.  Development mode: everyone is the development principal."""
+    """Development mode: everyone is the open development principal."""
     return replace(ANONYMOUS, remote_addr=remote_addr)
 
 
-__all__ = ["Principal", "principal_for"]
+__all__ = ["Authenticator", "InvalidToken", "Principal", "principal_for"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from fhir_server.auth.principal import ANONYMOUS, Principal
 from fhir_server.repository.base import StoredResource
@@ -54,6 +55,7 @@ class FhirRequest:
     prefer: Prefer = field(default_factory=Prefer)
     base_url: str = "http://localhost/fhir"
     principal: Principal = ANONYMOUS
+    grant: Any = None  # auth.access.Grant the interaction runs under (set by the router)
 
     def query_value(self, name: str) -> str | None:
         return next((v for k, v in self.query if k == name), None)

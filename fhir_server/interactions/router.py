@@ -7,8 +7,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from fhir_server.core.errors import BadRequest, MethodNotAllowed, NotFound
-from fhir_server.interactions import create, delete, history, patch, read, search, transaction, update
+from fhir_server.auth.audit import Audited
+from fhir_server.core.errors import BadRequest, FHIRError, MethodNotAllowed, NotFound
+from fhir_server.interactions import (
+    access,
+    audit,
+    create,
+    delete,
+    history,
+    patch,
+    read,
+    search,
+    transaction,
+    update,
+)
+from fhir_server.interactions.audit import AuditTrail
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import DatabaseBusy, Repository, UnitOfWork
 
@@ -63,13 +76,22 @@ def parse_path(path: str) -> Route:
 
 
 class Router:
-    def __init__(self, repo: Repository, operations: Operations, capabilities: Callable[[FhirRequest], dict]) -> None:
+    def __init__(self, repo: Repository, operations: Operations, capabilities: Callable[[FhirRequest], dict],
+                 audit: AuditTrail | None = None) -> None:
         self.repo = repo
         self.operations = operations
         self.capabilities = capabilities
+        self.audit = audit
 
     def handle(self, request: FhirRequest) -> FhirResponse:
         """Run ``request`` in its own unit of work (a batch opens one per entry)."""
+        try:
+            return self._handle(request)
+        finally:
+            if self.audit is not None and self.audit.due():
+                self.audit.flush()
+
+    def _handle(self, request: FhirRequest) -> FhirResponse:
         route = parse_path(request.path)
         if route.kind == "metadata" and request.method in ("GET", "HEAD"):
             return FhirResponse(200, self.capabilities(request))
@@ -103,18 +125,59 @@ class Router:
         if body.get("type") == "batch":
             return transaction.batch(self.repo, request, entries, self._dispatch_entry)
         if body.get("type") == "transaction":
-            with self.repo.unit_of_work(write=True) as uow:
-                return transaction.transaction(uow, request, entries, self._dispatch_entry)
+            try:
+                with self.repo.unit_of_work(write=True) as uow:
+                    response = transaction.transaction(uow, request, entries, self._transaction_entry)
+                    for audited in (audit.transaction_entries(entries, response) if self.audit else ()):
+                        self.audit.record(uow, request.principal, audited)  # type: ignore[union-attr]
+                    return response
+            except FHIRError as error:
+                if self.audit is not None and error.status in (401, 403):
+                    self.audit.record(None, request.principal, Audited("transaction", error.status, message=str(error)))
+                raise
         raise BadRequest(f"Bundle.type must be batch or transaction, not '{body.get('type')}'",
                          expression=["Bundle.type"])
 
-    def _dispatch_entry(self, uow: UnitOfWork, request: FhirRequest) -> FhirResponse:
+    def _dispatch_entry(self, uow: UnitOfWork, request: FhirRequest, audited: bool = True) -> FhirResponse:
         route = parse_path(request.path)
         if route.kind in ("system", "metadata"):
             raise BadRequest("A batch or transaction entry cannot be another batch or the metadata")
-        return self.dispatch(uow, request, route)
+        return self.dispatch(uow, request, route, audited)
 
-    def dispatch(self, uow: UnitOfWork, request: FhirRequest, route: Route) -> FhirResponse:
+    def _transaction_entry(self, uow: UnitOfWork, request: FhirRequest) -> FhirResponse:
+        return self._dispatch_entry(uow, request, audited=False)  # the transaction audits its entries
+
+    def dispatch(self, uow: UnitOfWork, request: FhirRequest, route: Route, audited: bool = True) -> FhirResponse:
+        """Authorize (SPEC §6), run the interaction, check what it wrote, and audit it."""
+        trail = self.audit if audited else None
+        try:
+            response = self._authorized(uow, request, route)
+        except FHIRError as error:
+            if trail is not None:
+                trail.record(None, request.principal, audit.audited(
+                    request, route.kind, route.res_type, route.res_id, route.extra, status=error.status,
+                    message=str(error)))
+            raise
+        if trail is not None:
+            writes = self._writes(request, route)
+            trail.record(uow if writes else None, request.principal, audit.audited(
+                request, route.kind, route.res_type, route.res_id, route.extra, response, response.status))
+        return response
+
+    def _authorized(self, uow: UnitOfWork, request: FhirRequest, route: Route) -> FhirResponse:
+        read_only = route.kind != "operation" or self.operations.is_read_only(route.extra or "", request.method)
+        if route.res_type == "AuditEvent" and (request.method in ("PUT", "PATCH", "DELETE") or not read_only):
+            raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
+        request.grant = access.authorize(uow, request, route.kind, route.res_type, route.res_id, route.extra,
+                                         read_only)
+        response = self._interaction(uow, request, route)
+        if route.kind == "operation":
+            return access.filter_entries(request, response)
+        if request.method in ("POST", "PUT", "PATCH") and route.kind != "search":
+            access.after_write(uow, request, request.grant, response)
+        return response
+
+    def _interaction(self, uow: UnitOfWork, request: FhirRequest, route: Route) -> FhirResponse:
         method, t, i = request.method, route.res_type, route.res_id
         handler = _HANDLERS.get((route.kind, "GET" if method == "HEAD" else method))
         if route.kind == "operation":

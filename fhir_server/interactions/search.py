@@ -9,6 +9,7 @@ from __future__ import annotations
 from fhir_server import search as engine
 from fhir_server.core.errors import operation_outcome
 from fhir_server.formats.summary import select_elements, summarize
+from fhir_server.interactions import access
 from fhir_server.interactions.bundles import bundle, link
 from fhir_server.interactions.common import require_type
 from fhir_server.interactions.context import FhirRequest, FhirResponse
@@ -42,11 +43,13 @@ def _run(uow: UnitOfWork, request: FhirRequest, res_type: str | None, path: str,
     strict = request.prefer.handling == "strict"
     kwargs = {"compartment": compartment} if compartment else {}
     parsed = engine.parse_search(res_type, items, strict=strict, terminology=store_terminology(uow), **kwargs)
+    parsed = access.limit_search(parsed, request.grant, request)
     page = uow.search(parsed, request.query_value(engine.PAGE_PARAM))
     entries = []
     if parsed.summary != "count":
         entries = [_entry(request, row, "match", parsed) for row in page.matches]
-        entries += [_entry(request, row, "include", parsed) for row in page.included]
+        entries += [_entry(request, row, "include", parsed) for row in page.included
+                    if access.readable(request, row.res_type)]
     if parsed.warnings:
         entries.append({"resource": operation_outcome(parsed.warnings), "search": {"mode": "outcome"}})
     return FhirResponse(200, bundle("searchset", entries, page.total, _links(request, path, items, page)))

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from fhir_server.core.errors import BadRequest, FHIRError, PreconditionFailed
 from fhir_server.core.references import parse_reference, rewrite_references
+from fhir_server.interactions import access
 from fhir_server.interactions import create as create_interaction
 from fhir_server.interactions import update as update_interaction
 from fhir_server.interactions.bundles import bundle
@@ -160,14 +161,16 @@ class _Plan:
 
     def execute(self, index: int, sub: FhirRequest, dispatch: Dispatch) -> dict:
         if index in self.existing:
-            return response_entry(stored_response(self.existing[index], 200, self.base_url, location=True), sub)
+            return response_entry(access.checked_write(self.uow, sub, sub.path, lambda: stored_response(
+                self.existing[index], 200, self.base_url, location=True)), sub)
         if index in self.matched:
             require_type(sub.path)
-            response = update_interaction.update_matched(self.uow, sub, sub.path, urlencode(sub.query),
-                                                         self.matched[index])
+            response = access.checked_write(self.uow, sub, sub.path, lambda: update_interaction.update_matched(
+                self.uow, sub, sub.path, urlencode(sub.query), self.matched[index]))
             return response_entry(response, sub)
         if index in self.preassigned:
             sub.if_none_exist = None
-            response = create_interaction.create(self.uow, sub, sub.path, self.preassigned[index])
+            response = access.checked_write(self.uow, sub, sub.path, lambda: create_interaction.create(
+                self.uow, sub, sub.path, self.preassigned[index]))
             return response_entry(response, sub)
         return response_entry(dispatch(self.uow, sub), sub)

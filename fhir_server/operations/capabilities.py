@@ -18,8 +18,9 @@ INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance"
 FORMATS = ["application/fhir+json", "application/fhir+xml", "json", "xml"]
 
 
-def capability_statement(base_url: str, operations: OperationRegistry, published: str) -> dict:
-    return {
+def capability_statement(base_url: str, operations: OperationRegistry, published: str,
+                         security: dict | None = None) -> dict:
+    statement = {
         "resourceType": "CapabilityStatement",
         "status": "active",
         "date": published,
@@ -38,6 +39,9 @@ def capability_statement(base_url: str, operations: OperationRegistry, published
             "operation": [_operation(op) for op in operations.all() if op.system],
         }],
     }
+    if security:
+        statement["rest"][0]["security"] = security  # type: ignore[index]
+    return statement
 
 
 def _resource(res_type: str, operations: OperationRegistry) -> dict:

@@ -72,6 +72,8 @@ class MemorySearch:
         return _match(key, content)
 
     def execute(self, request: SearchRequest, page: str | None = None) -> SearchPage:
+        if request.reach is not None:  # never answer a limited principal without its limits
+            raise NotImplementedError("the in-memory twin does not apply access by relationship (SQL only)")
         store = self._store()
         self._refresh_registry(store)
         found = [k for k in store if self._selected(request, k) and

@@ -96,6 +96,7 @@ class SearchRequest:
     warnings: tuple[Issue, ...] = ()
     cost: int = 0
     items: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # as received, for links
+    reach: Any = None  # auth.access.Reach: whose records the principal may see (None: unlimited)
 
     @property
     def count_only(self) -> bool:

@@ -44,13 +44,14 @@ def _wait_until_up(process: subprocess.Popen, base: str, stderr: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_server(database_url: str, workdir: Path, workers: int = 1) -> Iterator[str]:
+def running_server(database_url: str, workdir: Path, workers: int = 1,
+                   environment: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``jiayi serve`` on a free loopback port; yield its base URL (…/fhir)."""
     port = free_port()
     command = [sys.executable, "-m", "fhir_server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--database", database_url, "--workers", str(workers)]
     # Each server gets its own gunicorn control socket (default ~/.gunicorn/gunicorn.ctl is shared).
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(workdir)}
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(workdir), **(environment or {})}
     env.pop("JIAYI_BASE_URL", None)  # Location headers must name the port we chose
     stdout, stderr = workdir / "stdout.log", workdir / "stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:

@@ -11,6 +11,7 @@ from fhir_server.search.request import SearchRequest
 from fhir_server.search.sql import paging
 from fhir_server.search.sql.builder import R, filters, order_by
 from fhir_server.search.sql.includes import fetch_includes
+from fhir_server.search.sql.reach import reach_condition
 from fhir_server.storage.models import ResourceRow
 
 LIVE = "live"  # token prefix of pages past the stored list (or when it expired)
@@ -19,15 +20,22 @@ LIVE = "live"  # token prefix of pages past the stored list (or when it expired)
 def execute_search(session: Session, request: SearchRequest, page: str | None = None,
                    limits: Limits | None = None) -> SearchPage:
     limits = limits or Limits()
-    where = filters(request.resource_type, request.types, request.where)
+    access = access_filter(request)
+    where = filters(request.resource_type, request.types, request.where) + access
     token = page or request.page
     if request.count_only:
         return SearchPage(total=_count(session, where))
     result = _from_token(session, request, where, PageToken.parse(token)) if token else _first_page(
         session, request, where, limits)
     if request.includes and result.matches:
-        result.included = fetch_includes(session, request.includes, result.matches, limits.max_include_depth)
+        result.included = fetch_includes(session, request.includes, result.matches, limits.max_include_depth,
+                                         request.reach)
     return result
+
+
+def access_filter(request: SearchRequest) -> list:
+    """The principal's reach (SPEC §6): a condition like any other, so counts and pages agree."""
+    return [] if request.reach is None else [reach_condition(request.reach, request.resource_type)]
 
 
 def _first_page(session: Session, request: SearchRequest, where: list, limits: Limits) -> SearchPage:
@@ -44,7 +52,7 @@ def _first_page(session: Session, request: SearchRequest, where: list, limits: L
 
 def _stored_page(session: Session, request: SearchRequest, where: list, search_id: str, size: int,
                  known_total: int | None, offset: int) -> SearchPage:
-    rows = paging.read_page(session, search_id, offset, request.count)
+    rows = paging.read_page(session, search_id, offset, request.count, access_filter(request))
     result = SearchPage(matches=rows, **page_links(search_id, offset, request.count, size))  # type: ignore[arg-type]
     if request.total != "none":
         result.total = known_total if known_total is not None else _count(session, where)

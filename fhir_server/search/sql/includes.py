@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fhir_server.auth.access import Reach
 from fhir_server.search.request import Include
+from fhir_server.search.sql.reach import reach_condition
 from fhir_server.storage.index_tables import INDEX_TABLES
 from fhir_server.storage.models import ResourceRow
 
@@ -16,7 +18,7 @@ Key = tuple[str, str]
 
 
 def fetch_includes(session: Session, includes: tuple[Include, ...], matches: list[ResourceRow],
-                   max_depth: int) -> list[ResourceRow]:
+                   max_depth: int, reach: Reach | None = None) -> list[ResourceRow]:
     seen: set[Key] = {(r.res_type, r.res_id) for r in matches}
     found: list[ResourceRow] = []
     frontier = [(r.res_type, r.res_id) for r in matches]
@@ -25,7 +27,7 @@ def fetch_includes(session: Session, includes: tuple[Include, ...], matches: lis
         if not active or not frontier:
             break
         keys = {k for inc in active for k in _keys(session, inc, frontier)} - seen
-        rows = _load(session, keys)
+        rows = _load(session, keys, reach)
         seen.update(keys)
         found.extend(rows)
         frontier = [(r.res_type, r.res_id) for r in rows]
@@ -66,13 +68,14 @@ def _reverse(session: Session, inc: Include, by_type: dict[str, list[str]]) -> l
     return keys
 
 
-def _load(session: Session, keys: set[Key]) -> list[ResourceRow]:
+def _load(session: Session, keys: set[Key], reach: Reach | None) -> list[ResourceRow]:
     by_type: dict[str, list[str]] = {}
     for res_type, res_id in sorted(keys):
         by_type.setdefault(res_type, []).append(res_id)
     rows: list[ResourceRow] = []
     for res_type, ids in by_type.items():
+        visible = [] if reach is None else [reach_condition(reach, res_type)]  # SPEC §6: never leaks
         rows.extend(session.scalars(select(ResourceRow).where(
-            ResourceRow.res_type == res_type, ResourceRow.res_id.in_(ids), ResourceRow.deleted.is_(False)
+            ResourceRow.res_type == res_type, ResourceRow.res_id.in_(ids), ResourceRow.deleted.is_(False), *visible
         ).order_by(ResourceRow.res_id)))
     return rows

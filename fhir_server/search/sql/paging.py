@@ -45,12 +45,14 @@ def load(session: Session, search_id: str) -> Any:
     return session.execute(select(SESSIONS).where(SESSIONS.c.search_id == search_id)).first()
 
 
-def read_page(session: Session, search_id: str, offset: int, count: int) -> list[ResourceRow]:
-    """The current, not deleted rows at positions [offset, offset + count), in order."""
+def read_page(session: Session, search_id: str, offset: int, count: int, access: list | None = None
+              ) -> list[ResourceRow]:
+    """The current, not deleted rows at positions [offset, offset + count), in order; ``access``:
+    the reader's reach, so a page token carried to another principal shows nothing of the first's."""
     query = (select(ResourceRow)
              .join(S, (S.c.res_type == ResourceRow.res_type) & (S.c.res_id == ResourceRow.res_id))
              .where(S.c.search_id == search_id, S.c.position >= offset, S.c.position < offset + count,
-                    ResourceRow.deleted.is_(False))
+                    ResourceRow.deleted.is_(False), *(access or ()))
              .order_by(S.c.position))
     return list(session.scalars(query))
 

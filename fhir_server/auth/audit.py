@@ -1,0 +1,125 @@
+"""AuditEvent content for a REST interaction, after the IHE Basic Audit Log Patterns (BALP):
+type ``rest``, subtype the FHIR interaction, action C/R/U/D/E, recorded, outcome, the user
+(fhirUser) and the client application with its network address, and one entity per resource
+touched plus the Patient(s) whose record it is (SPEC §6, Appendix A).  Pure data, no storage."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fhir_server.auth.principal import Principal
+
+AUDIT_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest",
+              "display": "Restful Operation"}
+INTERACTION = "http://hl7.org/fhir/restful-interaction"
+PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+CLIENT_ID = "https://jiayi.dev/fhir/sid/oauth-client"
+SUBJECT = "https://jiayi.dev/fhir/sid/token-subject"
+ACTIONS = {"create": "C", "read": "R", "vread": "R", "search-type": "E", "search-system": "E",
+           "history-instance": "R", "history-type": "R", "update": "U", "patch": "U", "delete": "D",
+           "operation": "E"}
+
+
+@dataclass(slots=True)
+class Audited:
+    """What one interaction touched: its kind and outcome, resources and patients."""
+
+    interaction: str  # read | vread | search-type | create | update | patch | delete | history-… | operation
+    status: int  # HTTP status of the outcome
+    entities: list[str] = field(default_factory=list)  # Type/id
+    patients: list[str] = field(default_factory=list)  # Patient ids
+    query: str | None = None  # a search's query string
+    message: str | None = None  # why it failed
+
+
+def outcome_code(status: int) -> str:
+    """0 success, 4 minor failure (bad request), 8 serious failure (refused: 401/403), 12 major (5xx)."""
+    if status < 400:
+        return "0"
+    if status in (401, 403):
+        return "8"
+    return "4" if status < 500 else "12"
+
+
+def audit_event(principal: Principal, audited: Audited, recorded: datetime) -> dict:
+    event: dict = {
+        "resourceType": "AuditEvent",
+        "type": AUDIT_TYPE,
+        "subtype": [{"system": INTERACTION, "code": audited.interaction}],
+        "action": ACTIONS.get(audited.interaction, "E"),
+        "recorded": recorded.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "outcome": outcome_code(audited.status),
+        "agent": _agents(principal),
+        "source": {"observer": {"display": "Jiayi FHIR server"},
+                   "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type",
+                             "code": "4", "display": "Application Server"}]},
+    }
+    if audited.message:
+        event["outcomeDesc"] = audited.message[:500]
+    entities = [_entity(e) for e in audited.entities]
+    entities += [_patient(p) for p in audited.patients if f"Patient/{p}" not in audited.entities]
+    if audited.query is not None:
+        entities.append({"type": {"system": ENTITY_TYPE, "code": "2"}, "role": {"system": OBJECT_ROLE, "code": "24"},
+                         "query": base64.b64encode(audited.query.encode("utf-8")).decode("ascii")})
+    if entities:
+        event["entity"] = entities
+    return event
+
+
+def _agents(principal: Principal) -> list[dict]:
+    who = {"reference": principal.fhir_user} if principal.fhir_user else {
+        "identifier": {"system": SUBJECT, "value": principal.subject}}
+    user = {"type": {"coding": [{"system": PARTICIPATION, "code": "IRCP", "display": "information recipient"}]},
+            "who": who, "requestor": True}
+    if principal.remote_addr:
+        user["network"] = {"address": principal.remote_addr, "type": "2"}
+    agents = [user]
+    if principal.client_id:
+        agents.append({"type": {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM",
+                                            "code": "110150", "display": "Application"}]},
+                       "who": {"identifier": {"system": CLIENT_ID, "value": principal.client_id}},
+                       "requestor": False})
+    return agents
+
+
+def _entity(reference: str) -> dict:
+    if reference.startswith("Patient/"):
+        return _patient(reference.split("/", 1)[1])
+    return {"what": {"reference": reference}, "type": {"system": ENTITY_TYPE, "code": "2"},
+            "role": {"system": OBJECT_ROLE, "code": "4", "display": "Domain Resource"}}
+
+
+def _patient(patient_id: str) -> dict:
+    return {"what": {"reference": f"Patient/{patient_id}"}, "type": {"system": ENTITY_TYPE, "code": "1"},
+            "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"}}
+
+
+def patients_in(resource: dict | None) -> list[str]:
+    """The Patients a resource is about: itself, or the Patients it refers to (the compartment's
+    references, found by walking the resource rather than by its search parameters)."""
+    if not isinstance(resource, dict):
+        return []
+    if resource.get("resourceType") == "Patient":
+        return [str(resource.get("id"))] if resource.get("id") else []
+    found: dict[str, None] = {}
+    _walk(resource, found)
+    return list(found)
+
+
+def _walk(value: object, found: dict[str, None]) -> None:
+    if isinstance(value, dict):
+        reference = value.get("reference")
+        if isinstance(reference, str) and "Patient/" in reference:
+            tail = reference.rsplit("Patient/", 1)[1].split("/", 1)[0]
+            if tail:
+                found[tail] = None
+        for key, item in value.items():
+            if key != "contained" and isinstance(item, (dict, list)):
+                _walk(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _walk(item, found)

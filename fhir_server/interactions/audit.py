@@ -1,0 +1,139 @@
+"""The audit trail (SPEC §6): an AuditEvent for every read, search, write and operation that
+touches a Patient compartment, refusals included.
+
+A write's AuditEvent is stored in the write's own transaction (no change without its record);
+the AuditEvents of reads and refusals are queued and stored together, in one transaction per
+``batch_size`` events or per ``max_age`` seconds (and at exit), so auditing costs reads little.
+The content is :mod:`fhir_server.auth.audit`'s; this module decides when and what was touched.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from fhir_server.auth.audit import Audited, audit_event, patients_in
+from fhir_server.auth.principal import Principal
+from fhir_server.interactions.context import FhirRequest, FhirResponse
+from fhir_server.repository.base import Repository, UnitOfWork
+from fhir_server.search.registry import compartment_params
+
+log = logging.getLogger("jiayi.audit")
+MAX_ENTITIES = 100  # a search page or a Bundle names at most this many resources in one AuditEvent
+_INTERACTIONS = {
+    ("instance", "GET"): "read", ("vread", "GET"): "vread", ("type", "GET"): "search-type",
+    ("search", "POST"): "search-type", ("compartment", "GET"): "search-type", ("system", "GET"): "search-system",
+    ("type", "POST"): "create", ("instance", "PUT"): "update", ("type", "PUT"): "update",
+    ("instance", "PATCH"): "patch", ("type", "PATCH"): "patch", ("instance", "DELETE"): "delete",
+    ("type", "DELETE"): "delete",
+}
+
+
+def touches_patients(res_types: set[str]) -> bool:
+    personal = compartment_params("Patient")
+    return "Patient" in res_types or any(t in personal for t in res_types)
+
+
+class AuditTrail:
+    def __init__(self, repo: Repository, batch_size: int = 200, max_age: float = 2.0,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.repo, self.batch_size, self.max_age, self.now = repo, batch_size, max_age, now
+        self._queue: list[dict] = []
+        self._oldest = 0.0
+        self._lock = threading.Lock()
+        atexit.register(self._flush_at_exit)
+
+    def record(self, uow: UnitOfWork | None, principal: Principal, audited: Audited | None) -> None:
+        """In ``uow`` (a successful write), else queued."""
+        if audited is None:
+            return
+        event = audit_event(principal, audited, self.now())
+        if uow is not None:
+            uow.save("POST", "AuditEvent", uow.new_id(), event, None)
+            return
+        with self._lock:
+            if not self._queue:
+                self._oldest = time.monotonic()
+            self._queue.append(event)
+
+    def due(self) -> bool:
+        return bool(self._queue) and (len(self._queue) >= self.batch_size
+                                      or time.monotonic() - self._oldest >= self.max_age)
+
+    def flush(self) -> int:
+        with self._lock:
+            events, self._queue = self._queue, []
+        if events:
+            with self.repo.unit_of_work(write=True) as uow:
+                for event in events:
+                    uow.save("POST", "AuditEvent", uow.new_id(), event, None)
+        return len(events)
+
+
+    def _flush_at_exit(self) -> None:
+        pending = len(self._queue)
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - the database may be gone already; say so, do not crash the exit
+            log.warning("%d queued AuditEvents could not be stored at exit", pending)
+
+
+def interaction(kind: str, method: str, res_id: str | None, status: int) -> str:
+    if kind == "history":
+        return "history-instance" if res_id else "history-type"
+    if kind == "operation":
+        return "operation"
+    name = _INTERACTIONS.get((kind, "GET" if method == "HEAD" else method), "operation")
+    return "create" if name == "update" and status == 201 else name
+
+
+def audited(request: FhirRequest, kind: str, res_type: str | None, res_id: str | None, extra: str | None,
+            response: FhirResponse | None = None, status: int = 200, message: str | None = None) -> Audited | None:
+    """What the interaction touched, or None when it touched no one's record."""
+    entities: list[str] = []
+    patients: list[str] = []
+    if response is not None and response.stored is not None:
+        entities.append(f"{response.stored.res_type}/{response.stored.res_id}")
+        patients += patients_in(response.stored.content)
+    elif res_type and res_id:
+        entities.append(f"{res_type}/{res_id}")
+    body = response.resource if response is not None else None
+    if isinstance(body, dict) and body.get("resourceType") == "Bundle":
+        for entry in (body.get("entry") or [])[:MAX_ENTITIES]:
+            resource = entry.get("resource") or {}
+            if resource.get("id") and resource.get("resourceType") != "OperationOutcome":
+                entities.append(f"{resource['resourceType']}/{resource['id']}")
+                patients += patients_in(resource)
+    if kind == "compartment" and res_type == "Patient" and res_id:
+        patients.append(res_id)
+    types = {e.split("/", 1)[0] for e in entities} | {t for t in (res_type, extra if kind == "compartment" else None)
+                                                     if t and t != "*"}
+    if not patients and not touches_patients(types):
+        return None
+    name = interaction(kind, request.method, res_id, status)
+    query = urlencode(request.query) if name.startswith("search") else None
+    return Audited(name, status, list(dict.fromkeys(entities)), list(dict.fromkeys(patients)), query, message)
+
+
+def transaction_entries(request_entries: list[dict], response: FhirResponse) -> list[Audited]:
+    """One Audited per written entry of a transaction (the response's locations, the bodies' patients)."""
+    out = []
+    responses = (response.resource or {}).get("entry") or []
+    for entry, answer in zip(request_entries, responses, strict=False):
+        method = ((entry.get("request") or {}).get("method") or "").upper()
+        location = ((answer or {}).get("response") or {}).get("location") or ""
+        if method == "GET" or "/" not in location:
+            continue
+        reference = "/".join(location.split("/_history")[0].split("/")[-2:])
+        resource = entry.get("resource")
+        patients = patients_in(resource) + ([reference.split("/", 1)[1]] if reference.startswith("Patient/") else [])
+        if patients or touches_patients({reference.split("/", 1)[0]}):
+            status = int(str(answer["response"].get("status", "200")).split()[0])
+            name = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, "operation")
+            out.append(Audited("create" if status == 201 else name, status, [reference], list(dict.fromkeys(patients))))
+    return out

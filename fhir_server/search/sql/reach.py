@@ -1,0 +1,132 @@
+"""A principal's reach (:class:`fhir_server.auth.access.Reach`) as a SQL condition on the
+resource table (SPEC §6, Appendix A "Access by relationship").
+
+The executor adds it to the WHERE clause of a search, its includes and its stored pages, so
+``total``, paging, ``_include`` and ``_summary=count`` are computed over the visible rows only.
+A resource is visible when it is a reachable Patient, or when it is of a type in the Patient
+compartment and one of its compartment references names a reachable Patient; a resource that
+names no Patient at all through those parameters (a team's CareTeam, a practitioner's
+Schedule) is not personal data and stays visible.  Types outside the compartment are visible.
+
+Reachable Patients, all from the reference and token/date index tables:
+- the explicit ids (a resident's own record, the patient/ launch context);
+- a guardian's: ``RelatedPerson.patient`` of their RelatedPerson;
+- a doctor's: subjects of executed Contracts in force today whose care team (extension
+  ``jiayi-contract-care-team``) lists the doctor as a participant, and patients of Tasks owned
+  by / ServiceRequests performed by their organization (PractitionerRole) or the role itself;
+- a public-health role's: Patients managed by the region's Organization or one below it
+  (``Organization.partOf``, followed by a recursive query).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, literal, or_, select, tuple_, union
+from sqlalchemy.sql import Select
+
+from fhir_server.auth.access import Reach
+from fhir_server.search.registry import compartment_params
+from fhir_server.storage.index_tables import INDEX_TABLES
+from fhir_server.storage.models import ResourceRow
+
+R = ResourceRow.__table__
+REF, TOKEN, DATE = INDEX_TABLES["reference"], INDEX_TABLES["token"], INDEX_TABLES["date"]
+Ids = Sequence[str] | Select
+
+
+def reach_condition(reach: Reach, res_type: str | None = None, now: datetime | None = None) -> ColumnElement:
+    """Visibility of the row of ``R`` under ``reach`` (``res_type`` None: any type)."""
+    patients = reachable_patients(reach, now or datetime.now(UTC).replace(tzinfo=None))
+    pairs = _compartment_pairs(res_type)
+    own: ColumnElement
+    if patients is None:
+        own = false()
+        reachable: ColumnElement = false()
+    else:
+        own = R.c.res_id.in_(patients)
+        ref = REF.alias()
+        reachable = exists().where(ref.c.res_type == R.c.res_type, ref.c.res_id == R.c.res_id,
+                                   tuple_(ref.c.res_type, ref.c.param).in_(pairs), ref.c.target_type == "Patient",
+                                   ref.c.target_id.in_(patients))
+    linked = REF.alias()
+    names_a_patient = exists().where(linked.c.res_type == R.c.res_type, linked.c.res_id == R.c.res_id,
+                                     tuple_(linked.c.res_type, linked.c.param).in_(pairs),
+                                     linked.c.target_type == "Patient")
+    others = or_(~names_a_patient, reachable) if pairs else literal(True)
+    if res_type == "Patient":
+        return own
+    if res_type is not None:
+        return others
+    return or_(and_(R.c.res_type == "Patient", own), and_(R.c.res_type != "Patient", others))
+
+
+def reachable_patients(reach: Reach, now: datetime) -> Select | None:
+    parts: list[Select] = []
+    if reach.patients:
+        parts.append(select(R.c.res_id).where(R.c.res_type == "Patient", R.c.res_id.in_(reach.patients)))
+    if reach.related_person:
+        parts.append(_targets("RelatedPerson", [reach.related_person], "patient", "Patient"))
+    if reach.practitioner:
+        parts += _practitioner_patients(reach.practitioner, now)
+    if reach.region:
+        parts.append(_referrers("Patient", "organization", "Organization", _region(reach.region)))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else select(union(*parts).subquery().c[0])
+
+
+def _practitioner_patients(practitioner: str, now: datetime) -> list[Select]:
+    teams = _referrers("CareTeam", "participant", "Practitioner", [practitioner])
+    contracts = _in_force(_referrers("Contract", "care-team", "CareTeam", teams), now)
+    roles = _referrers("PractitionerRole", "practitioner", "Practitioner", [practitioner])
+    organizations = _targets("PractitionerRole", roles, "organization", "Organization")
+    tasks = union(_referrers("Task", "owner", "Organization", organizations),
+                  _referrers("Task", "owner", "PractitionerRole", roles))
+    requests = union(_referrers("ServiceRequest", "performer", "Organization", organizations),
+                     _referrers("ServiceRequest", "performer", "PractitionerRole", roles))
+    return [_targets("Contract", contracts, "patient", "Patient"),
+            _targets("Task", select(tasks.subquery().c[0]), "patient", "Patient"),
+            _targets("ServiceRequest", select(requests.subquery().c[0]), "patient", "Patient")]
+
+
+def _in_force(contracts: Select, now: datetime) -> Select:
+    """Those of ``contracts`` that are executed and whose ``applies`` covers ``now``."""
+    ref, status, applies = REF.alias(), TOKEN.alias(), DATE.alias()
+    return select(ref.c.res_id).where(
+        ref.c.res_type == "Contract", ref.c.res_id.in_(contracts),
+        exists().where(status.c.res_type == "Contract", status.c.res_id == ref.c.res_id,
+                       status.c.param == "status", status.c.code == "executed"),
+        exists().where(applies.c.res_type == "Contract", applies.c.res_id == ref.c.res_id,
+                       applies.c.param == "applies", applies.c.low <= now, applies.c.high > now))
+
+
+def _region(organization: str) -> Select:
+    """The Organization and every one below it through ``partOf``."""
+    tree = select(literal(organization).label("id")).cte("region", recursive=True)
+    ref = REF.alias()
+    below = select(ref.c.res_id).join(tree, ref.c.target_id == tree.c.id).where(
+        ref.c.res_type == "Organization", ref.c.param == "partof", ref.c.target_type == "Organization")
+    return select(tree.union(below).c.id)
+
+
+def _referrers(source_type: str, param: str, target_type: str, targets: Ids) -> Select:
+    """Ids of ``source_type`` resources whose ``param`` refers to one of ``targets``."""
+    ref = REF.alias()
+    return select(ref.c.res_id).where(ref.c.res_type == source_type, ref.c.param == param,
+                                      ref.c.target_type == target_type, ref.c.target_id.in_(targets))
+
+
+def _targets(source_type: str, sources: Ids, param: str, target_type: str) -> Select:
+    """Ids of the ``target_type`` resources that ``sources`` refer to through ``param``."""
+    ref = REF.alias()
+    return select(ref.c.target_id).where(ref.c.res_type == source_type, ref.c.res_id.in_(sources),
+                                         ref.c.param == param, ref.c.target_type == target_type)
+
+
+def _compartment_pairs(res_type: str | None) -> list[tuple[str, str]]:
+    params: dict[str, Any] = compartment_params("Patient")
+    types = [res_type] if res_type is not None else list(params)
+    return [(t, code) for t in types for code in params.get(t, ()) if t != "Patient"]

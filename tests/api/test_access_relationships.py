@@ -1,0 +1,136 @@
+"""Access by relationship (SPEC §6), filtered in SQL: over 25 residents each principal sees its
+own few, and totals, pages, _include/_revinclude and _summary=count agree with that."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from access_world import OBSERVATIONS_EACH, AccessWorld
+from auth_support import ISSUER, TestIssuer
+
+from fhir_server.app import create_app
+
+BASE = "http://testserver/fhir"
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory):
+    return TestIssuer(tmp_path_factory.mktemp("idp"), BASE)
+
+
+@pytest.fixture(scope="module")
+def app(database_url, issuer):
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "BASE_URL": BASE,
+                      "AUTH_JWKS": str(issuer.jwks_path), "AUTH_ISSUER": ISSUER})
+    yield app
+    app.extensions["jiayi.database"].dispose()
+
+
+@pytest.fixture(scope="module")
+def world(app, issuer):
+    client = app.test_client()
+    admin = issuer.headers("system/*.cruds")
+
+    def send(method, url, body):
+        response = client.open(f"/fhir/{url}", method=method, json=body, headers=admin)
+        return response.status_code, response.get_json()
+
+    return AccessWorld(uuid.uuid4().hex[:10]).build(send)
+
+
+@pytest.fixture()
+def as_(app, issuer, world):
+    client = app.test_client()
+
+    def get(who: str, url: str):
+        scope, claims = world.principals()[who]
+        response = client.get(f"/fhir/{url}", headers=issuer.headers(scope, **claims))
+        return response.status_code, response.get_json()
+
+    return get
+
+
+def _ids(bundle: dict, res_type: str = "Patient", mode: str = "match") -> set[str]:
+    return {e["resource"]["id"] for e in bundle.get("entry", [])
+            if e["resource"]["resourceType"] == res_type and e["search"]["mode"] == mode}
+
+
+@pytest.mark.parametrize("who", ["doctor A", "doctor B", "hospital doctor", "resident", "guardian",
+                                 "public health"])
+def test_each_principal_searches_only_its_residents(as_, world, who):
+    wanted = world.sees()[who]
+    ids = "".join(f",{p}" for p in world.residents)[1:]
+    status, bundle = as_(who, f"Patient?_id={ids}&_count=50")
+    assert status == 200 and _ids(bundle) == wanted and bundle["total"] == len(wanted)
+    status, count = as_(who, f"Patient?_id={ids}&_summary=count")
+    assert count["total"] == len(wanted)
+
+
+def test_pages_of_ten_count_only_the_visible(as_, world):
+    subjects = ",".join(f"Patient/{p}" for p in world.residents)
+    status, first = as_("doctor A", f"Observation?subject={subjects}&_count=10&_include=Observation:subject")
+    visible = 3 * OBSERVATIONS_EACH
+    assert status == 200 and first["total"] == visible and len(_ids(first, "Observation")) == 10
+    assert _ids(first, "Patient", "include") <= world.sees()["doctor A"]
+    following = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    status, second = as_("doctor A", following.removeprefix(BASE + "/"))
+    assert second["total"] == visible and len(_ids(second, "Observation")) == visible - 10
+    status, bundle = as_("system", f"Observation?subject={subjects}&_summary=count")
+    assert bundle["total"] == len(world.residents) * OBSERVATIONS_EACH
+
+
+def test_includes_never_leak_a_resident_out_of_reach(as_, world):
+    status, bundle = as_("doctor A", f"Observation?subject=Patient/{world.head}&_include=Observation:performer")
+    assert status == 200 and bundle["total"] == OBSERVATIONS_EACH
+    assert world.stranger not in _ids(bundle, "Patient", "include")
+    status, bundle = as_("doctor B", f"Patient?_id={world.head},{world.b1}&_revinclude=Observation:subject")
+    assert _ids(bundle) == {world.b1} and len(_ids(bundle, "Observation", "include")) == OBSERVATIONS_EACH
+    status, bundle = as_("doctor A", f"Patient/{world.head}/Observation?_summary=count")
+    assert bundle["total"] == OBSERVATIONS_EACH
+    status, bundle = as_("doctor B", f"Patient/{world.head}/Observation?_summary=count")
+    assert bundle["total"] == 0
+
+
+def test_reads_out_of_reach_are_refused(as_, world):
+    assert as_("doctor A", f"Patient/{world.spouse}")[0] == 200
+    assert as_("doctor A", f"Patient/{world.lapsed}")[0] == 403  # the contract has ended
+    assert as_("doctor B", f"Patient/{world.head}")[0] == 403
+    assert as_("guardian", f"Patient/{world.child}")[0] == 200
+    assert as_("guardian", f"Patient/{world.head}")[0] == 403
+    assert as_("resident", f"Patient/{world.head}/_history")[0] == 200
+    assert as_("resident", f"Patient/{world.spouse}/_history/1")[0] == 403
+    assert as_("resident", f"Patient/{world.head}/$everything")[0] == 200
+    assert as_("resident", f"Patient/{world.spouse}/$everything")[0] == 403
+    assert as_("public health", f"Patient/{world.outside}")[0] == 403
+    assert as_("resident", "Observation/_history")[0] == 403
+
+
+def test_writes_stay_within_reach(app, issuer, world):
+    client = app.test_client()
+    scope, claims = world.principals()["doctor A"]
+    headers = issuer.headers(scope, **claims)
+
+    def observation(pid):
+        return {"resourceType": "Observation", "status": "final", "code": {"text": "血压"},
+                "subject": {"reference": f"Patient/{pid}"}}
+
+    assert client.post("/fhir/Observation", json=observation(world.head), headers=headers).status_code == 201
+    assert client.post("/fhir/Observation", json=observation(world.b1), headers=headers).status_code == 403
+    moved = client.get(f"/fhir/Observation?subject=Patient/{world.head}&_count=1", headers=headers).get_json()
+    resource = moved["entry"][0]["resource"]
+    resource["subject"] = {"reference": f"Patient/{world.b1}"}
+    assert client.put(f"/fhir/Observation/{resource['id']}", json=resource, headers=headers).status_code == 403
+    scope, claims = world.principals()["resident"]
+    resident = issuer.headers(scope, **claims)
+    assert client.post("/fhir/Observation", json=observation(world.head), headers=resident).status_code == 403
+
+
+def test_v2_restrictions_narrow_a_search(app, issuer, world):
+    client = app.test_client()
+    headers = issuer.headers("patient/Observation.rs?code=http://loinc.org|1234-5", fhirUser=f"Patient/{world.head}")
+    bundle = client.get(f"/fhir/Observation?subject=Patient/{world.head}", headers=headers).get_json()
+    assert bundle["total"] == 0
+    headers = issuer.headers("patient/Observation.rs?code=http://loinc.org|8867-4", fhirUser=f"Patient/{world.head}")
+    bundle = client.get(f"/fhir/Observation?subject=Patient/{world.head}", headers=headers).get_json()
+    assert bundle["total"] == OBSERVATIONS_EACH

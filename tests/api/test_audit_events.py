@@ -1,0 +1,102 @@
+"""AuditEvents (SPEC §6): reads (batched), writes (in the write's transaction) and refusals,
+with the BALP content, searchable by patient, agent, entity, date and type, and unchangeable."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+from access_world import AccessWorld
+from auth_support import ISSUER, TestIssuer
+
+from fhir_server.app import create_app
+
+BASE = "http://testserver/fhir"
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory):
+    return TestIssuer(tmp_path_factory.mktemp("idp"), BASE)
+
+
+@pytest.fixture(scope="module")
+def app(database_url, issuer):
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "BASE_URL": BASE,
+                      "AUTH_JWKS": str(issuer.jwks_path), "AUTH_ISSUER": ISSUER})
+    yield app
+    app.extensions["jiayi.database"].dispose()
+
+
+@pytest.fixture(scope="module")
+def world(app, issuer):
+    client = app.test_client()
+    admin = issuer.headers("system/*.cruds")
+
+    def send(method, url, body):
+        response = client.open(f"/fhir/{url}", method=method, json=body, headers=admin)
+        return response.status_code, response.get_json()
+
+    return AccessWorld(uuid.uuid4().hex[:10]).build(send)
+
+
+def _doctor(issuer, world):
+    scope, claims = world.principals()["doctor A"]
+    return issuer.headers(scope, **claims)
+
+
+def _events(client, issuer, query: str) -> list[dict]:
+    bundle = client.get(f"/fhir/AuditEvent?{query}&_count=100", headers=issuer.headers("system/*.rs")).get_json()
+    return [e["resource"] for e in bundle.get("entry", [])]
+
+
+def test_a_read_is_audited_with_who_what_where(app, issuer, world):
+    client = app.test_client()
+    assert client.get(f"/fhir/Patient/{world.spouse}", headers=_doctor(issuer, world),
+                      environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    app.extensions["jiayi.audit"].flush()
+    events = _events(client, issuer, f"patient=Patient/{world.spouse}&subtype=read"
+                                     f"&agent=Practitioner/{world.doctor}")
+    assert len(events) == 1
+    event = events[0]
+    assert event["type"]["code"] == "rest" and event["action"] == "R" and event["outcome"] == "0"
+    assert event["agent"][0]["network"]["address"] == "10.1.2.3"
+    assert event["agent"][1]["who"]["identifier"]["value"] == "test-client"
+    date = event["recorded"][:10]
+    assert _events(client, issuer, f"entity=Patient/{world.spouse}&date={date}&type=rest")
+
+
+def test_a_write_is_audited_in_its_own_transaction(app, issuer, world):
+    client = app.test_client()
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "体温"},
+                   "subject": {"reference": f"Patient/{world.head}"}}
+    created = client.post("/fhir/Observation", json=observation, headers=_doctor(issuer, world)).get_json()
+    events = _events(client, issuer, f"entity=Observation/{created['id']}")  # no flush: written with it
+    assert [e["action"] for e in events] == ["C"]
+    assert {"reference": f"Patient/{world.head}"} in [e["what"] for e in events[0]["entity"]]
+
+
+def test_a_search_and_a_refusal_are_audited(app, issuer, world):
+    client = app.test_client()
+    client.get(f"/fhir/Observation?subject=Patient/{world.child}", headers=_doctor(issuer, world))
+    assert client.get(f"/fhir/Patient/{world.b1}", headers=_doctor(issuer, world)).status_code == 403
+    app.extensions["jiayi.audit"].flush()
+    searches = _events(client, issuer, f"patient=Patient/{world.child}&subtype=search-type"
+                                       f"&agent=Practitioner/{world.doctor}")
+    assert searches and searches[0]["action"] == "E"
+    query = next(e["query"] for e in searches[0]["entity"] if "query" in e)
+    assert world.child in base64.b64decode(query).decode()
+    refused = _events(client, issuer, f"entity=Patient/{world.b1}&agent=Practitioner/{world.doctor}")
+    assert [e["outcome"] for e in refused] == ["8"]
+
+
+def test_audit_events_cannot_be_changed_or_deleted(app, issuer, world):
+    client = app.test_client()
+    admin = issuer.headers("system/*.cruds")
+    client.get(f"/fhir/Patient/{world.head}", headers=_doctor(issuer, world))
+    app.extensions["jiayi.audit"].flush()
+    event = _events(client, issuer, f"agent=Practitioner/{world.doctor}")[0]
+    event["outcome"] = "0"
+    assert client.put(f"/fhir/AuditEvent/{event['id']}", json=event, headers=admin).status_code == 405
+    assert client.delete(f"/fhir/AuditEvent/{event['id']}", headers=admin).status_code == 405
+    assert client.delete(f"/fhir/AuditEvent?_id={event['id']}", headers=admin).status_code == 405

@@ -1,0 +1,55 @@
+"""A throw-away identity provider for tests: RSA and EC keys made in the test session (never
+stored in the repository), their JWKS in a temporary file, and tokens signed with them."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+ISSUER = "https://idp.test/realms/jiayi"
+
+
+class TestIssuer:
+    __test__ = False  # not a test class
+
+    def __init__(self, folder: Path, audience: str) -> None:
+        self.audience = audience
+        self.keys = {"rsa-1": (rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256"),
+                     "ec-1": (ec.generate_private_key(ec.SECP256R1()), "ES256")}
+        self.jwks_path = folder / "jwks.json"
+        self.write_jwks()
+
+    def write_jwks(self) -> None:
+        keys = []
+        for kid, (key, alg) in self.keys.items():
+            algorithm = jwt.algorithms.RSAAlgorithm if alg == "RS256" else jwt.algorithms.ECAlgorithm
+            jwk = json.loads(algorithm.to_jwk(key.public_key()))
+            keys.append({**jwk, "kid": kid, "alg": alg, "use": "sig"})
+        self.jwks_path.write_text(json.dumps({"keys": keys}), encoding="utf-8")
+
+    def add_key(self, kid: str) -> None:
+        self.keys[kid] = (ec.generate_private_key(ec.SECP256R1()), "ES256")
+        self.write_jwks()
+
+    def token(self, scope: str = "system/*.cruds", kid: str = "rsa-1", lifetime: int = 300, **claims) -> str:
+        key, alg = self.keys[kid]
+        now = int(time.time())
+        body = {"iss": ISSUER, "aud": self.audience, "sub": claims.get("fhirUser", "client-1"), "iat": now,
+                "exp": now + lifetime, "jti": uuid.uuid4().hex, "scope": scope, "client_id": "test-client", **claims}
+        return jwt.encode({k: v for k, v in body.items() if v is not None}, key, algorithm=alg, headers={"kid": kid})
+
+    def headers(self, scope: str = "system/*.cruds", **claims) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(scope, **claims)}", "Content-Type": "application/fhir+json"}
+
+
+def stranger_token(audience: str) -> str:
+    """A well-formed token signed by a key the server does not know (same kid as the real one)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    return jwt.encode({"iss": ISSUER, "aud": audience, "sub": "x", "exp": now + 300, "scope": "system/*.cruds"},
+                      key, algorithm="RS256", headers={"kid": "rsa-1"})
