@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fhir_server.core.errors import BadRequest, MethodNotAllowed, NotFound
+from fhir_server.core.references import is_valid_id
 from fhir_server.interactions import create, delete, history, patch, read, search, transaction, update
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import DatabaseBusy, Repository, UnitOfWork
@@ -29,6 +30,15 @@ class Route:
 
 
 def parse_path(path: str) -> Route:
+    route = _route(path)
+    if route.res_id is not None and not is_valid_id(route.res_id):
+        # checked before any SQL: PostgreSQL text cannot even hold some of what a URL can carry (NUL)
+        raise BadRequest(f"'{route.res_id[:80]}' is not a valid resource id ([A-Za-z0-9-.], 1 to 64 characters)",
+                         code="value")
+    return route
+
+
+def _route(path: str) -> Route:
     parts = [p for p in path.strip("/").split("/") if p]
     n = len(parts)
     if n == 0:

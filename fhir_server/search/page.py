@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fhir_server.core.errors import BadRequest
-from fhir_server.search.request import PAGE_PARAM
+from fhir_server.core.numbers import bounded_int
+from fhir_server.search.request import MAX_OFFSET, PAGE_PARAM
 
 
 @dataclass
@@ -35,9 +36,10 @@ class PageToken:
     @classmethod
     def parse(cls, text: str) -> PageToken:
         search_id, _, offset = text.rpartition("-")
-        if not search_id or not offset.isdigit() or len(search_id) > 64:
-            raise BadRequest(f"Invalid paging token '{text}'", expression=(PAGE_PARAM,))
-        return cls(search_id, int(offset))
+        position = bounded_int(offset, MAX_OFFSET)
+        if not search_id or position is None or len(search_id) > 64:
+            raise BadRequest(f"Invalid paging token '{text[:80]}'", expression=(PAGE_PARAM,))
+        return cls(search_id, position)
 
 
 def page_links(search_id: str, offset: int, count: int, size: int) -> dict[str, str | None]:

@@ -15,6 +15,7 @@ from fhir_server.search.registry import SearchParam
 
 DEFAULT_COUNT = 20
 PAGE_PARAM = "_page"
+MAX_OFFSET = 1_000_000_000  # _offset and page positions beyond it: 400 (no database pages that far)
 
 
 @dataclass(frozen=True, slots=True)
