@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
