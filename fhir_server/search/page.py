@@ -3,12 +3,24 @@ opaque page tokens (given back as ``_page=<token>`` with the original query)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from fhir_server.core.errors import BadRequest
 from fhir_server.core.numbers import bounded_int
 from fhir_server.search.request import MAX_OFFSET, PAGE_PARAM
+
+UNBOUND = frozenset({PAGE_PARAM, "_format", "_pretty"})
+
+
+def binding(request: Any) -> str:
+    """16 hex digits naming what a page token serves: the scope (principal, path), the type and
+    the query's parameters (sorted; the page token and output format aside).  A token replayed
+    under another query, type or principal names another binding and is refused (410)."""
+    items = sorted(f"{k}={v}" for k, v in request.items if k not in UNBOUND)
+    text = "\n".join([request.scope, request.resource_type or "*", ",".join(request.types), *items])
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 @dataclass

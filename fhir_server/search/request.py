@@ -97,6 +97,8 @@ class SearchRequest:
     warnings: tuple[Issue, ...] = ()
     cost: int = 0
     items: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # as received, for links
+    # who asked and where (the principal, the search's path): page tokens are bound to it and the query
+    scope: str = field(default="", compare=False)
 
     @property
     def count_only(self) -> bool:
