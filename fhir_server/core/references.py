@@ -29,7 +29,7 @@ def parse_reference(value: str) -> ParsedReference | None:
 
 
 def is_valid_id(value: str) -> bool:
-    return bool(ID_RE.match(value))
+    return bool(ID_RE.fullmatch(value))  # fullmatch: "$" alone lets a trailing newline through
 
 
 def iter_reference_holders(node: object) -> Iterator[dict]:

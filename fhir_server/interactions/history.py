@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fhir_server.core.errors import BadRequest
 from fhir_server.core.instants import parse_fhir_range
+from fhir_server.core.numbers import bounded_int
 from fhir_server.interactions.bundles import bundle, history_entry, link
 from fhir_server.interactions.common import require_type
 from fhir_server.interactions.context import FhirRequest, FhirResponse
@@ -37,19 +38,21 @@ def _parse(request: FhirRequest, res_type: str | None, res_id: str | None) -> Hi
     at = request.query_value("_at")
     count = _count(request.query_value("_count"))
     before = request.query_value(PAGE)
-    if before is not None and not before.isdigit():
+    before_seq = bounded_int(before) if before is not None else None
+    if before is not None and before_seq is None:
         raise BadRequest(f"Parameter '{PAGE}': '{before}' is not a page of this history", expression=[PAGE])
     return HistoryQuery(
         res_type=res_type, res_id=res_id,
         since=parse_fhir_range(since, "_since")[0] if since else None,
         at=parse_fhir_range(at, "_at") if at else None,
-        count=count, before_seq=int(before) if before else None,
+        count=count, before_seq=before_seq,
     )
 
 
 def _count(value: str | None) -> int:
     if value is None:
         return 20
-    if not value.isdigit():
-        raise BadRequest(f"Parameter '_count': '{value}' is not a non-negative integer", expression=["_count"])
-    return min(int(value), MAX_COUNT)
+    number = bounded_int(value)
+    if number is None:
+        raise BadRequest(f"Parameter '_count': '{value[:40]}' is not a non-negative integer", expression=["_count"])
+    return min(number, MAX_COUNT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fhir_server.core.errors import BadRequest, Gone, NotFound
+from fhir_server.core.numbers import bounded_int
 from fhir_server.interactions.common import current_or_raise, require_type, stored_response
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import StoredResource, UnitOfWork
@@ -18,9 +19,10 @@ def read(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str) -> F
 
 def vread(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str, version: str) -> FhirResponse:
     require_type(res_type)
-    if not version.isdigit():
-        raise NotFound(f"{res_type}/{res_id} has no version '{version}'")
-    stored = uow.get_version(res_type, res_id, int(version))
+    number = bounded_int(version)
+    if number is None:
+        raise NotFound(f"{res_type}/{res_id} has no version '{version[:40]}'")
+    stored = uow.get_version(res_type, res_id, number)
     if stored is None:
         if uow.get(res_type, res_id) is None:
             raise NotFound(f"{res_type}/{res_id} is not known")

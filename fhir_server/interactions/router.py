@@ -9,6 +9,7 @@ from typing import Protocol
 
 from fhir_server.auth.audit import Audited
 from fhir_server.core.errors import BadRequest, FHIRError, MethodNotAllowed, NotFound
+from fhir_server.core.references import is_valid_id
 from fhir_server.interactions import (
     access,
     audit,
@@ -42,6 +43,15 @@ class Route:
 
 
 def parse_path(path: str) -> Route:
+    route = _route(path)
+    if route.res_id is not None and not is_valid_id(route.res_id):
+        # checked before any SQL: PostgreSQL text cannot even hold some of what a URL can carry (NUL)
+        raise BadRequest(f"'{route.res_id[:80]}' is not a valid resource id ([A-Za-z0-9-.], 1 to 64 characters)",
+                         code="value")
+    return route
+
+
+def _route(path: str) -> Route:
     parts = [p for p in path.strip("/").split("/") if p]
     n = len(parts)
     if n == 0:

@@ -6,6 +6,8 @@ this module only turns the resulting page into a ``searchset`` Bundle with its l
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fhir_server import search as engine
 from fhir_server.core.errors import operation_outcome
 from fhir_server.formats.summary import select_elements, summarize
@@ -43,6 +45,7 @@ def _run(uow: UnitOfWork, request: FhirRequest, res_type: str | None, path: str,
     strict = request.prefer.handling == "strict"
     kwargs = {"compartment": compartment} if compartment else {}
     parsed = engine.parse_search(res_type, items, strict=strict, terminology=store_terminology(uow), **kwargs)
+    parsed = replace(parsed, scope=token_scope(request, path))
     parsed = access.limit_search(parsed, request.grant, request)
     page = uow.search(parsed, request.query_value(engine.PAGE_PARAM))
     entries = []
@@ -53,6 +56,12 @@ def _run(uow: UnitOfWork, request: FhirRequest, res_type: str | None, path: str,
     if parsed.warnings:
         entries.append({"resource": operation_outcome(parsed.warnings), "search": {"mode": "outcome"}})
     return FhirResponse(200, bundle("searchset", entries, page.total, _links(request, path, items, page)))
+
+
+def token_scope(request: FhirRequest, path: str) -> str:
+    """What page tokens are bound to besides the query: the search's path (type, compartment) and
+    who asked (the principal's subject; access control decides what that subject may see)."""
+    return f"{request.principal.subject}\n{path}"
 
 
 def _entry(request: FhirRequest, row, mode: str, parsed) -> dict:

@@ -19,7 +19,7 @@ from fhir_server.interactions import create as create_interaction
 from fhir_server.interactions import update as update_interaction
 from fhir_server.interactions.bundles import bundle
 from fhir_server.interactions.common import require_type, stored_response
-from fhir_server.interactions.conditional import find_matches, single_match
+from fhir_server.interactions.conditional import find_matches, lock_key, single_match
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.interactions.entries import entry_request, error_entry, response_entry
 from fhir_server.repository.base import Repository, StoredResource, UnitOfWork
@@ -84,17 +84,27 @@ class _Plan:
         self.preassigned: dict[int, str] = {}  # POST entry index -> new id
         self.existing: dict[int, StoredResource] = {}  # conditional create that matched
         self.matched: dict[int, StoredResource | None] = {}  # conditional update -> its match (None: none)
+        self.creating: dict[str, int] = {}  # canonical ifNoneExist -> the entry that creates it
+        self.same_as: dict[int, int] = {}  # conditional create -> the earlier entry with its condition
 
     def assign(self, index: int, entry: dict, sub: FhirRequest) -> None:
         full_url = entry.get("fullUrl")
         if sub.method == "POST" and "/" not in sub.path and sub.path and not sub.path.startswith("$"):
             require_type(sub.path)
+            key = lock_key(sub.path, sub.if_none_exist) if sub.if_none_exist else None
             match = (single_match(self.uow, sub.path, sub.if_none_exist, deciding_write=True)
-                     if sub.if_none_exist else None)
+                     if key and key not in self.creating else None)
             if match is not None:
                 self.existing[index] = match
                 target = match.reference
+            elif key in self.creating:
+                # R4 ccreate: the condition already names an entry of this bundle: that one resource
+                first = self.creating[key]
+                self.same_as[index] = first
+                target = f"{sub.path}/{self.preassigned[first]}"
             else:
+                if key:
+                    self.creating[key] = index
                 new_id = self.uow.new_id()
                 self.preassigned[index] = new_id
                 target = f"{sub.path}/{new_id}"
@@ -163,6 +173,11 @@ class _Plan:
         if index in self.existing:
             return response_entry(access.checked_write(self.uow, sub, sub.path, lambda: stored_response(
                 self.existing[index], 200, self.base_url, location=True)), sub)
+        if index in self.same_as:
+            created = self.uow.get(sub.path, self.preassigned[self.same_as[index]])
+            if created is None:  # pragma: no cover - the earlier POST runs first (ORDER is stable)
+                raise BadRequest(f"Bundle.entry[{index}]: the entry it resolves to was not created")
+            return response_entry(stored_response(created, 200, self.base_url, location=True), sub)
         if index in self.matched:
             require_type(sub.path)
             response = access.checked_write(self.uow, sub, sub.path, lambda: update_interaction.update_matched(

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from fhir_server import search as engine
 from fhir_server.core.errors import BadRequest, Issue, TooCostly, operation_outcome
+from fhir_server.core.numbers import bounded_int
 from fhir_server.interactions.bundles import bundle, link
 from fhir_server.interactions.common import current_or_raise, require_type
 from fhir_server.interactions.context import FhirRequest, FhirResponse
@@ -198,9 +199,9 @@ class _EverythingArgs:
 def _integer(values: list[str], name: str, default: int, maximum: int | None = None) -> int:
     if not values:
         return default
-    if not values[0].isdigit():
+    number = bounded_int(values[0])
+    if number is None:
         raise BadRequest(f"'{name}' must be a non-negative integer", expression=[name])
-    number = int(values[0])
     return min(number, maximum) if maximum else number
 
 

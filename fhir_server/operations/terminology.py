@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 from fhir_server.core.errors import BadRequest, Issue
+from fhir_server.core.numbers import MAX_INT, bounded_int
 from fhir_server.interactions.common import current_or_raise
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.interactions.terminology import store_terminology
@@ -30,12 +31,9 @@ def _int(params: OperationInput, name: str, default: int) -> int:
     raw = params.value(name)
     if raw is None:
         return default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise BadRequest(f"Parameter '{name}' must be a whole number", expression=[name]) from None
-    if value < 0:
-        raise BadRequest(f"Parameter '{name}' must not be negative", expression=[name])
+    value = raw if isinstance(raw, int) and not isinstance(raw, bool) else bounded_int(str(raw))
+    if value is None or value < 0 or value > MAX_INT:
+        raise BadRequest(f"Parameter '{name}' must be a non-negative whole number", expression=[name])
     return value
 
 

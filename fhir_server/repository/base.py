@@ -130,6 +130,8 @@ def same_content(a: dict, b: dict) -> bool:
 def without_server_meta(resource: dict) -> dict:
     """A copy without id, ``meta.versionId`` and ``meta.lastUpdated``: what the server assigns."""
     copy = {k: v for k, v in resource.items() if k != "id"}
+    if not isinstance(copy.get("meta") or {}, dict):
+        return copy  # not an object: validation refuses it with its path
     meta = {k: v for k, v in (copy.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
     if meta:
         copy["meta"] = meta

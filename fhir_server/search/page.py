@@ -3,11 +3,24 @@ opaque page tokens (given back as ``_page=<token>`` with the original query)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from fhir_server.core.errors import BadRequest
-from fhir_server.search.request import PAGE_PARAM
+from fhir_server.core.numbers import bounded_int
+from fhir_server.search.request import MAX_OFFSET, PAGE_PARAM
+
+UNBOUND = frozenset({PAGE_PARAM, "_format", "_pretty"})
+
+
+def binding(request: Any) -> str:
+    """16 hex digits naming what a page token serves: the scope (principal, path), the type and
+    the query's parameters (sorted; the page token and output format aside).  A token replayed
+    under another query, type or principal names another binding and is refused (410)."""
+    items = sorted(f"{k}={v}" for k, v in request.items if k not in UNBOUND)
+    text = "\n".join([request.scope, request.resource_type or "*", ",".join(request.types), *items])
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 @dataclass
@@ -35,9 +48,10 @@ class PageToken:
     @classmethod
     def parse(cls, text: str) -> PageToken:
         search_id, _, offset = text.rpartition("-")
-        if not search_id or not offset.isdigit() or len(search_id) > 64:
-            raise BadRequest(f"Invalid paging token '{text}'", expression=(PAGE_PARAM,))
-        return cls(search_id, int(offset))
+        position = bounded_int(offset, MAX_OFFSET)
+        if not search_id or position is None or len(search_id) > 64:
+            raise BadRequest(f"Invalid paging token '{text[:80]}'", expression=(PAGE_PARAM,))
+        return cls(search_id, position)
 
 
 def page_links(search_id: str, offset: int, count: int, size: int) -> dict[str, str | None]:

@@ -58,6 +58,7 @@ def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, str
             raise BadRequest(f"Search parameter '{name}' contains a NUL character", expression=(name,))
         if name in IGNORED or value == "" and not name.startswith("_"):
             continue
+        _check_nesting(state, name)
         try:
             _item(state, name, value)
         except Unknown as exc:
@@ -69,6 +70,16 @@ def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, str
     request = SearchRequest(resource_type, tuple(state.tests), warnings=tuple(state.warnings),
                             items=tuple(items), **state.result)
     return check_cost(request, state.limits)
+
+
+def _check_nesting(state: _State, name: str) -> None:
+    """Chains and ``_has`` are parsed recursively: refuse a deep one before recursing into it."""
+    levels = name.count(".") + name.count("_has:")
+    if levels > state.limits.max_chain_depth:
+        from fhir_server.core.errors import TooCostly
+
+        raise TooCostly(f"Chains and _has may nest at most {state.limits.max_chain_depth} levels "
+                        f"('{name[:60]}…' has {levels})", expression=(name[:60],))
 
 
 def _item(state: _State, name: str, value: str) -> None:

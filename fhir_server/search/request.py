@@ -15,6 +15,7 @@ from fhir_server.search.registry import SearchParam
 
 DEFAULT_COUNT = 20
 PAGE_PARAM = "_page"
+MAX_OFFSET = 1_000_000_000  # _offset and page positions beyond it: 400 (no database pages that far)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,8 @@ class SearchRequest:
     cost: int = 0
     items: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # as received, for links
     reach: Any = None  # auth.access.Reach: whose records the principal may see (None: unlimited)
+    # who asked and where (the principal, the search's path): page tokens are bound to it and the query
+    scope: str = field(default="", compare=False)
 
     @property
     def count_only(self) -> bool:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_server.core.errors import TooCostly
-from fhir_server.search.request import PAGE_PARAM, Include, SortKey
+from fhir_server.core.numbers import bounded_int
+from fhir_server.search.request import MAX_OFFSET, PAGE_PARAM, Include, SortKey
 from fhir_server.search.values import ValueError_
 
 RESULT_PARAMS = frozenset({"_count", "_offset", "_sort", "_include", "_revinclude", "_total", "_summary",
@@ -51,9 +52,9 @@ def apply_result_param(state: Any, name: str, modifier: str | None, value: str) 
 
 
 def _count(state: Any, name: str, value: str) -> int:
-    if not value.isdigit():
-        raise ValueError_(f"'{value}' is not a non-negative integer")
-    number = int(value)
+    number = bounded_int(value, MAX_OFFSET)
+    if number is None:
+        raise ValueError_(f"'{value[:40]}' is not a non-negative integer up to {MAX_OFFSET}")
     return min(number, state.limits.max_count) if name == "_count" else number
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 MIN_DATE = datetime(1, 1, 1)
 MAX_DATE = datetime(9999, 12, 31, 23, 59, 59)
+MAX_EXPONENT = 300  # a search number's magnitude: beyond it the index (a double) cannot compare
 
 
 class ValueError_(ValueError):
@@ -64,6 +65,8 @@ def parse_decimal(text: str) -> tuple[float, float, float]:
         raise ValueError_(f"'{text}' is not a number") from None
     if not number.is_finite():
         raise ValueError_(f"'{text}' is not a number")
+    if number and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+        raise ValueError_(f"'{text[:40]}' is out of range (at most 1e{MAX_EXPONENT} in magnitude)")
     half = Decimal(5).scaleb(int(number.as_tuple().exponent) - 1)
     return float(number), float(number - half), float(number + half)
 
@@ -94,11 +97,11 @@ def date_range(text: str) -> tuple[datetime, datetime]:
 
 def _add_precision(low: datetime, m: re.Match) -> datetime:
     if m["f"]:
-        return low + timedelta(microseconds=10 ** max(0, 6 - len(m["f"])))
+        return shift(low, timedelta(microseconds=10 ** max(0, 6 - len(m["f"]))))
     if m["S"]:
-        return low + timedelta(seconds=1)
+        return shift(low, timedelta(seconds=1))
     if m["M"]:
-        return low + timedelta(minutes=1)
+        return shift(low, timedelta(minutes=1))
     if m["d"]:
         return shift(low, timedelta(days=1))
     if m["m"]:

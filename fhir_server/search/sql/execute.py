@@ -5,16 +5,17 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fhir_server.core.errors import Gone
 from fhir_server.search.cost import Limits
-from fhir_server.search.page import PageToken, SearchPage, page_links
-from fhir_server.search.request import SearchRequest
+from fhir_server.search.page import PageToken, SearchPage, binding, page_links
+from fhir_server.search.request import PAGE_PARAM, SearchRequest
 from fhir_server.search.sql import paging
 from fhir_server.search.sql.builder import R, filters, order_by
 from fhir_server.search.sql.includes import fetch_includes
 from fhir_server.search.sql.reach import reach_condition
 from fhir_server.storage.models import ResourceRow
 
-LIVE = "live"  # token prefix of pages past the stored list (or when it expired)
+LIVE = "live"  # token prefix of pages past the stored list (or when it expired); never a hex digit
 
 
 def execute_search(session: Session, request: SearchRequest, page: str | None = None,
@@ -46,7 +47,7 @@ def _first_page(session: Session, request: SearchRequest, where: list, limits: L
             request.offset + len(rows) if rows or request.offset == 0 else _count(session, where))
         return SearchPage(matches=rows, total=total)
     cap = limits.stored_results + request.offset
-    search_id, size = paging.store(session, where, order, cap)
+    search_id, size = paging.store(session, where, order, cap, binding(request))
     return _stored_page(session, request, where, search_id, size, size if size < cap else None, request.offset)
 
 
@@ -60,16 +61,22 @@ def _stored_page(session: Session, request: SearchRequest, where: list, search_i
 
 
 def _from_token(session: Session, request: SearchRequest, where: list, token: PageToken) -> SearchPage:
-    stored = paging.load(session, token.search_id) if token.search_id != LIVE else None
+    tag = binding(request)
+    if not token.search_id.endswith(tag):
+        raise Gone("This page token belongs to another search (query, type or user); run the search again",
+                   expression=(PAGE_PARAM,))
+    live = token.search_id.startswith(LIVE)
+    stored = paging.load(session, token.search_id) if not live else None
     if stored is not None and token.offset < stored.size:
         return _stored_page(session, request, where, token.search_id, stored.size, stored.total, token.offset)
     rows = _live(session, where, order_by(request.sort), token.offset, request.count + 1)
-    result = SearchPage(matches=rows[:request.count], self_page=f"{LIVE}-{token.offset}",
-                        first_page=f"{LIVE}-0")
+    prefix = LIVE + tag
+    result = SearchPage(matches=rows[:request.count], self_page=f"{prefix}-{token.offset}",
+                        first_page=f"{prefix}-0")
     if len(rows) > request.count:
-        result.next_page = f"{LIVE}-{token.offset + request.count}"
+        result.next_page = f"{prefix}-{token.offset + request.count}"
     if token.offset > 0:
-        result.previous_page = f"{LIVE}-{max(0, token.offset - request.count)}"
+        result.previous_page = f"{prefix}-{max(0, token.offset - request.count)}"
     if request.total != "none":
         result.total = _count(session, where)
     return result

@@ -27,10 +27,12 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def store(session: Session, where: list, order: list, cap: int) -> tuple[str, int]:
-    """Store up to ``cap`` ordered (type, id) of the search; returns (search id, rows stored)."""
+def store(session: Session, where: list, order: list, cap: int, binding: str = "") -> tuple[str, int]:
+    """Store up to ``cap`` ordered (type, id) of the search; returns (search id, rows stored).
+    The id ends with the search's ``binding`` (:func:`..page.binding`), so its tokens serve that
+    search only."""
     _expire(session)
-    search_id = uuid.uuid4().hex
+    search_id = uuid.uuid4().hex + binding
     R = ResourceRow.__table__
     ranked = select(literal(search_id), func.row_number().over(order_by=order) - 1, R.c.res_type, R.c.res_id
                     ).where(*where).order_by(*order).limit(cap)

@@ -8,7 +8,9 @@ from datetime import datetime
 import pytest
 from search_dataset import DATASET_TAG, delete, items_of, run_search, write
 
+from fhir_server.core.errors import Gone
 from fhir_server.search import MemorySearch, current_registry, execute_search, parse_search, reindex
+from fhir_server.search.page import binding
 
 INCLUDE_CASES = [
     ("Observation", "code=85354-9&_include=Observation:subject", {"bp1", "bp2"}, {"zhangsan", "lisi"}),
@@ -99,8 +101,21 @@ def test_paging_in_memory_follows_tokens(memory_store):
 
 
 def test_expired_or_unknown_token_runs_the_search_again(search_db):
-    page = run_search(search_db, "Patient", "_sort=birthdate&_count=2", page="0123abcd-2")
+    query = "_sort=birthdate&_count=2"
+    tag = binding(parse_search("Patient", items_of(query)))
+    page = run_search(search_db, "Patient", query, page=f"0123abcd{tag}-2")
     assert [m.res_id for m in page.matches] == ["s-lisi", "s-zhaoliu"] and page.next_page
+
+
+def test_a_token_serves_only_its_own_query_and_type(search_db):
+    first = run_search(search_db, "Patient", "_sort=birthdate&_count=2")
+    assert first.next_page
+    with pytest.raises(Gone):
+        run_search(search_db, "Patient", "_sort=birthdate&_count=2&gender=male", page=first.next_page)
+    with pytest.raises(Gone):
+        run_search(search_db, "Observation", "_count=2", page=first.next_page)
+    with pytest.raises(Gone):
+        run_search(search_db, "Patient", "_sort=birthdate&_count=2", page="0123abcd-2")
 
 
 NATION_SP = {
