@@ -48,7 +48,7 @@ def find(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]], count: in
 
 def _pages(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]], count: int | None) -> Iterator[dict]:
     request = search.parse_search(res_type, [*items, ("_count", str(count or PAGE)), ("_total", "none")],
-                                  strict=True)
+                                  strict=True, registry=uow.search_params())
     page = uow.search(request)
     while True:
         yield from (row.content for row in page.matches if row.content is not None)
@@ -70,7 +70,8 @@ def find_any(uow: UnitOfWork, res_type: str, param: str, values: list[str],
 
 
 def count(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]]) -> int:
-    request = search.parse_search(res_type, [*items, ("_summary", "count")], strict=True)
+    request = search.parse_search(res_type, [*items, ("_summary", "count")], strict=True,
+                                  registry=uow.search_params())
     return uow.search(request).total or 0
 
 

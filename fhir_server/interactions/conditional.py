@@ -17,7 +17,8 @@ def find_matches(uow: UnitOfWork, res_type: str, criteria: str) -> list[StoredRe
     if not items:
         raise BadRequest(f"Conditional criteria for {res_type} are empty", code="invalid")
     # strict: an unknown parameter ignored here would match everything
-    request = search.parse_search(res_type, items + [("_count", "2"), ("_total", "none")], strict=True)
+    request = search.parse_search(res_type, items + [("_count", "2"), ("_total", "none")], strict=True,
+                                  registry=uow.search_params())
     page = uow.search(request)
     found = []
     for row in page.matches[:2]:

@@ -209,6 +209,10 @@ class UnitOfWork(Protocol):
 
     def search(self, request, page: str | None = None): ...
 
+    def search_params(self):
+        """The search parameters in force for this store (a ``search.registry.ParamRegistry``):
+        what a query is parsed against (``parse_search(..., registry=uow.search_params())``)."""
+
     def scan(self, res_type: str) -> Iterator[dict]:
         """Every current (not deleted) resource of ``res_type``, streamed, in id order: for
         evaluations over a whole population (measures), where search paging would cap out."""
