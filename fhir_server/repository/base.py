@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from fhir_server.core import jsonio
 from fhir_server.core.errors import Conflict
 from fhir_server.core.instants import fhir_instant, to_utc_naive
 
@@ -123,8 +124,11 @@ def _ordered_with_meta(resource: dict) -> dict:
 
 
 def same_content(a: dict, b: dict) -> bool:
-    """Equal apart from id and ``meta.versionId``/``meta.lastUpdated`` (a no-op update writes nothing)."""
-    return without_server_meta(a) == without_server_meta(b)
+    """Equal apart from id and ``meta.versionId``/``meta.lastUpdated`` (a no-op update writes nothing).
+
+    Decimals compare by their text too (``1.50`` is not ``1.5``: R4 decimal precision)."""
+    a, b = without_server_meta(a), without_server_meta(b)
+    return a == b and jsonio.dumps(a, sort_keys=True) == jsonio.dumps(b, sort_keys=True)
 
 
 def without_server_meta(resource: dict) -> dict:

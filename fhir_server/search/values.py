@@ -6,6 +6,7 @@ quantity only.  Dates become half-open UTC ranges at the precision written.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -65,7 +66,9 @@ def parse_decimal(text: str) -> tuple[float, float, float]:
     if not number.is_finite():
         raise ValueError_(f"'{text}' is not a number")
     half = Decimal(5).scaleb(int(number.as_tuple().exponent) - 1)
-    return float(number), float(number - half), float(number + half)
+    value, low, high = float(number), float(number - half), float(number + half)
+    # beyond a float's 17 digits the bounds round onto the value: keep [low, high) around it
+    return value, min(low, value), high if high > value else math.nextafter(value, math.inf)
 
 
 _DATE = re.compile(

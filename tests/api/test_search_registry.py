@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from helpers import fresh_database_url
 
 from fhir_server.app import create_app
 from fhir_server.repository.memory import MemoryRepository
-from helpers import fresh_database_url
 
 STRICT = {"Prefer": "handling=strict"}
 
