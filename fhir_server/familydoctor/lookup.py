@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 
-import orjson
-
 from fhir_server import search
+from fhir_server.core import jsonio
 from fhir_server.core.errors import Issue, Unprocessable
 from fhir_server.core.references import parse_reference
 from fhir_server.repository.base import UnitOfWork
@@ -41,14 +40,14 @@ def find(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]], count: in
     generation = uow.generations.get(res_type, 0)
     known = uow.memo.get(key)
     if known is None or known[0] != generation:
-        known = (generation, orjson.dumps(list(_pages(uow, res_type, items, count))))
+        known = (generation, jsonio.freeze(list(_pages(uow, res_type, items, count))))
         uow.memo[key] = known
-    return orjson.loads(known[1])  # type: ignore[arg-type]  # a copy: a rule may change what it found before writing it
+    return known[1].thaw()  # type: ignore[attr-defined]  # a copy: a rule may change what it found before writing it
 
 
 def _pages(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]], count: int | None) -> Iterator[dict]:
     request = search.parse_search(res_type, [*items, ("_count", str(count or PAGE)), ("_total", "none")],
-                                  strict=True)
+                                  strict=True, registry=uow.search_params())
     page = uow.search(request)
     while True:
         yield from (row.content for row in page.matches if row.content is not None)
@@ -70,7 +69,8 @@ def find_any(uow: UnitOfWork, res_type: str, param: str, values: list[str],
 
 
 def count(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]]) -> int:
-    request = search.parse_search(res_type, [*items, ("_summary", "count")], strict=True)
+    request = search.parse_search(res_type, [*items, ("_summary", "count")], strict=True,
+                                  registry=uow.search_params())
     return uow.search(request).total or 0
 
 

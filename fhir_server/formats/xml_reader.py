@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from lxml import etree
 
+from fhir_server.core.decimals import exact_number
 from fhir_server.core.errors import BadRequest
 from fhir_server.definitions.structures import structures
 
@@ -214,8 +215,8 @@ def _json_value(text: str, type_code: str, label: str) -> object:
             return int(text)
     elif type_code == "decimal":
         if _DECIMAL.match(text.strip()):
-            # Same rule as a JSON parser: integer syntax stays int, anything else is a float.
-            return int(text) if _INTEGER.match(text.strip()) else float(text)
+            # As the JSON parser: integer syntax stays int, anything else keeps its text (precision)
+            return int(text) if _INTEGER.match(text.strip()) else exact_number(text.strip())
     else:
         return text
     raise BadRequest(f"'{text}' is not a valid {type_code} at '{label}'", code="invalid",

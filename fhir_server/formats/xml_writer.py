@@ -13,6 +13,7 @@ import math
 import re
 from decimal import Decimal
 
+from fhir_server.core.decimals import decimal_text
 from fhir_server.core.errors import BadRequest
 from fhir_server.definitions.structures import structures
 
@@ -185,7 +186,7 @@ def _lexical(value: object, type_code: str, label: str) -> str:
     if isinstance(value, (int, Decimal)):
         return str(value)
     if isinstance(value, float) and math.isfinite(value):
-        return repr(value)  # shortest text that reads back as the same float
+        return decimal_text(value)  # as read (FhirDecimal), else the shortest text of the float
     raise BadRequest(f"'{label}' is not a valid {type_code}", code="structure", expression=[label])
 
 

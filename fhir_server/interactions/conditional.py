@@ -15,7 +15,8 @@ def find_matches(uow: UnitOfWork, res_type: str, criteria: str) -> list[StoredRe
     """At most two current matches of ``criteria`` (enough to tell none, one or several)."""
     items = _items(res_type, criteria)
     # strict: an unknown parameter ignored here would match everything
-    request = search.parse_search(res_type, items + [("_count", "2"), ("_total", "none")], strict=True)
+    request = search.parse_search(res_type, items + [("_count", "2"), ("_total", "none")], strict=True,
+                                  registry=uow.search_params())
     page = uow.search(request)
     found = []
     for row in page.matches[:2]:

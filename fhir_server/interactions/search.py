@@ -43,8 +43,8 @@ def _run(uow: UnitOfWork, request: FhirRequest, res_type: str | None, path: str,
          compartment: tuple[str, str] | None = None) -> FhirResponse:
     items = [(k, v) for k, v in request.query if k not in FORMAT_PARAMETERS]
     strict = request.prefer.handling == "strict"
-    kwargs = {"compartment": compartment} if compartment else {}
-    parsed = engine.parse_search(res_type, items, strict=strict, terminology=store_terminology(uow), **kwargs)
+    parsed = engine.parse_search(res_type, items, strict=strict, terminology=store_terminology(uow),
+                                 registry=uow.search_params(), compartment=compartment)
     parsed = replace(parsed, scope=token_scope(request, path))
     parsed = access.limit_search(parsed, request.grant, request)
     page = uow.search(parsed, request.query_value(engine.PAGE_PARAM))

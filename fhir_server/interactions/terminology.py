@@ -14,7 +14,7 @@ def store_terminology(uow: UnitOfWork) -> Terminology:
     """A :class:`Terminology` that also looks in the store (IG first, then stored, then official R4)."""
 
     def fetch(res_type: str, params: list[tuple[str, str]]) -> list[dict]:
-        request = engine.parse_search(res_type, [*params, ("_count", str(MAX_HITS))])
+        request = engine.parse_search(res_type, [*params, ("_count", str(MAX_HITS))], registry=uow.search_params())
         return [row.content for row in uow.search(request).matches if row.content]
 
     return Terminology(fetch)

@@ -229,7 +229,7 @@ def _search_all(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]],
                 compartment: tuple[str, str] | None = None, limit: int = EVERYTHING_MAX) -> list:
     count = min(_FETCH, limit)
     request = engine.parse_search(res_type, [*items, ("_count", str(count)), ("_total", "none")],
-                                  compartment=compartment)
+                                  compartment=compartment, registry=uow.search_params())
     found, page = [], uow.search(request)
     found.extend(page.matches)
     while page.next_page and len(found) < limit:

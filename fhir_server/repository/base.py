@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from fhir_server.core import jsonio
 from fhir_server.core.errors import Conflict
 from fhir_server.core.instants import fhir_instant, to_utc_naive
 
@@ -123,8 +124,11 @@ def _ordered_with_meta(resource: dict) -> dict:
 
 
 def same_content(a: dict, b: dict) -> bool:
-    """Equal apart from id and ``meta.versionId``/``meta.lastUpdated`` (a no-op update writes nothing)."""
-    return without_server_meta(a) == without_server_meta(b)
+    """Equal apart from id and ``meta.versionId``/``meta.lastUpdated`` (a no-op update writes nothing).
+
+    Decimals compare by their text too (``1.50`` is not ``1.5``: R4 decimal precision)."""
+    a, b = without_server_meta(a), without_server_meta(b)
+    return a == b and jsonio.dumps(a, sort_keys=True) == jsonio.dumps(b, sort_keys=True)
 
 
 def without_server_meta(resource: dict) -> dict:
@@ -210,6 +214,10 @@ class UnitOfWork(Protocol):
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource: ...
 
     def search(self, request, page: str | None = None): ...
+
+    def search_params(self):
+        """The search parameters in force for this store (a ``search.registry.ParamRegistry``):
+        what a query is parsed against (``parse_search(..., registry=uow.search_params())``)."""
 
     def scan(self, res_type: str) -> Iterator[dict]:
         """Every current (not deleted) resource of ``res_type``, streamed, in id order: for

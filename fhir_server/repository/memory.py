@@ -33,6 +33,7 @@ class MemoryStore:
         self.current: dict[Key, StoredResource] = {}
         self.versions: list[StoredResource] = []  # append-only, in write order
         self.lock = threading.RLock()
+        self.search_registries: object = None  # search.memory.Registries, made by the first search
 
 
 class MemoryUnitOfWork(UnitOfWorkBase):
@@ -92,14 +93,19 @@ class MemoryUnitOfWork(UnitOfWorkBase):
                 yield stored.content
 
     def search(self, request, page: str | None = None):
-        from fhir_server.search.memory import MemorySearch
+        return self._search_engine().execute(request, page)
 
-        def resources() -> dict[Key, StoredResource]:
-            merged = dict(self._store.current)
-            merged.update(self.pending)
-            return {k: v for k, v in merged.items() if not v.deleted}
+    def search_params(self):
+        """The search parameters in force: the standard ones and the store's active
+        SearchParameters, this unit of work's own writes included."""
+        return self._search_engine().registry()
 
-        return MemorySearch(resources).execute(request, page)
+    def _search_engine(self):
+        from fhir_server.search.memory import MemorySearch, Registries
+
+        if self._store.search_registries is None:
+            self._store.search_registries = Registries()
+        return MemorySearch(self._live, registries=self._store.search_registries)  # type: ignore[arg-type]
 
     def _live(self) -> dict[Key, StoredResource]:
         merged = dict(self._store.current)

@@ -26,6 +26,7 @@ from fhir_server.repository.base import (
     run_hooks,
     stamp_meta,
 )
+from fhir_server.search.registry import ParamRegistry
 from fhir_server.storage.db import Database
 from fhir_server.storage.models import ResourceRow, ResourceVersionRow
 
@@ -183,6 +184,11 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.flush()
         self.session.flush()
         return search.execute_search(self.session, request, page)
+
+    def search_params(self) -> ParamRegistry:
+        """The search parameters in force for this database, its active SearchParameters
+        included (this transaction's own at once, other processes' within a few seconds)."""
+        return search.current_registry(self.session, search.REGISTRY_TTL)
 
     def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:
         """Rebuild the index rows of current resources inside this unit of work (``$reindex``)."""

@@ -8,17 +8,27 @@ answer a search; :func:`parse_search` runs first, so malformed queries fail befo
 from fhir_server.search.cost import Limits
 from fhir_server.search.page import SearchPage
 from fhir_server.search.parser import parse_search
+from fhir_server.search.registry import ParamRegistry, base_registry
 from fhir_server.search.request import PAGE_PARAM, SearchRequest
 from fhir_server.search.sql.execute import execute_search
-from fhir_server.search.sql.indexer import current_registry, index_resource, reindex, write_index_rows
+from fhir_server.search.sql.indexer import (
+    REGISTRY_TTL,
+    current_registry,
+    index_resource,
+    reindex,
+    write_index_rows,
+)
 from fhir_server.search.sql.meta import meta_in_use
 
 __all__ = [
     "PAGE_PARAM",
+    "REGISTRY_TTL",
     "Limits",
     "MemorySearch",
+    "ParamRegistry",
     "SearchPage",
     "SearchRequest",
+    "base_registry",
     "current_registry",
     "execute_search",
     "index_resource",

@@ -45,14 +45,34 @@ class MemoryMatch:
     last_updated: datetime
 
 
+class Registries:
+    """The registry of one store's SearchParameters, rebuilt when they change (a store keeps
+    one, so each search need not rebuild it)."""
+
+    def __init__(self) -> None:
+        self.registry: ParamRegistry = base_registry()
+        self.stamp: tuple = ()
+
+    def refresh(self, store: Mapping[Key, dict]) -> bool:
+        """Bring the registry up to date with ``store``; True when it changed."""
+        custom = [v for (t, _), v in store.items() if t == "SearchParameter"]
+        stamp = tuple(sorted((v.get("id"), str(v.get("meta", {}).get("versionId")), v.get("status")) for v in custom))
+        if stamp == self.stamp:
+            return False
+        self.stamp = stamp
+        self.registry = base_registry().with_custom(custom, stamp) if custom else base_registry()
+        return True
+
+
 class MemorySearch:
-    def __init__(self, resources_getter: Callable[[], Mapping[Key, Any]], max_include_depth: int = 3) -> None:
+    def __init__(self, resources_getter: Callable[[], Mapping[Key, Any]], max_include_depth: int = 3,
+                 registries: Registries | None = None) -> None:
         self._get = resources_getter
         self._max_depth = max_include_depth
         self._entries: dict[Key, tuple[Any, dict]] = {}
         self._originals: dict[Key, Any] = {}
-        self._registry: ParamRegistry = base_registry()
-        self._stamp: tuple = ()
+        self._registries = registries or Registries()
+        self._registry: ParamRegistry = self._registries.registry
 
     def registry(self) -> ParamRegistry:
         """The parameters in force, including active SearchParameter resources in the store."""
@@ -94,11 +114,9 @@ class MemorySearch:
         return result
 
     def _refresh_registry(self, store: Mapping[Key, dict]) -> None:
-        custom = [v for (t, _), v in store.items() if t == "SearchParameter"]
-        stamp = tuple(sorted((v.get("id"), str(v.get("meta", {}).get("versionId")), v.get("status")) for v in custom))
-        if stamp != self._stamp:
-            self._stamp = stamp
-            self._registry = base_registry().with_custom(custom, stamp) if custom else base_registry()
+        self._registries.refresh(store)
+        if self._registries.registry is not self._registry:
+            self._registry = self._registries.registry
             self._entries.clear()
 
     def entries(self, key: Key, content: dict) -> dict[str, list[dict]]:

@@ -7,15 +7,14 @@ SQL runs.  Unknown parameters and modifiers are warnings (``handling=lenient``) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from fhir_server.core.errors import BadRequest, Issue
 from fhir_server.definitions.ig import identifier_aliases
 from fhir_server.search import fulltext, pinyin
-from fhir_server.search import registry as registry_module
 from fhir_server.search.cost import Limits, check_cost
 from fhir_server.search.params import KINDS, composite, reference, string, token
-from fhir_server.search.registry import ParamRegistry, SearchParam, compartment_params
+from fhir_server.search.parse_state import ParseState as _State
+from fhir_server.search.parse_state import Unknown, lookup
+from fhir_server.search.registry import ParamRegistry, SearchParam, base_registry, compartment_params
 from fhir_server.search.request import (
     AnyTest,
     ChainTest,
@@ -31,26 +30,16 @@ from fhir_server.search.values import ValueError_, split_escaped, unescape
 IGNORED = frozenset({"_format", "_pretty", "_handling"})
 
 
-class Unknown(Exception):
-    """A parameter or modifier this server does not know (a warning under lenient handling)."""
-
-
-@dataclass
-class _State:
-    resource_type: str | None
-    registry: ParamRegistry
-    strict: bool
-    limits: Limits
-    terminology: object = None  # for :in / :not-in / :above / :below (a terminology.Terminology)
-    tests: list[Test] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
-    result: dict = field(default_factory=dict)
+__all__ = ["Unknown", "lookup", "parse_search"]
 
 
 def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, strict: bool = False,
                  compartment: tuple[str, str] | None = None, registry: ParamRegistry | None = None,
                  limits: Limits | None = None, terminology: object = None) -> SearchRequest:
-    state = _State(resource_type, registry or registry_module.current(), strict, limits or Limits(), terminology)
+    """Parse ``items`` against ``registry``: the parameters in force for the store the search will
+    run on (``uow.search_params()``, which includes its custom SearchParameters); without one,
+    the standard R4 and Jiayi IG parameters only."""
+    state = _State(resource_type, registry or base_registry(), strict, limits or Limits(), terminology)
     if compartment:
         state.tests.append(compartment_test(state, *compartment))
     for name, value in items:
@@ -90,16 +79,6 @@ def _item(state: _State, name: str, value: str) -> None:
         state.tests.append(_has(state, state.resource_type, name[len("_has:"):], value))
     else:
         state.tests.append(_clause(state, state.resource_type, name, value))
-
-
-def lookup(state: _State, res_type: str | None, code: str) -> SearchParam:
-    param = state.registry.get(res_type, code)
-    if param is None:
-        where = f" for {res_type}" if res_type else ""
-        raise Unknown(f"Unknown search parameter '{code}'{where}")
-    if not param.indexed:
-        raise Unknown(f"Search parameter '{code}' is not supported")
-    return param
 
 
 def _clause(state: _State, res_type: str | None, name: str, value: str) -> Test:

@@ -125,14 +125,3 @@ def compartment_params(compartment_type: str) -> dict[str, tuple[str, ...]]:
     data = json.loads(path.read_text(encoding="utf-8"))
     return {r["code"]: tuple(r["param"]) for r in data.get("resource", []) if r.get("param")}
 
-
-_current: list[ParamRegistry] = []
-
-
-def current() -> ParamRegistry:
-    """The registry last refreshed in this process (the base one until custom ones are seen)."""
-    return _current[-1] if _current else base_registry()
-
-
-def set_current(registry: ParamRegistry) -> None:
-    _current[:] = [registry]

@@ -3,10 +3,9 @@ _summary, _elements, _contained, _containedType, _type, and the paging token ``_
 
 from __future__ import annotations
 
-from typing import Any
-
 from fhir_server.core.errors import TooCostly
 from fhir_server.core.numbers import bounded_int
+from fhir_server.search.parse_state import ParseState, Unknown, lookup
 from fhir_server.search.request import MAX_OFFSET, PAGE_PARAM, Include, SortKey
 from fhir_server.search.values import ValueError_
 
@@ -25,14 +24,12 @@ NOT_SORTABLE = frozenset({"composite", "special"})
 _DEFAULTS_ONLY = {"_contained": "false", "_containedType": "container"}
 
 
-def apply_result_param(state: Any, name: str, modifier: str | None, value: str) -> None:
+def apply_result_param(state: ParseState, name: str, modifier: str | None, value: str) -> None:
     if name in _CHOICES:
         field, allowed = _CHOICES[name]
         if value not in allowed:
             raise ValueError_(f"'{value}' is not one of {', '.join(allowed)}")
         if name in _DEFAULTS_ONLY and value != _DEFAULTS_ONLY[name]:
-            from fhir_server.search.parser import Unknown
-
             raise Unknown(f"'{name}={value}' is not supported: this server does not search inside contained "
                           f"resources (results are the top-level resources, as with {name}="
                           f"{_DEFAULTS_ONLY[name]})")
@@ -51,14 +48,14 @@ def apply_result_param(state: Any, name: str, modifier: str | None, value: str) 
         _include(state, name == "_revinclude", modifier, value)
 
 
-def _count(state: Any, name: str, value: str) -> int:
+def _count(state: ParseState, name: str, value: str) -> int:
     number = bounded_int(value, MAX_OFFSET)
     if number is None:
         raise ValueError_(f"'{value[:40]}' is not a non-negative integer up to {MAX_OFFSET}")
     return min(number, state.limits.max_count) if name == "_count" else number
 
 
-def _types(state: Any, value: str) -> None:
+def _types(state: ParseState, value: str) -> None:
     types = tuple(t.strip() for t in value.split(",") if t.strip())
     for t in types:
         if not state.registry.is_resource_type(t):
@@ -66,9 +63,7 @@ def _types(state: Any, value: str) -> None:
     state.result["types"] = types
 
 
-def _sort_key(state: Any, key: str) -> SortKey:
-    from fhir_server.search.parser import lookup
-
+def _sort_key(state: ParseState, key: str) -> SortKey:
     descending = key.startswith("-")
     param = lookup(state, state.resource_type, key.lstrip("-"))
     if param.type in NOT_SORTABLE:
@@ -76,9 +71,7 @@ def _sort_key(state: Any, key: str) -> SortKey:
     return SortKey(param, descending)
 
 
-def _include(state: Any, reverse: bool, modifier: str | None, value: str) -> None:
-    from fhir_server.search.parser import Unknown, lookup
-
+def _include(state: ParseState, reverse: bool, modifier: str | None, value: str) -> None:
     if modifier not in (None, "iterate", "recurse"):
         raise Unknown(f"Unknown modifier ':{modifier}' on _include")
     includes = list(state.result.get("includes", ()))

@@ -6,6 +6,7 @@ quantity only.  Dates become half-open UTC ranges at the precision written.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -68,7 +69,9 @@ def parse_decimal(text: str) -> tuple[float, float, float]:
     if number and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
         raise ValueError_(f"'{text[:40]}' is out of range (at most 1e{MAX_EXPONENT} in magnitude)")
     half = Decimal(5).scaleb(int(number.as_tuple().exponent) - 1)
-    return float(number), float(number - half), float(number + half)
+    value, low, high = float(number), float(number - half), float(number + half)
+    # beyond a float's 17 digits the bounds round onto the value: keep [low, high) around it
+    return value, min(low, value), high if high > value else math.nextafter(value, math.inf)
 
 
 _DATE = re.compile(

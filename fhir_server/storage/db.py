@@ -12,11 +12,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from fhir_server.storage import documents
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +26,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # once this many resources were written, then each time the written count doubles.
 SQLITE_FIRST_ANALYZE = 500
 SQLITE_ANALYSIS_LIMIT = 2000  # rows sampled per index: an ANALYZE costs milliseconds, not a table scan
-
-
-def _json_dumps(value: object) -> str:
-    return orjson.dumps(value).decode("utf-8")
 
 
 def normalize_url(url: str) -> str:
@@ -47,8 +44,8 @@ def create_db_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     return create_engine(
         url,
-        json_serializer=_json_dumps,
-        json_deserializer=orjson.loads,
+        json_serializer=documents.to_postgres,
+        json_deserializer=documents.from_database,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
@@ -58,8 +55,8 @@ def create_db_engine(url: str) -> Engine:
 def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(
         url,
-        json_serializer=_json_dumps,
-        json_deserializer=orjson.loads,
+        json_serializer=documents.to_sqlite,
+        json_deserializer=documents.from_database,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
 

@@ -2,19 +2,20 @@
 
 The registry is refreshed from stored SearchParameter resources when their (count, newest
 last_updated) changes, so every server process sees a custom parameter after its commit
-without a restart.
+without a restart.  It is cached per database (one app's custom parameters are never another
+database's), and callers get it explicitly: ``uow.search_params()`` calls :func:`current_registry`.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
-from fhir_server.search import registry as registry_module
 from fhir_server.search.index import base_code, index_entries, kinds_of, text_entries
 from fhir_server.search.registry import ParamRegistry, base_registry
 from fhir_server.storage.index_tables import INDEX_TABLES, TEXT_TABLE
@@ -25,15 +26,42 @@ REGISTRY_TTL = 2.0  # seconds between checks for SearchParameters stored by othe
 
 class _Cache:
     """The registry last loaded from one database, when it was checked, and whether a
-    SearchParameter written through this process makes it stale."""
+    SearchParameter committed through this process makes it stale."""
 
     def __init__(self) -> None:
         self.registry: ParamRegistry = base_registry()
         self.checked = float("-inf")
-        self.stale_by: set[int] = set()  # sessions that wrote a SearchParameter
+        self.stale = False
 
 
-_caches: dict[str, _Cache] = {}
+_caches: dict[str, _Cache] = {}  # by database URL: every engine on one database sees the same rows
+_private: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()  # in-memory SQLite
+_WRITER = "jiayi.search.wrote_search_parameter"  # session.info keys
+_OWN = "jiayi.search.own_registry"
+
+
+def _cache(session: Session) -> _Cache:
+    engine = session.get_bind().engine
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return _private.setdefault(engine, _Cache())  # each in-memory database is its own
+    return _caches.setdefault(str(engine.url), _Cache())
+
+
+def _wrote_search_parameter(session: Session) -> None:
+    """This transaction reads a registry of its own until it ends; once it commits, every
+    other one reloads the shared registry."""
+    if _WRITER in session.info:
+        return
+    session.info[_WRITER] = _cache(session)
+    event.listen(session, "after_commit", _ended, once=True)
+    event.listen(session, "after_rollback", _ended, once=True)
+
+
+def _ended(session: Session) -> None:
+    cache = session.info.pop(_WRITER, None)
+    session.info.pop(_OWN, None)
+    if cache is not None:
+        cache.stale = True  # after a rollback too: harmless, one reload
 
 
 def current_registry(session: Session, max_age: float = 0.0) -> ParamRegistry:
@@ -41,23 +69,42 @@ def current_registry(session: Session, max_age: float = 0.0) -> ParamRegistry:
 
     One small query (count and newest last_updated of SearchParameter rows) tells whether it
     changed; with ``max_age`` that query runs at most that often.  A SearchParameter written
-    by this process is seen at once (by other transactions once it is committed)."""
-    cache = _caches.setdefault(str(session.get_bind().engine.url), _Cache())
+    by this process is seen at once: by its own transaction (from a registry of that
+    transaction's own, never shared), by other transactions once it is committed."""
+    if _WRITER in session.info:
+        return _own_registry(session)
+    cache = _cache(session)
     now = time.monotonic()
-    stale = bool(cache.stale_by - {id(session)})
-    if max_age and not stale and now - cache.checked < max_age:
+    if max_age and not cache.stale and now - cache.checked < max_age:
         return cache.registry
-    stamp = tuple(session.execute(
+    stamp = _stamp(session)
+    cache.checked = now
+    if cache.registry.stamp != stamp or cache.stale:
+        cache.stale = False
+        cache.registry = _load(session, stamp)
+    return cache.registry
+
+
+def _stamp(session: Session) -> tuple:
+    return tuple(session.execute(
         select(func.count(), func.max(ResourceRow.last_updated)).where(ResourceRow.res_type == "SearchParameter")
     ).one())
-    cache.checked = now
-    if cache.registry.stamp != stamp or stale:
-        rows = session.scalars(select(ResourceRow.content).where(
-            ResourceRow.res_type == "SearchParameter", ResourceRow.deleted.is_(False)))
-        cache.registry = base_registry().with_custom([c for c in rows if c], stamp)
-        cache.stale_by.clear()
-    registry_module.set_current(cache.registry)
-    return cache.registry
+
+
+def _load(session: Session, stamp: tuple) -> ParamRegistry:
+    rows = session.scalars(select(ResourceRow.content).where(
+        ResourceRow.res_type == "SearchParameter", ResourceRow.deleted.is_(False)))
+    return base_registry().with_custom([c for c in rows if c], stamp)
+
+
+def _own_registry(session: Session) -> ParamRegistry:
+    """The registry a transaction that wrote a SearchParameter sees (its uncommitted writes
+    included), kept in the session: the shared cache holds committed rows only."""
+    stamp = _stamp(session)
+    own = session.info.get(_OWN)
+    if own is None or own.stamp != stamp:
+        own = session.info[_OWN] = _load(session, stamp)
+    return own
 
 
 IndexRows = dict[str, list[tuple]]  # index table kind → rows (res_type, res_id, param, values...)
@@ -78,7 +125,7 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
     for sql, owners in () if new else _delete_sql(dialect.name, dialect.paramstyle, kinds_of(registry, res_type)):
         connection.exec_driver_sql(sql, (res_type, res_id) * owners)
     if res_type == "SearchParameter":
-        _caches.setdefault(str(session.get_bind().engine.url), _Cache()).stale_by.add(id(session))
+        _wrote_search_parameter(session)
     if resource is None:
         return
     by_table: dict[str, list[tuple]] = {}
