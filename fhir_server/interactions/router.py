@@ -11,6 +11,7 @@ from fhir_server.core.errors import BadRequest, MethodNotAllowed, NotFound
 from fhir_server.interactions import create, delete, history, patch, read, search, transaction, update
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import DatabaseBusy, Repository, UnitOfWork
+from fhir_server.validation.bundle import bundle_issues
 
 
 class Operations(Protocol):
@@ -100,6 +101,9 @@ class Router:
         entries = body.get("entry") or []
         if not isinstance(entries, list):
             raise BadRequest("Bundle.entry must be an array", code="structure", expression=["Bundle.entry"])
+        issues = bundle_issues(body)  # the Bundle's own rules (fullUrl, links); each entry is validated as written
+        if any(i.is_error for i in issues):
+            raise BadRequest(issues)
         if body.get("type") == "batch":
             return transaction.batch(self.repo, request, entries, self._dispatch_entry)
         if body.get("type") == "transaction":
