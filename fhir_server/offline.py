@@ -20,7 +20,6 @@ from fhir_server.formats.xml import xml_to_resource
 from fhir_server.validation import UnknownProfile, Validator, ig
 from fhir_server.validation.validator import bundle_resolver, dedupe
 
-
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
