@@ -4,6 +4,7 @@ and the server keeps serving."""
 from __future__ import annotations
 
 import pytest
+
 from api.conftest import patient
 
 

@@ -3,7 +3,6 @@ refused with an HL7Error (→ AE/AR), never an unexpected exception."""
 
 from __future__ import annotations
 
-from hl7v2_messages import samples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +10,7 @@ from adapters.hl7v2 import er7, inbound
 from adapters.hl7v2.ack import ack
 from adapters.hl7v2.errors import HL7Error
 from fhir_server.validation import validate_resource
+from hl7v2_messages import samples
 
 SAMPLES = [v for k, v in sorted(samples().items()) if b"GB 18030" not in v and b"GBK" not in v]
 ALPHABET = "|^~\\&\r\n0123456789ABCXYZ.-+ 王秀英\"'"
