@@ -20,17 +20,39 @@ from fhir_server.formats.xml import xml_to_resource
 from fhir_server.validation import UnknownProfile, Validator, ig
 from fhir_server.validation.validator import bundle_resolver, dedupe
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def parse_document(data: bytes) -> object:
+    """A JSON or XML file as JSON-shaped data, the format told by its first character after an
+    optional UTF-8 byte-order mark and white space (:class:`FHIRError` when it is neither)."""
+    data = data.removeprefix(UTF8_BOM)
+    return xml_to_resource(data) if data.lstrip()[:1] == b"<" else jsonio.loads(data, 256)
+
+
+def default_validator() -> Validator:
+    settings = Settings.from_env()
+    return Validator(ig.conformance(settings.profiles_dir), strict=settings.validation == "strict")
+
+
+def document_issues(validator: Validator, data: bytes, profile: str | None = None) -> list[Issue]:
+    """Every issue of a file's bytes: the parse errors, or the validator's issues."""
+    try:
+        resource = parse_document(data)
+    except FHIRError as error:
+        return list(error.issues) or [Issue("structure", "The file cannot be read as FHIR JSON or XML")]
+    return _issues(validator, resource, profile)
+
 
 def validate_file(path: str, profile: str | None, echo: Callable[[str], None] = print) -> int:
     data = Path(path).read_bytes()
     try:
-        resource = xml_to_resource(data) if data.lstrip()[:1] == b"<" else jsonio.loads(data, 256)
+        resource = parse_document(data)
     except FHIRError as error:
         for issue in error.issues:
             echo(_line(path, issue))
         return len(error.issues) or 1
-    settings = Settings.from_env()
-    validator = Validator(ig.conformance(settings.profiles_dir), strict=settings.validation == "strict")
+    validator = default_validator()
     try:
         issues = _issues(validator, resource, profile)
     except UnknownProfile:

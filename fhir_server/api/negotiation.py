@@ -19,6 +19,7 @@ _FORMAT_ALIASES = {
 JSON_BODY = {"application/fhir+json", "application/json", "text/json", "application/json-patch+json"}
 XML_BODY = {"application/fhir+xml", "application/xml", "text/xml"}
 FORM = "application/x-www-form-urlencoded"
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def mime_base(value: str | None) -> str:
@@ -46,6 +47,7 @@ def response_format(format_param: str | None, accept: str | None) -> str:
 
 def parse_body(data: bytes, content_type: str | None, max_depth: int) -> object:
     """The body as JSON-shaped data (dict, or a list for JSON Patch); None when empty."""
+    data = data.removeprefix(UTF8_BOM)  # a UTF-8 byte-order mark says nothing about the format: look after it
     if not data or not data.strip():
         return None
     base = mime_base(content_type)

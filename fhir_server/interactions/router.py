@@ -25,6 +25,7 @@ from fhir_server.interactions import (
 from fhir_server.interactions.audit import AuditTrail
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import DatabaseBusy, Repository, UnitOfWork
+from fhir_server.validation.bundle import bundle_issues
 
 
 class Operations(Protocol):
@@ -132,6 +133,9 @@ class Router:
         entries = body.get("entry") or []
         if not isinstance(entries, list):
             raise BadRequest("Bundle.entry must be an array", code="structure", expression=["Bundle.entry"])
+        issues = bundle_issues(body)  # the Bundle's own rules (fullUrl, links); each entry is validated as written
+        if any(i.is_error for i in issues):
+            raise BadRequest(issues)
         if body.get("type") == "batch":
             return transaction.batch(self.repo, request, entries, self._dispatch_entry)
         if body.get("type") == "transaction":

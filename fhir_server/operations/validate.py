@@ -11,6 +11,8 @@ parameter is a 4xx OperationOutcome.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fhir_server.core.errors import BadRequest, Issue, operation_outcome
 from fhir_server.interactions.common import current_or_raise
 from fhir_server.interactions.context import FhirRequest, FhirResponse
@@ -20,17 +22,36 @@ from fhir_server.repository.base import UnitOfWork
 from fhir_server.validation import UnknownProfile, Validator
 
 MODES = ("create", "update", "delete")
+INPUTS = ("resource", "mode", "profile")  # the in-parameters of R4 Resource-validate
+
+
+def _input(request: FhirRequest, res_type: str | None) -> tuple[OperationInput, dict | None]:
+    """The operation's input and the resource posted as the body itself, if it is one.
+
+    A ``Parameters`` body is the operation's own input (R4 operations §"Invoking": a POST carries
+    a Parameters resource) when it names the ``resource`` parameter, or when it only carries
+    ``mode``/``profile``; a ``Parameters`` body sent to ``Parameters/$validate`` with other
+    parameters is the Parameters resource to validate (R4 lets a single resource input be the
+    body), and then ``mode``/``profile`` come from the URL."""
+    body = request.body
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        names = {p.get("name") for p in body.get("parameter") or [] if isinstance(p, dict)}
+        own_input = "resource" in names or (names <= set(INPUTS) and (bool(names) or res_type != "Parameters"))
+        if not own_input:
+            return OperationInput(replace(request, body=None)), body
+    params = OperationInput(request)
+    return params, params.body_resource
 
 
 def validate_with(validator: Validator):
     def validate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-        params = OperationInput(request)
+        params, body_resource = _input(request, res_type)
         mode = params.value("mode")
         if mode is not None and mode not in MODES:
             raise BadRequest(f"Parameter 'mode' must be one of {', '.join(MODES)}", expression=["mode"])
         if mode == "delete":
             return FhirResponse(200, operation_outcome(_delete_issues(uow, res_type, res_id)))
-        resource = params.resource("resource") or params.body_resource
+        resource = params.resource("resource") or body_resource
         if resource is None and res_id is not None:
             resource = current_or_raise(uow, res_type or "", res_id).content
         if resource is None:

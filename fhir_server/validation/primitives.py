@@ -88,12 +88,19 @@ def _pattern(regex: re.Pattern, what: str) -> Callable[[str], str | None]:
     return check
 
 
+MAX_STRING_BYTES = 1024 * 1024  # datatypes.html#string: "strings SHALL NOT exceed 1MB in size"
+
+
 def check_string(value: str) -> str | None:
-    """json.html: a string is never empty or only whitespace; a few control characters are refused."""
+    """json.html: a string is never empty or only whitespace; a few control characters are refused;
+    datatypes.html: at most 1 MB (UTF-8 bytes)."""
     if not value.strip():
         return "Empty or whitespace-only string: omit the element instead (FHIR JSON: values are never empty)"
     if CONTROL.search(value):
         return "String contains control characters (only tab, CR and LF are allowed below U+0020)"
+    if len(value) > MAX_STRING_BYTES // 4 and len(value.encode("utf-8")) > MAX_STRING_BYTES:
+        return (f"String of {len(value.encode('utf-8')):,} bytes: R4 strings are at most 1 MB (1,048,576 bytes); "
+                "send large content as an Attachment")
     return None
 
 

@@ -9,7 +9,11 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
 - ``structure``: empty objects and arrays (ele-1 and the JSON rules: "never empty"),
   ``null`` in an array without an ``_element`` partner, ``_element`` arrays whose length
   differs from the value array;
-- ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`).
+- ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`);
+- ``invariant``: ele-1 on a primitive whose ``_element`` has only an id and no value;
+- ``invalid``: a Reference to a type the element does not allow (the R4 ``targetProfile`` of
+  the element, derived into the element tree), and an Attachment whose ``size`` differs from
+  its ``data``.
 
 Nested resources (``contained``, ``Bundle.entry.resource``, ``Parameters.parameter.resource``)
 are handed to the ``nested`` callback, which validates them by their own resourceType.
@@ -18,6 +22,7 @@ Unknown properties and wrong JSON types are skipped here: the schema reports the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cache
 
@@ -25,10 +30,12 @@ from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
 from fhir_server.validation.bindings import check_binding
 from fhir_server.validation.primitives import check_primitive
+from fhir_server.validation.references import reference_type
 
 Nested = Callable[[dict, str], list[Issue]]
 RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
 BOUND_TYPES = frozenset({"CodeableConcept", "Coding"})
+_WHITESPACE = re.compile(r"\s")
 
 
 @cache
@@ -102,15 +109,40 @@ class Walker:
         if not isinstance(value, dict):
             return
         self.complex(value, element.children_path(type_code), where)
+        if type_code == "Reference" and element.targets:
+            self.reference_target(value, element, where)
+        elif type_code == "Attachment" and "size" in value and isinstance(value.get("data"), str):
+            self.attachment_size(value, where)
         if element.binding and type_code in BOUND_TYPES:
             message = check_binding(type_code, value, element.binding)
             if message:
                 self.add("code-invalid", message, where)
 
+    def reference_target(self, value: dict, element: ElementDef, where: str) -> None:
+        """The referenced type (from ``reference`` or ``type``) is one the element allows."""
+        if "Resource" in element.targets:
+            return
+        stated = reference_type(value)
+        if stated is not None and stated not in element.targets:
+            self.add("invalid", f"A reference to a {stated} is not allowed here: {element.path} refers to "
+                     f"{', '.join(element.targets)}", where)
+
+    def attachment_size(self, value: dict, where: str) -> None:
+        size = value["size"]
+        data = _WHITESPACE.sub("", value["data"])
+        if not isinstance(size, int) or isinstance(size, bool) or len(data) % 4:
+            return  # the type errors are reported elsewhere
+        actual = len(data) // 4 * 3 - data[-2:].count("=")
+        if size != actual:
+            self.add("invalid", f"Attachment.size is {size} but the data is {actual} bytes", f"{where}.size")
+
     def extension_side(self, value: object, primitive: object, where: str) -> None:
-        """``_given`` / ``_birthDate``: Element content (id, extension) for primitive values."""
+        """``_given`` / ``_birthDate``: Element content (id, extension) for primitive values; ele-1
+        holds for the primitive element: a value, or children other than the id."""
         if isinstance(value, dict):
             self.complex(value, "Element", where)
+            if primitive is None:
+                self.ele_1(value, where)
         elif isinstance(value, list):
             if isinstance(primitive, list) and len(primitive) != len(value):
                 self.add("structure", f"{len(value)} entries here but {len(primitive)} values: "
@@ -118,6 +150,14 @@ class Walker:
             for i, item in enumerate(value):
                 if isinstance(item, dict):
                     self.complex(item, "Element", f"{where}[{i}]")
+                    if not isinstance(primitive, list) or i >= len(primitive) or primitive[i] is None:
+                        self.ele_1(item, f"{where}[{i}]")
+
+    def ele_1(self, element: dict, where: str) -> None:
+        if element and all(k == "id" for k in element):
+            self.issues.append(Issue("invariant", "Constraint ele-1 failed: a primitive element with neither a "
+                                     "value nor extensions (only an id) is empty; omit it instead",
+                                     expression=(where,)))
 
     def null_item(self, partner: object, i: int, key: str, where: str) -> None:
         ok = isinstance(partner, list) and i < len(partner) and partner[i] is not None

@@ -32,6 +32,10 @@ KNOWN_INVALID = {
     **{f"SearchParameter/{kind}-extensions-{rt}-{code}": _SP_NO_BASE
        for kind, rt in (("codesystem", "CodeSystem"), ("valueset", "ValueSet"))
        for code in ("author", "effective", "end", "keyword", "workflow")},
+    **{f"Bundle/{bid}": "an entry's RESTful fullUrl names another id than its resource (Patient/pat12 for "
+       "Patient/pat2, Observation/lri-gramstain1 for Observation/gramstain1); R4 bundle.html: the fullUrl SHALL "
+       "NOT disagree with the id in the resource"
+       for bid in ("10bb101f-a121-4264-a920-67be9cb82c74", "3a0707d3-549e-4467-b8b8-5a2ab3800efe", "lri-example")},
     "StructureDefinition/SubscriptionStatus": "R4B's SubscriptionStatus (fhirVersion 4.3.0), added by the "
                                               "packager (see SOURCE.md); 4.3.0 is not an R4 FHIRVersion code",
 }

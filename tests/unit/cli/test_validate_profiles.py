@@ -65,3 +65,17 @@ def test_bundle_entries_against_the_profile(runner, tmp_path):
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if ": error: " in line]
     assert len(errors) == 1 and "Bundle.entry[1].resource.type" in errors[0]
+
+
+@pytest.mark.parametrize("content", [
+    b'\xef\xbb\xbf<Patient xmlns="http://hl7.org/fhir"><active value="true"/></Patient>',
+    b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>\n'
+    b'<Patient xmlns="http://hl7.org/fhir"><active value="true"/></Patient>',
+    b'\xef\xbb\xbf{"resourceType": "Patient", "active": true}',
+])
+def test_a_file_with_a_byte_order_mark_is_read_in_its_format(runner, tmp_path, content):
+    path = tmp_path / "bom-file"
+    path.write_bytes(content)
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "0 error(s)" in result.output

@@ -1,0 +1,115 @@
+"""Measure the validator against the public validator test cases (FHIR/fhir-test-cases, ``validator/``).
+
+Usage::
+
+    python scripts/validator_corpus.py PATH/TO/fhir-test-cases/validator [--list] [--module M]
+
+The corpus is not part of this repository: bring a copy to the machine and pass its
+``validator`` folder.  Every case of ``manifest.json`` for R4 (``version`` 4.0 / 4.0.1) that
+needs nothing beyond the core specification is run through the same validator as ``jiayi
+validate`` (base R4, base invariants, core extension definitions, the IG): no ``packages``,
+``supporting``/``profiles`` files, ``logical`` models, and not disabled (``use-test: false``).
+A case is *invalid* when the reference (Java) validator's expected outcome has an error or a
+fatal issue.  Printed: how many valid cases this validator refuses (false refusals) and how
+many invalid cases it accepts (misses), overall and per module; ``--list`` names them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+R4 = {"4.0", "4.0.1"}
+NEEDS_MORE = ("packages", "supporting", "profiles", "logical", "supporting5")
+
+
+def selected(manifest: dict) -> list[dict]:
+    return [case for case in manifest["test-cases"]
+            if case.get("version") in R4 and case.get("use-test", True) is not False
+            and not any(case.get(key) for key in NEEDS_MORE) and case.get("java") is not None]
+
+
+def expected_errors(corpus: Path, case: dict) -> int | None:
+    """The reference validator's error count (None when the corpus has no outcome for the case)."""
+    java = case["java"]
+    if isinstance(java, dict):
+        if "errorCount" in java:
+            return int(java["errorCount"])
+        outcome = java.get("outcome") or {}
+    else:
+        path = corpus / "outcomes" / java
+        if not path.exists():
+            return None
+        outcome = json.loads(path.read_text(encoding="utf-8"))
+    return sum(1 for issue in outcome.get("issue", []) if issue.get("severity") in ("error", "fatal"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", type=Path, help="the validator/ folder of fhir-test-cases")
+    parser.add_argument("--list", action="store_true", help="name every miss and false refusal")
+    parser.add_argument("--module", default=None, help="only the cases of this module")
+    parser.add_argument("--show", default=None, help="print our issues for this case name")
+    args = parser.parse_args()
+
+    from fhir_server.offline import default_validator, document_issues
+
+    manifest = json.loads((args.corpus / "manifest.json").read_text(encoding="utf-8"))
+    validator = default_validator()
+    totals: Counter = Counter()
+    per_module: dict[str, Counter] = {}
+    misses, refusals = [], []
+    for case in selected(manifest):
+        if args.module and case.get("module") != args.module:
+            continue
+        path = args.corpus / case["file"]
+        if not path.exists() or path.suffix not in (".json", ".xml"):
+            continue
+        expected = expected_errors(args.corpus, case)
+        if expected is None:
+            continue
+        invalid = expected > 0
+        try:
+            issues = document_issues(validator, path.read_bytes())
+        except Exception as exc:  # noqa: BLE001 - a crash is reported as a refusal, with its cause
+            issues = None
+            print(f"CRASH {case['name']}: {exc!r}", file=sys.stderr)
+        refused = issues is None or any(i.is_error for i in issues)
+        if args.show == case["name"]:
+            for issue in issues or []:
+                print(f"  {issue.severity} [{issue.code}] {', '.join(issue.expression)}: {issue.diagnostics}")
+        module = per_module.setdefault(case.get("module") or "-", Counter())
+        for counter in (totals, module):
+            counter["valid" if not invalid else "invalid"] += 1
+            if invalid and not refused:
+                counter["accepted-invalid"] += 1
+            if not invalid and refused:
+                counter["refused-valid"] += 1
+        if invalid and not refused:
+            misses.append(case)
+        if not invalid and refused:
+            refusals.append(case)
+
+    def share(c: Counter, part: str, whole: str) -> str:
+        return f"{c[part]}/{c[whole]} ({100 * c[part] / c[whole]:.1f}%)" if c[whole] else "0/0"
+
+    print(f"R4 core-only cases: {totals['valid'] + totals['invalid']} "
+          f"({totals['valid']} valid, {totals['invalid']} invalid)")
+    print(f"refused valid:    {share(totals, 'refused-valid', 'valid')}")
+    print(f"accepted invalid: {share(totals, 'accepted-invalid', 'invalid')}")
+    print("per module (refused valid | accepted invalid):")
+    for name, c in sorted(per_module.items()):
+        print(f"  {name:14} {share(c, 'refused-valid', 'valid'):>16} | {share(c, 'accepted-invalid', 'invalid')}")
+    if args.list:
+        for case in refusals:
+            print(f"REFUSED-VALID    {case.get('module')}: {case['name']}  ({case['file']})")
+        for case in misses:
+            print(f"ACCEPTED-INVALID {case.get('module')}: {case['name']}  ({case['file']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

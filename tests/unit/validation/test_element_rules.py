@@ -1,0 +1,57 @@
+"""Base rules checked on every write by the element walker (issue 16 §4): ele-1 on a primitive
+with only an id, the 1 MB limit of a string, Attachment.size against its data, and the target
+types R4 allows for each Reference element (derived from the R4 targetProfiles)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from fhir_server.validation import validate_resource
+
+
+def _errors(resource: dict) -> list[tuple[str, str]]:
+    return [(i.expression[0] if i.expression else "", i.code) for i in validate_resource(resource) if i.is_error]
+
+
+def test_ele_1_on_a_primitive_with_only_an_id():
+    assert ("Patient._implicitRules", "invariant") in _errors(
+        {"resourceType": "Patient", "_implicitRules": {"id": "r1"}})
+    assert _errors({"resourceType": "Patient", "implicitRules": "http://x.cn/rules",
+                    "_implicitRules": {"id": "r1"}}) == []
+    with_extension = {"resourceType": "Patient", "_birthDate": {
+        "id": "b", "extension": [{"url": "http://x.cn/ext", "valueString": "unknown"}]}}
+    assert _errors(with_extension) == []
+    names = {"resourceType": "Patient", "name": [{"given": ["三", None], "_given": [None, {"id": "g2"}]}]}
+    assert ("Patient.name[0]._given[1]", "invariant") in _errors(names)
+
+
+def test_strings_over_one_megabyte_are_refused():
+    big = "家" * (1024 * 1024 // 3 + 1)  # 3 bytes each in UTF-8: just over 1 MB, a third as many characters
+    assert ("Patient.name[0].text", "value") in _errors({"resourceType": "Patient", "name": [{"text": big}]})
+    assert _errors({"resourceType": "Patient", "name": [{"text": "家" * 1000}]}) == []
+
+
+@pytest.mark.parametrize(("size", "ok"), [(14, True), (100, False), (13, False)])
+def test_attachment_size_against_the_data(size, ok):
+    data = base64.b64encode(b"Hello, world!!").decode()  # 14 bytes
+    media = {"resourceType": "Media", "status": "completed",
+             "content": {"contentType": "text/plain", "data": data, "size": size}}
+    assert (_errors(media) == []) is ok
+
+
+def test_reference_target_types_come_from_the_r4_definitions():
+    patient = {"resourceType": "Patient", "generalPractitioner": [{"reference": "Practitioner/d1"}],
+               "managingOrganization": {"reference": "http://x.cn/fhir/Organization/o1"}}
+    assert _errors(patient) == []
+    wrong = {"resourceType": "Patient", "generalPractitioner": [{"reference": "Observation/o1"}]}
+    assert ("Patient.generalPractitioner[0]", "invalid") in _errors(wrong)
+    by_type = {"resourceType": "Patient", "managingOrganization": {"type": "Patient", "identifier": {"value": "1"}}}
+    assert ("Patient.managingOrganization", "invalid") in _errors(by_type)
+    anything = {"resourceType": "Provenance", "target": [{"reference": "Observation/x"}],
+                "recorded": "2024-01-01T00:00:00Z", "agent": [{"who": {"reference": "Practitioner/d1"}}]}
+    assert _errors(anything) == []
+    local = {"resourceType": "Patient", "generalPractitioner": [{"reference": "urn:uuid:0c3c3f6e-1f4b-4d4e-9b0a-"
+                                                                             "5a1e2c3d4e01"}]}
+    assert _errors(local) == []
