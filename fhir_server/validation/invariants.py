@@ -14,7 +14,8 @@ What fhirpathpy cannot evaluate is skipped knowingly, never turned into a false 
 - invariants in :data:`KNOWN_GAPS`, which fhirpathpy gets wrong on valid data;
 - an evaluation that raises (a fhirpathpy gap on an unusual shape) counts as "not evaluated".
 
-``hasValue()`` is missing from fhirpathpy 2.2; it is supplied here.  ``ele-1``, ``ext-1`` and
+The expression is evaluated by :mod:`fhir_server.core.fhirpath` (fhirpathpy with date/time
+comparisons as instants, type names at the root, ``hasValue()``).  ``ele-1``, ``ext-1`` and
 ``ref-1`` hold on every element / extension / Reference, so they are checked natively (same
 semantics, no FHIRPath call per element): :func:`ele_1`, :func:`ext_1`, :func:`ref_1`.
 """
@@ -27,10 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from fhirpathpy import apply_parsed_path
-from fhirpathpy.engine.nodes import ResourceNode
-from fhirpathpy.models import models
-from fhirpathpy.parser import parse
+from fhir_server.core.fhirpath import FhirPathError, compiled, evaluate
 
 DATA = Path(__file__).parent / "data"
 UNSUPPORTED = ("htmlChecks", "conformsTo", "memberOf", "resolve")
@@ -40,16 +38,6 @@ KNOWN_GAPS = {
     "que-7": "'answer is Boolean' is false on a FHIR boolean in fhirpathpy (only 'is boolean' works)",
 }
 _UNSUPPORTED_RE = re.compile(r"\b(" + "|".join(UNSUPPORTED) + r")\s*\(")
-
-
-def _has_value(inputs: list) -> list[bool]:
-    return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], (dict, list))]
-
-
-OPTIONS = {
-    "userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: []}}},
-    "traceFn": lambda *_args: None,  # trace() must not print on the server
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +65,23 @@ def base_keys() -> frozenset[str]:
 
 
 @cache
-def _parsed(expression: str) -> dict | None:
+def _parses(expression: str) -> bool:
     try:
-        return parse(expression)
-    except Exception:  # noqa: BLE001 - an expression fhirpathpy cannot parse is skipped, not an error
-        return None
+        compiled(expression)
+    except FhirPathError:  # an expression fhirpathpy cannot parse is skipped, not an error
+        return False
+    return True
 
 
 def holds(invariant: Invariant, node: object, base: str, resource: object, root: object) -> bool | None:
     """True/False, or None when it was not evaluated (unsupported function, fhirpathpy gap)."""
     if not invariant.evaluable:
         return None
-    parsed = _parsed(invariant.expression)
-    if parsed is None:
+    if not _parses(invariant.expression):
         return None
     variables = {"resource": resource, "rootResource": root}
     try:
-        result = apply_parsed_path(ResourceNode.create_node(node, base), parsed, variables, models["r4"], OPTIONS)
+        result = evaluate(node, invariant.expression, base, variables)
     except Exception:  # noqa: BLE001 - fhirpathpy raises plain Exception for what it does not implement
         return None
     if result == [] or result == [True]:
