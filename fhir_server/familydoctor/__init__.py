@@ -11,18 +11,14 @@ from __future__ import annotations
 from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import WriteHook
 
-from . import (
-    booking,
-    care_plans,
-    contract_rules,
-    follow_up_rules,
-    follow_ups,
-    measures,
-    operations_contract,
-    referral_task,
-    referrals,
-    slots,
-)
+from . import measures
+from . import operations as contract_operations
+from .rules import contract as contract_rules
+from .rules import follow_up as follow_up_rules
+from .rules import follow_up_plan as follow_ups
+from .rules import referral as referrals
+from .rules import referral_task, slots
+from .services import booking, care_plans
 
 
 def write_hooks() -> list[WriteHook]:
@@ -34,4 +30,4 @@ def write_hooks() -> list[WriteHook]:
 
 def operations() -> list[Operation]:
     """The domain operations of Appendix A, the measures and the care-plan operations."""
-    return [*operations_contract.OPERATIONS, *booking.OPERATIONS, *care_plans.OPERATIONS, *measures.OPERATIONS]
+    return [*contract_operations.OPERATIONS, *booking.OPERATIONS, *care_plans.OPERATIONS, *measures.OPERATIONS]

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from fhir_server.core import elements as el
 from fhir_server.core.errors import Conflict, Issue, Unprocessable
+from fhir_server.familydoctor import names as n
+from fhir_server.familydoctor import queries
+from fhir_server.familydoctor import records as r
 from fhir_server.repository.base import UnitOfWork, WriteEvent
-
-from . import lookup
-from . import referral_names as n
 
 BOOKING = frozenset({"proposed", "pending", "booked"})
 HOLDING = frozenset({"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled", "waitlist"})
@@ -40,7 +41,7 @@ def check_appointment(uow: UnitOfWork, event: WriteEvent) -> None:
     if new.get("status") not in BOOKING:
         return
     for i, slot_ref in enumerate(new.get("slot") or []):
-        key = lookup.ref_key(slot_ref)
+        key = el.ref_key(slot_ref)
         if key and key[0] == "Slot" and key not in held_before:
             book_slot(uow, key[1], new, event.res_id, f"Appointment.slot[{i}]")
 
@@ -48,7 +49,7 @@ def check_appointment(uow: UnitOfWork, event: WriteEvent) -> None:
 def _held(appointment: dict | None) -> set[tuple[str, str]]:
     if not appointment or appointment.get("status") not in HOLDING:
         return set()
-    return {k for k in (lookup.ref_key(s) for s in appointment.get("slot") or []) if k and k[0] == "Slot"}
+    return {k for k in (el.ref_key(s) for s in appointment.get("slot") or []) if k and k[0] == "Slot"}
 
 
 def book_slot(uow: UnitOfWork, slot_id: str, appointment: dict, appointment_id: str, where: str) -> None:
@@ -58,7 +59,7 @@ def book_slot(uow: UnitOfWork, slot_id: str, appointment: dict, appointment_id: 
     if stored is None or stored.deleted:
         return  # a dangling reference is the client's business, as elsewhere
     slot = stored.content or {}
-    check_opening(uow, slot, appointment, lookup.now(uow), where)
+    check_opening(uow, slot, appointment, queries.now(uow), where)
     holder = _other_holder(uow, slot_id, appointment_id)
     if holder or slot.get("status") not in ("free", None):
         raise Conflict([Issue("business-rule", f"Slot/{slot_id} is already taken"
@@ -70,14 +71,14 @@ def book_slot(uow: UnitOfWork, slot_id: str, appointment: dict, appointment_id: 
 def check_opening(uow: UnitOfWork, slot: dict, appointment: dict, now: datetime, where: str) -> None:
     """Reserved: only through a family doctor's referral, from the family-doctor open time.
     Otherwise: from the hospital's public opening."""
-    start = lookup.moment(slot.get("start"))
+    start = el.moment(slot.get("start"))
     referral = family_doctor_referral(uow, appointment)
-    if lookup.ext_value(slot, n.RESERVED, "Boolean") is True:
+    if el.ext_value(slot, n.RESERVED, "Boolean") is True:
         if referral is None:
             raise Unprocessable([Issue("business-rule", f"Slot/{slot.get('id')} is reserved for family doctors "
                                        "(家庭医生预留号源): book it through a referral by a family doctor "
                                        "(Appointment.basedOn a jiayi-referral ServiceRequest)", expression=(where,))])
-        opens = lookup.moment(lookup.ext_value(slot, n.FAMILY_DOCTOR_OPEN, "DateTime"))
+        opens = el.moment(el.ext_value(slot, n.FAMILY_DOCTOR_OPEN, "DateTime"))
         if opens and now < opens:
             raise Unprocessable([Issue("business-rule", f"Slot/{slot.get('id')} opens to family doctors at "
                                        f"{opens.isoformat()}", expression=(where,))])
@@ -91,24 +92,24 @@ def check_opening(uow: UnitOfWork, slot: dict, appointment: dict, now: datetime,
 
 def family_doctor_referral(uow: UnitOfWork, appointment: dict) -> dict | None:
     for based_on in appointment.get("basedOn") or []:
-        sr = lookup.resolve(uow, based_on)
-        if sr is not None and lookup.is_referral(sr) and sr.get("status") == "active" and lookup.is_family_doctor(uow, sr.get("requester")):
+        sr = queries.resolve(uow, based_on)
+        if sr is not None and r.is_referral(sr) and sr.get("status") == "active" and queries.is_family_doctor(uow, sr.get("requester")):
             return sr
     return None
 
 
 def public_lead_days(uow: UnitOfWork, slot: dict) -> int | None:
-    schedule = lookup.resolve(uow, slot.get("schedule")) or {}
+    schedule = queries.resolve(uow, slot.get("schedule")) or {}
     for actor in schedule.get("actor") or []:
-        for org in lookup.organisation_chain(uow, actor):
-            days = lookup.ext_value(org, n.PUBLIC_LEAD_DAYS, "Integer")
+        for org in queries.organisation_chain(uow, actor):
+            days = el.ext_value(org, n.PUBLIC_LEAD_DAYS, "Integer")
             if isinstance(days, int):
                 return days
     return None
 
 
 def _other_holder(uow: UnitOfWork, slot_id: str, appointment_id: str) -> str | None:
-    for other in lookup.find(uow, "Appointment", [("slot", f"Slot/{slot_id}")], count=20):
+    for other in queries.find(uow, "Appointment", [("slot", f"Slot/{slot_id}")], count=20):
         if other.get("id") != appointment_id and other.get("status") in HOLDING:
             return other["id"]
     return None
