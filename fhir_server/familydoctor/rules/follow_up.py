@@ -220,10 +220,12 @@ def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: s
     contract = queries.contract_in_force(uow, patient, day,
                                         [el.ext_value(encounter, jn.CONTRACT_EXT, "Reference")]) if patient else None
     doctor = _doctor(uow, encounter, contract)
-    sr_id, task_id = uow.new_id(), uow.new_id()
+    sr_id, task_id = uow.new_id(), uow.new_id()  # both ids first, as before (the ids a test injects)
     sr = _proposal(encounter, visit, priority, reason, contract, doctor, identifier, queries.now(uow))
-    saved = uow.save("POST", "ServiceRequest", sr_id, sr, None).content or sr
-    priority = saved.get("priority", priority)  # as the hooks left it (the green channel raises it)
+    saved = uow.write_derived(sr, because="follow-up-proposal", res_id=sr_id)
+    if saved is None:
+        return  # not a valid referral in this resident's context (e.g. no family doctor on record)
+    priority = (saved.content or sr).get("priority", priority)  # as the checks left it (green channel)
     task = {"resourceType": "Task", "meta": {"profile": [n.REFERRAL_TASK]}, "status": "draft", "intent": "proposal",
             "priority": priority,
             "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "approve"}],
@@ -233,7 +235,7 @@ def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: s
             "authoredOn": sr["authoredOn"]}
     if doctor:
         task["owner"] = doctor
-    uow.save("POST", "Task", task_id, task, None)
+    uow.write_derived(task, because="follow-up-proposal", res_id=task_id)
 
 
 def _raise(uow: UnitOfWork, res_type: str, resource: dict, priority: str) -> None:
@@ -241,7 +243,7 @@ def _raise(uow: UnitOfWork, res_type: str, resource: dict, priority: str) -> Non
     raise_priority(raised, priority)
     stored = uow.get(res_type, resource["id"], for_update=True)
     if stored is not None and not stored.deleted and raised != resource:
-        uow.save("PUT", res_type, resource["id"], raised, stored)
+        uow.write_derived(raised, because="follow-up-proposal", previous=stored)
 
 
 def _doctor(uow: UnitOfWork, encounter: dict, contract: dict | None) -> dict | None:

@@ -29,7 +29,8 @@ FOLLOW_UP_AFTER = jn.SD + "jiayi-follow-up-after"  # activity extension (added):
 
 
 def schedule_soon(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str, str] | None, day: date,
-                  item: str | None, why: str, cause: str, evidence: tuple[str, ...] | list[str] = ()) -> None:
+                  item: str | None, why: str, cause: str, evidence: tuple[str, ...] | list[str] = (),
+                  because: str = "follow-up-schedule") -> None:
     """A follow-up due within 14 days of ``day`` in the resident's active plans, once per
     ``cause`` (the visit or the referral it follows up); ``item`` None: the plan's own
     follow-up item."""
@@ -47,7 +48,8 @@ def schedule_soon(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str
         activity = {"extension": [{"url": FOLLOW_UP_AFTER, "valueReference": {"reference": cause}}], "detail": detail}
         stored = uow.get("CarePlan", plan["id"], for_update=True)
         if stored is not None and not stored.deleted:
-            uow.save("PUT", "CarePlan", plan["id"], {**plan, "activity": [*activities, activity]}, stored)
+            uow.write_derived({**plan, "activity": [*activities, activity]}, because=because,
+                              previous=stored)
 
 
 def _plan_item(activities: list[dict]) -> str:
@@ -66,7 +68,7 @@ def is_follow_up(encounter: dict | None) -> bool:
 
 
 def fill_plans(uow: UnitOfWork, event: WriteEvent) -> None:
-    """Write hook on Encounter."""
+    """Derivation on Encounter (after it is stored)."""
     encounter = event.resource
     if encounter is None or not is_follow_up(encounter) or encounter.get("status") != "finished":
         return
@@ -83,7 +85,7 @@ def fill_plans(uow: UnitOfWork, event: WriteEvent) -> None:
         if changed:
             stored = uow.get("CarePlan", plan["id"], for_update=True)
             if stored is not None and not stored.deleted:
-                uow.save("PUT", "CarePlan", plan["id"], changed, stored)
+                uow.write_derived(changed, because="follow-up-plan-fill", previous=stored)
 
 
 def fill_from_history(uow: UnitOfWork, plan: dict) -> dict:

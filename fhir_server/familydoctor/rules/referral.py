@@ -32,24 +32,42 @@ RETURN_OUTPUT = {"coding": [{"system": n.TASK_OUTPUT, "code": "return-referral",
 
 
 def check_referral(uow: UnitOfWork, event: WriteEvent) -> None:
-    """Write hook on ServiceRequest."""
-    sr = event.resource
-    if event.res_type != "ServiceRequest" or sr is None or not r.is_referral(sr):
+    """Check on ServiceRequest: the green channel of a privileged upward referral (amended in
+    place); a downward referral answers an upward one of the same resident (422)."""
+    sr = _referral(event)
+    if sr is None:
         return
     kind = r.direction(sr)
     if kind == "upward" and privileged(uow, sr):
         raise_priority(sr, PRIVILEGED)
         _set_green_channel(sr)
+    if kind == "downward":
+        _answered(uow, sr)
+
+
+def derive_from_referral(uow: UnitOfWork, event: WriteEvent) -> None:
+    """Derivation on ServiceRequest (stored): a sent upward referral's follow-up in the plan; a
+    downward referral recorded on the Task of the upward one it answers."""
+    sr = _referral(event)
+    if sr is None:
+        return
+    kind = r.direction(sr)
     if kind == "upward":
         _follow_up_after(uow, event, sr)
     if kind == "downward":
         for upward in _answered(uow, sr):
             for task in queries.find(uow, "Task", [("focus", f"ServiceRequest/{upward['id']}")]):
-                add_output(uow, task, RETURN_OUTPUT, f"ServiceRequest/{event.res_id}")
+                add_output(uow, task, RETURN_OUTPUT, f"ServiceRequest/{event.res_id}", "return-referral-output")
+
+
+def _referral(event: WriteEvent) -> dict | None:
+    sr = event.resource
+    return sr if event.res_type == "ServiceRequest" and sr is not None and r.is_referral(sr) else None
 
 
 def check_task_outputs(uow: UnitOfWork, event: WriteEvent) -> None:
-    """Write hook on Task: an upward referral's Task lists the return referrals already there."""
+    """Check on Task (amended in place): an upward referral's Task lists the return referrals
+    already there."""
     task = event.resource
     if event.res_type != "Task" or task is None:
         return
@@ -74,7 +92,7 @@ def _follow_up_after(uow: UnitOfWork, event: WriteEvent, sr: dict) -> None:
         day = el.day_of(sr.get("authoredOn")) or queries.now(uow).date()
         contract = queries.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
         schedule_soon(uow, patient, ("Contract", contract["id"]) if contract else None, day, None,
-                      "转诊后2周内主动随访", f"ServiceRequest/{event.res_id}")
+                      "转诊后2周内主动随访", f"ServiceRequest/{event.res_id}", because="referral-follow-up")
 
 
 def privileged(uow: UnitOfWork, sr: dict) -> bool:
@@ -139,11 +157,11 @@ def _append(task: dict, output_type: dict, reference: str) -> bool:
     return True
 
 
-def add_output(uow: UnitOfWork, task: dict, output_type: dict, reference: str) -> None:
+def add_output(uow: UnitOfWork, task: dict, output_type: dict, reference: str, because: str) -> None:
     """Record ``reference`` on a stored Task (a new version) unless it is there already."""
     changed = dict(task)
     changed["output"] = [dict(o) for o in task.get("output") or []]
     if _append(changed, output_type, reference):
         stored = uow.get("Task", task["id"], for_update=True)
         if stored is not None and not stored.deleted:
-            uow.save("PUT", "Task", task["id"], changed, stored)
+            uow.write_derived(changed, because=because, previous=stored)

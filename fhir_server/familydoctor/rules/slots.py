@@ -29,21 +29,33 @@ HOLDING = frozenset({"proposed", "pending", "booked", "arrived", "checked-in", "
 
 
 def check_appointment(uow: UnitOfWork, event: WriteEvent) -> None:
-    """Write hook on Appointment."""
+    """Check on Appointment: each slot it starts to hold is locked, open to it and free."""
+    for slot_id, where in _taking(event):
+        check_slot(uow, slot_id, event.resource or {}, event.res_id, where)
+
+
+def hold_slots(uow: UnitOfWork, event: WriteEvent) -> None:
+    """Derivation on Appointment (stored): the slots it took are busy, those it let go free."""
     if event.res_type != "Appointment":
         return
-    new = event.resource or {}
-    old = event.previous.content if event.previous and not event.previous.deleted else None
-    held_before = _held(old)
-    held_now = _held(new) if event.resource is not None else set()
-    for released in sorted(held_before - held_now):
+    for released in sorted(_held(_before(event)) - _held(event.resource)):
         _set_slot_status(uow, released, "free", event.res_id)
-    if new.get("status") not in BOOKING:
-        return
-    for i, slot_ref in enumerate(new.get("slot") or []):
-        key = el.ref_key(slot_ref)
-        if key and key[0] == "Slot" and key not in held_before:
-            book_slot(uow, key[1], new, event.res_id, f"Appointment.slot[{i}]")
+    for slot_id, _where in _taking(event):
+        _set_slot_status(uow, ("Slot", slot_id), "busy", event.res_id)
+
+
+def _before(event: WriteEvent) -> dict | None:
+    return event.previous.content if event.previous and not event.previous.deleted else None
+
+
+def _taking(event: WriteEvent) -> list[tuple[str, str]]:
+    """(Slot id, where) of the slots a booking Appointment names that it did not hold before."""
+    new = event.resource
+    if event.res_type != "Appointment" or new is None or new.get("status") not in BOOKING:
+        return []
+    held_before = _held(_before(event))
+    return [(key[1], f"Appointment.slot[{i}]") for i, slot_ref in enumerate(new.get("slot") or [])
+            if (key := el.ref_key(slot_ref)) and key[0] == "Slot" and key not in held_before]
 
 
 def _held(appointment: dict | None) -> set[tuple[str, str]]:
@@ -52,8 +64,8 @@ def _held(appointment: dict | None) -> set[tuple[str, str]]:
     return {k for k in (el.ref_key(s) for s in appointment.get("slot") or []) if k and k[0] == "Slot"}
 
 
-def book_slot(uow: UnitOfWork, slot_id: str, appointment: dict, appointment_id: str, where: str) -> None:
-    """Take ``Slot/slot_id`` for the appointment: the rules, the lock, then busy."""
+def check_slot(uow: UnitOfWork, slot_id: str, appointment: dict, appointment_id: str, where: str) -> None:
+    """May the appointment take ``Slot/slot_id``: the lock, then the rules (marked busy once stored)."""
     uow.lock(f"Slot/{slot_id}")
     stored = uow.get("Slot", slot_id, for_update=True)
     if stored is None or stored.deleted:
@@ -65,7 +77,6 @@ def book_slot(uow: UnitOfWork, slot_id: str, appointment: dict, appointment_id: 
         raise Conflict([Issue("business-rule", f"Slot/{slot_id} is already taken"
                               + (f" by Appointment/{holder}" if holder else f" (status {slot.get('status')})"),
                               expression=(where,))])
-    uow.save("PUT", "Slot", slot_id, {**slot, "status": "busy"}, stored)
 
 
 def check_opening(uow: UnitOfWork, slot: dict, appointment: dict, now: datetime, where: str) -> None:
@@ -121,4 +132,4 @@ def _set_slot_status(uow: UnitOfWork, key: tuple[str, str], status: str, appoint
         return
     if status == "free" and _other_holder(uow, key[1], appointment_id):
         return
-    uow.save("PUT", key[0], key[1], {**(stored.content or {}), "status": status}, stored)
+    uow.write_derived({**(stored.content or {}), "status": status}, because="slot-status", previous=stored)

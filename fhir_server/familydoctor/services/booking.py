@@ -42,11 +42,11 @@ def book(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: st
     for slot in _free_reserved_slots(uow, schedules, not_before, now):
         appointment = _appointment(uow, referral, slot, schedules[slot["schedule"]["reference"]], now)
         try:  # the Appointment write hook locks the slot, checks it and marks it busy
-            stored = uow.save("POST", "Appointment", uow.new_id(), appointment, None)
+            stored = uow.write_derived(appointment, because="book", refuse=True)
         except (Conflict, Unprocessable):
             continue  # taken by a concurrent booking meanwhile: the next one
         for task in queries.find(uow, "Task", [("focus", f"ServiceRequest/{referral['id']}")]):
-            add_output(uow, task, APPOINTMENT_OUTPUT, stored.reference)
+            add_output(uow, task, APPOINTMENT_OUTPUT, stored.reference, "appointment-output")
         return stored_response(stored, 201, request.base_url, location=True)
     raise FHIRError([Issue("business-rule", f"No free slot reserved for family doctors is open at the performer of "
                            f"ServiceRequest/{referral['id']} from {fhir_instant(not_before)}", severity="error")],

@@ -69,7 +69,7 @@ def apply(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: s
     existing = _existing(uow, plan)
     if existing is not None:
         return stored_response(existing, 200, request.base_url)
-    stored = uow.save("POST", "CarePlan", uow.new_id(), plan, None)
+    stored = uow.write_derived(plan, because="apply", refuse=True)
     return stored_response(stored, 201, request.base_url, location=True)
 
 

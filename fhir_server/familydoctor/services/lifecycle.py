@@ -4,7 +4,7 @@ ending in a window; the nightly job ``jiayi contracts renew-due`` runs the same 
 
 A renewal is a new executed Contract starting the day after its predecessor ends, linked
 by ``jiayi-renews``; the predecessor is left as it is and simply ends at its term.  It is
-written through ``uow.save`` like any other contract, so every contract rule applies to it.
+written through ``uow.write_derived`` (validated, tagged), so every contract rule applies to it.
 Renewing locks the predecessor first, so two renewals of one contract (a retried request,
 two nightly jobs) make one successor.
 """
@@ -24,7 +24,6 @@ from fhir_server.familydoctor.params import Params, parameters
 from fhir_server.familydoctor.violations import refuse
 from fhir_server.interactions.common import current_or_raise, stored_response
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.interactions.create import create_resource
 from fhir_server.repository.base import StoredResource, UnitOfWork
 
 REQUESTED_BY = jn.SD + "jiayi-termination-requested-by"
@@ -65,7 +64,7 @@ def terminate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_i
     if requested_by:
         contract["extension"] = [e for e in contract.get("extension") or [] if e.get("url") != REQUESTED_BY]
         contract["extension"].append({"url": REQUESTED_BY, "valueReference": requested_by})
-    saved = create_resource(uow, "Contract", contract, stored.res_id, "POST", stored)
+    saved = uow.write_derived(contract, because="terminate", previous=stored, refuse=True)
     return stored_response(saved, 200, request.base_url)
 
 
@@ -104,7 +103,7 @@ def renew_contract(uow: UnitOfWork, stored: StoredResource, years: int | None = 
         _set_extension(new, jn.CONTRACT_CARE_TEAM, {"valueReference": {"reference": team}})
     if packages:
         new["term"] = [_term_for(uow, old, p) for p in packages]
-    return create_resource(uow, "Contract", new, uow.new_id(), "POST")
+    return uow.write_derived(new, because="renew", refuse=True)
 
 
 def successors(uow: UnitOfWork, res_id: str) -> list[dict]:

@@ -34,7 +34,6 @@ from fhir_server.familydoctor.services.family_doctor import contract_in_force
 from fhir_server.familydoctor.violations import Violation
 from fhir_server.interactions.common import stored_response
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.interactions.create import create_resource
 from fhir_server.repository.base import UnitOfWork
 
 CONFIRMATION_DAYS = jn.SD + "jiayi-service-confirmation-days"
@@ -53,13 +52,13 @@ def record_service(uow: UnitOfWork, request: FhirRequest, res_type: str | None, 
             return stored_response(stored, 200, request.base_url)
     resident, doctor, contract = _checked(uow, event)
     encounter = _encounter(event, resident, doctor, contract)
-    saved = create_resource(uow, "Encounter", encounter, uow.new_id(), "POST")
+    saved = uow.write_derived(encounter, because="record-service", refuse=True)
     provenance = _provenance(uow, event, saved.reference, resident, doctor)
-    create_resource(uow, "Provenance", provenance, uow.new_id(), "POST")
+    uow.write_derived(provenance, because="record-service", refuse=True)
     days = _confirmation_days(uow, contract)
     if days:
         task = _confirmation(uow, event, saved.reference, resident, doctor, days)
-        create_resource(uow, "Task", task, uow.new_id(), "POST")
+        uow.write_derived(task, because="record-service", refuse=True)
     return stored_response(saved, 201, request.base_url, location=True)
 
 
