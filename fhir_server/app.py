@@ -23,7 +23,6 @@ from fhir_server.repository.sql import SqlRepository
 from fhir_server.storage.db import Database
 from fhir_server.storage.migrate import upgrade
 from fhir_server.validation import Validator, ig
-from fhir_server.validation.on_write import write_hook
 
 
 def create_app(overrides: dict | None = None, *, repository: Repository | None = None,
@@ -69,8 +68,8 @@ def install_write_hooks(repository: Repository, validator: Validator | None = No
     if hooks is None or getattr(hooks, "installed", False):
         return
     if validator is not None:
-        hooks.before_write.append(write_hook(validator))
-    hooks.before_write.extend(familydoctor.write_hooks())
+        hooks.validate = validator.write_issues
+    familydoctor.install(hooks)
     hooks.installed = True
 
 

@@ -54,6 +54,7 @@ CARD_TYPE = CS + "card-type"
 PAYER_TYPE = CS + "payer-type"
 FOLLOW_UP_METHOD = CS + "follow-up-method"
 BUSINESS_RULE = CS + "business-rule"  # the rule an OperationOutcome issue names (Jiayi addition)
+DERIVED_BY = CS + "derived-by"  # meta.tag of a resource the server wrote on its own: the rule or operation
 
 FAMILY_DOCTOR_ROLES = frozenset({"family-doctor", "village-doctor"})
 TERMINATION_REASONS = ("resident-request", "relocation", "death", "team-change", "other")

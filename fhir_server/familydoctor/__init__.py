@@ -9,29 +9,36 @@ them into the repository and the operation registry, so a rule holds whichever w
 from __future__ import annotations
 
 from fhir_server.operations.registry import Operation
-from fhir_server.repository.base import WriteHook
+from fhir_server.repository.base import Hooks, WriteHook
 
-from . import (
-    booking,
-    care_plans,
-    contract_rules,
-    follow_up_rules,
-    follow_ups,
-    measures,
-    operations_contract,
-    referral_task,
-    referrals,
-    slots,
-)
+from . import measures
+from . import operations as contract_operations
+from .rules import contract as contract_rules
+from .rules import follow_up as follow_up_rules
+from .rules import follow_up_plan as follow_ups
+from .rules import referral as referrals
+from .rules import referral_task, slots
+from .services import booking, care_plans
 
 
-def write_hooks() -> list[WriteHook]:
-    """The domain rules, run by the repository inside every write transaction."""
-    return [contract_rules.check_contract_write, contract_rules.check_team_write,
-            referrals.check_referral, referral_task.check_task, referrals.check_task_outputs,
-            slots.check_appointment, follow_ups.fill_plans, follow_up_rules.apply_rules]
+def install(hooks: Hooks) -> None:
+    """The domain rules, run by the repository inside every write transaction, in the order of
+    the table in README.md: the checks before a version is stored, the derivations after."""
+    hooks.before_write.extend(checks())
+    hooks.after_write.extend(derivations())
+
+
+def checks() -> list[WriteHook]:
+    """Refuse a write (409/422) or amend the resource before it is stored."""
+    return [contract_rules.check_contract_write, contract_rules.check_team_write, referrals.check_referral,
+            referral_task.check_task, referrals.check_task_outputs, slots.check_appointment]
+
+
+def derivations() -> list[WriteHook]:
+    """Write resources of their own (``uow.write_derived``) once the client's write is stored."""
+    return [slots.hold_slots, referrals.derive_from_referral, follow_ups.fill_plans, follow_up_rules.apply_rules]
 
 
 def operations() -> list[Operation]:
     """The domain operations of Appendix A, the measures and the care-plan operations."""
-    return [*operations_contract.OPERATIONS, *booking.OPERATIONS, *care_plans.OPERATIONS, *measures.OPERATIONS]
+    return [*contract_operations.OPERATIONS, *booking.OPERATIONS, *care_plans.OPERATIONS, *measures.OPERATIONS]

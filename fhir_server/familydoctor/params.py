@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from fhir_server.core import elements as el
 from fhir_server.core.errors import BadRequest
-from fhir_server.familydoctor import records as r
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.operations.parameters import OperationInput
 
@@ -44,7 +44,7 @@ class Params:
         value = self._raw(name, required)
         if value is None:
             return None
-        day = r.parse_day(value) if isinstance(value, str) and len(value) == 10 else None
+        day = el.day_of(value) if isinstance(value, str) and len(value) == 10 else None
         if day is None:
             raise BadRequest(f"Parameter '{name}' must be a date (YYYY-MM-DD), not {value!r}", code="value",
                              expression=[name])
@@ -91,7 +91,7 @@ class Params:
         out = []
         for p in self._input.all(name):
             value = p.get("valueReference")
-            ref = r.local_ref(value) if isinstance(value, dict) else r.local_ref(p.get("valueString"))
+            ref = el.local_ref(value) if isinstance(value, dict) else el.local_ref(p.get("valueString"))
             if ref is None or not ref.startswith(res_type + "/"):
                 raise BadRequest(f"Parameter '{name}' must be a Reference to a {res_type}", code="value",
                                  expression=[name])
@@ -104,7 +104,7 @@ class Params:
             if not isinstance(value, dict) or not (value.get("reference") or value.get("identifier")
                                                      or value.get("display")):
                 raise BadRequest(f"Parameter '{name}' must be a Reference", code="value", expression=[name])
-            ref = r.local_ref(value)
+            ref = el.local_ref(value)
             if types and ref and ref.split("/")[0] not in types:
                 raise BadRequest(f"Parameter '{name}' must refer to one of {', '.join(types)}", code="value",
                                  expression=[name])

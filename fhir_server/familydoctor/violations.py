@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from fhir_server.core import jiayi_names as n
+from fhir_server.core import jiayi_names as jn
 from fhir_server.core.errors import Conflict, FHIRError, Issue, Unprocessable
 
 
@@ -21,7 +21,7 @@ class Violation:
     conflict: bool = False  # with existing data (409) rather than in the resource itself (422)
 
     def issue(self) -> Issue:
-        details = {"coding": [{"system": n.BUSINESS_RULE, "code": self.rule}], "text": self.rule}
+        details = {"coding": [{"system": jn.BUSINESS_RULE, "code": self.rule}], "text": self.rule}
         return Issue("business-rule", f"{self.rule}: {self.message}", expression=self.expression,
                      details=details)
 

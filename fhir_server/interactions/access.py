@@ -72,7 +72,7 @@ def require_visible(uow: UnitOfWork, granted: Grant, res_type: str, res_id: str)
 def visible(uow: UnitOfWork, granted: Grant, res_type: str, res_id: str) -> bool:
     """Is the resource within the grant's reach and scope restrictions?  One count in SQL."""
     for restriction in granted.restrictions or ((),):
-        parsed = engine.parse_search(res_type, [("_id", res_id), *restriction])
+        parsed = engine.parse_search(res_type, [("_id", res_id), *restriction], registry=uow.search_params())
         page = uow.search(replace(parsed, reach=granted.reach, summary="count"))
         if page.total:
             return True

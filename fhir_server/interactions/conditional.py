@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from fhir_server import search
 from fhir_server.core.errors import BadRequest, PreconditionFailed
 from fhir_server.repository.base import StoredResource, UnitOfWork
+from fhir_server.search.registry import ParamRegistry
 from fhir_server.search.request import ValueTest
 
 
@@ -31,18 +32,18 @@ def single_match(uow: UnitOfWork, res_type: str, criteria: str, *, deciding_writ
     caller will write when nothing matches, so concurrent callers with the same criteria
     are serialised until commit (no duplicate from a race)."""
     if deciding_write:
-        uow.lock(lock_key(res_type, criteria))
+        uow.lock(lock_key(res_type, criteria, uow.search_params()))
     matches = find_matches(uow, res_type, criteria)
     if len(matches) > 1:
         raise PreconditionFailed(f"The criteria '{criteria}' match more than one {res_type}", code="multiple-matches")
     return matches[0] if matches else None
 
 
-def lock_key(res_type: str, criteria: str) -> str:
+def lock_key(res_type: str, criteria: str, registry: ParamRegistry | None = None) -> str:
     """The criteria as the search understands them, so that two spellings of one condition
     take one lock: parameters sorted, values parsed (an identifier system under all of its
     NamingSystem aliases, in one order) and sorted."""
-    request = search.parse_search(res_type, _items(res_type, criteria), strict=True)
+    request = search.parse_search(res_type, _items(res_type, criteria), strict=True, registry=registry)
     return f"{res_type}?" + "&".join(sorted(_test_key(test) for test in request.where))
 
 

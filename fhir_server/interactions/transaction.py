@@ -91,7 +91,7 @@ class _Plan:
         full_url = entry.get("fullUrl")
         if sub.method == "POST" and "/" not in sub.path and sub.path and not sub.path.startswith("$"):
             require_type(sub.path)
-            key = lock_key(sub.path, sub.if_none_exist) if sub.if_none_exist else None
+            key = lock_key(sub.path, sub.if_none_exist, self.uow.search_params()) if sub.if_none_exist else None
             match = (single_match(self.uow, sub.path, sub.if_none_exist, deciding_write=True)
                      if key and key not in self.creating else None)
             if match is not None:

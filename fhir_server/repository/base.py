@@ -5,21 +5,35 @@ A :class:`UnitOfWork` is one database transaction.  Writes inside it go through
 ``meta``, append history, refresh the search index and run the write hooks (domain rules,
 auditing) in that same transaction.  Two implementations pass the same contract tests:
 :mod:`.sql` (SQLite, PostgreSQL) and :mod:`.memory` (the in-memory twin for unit tests).
+
+One write, in this order (:class:`Hooks`):
+
+1. ``validate``: the resource against the profiles it claims (422 with every issue);
+2. ``before_write``: the checks, which may refuse the write or amend the resource;
+3. the version is stored and indexed;
+4. ``after_write``: the derivations, which write resources of their own, and only through
+   :meth:`UnitOfWorkBase.write_derived`;
+5. at the end of the unit of work, still in its transaction, what was deferred with
+   :meth:`UnitOfWorkBase.before_commit`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol, overload
 
 from fhir_server.core import jsonio
-from fhir_server.core.errors import Conflict
+from fhir_server.core.errors import Conflict, Issue, Unprocessable
 from fhir_server.core.instants import fhir_instant, to_utc_naive
+from fhir_server.core.jiayi_names import DERIVED_BY
+from fhir_server.validation import validate_resource
 
 MILLISECOND = timedelta(milliseconds=1)
+log = logging.getLogger(__name__)
 
 
 class DatabaseBusy(Conflict):
@@ -88,9 +102,13 @@ class HistoryPage:
 
 @dataclass(slots=True)
 class Hooks:
-    """Hooks run inside the write transaction (``before_write``) or after it commits."""
+    """What runs inside every write transaction, in this order: ``validate`` (the profile
+    issues of the resource about to be stored), ``before_write`` (checks: refuse or amend),
+    then, once the version is stored and indexed, ``after_write`` (derivations)."""
 
     before_write: list[WriteHook] = field(default_factory=list)
+    after_write: list[WriteHook] = field(default_factory=list)
+    validate: Callable[[dict], list[Issue]] | None = None
     installed: bool = False  # create_app installs the domain hooks once per repository
 
 
@@ -131,6 +149,15 @@ def same_content(a: dict, b: dict) -> bool:
     return a == b and jsonio.dumps(a, sort_keys=True) == jsonio.dumps(b, sort_keys=True)
 
 
+def tag_derived(resource: dict, because: str) -> dict:
+    """A copy tagged ``DERIVED_BY|because`` (any earlier derivation tag replaced): what an
+    auditor searches with ``_tag`` to tell the server's own writes from its clients'."""
+    meta = dict(resource.get("meta") or {})
+    tags = [t for t in meta.get("tag") or [] if not (isinstance(t, dict) and t.get("system") == DERIVED_BY)]
+    meta["tag"] = [*tags, {"system": DERIVED_BY, "code": because}]
+    return {**resource, "meta": meta}
+
+
 def without_server_meta(resource: dict) -> dict:
     """A copy without id, ``meta.versionId`` and ``meta.lastUpdated``: what the server assigns."""
     copy = {k: v for k, v in resource.items() if k != "id"}
@@ -157,6 +184,52 @@ class UnitOfWorkBase:
         self.written = 0  # resources written (created, updated, deleted) by this unit of work
         self.generations: dict[str, int] = {}  # type -> writes of that type so far (memo keys)
         self.memo: dict[Hashable, tuple[int, object]] = {}  # rule lookups, see familydoctor.lookup
+
+    def check_write(self, event: WriteEvent, validated: bool = False) -> None:
+        """Before the version is stored: its profiles (unless ``validated`` already), then the checks."""
+        if not validated and event.resource is not None and self._hooks.validate is not None:
+            issues = self._hooks.validate(event.resource)
+            if any(i.is_error for i in issues):
+                raise Unprocessable(issues)
+        run_hooks(self._hooks.before_write, self, event)  # type: ignore[arg-type]
+
+    def derive(self, event: WriteEvent) -> None:
+        """After the version is stored and indexed: the derivations."""
+        run_hooks(self._hooks.after_write, self, event)  # type: ignore[arg-type]
+
+    def save(self, method: str, res_type: str, res_id: str, resource: dict,
+             previous: StoredResource | None) -> StoredResource:
+        return self._save(method, res_type, res_id, resource, previous, validated=False)
+
+    def _save(self, method: str, res_type: str, res_id: str, resource: dict, previous: StoredResource | None,
+              validated: bool) -> StoredResource:
+        raise NotImplementedError
+
+    def write_derived(self, resource: dict, *, because: str, previous: StoredResource | None = None,
+                      res_id: str | None = None, refuse: bool = False) -> StoredResource | None:
+        """Write a resource the server derives (a rule's proposal, a schedule, an operation's
+        result): tagged ``meta.tag`` DERIVED_BY|``because``, validated against base R4 and the
+        profiles it claims, then saved like any write (its own checks and derivations run).
+
+        An invalid one is not written: None, and the reason logged without the content (no
+        personal data in logs); with ``refuse`` (an operation whose result it is) 422 instead.
+        ``previous``: the version it replaces (an update); else a new resource (``res_id`` or a
+        new id)."""
+        res_type = str(resource.get("resourceType"))
+        content = tag_derived(without_server_meta(resource), because)
+        issues = validate_resource(content, res_type)
+        if self._hooks.validate is not None:
+            issues = [*issues, *self._hooks.validate(content)]
+        errors = [i for i in issues if i.is_error]
+        if errors:
+            if refuse:
+                raise Unprocessable(issues)
+            log.warning("derived %s (%s) not written: %s", res_type, because,
+                        "; ".join(f"{i.code} at {', '.join(i.expression) or res_type}" for i in errors))
+            return None
+        method = "PUT" if previous is not None else "POST"
+        target = previous.res_id if previous is not None else res_id or self.new_id()
+        return self._save(method, res_type, target, content, previous, validated=True)
 
     def wrote(self, res_type: str) -> None:
         """A resource of ``res_type`` was written: what was looked up about that type is stale."""
@@ -210,6 +283,19 @@ class UnitOfWork(Protocol):
     def save(self, method: str, res_type: str, res_id: str, resource: dict,
              previous: StoredResource | None) -> StoredResource:
         """Store ``resource`` as the next version after ``previous`` (None: the first)."""
+
+    @overload
+    def write_derived(self, resource: dict, *, because: str, previous: StoredResource | None = None,
+                      res_id: str | None = None, refuse: Literal[False] = False) -> StoredResource | None: ...
+
+    @overload
+    def write_derived(self, resource: dict, *, because: str, previous: StoredResource | None = None,
+                      res_id: str | None = None, refuse: Literal[True]) -> StoredResource: ...
+
+    def write_derived(self, resource: dict, *, because: str, previous: StoredResource | None = None,
+                      res_id: str | None = None, refuse: bool = False) -> StoredResource | None:
+        """Store a resource the server derives, tagged and validated; None when invalid
+        (with ``refuse``: 422 instead)."""
 
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource: ...
 

@@ -21,7 +21,6 @@ from fhir_server.repository.base import (
     WriteEvent,
     meta_union,
     next_timestamp,
-    run_hooks,
     stamp_meta,
 )
 
@@ -59,20 +58,26 @@ class MemoryUnitOfWork(UnitOfWorkBase):
     def _all_versions(self) -> list[StoredResource]:
         return self._store.versions + self.pending_versions
 
-    def save(self, method: str, res_type: str, res_id: str, resource: dict,
-             previous: StoredResource | None) -> StoredResource:
+    def _save(self, method: str, res_type: str, res_id: str, resource: dict, previous: StoredResource | None,
+              validated: bool) -> StoredResource:
         self._check_current(res_type, res_id, previous)
         version = previous.version + 1 if previous else 1
         when = next_timestamp(self._clock, previous)
         content = stamp_meta(resource, res_id, version, when)
-        run_hooks(self._hooks.before_write, self, WriteEvent(method, res_type, res_id, content, previous))
-        return self._put(StoredResource(res_type, res_id, version, when, False, content, method))
+        event = WriteEvent(method, res_type, res_id, content, previous)
+        self.check_write(event, validated)
+        stored = self._put(StoredResource(res_type, res_id, version, when, False, content, method))
+        self.derive(event)
+        return stored
 
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource:
         self._check_current(res_type, res_id, previous)
-        run_hooks(self._hooks.before_write, self, WriteEvent("DELETE", res_type, res_id, None, previous))
+        event = WriteEvent("DELETE", res_type, res_id, None, previous)
+        self.check_write(event)
         when = next_timestamp(self._clock, previous)
-        return self._put(StoredResource(res_type, res_id, previous.version + 1, when, True, None, "DELETE"))
+        stored = self._put(StoredResource(res_type, res_id, previous.version + 1, when, True, None, "DELETE"))
+        self.derive(event)
+        return stored
 
     def _check_current(self, res_type: str, res_id: str, previous: StoredResource | None) -> None:
         current = self.get(res_type, res_id)

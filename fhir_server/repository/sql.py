@@ -23,7 +23,6 @@ from fhir_server.repository.base import (
     UnitOfWorkBase,
     WriteEvent,
     next_timestamp,
-    run_hooks,
     stamp_meta,
 )
 from fhir_server.search.registry import ParamRegistry
@@ -126,27 +125,31 @@ class SqlUnitOfWork(UnitOfWorkBase):
             ResourceVersionRow.version == version)).scalar_one_or_none()
         return _stored(row) if row else None
 
-    def save(self, method: str, res_type: str, res_id: str, resource: dict,
-             previous: StoredResource | None) -> StoredResource:
+    def _save(self, method: str, res_type: str, res_id: str, resource: dict, previous: StoredResource | None,
+              validated: bool) -> StoredResource:
         version = previous.version + 1 if previous else 1
         when = next_timestamp(self._clock, previous)
         content = stamp_meta(resource, res_id, version, when)
-        run_hooks(self._hooks.before_write, self, WriteEvent(method, res_type, res_id, content, previous))
+        event = WriteEvent(method, res_type, res_id, content, previous)
+        self.check_write(event, validated)
         self._write_current(res_type, res_id, version, when, False, content, previous)
         self._append_version(res_type, res_id, version, when, method, False, content)
         search.index_resource(self.session, res_type, res_id, content, new=previous is None,
                               pending=self._pending_index)
         self.wrote(res_type)
+        self.derive(event)
         return StoredResource(res_type, res_id, version, when, False, content, method)
 
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource:
-        run_hooks(self._hooks.before_write, self, WriteEvent("DELETE", res_type, res_id, None, previous))
+        event = WriteEvent("DELETE", res_type, res_id, None, previous)
+        self.check_write(event)
         version = previous.version + 1
         when = next_timestamp(self._clock, previous)
         self._write_current(res_type, res_id, version, when, True, None, previous)
         self._append_version(res_type, res_id, version, when, "DELETE", True, None)
         search.index_resource(self.session, res_type, res_id, None, pending=self._pending_index)
         self.wrote(res_type)
+        self.derive(event)
         return StoredResource(res_type, res_id, version, when, True, None, "DELETE")
 
     def _write_current(self, res_type: str, res_id: str, version: int, when: datetime, deleted: bool,

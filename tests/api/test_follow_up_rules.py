@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from referral_world import CS, SD, load, new_world, put, ref, valid_r4
 
-from fhir_server.familydoctor.follow_up_rules import THRESHOLDS
+from fhir_server.familydoctor.rules.follow_up import THRESHOLDS
 
 LOINC = "http://loinc.org"
 PROPOSAL = "https://jiayi.dev/fhir/sid/referral-proposal"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from referral_world import SD, load, new_world, put, ref
 
-from fhir_server.familydoctor.referral_task import ALWAYS, TRANSITIONS
+from fhir_server.familydoctor.rules.referral_task import ALWAYS, TRANSITIONS
 
 
 @pytest.fixture(scope="module")

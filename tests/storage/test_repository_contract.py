@@ -140,7 +140,7 @@ def test_generations_count_the_writes_of_each_type(repo):
 
 
 def test_a_rule_lookup_is_remembered_until_its_type_is_written(repo):
-    from fhir_server.familydoctor import lookup
+    from fhir_server.familydoctor import queries as lookup
 
     text_ = uuid.uuid4().hex
     with repo.unit_of_work(write=True) as uow:

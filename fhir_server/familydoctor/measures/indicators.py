@@ -13,7 +13,11 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .snapshot import CS, NONE, ContractView, DistrictSnapshot, Period, codes, day, extension, reference
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
+from fhir_server.familydoctor import names as n
+
+from .snapshot import NONE, ContractView, DistrictSnapshot, Period
 
 CHRONIC = ("hypertension", "diabetes-t2")
 CHRONIC_FOLLOW_UPS_PER_YEAR = 4  # national specification: at least four a year (SPEC §1)
@@ -78,12 +82,12 @@ def _services(snap: DistrictSnapshot, period: Period) -> dict[tuple[str, str], i
     for encounter in snap.encounters:
         if encounter.get("status") != "finished":
             continue
-        if not period.contains(day((encounter.get("period") or {}).get("start"))):
+        if not period.contains(el.day_of((encounter.get("period") or {}).get("start"))):
             continue
-        contract = next((reference(e.get("valueReference")) for e in extension(encounter, "jiayi-contract")), None)
-        patient = reference(encounter.get("subject"))
-        for e in extension(encounter, "jiayi-service-item"):
-            for code in codes(e.get("valueCodeableConcept"), CS + "service-item"):
+        contract = next((el.reference_text(e.get("valueReference")) for e in el.extensions(encounter, jn.CONTRACT_EXT)), None)
+        patient = el.reference_text(encounter.get("subject"))
+        for e in el.extensions(encounter, jn.SERVICE_ITEM_EXT):
+            for code in el.codes_of(e.get("valueCodeableConcept"), jn.SERVICE_ITEM):
                 for owner in (contract, patient):
                     if owner:
                         counts[(owner, code)] = counts.get((owner, code), 0) + 1
@@ -117,11 +121,11 @@ def _follow_ups(snap: DistrictSnapshot, period: Period) -> dict[str, int]:
     for encounter in snap.encounters:
         if encounter.get("status") != "finished":
             continue
-        if not period.contains(day((encounter.get("period") or {}).get("start"))):
+        if not period.contains(el.day_of((encounter.get("period") or {}).get("start"))):
             continue
-        is_follow_up = any(codes(t, CS + "follow-up-method") for t in encounter.get("type") or ()) or \
-            bool(extension(encounter, "jiayi-service-item"))
-        patient = reference(encounter.get("subject"))
+        is_follow_up = any(el.codes_of(t, jn.FOLLOW_UP_METHOD) for t in encounter.get("type") or ()) or \
+            bool(el.extensions(encounter, jn.SERVICE_ITEM_EXT))
+        patient = el.reference_text(encounter.get("subject"))
         if is_follow_up and patient:
             counts[patient] = counts.get(patient, 0) + 1
     return counts
@@ -148,14 +152,14 @@ def chronic_follow_up_rate(snap: DistrictSnapshot, period: Period) -> Iterator[M
 
 
 def _direction(referral: dict) -> str | None:
-    for e in extension(referral, "jiayi-referral-direction"):
+    for e in el.extensions(referral, n.DIRECTION):
         return (e.get("valueCoding") or {}).get("code")
     return None
 
 
 def _referral_contract(snap: DistrictSnapshot, referral: dict) -> ContractView | None:
-    patient = reference(referral.get("subject"))
-    when = day(referral.get("authoredOn"))
+    patient = el.reference_text(referral.get("subject"))
+    when = el.day_of(referral.get("authoredOn"))
     return snap.contract_in_force(patient, when) if patient and when else None
 
 
@@ -163,8 +167,8 @@ def _referrals(snap: DistrictSnapshot, period: Period, direction: str) -> Iterat
     for referral in snap.referrals:
         if referral.get("status") in ("entered-in-error", "draft"):
             continue
-        if _direction(referral) == direction and period.contains(day(referral.get("authoredOn"))):
-            patient = reference(referral.get("subject"))
+        if _direction(referral) == direction and period.contains(el.day_of(referral.get("authoredOn"))):
+            patient = el.reference_text(referral.get("subject"))
             yield Member(f"ServiceRequest/{referral['id']}", patient, 1, 1,
                          _strata(snap, patient, _referral_contract(snap, referral)))
 
@@ -181,7 +185,7 @@ def downward_referrals(snap: DistrictSnapshot, period: Period) -> Iterator[Membe
 
 def return_rate(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
     """回转率: upward referrals of the period answered by a downward referral (``basedOn`` them)."""
-    answered = {reference(b) for sr in snap.referrals if _direction(sr) == "downward"
+    answered = {el.reference_text(b) for sr in snap.referrals if _direction(sr) == "downward"
                 and sr.get("status") not in ("entered-in-error", "draft") for b in sr.get("basedOn") or ()}
     for member in _referrals(snap, period, "upward"):
         member.numerator = int(member.subject in answered)
@@ -191,11 +195,11 @@ def return_rate(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
 def satisfaction(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
     """满意度: completed satisfaction surveys of the period whose overall answer is 满意 or 基本满意."""
     for response in snap.responses:
-        if response.get("status") != "completed" or not period.contains(day(response.get("authored"))):
+        if response.get("status") != "completed" or not period.contains(el.day_of(response.get("authored"))):
             continue
         if not str(response.get("questionnaire", "")).startswith(SATISFACTION_QUESTIONNAIRE):
             continue
-        patient = reference(response.get("subject"))
+        patient = el.reference_text(response.get("subject"))
         answers = [a for item in response.get("item") or () if item.get("linkId") == "overall"
                    for a in item.get("answer") or ()]
         ok = any((a.get("valueCoding") or {}).get("system") == SATISFACTION
@@ -229,8 +233,8 @@ def _is_long_term(prescription: dict) -> bool:
 
 def long_term_prescriptions(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
     """长期处方: signed hypertension / diabetes residents with a long-term prescription in the period."""
-    holders = {reference(m.get("subject")) for m in snap.prescriptions if _is_long_term(m)
-               and m.get("status") in ("active", "completed") and period.contains(day(m.get("authoredOn")))}
+    holders = {el.reference_text(m.get("subject")) for m in snap.prescriptions if _is_long_term(m)
+               and m.get("status") in ("active", "completed") and period.contains(el.day_of(m.get("authoredOn")))}
     for patient in _active_patients(snap):
         contract = snap.contract_in_force(patient, period.end)
         if contract is not None and any(k in CHRONIC for k in snap.key_populations(patient)):

@@ -12,32 +12,13 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from fhir_server.core.jiayi_names import CONTRACT_TYPE, CS, SD
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
+from fhir_server.familydoctor import names as n
 
-FAMILY_DOCTOR_CONTRACT = (CONTRACT_TYPE, "family-doctor")
+FAMILY_DOCTOR_CONTRACT = (jn.CONTRACT_TYPE, "family-doctor")
+PACKAGE_TIER = jn.SD + "jiayi-package-tier"
 NONE = "none"  # the stratum of members without a value (no team, no key population)
-
-
-def extension(resource: dict, name: str) -> list[dict]:
-    return [e for e in resource.get("extension") or () if e.get("url") == SD + name]
-
-
-def reference(value: dict | None) -> str | None:
-    return (value or {}).get("reference")
-
-
-def codes(concept: dict | None, system: str) -> list[str]:
-    return [c["code"] for c in (concept or {}).get("coding") or () if c.get("system") == system and "code" in c]
-
-
-def day(value: str | None) -> dt.date | None:
-    """The calendar day of a FHIR date or dateTime (local to where it was written)."""
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10]) if len(value) >= 10 else None
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +79,13 @@ class DistrictSnapshot:
         snap.teams = {f"CareTeam/{t['id']}": t for t in uow.scan("CareTeam")}
         snap.packages = {f"PlanDefinition/{p['id']}": p for p in uow.scan("PlanDefinition")}
         for contract in uow.scan("Contract"):
-            if FAMILY_DOCTOR_CONTRACT[1] in codes(contract.get("type"), FAMILY_DOCTOR_CONTRACT[0]):
+            if FAMILY_DOCTOR_CONTRACT[1] in el.codes_of(contract.get("type"), FAMILY_DOCTOR_CONTRACT[0]):
                 view = _contract_view(contract)
                 snap.contracts.append(view)
                 if view.renews:
                     snap.successors[view.renews].append(view)
         snap.encounters = list(uow.scan("Encounter"))
-        snap.referrals = [sr for sr in uow.scan("ServiceRequest") if extension(sr, "jiayi-referral-direction")]
+        snap.referrals = [sr for sr in uow.scan("ServiceRequest") if el.extensions(sr, n.DIRECTION)]
         snap.tasks = list(uow.scan("Task"))
         snap.responses = list(uow.scan("QuestionnaireResponse"))
         snap.prescriptions = list(uow.scan("MedicationRequest"))
@@ -127,25 +108,25 @@ class DistrictSnapshot:
     def key_populations(self, patient: str) -> list[str]:
         resource = self.patients.get(patient) or {}
         found: list[str] = []
-        for e in extension(resource, "jiayi-key-population"):
-            found += codes(e.get("valueCodeableConcept"), CS + "key-population")
+        for e in el.extensions(resource, n.KEY_POPULATION):
+            found += el.codes_of(e.get("valueCodeableConcept"), n.KEY_POPULATION_CS)
         return found
 
     def institution_of(self, patient: str) -> str | None:
-        return reference((self.patients.get(patient) or {}).get("managingOrganization"))
+        return el.reference_text((self.patients.get(patient) or {}).get("managingOrganization"))
 
     def team_capacity(self, team: str) -> int:
-        for e in extension(self.teams.get(team) or {}, "jiayi-team-capacity"):
+        for e in el.extensions(self.teams.get(team), jn.TEAM_CAPACITY):
             if isinstance(e.get("valuePositiveInt"), int):
                 return e["valuePositiveInt"]
         return 1500
 
     def team_institution(self, team: str) -> str | None:
         managing = (self.teams.get(team) or {}).get("managingOrganization") or []
-        return reference(managing[0]) if managing else None
+        return el.reference_text(managing[0]) if managing else None
 
     def package_tier(self, package: str) -> str | None:
-        for e in extension(self.packages.get(package) or {}, "jiayi-package-tier"):
+        for e in el.extensions(self.packages.get(package), PACKAGE_TIER):
             return (e.get("valueCoding") or {}).get("code")
         return None
 
@@ -156,7 +137,7 @@ class DistrictSnapshot:
             repeat = ((action.get("timingTiming") or {}).get("repeat")) or {}
             per_year = _per_year(repeat)
             for concept in action.get("code") or ():
-                for code in codes(concept, CS + "service-item"):
+                for code in el.codes_of(concept, jn.SERVICE_ITEM):
                     items[code] = max(items.get(code, 0), per_year)
         return items
 
@@ -171,15 +152,15 @@ def _per_year(repeat: dict) -> int:
 
 def _contract_view(contract: dict) -> ContractView:
     applies = contract.get("applies") or {}
-    team = next((reference(e.get("valueReference")) for e in extension(contract, "jiayi-contract-care-team")), None)
-    household = next((reference(e.get("valueReference")) for e in extension(contract, "jiayi-contract-household")),
+    team = next((el.reference_text(e.get("valueReference")) for e in el.extensions(contract, jn.CONTRACT_CARE_TEAM)), None)
+    household = next((el.reference_text(e.get("valueReference")) for e in el.extensions(contract, jn.CONTRACT_HOUSEHOLD)),
                      None)
-    renews = next((reference(e.get("valueReference")) for e in extension(contract, "jiayi-renews")), None)
+    renews = next((el.reference_text(e.get("valueReference")) for e in el.extensions(contract, jn.RENEWS)), None)
     authority = contract.get("authority") or []
     return ContractView(
         ref=f"Contract/{contract['id']}", status=contract.get("status", ""),
-        start=day(applies.get("start")), end=day(applies.get("end")),
-        subjects=[r for r in (reference(s) for s in contract.get("subject") or ()) if r],
-        team=team, institution=reference(authority[0]) if authority else None, household=household,
-        packages=[r for r in (reference(t.get("topicReference")) for t in contract.get("term") or ()) if r],
+        start=el.day_of(applies.get("start")), end=el.day_of(applies.get("end")),
+        subjects=[r for r in (el.reference_text(s) for s in contract.get("subject") or ()) if r],
+        team=team, institution=el.reference_text(authority[0]) if authority else None, household=household,
+        packages=[r for r in (el.reference_text(t.get("topicReference")) for t in contract.get("term") or ()) if r],
         renews=renews)

@@ -11,7 +11,7 @@ from referral_world import CS, SD, new_world, ref
 
 from fhir_server.app import create_app
 from fhir_server.core.clock import counting_ids
-from fhir_server.familydoctor.referral_task import ALWAYS, TRANSITIONS, allowed
+from fhir_server.familydoctor.rules.referral_task import ALWAYS, TRANSITIONS, allowed
 from fhir_server.repository.memory import MemoryRepository
 
 SLOT_START = datetime(2026, 12, 20, 1, 0, tzinfo=UTC)
@@ -126,7 +126,7 @@ def test_plan_fill_and_overdue_on_the_twin(twin):
 def test_visit_windows(start, end, times, count, last):
     from datetime import date
 
-    from fhir_server.familydoctor.care_plans import windows
+    from fhir_server.familydoctor.services.care_plans import windows
 
     found = windows(times, date.fromisoformat(start), date.fromisoformat(end))
     assert len(found) == count and found[-1][1].isoformat() == last

@@ -15,13 +15,15 @@ resident's "1+1+1" combination, and downward referrals closing the loop of an up
 
 from __future__ import annotations
 
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
 from fhir_server.core.errors import Issue, Unprocessable
+from fhir_server.familydoctor import names as n
+from fhir_server.familydoctor import queries
+from fhir_server.familydoctor import records as r
+from fhir_server.familydoctor.rules.follow_up_plan import schedule_soon
+from fhir_server.familydoctor.rules.referral_task import is_referral_task
 from fhir_server.repository.base import UnitOfWork, WriteEvent
-
-from . import lookup
-from . import referral_names as n
-from .follow_ups import schedule_soon
-from .referral_task import is_referral_task
 
 RANK = {"routine": 0, "urgent": 1, "asap": 2, "stat": 3}
 PRIVILEGED = "urgent"
@@ -30,32 +32,50 @@ RETURN_OUTPUT = {"coding": [{"system": n.TASK_OUTPUT, "code": "return-referral",
 
 
 def check_referral(uow: UnitOfWork, event: WriteEvent) -> None:
-    """Write hook on ServiceRequest."""
-    sr = event.resource
-    if event.res_type != "ServiceRequest" or sr is None or not lookup.is_referral(sr):
+    """Check on ServiceRequest: the green channel of a privileged upward referral (amended in
+    place); a downward referral answers an upward one of the same resident (422)."""
+    sr = _referral(event)
+    if sr is None:
         return
-    kind = lookup.direction(sr)
+    kind = r.direction(sr)
     if kind == "upward" and privileged(uow, sr):
         raise_priority(sr, PRIVILEGED)
         _set_green_channel(sr)
+    if kind == "downward":
+        _answered(uow, sr)
+
+
+def derive_from_referral(uow: UnitOfWork, event: WriteEvent) -> None:
+    """Derivation on ServiceRequest (stored): a sent upward referral's follow-up in the plan; a
+    downward referral recorded on the Task of the upward one it answers."""
+    sr = _referral(event)
+    if sr is None:
+        return
+    kind = r.direction(sr)
     if kind == "upward":
         _follow_up_after(uow, event, sr)
     if kind == "downward":
         for upward in _answered(uow, sr):
-            for task in lookup.find(uow, "Task", [("focus", f"ServiceRequest/{upward['id']}")]):
-                add_output(uow, task, RETURN_OUTPUT, f"ServiceRequest/{event.res_id}")
+            for task in queries.find(uow, "Task", [("focus", f"ServiceRequest/{upward['id']}")]):
+                add_output(uow, task, RETURN_OUTPUT, f"ServiceRequest/{event.res_id}", "return-referral-output")
+
+
+def _referral(event: WriteEvent) -> dict | None:
+    sr = event.resource
+    return sr if event.res_type == "ServiceRequest" and sr is not None and r.is_referral(sr) else None
 
 
 def check_task_outputs(uow: UnitOfWork, event: WriteEvent) -> None:
-    """Write hook on Task: an upward referral's Task lists the return referrals already there."""
+    """Check on Task (amended in place): an upward referral's Task lists the return referrals
+    already there."""
     task = event.resource
     if event.res_type != "Task" or task is None:
         return
-    focus = lookup.ref_key(task.get("focus"))
+    focus = el.ref_key(task.get("focus"))
     if not focus or focus[0] != "ServiceRequest" or not is_referral_task(uow, task):
         return
-    for down in lookup.find(uow, "ServiceRequest", [("based-on", f"ServiceRequest/{focus[1]}")]):
-        if lookup.direction(down) == "downward":
+    for down in queries.find(uow, "ServiceRequest", [("based-on", f"ServiceRequest/{focus[1]}")]):
+        if r.direction(down) == "downward":
             _append(task, RETURN_OUTPUT, f"ServiceRequest/{down['id']}")
 
 
@@ -67,32 +87,32 @@ def _follow_up_after(uow: UnitOfWork, event: WriteEvent, sr: dict) -> None:
         return
     if any(i.get("system") == n.PROPOSAL_ID for i in sr.get("identifier") or []):
         return
-    patient = lookup.ref_key(sr.get("subject"))
+    patient = el.ref_key(sr.get("subject"))
     if patient and patient[0] == "Patient":
-        day = lookup.day_of(sr.get("authoredOn")) or lookup.now(uow).date()
-        contract = lookup.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
+        day = el.day_of(sr.get("authoredOn")) or queries.now(uow).date()
+        contract = queries.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
         schedule_soon(uow, patient, ("Contract", contract["id"]) if contract else None, day, None,
-                      "转诊后2周内主动随访", f"ServiceRequest/{event.res_id}")
+                      "转诊后2周内主动随访", f"ServiceRequest/{event.res_id}", because="referral-follow-up")
 
 
 def privileged(uow: UnitOfWork, sr: dict) -> bool:
     """Requested by the resident's own family doctor, to a combination or partner hospital."""
-    patient = lookup.ref_key(sr.get("subject"))
-    doctor = lookup.practitioner_of(uow, sr.get("requester"))
-    day = lookup.day_of(sr.get("authoredOn")) or lookup.now(uow).date()
+    patient = el.ref_key(sr.get("subject"))
+    doctor = queries.practitioner_of(uow, sr.get("requester"))
+    day = el.day_of(sr.get("authoredOn")) or queries.now(uow).date()
     if not patient or patient[0] != "Patient" or doctor is None:
         return False
-    contract = lookup.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
+    contract = queries.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
     if contract is None:
         return False
-    team = lookup.resolve(uow, lookup.ext_value(contract, n.CARE_TEAM_EXT, "Reference"))
-    if doctor not in lookup.team_family_doctors(uow, team):
+    team = queries.resolve(uow, el.ext_value(contract, jn.CONTRACT_CARE_TEAM, "Reference"))
+    if doctor not in queries.team_family_doctors(uow, team):
         return False
-    combination = {lookup.ref_key(lookup.ext_value(e, "organization", "Reference"))
-                   for e in lookup.extensions(contract, n.COMBINATION)}
+    combination = {el.ref_key(el.ext_value(e, "organization", "Reference"))
+                   for e in el.extensions(contract, jn.COMBINATION_HOSPITAL)}
     for performer in sr.get("performer") or []:
-        for org in lookup.organisation_chain(uow, performer):
-            if ("Organization", org.get("id")) in combination or lookup.ext_value(org, n.PARTNER_HOSPITAL, "Boolean"):
+        for org in queries.organisation_chain(uow, performer):
+            if ("Organization", org.get("id")) in combination or el.ext_value(org, n.PARTNER_HOSPITAL, "Boolean"):
                 return True
     return False
 
@@ -103,7 +123,7 @@ def raise_priority(sr: dict, priority: str) -> None:
 
 
 def _set_green_channel(sr: dict) -> None:
-    for e in lookup.extensions(sr, n.GREEN_CHANNEL):
+    for e in el.extensions(sr, n.GREEN_CHANNEL):
         e["valueBoolean"] = True
         return
     sr.setdefault("extension", []).append({"url": n.GREEN_CHANNEL, "valueBoolean": True})
@@ -113,17 +133,17 @@ def _answered(uow: UnitOfWork, sr: dict) -> list[dict]:
     """The upward referrals a downward one answers (its ``basedOn`` ServiceRequests)."""
     found = []
     for i, based_on in enumerate(sr.get("basedOn") or []):
-        key = lookup.ref_key(based_on)
+        key = el.ref_key(based_on)
         if not key or key[0] != "ServiceRequest":
             continue
-        upward = lookup.resolve(uow, based_on)
+        upward = queries.resolve(uow, based_on)
         where = (f"ServiceRequest.basedOn[{i}]",)
         if upward is None:
             continue  # not (yet) on this server: a dangling reference is allowed, as elsewhere
-        if lookup.direction(upward) != "upward":
+        if r.direction(upward) != "upward":
             raise Unprocessable([Issue("business-rule", f"A downward referral answers an upward referral; "
                                        f"{key[0]}/{key[1]} is not one", expression=where)])
-        if lookup.ref_key(upward.get("subject")) != lookup.ref_key(sr.get("subject")):
+        if el.ref_key(upward.get("subject")) != el.ref_key(sr.get("subject")):
             raise Unprocessable([Issue("business-rule", f"The downward referral is for another resident than "
                                        f"the upward referral {key[0]}/{key[1]} it answers", expression=where)])
         found.append(upward)
@@ -137,11 +157,11 @@ def _append(task: dict, output_type: dict, reference: str) -> bool:
     return True
 
 
-def add_output(uow: UnitOfWork, task: dict, output_type: dict, reference: str) -> None:
+def add_output(uow: UnitOfWork, task: dict, output_type: dict, reference: str, because: str) -> None:
     """Record ``reference`` on a stored Task (a new version) unless it is there already."""
     changed = dict(task)
     changed["output"] = [dict(o) for o in task.get("output") or []]
     if _append(changed, output_type, reference):
         stored = uow.get("Task", task["id"], for_update=True)
         if stored is not None and not stored.deleted:
-            uow.save("PUT", "Task", task["id"], changed, stored)
+            uow.write_derived(changed, because=because, previous=stored)

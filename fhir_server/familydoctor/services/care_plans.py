@@ -22,17 +22,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 from itertools import pairwise
 
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
 from fhir_server.core.errors import BadRequest, Issue, Unprocessable
 from fhir_server.core.instants import fhir_instant
+from fhir_server.familydoctor import names as n
+from fhir_server.familydoctor import queries
+from fhir_server.familydoctor.rules.follow_up_plan import fill_from_history
 from fhir_server.interactions.common import current_or_raise, stored_response
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.operations.parameters import OperationInput
 from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import UnitOfWork
-
-from . import lookup
-from . import referral_names as n
-from .follow_ups import fill_from_history
 
 ANNUAL = n.ANNUAL_FOLLOW_UP
 # key population → (follow-up item, minimum visits a year): 国家基本公共卫生服务规范 §1.7
@@ -59,7 +60,7 @@ def apply(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: s
         raise BadRequest("persist=true stores the plan: invoke $apply with POST", expression=["persist"])
     package = current_or_raise(uow, "PlanDefinition", res_id or "").content or {}
     patient = _reference(uow, params, "subject", "Patient", required=True) or {}
-    today = lookup.now(uow).date()
+    today = queries.now(uow).date()
     contract = _contract(uow, params, patient, today)
     plan = build_plan(uow, package, patient, contract, today, params, request.base_url)
     if not persist:
@@ -68,7 +69,7 @@ def apply(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: s
     existing = _existing(uow, plan)
     if existing is not None:
         return stored_response(existing, 200, request.base_url)
-    stored = uow.save("POST", "CarePlan", uow.new_id(), plan, None)
+    stored = uow.write_derived(plan, because="apply", refuse=True)
     return stored_response(stored, 201, request.base_url, location=True)
 
 
@@ -76,8 +77,8 @@ def build_plan(uow: UnitOfWork, package: dict, patient: dict, contract: dict | N
                params: OperationInput, base_url: str) -> dict:
     start, end = _term(contract, today)
     conditions = _conditions(uow, patient)
-    populations = [e.get("valueCodeableConcept") for e in lookup.extensions(patient, n.KEY_POPULATION)]
-    keys = set(lookup.codes_of(populations, n.KEY_POPULATION_CS))
+    populations = [e.get("valueCodeableConcept") for e in el.extensions(patient, n.KEY_POPULATION)]
+    keys = set(el.codes_of(populations, n.KEY_POPULATION_CS))
     keys |= {key for _, key in conditions}
     items = package_items(package)
     for key in sorted(keys):
@@ -86,19 +87,19 @@ def build_plan(uow: UnitOfWork, package: dict, patient: dict, contract: dict | N
             items[code] = max(items.get(code, 0), minimum)
     if not FOLLOW_UP_ITEMS & {code for code, times in items.items() if times > 0}:
         items[ANNUAL] = 1
-    team = lookup.ext_value(contract, n.CARE_TEAM_EXT, "Reference") if contract else None
+    team = el.ext_value(contract, jn.CONTRACT_CARE_TEAM, "Reference") if contract else None
     activities = [a for code, times in items.items() for a in _activities(code, times, start, end)]
     categories = sorted({CATEGORY[c] for c in items if c in CATEGORY}) or ["general"]
     plan: dict = {"resourceType": "CarePlan", "meta": {"profile": [n.HEALTH_PLAN]}}
     if contract:
-        plan["extension"] = [{"url": n.CONTRACT_EXT, "valueReference": {"reference": f"Contract/{contract['id']}"}}]
+        plan["extension"] = [{"url": jn.CONTRACT_EXT, "valueReference": {"reference": f"Contract/{contract['id']}"}}]
     plan.update(instantiatesCanonical=[_canonical(package, base_url)], status="draft", intent="plan",
                 category=[{"coding": [{"system": n.PLAN_CATEGORY, "code": c, "display": CATEGORY_NAMES[c]}],
                            "text": CATEGORY_NAMES[c]} for c in categories],
                 title=f"{package.get('title') or package.get('name') or package.get('id')}健康管理方案",
                 subject={"reference": f"Patient/{patient['id']}"},
                 period={"start": start.isoformat(), "end": end.isoformat()},
-                created=fhir_instant(lookup.now(uow)))
+                created=fhir_instant(queries.now(uow)))
     encounter = _reference(uow, params, "encounter", "Encounter")
     if encounter:
         plan["encounter"] = {"reference": f"Encounter/{encounter['id']}"}
@@ -121,7 +122,7 @@ def package_items(package: dict) -> dict[str, int]:
     while stack:
         action = stack.pop(0)
         stack.extend(action.get("action") or [])
-        codes = lookup.codes_of(action.get("code") or [], n.SERVICE_ITEM)
+        codes = el.codes_of(action.get("code") or [], jn.SERVICE_ITEM)
         if codes:
             items[codes[0]] = items.get(codes[0], 0) + _per_year(action)
     return items
@@ -138,7 +139,7 @@ def _per_year(action: dict) -> int:
 
 
 def _activities(code: str, times: int, start: date, end: date) -> list[dict]:
-    coding = {"system": n.SERVICE_ITEM, "code": code}
+    coding = {"system": jn.SERVICE_ITEM, "code": code}
     if ITEM_NAMES.get(code):
         coding["display"] = ITEM_NAMES[code]
     concept = {"coding": [coding], "text": ITEM_NAMES.get(code, code)}
@@ -178,16 +179,16 @@ def _add_years(day: date, years: int) -> date:
 
 def _term(contract: dict | None, today: date) -> tuple[date, date]:
     applies = (contract or {}).get("applies") or {}
-    start = lookup.day_of(applies.get("start")) or today
-    end = lookup.day_of(applies.get("end")) or _add_years(start, 1) - timedelta(days=1)
+    start = el.day_of(applies.get("start")) or today
+    end = el.day_of(applies.get("end")) or _add_years(start, 1) - timedelta(days=1)
     return start, end
 
 
 def _conditions(uow: UnitOfWork, patient: dict) -> list[tuple[str, str]]:
     """(Condition reference, key population) of the resident's active chronic conditions."""
     found = []
-    for condition in lookup.find(uow, "Condition", [("subject", f"Patient/{patient['id']}")], count=100):
-        status = lookup.codes_of(condition.get("clinicalStatus"), CLINICAL)
+    for condition in queries.find(uow, "Condition", [("subject", f"Patient/{patient['id']}")], count=100):
+        status = el.codes_of(condition.get("clinicalStatus"), CLINICAL)
         if status and not set(status) & {"active", "recurrence", "relapse"}:
             continue
         for coding in (condition.get("code") or {}).get("coding") or []:
@@ -202,8 +203,8 @@ def _contract(uow: UnitOfWork, params: OperationInput, patient: dict, today: dat
     given = _reference(uow, params, "contract", "Contract")
     patient_key = ("Patient", patient["id"])
     if given is None:
-        return lookup.contract_in_force(uow, patient_key, today)
-    if patient_key not in {lookup.ref_key(s) for s in given.get("subject") or []}:
+        return queries.contract_in_force(uow, patient_key, today)
+    if patient_key not in {el.ref_key(s) for s in given.get("subject") or []}:
         raise Unprocessable([Issue("business-rule", f"Contract/{given['id']} does not cover Patient/{patient['id']}",
                                    expression=("contract",))])
     return given
@@ -219,11 +220,11 @@ def _reference(uow: UnitOfWork, params: OperationInput, name: str, kind: str, re
         raise BadRequest(f"Parameter '{name}' is given more than once; apply the plan to one {kind} at a time",
                          expression=[name])
     value = values[0].get("valueString") or (values[0].get("valueReference") or {}).get("reference")
-    key = lookup.ref_key(value)
+    key = el.ref_key(value)
     if key is None or key[0] != kind:
         raise BadRequest(f"Parameter '{name}' must be a {kind} reference ('{kind}/id'), not '{value}'",
                          expression=[name])
-    resource = lookup.resolve(uow, value)
+    resource = queries.resolve(uow, value)
     if resource is None:
         raise Unprocessable([Issue("not-found", f"Parameter '{name}': {key[0]}/{key[1]} is not known",
                                    expression=(name,))])
@@ -246,9 +247,9 @@ def _canonical(package: dict, base_url: str) -> str:
 def _existing(uow: UnitOfWork, plan: dict):
     subject = plan["subject"]["reference"]
     uow.lock(f"CarePlan$apply:{subject}:{plan['instantiatesCanonical'][0]}")
-    contract = lookup.ref_key(lookup.ext_value(plan, n.CONTRACT_EXT, "Reference"))
-    for found in lookup.find(uow, "CarePlan", [("subject", subject), ("status", "active")]):
-        same_contract = lookup.ref_key(lookup.ext_value(found, n.CONTRACT_EXT, "Reference")) == contract
+    contract = el.ref_key(el.ext_value(plan, jn.CONTRACT_EXT, "Reference"))
+    for found in queries.find(uow, "CarePlan", [("subject", subject), ("status", "active")]):
+        same_contract = el.ref_key(el.ext_value(found, jn.CONTRACT_EXT, "Reference")) == contract
         if same_contract and found.get("instantiatesCanonical") == plan["instantiatesCanonical"]:
             return uow.get("CarePlan", found["id"])
     return None

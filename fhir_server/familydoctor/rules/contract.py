@@ -34,8 +34,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from fhir_server.core import elements as el
 from fhir_server.core.jiayi_names import FAMILY_DOCTOR_ROLES
-from fhir_server.familydoctor import lookup
+from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
 from fhir_server.familydoctor.violations import Violation, raise_if_any
 from fhir_server.repository.base import UnitOfWork, WriteEvent
@@ -95,7 +96,7 @@ def _term(contract: dict) -> Iterator[Violation]:
 
 def _team(uow: UnitOfWork, contract: dict) -> Iterator[Violation]:
     reference = r.care_team(contract)
-    team = lookup.current(uow, reference) if reference and reference.startswith("CareTeam/") else None
+    team = queries.current(uow, reference) if reference and reference.startswith("CareTeam/") else None
     if team is None:
         yield Violation("jiayi-contract-care-team", "the contract names its family-doctor team "
                         "(extension jiayi-contract-care-team, an existing CareTeam)"
@@ -118,14 +119,14 @@ def team_lead_problem(team: dict) -> str | None:
 
 def _fees(uow: UnitOfWork, contract: dict, subjects: list[str]) -> Iterator[Violation]:
     terms = [t for t in contract.get("term") or [] if isinstance(t, dict)]
-    if not any(r.local_ref(t.get("topicReference")) for t in terms):
+    if not any(el.local_ref(t.get("topicReference")) for t in terms):
         yield Violation("jiayi-contract-package", "the contract names at least one service package "
                         "(term.topicReference to a PlanDefinition)", ("Contract.term",))
     for i, term in enumerate(terms):
-        reference = r.local_ref(term.get("topicReference"))
+        reference = el.local_ref(term.get("topicReference"))
         if reference is None:
             continue
-        package = lookup.current(uow, reference) if reference.startswith("PlanDefinition/") else None
+        package = queries.current(uow, reference) if reference.startswith("PlanDefinition/") else None
         where = f"Contract.term[{i}]"
         if package is None:
             yield Violation("jiayi-contract-package", f"{reference} is not a known service package",
@@ -150,7 +151,7 @@ def _term_people(term: dict) -> int:
     if not isinstance(offer, dict):
         return 0
     return len({ref for party in offer.get("party") or [] if isinstance(party, dict)
-                for ref in (r.local_ref(x) for x in party.get("reference") or []) if ref})
+                for ref in (el.local_ref(x) for x in party.get("reference") or []) if ref})
 
 
 def _household(uow: UnitOfWork, contract: dict, subjects: list[str]):
@@ -158,7 +159,7 @@ def _household(uow: UnitOfWork, contract: dict, subjects: list[str]):
     reference = r.household(contract)
     if reference is None:
         return None
-    group = lookup.current(uow, reference) if reference.startswith("Group/") else None
+    group = queries.current(uow, reference) if reference.startswith("Group/") else None
     if group is None:
         yield Violation("jiayi-contract-household-members", f"the household {reference} is not a known Group",
                         ("Contract.extension",))
@@ -177,7 +178,7 @@ def _household(uow: UnitOfWork, contract: dict, subjects: list[str]):
 
 def _signers(uow: UnitOfWork, contract: dict, subjects: list[str], group: dict | None) -> Iterator[Violation]:
     residents = [(i, ref) for i, s in enumerate(contract.get("signer") or []) if isinstance(s, dict)
-                 for ref in [r.local_ref(s.get("party"))] if ref and ref.split("/")[0] in ("Patient", "RelatedPerson")]
+                 for ref in [el.local_ref(s.get("party"))] if ref and ref.split("/")[0] in ("Patient", "RelatedPerson")]
     if not residents:
         yield Violation("jiayi-contract-signer", "the resident, a guardian or the household's representative "
                         "signs (Contract.signer.party a Patient or RelatedPerson)", ("Contract.signer",))
@@ -192,22 +193,22 @@ def _valid_signer(uow: UnitOfWork, party: str, subjects: list[str], group: dict 
     if party in subjects:
         return True
     if party.startswith("RelatedPerson/"):
-        related = lookup.current(uow, party)
-        return related is not None and r.local_ref(related.get("patient")) in subjects
+        related = queries.current(uow, party)
+        return related is not None and el.local_ref(related.get("patient")) in subjects
     if group is not None:
         return party in r.group_members(group)
     # a guardian who is a resident: a member of the household of someone covered
-    households = lookup.find_any(uow, "Group", "member", subjects)
+    households = queries.find_any(uow, "Group", "member", subjects)
     return any(party in r.group_members(g) for g in households)
 
 
 def one_in_force(uow: UnitOfWork, res_id: str, contract: dict) -> Iterator[Violation]:
     term = r.applies(contract)
     for i, subject in enumerate(contract.get("subject") or []):
-        patient = r.local_ref(subject)
+        patient = el.local_ref(subject)
         if not patient or not patient.startswith("Patient/"):
             continue
-        for other in lookup.find(uow, "Contract", [("patient", patient), ("status", "executed")]):
+        for other in queries.find(uow, "Contract", [("patient", patient), ("status", "executed")]):
             if other.get("id") != res_id and r.is_family_doctor_contract(other) and r.overlaps(term, r.applies(other)):
                 yield Violation("jiayi-contract-one-in-force",
                                 f"{patient} already has Contract/{other['id']} in force "
@@ -218,14 +219,14 @@ def one_in_force(uow: UnitOfWork, res_id: str, contract: dict) -> Iterator[Viola
 
 def capacity(uow: UnitOfWork, event: WriteEvent, contract: dict) -> Iterator[Violation]:
     team_ref = r.care_team(contract)
-    team = lookup.current(uow, team_ref)
+    team = queries.current(uow, team_ref)
     start, end = r.applies(contract)
     if team is None or start is None or end is None:
         return
     previous = event.previous.content if event.previous is not None and not event.previous.deleted else None
     if previous and _counted(previous, team_ref, (start, end)):
         return  # already counted against this team: the load does not change
-    load = lookup.count(uow, "Contract", [("care-team", team_ref or ""), ("status", "executed"),
+    load = queries.count(uow, "Contract", [("care-team", team_ref or ""), ("status", "executed"),
                                           ("applies", f"ge{start}"), ("applies", f"le{end}")])
     limit = r.capacity(team)
     if load + 1 > limit:

@@ -1,21 +1,13 @@
-"""The fixed names (SPEC Appendix A) the referral, slot and care-plan rules read and write,
-plus the few this area adds (recorded in docs/decisions.md).  Data only; the names the contract
-rules share come from :mod:`fhir_server.core.jiayi_names`, spelled once."""
+"""The family-doctor domain's own names: the profiles, extensions and code systems of SPEC
+Appendix A that the referral, follow-up, slot and care-plan rules read and write, plus the
+few this area adds (recorded in docs/decisions.md).  Data only.
 
-from fhir_server.core.jiayi_names import COMBINATION_HOSPITAL as COMBINATION  # noqa: F401
-from fhir_server.core.jiayi_names import CONTRACT_CARE_TEAM as CARE_TEAM_EXT  # noqa: F401
-from fhir_server.core.jiayi_names import (  # noqa: F401  (re-exported for the referral modules)
-    CONTRACT_EXT,
-    CS,
-    FAMILY_DOCTOR_ROLES,
-    FOLLOW_UP_METHOD,
-    SD,
-    SERVICE_ITEM,
-    SERVICE_ITEM_EXT,
-    SID,
-    TEAM_LEAD,
-    TEAM_ROLE,
-)
+The names the whole server shares (contract, team, card and service-item names) live in
+:mod:`fhir_server.core.jiayi_names` and are imported from there under their own names
+(``from fhir_server.core import jiayi_names as jn``); this module is ``n`` everywhere.
+"""
+
+from fhir_server.core.jiayi_names import CS, SD, SID
 
 # profiles
 REFERRAL = SD + "jiayi-referral"

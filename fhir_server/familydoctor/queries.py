@@ -1,4 +1,4 @@
-"""Reads the domain rules and operations share: references, extensions, codes, dates, searches,
+"""Lookups the domain rules and services share: the current version of a resource, searches,
 the contract in force, the team's family doctors and an organisation's parents.
 
 Everything goes through the caller's unit of work: inside a write a rule sees the transaction's
@@ -11,15 +11,24 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 
 from fhir_server import search
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
 from fhir_server.core import jsonio
-from fhir_server.core.errors import Issue, Unprocessable
-from fhir_server.core.references import parse_reference
-from fhir_server.repository.base import UnitOfWork
-
-from . import referral_names as n
+from fhir_server.core.errors import Gone, Issue, NotFound, Unprocessable
+from fhir_server.repository.base import StoredResource, UnitOfWork
 
 PAGE = 500
 OR_SLICE = 50  # values per OR list (the search cost limit allows 100)
+
+
+def existing(uow: UnitOfWork, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource:
+    """The current version of ``res_type/res_id``: 404 when unknown, 410 when deleted."""
+    stored = uow.get(res_type, res_id, for_update=for_update)
+    if stored is None:
+        raise NotFound(f"{res_type}/{res_id} is not known")
+    if stored.deleted:
+        raise Gone(f"{res_type}/{res_id} was deleted (version {stored.version})", headers={"ETag": stored.etag})
+    return stored
 
 
 def current(uow: UnitOfWork, reference: str | None) -> dict | None:
@@ -82,68 +91,11 @@ def by_identifier(uow: UnitOfWork, res_type: str, systems: tuple[str, ...], valu
     return list(find(uow, res_type, [("identifier", token)]))
 
 
-def ref_key(value: object) -> tuple[str, str] | None:
-    """(type, id) of a Reference dict or a reference string; None when it is not literal."""
-    text = value.get("reference") if isinstance(value, dict) else value
-    parsed = parse_reference(text) if isinstance(text, str) else None
-    return (parsed.res_type, parsed.res_id) if parsed else None
-
-
 def resolve(uow: UnitOfWork, value: object) -> dict | None:
     """The current content of a referenced resource (None: not literal, absent or deleted)."""
-    key = ref_key(value)
+    key = el.ref_key(value)
     stored = uow.get(*key) if key else None
     return stored.content if stored is not None and not stored.deleted else None
-
-
-def extensions(element: dict | None, url: str) -> list[dict]:
-    return [e for e in (element or {}).get("extension") or [] if isinstance(e, dict) and e.get("url") == url]
-
-
-def ext_value(element: dict | None, url: str, kind: str) -> object:
-    for e in extensions(element, url):
-        return e.get("value" + kind)
-    return None
-
-
-def has_coding(concepts: object, system: str, codes: Iterable[str] | None = None) -> bool:
-    wanted = set(codes) if codes is not None else None
-    for concept in concepts if isinstance(concepts, list) else [concepts]:
-        for coding in (concept or {}).get("coding") or [] if isinstance(concept, dict) else []:
-            if coding.get("system") == system and (wanted is None or coding.get("code") in wanted):
-                return True
-    return False
-
-
-def codes_of(concepts: object, system: str) -> list[str]:
-    found = []
-    for concept in concepts if isinstance(concepts, list) else [concepts]:
-        for coding in (concept or {}).get("coding") or [] if isinstance(concept, dict) else []:
-            if coding.get("system") == system and isinstance(coding.get("code"), str):
-                found.append(coding["code"])
-    return found
-
-
-def day_of(value: object) -> date | None:
-    """The calendar day of a FHIR date/dateTime string (its own offset kept)."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-def moment(value: object) -> datetime | None:
-    """A FHIR dateTime/instant as an aware datetime (a bare date: midnight UTC)."""
-    if not isinstance(value, str):
-        return None
-    text = value.replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text if "T" in text else text + "T00:00:00+00:00")
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def now(uow: UnitOfWork) -> datetime:
@@ -152,24 +104,11 @@ def now(uow: UnitOfWork) -> datetime:
     return moment_ if moment_.tzinfo else moment_.replace(tzinfo=UTC)
 
 
-def is_referral(sr: dict | None) -> bool:
-    """A jiayi-referral: claims the profile, carries a direction, or has the referral category."""
-    if not sr or sr.get("resourceType") != "ServiceRequest":
-        return False
-    return (n.REFERRAL in ((sr.get("meta") or {}).get("profile") or []) or bool(extensions(sr, n.DIRECTION))
-            or has_coding(sr.get("category"), n.SNOMED, ["3457005"]))
-
-
-def direction(sr: dict | None) -> str | None:
-    coding = ext_value(sr, n.DIRECTION, "Coding")
-    return coding.get("code") if isinstance(coding, dict) else None
-
-
 def contract_in_force(uow: UnitOfWork, patient: tuple[str, str], on: date,
                       hints: Iterable[object] = ()) -> dict | None:
     """The executed contract covering ``patient`` on ``on``: one of ``hints`` (references to
     Contracts, e.g. ``basedOn``) first, else a search by subject."""
-    candidates: list[dict | None] = [resolve(uow, h) for h in hints if (ref_key(h) or ("",))[0] == "Contract"]
+    candidates: list[dict | None] = [resolve(uow, h) for h in hints if (el.ref_key(h) or ("",))[0] == "Contract"]
     if not any(candidates):
         candidates = [*find(uow, "Contract", [("subject", f"{patient[0]}/{patient[1]}"), ("status", "executed")])]
     for contract in candidates:
@@ -181,18 +120,18 @@ def contract_in_force(uow: UnitOfWork, patient: tuple[str, str], on: date,
 def _covers(contract: dict, patient: tuple[str, str], on: date) -> bool:
     if contract.get("status") != "executed":
         return False
-    if patient not in {ref_key(s) for s in contract.get("subject") or []}:
+    if patient not in {el.ref_key(s) for s in contract.get("subject") or []}:
         return False
     applies = contract.get("applies") or {}
-    start, end = day_of(applies.get("start")), day_of(applies.get("end"))
+    start, end = el.day_of(applies.get("start")), el.day_of(applies.get("end"))
     return (start is None or start <= on) and (end is None or on <= end)
 
 
 def practitioner_of(uow: UnitOfWork, value: object) -> tuple[str, str] | None:
     """A Practitioner reference as such; a PractitionerRole's practitioner."""
-    key = ref_key(value)
+    key = el.ref_key(value)
     if key and key[0] == "PractitionerRole":
-        return ref_key((resolve(uow, value) or {}).get("practitioner"))
+        return el.ref_key((resolve(uow, value) or {}).get("practitioner"))
     return key if key and key[0] == "Practitioner" else None
 
 
@@ -201,8 +140,8 @@ def team_family_doctors(uow: UnitOfWork, team: dict | None) -> set[tuple[str, st
     doctor, or the lead)."""
     doctors = set()
     for p in (team or {}).get("participant") or []:
-        lead = ext_value(p, n.TEAM_LEAD, "Boolean") is True
-        if lead or has_coding(p.get("role"), n.TEAM_ROLE, n.FAMILY_DOCTOR_ROLES):
+        lead = el.ext_value(p, jn.TEAM_LEAD, "Boolean") is True
+        if lead or el.has_coding(p.get("role"), jn.TEAM_ROLE, jn.FAMILY_DOCTOR_ROLES):
             who = practitioner_of(uow, p.get("member"))
             if who:
                 doctors.add(who)
@@ -212,10 +151,10 @@ def team_family_doctors(uow: UnitOfWork, team: dict | None) -> set[tuple[str, st
 def is_family_doctor(uow: UnitOfWork, value: object) -> bool:
     """A requester is a family doctor: a PractitionerRole coded family-doctor/village-doctor, or
     a Practitioner who is a family doctor on some family-doctor team."""
-    key = ref_key(value)
+    key = el.ref_key(value)
     if key and key[0] == "PractitionerRole":
         role = resolve(uow, value) or {}
-        if has_coding(role.get("code"), n.TEAM_ROLE, n.FAMILY_DOCTOR_ROLES):
+        if el.has_coding(role.get("code"), jn.TEAM_ROLE, jn.FAMILY_DOCTOR_ROLES):
             return True
     who = practitioner_of(uow, value)
     if who is None:

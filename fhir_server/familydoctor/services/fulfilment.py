@@ -15,11 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from fhir_server.core import jiayi_names as n
-from fhir_server.familydoctor import lookup
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
+from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
-from fhir_server.familydoctor.lifecycle import family_doctor_contract
 from fhir_server.familydoctor.params import Params, parameters
+from fhir_server.familydoctor.services.lifecycle import family_doctor_contract
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import UnitOfWork
 
@@ -33,7 +34,7 @@ def fulfilment(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_
     due: Counter = Counter()
     people: set[str] = set()
     for term in contract.get("term") or []:
-        package = lookup.current(uow, r.local_ref(term.get("topicReference")))
+        package = queries.current(uow, el.local_ref(term.get("topicReference")))
         if package is None:
             continue
         covered = _covered(term) or r.subjects(contract)
@@ -42,7 +43,7 @@ def fulfilment(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_
             due[code] += per_year * len(covered)
     delivered = _delivered(uow, f"Contract/{contract.get('id')}", sorted(people), first, min(last, as_of))
     items = [{"name": "item", "part": [
-        {"name": "code", "valueCoding": {"system": n.SERVICE_ITEM, "code": code}},
+        {"name": "code", "valueCoding": {"system": jn.SERVICE_ITEM, "code": code}},
         {"name": "due", "valueInteger": due[code]},
         {"name": "delivered", "valueInteger": delivered.get(code, 0)}]} for code in sorted(due)]
     period = {"name": "period", "valuePeriod": {"start": first.isoformat(), "end": last.isoformat()}}
@@ -65,7 +66,7 @@ def _covered(term: dict) -> list[str]:
     offer = term.get("offer")
     if not isinstance(offer, dict):
         return []
-    refs = {r.local_ref(x) for party in offer.get("party") or [] for x in party.get("reference") or []}
+    refs = {el.local_ref(x) for party in offer.get("party") or [] for x in party.get("reference") or []}
     return sorted(ref for ref in refs if ref and ref.startswith("Patient/"))
 
 
@@ -73,14 +74,14 @@ def _delivered(uow: UnitOfWork, contract_ref: str, people: list[str], first: dt.
     counted: Counter = Counter()
     if last < first or not people:
         return counted
-    for encounter in lookup.find_any(uow, "Encounter", "patient", people, (("date", f"ge{first}"), ("date", f"le{last}"))):
-        day = r.parse_day((encounter.get("period") or {}).get("start"))
+    for encounter in queries.find_any(uow, "Encounter", "patient", people, (("date", f"ge{first}"), ("date", f"le{last}"))):
+        day = el.day_of((encounter.get("period") or {}).get("start"))
         if encounter.get("status") in NOT_DELIVERED or day is None or not first <= day <= last:
             continue
-        under = r.local_ref(r.extension_value(encounter, n.CONTRACT_EXT, "valueReference"))
-        follow_up = any(r.codes(t, n.FOLLOW_UP_METHOD) for t in encounter.get("type") or [])
+        under = el.local_ref(el.ext_value(encounter, jn.CONTRACT_EXT, "Reference"))
+        follow_up = any(el.codes_of(t, jn.FOLLOW_UP_METHOD) for t in encounter.get("type") or [])
         if under == contract_ref or (under is None and follow_up):
-            for e in r.extensions(encounter, n.SERVICE_ITEM_EXT):
-                for code in r.codes(e.get("valueCodeableConcept"), n.SERVICE_ITEM):
+            for e in el.extensions(encounter, jn.SERVICE_ITEM_EXT):
+                for code in el.codes_of(e.get("valueCodeableConcept"), jn.SERVICE_ITEM):
                     counted[code] += 1
     return counted

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fhir_server.familydoctor import family_doctor, fulfilment, lifecycle, two_card
+from fhir_server.familydoctor.services import family_doctor, fulfilment, lifecycle, two_card
 from fhir_server.operations.registry import Operation
 
 OD = "https://jiayi.dev/fhir/OperationDefinition/"

@@ -17,67 +17,79 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from fhir_server.core import elements as el
 from fhir_server.core.errors import Conflict, Issue, Unprocessable
+from fhir_server.familydoctor import names as n
+from fhir_server.familydoctor import queries
+from fhir_server.familydoctor import records as r
 from fhir_server.repository.base import UnitOfWork, WriteEvent
-
-from . import lookup
-from . import referral_names as n
 
 BOOKING = frozenset({"proposed", "pending", "booked"})
 HOLDING = frozenset({"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled", "waitlist"})
 
 
 def check_appointment(uow: UnitOfWork, event: WriteEvent) -> None:
-    """Write hook on Appointment."""
+    """Check on Appointment: each slot it starts to hold is locked, open to it and free."""
+    for slot_id, where in _taking(event):
+        check_slot(uow, slot_id, event.resource or {}, event.res_id, where)
+
+
+def hold_slots(uow: UnitOfWork, event: WriteEvent) -> None:
+    """Derivation on Appointment (stored): the slots it took are busy, those it let go free."""
     if event.res_type != "Appointment":
         return
-    new = event.resource or {}
-    old = event.previous.content if event.previous and not event.previous.deleted else None
-    held_before = _held(old)
-    held_now = _held(new) if event.resource is not None else set()
-    for released in sorted(held_before - held_now):
+    for released in sorted(_held(_before(event)) - _held(event.resource)):
         _set_slot_status(uow, released, "free", event.res_id)
-    if new.get("status") not in BOOKING:
-        return
-    for i, slot_ref in enumerate(new.get("slot") or []):
-        key = lookup.ref_key(slot_ref)
-        if key and key[0] == "Slot" and key not in held_before:
-            book_slot(uow, key[1], new, event.res_id, f"Appointment.slot[{i}]")
+    for slot_id, _where in _taking(event):
+        _set_slot_status(uow, ("Slot", slot_id), "busy", event.res_id)
+
+
+def _before(event: WriteEvent) -> dict | None:
+    return event.previous.content if event.previous and not event.previous.deleted else None
+
+
+def _taking(event: WriteEvent) -> list[tuple[str, str]]:
+    """(Slot id, where) of the slots a booking Appointment names that it did not hold before."""
+    new = event.resource
+    if event.res_type != "Appointment" or new is None or new.get("status") not in BOOKING:
+        return []
+    held_before = _held(_before(event))
+    return [(key[1], f"Appointment.slot[{i}]") for i, slot_ref in enumerate(new.get("slot") or [])
+            if (key := el.ref_key(slot_ref)) and key[0] == "Slot" and key not in held_before]
 
 
 def _held(appointment: dict | None) -> set[tuple[str, str]]:
     if not appointment or appointment.get("status") not in HOLDING:
         return set()
-    return {k for k in (lookup.ref_key(s) for s in appointment.get("slot") or []) if k and k[0] == "Slot"}
+    return {k for k in (el.ref_key(s) for s in appointment.get("slot") or []) if k and k[0] == "Slot"}
 
 
-def book_slot(uow: UnitOfWork, slot_id: str, appointment: dict, appointment_id: str, where: str) -> None:
-    """Take ``Slot/slot_id`` for the appointment: the rules, the lock, then busy."""
+def check_slot(uow: UnitOfWork, slot_id: str, appointment: dict, appointment_id: str, where: str) -> None:
+    """May the appointment take ``Slot/slot_id``: the lock, then the rules (marked busy once stored)."""
     uow.lock(f"Slot/{slot_id}")
     stored = uow.get("Slot", slot_id, for_update=True)
     if stored is None or stored.deleted:
         return  # a dangling reference is the client's business, as elsewhere
     slot = stored.content or {}
-    check_opening(uow, slot, appointment, lookup.now(uow), where)
+    check_opening(uow, slot, appointment, queries.now(uow), where)
     holder = _other_holder(uow, slot_id, appointment_id)
     if holder or slot.get("status") not in ("free", None):
         raise Conflict([Issue("business-rule", f"Slot/{slot_id} is already taken"
                               + (f" by Appointment/{holder}" if holder else f" (status {slot.get('status')})"),
                               expression=(where,))])
-    uow.save("PUT", "Slot", slot_id, {**slot, "status": "busy"}, stored)
 
 
 def check_opening(uow: UnitOfWork, slot: dict, appointment: dict, now: datetime, where: str) -> None:
     """Reserved: only through a family doctor's referral, from the family-doctor open time.
     Otherwise: from the hospital's public opening."""
-    start = lookup.moment(slot.get("start"))
+    start = el.moment(slot.get("start"))
     referral = family_doctor_referral(uow, appointment)
-    if lookup.ext_value(slot, n.RESERVED, "Boolean") is True:
+    if el.ext_value(slot, n.RESERVED, "Boolean") is True:
         if referral is None:
             raise Unprocessable([Issue("business-rule", f"Slot/{slot.get('id')} is reserved for family doctors "
                                        "(家庭医生预留号源): book it through a referral by a family doctor "
                                        "(Appointment.basedOn a jiayi-referral ServiceRequest)", expression=(where,))])
-        opens = lookup.moment(lookup.ext_value(slot, n.FAMILY_DOCTOR_OPEN, "DateTime"))
+        opens = el.moment(el.ext_value(slot, n.FAMILY_DOCTOR_OPEN, "DateTime"))
         if opens and now < opens:
             raise Unprocessable([Issue("business-rule", f"Slot/{slot.get('id')} opens to family doctors at "
                                        f"{opens.isoformat()}", expression=(where,))])
@@ -91,24 +103,24 @@ def check_opening(uow: UnitOfWork, slot: dict, appointment: dict, now: datetime,
 
 def family_doctor_referral(uow: UnitOfWork, appointment: dict) -> dict | None:
     for based_on in appointment.get("basedOn") or []:
-        sr = lookup.resolve(uow, based_on)
-        if sr is not None and lookup.is_referral(sr) and sr.get("status") == "active" and lookup.is_family_doctor(uow, sr.get("requester")):
+        sr = queries.resolve(uow, based_on)
+        if sr is not None and r.is_referral(sr) and sr.get("status") == "active" and queries.is_family_doctor(uow, sr.get("requester")):
             return sr
     return None
 
 
 def public_lead_days(uow: UnitOfWork, slot: dict) -> int | None:
-    schedule = lookup.resolve(uow, slot.get("schedule")) or {}
+    schedule = queries.resolve(uow, slot.get("schedule")) or {}
     for actor in schedule.get("actor") or []:
-        for org in lookup.organisation_chain(uow, actor):
-            days = lookup.ext_value(org, n.PUBLIC_LEAD_DAYS, "Integer")
+        for org in queries.organisation_chain(uow, actor):
+            days = el.ext_value(org, n.PUBLIC_LEAD_DAYS, "Integer")
             if isinstance(days, int):
                 return days
     return None
 
 
 def _other_holder(uow: UnitOfWork, slot_id: str, appointment_id: str) -> str | None:
-    for other in lookup.find(uow, "Appointment", [("slot", f"Slot/{slot_id}")], count=20):
+    for other in queries.find(uow, "Appointment", [("slot", f"Slot/{slot_id}")], count=20):
         if other.get("id") != appointment_id and other.get("status") in HOLDING:
             return other["id"]
     return None
@@ -120,4 +132,4 @@ def _set_slot_status(uow: UnitOfWork, key: tuple[str, str], status: str, appoint
         return
     if status == "free" and _other_holder(uow, key[1], appointment_id):
         return
-    uow.save("PUT", key[0], key[1], {**(stored.content or {}), "status": status}, stored)
+    uow.write_derived({**(stored.content or {}), "status": status}, because="slot-status", previous=stored)

@@ -16,11 +16,12 @@ adapters): it may start in any state of the machine.
 
 from __future__ import annotations
 
+from fhir_server.core import elements as el
 from fhir_server.core.errors import Conflict, Issue, Unprocessable
+from fhir_server.familydoctor import names as n
+from fhir_server.familydoctor import queries
+from fhir_server.familydoctor import records as r
 from fhir_server.repository.base import UnitOfWork, WriteEvent
-
-from . import lookup
-from . import referral_names as n
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"requested", "cancelled"}),
@@ -47,8 +48,8 @@ def allowed(before: str, after: str) -> bool:
 def is_referral_task(uow: UnitOfWork, task: dict) -> bool:
     if n.REFERRAL_TASK in ((task.get("meta") or {}).get("profile") or []):
         return True
-    focus = lookup.ref_key(task.get("focus"))
-    return bool(focus and focus[0] == "ServiceRequest" and lookup.is_referral(lookup.resolve(uow, task["focus"])))
+    focus = el.ref_key(task.get("focus"))
+    return bool(focus and focus[0] == "ServiceRequest" and r.is_referral(queries.resolve(uow, task["focus"])))
 
 
 def check_task(uow: UnitOfWork, event: WriteEvent) -> None:

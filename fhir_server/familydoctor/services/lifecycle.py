@@ -4,7 +4,7 @@ ending in a window; the nightly job ``jiayi contracts renew-due`` runs the same 
 
 A renewal is a new executed Contract starting the day after its predecessor ends, linked
 by ``jiayi-renews``; the predecessor is left as it is and simply ends at its term.  It is
-written through ``uow.save`` like any other contract, so every contract rule applies to it.
+written through ``uow.write_derived`` (validated, tagged), so every contract rule applies to it.
 Renewing locks the predecessor first, so two renewals of one contract (a retried request,
 two nightly jobs) make one successor.
 """
@@ -14,19 +14,19 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
-from fhir_server.core import jiayi_names as n
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
 from fhir_server.core.errors import FHIRError
 from fhir_server.core.instants import fhir_instant
-from fhir_server.familydoctor import lookup
+from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
 from fhir_server.familydoctor.params import Params, parameters
 from fhir_server.familydoctor.violations import refuse
 from fhir_server.interactions.common import current_or_raise, stored_response
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.interactions.create import create_resource
 from fhir_server.repository.base import StoredResource, UnitOfWork
 
-REQUESTED_BY = n.SD + "jiayi-termination-requested-by"
+REQUESTED_BY = jn.SD + "jiayi-termination-requested-by"
 LIVE_SUCCESSOR = ("offered", "executed")
 
 
@@ -43,9 +43,9 @@ def family_doctor_contract(uow: UnitOfWork, res_id: str, *, for_update: bool = T
 def terminate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
     params = Params(request)
     reason = params.string("reason", required=True)
-    if reason not in n.TERMINATION_REASONS:
+    if reason not in jn.TERMINATION_REASONS:
         refuse("jiayi-termination-reason", f"reason '{reason}' is not a termination-reason code "
-               f"({', '.join(n.TERMINATION_REASONS)})", "reason")
+               f"({', '.join(jn.TERMINATION_REASONS)})", "reason")
     day = params.date("date") or r.today(uow.now())
     requested_by = params.reference("requestedBy", ("Patient", "RelatedPerson", "Practitioner",
                                                     "PractitionerRole", "Organization"))
@@ -59,12 +59,12 @@ def terminate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_i
         refuse("jiayi-contract-terminate", f"the termination date {day} is outside the term {start}..{end}",
                "date")
     contract["status"] = "terminated"
-    contract["expirationType"] = {"coding": [{"system": n.TERMINATION_REASON, "code": reason}], "text": reason}
+    contract["expirationType"] = {"coding": [{"system": jn.TERMINATION_REASON, "code": reason}], "text": reason}
     contract["applies"] = {**contract.get("applies", {}), "end": day.isoformat()}
     if requested_by:
         contract["extension"] = [e for e in contract.get("extension") or [] if e.get("url") != REQUESTED_BY]
         contract["extension"].append({"url": REQUESTED_BY, "valueReference": requested_by})
-    saved = create_resource(uow, "Contract", contract, stored.res_id, "POST", stored)
+    saved = uow.write_derived(contract, because="terminate", previous=stored, refuse=True)
     return stored_response(saved, 200, request.base_url)
 
 
@@ -100,14 +100,14 @@ def renew_contract(uow: UnitOfWork, stored: StoredResource, years: int | None = 
     new_start = end + dt.timedelta(days=1)
     new = successor_contract(uow, old, stored.res_id, new_start, r.add_years(new_start, years) - dt.timedelta(days=1))
     if team:
-        _set_extension(new, n.CONTRACT_CARE_TEAM, {"valueReference": {"reference": team}})
+        _set_extension(new, jn.CONTRACT_CARE_TEAM, {"valueReference": {"reference": team}})
     if packages:
         new["term"] = [_term_for(uow, old, p) for p in packages]
-    return create_resource(uow, "Contract", new, uow.new_id(), "POST")
+    return uow.write_derived(new, because="renew", refuse=True)
 
 
 def successors(uow: UnitOfWork, res_id: str) -> list[dict]:
-    return [c for c in lookup.find(uow, "Contract", [("renews", f"Contract/{res_id}")])
+    return [c for c in queries.find(uow, "Contract", [("renews", f"Contract/{res_id}")])
             if c.get("status") in LIVE_SUCCESSOR]
 
 
@@ -116,9 +116,9 @@ def successor_contract(uow: UnitOfWork, old: dict, old_id: str, start: dt.date, 
     new["status"] = "executed"
     new["issued"] = fhir_instant(uow.now())
     new["applies"] = {"start": start.isoformat(), "end": end.isoformat()}
-    _set_extension(new, n.RENEWS, {"valueReference": {"reference": f"Contract/{old_id}"}})
+    _set_extension(new, jn.RENEWS, {"valueReference": {"reference": f"Contract/{old_id}"}})
     for identifier in new.get("identifier") or []:
-        if identifier.get("system") == n.CONTRACT_NUMBER and isinstance(identifier.get("value"), str):
+        if identifier.get("system") == jn.CONTRACT_NUMBER and isinstance(identifier.get("value"), str):
             identifier["value"] = identifier["value"].split("-R")[0] + f"-R{start.year}"
     return new
 
@@ -132,14 +132,14 @@ def _term_for(uow: UnitOfWork, old: dict, package_ref: str) -> dict:
     """The old term of that package, or a new one: the annual price times the people covered,
     paid by the resident signer (the split can be corrected by updating the contract)."""
     for term in old.get("term") or []:
-        if r.local_ref(term.get("topicReference")) == package_ref:
+        if el.local_ref(term.get("topicReference")) == package_ref:
             return copy.deepcopy(term)
-    package = lookup.current(uow, package_ref) or {}
+    package = queries.current(uow, package_ref) or {}
     if not package:
         refuse("jiayi-contract-package", f"{package_ref} is not a known service package", "package")
     people = r.subjects(old)
     price = r.annual_price(package) or 0
-    payer = next((s.get("party") for s in old.get("signer") or [] if (r.local_ref(s.get("party")) or "")
+    payer = next((s.get("party") for s in old.get("signer") or [] if (el.local_ref(s.get("party")) or "")
                   .split("/")[0] in ("Patient", "RelatedPerson")), {"reference": people[0]})
     new: dict = {"topicReference": {"reference": package_ref}, "text": package.get("title"),
                   "offer": {"party": [{"reference": [{"reference": p} for p in people], "role": {"text": "服务对象"}}]}}
@@ -166,7 +166,7 @@ def renew_all_due(uow: UnitOfWork, as_of: dt.date, window: int) -> tuple[list[st
     """Renew every executed auto-renew contract ending in [as_of, as_of + window] that has no
     successor yet; a contract a rule refuses to renew is reported, the others still renewed."""
     last = as_of + dt.timedelta(days=window)
-    due = [c for c in lookup.find(uow, "Contract", [("status", "executed"), ("expiry", f"ge{as_of}"),
+    due = [c for c in queries.find(uow, "Contract", [("status", "executed"), ("expiry", f"ge{as_of}"),
                                                      ("expiry", f"le{last}")])
            if r.is_family_doctor_contract(c) and r.auto_renew(c)]
     renewed, skipped = [], []

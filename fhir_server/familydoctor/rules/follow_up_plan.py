@@ -15,30 +15,32 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
+from fhir_server.familydoctor import names as n
+from fhir_server.familydoctor import queries
 from fhir_server.repository.base import UnitOfWork, WriteEvent
-
-from . import lookup
-from . import referral_names as n
 
 FOLLOW_UP_ITEMS = n.FOLLOW_UP_ITEMS
 
 OPEN = frozenset({"scheduled", "not-started", "in-progress"})
 FOLLOW_UP_DAYS = 14  # 2周内随访
-FOLLOW_UP_AFTER = n.SD + "jiayi-follow-up-after"  # activity extension (added): what it follows up
+FOLLOW_UP_AFTER = jn.SD + "jiayi-follow-up-after"  # activity extension (added): what it follows up
 
 
 def schedule_soon(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str, str] | None, day: date,
-                  item: str | None, why: str, cause: str, evidence: tuple[str, ...] | list[str] = ()) -> None:
+                  item: str | None, why: str, cause: str, evidence: tuple[str, ...] | list[str] = (),
+                  because: str = "follow-up-schedule") -> None:
     """A follow-up due within 14 days of ``day`` in the resident's active plans, once per
     ``cause`` (the visit or the referral it follows up); ``item`` None: the plan's own
     follow-up item."""
     end = day + timedelta(days=FOLLOW_UP_DAYS)
     for plan in active_plans(uow, patient, contract):
         activities = plan.get("activity") or []
-        if any(lookup.ext_value(a, FOLLOW_UP_AFTER, "Reference") == {"reference": cause} for a in activities):
+        if any(el.ext_value(a, FOLLOW_UP_AFTER, "Reference") == {"reference": cause} for a in activities):
             continue
         code = item or _plan_item(activities)
-        detail: dict = {"code": {"coding": [{"system": n.SERVICE_ITEM, "code": code}], "text": why}}
+        detail: dict = {"code": {"coding": [{"system": jn.SERVICE_ITEM, "code": code}], "text": why}}
         if evidence:
             detail["reasonReference"] = [{"reference": r} for r in evidence]
         detail.update(status="scheduled", scheduledPeriod={"start": day.isoformat(), "end": end.isoformat()},
@@ -46,12 +48,13 @@ def schedule_soon(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str
         activity = {"extension": [{"url": FOLLOW_UP_AFTER, "valueReference": {"reference": cause}}], "detail": detail}
         stored = uow.get("CarePlan", plan["id"], for_update=True)
         if stored is not None and not stored.deleted:
-            uow.save("PUT", "CarePlan", plan["id"], {**plan, "activity": [*activities, activity]}, stored)
+            uow.write_derived({**plan, "activity": [*activities, activity]}, because=because,
+                              previous=stored)
 
 
 def _plan_item(activities: list[dict]) -> str:
     for activity in activities:
-        for code in lookup.codes_of((activity.get("detail") or {}).get("code"), n.SERVICE_ITEM):
+        for code in el.codes_of((activity.get("detail") or {}).get("code"), jn.SERVICE_ITEM):
             if code in FOLLOW_UP_ITEMS:
                 return code
     return n.ANNUAL_FOLLOW_UP
@@ -60,21 +63,21 @@ def _plan_item(activities: list[dict]) -> str:
 def is_follow_up(encounter: dict | None) -> bool:
     if not encounter or encounter.get("resourceType") != "Encounter":
         return False
-    return n.FOLLOW_UP in ((encounter.get("meta") or {}).get("profile") or []) or lookup.has_coding(
-        encounter.get("type") or [], n.FOLLOW_UP_METHOD)
+    return n.FOLLOW_UP in ((encounter.get("meta") or {}).get("profile") or []) or el.has_coding(
+        encounter.get("type") or [], jn.FOLLOW_UP_METHOD)
 
 
 def fill_plans(uow: UnitOfWork, event: WriteEvent) -> None:
-    """Write hook on Encounter."""
+    """Derivation on Encounter (after it is stored)."""
     encounter = event.resource
     if encounter is None or not is_follow_up(encounter) or encounter.get("status") != "finished":
         return
-    patient = lookup.ref_key(encounter.get("subject"))
-    day = lookup.day_of((encounter.get("period") or {}).get("start"))
+    patient = el.ref_key(encounter.get("subject"))
+    day = el.day_of((encounter.get("period") or {}).get("start"))
     if not patient or patient[0] != "Patient" or day is None:
         return
     reference = f"Encounter/{event.res_id}"
-    contract = lookup.ref_key(lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference"))
+    contract = el.ref_key(el.ext_value(encounter, jn.CONTRACT_EXT, "Reference"))
     for plan in active_plans(uow, patient, contract):
         if _filled_by(plan, reference):
             continue
@@ -82,18 +85,18 @@ def fill_plans(uow: UnitOfWork, event: WriteEvent) -> None:
         if changed:
             stored = uow.get("CarePlan", plan["id"], for_update=True)
             if stored is not None and not stored.deleted:
-                uow.save("PUT", "CarePlan", plan["id"], changed, stored)
+                uow.write_derived(changed, because="follow-up-plan-fill", previous=stored)
 
 
 def fill_from_history(uow: UnitOfWork, plan: dict) -> dict:
     """A new plan with the follow-ups the resident already had during its period filled in."""
     period, patient = plan.get("period") or {}, plan["subject"]["reference"]
-    contract = lookup.ref_key(lookup.ext_value(plan, n.CONTRACT_EXT, "Reference"))
+    contract = el.ref_key(el.ext_value(plan, jn.CONTRACT_EXT, "Reference"))
     items = [("subject", patient), ("date", f"ge{period.get('start')}"), ("date", f"le{period.get('end')}"),
              ("status", "finished"), ("_sort", "date")]
-    for encounter in lookup.find(uow, "Encounter", items, count=500) if period.get("start") else []:
-        named = lookup.ref_key(lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference"))
-        day = lookup.day_of((encounter.get("period") or {}).get("start"))
+    for encounter in queries.find(uow, "Encounter", items, count=500) if period.get("start") else []:
+        named = el.ref_key(el.ext_value(encounter, jn.CONTRACT_EXT, "Reference"))
+        day = el.day_of((encounter.get("period") or {}).get("start"))
         if not is_follow_up(encounter) or day is None or named not in (None, contract):
             continue
         plan = _fill(plan, _items(encounter), day, f"Encounter/{encounter['id']}") or plan
@@ -101,8 +104,8 @@ def fill_from_history(uow: UnitOfWork, plan: dict) -> dict:
 
 
 def _items(encounter: dict) -> list[str]:
-    return [c for e in lookup.extensions(encounter, n.SERVICE_ITEM_EXT)
-            for c in lookup.codes_of(e.get("valueCodeableConcept"), n.SERVICE_ITEM)]
+    return [c for e in el.extensions(encounter, jn.SERVICE_ITEM_EXT)
+            for c in el.codes_of(e.get("valueCodeableConcept"), jn.SERVICE_ITEM)]
 
 
 def _filled_by(plan: dict, reference: str) -> bool:
@@ -111,11 +114,11 @@ def _filled_by(plan: dict, reference: str) -> bool:
 
 
 def active_plans(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str, str] | None) -> list[dict]:
-    plans = lookup.find(uow, "CarePlan", [("subject", f"{patient[0]}/{patient[1]}"), ("status", "active")])
+    plans = queries.find(uow, "CarePlan", [("subject", f"{patient[0]}/{patient[1]}"), ("status", "active")])
     plans = [p for p in plans if n.HEALTH_PLAN in ((p.get("meta") or {}).get("profile") or [])
-             or lookup.extensions(p, n.CONTRACT_EXT)]
+             or el.extensions(p, jn.CONTRACT_EXT)]
     if contract:
-        plans = [p for p in plans if lookup.ref_key(lookup.ext_value(p, n.CONTRACT_EXT, "Reference")) in (None, contract)]
+        plans = [p for p in plans if el.ref_key(el.ext_value(p, jn.CONTRACT_EXT, "Reference")) in (None, contract)]
     return plans
 
 
@@ -139,12 +142,12 @@ def _pick(activities: list[dict], wanted: str | None, day: date) -> int | None:
     for i, activity in enumerate(activities):
         detail = activity.get("detail") or {}
         period = detail.get("scheduledPeriod") or {}
-        codes = lookup.codes_of(detail.get("code"), n.SERVICE_ITEM)
+        codes = el.codes_of(detail.get("code"), jn.SERVICE_ITEM)
         if detail.get("status") not in OPEN or not period or not codes:
             continue
         if (wanted is not None and wanted not in codes) or (wanted is None and not FOLLOW_UP_ITEMS & set(codes)):
             continue
-        start, end = lookup.day_of(period.get("start")), lookup.day_of(period.get("end"))
+        start, end = el.day_of(period.get("start")), el.day_of(period.get("end"))
         if start is not None and start > day:
             continue
         due = end or start or day

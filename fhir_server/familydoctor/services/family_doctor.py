@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fhir_server.core.errors import NotFound
-from fhir_server.familydoctor import lookup
+from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
 from fhir_server.familydoctor.params import Params, parameters
 from fhir_server.interactions.common import current_or_raise
@@ -18,7 +18,7 @@ from fhir_server.repository.base import UnitOfWork
 
 def contract_in_force(uow: UnitOfWork, patient: str, day: dt.date) -> dict | None:
     """The resident's executed family-doctor contract whose term contains ``day``."""
-    for contract in lookup.find(uow, "Contract", [("patient", patient), ("status", "executed")]):
+    for contract in queries.find(uow, "Contract", [("patient", patient), ("status", "executed")]):
         if r.is_family_doctor_contract(contract) and r.in_force_on(contract, day):
             return contract
     return None
@@ -32,11 +32,11 @@ def family_doctor(uow: UnitOfWork, request: FhirRequest, res_type: str | None, r
     if contract is None:
         raise NotFound(f"{patient} has no family-doctor contract in force on {day}")
     team_ref = r.care_team(contract)
-    team = lookup.current(uow, team_ref)
+    team = queries.current(uow, team_ref)
     doctor_ref = r.lead_doctor(team) if team else None
     named = [("contract", f"Contract/{contract['id']}", contract), ("careTeam", team_ref, team),
-             ("doctor", doctor_ref, lookup.current(uow, doctor_ref))]
-    named += [("hospital", org, lookup.current(uow, org)) for _level, org in r.combination_hospitals(contract)[:2]]
+             ("doctor", doctor_ref, queries.current(uow, doctor_ref))]
+    named += [("hospital", org, queries.current(uow, org)) for _level, org in r.combination_hospitals(contract)[:2]]
     refs = [{"name": name, "valueReference": {"reference": ref}} for name, ref, _ in named if ref]
     resources = [{"name": "resource", "resource": res} for _, ref, res in named if ref and res]
     return FhirResponse(200, parameters(*refs, *resources))

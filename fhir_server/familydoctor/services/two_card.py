@@ -23,20 +23,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fhir_server.core import jiayi_names as n
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
 from fhir_server.core.errors import BadRequest, Issue, Unprocessable
 from fhir_server.core.instants import fhir_instant
-from fhir_server.familydoctor import lookup
+from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
-from fhir_server.familydoctor.family_doctor import contract_in_force
 from fhir_server.familydoctor.params import Params
+from fhir_server.familydoctor.services.family_doctor import contract_in_force
 from fhir_server.familydoctor.violations import Violation
 from fhir_server.interactions.common import stored_response
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.interactions.create import create_resource
 from fhir_server.repository.base import UnitOfWork
 
-CONFIRMATION_DAYS = n.SD + "jiayi-service-confirmation-days"
+CONFIRMATION_DAYS = jn.SD + "jiayi-service-confirmation-days"
 _HOME_ITEMS = frozenset({"home-visit", "family-bed"})
 _V3_ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 _PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
@@ -45,20 +45,20 @@ _PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-typ
 def record_service(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
     event = _event(Params(request))
     uow.lock(f"jiayi-two-card:{event['eventId']}")
-    seen = lookup.by_identifier(uow, "Encounter", (n.TWO_CARD_EVENT,), event["eventId"])
+    seen = queries.by_identifier(uow, "Encounter", (jn.TWO_CARD_EVENT,), event["eventId"])
     if seen:
         stored = uow.get("Encounter", seen[0]["id"])
         if stored is not None:
             return stored_response(stored, 200, request.base_url)
     resident, doctor, contract = _checked(uow, event)
     encounter = _encounter(event, resident, doctor, contract)
-    saved = create_resource(uow, "Encounter", encounter, uow.new_id(), "POST")
+    saved = uow.write_derived(encounter, because="record-service", refuse=True)
     provenance = _provenance(uow, event, saved.reference, resident, doctor)
-    create_resource(uow, "Provenance", provenance, uow.new_id(), "POST")
+    uow.write_derived(provenance, because="record-service", refuse=True)
     days = _confirmation_days(uow, contract)
     if days:
         task = _confirmation(uow, event, saved.reference, resident, doctor, days)
-        create_resource(uow, "Task", task, uow.new_id(), "POST")
+        uow.write_derived(task, because="record-service", refuse=True)
     return stored_response(saved, 201, request.base_url, location=True)
 
 
@@ -71,9 +71,9 @@ def _event(params: Params) -> dict:
              "latitude": params.decimal("latitude", -90, 90), "longitude": params.decimal("longitude", -180, 180),
              "terminal": params.string("terminal")}
     problems = []
-    if card_type not in n.CARD_SYSTEMS:
+    if card_type not in jn.CARD_SYSTEMS:
         problems.append(Issue("code-invalid", f"residentCardType '{card_type}' is not a card-type code "
-                              f"({', '.join(n.CARD_SYSTEMS)})", expression=("residentCardType",)))
+                              f"({', '.join(jn.CARD_SYSTEMS)})", expression=("residentCardType",)))
     if not event["items"]:
         problems.append(Issue("required", "at least one 'item' (a service-item code) is required",
                               expression=("item",)))
@@ -91,12 +91,12 @@ def _refuse(rule: str, message: str, *expression: str) -> Unprocessable:
 
 
 def _checked(uow: UnitOfWork, event: dict) -> tuple[str, str, dict]:
-    residents = lookup.by_identifier(uow, "Patient", n.CARD_SYSTEMS[event["cardType"]], event["cardNumber"])
+    residents = queries.by_identifier(uow, "Patient", jn.CARD_SYSTEMS[event["cardType"]], event["cardNumber"])
     if len(residents) != 1:
         what = "no resident holds" if not residents else "more than one resident holds"
         raise _refuse("jiayi-two-card-resident-card", f"{what} the {event['cardType']} {event['cardNumber']}",
                       "residentCardNumber")
-    doctors = lookup.by_identifier(uow, "Practitioner", (n.DOCTOR_CARD,), event["doctorCard"])
+    doctors = queries.by_identifier(uow, "Practitioner", (jn.DOCTOR_CARD,), event["doctorCard"])
     if len(doctors) != 1:
         what = "no practitioner holds" if not doctors else "more than one practitioner holds"
         raise _refuse("jiayi-two-card-doctor-card", f"{what} the doctor card {event['doctorCard']}",
@@ -106,7 +106,7 @@ def _checked(uow: UnitOfWork, event: dict) -> tuple[str, str, dict]:
     if contract is None:
         raise _refuse("jiayi-two-card-contract", f"{resident} has no family-doctor contract in force on "
                       f"{r.today(event['time'])}", "residentCardNumber")
-    team = lookup.current(uow, r.care_team(contract))
+    team = queries.current(uow, r.care_team(contract))
     if team is None or not _on_team(uow, team, doctor):
         raise _refuse("jiayi-two-card-team", f"{doctor} is not on {r.care_team(contract)}, the team of "
                       f"Contract/{contract['id']}", "doctorCardNumber")
@@ -124,8 +124,8 @@ def _on_team(uow: UnitOfWork, team: dict, doctor: str) -> bool:
         if member == doctor:
             return True
         if member.startswith("PractitionerRole/"):
-            role = lookup.current(uow, member)
-            if role and r.local_ref(role.get("practitioner")) == doctor:
+            role = queries.current(uow, member)
+            if role and el.local_ref(role.get("practitioner")) == doctor:
                 return True
     return False
 
@@ -134,10 +134,10 @@ def _entitled_items(uow: UnitOfWork, contract: dict, resident: str) -> set[str]:
     items: set[str] = set()
     for term in contract.get("term") or []:
         offer = term.get("offer") if isinstance(term.get("offer"), dict) else {}
-        covered = {r.local_ref(x) for p in offer.get("party") or [] for x in p.get("reference") or []}
+        covered = {el.local_ref(x) for p in offer.get("party") or [] for x in p.get("reference") or []}
         if covered and resident not in covered:
             continue
-        package = lookup.current(uow, r.local_ref(term.get("topicReference")))
+        package = queries.current(uow, el.local_ref(term.get("topicReference")))
         if package:
             items.update(r.package_items(package))
     return items
@@ -146,24 +146,24 @@ def _entitled_items(uow: UnitOfWork, contract: dict, resident: str) -> set[str]:
 def _encounter(event: dict, resident: str, doctor: str, contract: dict) -> dict:
     when = event["time"].isoformat()
     home = any(code in _HOME_ITEMS for code in event["items"])
-    extension = [{"url": n.CONTRACT_EXT, "valueReference": {"reference": f"Contract/{contract['id']}"}}]
-    extension += [{"url": n.SERVICE_ITEM_EXT, "valueCodeableConcept": {"coding": [
-        {"system": n.SERVICE_ITEM, "code": code}]}} for code in event["items"]]
+    extension = [{"url": jn.CONTRACT_EXT, "valueReference": {"reference": f"Contract/{contract['id']}"}}]
+    extension += [{"url": jn.SERVICE_ITEM_EXT, "valueCodeableConcept": {"coding": [
+        {"system": jn.SERVICE_ITEM, "code": code}]}} for code in event["items"]]
     encounter = {"resourceType": "Encounter", "extension": extension,
-                 "identifier": [{"system": n.TWO_CARD_EVENT, "value": event["eventId"]}],
+                 "identifier": [{"system": jn.TWO_CARD_EVENT, "value": event["eventId"]}],
                  "status": "finished",
                  "class": {"system": _V3_ACT, "code": "HH" if home else "AMB",
                            "display": "home health" if home else "ambulatory"},
                  "subject": {"reference": resident}, "participant": [{"individual": {"reference": doctor}}],
                  "period": {"start": when, "end": when}}
-    authority = [r.local_ref(a) for a in contract.get("authority") or []]
+    authority = [el.local_ref(a) for a in contract.get("authority") or []]
     if authority and authority[0]:
         encounter["serviceProvider"] = {"reference": authority[0]}
     return encounter
 
 
-def _card(code: str, number: str, system: str = n.CARD_TYPE) -> dict:
-    return {"url": n.CARD_EXT, "extension": [{"url": "type", "valueCoding": {"system": system, "code": code}},
+def _card(code: str, number: str, system: str = jn.CARD_TYPE) -> dict:
+    return {"url": jn.CARD_EXT, "extension": [{"url": "type", "valueCoding": {"system": system, "code": code}},
                                              {"url": "number", "valueString": number}]}
 
 
@@ -184,7 +184,7 @@ def _provenance(uow: UnitOfWork, event: dict, target: str, resident: str, doctor
         provenance["location"] = {"reference": "#place"}
     if event["terminal"]:
         contained.append({"resourceType": "Device", "id": "terminal",
-                          "identifier": [{"system": n.SID + "terminal", "value": event["terminal"]}]})
+                          "identifier": [{"system": jn.SID + "terminal", "value": event["terminal"]}]})
         agents.append(_agent("enterer", "#terminal"))
     if contained:
         provenance["contained"] = contained
@@ -196,8 +196,8 @@ def _provenance(uow: UnitOfWork, event: dict, target: str, resident: str, doctor
 
 def _confirmation_days(uow: UnitOfWork, contract: dict) -> int | None:
     for authority in contract.get("authority") or []:
-        org = lookup.current(uow, r.local_ref(authority))
-        days = r.extension_value(org, CONFIRMATION_DAYS, "valuePositiveInt") if org else None
+        org = queries.current(uow, el.local_ref(authority))
+        days = el.ext_value(org, CONFIRMATION_DAYS, "PositiveInt") if org else None
         if isinstance(days, int) and days > 0:
             return days
     return None

@@ -27,13 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
 from fhir_server.core.instants import fhir_instant
+from fhir_server.familydoctor import names as n
+from fhir_server.familydoctor import queries
+from fhir_server.familydoctor.rules.follow_up_plan import is_follow_up, schedule_soon
+from fhir_server.familydoctor.rules.referral import RANK, raise_priority
 from fhir_server.repository.base import UnitOfWork, WriteEvent
-
-from . import lookup
-from . import referral_names as n
-from .follow_ups import is_follow_up, schedule_soon
-from .referrals import RANK, raise_priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def judge(observations: list[dict]) -> Visit:
                     visit.danger.append(f"{t.measure} {value:g} {t.unit}")
                 elif value >= t.unsatisfactory:
                     visit.unsatisfactory.append(f"{t.measure} {value:g} {t.unit}")
-        classes = lookup.codes_of(obs.get("valueCodeableConcept"), n.CLASSIFICATION)
+        classes = el.codes_of(obs.get("valueCodeableConcept"), n.CLASSIFICATION)
         if "unsatisfactory" in classes:
             visit.unsatisfactory.append("classified 控制不满意")
         visit.adverse |= "adverse-reaction" in classes
@@ -119,7 +120,7 @@ def relevant(obs: dict | None) -> bool:
         return False
     codes = {c for c, _ in _values(obs)}
     return bool(codes & {c for t in THRESHOLDS for c in t.codes}) or bool(
-        lookup.codes_of(obs.get("valueCodeableConcept"), n.CLASSIFICATION))
+        el.codes_of(obs.get("valueCodeableConcept"), n.CLASSIFICATION))
 
 
 def apply_rules(uow: UnitOfWork, event: WriteEvent) -> None:
@@ -133,7 +134,7 @@ def apply_rules(uow: UnitOfWork, event: WriteEvent) -> None:
     alone = judge([obs])
     if not (alone.danger or alone.unsatisfactory or alone.adverse or alone.complication):
         return  # a normal value changes no decision: the visit's other values already made theirs
-    visit_ref = lookup.ref_key(obs.get("encounter"))
+    visit_ref = el.ref_key(obs.get("encounter"))
     if visit_ref is None or visit_ref[0] != "Encounter":
         return
     # the visit is judged once, when the transaction has written all its Observations
@@ -142,10 +143,10 @@ def apply_rules(uow: UnitOfWork, event: WriteEvent) -> None:
 
 def judge_visit(uow: UnitOfWork, visit_ref: tuple[str, str]) -> None:
     """The rules for one follow-up Encounter, from all its Observations as stored now."""
-    encounter = lookup.resolve(uow, {"reference": f"{visit_ref[0]}/{visit_ref[1]}"})
+    encounter = queries.resolve(uow, {"reference": f"{visit_ref[0]}/{visit_ref[1]}"})
     if encounter is None or not is_follow_up(encounter):
         return
-    visit = judge(lookup.find(uow, "Observation", [("encounter", f"Encounter/{encounter['id']}")]))
+    visit = judge(queries.find(uow, "Observation", [("encounter", f"Encounter/{encounter['id']}")]))
     before = _previous_visit(uow, encounter)
     decide(uow, encounter, visit, before)
 
@@ -178,51 +179,53 @@ def decide(uow: UnitOfWork, encounter: dict, visit: Visit, before: Visit | None)
 
 def _previous_visit(uow: UnitOfWork, encounter: dict) -> Visit | None:
     start = (encounter.get("period") or {}).get("start")
-    patient = lookup.ref_key(encounter.get("subject"))
+    patient = el.ref_key(encounter.get("subject"))
     if not start or not patient:
         return None
-    found = lookup.find(uow, "Encounter", [("subject", f"{patient[0]}/{patient[1]}"), ("date", f"lt{start}"),
+    found = queries.find(uow, "Encounter", [("subject", f"{patient[0]}/{patient[1]}"), ("date", f"lt{start}"),
                                            ("_sort", "-date")], count=10)
     for earlier in found:
         if earlier.get("id") != encounter.get("id") and is_follow_up(earlier) and earlier.get("status") == "finished":
-            return judge(lookup.find(uow, "Observation", [("encounter", f"Encounter/{earlier['id']}")]))
+            return judge(queries.find(uow, "Observation", [("encounter", f"Encounter/{earlier['id']}")]))
     return None
 
 
 def _day(encounter: dict) -> date | None:
-    return lookup.day_of((encounter.get("period") or {}).get("start"))
+    return el.day_of((encounter.get("period") or {}).get("start"))
 
 
 def schedule_follow_up(uow: UnitOfWork, encounter: dict, visit: Visit, why: str) -> None:
-    day, patient = _day(encounter), lookup.ref_key(encounter.get("subject"))
+    day, patient = _day(encounter), el.ref_key(encounter.get("subject"))
     if day is None or patient is None:
         return
-    contract = lookup.ref_key(lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference"))
+    contract = el.ref_key(el.ext_value(encounter, jn.CONTRACT_EXT, "Reference"))
     item = min(visit.items) if visit.items else None
     schedule_soon(uow, patient, contract, day, item, why, f"Encounter/{encounter['id']}", visit.evidence)
 
 
 def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: str, reason: str) -> None:
     identifier = f"Encounter/{encounter['id']}"
-    patient = lookup.ref_key(encounter.get("subject"))
-    existing = [sr for sr in lookup.find(uow, "ServiceRequest", [
+    patient = el.ref_key(encounter.get("subject"))
+    existing = [sr for sr in queries.find(uow, "ServiceRequest", [
         ("subject", f"{patient[0]}/{patient[1]}" if patient else ""), ("identifier", f"{n.PROPOSAL_ID}|"),
         ("status", "draft")], count=5)] if patient else []
     if existing:  # one open proposal per resident: a later visit can only make it more urgent
         sr = existing[0]
         if RANK.get(sr.get("priority") or "routine", 0) < RANK[priority]:
             _raise(uow, "ServiceRequest", sr, priority)
-            for task in lookup.find(uow, "Task", [("focus", f"ServiceRequest/{sr['id']}"), ("status", "draft")]):
+            for task in queries.find(uow, "Task", [("focus", f"ServiceRequest/{sr['id']}"), ("status", "draft")]):
                 _raise(uow, "Task", task, priority)
         return
-    day = _day(encounter) or lookup.now(uow).date()
-    contract = lookup.contract_in_force(uow, patient, day,
-                                        [lookup.ext_value(encounter, n.CONTRACT_EXT, "Reference")]) if patient else None
+    day = _day(encounter) or queries.now(uow).date()
+    contract = queries.contract_in_force(uow, patient, day,
+                                        [el.ext_value(encounter, jn.CONTRACT_EXT, "Reference")]) if patient else None
     doctor = _doctor(uow, encounter, contract)
-    sr_id, task_id = uow.new_id(), uow.new_id()
-    sr = _proposal(encounter, visit, priority, reason, contract, doctor, identifier, lookup.now(uow))
-    saved = uow.save("POST", "ServiceRequest", sr_id, sr, None).content or sr
-    priority = saved.get("priority", priority)  # as the hooks left it (the green channel raises it)
+    sr_id, task_id = uow.new_id(), uow.new_id()  # both ids first, as before (the ids a test injects)
+    sr = _proposal(encounter, visit, priority, reason, contract, doctor, identifier, queries.now(uow))
+    saved = uow.write_derived(sr, because="follow-up-proposal", res_id=sr_id)
+    if saved is None:
+        return  # not a valid referral in this resident's context (e.g. no family doctor on record)
+    priority = (saved.content or sr).get("priority", priority)  # as the checks left it (green channel)
     task = {"resourceType": "Task", "meta": {"profile": [n.REFERRAL_TASK]}, "status": "draft", "intent": "proposal",
             "priority": priority,
             "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "approve"}],
@@ -232,7 +235,7 @@ def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: s
             "authoredOn": sr["authoredOn"]}
     if doctor:
         task["owner"] = doctor
-    uow.save("POST", "Task", task_id, task, None)
+    uow.write_derived(task, because="follow-up-proposal", res_id=task_id)
 
 
 def _raise(uow: UnitOfWork, res_type: str, resource: dict, priority: str) -> None:
@@ -240,16 +243,16 @@ def _raise(uow: UnitOfWork, res_type: str, resource: dict, priority: str) -> Non
     raise_priority(raised, priority)
     stored = uow.get(res_type, resource["id"], for_update=True)
     if stored is not None and not stored.deleted and raised != resource:
-        uow.save("PUT", res_type, resource["id"], raised, stored)
+        uow.write_derived(raised, because="follow-up-proposal", previous=stored)
 
 
 def _doctor(uow: UnitOfWork, encounter: dict, contract: dict | None) -> dict | None:
     for p in encounter.get("participant") or []:
-        key = lookup.ref_key(p.get("individual"))
+        key = el.ref_key(p.get("individual"))
         if key and key[0] in ("Practitioner", "PractitionerRole"):
             return {"reference": f"{key[0]}/{key[1]}"}
-    team = lookup.resolve(uow, lookup.ext_value(contract, n.CARE_TEAM_EXT, "Reference")) if contract else None
-    doctors = sorted(lookup.team_family_doctors(uow, team))
+    team = queries.resolve(uow, el.ext_value(contract, jn.CONTRACT_CARE_TEAM, "Reference")) if contract else None
+    doctors = sorted(queries.team_family_doctors(uow, team))
     return {"reference": f"Practitioner/{doctors[0][1]}"} if doctors else None
 
 
@@ -266,9 +269,9 @@ def _proposal(encounter: dict, visit: Visit, priority: str, reason: str, contrac
               authoredOn=(encounter.get("period") or {}).get("start") or fhir_instant(now))
     if doctor:
         sr["requester"] = doctor
-    hospitals = sorted(lookup.extensions(contract, n.COMBINATION),
-                       key=lambda e: lookup.ext_value(e, "level", "Code") != "district") if contract else []
-    performer = lookup.ext_value(hospitals[0], "organization", "Reference") if hospitals else None
+    hospitals = sorted(el.extensions(contract, jn.COMBINATION_HOSPITAL),
+                       key=lambda e: el.ext_value(e, "level", "Code") != "district") if contract else []
+    performer = el.ext_value(hospitals[0], "organization", "Reference") if hospitals else None
     if performer:
         sr["performer"] = [performer]
     sr.update(reasonCode=[{"text": reason}], reasonReference=[{"reference": r} for r in visit.evidence],

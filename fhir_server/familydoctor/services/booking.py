@@ -14,18 +14,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fhir_server.core import elements as el
 from fhir_server.core.errors import BadRequest, Conflict, FHIRError, Issue, Unprocessable
 from fhir_server.core.instants import fhir_instant
+from fhir_server.familydoctor import names as n
+from fhir_server.familydoctor import queries
+from fhir_server.familydoctor import records as r
+from fhir_server.familydoctor.rules.referral import add_output
+from fhir_server.familydoctor.rules.referral_task import FINAL
 from fhir_server.interactions.common import current_or_raise, stored_response
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.operations.parameters import OperationInput
 from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import UnitOfWork
-
-from . import lookup
-from . import referral_names as n
-from .referral_task import FINAL
-from .referrals import add_output
 
 APPOINTMENT_OUTPUT = {"coding": [{"system": n.TASK_OUTPUT, "code": "appointment", "display": "预约"}], "text": "预约"}
 CANDIDATES = 200  # free slots examined per booking (earliest first)
@@ -35,17 +36,17 @@ def book(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: st
     requested = _not_before(OperationInput(request).value("notBefore"))
     referral = current_or_raise(uow, "ServiceRequest", res_id or "").content or {}
     _check_referral(uow, referral)
-    now = lookup.now(uow)
+    now = queries.now(uow)
     not_before = max(requested or now, now)
     schedules = schedules_of(uow, referral.get("performer") or [])
     for slot in _free_reserved_slots(uow, schedules, not_before, now):
         appointment = _appointment(uow, referral, slot, schedules[slot["schedule"]["reference"]], now)
         try:  # the Appointment write hook locks the slot, checks it and marks it busy
-            stored = uow.save("POST", "Appointment", uow.new_id(), appointment, None)
+            stored = uow.write_derived(appointment, because="book", refuse=True)
         except (Conflict, Unprocessable):
             continue  # taken by a concurrent booking meanwhile: the next one
-        for task in lookup.find(uow, "Task", [("focus", f"ServiceRequest/{referral['id']}")]):
-            add_output(uow, task, APPOINTMENT_OUTPUT, stored.reference)
+        for task in queries.find(uow, "Task", [("focus", f"ServiceRequest/{referral['id']}")]):
+            add_output(uow, task, APPOINTMENT_OUTPUT, stored.reference, "appointment-output")
         return stored_response(stored, 201, request.base_url, location=True)
     raise FHIRError([Issue("business-rule", f"No free slot reserved for family doctors is open at the performer of "
                            f"ServiceRequest/{referral['id']} from {fhir_instant(not_before)}", severity="error")],
@@ -53,15 +54,15 @@ def book(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: st
 
 
 def _check_referral(uow: UnitOfWork, referral: dict) -> None:
-    if not lookup.is_referral(referral):
+    if not r.is_referral(referral):
         raise Unprocessable([Issue("business-rule", "$book books slots for referrals (jiayi-referral) only")])
     if referral.get("status") != "active":
         raise Unprocessable([Issue("business-rule", f"The referral is '{referral.get('status')}'; only an active "
                                    "referral can be booked", expression=("ServiceRequest.status",))])
-    if not lookup.is_family_doctor(uow, referral.get("requester")):
+    if not queries.is_family_doctor(uow, referral.get("requester")):
         raise Unprocessable([Issue("business-rule", "Reserved slots are booked through a referral by a family "
                                    "doctor; the requester is not one", expression=("ServiceRequest.requester",))])
-    tasks = lookup.find(uow, "Task", [("focus", f"ServiceRequest/{referral['id']}")])
+    tasks = queries.find(uow, "Task", [("focus", f"ServiceRequest/{referral['id']}")])
     closed = [t for t in tasks if t.get("status") in FINAL]
     if tasks and len(closed) == len(tasks):
         raise Unprocessable([Issue("business-rule", f"The referral's Task is '{closed[0].get('status')}'; "
@@ -71,7 +72,7 @@ def _check_referral(uow: UnitOfWork, referral: dict) -> None:
 def _not_before(value: object) -> datetime | None:
     if value is None:
         return None
-    parsed = lookup.moment(value)
+    parsed = el.moment(value)
     if parsed is None:
         raise BadRequest(f"Parameter 'notBefore' must be a FHIR dateTime, not '{value}'", expression=["notBefore"])
     return parsed
@@ -81,27 +82,27 @@ def schedules_of(uow: UnitOfWork, performers: list) -> dict[str, dict]:
     """``Schedule/id`` → Schedule of every actor standing for the performers."""
     actors: list[str] = []
     for performer in performers:
-        key = lookup.ref_key(performer)
+        key = el.ref_key(performer)
         if not key:
             continue
         actors.append(f"{key[0]}/{key[1]}")
         if key[0] == "Organization":
-            orgs = [key[1]] + [o["id"] for o in lookup.find(uow, "Organization", [("partof", f"Organization/{key[1]}")])]
+            orgs = [key[1]] + [o["id"] for o in queries.find(uow, "Organization", [("partof", f"Organization/{key[1]}")])]
             for org in orgs:
                 actors.append(f"Organization/{org}")
                 for kind in ("PractitionerRole", "HealthcareService", "Location"):
-                    actors += [f"{kind}/{r['id']}" for r in lookup.find(uow, kind, [("organization", f"Organization/{org}")])]
+                    actors += [f"{kind}/{r['id']}" for r in queries.find(uow, kind, [("organization", f"Organization/{org}")])]
     found: dict[str, dict] = {}
     for start in range(0, len(actors), 50):
         chunk = ",".join(dict.fromkeys(actors[start:start + 50]))
-        for schedule in lookup.find(uow, "Schedule", [("actor", chunk)]) if chunk else []:
+        for schedule in queries.find(uow, "Schedule", [("actor", chunk)]) if chunk else []:
             if schedule.get("active", True):
                 found[f"Schedule/{schedule['id']}"] = schedule
     return found
 
 
 def _open(slot: dict, now: datetime) -> bool:
-    opens = lookup.moment(lookup.ext_value(slot, n.FAMILY_DOCTOR_OPEN, "DateTime"))
+    opens = el.moment(el.ext_value(slot, n.FAMILY_DOCTOR_OPEN, "DateTime"))
     return opens is None or opens <= now
 
 
@@ -112,11 +113,11 @@ def _free_reserved_slots(uow: UnitOfWork, schedules: dict[str, dict], not_before
     since = fhir_instant(not_before.astimezone(UTC))
     for start in range(0, len(names), 50):
         chunk = ",".join(names[start:start + 50])
-        slots += lookup.find(uow, "Slot", [("schedule", chunk), ("status", "free"), ("start", f"ge{since}"),
+        slots += queries.find(uow, "Slot", [("schedule", chunk), ("status", "free"), ("start", f"ge{since}"),
                                            ("_sort", "start")], count=CANDIDATES)
-    reserved = [s for s in slots if lookup.ext_value(s, n.RESERVED, "Boolean") is True
+    reserved = [s for s in slots if el.ext_value(s, n.RESERVED, "Boolean") is True
                 and s.get("schedule", {}).get("reference") in schedules and _open(s, now)]
-    return sorted(reserved, key=lambda s: lookup.moment(s.get("start")) or not_before)
+    return sorted(reserved, key=lambda s: el.moment(s.get("start")) or not_before)
 
 
 def _appointment(uow: UnitOfWork, referral: dict, slot: dict, schedule: dict, now: datetime) -> dict:
