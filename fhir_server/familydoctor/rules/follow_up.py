@@ -263,7 +263,7 @@ def _proposal(encounter: dict, visit: Visit, priority: str, reason: str, contrac
                                                                     "display": "上转"}}],
                 "identifier": [{"system": n.PROPOSAL_ID, "value": identifier}]}
     if contract:
-        sr["basedOn"] = [{"reference": f"Contract/{contract['id']}"}]
+        sr["supportingInfo"] = [{"reference": f"Contract/{contract['id']}"}]  # R4 basedOn takes no Contract
     sr.update(status="draft", intent="proposal", category=[{"coding": [n.REFERRAL_CATEGORY], "text": "转诊"}],
               priority=priority, code={"text": "上转转诊建议"}, subject=encounter["subject"],
               authoredOn=(encounter.get("period") or {}).get("start") or fhir_instant(now))
