@@ -51,12 +51,14 @@ def record_service(uow: UnitOfWork, event: dict) -> tuple[StoredResource, bool]:
     resident, doctor, contract = _checked(uow, event)
     encounter = _encounter(event, resident, doctor, contract)
     saved = uow.write_derived(encounter, because="record-service", refuse=True)
+    # the record's Provenance and confirmation Task follow from it: written when valid, never
+    # at the cost of the record itself
     provenance = _provenance(uow, event, saved.reference, resident, doctor)
-    uow.write_derived(provenance, because="record-service", refuse=True)
+    uow.write_derived(provenance, because="record-service")
     days = _confirmation_days(uow, contract)
     if days:
         task = _confirmation(uow, event, saved.reference, resident, doctor, days)
-        uow.write_derived(task, because="record-service", refuse=True)
+        uow.write_derived(task, because="record-service-confirmation")
     return saved, True
 
 
