@@ -185,33 +185,3 @@ def _after(client, plan_id: str) -> list[dict]:
     plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
     return [a for a in plan["activity"] if any(e["url"] == SD + "jiayi-follow-up-after" for e in a.get("extension", []))
             and a["extension"][0]["valueReference"]["reference"].startswith("ServiceRequest/")]
-
-
-DERIVED_BY = "https://jiayi.dev/fhir/CodeSystem/derived-by"
-
-
-def test_a_danger_value_without_a_family_doctor_on_record_is_accepted(client, world):
-    """Issue 16.1: the proposal would have no requester (no contract, no doctor on the visit), so
-    it is not written, and the client's valid Observation is stored all the same."""
-    pid = world.id("alone" + uuid.uuid4().hex[:6])
-    load(client, [{"resourceType": "Patient", "id": pid, "gender": "male"}])
-    eid = f"{pid}-v0"
-    encounter = {"resourceType": "Encounter", "id": eid, "status": "finished",
-                 "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
-                 "type": [{"coding": [{"system": CS + "follow-up-method", "code": "clinic"}]}],
-                 "subject": ref("Patient", pid), "period": {"start": "2026-11-01T10:00:00+08:00"}}
-    assert put(client, encounter).status_code == 201
-    response = put(client, _observations(eid, pid, DANGER)[0])
-    assert response.status_code == 201, response.get_json()
-    assert _proposals(client, pid) == []
-
-
-def test_what_a_rule_writes_is_tagged_derived(client, world):
-    pid, plan_id = _resident(client, world)
-    _visit(client, world, pid, 0, DANGER)
-    proposal = _proposals(client, pid)[0]
-    assert {"system": DERIVED_BY, "code": "follow-up-proposal"} in proposal["meta"]["tag"]
-    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
-    assert plan["meta"]["tag"][-1]["system"] == DERIVED_BY
-    tagged = client.get(f"/fhir/ServiceRequest?_tag={DERIVED_BY}|follow-up-proposal&subject=Patient/{pid}").get_json()
-    assert [e["resource"]["id"] for e in tagged["entry"]] == [proposal["id"]]
