@@ -1,6 +1,6 @@
 """Family-doctor contracts (jiayi-contract) for one household.
 
-Rules followed (SPEC §1, §4; checked on write by ``familydoctor.contract_rules``): at most
+Rules followed (SPEC §1, §4; checked on write by ``familydoctor.rules.contract``): at most
 one executed contract per resident; terms of 1–3 years, paid packages on the natural year;
 household signing by the head or a member representing the household, covering every
 member of the household; signers the resident (or guardian / representative) and the

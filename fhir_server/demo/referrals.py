@@ -101,7 +101,7 @@ def referrals(rng: random.Random, person: Person, home: Home, layout: Layout, as
     up_state = _state(rng, _UP_STATES)
     base, reason = f"{person.index:07d}-0", _reason(person)
     # green channel and priority: the resident's own family doctor referring inside the "1+1+1"
-    # combination under the contract in force that day (the server's rule, familydoctor.referrals)
+    # combination under the contract in force that day (the server's rule, familydoctor.rules.referral)
     contract = signed[0] if signed and signed[1] <= day else None
     urgent = rng.random() < 0.1 or contract is not None
     up = _request(f"sr-{base}-up", person, "upward", contract is not None, lead.role_id, f"{hid}-{dept}",

@@ -1,9 +1,9 @@
 """The family-doctor domain (SPEC §4): contract, team, two-card, referral and care-plan rules that
 run inside the write transaction, and the domain operations.
 
-Each domain module contributes its write hooks and its operations here; ``create_app`` wires
-them into the repository and the operation registry, so a rule holds whichever way data enters
-(REST writes, transactions, operations, adapters).
+``install`` puts the rules into the repository's hooks and ``operations`` lists the operations
+for the registry (both called by ``create_app``), so a rule holds whichever way data enters
+(REST writes, transactions, operations, adapters).  README.md: the layout and the order.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import Hooks, WriteHook
 
 from . import measures
-from . import operations as contract_operations
+from . import operations as domain_operations
 from .rules import contract as contract_rules
 from .rules import follow_up as follow_up_rules
 from .rules import follow_up_plan as follow_ups
 from .rules import referral as referrals
 from .rules import referral_task, slots
-from .services import booking, care_plans
 
 
 def install(hooks: Hooks) -> None:
@@ -40,5 +39,5 @@ def derivations() -> list[WriteHook]:
 
 
 def operations() -> list[Operation]:
-    """The domain operations of Appendix A, the measures and the care-plan operations."""
-    return [*contract_operations.OPERATIONS, *booking.OPERATIONS, *care_plans.OPERATIONS, *measures.OPERATIONS]
+    """The domain operations (operations.py: Appendix A and PlanDefinition/$apply) and the measures."""
+    return [*domain_operations.OPERATIONS, *measures.OPERATIONS]

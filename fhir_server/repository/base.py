@@ -183,7 +183,7 @@ class UnitOfWorkBase:
         self._deferred_done: set[Hashable] = set()
         self.written = 0  # resources written (created, updated, deleted) by this unit of work
         self.generations: dict[str, int] = {}  # type -> writes of that type so far (memo keys)
-        self.memo: dict[Hashable, tuple[int, object]] = {}  # rule lookups, see familydoctor.lookup
+        self.memo: dict[Hashable, tuple[int, object]] = {}  # rule lookups, see familydoctor.queries
 
     def check_write(self, event: WriteEvent, validated: bool = False) -> None:
         """Before the version is stored: its profiles (unless ``validated`` already), then the checks."""

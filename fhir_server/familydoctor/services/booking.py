@@ -15,26 +15,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fhir_server.core import elements as el
-from fhir_server.core.errors import BadRequest, Conflict, FHIRError, Issue, Unprocessable
+from fhir_server.core.errors import Conflict, FHIRError, Issue, Unprocessable
 from fhir_server.core.instants import fhir_instant
 from fhir_server.familydoctor import names as n
 from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
 from fhir_server.familydoctor.rules.referral import add_output
 from fhir_server.familydoctor.rules.referral_task import FINAL
-from fhir_server.interactions.common import current_or_raise, stored_response
-from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.operations.parameters import OperationInput
-from fhir_server.operations.registry import Operation
-from fhir_server.repository.base import UnitOfWork
+from fhir_server.repository.base import StoredResource, UnitOfWork
 
 APPOINTMENT_OUTPUT = {"coding": [{"system": n.TASK_OUTPUT, "code": "appointment", "display": "预约"}], "text": "预约"}
 CANDIDATES = 200  # free slots examined per booking (earliest first)
 
 
-def book(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-    requested = _not_before(OperationInput(request).value("notBefore"))
-    referral = current_or_raise(uow, "ServiceRequest", res_id or "").content or {}
+def book(uow: UnitOfWork, referral_id: str, requested: datetime | None = None) -> StoredResource:
+    """The Appointment in the earliest free reserved slot from ``requested`` (default now) at
+    the performer of ServiceRequest/[referral_id]; 409 when there is none."""
+    referral = queries.existing(uow, "ServiceRequest", referral_id).content or {}
     _check_referral(uow, referral)
     now = queries.now(uow)
     not_before = max(requested or now, now)
@@ -47,7 +44,7 @@ def book(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: st
             continue  # taken by a concurrent booking meanwhile: the next one
         for task in queries.find(uow, "Task", [("focus", f"ServiceRequest/{referral['id']}")]):
             add_output(uow, task, APPOINTMENT_OUTPUT, stored.reference, "appointment-output")
-        return stored_response(stored, 201, request.base_url, location=True)
+        return stored
     raise FHIRError([Issue("business-rule", f"No free slot reserved for family doctors is open at the performer of "
                            f"ServiceRequest/{referral['id']} from {fhir_instant(not_before)}", severity="error")],
                     status=409)
@@ -67,15 +64,6 @@ def _check_referral(uow: UnitOfWork, referral: dict) -> None:
     if tasks and len(closed) == len(tasks):
         raise Unprocessable([Issue("business-rule", f"The referral's Task is '{closed[0].get('status')}'; "
                                    "nothing to book")])
-
-
-def _not_before(value: object) -> datetime | None:
-    if value is None:
-        return None
-    parsed = el.moment(value)
-    if parsed is None:
-        raise BadRequest(f"Parameter 'notBefore' must be a FHIR dateTime, not '{value}'", expression=["notBefore"])
-    return parsed
 
 
 def schedules_of(uow: UnitOfWork, performers: list) -> dict[str, dict]:
@@ -137,8 +125,3 @@ def _appointment(uow: UnitOfWork, referral: dict, slot: dict, schedule: dict, no
         appointment["priority"] = {"routine": 5, "urgent": 3, "asap": 2, "stat": 1}.get(referral["priority"], 5)
     return appointment
 
-
-OPERATIONS = [
-    Operation("book", book, "https://jiayi.dev/fhir/OperationDefinition/ServiceRequest-book", instance=True,
-              resource_types=("ServiceRequest",), affects_state=True),
-]

@@ -19,21 +19,18 @@ resident already had during the term fill their windows at once, as later ones w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import pairwise
 
 from fhir_server.core import elements as el
 from fhir_server.core import jiayi_names as jn
-from fhir_server.core.errors import BadRequest, Issue, Unprocessable
+from fhir_server.core.errors import Issue, Unprocessable
 from fhir_server.core.instants import fhir_instant
 from fhir_server.familydoctor import names as n
 from fhir_server.familydoctor import queries
 from fhir_server.familydoctor.rules.follow_up_plan import fill_from_history
-from fhir_server.interactions.common import current_or_raise, stored_response
-from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.operations.parameters import OperationInput
-from fhir_server.operations.registry import Operation
-from fhir_server.repository.base import UnitOfWork
+from fhir_server.repository.base import StoredResource, UnitOfWork
 
 ANNUAL = n.ANNUAL_FOLLOW_UP
 # key population → (follow-up item, minimum visits a year): 国家基本公共卫生服务规范 §1.7
@@ -53,28 +50,43 @@ CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 PER_YEAR = {"a": 1, "mo": 12, "wk": 52, "d": 365}
 
 
-def apply(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-    params = OperationInput(request)
-    persist = _boolean(params.value("persist", False))
-    if persist and request.method != "POST":
-        raise BadRequest("persist=true stores the plan: invoke $apply with POST", expression=["persist"])
-    package = current_or_raise(uow, "PlanDefinition", res_id or "").content or {}
-    patient = _reference(uow, params, "subject", "Patient", required=True) or {}
+@dataclass(frozen=True, slots=True)
+class PlanFor:
+    """What $apply names, as ``Type/id`` references (``subject`` required)."""
+
+    subject: str
+    contract: str | None = None
+    encounter: str | None = None
+    author: tuple[str, str] | None = None  # (parameter name, reference): practitioner, else organization
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    plan: dict  # the plan as built (draft) or as stored
+    stored: StoredResource | None = None  # persisted: the stored plan, new or found
+    created: bool = False
+
+
+def apply(uow: UnitOfWork, package_id: str, wanted: PlanFor, persist: bool, base_url: str) -> Applied:
+    """PlanDefinition/[package_id] as a plan for ``wanted.subject``; stored when ``persist``
+    (once per resident, contract and package: a second call finds the first)."""
+    package = queries.existing(uow, "PlanDefinition", package_id).content or {}
+    patient = _resolve(uow, "subject", wanted.subject) or {}
     today = queries.now(uow).date()
-    contract = _contract(uow, params, patient, today)
-    plan = build_plan(uow, package, patient, contract, today, params, request.base_url)
+    contract = _contract(uow, _resolve(uow, "contract", wanted.contract), patient, today)
+    plan = build_plan(uow, package, patient, contract, today, wanted, base_url)
     if not persist:
-        return FhirResponse(200, plan)
+        return Applied(plan)
     plan["status"] = "active"
     existing = _existing(uow, plan)
     if existing is not None:
-        return stored_response(existing, 200, request.base_url)
+        return Applied(existing.content or plan, existing)
     stored = uow.write_derived(plan, because="apply", refuse=True)
-    return stored_response(stored, 201, request.base_url, location=True)
+    return Applied(stored.content or plan, stored, created=True)
 
 
 def build_plan(uow: UnitOfWork, package: dict, patient: dict, contract: dict | None, today: date,
-               params: OperationInput, base_url: str) -> dict:
+               wanted: PlanFor, base_url: str) -> dict:
     start, end = _term(contract, today)
     conditions = _conditions(uow, patient)
     populations = [e.get("valueCodeableConcept") for e in el.extensions(patient, n.KEY_POPULATION)]
@@ -100,11 +112,10 @@ def build_plan(uow: UnitOfWork, package: dict, patient: dict, contract: dict | N
                 subject={"reference": f"Patient/{patient['id']}"},
                 period={"start": start.isoformat(), "end": end.isoformat()},
                 created=fhir_instant(queries.now(uow)))
-    encounter = _reference(uow, params, "encounter", "Encounter")
+    encounter = _resolve(uow, "encounter", wanted.encounter)
     if encounter:
         plan["encounter"] = {"reference": f"Encounter/{encounter['id']}"}
-    author = _reference(uow, params, "practitioner", "Practitioner") or _reference(uow, params, "organization",
-                                                                                  "Organization")
+    author = _resolve(uow, *wanted.author) if wanted.author else None
     if author:
         plan["author"] = {"reference": f"{author['resourceType']}/{author['id']}"}
     if team:
@@ -199,8 +210,7 @@ def _conditions(uow: UnitOfWork, patient: dict) -> list[tuple[str, str]]:
     return found
 
 
-def _contract(uow: UnitOfWork, params: OperationInput, patient: dict, today: date) -> dict | None:
-    given = _reference(uow, params, "contract", "Contract")
+def _contract(uow: UnitOfWork, given: dict | None, patient: dict, today: date) -> dict | None:
     patient_key = ("Patient", patient["id"])
     if given is None:
         return queries.contract_in_force(uow, patient_key, today)
@@ -210,33 +220,15 @@ def _contract(uow: UnitOfWork, params: OperationInput, patient: dict, today: dat
     return given
 
 
-def _reference(uow: UnitOfWork, params: OperationInput, name: str, kind: str, required: bool = False) -> dict | None:
-    values = params.all(name)
-    if not values:
-        if required:
-            raise BadRequest(f"Parameter '{name}' is required", code="required", expression=[name])
+def _resolve(uow: UnitOfWork, name: str, reference: str | None) -> dict | None:
+    """The resource a reference parameter names; 422 naming the parameter when it is not known."""
+    if reference is None:
         return None
-    if len(values) > 1:
-        raise BadRequest(f"Parameter '{name}' is given more than once; apply the plan to one {kind} at a time",
-                         expression=[name])
-    value = values[0].get("valueString") or (values[0].get("valueReference") or {}).get("reference")
-    key = el.ref_key(value)
-    if key is None or key[0] != kind:
-        raise BadRequest(f"Parameter '{name}' must be a {kind} reference ('{kind}/id'), not '{value}'",
-                         expression=[name])
-    resource = queries.resolve(uow, value)
+    resource = queries.resolve(uow, reference)
     if resource is None:
-        raise Unprocessable([Issue("not-found", f"Parameter '{name}': {key[0]}/{key[1]} is not known",
+        raise Unprocessable([Issue("not-found", f"Parameter '{name}': {reference} is not known",
                                    expression=(name,))])
     return resource
-
-
-def _boolean(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise BadRequest(f"Parameter 'persist' must be true or false, not '{value}'", expression=["persist"])
 
 
 def _canonical(package: dict, base_url: str) -> str:
@@ -244,7 +236,7 @@ def _canonical(package: dict, base_url: str) -> str:
     return f"{url}|{package['version']}" if package.get("version") else url
 
 
-def _existing(uow: UnitOfWork, plan: dict):
+def _existing(uow: UnitOfWork, plan: dict) -> StoredResource | None:
     subject = plan["subject"]["reference"]
     uow.lock(f"CarePlan$apply:{subject}:{plan['instantiatesCanonical'][0]}")
     contract = el.ref_key(el.ext_value(plan, jn.CONTRACT_EXT, "Reference"))
@@ -254,8 +246,3 @@ def _existing(uow: UnitOfWork, plan: dict):
             return uow.get("CarePlan", found["id"])
     return None
 
-
-OPERATIONS = [
-    Operation("apply", apply, "http://hl7.org/fhir/OperationDefinition/PlanDefinition-apply", instance=True,
-              resource_types=("PlanDefinition",), writes_on_post=True),
-]

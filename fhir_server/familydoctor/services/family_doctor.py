@@ -10,9 +10,6 @@ import datetime as dt
 from fhir_server.core.errors import NotFound
 from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
-from fhir_server.familydoctor.params import Params, parameters
-from fhir_server.interactions.common import current_or_raise
-from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import UnitOfWork
 
 
@@ -24,19 +21,20 @@ def contract_in_force(uow: UnitOfWork, patient: str, day: dt.date) -> dict | Non
     return None
 
 
-def family_doctor(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-    day = Params(request).date("asOf") or r.today(uow.now())
-    current_or_raise(uow, "Patient", res_id or "")
-    patient = f"Patient/{res_id}"
+def family_doctor(uow: UnitOfWork, patient_id: str, day: dt.date | None = None) -> list[tuple[str, str, dict | None]]:
+    """(name, reference, resource) of the contract in force on ``day`` (default today), its team,
+    the team's lead doctor and the first two "1+1+1" hospitals; 404 when none is in force."""
+    day = day or r.today(uow.now())
+    queries.existing(uow, "Patient", patient_id)
+    patient = f"Patient/{patient_id}"
     contract = contract_in_force(uow, patient, day)
     if contract is None:
         raise NotFound(f"{patient} has no family-doctor contract in force on {day}")
     team_ref = r.care_team(contract)
     team = queries.current(uow, team_ref)
     doctor_ref = r.lead_doctor(team) if team else None
-    named = [("contract", f"Contract/{contract['id']}", contract), ("careTeam", team_ref, team),
-             ("doctor", doctor_ref, queries.current(uow, doctor_ref))]
+    named: list[tuple[str, str | None, dict | None]] = [
+        ("contract", f"Contract/{contract['id']}", contract), ("careTeam", team_ref, team),
+        ("doctor", doctor_ref, queries.current(uow, doctor_ref))]
     named += [("hospital", org, queries.current(uow, org)) for _level, org in r.combination_hospitals(contract)[:2]]
-    refs = [{"name": name, "valueReference": {"reference": ref}} for name, ref, _ in named if ref]
-    resources = [{"name": "resource", "resource": res} for _, ref, res in named if ref and res]
-    return FhirResponse(200, parameters(*refs, *resources))
+    return [(name, ref, resource) for name, ref, resource in named if ref]

@@ -14,22 +14,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from dataclasses import dataclass
 
 from fhir_server.core import elements as el
 from fhir_server.core import jiayi_names as jn
 from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
-from fhir_server.familydoctor.params import Params, parameters
 from fhir_server.familydoctor.services.lifecycle import family_doctor_contract
-from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import UnitOfWork
 
 NOT_DELIVERED = ("cancelled", "entered-in-error", "planned")
 
 
-def fulfilment(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-    as_of = Params(request).date("asOf") or r.today(uow.now())
-    contract = family_doctor_contract(uow, res_id or "", for_update=False).content or {}
+@dataclass(frozen=True, slots=True)
+class Fulfilment:
+    first: dt.date  # the contract year
+    last: dt.date
+    due: Counter  # service item code → times due
+    delivered: Counter  # service item code → times delivered
+
+
+def fulfilment(uow: UnitOfWork, res_id: str, as_of: dt.date | None = None) -> Fulfilment:
+    """Due and delivered of Contract/[res_id] in its contract year containing ``as_of`` (default today)."""
+    as_of = as_of or r.today(uow.now())
+    contract = family_doctor_contract(uow, res_id, for_update=False).content or {}
     first, last = contract_year(contract, as_of)
     due: Counter = Counter()
     people: set[str] = set()
@@ -42,12 +50,7 @@ def fulfilment(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_
         for code, per_year in r.package_items(package).items():
             due[code] += per_year * len(covered)
     delivered = _delivered(uow, f"Contract/{contract.get('id')}", sorted(people), first, min(last, as_of))
-    items = [{"name": "item", "part": [
-        {"name": "code", "valueCoding": {"system": jn.SERVICE_ITEM, "code": code}},
-        {"name": "due", "valueInteger": due[code]},
-        {"name": "delivered", "valueInteger": delivered.get(code, 0)}]} for code in sorted(due)]
-    period = {"name": "period", "valuePeriod": {"start": first.isoformat(), "end": last.isoformat()}}
-    return FhirResponse(200, parameters(period, *items))
+    return Fulfilment(first, last, due, delivered)
 
 
 def contract_year(contract: dict, as_of: dt.date) -> tuple[dt.date, dt.date]:

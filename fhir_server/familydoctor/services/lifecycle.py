@@ -20,10 +20,7 @@ from fhir_server.core.errors import FHIRError
 from fhir_server.core.instants import fhir_instant
 from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
-from fhir_server.familydoctor.params import Params, parameters
 from fhir_server.familydoctor.violations import refuse
-from fhir_server.interactions.common import current_or_raise, stored_response
-from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import StoredResource, UnitOfWork
 
 REQUESTED_BY = jn.SD + "jiayi-termination-requested-by"
@@ -31,7 +28,7 @@ LIVE_SUCCESSOR = ("offered", "executed")
 
 
 def family_doctor_contract(uow: UnitOfWork, res_id: str, *, for_update: bool = True) -> StoredResource:
-    stored = current_or_raise(uow, "Contract", res_id, for_update=for_update)
+    stored = queries.existing(uow, "Contract", res_id, for_update=for_update)
     if not r.is_family_doctor_contract(stored.content):
         refuse("jiayi-contract-type", f"Contract/{res_id} is not a family-doctor contract "
                "(Contract.type contract-type#family-doctor)", "Contract.type")
@@ -40,16 +37,14 @@ def family_doctor_contract(uow: UnitOfWork, res_id: str, *, for_update: bool = T
 
 # --- $terminate --------------------------------------------------------------------------------
 
-def terminate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-    params = Params(request)
-    reason = params.string("reason", required=True)
+def terminate(uow: UnitOfWork, res_id: str, reason: str, day: dt.date | None = None,
+              requested_by: dict | None = None) -> StoredResource:
+    """Contract/[res_id] terminated on ``day`` (default today) for ``reason``."""
     if reason not in jn.TERMINATION_REASONS:
         refuse("jiayi-termination-reason", f"reason '{reason}' is not a termination-reason code "
                f"({', '.join(jn.TERMINATION_REASONS)})", "reason")
-    day = params.date("date") or r.today(uow.now())
-    requested_by = params.reference("requestedBy", ("Patient", "RelatedPerson", "Practitioner",
-                                                    "PractitionerRole", "Organization"))
-    stored = family_doctor_contract(uow, res_id or "")
+    day = day or r.today(uow.now())
+    stored = family_doctor_contract(uow, res_id)
     contract = copy.deepcopy(stored.content or {})
     if contract.get("status") != "executed":
         refuse("jiayi-contract-terminate", f"only a contract in force (executed) can be terminated; "
@@ -64,22 +59,18 @@ def terminate(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_i
     if requested_by:
         contract["extension"] = [e for e in contract.get("extension") or [] if e.get("url") != REQUESTED_BY]
         contract["extension"].append({"url": REQUESTED_BY, "valueReference": requested_by})
-    saved = uow.write_derived(contract, because="terminate", previous=stored, refuse=True)
-    return stored_response(saved, 200, request.base_url)
+    return uow.write_derived(contract, because="terminate", previous=stored, refuse=True)
 
 
 # --- $renew ------------------------------------------------------------------------------------
 
-def renew(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-    params = Params(request)
-    years = params.integer("years", 1, 3)
-    packages = params.references("package", "PlanDefinition")
-    teams = params.references("careTeam", "CareTeam")
-    if len(teams) > 1:
+def renew(uow: UnitOfWork, res_id: str, years: int | None = None, packages: list[str] | None = None,
+          teams: list[str] | None = None) -> StoredResource:
+    """The successor of Contract/[res_id] for the next term."""
+    if teams and len(teams) > 1:
         refuse("jiayi-contract-renew", "at most one careTeam", "careTeam")
-    stored = family_doctor_contract(uow, res_id or "")
-    saved = renew_contract(uow, stored, years, packages, teams[0] if teams else None)
-    return stored_response(saved, 201, request.base_url, location=True)
+    stored = family_doctor_contract(uow, res_id)
+    return renew_contract(uow, stored, years, packages, teams[0] if teams else None)
 
 
 def renew_contract(uow: UnitOfWork, stored: StoredResource, years: int | None = None,
@@ -149,18 +140,6 @@ def _term_for(uow: UnitOfWork, old: dict, package_ref: str) -> dict:
 
 
 # --- $renew-due --------------------------------------------------------------------------------
-
-def renew_due(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-    params = Params(request)
-    as_of = params.date("asOf") or r.today(uow.now())
-    window = params.integer("windowDays", 0, 366, default=30) or 0
-    renewed, skipped = renew_all_due(uow, as_of, window)
-    parts: list[dict] = [{"name": "renewed", "valueReference": {"reference": ref}} for ref in renewed]
-    parts.append({"name": "count", "valueInteger": len(renewed)})
-    parts += [{"name": "skipped", "part": [{"name": "contract", "valueReference": {"reference": ref}},
-                                           {"name": "reason", "valueString": why}]} for ref, why in skipped]
-    return FhirResponse(200, parameters(*parts))
-
 
 def renew_all_due(uow: UnitOfWork, as_of: dt.date, window: int) -> tuple[list[str], list[tuple[str, str]]]:
     """Renew every executed auto-renew contract ending in [as_of, as_of + window] that has no

@@ -25,16 +25,13 @@ import datetime as dt
 
 from fhir_server.core import elements as el
 from fhir_server.core import jiayi_names as jn
-from fhir_server.core.errors import BadRequest, Issue, Unprocessable
+from fhir_server.core.errors import Unprocessable
 from fhir_server.core.instants import fhir_instant
 from fhir_server.familydoctor import queries
 from fhir_server.familydoctor import records as r
-from fhir_server.familydoctor.params import Params
 from fhir_server.familydoctor.services.family_doctor import contract_in_force
 from fhir_server.familydoctor.violations import Violation
-from fhir_server.interactions.common import stored_response
-from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.repository.base import UnitOfWork
+from fhir_server.repository.base import StoredResource, UnitOfWork
 
 CONFIRMATION_DAYS = jn.SD + "jiayi-service-confirmation-days"
 _HOME_ITEMS = frozenset({"home-visit", "family-bed"})
@@ -42,48 +39,27 @@ _V3_ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 _PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 
 
-def record_service(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
-    event = _event(Params(request))
+def record_service(uow: UnitOfWork, event: dict) -> tuple[StoredResource, bool]:
+    """The Encounter of a card event (see :func:`fhir_server.familydoctor.operations.card_event`)
+    and whether it was created now (False: the event was recorded before)."""
     uow.lock(f"jiayi-two-card:{event['eventId']}")
     seen = queries.by_identifier(uow, "Encounter", (jn.TWO_CARD_EVENT,), event["eventId"])
     if seen:
         stored = uow.get("Encounter", seen[0]["id"])
         if stored is not None:
-            return stored_response(stored, 200, request.base_url)
+            return stored, False
     resident, doctor, contract = _checked(uow, event)
     encounter = _encounter(event, resident, doctor, contract)
     saved = uow.write_derived(encounter, because="record-service", refuse=True)
+    # the record's Provenance and confirmation Task follow from it: written when valid, never
+    # at the cost of the record itself
     provenance = _provenance(uow, event, saved.reference, resident, doctor)
-    uow.write_derived(provenance, because="record-service", refuse=True)
+    uow.write_derived(provenance, because="record-service")
     days = _confirmation_days(uow, contract)
     if days:
         task = _confirmation(uow, event, saved.reference, resident, doctor, days)
-        uow.write_derived(task, because="record-service", refuse=True)
-    return stored_response(saved, 201, request.base_url, location=True)
-
-
-def _event(params: Params) -> dict:
-    card_type = params.string("residentCardType", required=True)
-    event = {"eventId": params.string("eventId", required=True), "cardType": card_type,
-             "cardNumber": params.string("residentCardNumber", required=True),
-             "doctorCard": params.string("doctorCardNumber", required=True),
-             "time": params.datetime("time", required=True), "items": params.strings("item"),
-             "latitude": params.decimal("latitude", -90, 90), "longitude": params.decimal("longitude", -180, 180),
-             "terminal": params.string("terminal")}
-    problems = []
-    if card_type not in jn.CARD_SYSTEMS:
-        problems.append(Issue("code-invalid", f"residentCardType '{card_type}' is not a card-type code "
-                              f"({', '.join(jn.CARD_SYSTEMS)})", expression=("residentCardType",)))
-    if not event["items"]:
-        problems.append(Issue("required", "at least one 'item' (a service-item code) is required",
-                              expression=("item",)))
-    if (event["latitude"] is None) != (event["longitude"] is None):
-        problems.append(Issue("required", "latitude and longitude come together", expression=("latitude",)))
-    if len(str(event["eventId"])) > 256:
-        problems.append(Issue("value", "eventId is at most 256 characters", expression=("eventId",)))
-    if problems:
-        raise BadRequest(problems)
-    return event
+        uow.write_derived(task, because="record-service-confirmation")
+    return saved, True
 
 
 def _refuse(rule: str, message: str, *expression: str) -> Unprocessable:
