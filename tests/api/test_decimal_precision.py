@@ -103,6 +103,8 @@ def test_xml_in_and_out_keeps_the_text(client, unique):
     created = _create(client, unique)
     xml = client.get(f"/fhir/Observation/{created['id']}", headers={"Accept": FHIR_XML}).data.decode()
     assert re.findall(r'<valueQuantity>\s*<value value="([^"]+)"', xml) == TEXTS
+    found = client.get(f"/fhir/Observation?identifier={CODE}|{unique}", headers={"Accept": FHIR_XML}).data.decode()
+    assert re.findall(r'<valueQuantity>\s*<value value="([^"]+)"', found) == TEXTS
     sent = xml.replace('value="1.50"', 'value="2.0E+1"').replace(f'<id value="{created["id"]}"/>', "")
     sent = re.sub(r"<meta>.*?</meta>", "", sent, flags=re.DOTALL)
     posted = client.post("/fhir/Observation", data=sent, content_type=FHIR_XML, headers={"Accept": FHIR_JSON})
