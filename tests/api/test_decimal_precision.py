@@ -103,6 +103,8 @@ def test_xml_in_and_out_keeps_the_text(client, unique):
     created = _create(client, unique)
     xml = client.get(f"/fhir/Observation/{created['id']}", headers={"Accept": FHIR_XML}).data.decode()
     assert re.findall(r'<valueQuantity>\s*<value value="([^"]+)"', xml) == TEXTS
+    found = client.get(f"/fhir/Observation?identifier={CODE}|{unique}", headers={"Accept": FHIR_XML}).data.decode()
+    assert re.findall(r'<valueQuantity>\s*<value value="([^"]+)"', found) == TEXTS
     sent = xml.replace('value="1.50"', 'value="2.0E+1"').replace(f'<id value="{created["id"]}"/>', "")
     sent = re.sub(r"<meta>.*?</meta>", "", sent, flags=re.DOTALL)
     posted = client.post("/fhir/Observation", data=sent, content_type=FHIR_XML, headers={"Accept": FHIR_JSON})
@@ -115,9 +117,14 @@ def test_xml_in_and_out_keeps_the_text(client, unique):
     ("1.5", {"1.50", "1.497", "1.5", "1.51"}),  # [1.45, 1.55)
     ("1.500", {"1.50", "1.5"}),  # [1.4995, 1.5005)
     ("ne1.50", {"1.51", "100", "1.0E+2", "3.14159265358979323846264338"}),
-    ("ge1.50", {"1.50", "1.5", "1.51", "100", "1.0E+2", "3.14159265358979323846264338"}),  # the value itself
-    ("gt1.50", {"1.51", "100", "1.0E+2", "3.14159265358979323846264338"}),
+    # ge: greater than the value, or in its range as for eq ("or the range of the search value fully
+    # contains the range of the target value"), so 1.497 is ge1.50 but not ge1.500
+    ("ge1.50", {"1.497", "1.50", "1.5", "1.51", "100", "1.0E+2", "3.14159265358979323846264338"}),
+    ("ge1.500", {"1.50", "1.5", "1.51", "100", "1.0E+2", "3.14159265358979323846264338"}),
+    ("gt1.50", {"1.51", "100", "1.0E+2", "3.14159265358979323846264338"}),  # the value itself
     ("le1.50", {"1.50", "1.5", "1.497"}),
+    ("le1.4", set()),  # 1.497 is above 1.4 and outside [1.35, 1.45)
+    ("le1.5E0", {"1.50", "1.5", "1.497", "1.51"}),  # [1.45, 1.55)
     ("lt1.50", {"1.497"}),
     ("1.0E+2", {"100", "1.0E+2"}),  # two significant digits: [95, 105)
     ("1e2", {"100", "1.0E+2"}),  # [50, 150)

@@ -15,7 +15,9 @@ from sqlalchemy import and_, not_, or_
 
 def compare(prefix: str, tl: Any, th: Any, sl: Any, sh: Any, approx: Any, point: Any,
             *, sql: bool, closed_target: bool) -> Any:
-    """``closed_target``: numbers index [tl, th] and compare gt/lt to the value itself (``point``);
+    """``closed_target``: numbers index [tl, th] and compare gt/lt to the value itself (``point``),
+    ge/le to the value itself or, as eq, to the range its precision implies (``ge1.50`` takes
+    1.497: "or the range of the search value fully contains the range of the target value");
     dates index [tl, th) and compare with the search range's bounds."""
     both: Any
     either: Any
@@ -29,8 +31,8 @@ def compare(prefix: str, tl: Any, th: Any, sl: Any, sh: Any, approx: Any, point:
     if prefix == "ap":
         return both(tl <= approx[1], th >= approx[0])
     ops: dict[str, Callable[[], Any]] = (
-        {"gt": lambda: th > point, "lt": lambda: tl < point, "ge": lambda: th >= point,
-         "le": lambda: tl <= point, "sa": lambda: tl > point, "eb": lambda: th < point}
+        {"gt": lambda: th > point, "lt": lambda: tl < point, "ge": lambda: either(th >= point, eq),
+         "le": lambda: either(tl <= point, eq), "sa": lambda: tl > point, "eb": lambda: th < point}
         if closed_target else
         {"gt": lambda: th > sh, "lt": lambda: tl < sl, "ge": lambda: either(th > sh, eq),
          "le": lambda: either(tl < sl, eq), "sa": lambda: tl >= sh, "eb": lambda: th <= sl})

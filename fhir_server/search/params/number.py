@@ -1,5 +1,6 @@
 """Number search (FHIR R4 §3.1.1.4.1): ``eq`` uses the implicit precision of the value written
-(``100`` is [99.5, 100.5)); gt lt ge le sa eb compare with the value itself; ``ap`` is ±10 %.
+(``100`` is [99.5, 100.5)); gt lt sa eb compare with the value itself, ge and le with the value
+itself or as eq (``ge100`` takes 99.7); ``ap`` is ±10 %.
 A Range indexes [low, high]."""
 
 from __future__ import annotations

@@ -94,6 +94,12 @@ CASES = [
     (O, "value-quantity=lt50||mmol/L", {"glu1"}),
     (O, "value-quantity=le100||kg", {"wt1"}),
     (O, "value-quantity=ap6.5", {"glu1"}),
+    (O, "value-quantity=ge1e1", {"glu1", "wt1"}),  # 6.1 is in 1e1's range [5, 15): ge is gt or eq
+    (O, "value-quantity=gt1e1", {"wt1"}),
+    (O, "value-quantity=le6", {"glu1"}),  # [5.5, 6.5)
+    (O, "value-quantity=lt6", set()),
+    (O, "value-quantity=ge6.10", {"glu1", "wt1"}),
+    (O, "value-quantity=ge6.11", {"wt1"}),
     (O, "value-quantity=ne6.1", {"wt1"}),
     (O, "component-value-quantity=gt140", {"bp1"}),
     # composite
