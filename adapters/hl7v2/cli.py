@@ -97,7 +97,8 @@ def listen(port: int, server_url: str, host: str, state_path: str, config_path: 
                   "with --to v2, the REF^I12 a FHIR referral (ServiceRequest or Bundle) becomes.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "target", type=click.Choice(["fhir", "v2"]), default="fhir", show_default=True)
-def convert(file: str, target: str) -> None:
+@click.option("--lenient", is_flag=True, help="Drop values not valid for their data type (warnings) instead of refusing.")
+def convert(file: str, target: str, lenient: bool) -> None:
     raw = Path(file).read_bytes()
     if target == "v2":
         from .outbound import convert_fhir
@@ -114,7 +115,7 @@ def convert(file: str, target: str) -> None:
     from .errors import HL7Error
 
     try:
-        conv = inbound.convert(er7.parse(raw))
+        conv = inbound.convert(er7.parse(raw), lenient=lenient)
     except HL7Error as exc:
         click.echo(f"refused ({exc.ack_code}): " + "; ".join(p.describe() for p in exc.problems), err=True)
         sys.exit(2)

@@ -236,6 +236,8 @@ class MLLPServer:
             await self._converse(reader, writer, f"{peer}:{peername[1]}")
         except (ConnectionError, OSError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
+        except Exception:  # a handler's fault closes this connection, never the listener
+            log.exception("MLLP connection from %s closed after an error", peer)
         finally:
             self._leave(peer)
             await _close(writer)

@@ -76,3 +76,17 @@ def test_a_referring_doctor_without_an_id_keeps_the_name():
     (entry,) = [e for e in again["entry"] if e["resource"]["resourceType"] == "Practitioner"]
     assert entry["request"]["ifNoneExist"].startswith("identifier=")
     assert resources(again, "Practitioner")[0]["identifier"] == practitioner["identifier"]
+
+
+def test_convert_on_the_command_line_refuses_or_drops_with_lenient(tmp_path):
+    from click.testing import CliRunner
+
+    from fhir_server.cli import main
+
+    path = tmp_path / "bad.hl7"
+    path.write_text(BAD["birth date month 13"][0](), encoding="utf-8")
+    refused = CliRunner().invoke(main, ["hl7", "convert", str(path)])
+    assert refused.exit_code == 2 and "refused (AE)" in refused.output and "PID-7" in refused.output
+    lenient = CliRunner().invoke(main, ["hl7", "convert", "--lenient", str(path)])
+    assert lenient.exit_code == 0 and '"resourceType": "Bundle"' in lenient.output
+    assert "warning: PID-7" in lenient.output
