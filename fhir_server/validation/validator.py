@@ -6,9 +6,9 @@
   or, without one, every profile the resource claims in ``meta.profile``; a Bundle's
   entries are validated against the profiles they claim, their references resolved inside
   the Bundle.
-- :meth:`Validator.write_issues`: the write path (base structure was checked already):
-  a resource claiming a Jiayi profile is validated against it; a resource claiming another
-  profile only in strict mode.
+- :meth:`Validator.write_issues`: the write path (base structure was checked already): the
+  base R4 error invariants of every resource; a resource claiming a Jiayi profile is validated
+  against it, a resource claiming another profile only in strict mode.
 
 Issues are deduplicated by (severity, code, location): a profile restating a base rule does
 not report it twice.
@@ -84,15 +84,16 @@ class Validator:
         return dedupe(issues)
 
     def write_issues(self, resource: dict, resolve: Resolver = _no_resolve) -> list[Issue]:
-        """The profile issues of a resource about to be written ([] when it claims nothing checked)."""
+        """The issues of a resource about to be written: the base R4 error invariants of every
+        resource (compiled, see :mod:`.invariant_compiler`), the core extension definitions, and
+        the claimed Jiayi profiles (every claimed profile in strict mode)."""
+        where = _where(resource)
+        issues = base_invariant_issues(resource, where, errors_only=True)
         claims = claimed_profiles(resource)
         urls = claims if self.strict else [u for u in claims if u.startswith(JIAYI)]
         urls = [u for u in urls if base_type(u) is None]
-        if not urls:
-            return []
-        where = _where(resource)
-        issues = base_invariant_issues(resource, where)
-        issues += self.profile_issues(resource, urls, where, resolve, lenient=False)
+        if urls:
+            issues += self.profile_issues(resource, urls, where, resolve, lenient=False)
         return dedupe(issues)
 
     def profile_issues(self, resource: dict, urls: list[str], where: str, resolve: Resolver,

@@ -36,6 +36,12 @@ KNOWN_INVALID = {
        "Patient/pat2, Observation/lri-gramstain1 for Observation/gramstain1); R4 bundle.html: the fullUrl SHALL "
        "NOT disagree with the id in the resource"
        for bid in ("10bb101f-a121-4264-a920-67be9cb82c74", "3a0707d3-549e-4467-b8b8-5a2ab3800efe", "lri-example")},
+    **{key: f"references a {wrong}, a type R4 does not allow for {element} (its targetProfile)"
+       for key, wrong, element in (
+           ("DeviceMetric/example", "DeviceDefinition", "DeviceMetric.parent"),
+           ("DeviceUseStatement/example", "Procedure", "DeviceUseStatement.reasonReference"),
+           ("MedicationRequest/medrx0301", "Practitioner", "MedicationRequest.dispenseRequest.performer"),
+           ("Observation/clinical-gender", "Encounter", "Observation.performer"))},
     "StructureDefinition/SubscriptionStatus": "R4B's SubscriptionStatus (fhirVersion 4.3.0), added by the "
                                               "packager (see SOURCE.md); 4.3.0 is not an R4 FHIRVersion code",
 }
