@@ -382,7 +382,7 @@ def _operator(op: str, left: Fn, right: Fn) -> Fn:
 
 
 # --- functions ---------------------------------------------------------------------------------
-def _function(name: str, source: Fn, args: list[Fn]) -> Fn:  # noqa: C901 - one branch per function
+def _function(name: str, source: Fn, args: list[Fn]) -> Fn:
     arity = len(args)
     if name == "exists" and arity <= 1:
         if arity == 0:
