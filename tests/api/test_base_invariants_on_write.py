@@ -1,5 +1,6 @@
 """Base R4 invariants hold on every write, not only for resources claiming a Jiayi profile
-(issue 16 §4): create, update, transaction entries; warnings never refuse.  SQLite and PostgreSQL."""
+(issue 16 §4): create, update, transaction entries answer 400 (base R4, docs/decisions.md
+"Validation status codes"); warnings never refuse.  SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ def _patient(family: str, **extra) -> dict:
     return {"resourceType": "Patient", "name": [{"family": family}], **extra}
 
 
-def test_create_breaking_an_invariant_is_422_and_nothing_is_written(client):
+def test_create_breaking_an_invariant_is_400_and_nothing_is_written(client):
     family = "I" + uuid.uuid4().hex[:10]
     response = client.post("/fhir/Patient", json=_patient(family, contact=[{"gender": "male"}]))
-    assert response.status_code == 422
+    assert response.status_code == 400
     issue = response.get_json()["issue"][0]
     assert issue["code"] == "invariant" and "pat-1" in issue["diagnostics"]
     assert issue["expression"] == ["Patient.contact[0]"]
@@ -37,7 +38,7 @@ def test_observation_with_a_value_and_a_data_absent_reason_is_refused(client):
                                      "code": "mm[Hg]"},
                    "dataAbsentReason": {"text": "测不到"}}
     response = client.post("/fhir/Observation", json=observation)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert any("obs-6" in i["diagnostics"] for i in response.get_json()["issue"])
     del observation["dataAbsentReason"]
     assert client.post("/fhir/Observation", json=observation).status_code == 201
@@ -47,13 +48,13 @@ def test_update_and_transaction_entries_are_checked_too(client):
     created = client.post("/fhir/Patient", json=_patient("U" + uuid.uuid4().hex[:8]))
     pid = created.get_json()["id"]
     broken = {**created.get_json(), "contact": [{"gender": "female"}]}
-    assert client.put(f"/fhir/Patient/{pid}", json=broken).status_code == 422
+    assert client.put(f"/fhir/Patient/{pid}", json=broken).status_code == 400
     quantity = {"resourceType": "Observation", "status": "final", "code": {"text": "体重"},
                 "valueQuantity": {"value": 60, "code": "kg"}}  # qty-3: a code needs its system
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": quantity, "request": {"method": "POST", "url": "Observation"}}]}
     response = client.post("/fhir", json=bundle)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert any("qty-3" in i["diagnostics"] for i in response.get_json()["issue"])
 
 

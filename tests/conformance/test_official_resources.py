@@ -46,6 +46,15 @@ KNOWN_INVALID = {
                                               "packager (see SOURCE.md); 4.3.0 is not an R4 FHIRVersion code",
 }
 
+# valid structure, but refused on write by the base rules validate_resource does not run (base
+# invariants, core extension definitions): test_server_roundtrip expects 400 for them
+INVALID_ON_WRITE = {
+    **{f"StructureDefinition/{name}": "sdf-4: a logical model that is not abstract needs a baseDefinition"
+       for name in ("Definition", "Event", "FiveWs", "Request")},
+    "Bundle/hla-1": "its hla-genotyping-results-glstring extension has a part 'uri'; the definition's parts are "
+                    "'text' and 'url'",
+}
+
 pytestmark = pytest.mark.skipif(not R4.is_dir(), reason=f"official R4 definitions not found at {R4}")
 
 
