@@ -42,6 +42,9 @@ KNOWN_INVALID = {
            ("DeviceUseStatement/example", "Procedure", "DeviceUseStatement.reasonReference"),
            ("MedicationRequest/medrx0301", "Practitioner", "MedicationRequest.dispenseRequest.performer"),
            ("Observation/clinical-gender", "Encounter", "Observation.performer"))},
+    **{f"CapabilityStatement/{cid}": "a searchParam's type contradicts the SearchParameter its definition names "
+       "(e.g. 'version' as string where Library-version is a token)"
+       for cid in ("knowledge-repository", "measure-processor", "terminology-server")},
     "StructureDefinition/SubscriptionStatus": "R4B's SubscriptionStatus (fhirVersion 4.3.0), added by the "
                                               "packager (see SOURCE.md); 4.3.0 is not an R4 FHIRVersion code",
 }

@@ -116,3 +116,30 @@ def test_the_derived_table_ships_every_core_definition():
 
     assert len(definitions()) == 393
     assert definitions()[ANIMAL]["parts"]["species"][:2] == [1, "1"]
+
+
+# --- conformance resources against the definitions they name --------------------------------------
+def test_capability_statement_search_parameter_type_follows_its_definition():
+    def statement(kind: str) -> dict:
+        return {"resourceType": "CapabilityStatement", "status": "draft", "date": "2024-05-01", "kind": "instance",
+                "fhirVersion": "4.0.1", "format": ["json"], "rest": [{"mode": "server", "resource": [{
+                    "type": "AllergyIntolerance", "searchParam": [{
+                        "name": "clinical-status", "type": kind,
+                        "definition": "http://hl7.org/fhir/SearchParameter/AllergyIntolerance-clinical-status"}]}]}]}
+    assert _errors(statement("token")) == []
+    assert ("CapabilityStatement.rest[0].resource[0].searchParam[0].type", "invalid") in _errors(statement("date"))
+
+
+def test_search_parameter_agrees_with_what_it_is_derived_from():
+    derived = {"resourceType": "SearchParameter", "url": "http://x.cn/SearchParameter/org-name", "name": "orgName",
+               "status": "active", "description": "name", "code": "name", "base": ["Organization"],
+               "type": "string", "expression": "Organization.name",
+               "derivedFrom": "http://hl7.org/fhir/SearchParameter/Organization-name"}
+    assert _errors(derived) == []
+    assert ("SearchParameter.type", "invalid") in _errors({**derived, "type": "token"})
+    assert ("SearchParameter.base[0]", "invalid") in _errors({**derived, "base": ["Patient"]})
+    composite = {**derived, "type": "composite", "derivedFrom": None,
+                 "component": [{"definition": "http://hl7.org/fhir/SearchParameter/Organization-name",
+                                "expression": "name"}]}
+    del composite["derivedFrom"]
+    assert ("SearchParameter.component", "invalid") in _errors(composite)
