@@ -5,7 +5,9 @@ searchparameter.html):
   SearchParameter its ``definition`` names;
 - a ``SearchParameter`` whose ``type`` differs from the one it is ``derivedFrom``, or whose
   ``base`` lists a resource type the parent does not cover;
-- a composite ``SearchParameter`` with fewer than two components (a composite combines values).
+- a composite ``SearchParameter`` with fewer than two components (a composite combines values);
+- a ``ValueSet.compose`` include/exclude ``system`` that is not an absolute URI (R4: "an absolute
+  URI which is the code system"; a contained CodeSystem is named by its own absolute url).
 
 The known SearchParameters are R4's (``definitions/data/search-parameters.json``) and the Jiayi
 IG's; a definition this server does not know is not judged.
@@ -14,11 +16,14 @@ IG's; a definition this server does not know is not judged.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 
 from fhir_server.core.errors import Issue
 from fhir_server.definitions import ig
 from fhir_server.definitions.structures import DATA as DEFINITIONS
+
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 @cache
@@ -38,7 +43,22 @@ def definitional_issues(resource: dict, where: str) -> list[Issue]:
         return _capability_statement(resource, where)
     if res_type == "SearchParameter":
         return _search_parameter(resource, where)
+    if res_type == "ValueSet":
+        return _value_set(resource, where)
     return []
+
+
+def _value_set(resource: dict, where: str) -> list[Issue]:
+    compose = resource.get("compose") if isinstance(resource.get("compose"), dict) else {}
+    issues = []
+    for part in ("include", "exclude"):
+        for i, item in enumerate(_dicts(compose.get(part))):
+            system = item.get("system")
+            if isinstance(system, str) and not SCHEME.match(system):
+                issues.append(Issue("invalid", f"ValueSet.compose.{part}.system '{system}' must be an absolute URI "
+                                    "(a contained CodeSystem is named by its own absolute url)",
+                                    expression=(f"{where}.compose.{part}[{i}].system",)))
+    return issues
 
 
 def _known(url: object) -> dict | None:

@@ -143,3 +143,11 @@ def test_search_parameter_agrees_with_what_it_is_derived_from():
                                 "expression": "name"}]}
     del composite["derivedFrom"]
     assert ("SearchParameter.component", "invalid") in _errors(composite)
+
+
+def test_value_set_compose_systems_are_absolute():
+    value_set = {"resourceType": "ValueSet", "status": "active", "url": "http://x.cn/ValueSet/v",
+                 "compose": {"include": [{"system": "http://x.cn/CodeSystem/c", "concept": [{"code": "a"}]}]}}
+    assert _errors(value_set) == []
+    value_set["compose"]["include"][0]["system"] = "#c1"
+    assert ("ValueSet.compose.include[0].system", "invalid") in _errors(value_set)
