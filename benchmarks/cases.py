@@ -158,9 +158,21 @@ def _profile_validation(target: str, profile: str) -> Callable[[], Callable[[dic
     return load
 
 
+def _write_rules() -> Callable[[dict], object] | str:
+    """What the write path checks beyond the structure for every resource: the base R4 error
+    invariants (compiled) and the core extension definitions (issue 16 §4)."""
+    from fhir_server.validation import Validator, ig
+
+    validator = Validator(ig.conformance())
+    if not hasattr(validator, "base_write_issues"):
+        return "n/a (not available)"
+    return validator.base_write_issues
+
+
 # in-process validation rate over a sample of every resource type of the district
 VALIDATIONS: list[tuple[str, str | None, Callable[[], Callable[[dict], object] | str]]] = [
     ("validate base R4 (resources/s)", None, _base_validation),
+    ("validate write rules: invariants + extensions (resources/s)", None, _write_rules),
     ("validate jiayi-contract (resources/s)", "Contract",
      _profile_validation("fhir_server.validation.profiles:validate_profile",
                          "https://jiayi.dev/fhir/StructureDefinition/jiayi-contract")),

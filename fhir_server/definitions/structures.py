@@ -79,6 +79,11 @@ class StructureRegistry:
     def is_resource_type(self, name: str) -> bool:
         return name in self._resource_set
 
+    def choice_names(self) -> frozenset[str]:
+        """The names of every choice element (``value`` for ``value[x]``) anywhere in R4."""
+        return frozenset(e.base_name for children in self._children.values() for e in children.values()
+                         if e.is_choice)
+
     def is_primitive(self, type_code: str) -> bool:
         t = self._types.get(type_code)
         return t is not None and t["kind"] == "primitive-type"

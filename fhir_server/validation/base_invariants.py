@@ -4,14 +4,20 @@
 Walks the resource along the R4 element tree and evaluates, on each complex element, the
 invariants of its element path (``Patient.contact`` → pat-1) or of its data type
 (``Period`` → per-1, ``Reference`` → ref-1), those of ``DomainResource`` (dom-2..dom-6) on
-the resource, and ele-1 / ext-1 natively on every element.  Nested resources
+the resource, and ele-1 / ext-1 natively on every element.  Each invariant runs as compiled
+Python (:mod:`.invariant_compiler`) when its expression is in the compiled subset, else (or
+when the compiled code cannot decide) on the FHIRPath engine.  The write path evaluates the
+error invariants only (``errors_only``): a warning never refuses a write.  Nested resources
 (``contained``, ``Bundle.entry.resource``) are walked as resources of their own.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import INLINE_TYPES, structures
+from fhir_server.validation.invariant_compiler import compile_invariant
 from fhir_server.validation.invariants import Invariant, base_invariants, ele_1, ext_1, holds, ref_1
 
 RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
@@ -25,9 +31,9 @@ def invariant_issue(inv: Invariant, where: str) -> Issue:
 
 
 class InvariantWalker:
-    def __init__(self, root: dict) -> None:
+    def __init__(self, root: dict, errors_only: bool = False) -> None:
         self.registry = structures()
-        self.table = base_invariants()
+        self.table = _error_invariants() if errors_only else base_invariants()
         self.root = root
         self.issues: list[Issue] = []
 
@@ -45,7 +51,11 @@ class InvariantWalker:
         for inv in self.table.get(key, ()):
             if inv.expression.startswith("contained.") and isinstance(node, dict) and "contained" not in node:
                 continue  # dom-2..dom-5 only look at contained resources: nothing to evaluate (and dom-3 is costly)
-            if holds(inv, node, base, resource, root) is False:
+            compiled = compile_invariant(inv.expression) if inv.evaluable else None
+            result = compiled(node, resource, root) if compiled is not None else None
+            if result is None:
+                result = holds(inv, node, base, resource, root)
+            if result is False:
                 self.issues.append(invariant_issue(inv, where))
 
     def children(self, node: dict, path: str, where: str, resource: dict, root: dict) -> None:
@@ -85,7 +95,12 @@ class InvariantWalker:
         self.children(item, key, where, resource, root)
 
 
-def base_invariant_issues(resource: dict, where: str) -> list[Issue]:
-    walker = InvariantWalker(resource)
+@cache
+def _error_invariants() -> dict[str, tuple[Invariant, ...]]:
+    return {path: tuple(i for i in rows if i.severity == "error") for path, rows in base_invariants().items()}
+
+
+def base_invariant_issues(resource: dict, where: str, errors_only: bool = False) -> list[Issue]:
+    walker = InvariantWalker(resource, errors_only)
     walker.resource(resource, where)
     return walker.issues

@@ -1,12 +1,22 @@
-"""What a Reference says about its target's type (FHIR R4 references.html): the type of a
-relative or absolute RESTful ``reference`` (``Patient/1``, ``http://x/fhir/Patient/1``), else its
-``type``.  ``#local``, ``urn:`` and logical references say nothing here."""
+"""Reference target types (FHIR R4 references.html).
+
+- :func:`reference_type`: the type a Reference names: the type of a relative or absolute
+  RESTful ``reference`` (``Patient/1``, ``http://x/fhir/Patient/1``), of a conditional one
+  (``Patient?identifier=…``), else its ``type``; ``#local``, ``urn:`` and logical references say
+  nothing here.
+- :func:`allowed_targets`: the types an element may refer to: its R4 ``targetProfile``s (derived
+  into the element tree), plus those the Jiayi IG's profiles declare on the same element (SPEC
+  §3: a referral is ``basedOn`` its contract, which R4's ServiceRequest.basedOn does not list;
+  the IG's jiayi-referral profile does).
+"""
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from fhir_server.definitions.structures import structures
+from fhir_server.definitions import ig
+from fhir_server.definitions.structures import ElementDef, structures
 
 _RESTFUL = re.compile(r"(?:^|/)(?P<type>[A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[A-Za-z0-9\-.]{1,64})?\Z")
 
@@ -25,3 +35,23 @@ def reference_type(reference: dict) -> str | None:
     if isinstance(stated, str) and structures().is_resource_type(stated):
         return stated
     return None
+
+
+def allowed_targets(element: ElementDef) -> frozenset[str]:
+    return frozenset(element.targets) | _ig_targets().get(element.path, frozenset())
+
+
+@cache
+def _ig_targets() -> dict[str, frozenset[str]]:
+    """Element path -> the resource types the IG's profiles let it refer to."""
+    definitions = [r for r in ig.resources() if r.get("resourceType") == "StructureDefinition"]
+    type_of = {sd.get("url"): sd.get("type") for sd in definitions}
+    out: dict[str, set[str]] = {}
+    for sd in definitions:
+        for element in (sd.get("snapshot") or {}).get("element", []):
+            for t in element.get("type", []):
+                for profile in t.get("targetProfile", []) if t.get("code") == "Reference" else []:
+                    target = type_of.get(profile) or profile.rsplit("/", 1)[-1]
+                    if structures().is_resource_type(target) or target == "Resource":
+                        out.setdefault(element.get("path", ""), set()).add(target)
+    return {path: frozenset(types) for path, types in out.items()}

@@ -8,7 +8,8 @@ everything in one round trip (STYLE: "collect every issue, raise once"):
    values, bindings on CodeableConcept/Coding, and nested resources, each validated by its
    own ``resourceType`` with the outer location as prefix
    (``Bundle.entry[3].resource.status``);
-3. a Bundle's own rules (:mod:`.bundle`): fullUrl, uniqueness, links, references inside it.
+3. a Bundle's own rules (:mod:`.bundle`): fullUrl, uniqueness, links, references inside it;
+   conformance resources against the definitions they name (:mod:`.definitional`).
 
 Issue codes: ``structure`` (unknown element, wrong JSON type, empty object/array),
 ``required`` (missing mandatory element or resourceType), ``value`` (bad primitive value),
@@ -23,6 +24,7 @@ import difflib
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import structures
 from fhir_server.validation.bundle import bundle_issues
+from fhir_server.validation.definitional import definitional_issues
 from fhir_server.validation.schema import schema_issues
 from fhir_server.validation.walker import walk
 
@@ -48,6 +50,7 @@ def _validate(resource: object, expected_type: str | None, where: str | None) ->
     issues += walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc))
     if resource_type == "Bundle":
         issues += bundle_issues(resource, base)
+    issues += definitional_issues(resource, base)
     return issues
 
 

@@ -6,9 +6,10 @@
   or, without one, every profile the resource claims in ``meta.profile``; a Bundle's
   entries are validated against the profiles they claim, their references resolved inside
   the Bundle.
-- :meth:`Validator.write_issues`: the write path (base structure was checked already):
-  a resource claiming a Jiayi profile is validated against it; a resource claiming another
-  profile only in strict mode.
+- :meth:`Validator.base_write_issues` and :meth:`Validator.write_issues`: the write path (base
+  structure was checked already): the base R4 error invariants and core extensions of every
+  resource; then a resource claiming a Jiayi profile is validated against it, a resource
+  claiming another profile only in strict mode.
 
 Issues are deduplicated by (severity, code, location): a profile restating a base rule does
 not report it twice.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from fhir_server.core.errors import Issue
 from fhir_server.validation.base_invariants import base_invariant_issues
 from fhir_server.validation.conformance import JIAYI, Conformance, UnknownProfile, base_type, canonical
+from fhir_server.validation.core_extensions import core_extension_issues
 from fhir_server.validation.extensions import extension_issues
 from fhir_server.validation.profile import ProfileCheck, Resolver
 from fhir_server.validation.resource import validate_resource
@@ -81,19 +83,24 @@ class Validator:
         urls = [profile] if profile is not None else claimed_profiles(resource)
         issues += self.profile_issues(resource, urls, where, resolve, lenient=profile is None)
         issues += extension_issues(self.conformance, resource, where, resolve)
+        issues += core_extension_issues(resource, where)
         return dedupe(issues)
 
+    def base_write_issues(self, resource: dict) -> list[Issue]:
+        """The base R4 rules a write checks beyond the structure: the error invariants of every
+        resource (compiled, see :mod:`.invariant_compiler`) and the core extension definitions."""
+        where = _where(resource)
+        return dedupe(base_invariant_issues(resource, where, errors_only=True) + core_extension_issues(resource, where))
+
     def write_issues(self, resource: dict, resolve: Resolver = _no_resolve) -> list[Issue]:
-        """The profile issues of a resource about to be written ([] when it claims nothing checked)."""
+        """The profile issues of a resource about to be written: its claimed Jiayi profiles (every
+        claimed profile in strict mode); [] when it claims nothing checked."""
         claims = claimed_profiles(resource)
         urls = claims if self.strict else [u for u in claims if u.startswith(JIAYI)]
         urls = [u for u in urls if base_type(u) is None]
         if not urls:
             return []
-        where = _where(resource)
-        issues = base_invariant_issues(resource, where)
-        issues += self.profile_issues(resource, urls, where, resolve, lenient=False)
-        return dedupe(issues)
+        return dedupe(self.profile_issues(resource, urls, _where(resource), resolve, lenient=False))
 
     def profile_issues(self, resource: dict, urls: list[str], where: str, resolve: Resolver,
                        lenient: bool) -> list[Issue]:

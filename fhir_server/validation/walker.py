@@ -12,7 +12,7 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
 - ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`);
 - ``invariant``: ele-1 on a primitive whose ``_element`` has only an id and no value;
 - ``invalid``: a Reference to a type the element does not allow (the R4 ``targetProfile`` of
-  the element, derived into the element tree), and an Attachment whose ``size`` differs from
+  the element, derived into the element tree, and the IG's profiles on it), and an Attachment whose ``size`` differs from
   its ``data``.
 
 Nested resources (``contained``, ``Bundle.entry.resource``, ``Parameters.parameter.resource``)
@@ -30,7 +30,7 @@ from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
 from fhir_server.validation.bindings import check_binding
 from fhir_server.validation.primitives import check_primitive
-from fhir_server.validation.references import reference_type
+from fhir_server.validation.references import allowed_targets, reference_type
 
 Nested = Callable[[dict, str], list[Issue]]
 RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
@@ -120,12 +120,13 @@ class Walker:
 
     def reference_target(self, value: dict, element: ElementDef, where: str) -> None:
         """The referenced type (from ``reference`` or ``type``) is one the element allows."""
-        if "Resource" in element.targets:
+        allowed = allowed_targets(element)
+        if "Resource" in allowed:
             return
         stated = reference_type(value)
-        if stated is not None and stated not in element.targets:
+        if stated is not None and stated not in allowed:
             self.add("invalid", f"A reference to a {stated} is not allowed here: {element.path} refers to "
-                     f"{', '.join(element.targets)}", where)
+                     f"{', '.join(sorted(allowed))}", where)
 
     def attachment_size(self, value: dict, where: str) -> None:
         size = value["size"]
@@ -144,13 +145,14 @@ class Walker:
             if primitive is None:
                 self.ele_1(value, where)
         elif isinstance(value, list):
-            if isinstance(primitive, list) and len(primitive) != len(value):
+            aligned = isinstance(primitive, list) and len(primitive) == len(value)
+            if isinstance(primitive, list) and not aligned:
                 self.add("structure", f"{len(value)} entries here but {len(primitive)} values: "
                          "the _element array must line up with the value array (use null to skip)", where)
             for i, item in enumerate(value):
                 if isinstance(item, dict):
                     self.complex(item, "Element", f"{where}[{i}]")
-                    if not isinstance(primitive, list) or i >= len(primitive) or primitive[i] is None:
+                    if aligned and primitive[i] is None:  # type: ignore[index]
                         self.ele_1(item, f"{where}[{i}]")
 
     def ele_1(self, element: dict, where: str) -> None:

@@ -16,8 +16,10 @@ def world(app):
     return w
 
 
-def _appointment(world, slot: str, based_on: str | None = None) -> dict:
-    appointment = {"resourceType": "Appointment", "status": "booked",
+def _appointment(client, world, slot: str, based_on: str | None = None) -> dict:
+    # a booked Appointment has its start and end (R4 app-3): the slot's
+    times = {k: v for k, v in client.get(f"/fhir/Slot/{world.id(slot)}").get_json().items() if k in ("start", "end")}
+    appointment = {"resourceType": "Appointment", "status": "booked", **times,
                    "slot": [ref("Slot", world.id(slot))],
                    "participant": [{"actor": ref("Patient", world.id("pat")), "status": "accepted"}]}
     if based_on:
@@ -29,21 +31,21 @@ def test_reserved_slot_needs_a_family_doctor_referral(client, world):
     load(client, [world.slot("r1", 3, reserved=True), world.referral("up"),
                   world.referral("by-hospital", requester=ref("PractitionerRole", world.id("spec-role")))])
     for based_on in (None, "by-hospital"):
-        response = client.post("/fhir/Appointment", json=_appointment(world, "r1", based_on))
+        response = client.post("/fhir/Appointment", json=_appointment(client, world, "r1", based_on))
         assert response.status_code == 422, based_on
         issue = response.get_json()["issue"][0]
         assert issue["code"] == "business-rule" and "reserved for family doctors" in issue["diagnostics"]
     assert client.get(f"/fhir/Slot/{world.id('r1')}").get_json()["status"] == "free"
-    response = client.post("/fhir/Appointment", json=_appointment(world, "r1", "up"))
+    response = client.post("/fhir/Appointment", json=_appointment(client, world, "r1", "up"))
     assert response.status_code == 201, response.get_json()
     assert client.get(f"/fhir/Slot/{world.id('r1')}").get_json()["status"] == "busy"
-    again = client.post("/fhir/Appointment", json=_appointment(world, "r1", "up"))
+    again = client.post("/fhir/Appointment", json=_appointment(client, world, "r1", "up"))
     assert again.status_code == 409 and "already taken" in again.get_json()["issue"][0]["diagnostics"]
 
 
 def test_reserved_slot_opens_to_family_doctors_at_its_open_time(client, world):
     load(client, [world.slot("late", 20, reserved=True, open_days_before=14), world.referral("up")])
-    response = client.post("/fhir/Appointment", json=_appointment(world, "late", "up"))
+    response = client.post("/fhir/Appointment", json=_appointment(client, world, "late", "up"))
     assert response.status_code == 422 and "opens to family doctors" in response.get_json()["issue"][0]["diagnostics"]
 
 
@@ -51,15 +53,15 @@ def test_public_slots_open_at_the_hospital_lead_time(client, world):
     # the hospital opens public booking 7 days ahead; reserved slots opened 14 days ahead
     load(client, [world.slot("pub-far", 10, reserved=False), world.slot("pub-near", 5, reserved=False),
                   world.slot("fd-far", 10, reserved=True), world.referral("up")])
-    far = client.post("/fhir/Appointment", json=_appointment(world, "pub-far"))
+    far = client.post("/fhir/Appointment", json=_appointment(client, world, "pub-far"))
     assert far.status_code == 422 and "7 days before" in far.get_json()["issue"][0]["diagnostics"]
-    assert client.post("/fhir/Appointment", json=_appointment(world, "pub-near")).status_code == 201
-    assert client.post("/fhir/Appointment", json=_appointment(world, "fd-far", "up")).status_code == 201
+    assert client.post("/fhir/Appointment", json=_appointment(client, world, "pub-near")).status_code == 201
+    assert client.post("/fhir/Appointment", json=_appointment(client, world, "fd-far", "up")).status_code == 201
 
 
 def test_cancelling_an_appointment_frees_its_slot(client, world):
     load(client, [world.slot("c1", 3, reserved=True), world.referral("up")])
-    appointment = client.post("/fhir/Appointment", json=_appointment(world, "c1", "up")).get_json()
+    appointment = client.post("/fhir/Appointment", json=_appointment(client, world, "c1", "up")).get_json()
     appointment["status"] = "cancelled"
     assert put(client, appointment).status_code == 200
     assert client.get(f"/fhir/Slot/{world.id('c1')}").get_json()["status"] == "free"

@@ -55,3 +55,99 @@ def test_reference_target_types_come_from_the_r4_definitions():
     local = {"resourceType": "Patient", "generalPractitioner": [{"reference": "urn:uuid:0c3c3f6e-1f4b-4d4e-9b0a-"
                                                                              "5a1e2c3d4e01"}]}
     assert _errors(local) == []
+
+
+# --- core extension definitions (data/r4-extensions.json) -------------------------------------------
+ANIMAL = "http://hl7.org/fhir/StructureDefinition/patient-animal"
+SPECIES = {"url": "species", "valueCodeableConcept": {"text": "dog"}}
+
+
+def _extension_errors(resource: dict) -> list[tuple[str, str]]:
+    from fhir_server.validation.core_extensions import core_extension_issues
+
+    return [(i.expression[0], i.diagnostics) for i in core_extension_issues(resource, resource["resourceType"])
+            if i.is_error]
+
+
+def test_core_complex_extension_parts():
+    good = {"resourceType": "Patient", "extension": [{"url": ANIMAL, "extension": [SPECIES]}]}
+    assert _extension_errors(good) == []
+    missing = {"resourceType": "Patient", "extension": [{"url": ANIMAL, "extension": [
+        {"url": "breed", "valueCodeableConcept": {"text": "collie"}}]}]}
+    assert [e for e in _extension_errors(missing) if "species" in e[1]]
+    unknown_part = {"resourceType": "Patient", "extension": [{"url": ANIMAL, "extension": [
+        SPECIES, {"url": "species-x", "valueString": "x"}]}]}
+    assert [e for e in _extension_errors(unknown_part) if e[0] == "Patient.extension[0].extension[1]"]
+    twice = {"resourceType": "Patient", "extension": [{"url": ANIMAL, "extension": [SPECIES, SPECIES]}]}
+    assert _extension_errors(twice)
+    wrong_type = {"resourceType": "Patient", "extension": [{"url": ANIMAL, "extension": [
+        {"url": "species", "valueString": "dog"}]}]}
+    assert _extension_errors(wrong_type)
+
+
+def test_core_extension_context_value_type_and_modifier():
+    mothers = "http://hl7.org/fhir/StructureDefinition/humanname-mothers-family"
+    on_family = {"resourceType": "Patient", "name": [{"family": "王", "_family": {
+        "extension": [{"url": mothers, "valueString": "李"}]}}]}
+    assert _extension_errors(on_family) == []
+    on_name = {"resourceType": "Patient", "name": [{"family": "王", "extension": [{"url": mothers,
+                                                                                  "valueString": "李"}]}]}
+    assert [e for e in _extension_errors(on_name) if e[0] == "Patient.name[0].extension[0]"]
+    link = "http://hl7.org/fhir/StructureDefinition/narrativeLink"
+    assert _extension_errors({"resourceType": "Patient", "extension": [{"url": link, "valueUrl": "#a"}]}) == []
+    assert _extension_errors({"resourceType": "Patient", "extension": [{"url": link, "valueUri": "#a"}]})
+    not_modifier = {"resourceType": "Patient", "modifierExtension": [{"url": ANIMAL, "extension": [SPECIES]}]}
+    assert _extension_errors(not_modifier)
+    do_not = "http://hl7.org/fhir/StructureDefinition/request-doNotPerform"  # a modifier, on NutritionOrder
+    order = {"resourceType": "NutritionOrder", "status": "active", "intent": "order",
+             "patient": {"reference": "Patient/1"}, "dateTime": "2024-05-01"}
+    assert _extension_errors({**order, "extension": [{"url": do_not, "valueBoolean": True}]})
+    assert _extension_errors({**order, "modifierExtension": [{"url": do_not, "valueBoolean": True}]}) == []
+
+
+def test_extension_urls_are_absolute_and_unknown_ones_are_not_judged():
+    assert _extension_errors({"resourceType": "Patient", "extension": [{"url": "animal", "valueString": "x"}]})
+    unknown = {"resourceType": "Patient", "extension": [{"url": "http://example.org/fhir/x", "valueString": "x"}]}
+    assert _extension_errors(unknown) == []
+
+
+def test_the_derived_table_ships_every_core_definition():
+    from fhir_server.validation.core_extensions import definitions
+
+    assert len(definitions()) == 393
+    assert definitions()[ANIMAL]["parts"]["species"][:2] == [1, "1"]
+
+
+# --- conformance resources against the definitions they name --------------------------------------
+def test_capability_statement_search_parameter_type_follows_its_definition():
+    def statement(kind: str) -> dict:
+        return {"resourceType": "CapabilityStatement", "status": "draft", "date": "2024-05-01", "kind": "instance",
+                "fhirVersion": "4.0.1", "format": ["json"], "rest": [{"mode": "server", "resource": [{
+                    "type": "AllergyIntolerance", "searchParam": [{
+                        "name": "clinical-status", "type": kind,
+                        "definition": "http://hl7.org/fhir/SearchParameter/AllergyIntolerance-clinical-status"}]}]}]}
+    assert _errors(statement("token")) == []
+    assert ("CapabilityStatement.rest[0].resource[0].searchParam[0].type", "invalid") in _errors(statement("date"))
+
+
+def test_search_parameter_agrees_with_what_it_is_derived_from():
+    derived = {"resourceType": "SearchParameter", "url": "http://x.cn/SearchParameter/org-name", "name": "orgName",
+               "status": "active", "description": "name", "code": "name", "base": ["Organization"],
+               "type": "string", "expression": "Organization.name",
+               "derivedFrom": "http://hl7.org/fhir/SearchParameter/Organization-name"}
+    assert _errors(derived) == []
+    assert ("SearchParameter.type", "invalid") in _errors({**derived, "type": "token"})
+    assert ("SearchParameter.base[0]", "invalid") in _errors({**derived, "base": ["Patient"]})
+    composite = {**derived, "type": "composite", "derivedFrom": None,
+                 "component": [{"definition": "http://hl7.org/fhir/SearchParameter/Organization-name",
+                                "expression": "name"}]}
+    del composite["derivedFrom"]
+    assert ("SearchParameter.component", "invalid") in _errors(composite)
+
+
+def test_value_set_compose_systems_are_absolute():
+    value_set = {"resourceType": "ValueSet", "status": "active", "url": "http://x.cn/ValueSet/v",
+                 "compose": {"include": [{"system": "http://x.cn/CodeSystem/c", "concept": [{"code": "a"}]}]}}
+    assert _errors(value_set) == []
+    value_set["compose"]["include"][0]["system"] = "#c1"
+    assert ("ValueSet.compose.include[0].system", "invalid") in _errors(value_set)

@@ -20,6 +20,10 @@ PROFILED = {"Patient", "Group", "CareTeam", "PlanDefinition", "Contract", "Servi
 # deliberate exceptions: examples that really break an R4 rule (file → reason)
 EXCEPTIONS: dict[str, str] = {
     "Questionnaire-qs1.json": "its items have no linkId, which Questionnaire.item requires (1..1) in R4",
+    "MedicationRequest-medrx0301.json": "dispenseRequest.performer refers to a Practitioner; R4 allows an "
+                                        "Organization only (targetProfile)",
+    "Observation-clinical-gender.json": "performer refers to an Encounter, which R4's Observation.performer "
+                                        "does not allow (targetProfile)",
 }
 
 

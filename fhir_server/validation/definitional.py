@@ -1,0 +1,104 @@
+"""Conformance resources whose parts contradict their definitions (FHIR R4 capabilitystatement.html,
+searchparameter.html):
+
+- a ``CapabilityStatement.rest.resource.searchParam`` whose ``type`` is not the type of the
+  SearchParameter its ``definition`` names;
+- a ``SearchParameter`` whose ``type`` differs from the one it is ``derivedFrom``, or whose
+  ``base`` lists a resource type the parent does not cover;
+- a composite ``SearchParameter`` with fewer than two components (a composite combines values);
+- a ``ValueSet.compose`` include/exclude ``system`` that is not an absolute URI (R4: "an absolute
+  URI which is the code system"; a contained CodeSystem is named by its own absolute url).
+
+The known SearchParameters are R4's (``definitions/data/search-parameters.json``) and the Jiayi
+IG's; a definition this server does not know is not judged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+
+from fhir_server.core.errors import Issue
+from fhir_server.definitions import ig
+from fhir_server.definitions.structures import DATA as DEFINITIONS
+
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+@cache
+def known_search_parameters() -> dict[str, dict]:
+    """canonical url -> {"type": ..., "base": [...]}, R4's and the IG's."""
+    data = json.loads((DEFINITIONS / "search-parameters.json").read_text(encoding="utf-8"))["parameters"]
+    found = {p["url"]: {"type": p.get("type"), "base": p.get("base") or []} for p in data if p.get("url")}
+    for resource in ig.resources():
+        if resource.get("resourceType") == "SearchParameter" and resource.get("url"):
+            found[resource["url"]] = {"type": resource.get("type"), "base": resource.get("base") or []}
+    return found
+
+
+def definitional_issues(resource: dict, where: str) -> list[Issue]:
+    res_type = resource.get("resourceType")
+    if res_type == "CapabilityStatement":
+        return _capability_statement(resource, where)
+    if res_type == "SearchParameter":
+        return _search_parameter(resource, where)
+    if res_type == "ValueSet":
+        return _value_set(resource, where)
+    return []
+
+
+def _value_set(resource: dict, where: str) -> list[Issue]:
+    compose = resource.get("compose") if isinstance(resource.get("compose"), dict) else {}
+    issues = []
+    for part in ("include", "exclude"):
+        for i, item in enumerate(_dicts(compose.get(part))):
+            system = item.get("system")
+            if isinstance(system, str) and not SCHEME.match(system):
+                issues.append(Issue("invalid", f"ValueSet.compose.{part}.system '{system}' must be an absolute URI "
+                                    "(a contained CodeSystem is named by its own absolute url)",
+                                    expression=(f"{where}.compose.{part}[{i}].system",)))
+    return issues
+
+
+def _known(url: object) -> dict | None:
+    return known_search_parameters().get(url.split("|", 1)[0]) if isinstance(url, str) else None
+
+
+def _capability_statement(resource: dict, where: str) -> list[Issue]:
+    issues = []
+    for r, rest in enumerate(_dicts(resource.get("rest"))):
+        for t, entry in enumerate(_dicts(rest.get("resource"))):
+            for s, param in enumerate(_dicts(entry.get("searchParam"))):
+                known = _known(param.get("definition"))
+                stated = param.get("type")
+                if known and isinstance(stated, str) and known["type"] and stated != known["type"]:
+                    issues.append(Issue("invalid", f"searchParam '{param.get('name')}' has type {stated}, but its "
+                                        f"definition {param['definition']} is of type {known['type']}",
+                                        expression=(f"{where}.rest[{r}].resource[{t}].searchParam[{s}].type",)))
+    return issues
+
+
+def _search_parameter(resource: dict, where: str) -> list[Issue]:
+    issues = []
+    if resource.get("type") == "composite" and len(_dicts(resource.get("component"))) < 2:
+        issues.append(Issue("invalid", "A composite SearchParameter combines two or more components",
+                            expression=(f"{where}.component",)))
+    parent = _known(resource.get("derivedFrom"))
+    if parent is None:
+        return issues
+    if isinstance(resource.get("type"), str) and parent["type"] and resource["type"] != parent["type"]:
+        issues.append(Issue("invalid", f"The type {resource['type']} differs from the type {parent['type']} of "
+                            f"{resource['derivedFrom']}, which this SearchParameter is derived from",
+                            expression=(f"{where}.type",)))
+    covered = set(parent["base"])
+    for i, base in enumerate(resource.get("base") or []):
+        if isinstance(base, str) and covered and base not in covered and not covered & {"Resource", "DomainResource"}:
+            issues.append(Issue("invalid", f"{base} is not a base of {resource['derivedFrom']} (its bases: "
+                                f"{', '.join(sorted(covered))}), which this SearchParameter is derived from",
+                                expression=(f"{where}.base[{i}]",)))
+    return issues
+
+
+def _dicts(value: object) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
