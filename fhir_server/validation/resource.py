@@ -22,6 +22,7 @@ import difflib
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import structures
 from fhir_server.validation.schema import schema_issues
+from fhir_server.validation.search_parameter import search_parameter_issues
 from fhir_server.validation.walker import walk
 
 
@@ -44,6 +45,8 @@ def _validate(resource: object, expected_type: str | None, where: str | None) ->
     assert isinstance(resource, dict) and isinstance(resource_type, str)
     issues += schema_issues(resource, resource_type, base)
     issues += walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc))
+    if resource_type == "SearchParameter":
+        issues += search_parameter_issues(resource, base)
     return issues
 
 
