@@ -33,3 +33,11 @@ def test_unclosed_markup_openers_in_a_div_are_linear():
     with deadline():
         assert xhtml.raw_divs(f"<x><div {NS}>" + "<?" * 100_000 + "<!--" * 100_000) != []
         assert xhtml.raw_divs("<![CDATA[" * 100_000) == []
+
+
+def test_narrative_text_for_full_text_search_is_linear():
+    from fhir_server.search.fulltext import narrative_text
+
+    with deadline():
+        assert narrative_text({"text": {"div": "<" * 200_000}}).strip() == "<" * 200_000
+    assert narrative_text({"text": {"div": f"<div {NS}><p>张三</p>&amp;</div>"}}).split() == ["张三", "&"]
