@@ -51,7 +51,8 @@ UCUM = "http://unitsofmeasure.org"
 
 
 class FhirPathError(ValueError):
-    """An expression the engine cannot parse."""
+    """An expression the engine cannot parse or accept, or a regular expression in it that the
+    linear-time engine refuses."""
 
 
 class _Refuse(ErrorListener):

@@ -154,3 +154,18 @@ def test_search_parameter_expressions_that_cannot_run_are_refused(expression):
 
 def test_search_parameter_with_a_costly_looking_regex_is_bounded_not_refused():
     check_expression(f"Patient.name.where(family.matches('{EVIL}')).family")
+
+
+def test_without_re2_the_bounded_fallback_is_used(monkeypatch):
+    monkeypatch.setattr(linear_regex, "_re2", None)
+    compile_linear.cache_clear()
+    try:
+        with pytest.raises(RegexError):
+            compile_linear(EVIL)  # refused: a repeat inside a repeat
+        pattern = compile_linear("a*b")
+        assert not pattern.linear
+        with deadline():
+            assert pattern.search("a" * 100_000 + "b") is False  # cut at FALLBACK_MAX_TEXT characters
+        assert pattern.fullmatch("aab") is True
+    finally:
+        compile_linear.cache_clear()
