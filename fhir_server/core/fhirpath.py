@@ -14,12 +14,17 @@ supplies in the evaluation context (no monkey-patching):
 - **type names at the root.**  ``Appointment.status`` on an Appointment: fhirpathpy resolves the
   leading type name only on a plain resource, not on a typed node, so a resource root is
   handed over as the JSON object itself.
+- **regular expressions.**  ``matches()``, ``replaceMatches()`` and ``matchesFull()`` run on the
+  linear-time engine of :mod:`fhir_server.core.linear_regex` (RE2), never on backtracking
+  ``re``: a pattern in a stored SearchParameter or a FHIRPath Patch cannot freeze a worker.
+  A pattern RE2 refuses is an evaluation error (:class:`FhirPathError`).
 - ``hasValue()`` (missing from fhirpathpy 2.2).
 - ``trace()`` never prints on the server.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
@@ -29,12 +34,16 @@ from antlr4.error.ErrorListener import ErrorListener
 from antlr4.tree.Tree import ParseTreeWalker
 from fhirpathpy.engine import do_eval, util
 from fhirpathpy.engine.invocations import equality
+from fhirpathpy.engine.invocations import invocation_registry as base_invocation_registry
 from fhirpathpy.engine.invocations.constants import constants
+from fhirpathpy.engine.invocations.strings import ensure_string_singleton
 from fhirpathpy.engine.nodes import FP_DateTime, FP_Time, FP_Type, ResourceNode
 from fhirpathpy.models import models
 from fhirpathpy.parser.ASTPathListener import ASTPathListener
 from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
 from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
+
+from fhir_server.core.linear_regex import RegexError, compile_linear
 
 MODEL = models["r4"]
 _DATE_TYPES = frozenset({"date", "dateTime", "instant"})
@@ -42,7 +51,8 @@ UCUM = "http://unitsofmeasure.org"
 
 
 class FhirPathError(ValueError):
-    """An expression the engine cannot parse."""
+    """An expression the engine cannot parse or accept, or a regular expression in it that the
+    linear-time engine refuses."""
 
 
 class _Refuse(ErrorListener):
@@ -129,6 +139,44 @@ def _has_value(ctx: dict, inputs: list) -> list[bool]:
     return [len(data) == 1 and data[0] is not None and not isinstance(data[0], (dict, list))]
 
 
+def _pattern(regex: object, dotall: bool = False) -> Any:
+    try:
+        return compile_linear(regex, dotall)  # type: ignore[arg-type]
+    except RegexError as exc:
+        raise FhirPathError(str(exc)) from None
+
+
+def _matches(ctx: dict, inputs: list, regex: str) -> Any:
+    """R4 fhirpath.html#functions "matches": the regex matches somewhere in the string."""
+    if not regex or not inputs:
+        return []
+    return _pattern(regex, dotall=True).search(ensure_string_singleton(inputs))
+
+
+def _matches_full(ctx: dict, inputs: list, regex: str) -> Any:
+    if not regex or not inputs:
+        return []
+    return _pattern(regex, dotall=True).fullmatch(ensure_string_singleton(inputs))
+
+
+_GROUP = re.compile(r"\$(\d+)")  # fixed and linear: a "$" and digits
+
+
+def _replace_matches(ctx: dict, inputs: list, regex: str, substitution: str) -> Any:
+    """``$1`` in the substitution is the first group; an empty pattern changes nothing."""
+    text = ensure_string_singleton(inputs)
+    if not isinstance(regex, str) or not isinstance(substitution, str):
+        return []
+    if regex == "":
+        return text
+    parts = _GROUP.split(substitution)  # text, group number, text, ...
+
+    def expand(match: Any) -> str:
+        return "".join(part if i % 2 == 0 else (match.group(int(part)) or "") for i, part in enumerate(parts))
+
+    return _pattern(regex).sub(expand, text)
+
+
 def _trace(ctx: dict, inputs: list, *_args: Any) -> list:
     return inputs
 
@@ -146,6 +194,9 @@ INVOCATIONS: dict[str, dict] = {
     ">=": _operator(equality.gte),
     "~": {"fn": _comparison(equality.equival), "arity": {2: ["Any", "Any"]}},
     "!~": {"fn": _comparison(equality.unequival), "arity": {2: ["Any", "Any"]}},
+    "matches": {"fn": _matches, "arity": {1: ["String"]}, "nullable_input": True},
+    "matchesFull": {"fn": _matches_full, "arity": {1: ["String"]}, "nullable_input": True},
+    "replaceMatches": {"fn": _replace_matches, "arity": {2: ["String", "String"]}, "nullable_input": True},
     "hasValue": {"fn": _has_value},
     "trace": {"fn": _trace, "arity": {0: [], 1: ["String"], 2: ["String", "Expr"]}},
 }
@@ -188,3 +239,61 @@ def _plain(result: Any) -> list:
             continue  # fhirpathpy's stand-in for a primitive's extensions without a value
         out.append(data)
     return out
+
+
+# -- acceptance of an expression that will run on other people's data ------------------------------
+MAX_EXPRESSION = 4096
+_REGEX_FUNCTIONS = frozenset({"matches", "matchesFull", "replaceMatches"})
+# resolve(), memberOf(), conformsTo(), htmlChecks() are known to FHIR; the server answers them
+# itself or skips the expression knowingly (search rewrites ``where(resolve() is X)``)
+_FHIR_FUNCTIONS = frozenset({"resolve", "memberOf", "conformsTo", "htmlChecks", "hasValue"})
+
+
+def check_expression(expression: str) -> None:
+    """Accept an expression that the server will evaluate on every write (a SearchParameter's), or
+    raise :class:`FhirPathError` saying why not: it must parse strictly, be at most
+    :data:`MAX_EXPRESSION` characters, call only functions the engine has, and every regular
+    expression given as a literal must compile on the linear-time engine.  Evaluation cost is then
+    bounded by the engine: regular expressions run in linear time (:mod:`.linear_regex`)."""
+    if not isinstance(expression, str) or not expression.strip():
+        raise FhirPathError("The FHIRPath expression is empty")
+    if len(expression) > MAX_EXPRESSION:
+        raise FhirPathError(f"The FHIRPath expression is longer than {MAX_EXPRESSION} characters")
+    tree = compiled(expression)
+    known = set(base_invocation_registry) | set(INVOCATIONS) | _FHIR_FUNCTIONS
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "Functn":
+            name_node, *params = node.get("children", [])
+            name = name_node.get("text")
+            if name not in known:
+                raise FhirPathError(f"Unknown FHIRPath function {name}()")
+            if name in _REGEX_FUNCTIONS and params:
+                first = params[0].get("children", [None])[0]
+                literal = _string_literal(first)
+                if literal is not None:
+                    _pattern(literal, dotall=name != "replaceMatches")
+        stack.extend(node.get("children", []))
+
+
+def _string_literal(node: dict | None) -> str | None:
+    """The value of a parameter that is a plain string literal (``'a\\\\d'`` → ``a\\d``), else None."""
+    while node is not None and node.get("type") in ("TermExpression", "LiteralTerm"):
+        node = (node.get("children") or [None])[0]
+    if node is None or node.get("type") != "StringLiteral":
+        return None
+    return _unescape(node["text"][1:-1])
+
+
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_ESCAPED = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _unescape(text: str) -> str:
+    def one(match: re.Match) -> str:
+        code = match.group(1)
+        if code.startswith("u") and len(code) == 5:
+            return chr(int(code[1:], 16))
+        return _ESCAPED.get(code, code)
+    return _ESCAPE.sub(one, text)

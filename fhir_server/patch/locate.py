@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import fhirpathpy
-from fhirpathpy.models import models
-
 from fhir_server.core.errors import BadRequest
+from fhir_server.core.fhirpath import evaluate
 from fhir_server.definitions.structures import ElementDef, Resolved, structures
 from fhir_server.patch.errors import cannot_apply
 from fhir_server.patch.path import Step, parse_path
@@ -174,13 +172,9 @@ def _matches(node: Node, criteria: str, resource: dict) -> bool:
     value = node.value()
     if value is None:
         return False
-    expression = {"base": node.children_path, "expression": f"where({criteria})"}
     try:
-        return bool(
-            fhirpathpy.evaluate(
-                value, expression, {"resource": resource, "rootResource": resource}, model=models["r4"]
-            )
-        )
+        return bool(evaluate(value, f"where({criteria})", node.children_path,
+                             {"resource": resource, "rootResource": resource}))
     except Exception as exc:  # fhirpathpy raises plain Exceptions for syntax and type errors
         raise BadRequest(f"Cannot evaluate where({criteria}): {exc}") from exc
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from fhir_server.core.fhirpath import FhirPathError, compiled, evaluate
 from fhir_server.definitions.structures import structures
 
 Node = tuple[Any, str | None]  # (JSON value, FHIR type code when known)
@@ -233,19 +234,19 @@ def _simple(steps: list[_Step]) -> Evaluator:
 
 
 def _fhirpath(expression: str) -> Evaluator:
-    from fhirpathpy import compile as fp_compile
-    from fhirpathpy.models import models
-
     rewritten = _RESOLVE.sub(lambda m: f"where(reference.startsWith('{m[1]}/'))", expression)
-    function = fp_compile(rewritten, models["r4"])
+    try:
+        compiled(rewritten)
+    except FhirPathError:
+        return lambda node: []  # refused when the SearchParameter is written; one stored before indexes nothing
 
-    def evaluate(node: Any) -> list[Node]:
+    def evaluate_on(node: Any) -> list[Node]:
         try:
-            return [(v, None) for v in function(node) if v is not None]  # type: ignore[call-arg]
+            return [(v, None) for v in evaluate(node, rewritten) if v is not None]
         except Exception:  # noqa: BLE001 - a value the expression cannot handle indexes nothing
             return []
 
-    return evaluate
+    return evaluate_on
 
 
 def _union(evaluators: list[Evaluator]) -> Evaluator:

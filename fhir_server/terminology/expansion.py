@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from fhir_server.core.errors import Issue, Unprocessable
+from fhir_server.core.linear_regex import RegexError, compile_linear
 from fhir_server.terminology.codesystem import CodeSystemIndex, Concept
 
 MAX_DEPTH = 10
@@ -121,8 +121,8 @@ def _filter(index: CodeSystemIndex, f: dict) -> list[str]:
         return [c for c in index.concepts if c not in excluded]
     if prop in ("concept", "code") and op == "regex":
         try:
-            pattern = re.compile(value)
-        except re.error as exc:
+            pattern = compile_linear(value)  # linear time: a client's regex cannot freeze the worker
+        except RegexError as exc:
             raise ExpansionError(f"ValueSet filter regex '{value}' is not a valid pattern: {exc}",
                                  code="invalid") from None
         return [c for c in index.concepts if pattern.fullmatch(c)]

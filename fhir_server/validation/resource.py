@@ -26,6 +26,7 @@ from fhir_server.definitions.structures import structures
 from fhir_server.validation.bundle import bundle_issues
 from fhir_server.validation.definitional import definitional_issues
 from fhir_server.validation.schema import schema_issues
+from fhir_server.validation.search_parameter import search_parameter_issues
 from fhir_server.validation.walker import walk
 
 
@@ -51,6 +52,8 @@ def _validate(resource: object, expected_type: str | None, where: str | None) ->
     if resource_type == "Bundle":
         issues += bundle_issues(resource, base)
     issues += definitional_issues(resource, base)
+    if resource_type == "SearchParameter":
+        issues += search_parameter_issues(resource, base)
     return issues
 
 

@@ -19,7 +19,8 @@ The schema (draft-06) is loaded once and prepared for speed and for useful error
 
 Only these schema findings become issues: wrong JSON types, unknown properties, codes
 outside a required ``enum``.  Patterns and ``required`` are left to :mod:`.walker`, which
-checks them with R4's own cardinalities and Python-correct grammars.
+checks them with R4's own cardinalities and Python-correct grammars; the schema's patterns
+are removed when it loads, so no validator runs them (their regexes backtrack).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def _adjusted() -> dict[str, dict]:
         for prop in props:
             defs[name]["properties"].pop(prop, None)
     _add_element_partners(defs)
+    _drop_patterns(defs)
     registry = structures()
     for name, definition in defs.items():
         path = _registry_path(name)
@@ -68,6 +70,22 @@ def _adjusted() -> dict[str, dict]:
                 and "modifierExtension" not in registry.children(path):
             del props["modifierExtension"]
     return defs
+
+
+def _drop_patterns(defs: dict[str, dict]) -> None:
+    """Remove the schema's ``pattern``s: their findings were never reported (the walker checks each
+    primitive with a hand-checked linear grammar), but both validators still ran them, and the
+    base64Binary one (``^(\\s*([0-9a-zA-Z\\+\\=]){4}\\s*)+$``) backtracks without bound under
+    Python's ``re``: one Binary of spaces froze a worker (issue 18)."""
+    stack: list = list(defs.values())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                del node["pattern"]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _add_element_partners(defs: dict[str, dict]) -> None:

@@ -29,6 +29,7 @@ from functools import cache
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
 from fhir_server.validation.bindings import check_binding
+from fhir_server.validation.narrative import narrative_issues
 from fhir_server.validation.primitives import check_primitive
 from fhir_server.validation.references import allowed_targets, reference_type
 
@@ -105,6 +106,8 @@ class Walker:
             message = check_primitive(type_code, value)
             if message:
                 self.add("value", message, where)
+            elif type_code == "xhtml" and isinstance(value, str):
+                self.issues.extend(narrative_issues(value, where))
             return
         if not isinstance(value, dict):
             return
