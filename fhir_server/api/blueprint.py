@@ -8,6 +8,7 @@ from fhir_server.api import errors
 from fhir_server.api.negotiation import FORM, form_items, mime_base, parse_body, response_format
 from fhir_server.api.responses import render
 from fhir_server.auth import principal_for
+from fhir_server.core import budget
 from fhir_server.core.instants import parse_http_date
 from fhir_server.interactions.context import FhirRequest, Prefer
 from fhir_server.interactions.router import Router
@@ -63,7 +64,12 @@ def register(app: Flask, router: Router) -> None:
 
     @app.before_request
     def _principal() -> None:
+        budget.start(app.config["JIAYI"].request_timeout)
         g.principal = principal_for(request.headers.get("Authorization"), request.remote_addr)
+
+    @app.teardown_request
+    def _end_budget(_error: BaseException | None) -> None:
+        budget.clear()
 
 
 def _utf8_header(name: str) -> str | None:
