@@ -18,6 +18,7 @@ from fhir_server.operations.capabilities import capability_statement
 from fhir_server.operations.registry import OperationRegistry
 from fhir_server.repository.base import Repository
 from fhir_server.repository.sql import SqlRepository
+from fhir_server.search import cost as search_cost
 from fhir_server.storage.db import Database
 from fhir_server.storage.migrate import upgrade
 from fhir_server.validation import Validator, ig
@@ -32,6 +33,7 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     app.config["JIAYI"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["TESTING"] = settings.testing
+    search_cost.configure(max_included=settings.max_included)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     if repository is None:
         database = Database(settings.database_url)

@@ -19,6 +19,8 @@ class Settings:
     testing: bool = False
     validation: str = "default"  # "strict": also validate against non-Jiayi profiles a resource claims
     profiles_dir: str | None = None  # extra StructureDefinitions/ValueSets to validate with, besides profiles/
+    max_included: int = 1000  # _include/_revinclude resources per search page; past it a warning entry
+    request_timeout: float = 60.0  # seconds of wall clock per request; past it 503 (0: no budget)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -41,4 +43,6 @@ def _coerce(raw: str, kind: object) -> object:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if "int" in kind:
         return int(raw)
+    if "float" in kind:
+        return float(raw)
     return raw

@@ -50,8 +50,9 @@ def _run(uow: UnitOfWork, request: FhirRequest, res_type: str | None, path: str,
     if parsed.summary != "count":
         entries = [_entry(request, row, "match", parsed) for row in page.matches]
         entries += [_entry(request, row, "include", parsed) for row in page.included]
-    if parsed.warnings:
-        entries.append({"resource": operation_outcome(parsed.warnings), "search": {"mode": "outcome"}})
+    warnings = [*parsed.warnings, *page.warnings]
+    if warnings:
+        entries.append({"resource": operation_outcome(warnings), "search": {"mode": "outcome"}})
     return FhirResponse(200, bundle("searchset", entries, page.total, _links(request, path, items, page)))
 
 

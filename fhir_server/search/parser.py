@@ -13,7 +13,7 @@ from fhir_server.core.errors import BadRequest, Issue
 from fhir_server.definitions.ig import identifier_aliases
 from fhir_server.search import fulltext, pinyin
 from fhir_server.search import registry as registry_module
-from fhir_server.search.cost import Limits, check_cost
+from fhir_server.search.cost import Limits, check_cost, configured
 from fhir_server.search.params import KINDS, composite, reference, string, token
 from fhir_server.search.registry import ParamRegistry, SearchParam, compartment_params
 from fhir_server.search.request import (
@@ -50,7 +50,7 @@ class _State:
 def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, strict: bool = False,
                  compartment: tuple[str, str] | None = None, registry: ParamRegistry | None = None,
                  limits: Limits | None = None, terminology: object = None) -> SearchRequest:
-    state = _State(resource_type, registry or registry_module.current(), strict, limits or Limits(), terminology)
+    state = _State(resource_type, registry or registry_module.current(), strict, limits or configured(), terminology)
     if compartment:
         state.tests.append(compartment_test(state, *compartment))
     for name, value in items:
