@@ -12,6 +12,7 @@ DEFAULT_DATABASE = "sqlite:///jiayi.sqlite3"
 class Settings:
     database_url: str = DEFAULT_DATABASE
     base_url: str | None = None  # public base URL (…/fhir) when behind a proxy; else from the request
+    allowed_hosts: str | None = None  # without base_url: Host headers believed (comma list); unset: loopback only
     max_body_bytes: int = 8 * 1024 * 1024  # larger bodies: 413
     max_depth: int = 64  # deeper JSON/XML nesting: 400
     migrate_on_start: bool = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from fhir_server.api import errors
+from fhir_server.api import errors, hosts
 from fhir_server.api.negotiation import FORM, form_items, mime_base, parse_body, response_format
 from fhir_server.api.responses import render
 from fhir_server.auth import principal_for
@@ -53,7 +53,7 @@ def build_request(path: str) -> FhirRequest:
         if_modified_since=parse_http_date(request.headers["If-Modified-Since"])
         if "If-Modified-Since" in request.headers else None,
         prefer=Prefer.parse(request.headers.get("Prefer")),
-        base_url=settings.base_url or request.url_root.rstrip("/") + "/fhir",
+        base_url=hosts.base_url(settings),
         principal=g.principal,
     )
 
@@ -66,6 +66,11 @@ def register(app: Flask, router: Router) -> None:
     def _principal() -> None:
         budget.start(app.config["JIAYI"].request_timeout)
         g.principal = principal_for(request.headers.get("Authorization"), request.remote_addr)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"  # a body is never sniffed into HTML
+        return response
 
     @app.teardown_request
     def _end_budget(_error: BaseException | None) -> None:
