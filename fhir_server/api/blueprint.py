@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from fhir_server.api import errors, hosts
+from fhir_server.api import errors, hardening, hosts
 from fhir_server.api.negotiation import FORM, form_items, mime_base, parse_body, response_format
 from fhir_server.api.responses import render
 from fhir_server.auth import principal_for
-from fhir_server.core import budget
 from fhir_server.core.instants import parse_http_date
 from fhir_server.interactions.context import FhirRequest, Prefer
 from fhir_server.interactions.router import Router
@@ -62,19 +61,11 @@ def register(app: Flask, router: Router) -> None:
     app.register_blueprint(create_blueprint(router), url_prefix="/fhir")
     errors.register(app)
 
+    hardening.register(app)
+
     @app.before_request
     def _principal() -> None:
-        budget.start(app.config["JIAYI"].request_timeout)
         g.principal = principal_for(request.headers.get("Authorization"), request.remote_addr)
-
-    @app.after_request
-    def _security_headers(response: Response) -> Response:
-        response.headers["X-Content-Type-Options"] = "nosniff"  # a body is never sniffed into HTML
-        return response
-
-    @app.teardown_request
-    def _end_budget(_error: BaseException | None) -> None:
-        budget.clear()
 
 
 def _utf8_header(name: str) -> str | None:
