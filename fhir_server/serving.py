@@ -12,12 +12,10 @@ import time
 from datetime import date
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.glogging import Logger
 from gunicorn.http import wsgi as gunicorn_wsgi
 
 from fhir_server.app import create_app
 from fhir_server.core.errors import FHIRError
-from fhir_server.core.logmask import mask_personal_numbers
 from fhir_server.interactions import implementation_guide
 from fhir_server.interactions.context import FhirRequest
 from fhir_server.repository.sql import SqlRepository
@@ -76,18 +74,6 @@ def _load(app, seed: int, residents: int, progress: bool, skip_if_loaded: bool,
     return district.summary()
 
 
-class MaskingLogger(Logger):
-    """gunicorn's logger with 身份证 and phone numbers masked in the access log's request line,
-    path and query (:mod:`fhir_server.core.logmask`)."""
-
-    def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "q", "f"):
-            if isinstance(atoms.get(key), str):
-                atoms[key] = mask_personal_numbers(atoms[key])
-        return atoms
-
-
 # the Server header names no product version (gunicorn's default is its name; keep it ours)
 gunicorn_wsgi.SERVER = "Jiayi"
 
@@ -119,7 +105,6 @@ def gunicorn_options(host: str, port: int, workers: int = 1, threads: int = 8) -
         "worker_class": "gthread",
         "timeout": 120,
         "accesslog": "-",
-        "logger_class": MaskingLogger,
         "loglevel": "info",
         "control_socket_disable": True,  # one per user by default: two servers would collide
     }
