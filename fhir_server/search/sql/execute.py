@@ -32,7 +32,7 @@ def execute_search(session: Session, request: SearchRequest, page: str | None = 
         session, request, where, limits)
     if request.includes and result.matches:
         included = fetch_includes(session, request.includes, result.matches, limits.max_include_depth,
-                                  limits.max_included + 1)
+                                  cap=limits.max_included + 1)
         result.included = included[:limits.max_included]
         if len(included) > limits.max_included:
             result.warnings.append(included_cap_warning(limits.max_included))

@@ -17,7 +17,7 @@ Key = tuple[str, str]
 
 
 def fetch_includes(session: Session, includes: tuple[Include, ...], matches: list[ResourceRow],
-                   max_depth: int, cap: int | None = None) -> list[ResourceRow]:
+                   max_depth: int, *, cap: int | None = None) -> list[ResourceRow]:
     """The included resources, breadth first; stops once ``cap`` are found (the caller warns)."""
     seen: set[Key] = {(r.res_type, r.res_id) for r in matches}
     found: list[ResourceRow] = []
