@@ -18,8 +18,10 @@ from fhir_server.operations import terminology as terminology_operations
 from fhir_server.operations import validate as validate_operation
 from fhir_server.operations.capabilities import capability_statement
 from fhir_server.operations.registry import OperationRegistry
+from fhir_server.operations.reindex_job import BackgroundReindex
 from fhir_server.repository.base import Repository
 from fhir_server.repository.sql import SqlRepository
+from fhir_server.search import cost as search_cost
 from fhir_server.storage.db import Database
 from fhir_server.storage.migrate import upgrade
 from fhir_server.validation import Validator, ig
@@ -33,6 +35,7 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     app.config["JIAYI"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["TESTING"] = settings.testing
+    search_cost.configure(max_included=settings.max_included)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     if repository is None:
         database = Database(settings.database_url)
@@ -47,7 +50,10 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     # an injected twin (tests) gets the IG only when asked, so its clock and ids stay the test's
     if settings.load_ig and ("jiayi.database" in app.extensions or (overrides or {}).get("LOAD_IG")):
         implementation_guide.install(repository)
-    operations = build_operations(validator)
+    # a database's $reindex runs in the background; the in-memory twin's costs nothing, so it answers at once
+    reindex = BackgroundReindex(repository) if "jiayi.database" in app.extensions else None
+    app.extensions["jiayi.reindex"] = reindex
+    operations = build_operations(validator, reindex)
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     authenticator = Authenticator.from_settings(settings)
@@ -73,10 +79,14 @@ def install_write_hooks(repository: Repository, validator: Validator | None = No
     hooks.installed = True
 
 
-def build_operations(validator: Validator | None = None) -> OperationRegistry:
+def build_operations(validator: Validator | None = None, reindex: BackgroundReindex | None = None) -> OperationRegistry:
+    """Every operation; with ``reindex``, ``$reindex`` at type and system level runs in the background."""
     registry = OperationRegistry()
     validator = validator or Validator(ig.conformance())
-    for operation in [*validate_operation.operations(validator), *search_operations.OPERATIONS,
+    searches = [op for op in search_operations.OPERATIONS if reindex is None or op.name != "reindex"]
+    if reindex is not None:
+        searches.append(reindex.operation())
+    for operation in [*validate_operation.operations(validator), *searches,
                       *terminology_operations.OPERATIONS, *familydoctor.operations()]:
         registry.register(operation)
     return registry

@@ -12,6 +12,7 @@ DEFAULT_DATABASE = "sqlite:///jiayi.sqlite3"
 class Settings:
     database_url: str = DEFAULT_DATABASE
     base_url: str | None = None  # public base URL (…/fhir) when behind a proxy; else from the request
+    allowed_hosts: str | None = None  # without base_url: Host headers believed (comma list); unset: loopback only
     max_body_bytes: int = 8 * 1024 * 1024  # larger bodies: 413
     max_depth: int = 64  # deeper JSON/XML nesting: 400
     migrate_on_start: bool = True
@@ -27,6 +28,8 @@ class Settings:
     auth_authorize_url: str | None = None  # the identity provider's endpoints, for SMART discovery
     auth_token_url: str | None = None
     audit: str = "auto"  # AuditEvents: "auto" = when authentication is configured, "on", "off"
+    max_included: int = 1000  # _include/_revinclude resources per search page; past it a warning entry
+    request_timeout: float = 60.0  # seconds of wall clock per request; past it 503 (0: no budget)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -49,4 +52,6 @@ def _coerce(raw: str, kind: object) -> object:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if "int" in kind:
         return int(raw)
+    if "float" in kind:
+        return float(raw)
     return raw

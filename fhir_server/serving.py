@@ -14,6 +14,7 @@ from datetime import date
 
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import wsgi as gunicorn_wsgi
 
 from fhir_server.app import create_app
 from fhir_server.auth import masking
@@ -74,6 +75,10 @@ def _load(app, seed: int, residents: int, progress: bool, skip_if_loaded: bool,
     # freshly filled index tables as if they were empty (a token search then filters every row)
     app.extensions["jiayi.database"].analyze()
     return district.summary()
+
+
+# the Server header names no product version (gunicorn's default is its name; keep it ours)
+gunicorn_wsgi.SERVER = "Jiayi"
 
 
 class _Gunicorn(BaseApplication):

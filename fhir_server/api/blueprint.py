@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from fhir_server.api import errors, security
+from fhir_server.api import errors, hardening, hosts, security
 from fhir_server.api.negotiation import FORM, form_items, mime_base, parse_body, response_format
 from fhir_server.api.responses import render
 from fhir_server.auth import Authenticator
@@ -52,7 +52,7 @@ def build_request(path: str) -> FhirRequest:
         if_modified_since=parse_http_date(request.headers["If-Modified-Since"])
         if "If-Modified-Since" in request.headers else None,
         prefer=Prefer.parse(request.headers.get("Prefer")),
-        base_url=settings.base_url or request.url_root.rstrip("/") + "/fhir",
+        base_url=hosts.base_url(settings),
         principal=g.principal,
     )
 
@@ -61,6 +61,8 @@ def register(app: Flask, router: Router, authenticator: Authenticator) -> None:
     security.register(app, authenticator)
     app.register_blueprint(create_blueprint(router), url_prefix="/fhir")
     errors.register(app)
+
+    hardening.register(app)
 
 
 def _utf8_header(name: str) -> str | None:

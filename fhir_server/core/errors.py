@@ -116,3 +116,7 @@ class Forbidden(_kind(403, "forbidden")):  # type: ignore[misc]
 
 class TooCostly(_kind(400, "too-costly")):  # type: ignore[misc]
     """The query or request would cost more than the configured limit."""
+
+
+class ServiceUnavailable(_kind(503, "transient")):  # type: ignore[misc]
+    """503: the storage cannot serve the request now (read-only, disk full); ``Retry-After`` says when to try."""

@@ -53,8 +53,9 @@ def _run(uow: UnitOfWork, request: FhirRequest, res_type: str | None, path: str,
         entries = [_entry(request, row, "match", parsed) for row in page.matches]
         entries += [_entry(request, row, "include", parsed) for row in page.included
                     if access.readable(request, row.res_type)]
-    if parsed.warnings:
-        entries.append({"resource": operation_outcome(parsed.warnings), "search": {"mode": "outcome"}})
+    warnings = [*parsed.warnings, *page.warnings]
+    if warnings:
+        entries.append({"resource": operation_outcome(warnings), "search": {"mode": "outcome"}})
     return FhirResponse(200, bundle("searchset", entries, page.total, _links(request, path, items, page)))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urlencode
 
+from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import BadRequest, FHIRError, PreconditionFailed
 from fhir_server.core.references import parse_reference, rewrite_references
 from fhir_server.interactions import access
@@ -32,6 +33,7 @@ def batch(repo: Repository, request: FhirRequest, entries: list[dict], dispatch:
     """Each entry on its own: one failing entry does not affect the others."""
     out = []
     for index, entry in enumerate(entries):
+        checkpoint()
         try:
             sub = entry_request(request, entry, index)
             with repo.unit_of_work(write=sub.method not in ("GET", "HEAD")) as uow:
@@ -56,6 +58,7 @@ def transaction(uow: UnitOfWork, request: FhirRequest, entries: list[dict], disp
                   *((m.res_type, m.res_id) for m in plan.matched.values() if m is not None)])
     responses: list[dict | None] = [None] * len(subs)
     for index in sorted(range(len(subs)), key=lambda i: ORDER[subs[i].method]):
+        checkpoint()
         responses[index] = _at_entry(index, plan.execute, index, subs[index], dispatch)
     return FhirResponse(200, bundle("transaction-response", responses))
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from fhir_server import search as engine
+from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import BadRequest, Issue, TooCostly, operation_outcome
 from fhir_server.core.numbers import bounded_int
 from fhir_server.interactions.bundles import bundle, link
@@ -154,6 +155,7 @@ def everything(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_
         patients = [current_or_raise(uow, "Patient", res_id).res_id]
     gathered: dict[Key, StoredResource | object] = {}
     for pid in patients:
+        checkpoint()
         _gather(uow, pid, gathered)
     keys = sorted(gathered, key=lambda k: (k[0] != "Patient" or k[1] not in patients, k[0], k[1]))
     keys = [k for k in keys if _wanted(args, k, gathered[k])]
@@ -233,6 +235,7 @@ def _search_all(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]],
     found, page = [], uow.search(request)
     found.extend(page.matches)
     while page.next_page and len(found) < limit:
+        checkpoint()
         page = uow.search(request, page.next_page)
         found.extend(page.matches)
     return found

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, exists, func, insert, select, text, tuple_, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from fhir_server import search
+from fhir_server.core import budget
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
-from fhir_server.core.errors import Conflict
+from fhir_server.core.errors import Conflict, ServiceUnavailable
 from fhir_server.repository.base import (
     DatabaseBusy,
     HistoryPage,
@@ -26,6 +27,7 @@ from fhir_server.repository.base import (
     stamp_meta,
 )
 from fhir_server.search.registry import ParamRegistry
+from fhir_server.storage import faults
 from fhir_server.storage.db import Database
 from fhir_server.storage.models import ResourceRow, ResourceVersionRow
 
@@ -43,6 +45,7 @@ _INSERT_VERSION = insert(ResourceVersionRow)
 _PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated,
                    ResourceRow.deleted, ResourceRow.content).order_by(ResourceRow.res_type, ResourceRow.res_id)
 PREFETCH_CHUNK = 400
+RETRY_AFTER_SECONDS = 30  # a read-only or full database: a person has to act, so not at once
 
 
 def _stored(row: ResourceRow | ResourceVersionRow, method: str = "PUT") -> StoredResource:
@@ -180,7 +183,9 @@ class SqlUnitOfWork(UnitOfWorkBase):
         query = (select(ResourceRow.content)
                  .where(ResourceRow.res_type == res_type, ResourceRow.deleted.is_(False))
                  .order_by(ResourceRow.res_id).execution_options(yield_per=1000))
-        for (content,) in self.session.execute(query):
+        for n, (content,) in enumerate(self.session.execute(query)):
+            if n % 1000 == 0:
+                budget.checkpoint()  # measures and exports read whole types
             yield content
 
     def search(self, request, page: str | None = None):
@@ -237,6 +242,18 @@ def _history_condition(query: HistoryQuery):
     return and_(True, *conditions)
 
 
+def raise_fault(error: DBAPIError) -> None:
+    """A database error the client can act on, as its FHIR error (else the caller re-raises: a 500)."""
+    kind = faults.classify(error)
+    if kind == faults.BUSY:
+        raise DatabaseBusy("The database is busy with a concurrent write; retry the request") from None
+    if kind == faults.OVER_BUDGET:
+        raise budget.OverBudget() from None
+    if kind == faults.UNAVAILABLE:
+        raise ServiceUnavailable("The database cannot serve this request now (read-only, full or unreachable); "
+                                 "retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+
+
 class SqlRepository:
     def __init__(self, database: Database, clock: Clock = system_clock, ids: IdFactory = uuid_ids,
                  hooks: Hooks | None = None) -> None:
@@ -253,9 +270,8 @@ class SqlRepository:
                 yield uow
                 uow.run_before_commit()
                 uow.flush()
-        except OperationalError as exc:
-            if "locked" in str(exc) or "deadlock" in str(exc):
-                raise DatabaseBusy("The database is busy with a concurrent write; retry the request") from None
+        except DBAPIError as exc:
+            raise_fault(exc)
             raise
         self.database.written(uow.written)
         uow.run_after_commit()

@@ -21,6 +21,21 @@ class Limits:
     max_include_depth: int = 3
     max_cost: int = 300
     stored_results: int = 10_000  # ids kept for stable paging
+    max_included: int = 1000  # _include/_revinclude resources per page; past it a warning (JIAYI_MAX_INCLUDED)
+
+
+_configured = Limits()
+
+
+def configure(**changes: int) -> Limits:
+    """The server's limits (the app sets them from its settings once at start)."""
+    global _configured
+    _configured = replace(Limits(), **changes)
+    return _configured
+
+
+def configured() -> Limits:
+    return _configured
 
 
 def check_cost(request: SearchRequest, limits: Limits) -> SearchRequest:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 PARAMS = ("_text", "_content")
 MAX_TOKENS = 4000  # distinct tokens kept per resource and parameter
+MAX_TEXT_CHARS = 200_000  # of one string tokenised; the rest of a longer one is not searchable (cost bound)
 MAX_QUERY_TOKENS = 32
 _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _PIECE = re.compile(rf"([{_CJK_CLASS}]+)|([^\W_{_CJK_CLASS}]+)")
@@ -52,7 +53,7 @@ def index_tokens(texts: list[str]) -> list[str]:
     """The distinct tokens of ``texts`` in order of appearance (at most :data:`MAX_TOKENS`)."""
     seen: dict[str, None] = {}
     for text in texts:
-        for cjk, word in _PIECE.findall(_normalise(text)):
+        for cjk, word in _PIECE.findall(_normalise(text[:MAX_TEXT_CHARS])):
             if word:
                 seen[word[:64]] = None
             else:

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_server.core.errors import BadRequest
+from fhir_server.core.errors import BadRequest, Issue
 from fhir_server.core.numbers import bounded_int
 from fhir_server.search.request import MAX_OFFSET, PAGE_PARAM
 
@@ -33,6 +33,13 @@ class SearchPage:
     first_page: str | None = None
     self_page: str | None = None
     last_page: str | None = None
+    warnings: list[Issue] = field(default_factory=list)  # e.g. included resources left out (the cap)
+
+
+def included_cap_warning(cap: int) -> Issue:
+    return Issue("too-costly", f"More than {cap} resources are included by _include/_revinclude on this page; "
+                 f"only the first {cap} are returned. Use a smaller _count or fewer includes",
+                 severity="warning", expression=("_include",))
 
 
 @dataclass(frozen=True, slots=True)

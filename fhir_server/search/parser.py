@@ -10,7 +10,7 @@ from __future__ import annotations
 from fhir_server.core.errors import BadRequest, Issue
 from fhir_server.definitions.ig import identifier_aliases
 from fhir_server.search import fulltext, pinyin
-from fhir_server.search.cost import Limits, check_cost
+from fhir_server.search.cost import Limits, check_cost, configured
 from fhir_server.search.params import KINDS, composite, reference, string, token
 from fhir_server.search.parse_state import ParseState as _State
 from fhir_server.search.parse_state import Unknown, lookup
@@ -39,7 +39,7 @@ def parse_search(resource_type: str | None, items: list[tuple[str, str]], *, str
     """Parse ``items`` against ``registry``: the parameters in force for the store the search will
     run on (``uow.search_params()``, which includes its custom SearchParameters); without one,
     the standard R4 and Jiayi IG parameters only."""
-    state = _State(resource_type, registry or base_registry(), strict, limits or Limits(), terminology)
+    state = _State(resource_type, registry or base_registry(), strict, limits or configured(), terminology)
     if compartment:
         state.tests.append(compartment_test(state, *compartment))
     for name, value in items:

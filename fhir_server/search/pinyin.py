@@ -38,6 +38,7 @@ PINYIN_PARAMS: frozenset[tuple[str, str]] = frozenset({
     ("Patient", "name"), ("Practitioner", "name"), ("RelatedPerson", "name"), ("Organization", "name"),
 })
 MAX_SPELLINGS = 16  # per name part; beyond it only the preferred reading is indexed
+MAX_CHARS = 64  # of a name part or string spelled: a longer one is spelled from its start (issue 18: cost)
 SHORT_TEXT = 4  # CJK characters up to which every reading of every character is indexed
 
 # Polyphonic characters whose reading as a surname differs from (or is a subset of) their
@@ -80,7 +81,7 @@ def query_text(raw: str) -> str:
 
 def to_pinyin(text: str) -> str:
     """A query written in Chinese characters, as the pinyin it is read with (others unchanged)."""
-    return " ".join(_syllables(text)) if has_cjk(text) else text
+    return " ".join(_syllables(text[:MAX_CHARS])) if has_cjk(text) else text
 
 
 def has_cjk(text: str) -> bool:
@@ -90,13 +91,13 @@ def has_cjk(text: str) -> bool:
 def spellings_of_node(value: object) -> list[str]:
     """Every indexed spelling (full and initials) of one expression result (HumanName or string)."""
     if isinstance(value, str):
-        return list(_string_spellings(value))
+        return list(_string_spellings(value[:MAX_CHARS]))
     if not isinstance(value, dict):
         return []
     family: str = value["family"] if isinstance(value.get("family"), str) else ""
-    given = " ".join(g for g in value.get("given") or () if isinstance(g, str))
+    given = " ".join(g[:MAX_CHARS] for g in value.get("given") or () if isinstance(g, str))
     text = value.get("text") if isinstance(value.get("text"), str) else ""
-    return list(_name_spellings(family, given, text))
+    return list(_name_spellings(family[:MAX_CHARS], given[:MAX_CHARS], text[:MAX_CHARS]))
 
 
 @lru_cache(maxsize=4096)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,10 +19,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fhir_server.storage import documents
+from fhir_server.core import budget
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_PROGRESS_STEPS = 20_000  # virtual-machine steps between two looks at the request's deadline
 # SQLite keeps no planner statistics of its own: refreshed (sampled, see PlannerStatistics)
 # once this many resources were written, then each time the written count doubles.
 SQLITE_FIRST_ANALYZE = 500
@@ -42,14 +45,24 @@ def create_db_engine(url: str) -> Engine:
     dialect = make_url(url).get_backend_name()
     if dialect == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url,
         json_serializer=documents.to_postgres,
         json_deserializer=documents.from_database,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
+        hide_parameters=True,  # error logs name the statement, never its values (身份证号, phones)
     )
+
+    @event.listens_for(engine, "begin")
+    def _budget(connection):
+        # the request's time left bounds every statement of this transaction (SET LOCAL: it ends with it)
+        left = budget.remaining()
+        if left is not None:
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
+
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -58,6 +71,7 @@ def _sqlite_engine(url: str) -> Engine:
         json_serializer=documents.to_sqlite,
         json_deserializer=documents.from_database,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        hide_parameters=True,  # error logs name the statement, never its values (身份证号, phones)
     )
 
     @event.listens_for(engine, "connect")
@@ -75,9 +89,19 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(connection):
         write = connection.get_execution_options().get("jiayi_write", False)
+        _progress_handler(connection.connection.dbapi_connection, budget.deadline())
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _progress_handler(dbapi_connection, deadline: float | None) -> None:
+    """SQLite's side of the request budget: a statement still running past the deadline is
+    interrupted ("interrupted", mapped to 503 by the repository).  Cleared for work without one."""
+    if deadline is None:
+        dbapi_connection.set_progress_handler(None, 0)
+        return
+    dbapi_connection.set_progress_handler(lambda: time.monotonic() > deadline, SQLITE_PROGRESS_STEPS)
 
 
 class PlannerStatistics:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue, Unprocessable
 from fhir_server.core.linear_regex import RegexError, compile_linear
 from fhir_server.terminology.codesystem import CodeSystemIndex, Concept
@@ -33,6 +34,7 @@ def expand(value_set: dict, systems: Resolver, value_sets: ValueSetResolver, dep
         raise ExpansionError(f"ValueSet {value_set.get('url') or value_set.get('id')} has no compose to expand")
     included: dict[tuple[str, str], Concept] = {}
     for include in compose.get("include") or []:
+        checkpoint()  # the request's budget (core.budget)
         for concept in _part(include, systems, value_sets, depth):
             included.setdefault((concept.system, concept.code), concept)
     for exclude in compose.get("exclude") or []:

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 
+from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
 from fhir_server.validation.bindings import check_binding
@@ -68,6 +69,7 @@ class Walker:
             self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
             return
         keys = self.registry.json_keys(path)
+        checkpoint()  # the request's budget (core.budget)
         for key, value in node.items():
             if key.startswith("_"):
                 hit = keys.get(key[1:])

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Gone
-from fhir_server.search.cost import Limits
-from fhir_server.search.page import PageToken, SearchPage, binding, page_links
+from fhir_server.search.cost import Limits, configured
+from fhir_server.search.page import PageToken, SearchPage, binding, included_cap_warning, page_links
 from fhir_server.search.request import PAGE_PARAM, SearchRequest
 from fhir_server.search.sql import paging
 from fhir_server.search.sql.builder import R, filters, order_by
 from fhir_server.search.sql.includes import fetch_includes
 from fhir_server.search.sql.reach import reach_condition
+from fhir_server.storage import faults
 from fhir_server.storage.models import ResourceRow
 
 LIVE = "live"  # token prefix of pages past the stored list (or when it expired); never a hex digit
@@ -20,7 +23,8 @@ LIVE = "live"  # token prefix of pages past the stored list (or when it expired)
 
 def execute_search(session: Session, request: SearchRequest, page: str | None = None,
                    limits: Limits | None = None) -> SearchPage:
-    limits = limits or Limits()
+    limits = limits or configured()
+    checkpoint()
     access = access_filter(request)
     where = filters(request.resource_type, request.types, request.where) + access
     token = page or request.page
@@ -29,8 +33,11 @@ def execute_search(session: Session, request: SearchRequest, page: str | None = 
     result = _from_token(session, request, where, PageToken.parse(token)) if token else _first_page(
         session, request, where, limits)
     if request.includes and result.matches:
-        result.included = fetch_includes(session, request.includes, result.matches, limits.max_include_depth,
-                                         request.reach)
+        included = fetch_includes(session, request.includes, result.matches, limits.max_include_depth,
+                                  request.reach, cap=limits.max_included + 1)
+        result.included = included[:limits.max_included]
+        if len(included) > limits.max_included:
+            result.warnings.append(included_cap_warning(limits.max_included))
     return result
 
 
@@ -47,7 +54,14 @@ def _first_page(session: Session, request: SearchRequest, where: list, limits: L
             request.offset + len(rows) if rows or request.offset == 0 else _count(session, where))
         return SearchPage(matches=rows, total=total)
     cap = limits.stored_results + request.offset
-    search_id, size = paging.store(session, where, order, cap, binding(request))
+    try:
+        with session.begin_nested():  # a savepoint: a failed store leaves the read transaction usable
+            search_id, size = paging.store(session, where, order, cap, binding(request))
+    except DBAPIError as exc:
+        if faults.classify(exc) != faults.UNAVAILABLE:
+            raise
+        # a read-only (or full) database still answers reads: this page, and live tokens for the rest
+        return _live_page(session, request, where, rows, request.offset)
     return _stored_page(session, request, where, search_id, size, size if size < cap else None, request.offset)
 
 
@@ -70,13 +84,18 @@ def _from_token(session: Session, request: SearchRequest, where: list, token: Pa
     if stored is not None and token.offset < stored.size:
         return _stored_page(session, request, where, token.search_id, stored.size, stored.total, token.offset)
     rows = _live(session, where, order_by(request.sort), token.offset, request.count + 1)
-    prefix = LIVE + tag
-    result = SearchPage(matches=rows[:request.count], self_page=f"{prefix}-{token.offset}",
+    return _live_page(session, request, where, rows, token.offset)
+
+
+def _live_page(session: Session, request: SearchRequest, where: list, rows: list, offset: int) -> SearchPage:
+    """A page read without a stored list; its tokens run the search again at their offset."""
+    prefix = LIVE + binding(request)
+    result = SearchPage(matches=rows[:request.count], self_page=f"{prefix}-{offset}",
                         first_page=f"{prefix}-0")
     if len(rows) > request.count:
-        result.next_page = f"{prefix}-{token.offset + request.count}"
-    if token.offset > 0:
-        result.previous_page = f"{prefix}-{max(0, token.offset - request.count)}"
+        result.next_page = f"{prefix}-{offset + request.count}"
+    if offset > 0:
+        result.previous_page = f"{prefix}-{max(0, offset - request.count)}"
     if request.total != "none":
         result.total = _count(session, where)
     return result

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fhir_server.auth.access import Reach
+from fhir_server.core.budget import checkpoint
 from fhir_server.search.request import Include
 from fhir_server.search.sql.reach import reach_condition
 from fhir_server.storage.index_tables import INDEX_TABLES
@@ -18,11 +19,13 @@ Key = tuple[str, str]
 
 
 def fetch_includes(session: Session, includes: tuple[Include, ...], matches: list[ResourceRow],
-                   max_depth: int, reach: Reach | None = None) -> list[ResourceRow]:
+                   max_depth: int, reach: Reach | None = None, *, cap: int | None = None) -> list[ResourceRow]:
+    """The included resources, breadth first, within ``reach``; stops once ``cap`` are found (the caller warns)."""
     seen: set[Key] = {(r.res_type, r.res_id) for r in matches}
     found: list[ResourceRow] = []
     frontier = [(r.res_type, r.res_id) for r in matches]
     for depth in range(max_depth):
+        checkpoint()
         active = [i for i in includes if depth == 0 or i.iterate]
         if not active or not frontier:
             break
@@ -30,6 +33,8 @@ def fetch_includes(session: Session, includes: tuple[Include, ...], matches: lis
         rows = _load(session, keys, reach)
         seen.update(keys)
         found.extend(rows)
+        if cap is not None and len(found) >= cap:
+            return found[:cap]
         frontier = [(r.res_type, r.res_id) for r in rows]
     return found
 
