@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, literal, or_, select, tuple_, union
@@ -38,8 +39,22 @@ Ids = Sequence[str] | Select
 
 
 def reach_condition(reach: Reach, res_type: str | None = None, now: datetime | None = None) -> ColumnElement:
-    """Visibility of the row of ``R`` under ``reach`` (``res_type`` None: any type)."""
-    patients = reachable_patients(reach, now or datetime.now(UTC).replace(tzinfo=None))
+    """Visibility of the row of ``R`` under ``reach`` (``res_type`` None: any type).  The same
+    condition object serves a minute's requests of one principal: building it costs more than
+    running it, and an unchanged statement is compiled once (SQLAlchemy's statement cache)."""
+    if now is not None:
+        return _condition(reach, res_type, now)
+    minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return _cached_condition(reach, res_type, minute)
+
+
+@lru_cache(maxsize=1024)
+def _cached_condition(reach: Reach, res_type: str | None, minute: datetime) -> ColumnElement:
+    return _condition(reach, res_type, minute)
+
+
+def _condition(reach: Reach, res_type: str | None, now: datetime) -> ColumnElement:
+    patients = reachable_patients(reach, now)
     pairs = _compartment_pairs(res_type)
     own: ColumnElement
     if patients is None:
