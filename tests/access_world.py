@@ -49,6 +49,8 @@ class AccessWorld(World):
             assert status in (200, 201), (resource["id"], body)
 
         for resource in self.resources():
+            if resource.get("id") == self.child:
+                resource["birthDate"] = f"{date.today().year - 8}-05-01"  # a minor, with a guardian
             put(resource)
         for resource in self._more():
             put(resource)
@@ -89,6 +91,10 @@ class AccessWorld(World):
              "practitioner": _ref(f"Practitioner/{self.hospital_doctor}"),
              "organization": _ref(f"Organization/{self.hospital}")},
             *residents,
+            {"resourceType": "RelatedPerson", "id": f"{self.guardian}-adult", "active": True,
+             "patient": _ref(f"Patient/{self.spouse}"), "name": [{"text": "配偶"}],
+             "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                                           "code": "GUARD"}]}]},
             {"resourceType": "RelatedPerson", "id": self.guardian, "active": True,
              "patient": _ref(f"Patient/{self.child}"),
              "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",

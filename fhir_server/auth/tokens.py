@@ -21,6 +21,7 @@ from fhir_server.core.errors import FHIRError, Issue
 ALGORITHMS = ["RS256", "ES256"]
 REFRESH_AFTER = 30.0  # seconds between two reads of the key set triggered by unknown kids
 LEEWAY = 30  # seconds of clock skew tolerated on exp / nbf / iat
+VERIFIED_CACHE = 4096  # verified tokens remembered (per process) until they expire
 
 
 class InvalidToken(FHIRError):
@@ -75,14 +76,29 @@ class KeySet:
 
 
 class TokenVerifier:
+    """Verifies tokens; one that verified is remembered (by its exact text and audience) until
+    it expires, so a client's requests pay for the signature check once, not every time."""
+
     def __init__(self, jwks: str, issuer: str | None = None, audience: str | None = None) -> None:
         self.keys = KeySet(jwks)
         self.issuer = issuer or None
         self.audience = audience or None
+        self._verified: dict[tuple[str, str | None], dict] = {}
 
     def verify(self, token: str, default_audience: str | None = None) -> dict:
         """The token's claims, or :class:`InvalidToken`.  Audience: the configured one, else the
         server's base URL (``default_audience``)."""
+        key = (token, default_audience)
+        claims = self._verified.get(key)
+        if claims is not None and claims["exp"] > time.time():
+            return claims
+        claims = self._verify(token, default_audience)
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified[key] = claims
+        return claims
+
+    def _verify(self, token: str, default_audience: str | None) -> dict:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

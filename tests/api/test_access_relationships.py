@@ -106,6 +106,12 @@ def test_reads_out_of_reach_are_refused(as_, world):
     assert as_("resident", "Observation/_history")[0] == 403
 
 
+def test_a_guardian_sees_a_minor_not_an_adult(app, issuer, world):
+    client = app.test_client()
+    headers = issuer.headers("patient/*.rs", fhirUser=f"RelatedPerson/{world.guardian}-adult")
+    assert client.get(f"/fhir/Patient/{world.spouse}", headers=headers).status_code == 403
+
+
 def test_writes_stay_within_reach(app, issuer, world):
     client = app.test_client()
     scope, claims = world.principals()["doctor A"]

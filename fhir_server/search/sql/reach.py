@@ -10,7 +10,8 @@ Schedule) is not personal data and stays visible.  Types outside the compartment
 
 Reachable Patients, all from the reference and token/date index tables:
 - the explicit ids (a resident's own record, the patient/ launch context);
-- a guardian's: ``RelatedPerson.patient`` of their RelatedPerson;
+- a guardian's: ``RelatedPerson.patient`` of their RelatedPerson, when the relationship is
+  guardian or parent and the patient is under 18;
 - a doctor's: subjects of executed Contracts in force today whose care team (extension
   ``jiayi-contract-care-team``) lists the doctor as a participant, and patients of Tasks owned
   by / ServiceRequests performed by their organization (PractitionerRole) or the role itself;
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, literal, or_, select, tuple_, union
@@ -35,11 +37,29 @@ from fhir_server.storage.models import ResourceRow
 R = ResourceRow.__table__
 REF, TOKEN, DATE = INDEX_TABLES["reference"], INDEX_TABLES["token"], INDEX_TABLES["date"]
 Ids = Sequence[str] | Select
+ADULT_AGE = 18
+# v3 RoleCode: guardian, parent, mother, father, natural/step/foster parent
+GUARDIANS = ("GUARD", "PRN", "MTH", "FTH", "NPRN", "NMTH", "NFTH", "STPPRN", "STPMTH", "STPFTH", "PRNFOST",
+             "MTHFOST", "FTHFOST", "ADOPTP", "ADOPTM", "ADOPTF")
 
 
 def reach_condition(reach: Reach, res_type: str | None = None, now: datetime | None = None) -> ColumnElement:
-    """Visibility of the row of ``R`` under ``reach`` (``res_type`` None: any type)."""
-    patients = reachable_patients(reach, now or datetime.now(UTC).replace(tzinfo=None))
+    """Visibility of the row of ``R`` under ``reach`` (``res_type`` None: any type).  The same
+    condition object serves a minute's requests of one principal: building it costs more than
+    running it, and an unchanged statement is compiled once (SQLAlchemy's statement cache)."""
+    if now is not None:
+        return _condition(reach, res_type, now)
+    minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return _cached_condition(reach, res_type, minute)
+
+
+@lru_cache(maxsize=1024)
+def _cached_condition(reach: Reach, res_type: str | None, minute: datetime) -> ColumnElement:
+    return _condition(reach, res_type, minute)
+
+
+def _condition(reach: Reach, res_type: str | None, now: datetime) -> ColumnElement:
+    patients = reachable_patients(reach, now)
     pairs = _compartment_pairs(res_type)
     own: ColumnElement
     if patients is None:
@@ -68,7 +88,7 @@ def reachable_patients(reach: Reach, now: datetime) -> Select | None:
     if reach.patients:
         parts.append(select(R.c.res_id).where(R.c.res_type == "Patient", R.c.res_id.in_(reach.patients)))
     if reach.related_person:
-        parts.append(_targets("RelatedPerson", [reach.related_person], "patient", "Patient"))
+        parts.append(_minor_wards(reach.related_person, now))
     if reach.practitioner:
         parts += _practitioner_patients(reach.practitioner, now)
     if reach.region:
@@ -90,6 +110,25 @@ def _practitioner_patients(practitioner: str, now: datetime) -> list[Select]:
     return [_targets("Contract", contracts, "patient", "Patient"),
             _targets("Task", select(tasks.subquery().c[0]), "patient", "Patient"),
             _targets("ServiceRequest", select(requests.subquery().c[0]), "patient", "Patient")]
+
+
+def _minor_wards(related_person: str, now: datetime) -> Select:
+    """The patient of a RelatedPerson who is their guardian or parent, while the patient is a
+    minor (under 18 by ``birthDate``): a guardian sees the minor's record, not an adult's."""
+    role, born = TOKEN.alias(), DATE.alias()
+    guardian = exists().where(role.c.res_type == "RelatedPerson", role.c.res_id == related_person,
+                              role.c.param == "relationship", role.c.code.in_(GUARDIANS))
+    ward = _targets("RelatedPerson", [related_person], "patient", "Patient").subquery().c[0]
+    minor = exists().where(born.c.res_type == "Patient", born.c.res_id == ward, born.c.param == "birthdate",
+                           born.c.low > _years_before(now, ADULT_AGE))
+    return select(ward).where(guardian, minor)
+
+
+def _years_before(now: datetime, years: int) -> datetime:
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:  # 29 February
+        return now.replace(year=now.year - years, day=28)
 
 
 def _in_force(contracts: Select, now: datetime) -> Select:
