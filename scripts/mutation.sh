@@ -14,8 +14,8 @@
 # The run happens in a copy of the checkout under a temporary directory (mutmut writes a
 # mutants/ tree and reads its settings from pyproject.toml), so the checkout is untouched.
 # It prints the mutants that survived and, per module, killed/total and the kill rate (a timeout
-# counts as killed); the
-# mutmut state stays in the printed directory for `mutmut show NAME` (run it there).
+# counts as killed); the mutmut state stays in the printed directory for `mutmut show NAME`
+# (run it there).
 #
 # Environment: MUTATION_JOBS (default 2) parallel mutants; MUTATION_KEEP=0 removes the copy
 # afterwards; MUTATION_ONLY="PATTERN..." runs only the mutants whose names match (fnmatch, e.g.
@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
   if [ "$1" = "--" ]; then shift; tests=("$@"); break; fi
   modules+=("$1"); shift
 done
-[ ${#modules[@]} -gt 0 ] || { sed -n '2,19p' "$0" >&2; exit 2; }
+[ ${#modules[@]} -gt 0 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
 [ ${#tests[@]} -gt 0 ] || tests=(tests/unit tests/api tests/storage)
 
 files=()
