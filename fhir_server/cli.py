@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from adapters.hl7v2.cli import hl7
 from adapters.publichealth.cli import export_command, import_command
-from benchmarks.cli import bench
 from fhir_server.cli_auth import token
 from fhir_server.cli_kpi import kpi
 from fhir_server.config import DEFAULT_DATABASE
 from fhir_server.contracts_job import contracts
 
 
-@click.group(help="Jiayi (家医): FHIR R4 server and integration adapter for family-doctor contract services.")
+class LazyGroup(click.Group):
+    """A command group that imports some commands only when they are used: ``bench`` lives in
+    the ``benchmarks`` package, which the server itself never imports."""
+
+    def __init__(self, *args, lazy: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy  # command name → "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, attribute = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, lazy={"bench": "benchmarks.cli:bench"},
+             help="Jiayi (家医): FHIR R4 server and integration adapter for family-doctor contract services.")
 @click.version_option(package_name="jiayi")
 def main() -> None:
     pass
@@ -95,7 +114,6 @@ main.add_command(export_command)
 main.add_command(contracts)
 main.add_command(kpi)
 main.add_command(hl7)
-main.add_command(bench)
 main.add_command(token)
 
 

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from benchmarks.servers import die_with_parent, free_port, stop
+from e2e.independent_parse import problems_in_response
 
 START_TIMEOUT = 30.0
 _SERVER_LOGS: dict[str, Path] = {}  # base URL → the server's stderr (tracebacks of 500s land there)
@@ -84,6 +85,24 @@ def server(request, tmp_path_factory) -> Iterator[str]:
         url = request.getfixturevalue("postgres_server_url")
     with running_server(url, workdir) as base:
         yield base
+
+
+@pytest.fixture(autouse=True)
+def _independent_parse(monkeypatch):
+    """Every FHIR JSON answer a test receives through ``requests`` (directly, or through fhirpy
+    and fhirclient) is parsed by fhir.resources as well; a resource it refuses fails the test."""
+    problems: list[str] = []
+    send = requests.Session.send
+
+    def send_and_parse(session, prepared, **kwargs):
+        response = send(session, prepared, **kwargs)
+        if not kwargs.get("stream"):
+            problems.extend(problems_in_response(response))
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", send_and_parse)
+    yield
+    assert not problems, "fhir.resources (R4B models) refuses what the server sent:\n" + "\n".join(problems[:10])
 
 
 @pytest.fixture(autouse=True)
