@@ -1,6 +1,7 @@
 """Layer 2: required-strength bindings on CodeableConcept and Coding (FHIR R4 terminologies.html §4.1).
 
-A ``code`` element with a required binding is already an ``enum`` in the JSON Schema; the
+A ``code`` element with a required binding is usually an ``enum`` in the JSON Schema, but not
+always (``Immunization.status`` is a plain code there): :func:`check_code` checks those; the
 schema cannot check codes inside a CodeableConcept or Coding (e.g.
 ``AllergyIntolerance.clinicalStatus``, ``Condition.verificationStatus``).  Those are
 checked here against ``required-bindings.json``: the ValueSets that
@@ -47,3 +48,13 @@ def check_binding(type_code: str, value: dict, binding: str) -> str | None:
         return None
     allowed = "; ".join(f"{system}: {', '.join(sorted(codes)[:12])}" for system, codes in systems.items())
     return f"No code from the required value set {url} ({allowed})"
+
+
+def check_code(value: str, binding: str) -> str | None:
+    """A message when a ``code`` value is not in its required value set (when it can be expanded)."""
+    systems = value_sets().get(binding.split("|")[0])
+    if systems is None or any(value in codes for codes in systems.values()):
+        return None
+    allowed = sorted({c for codes in systems.values() for c in codes})
+    return (f"Code '{value}' is not in the required value set {binding.split('|')[0]}; allowed codes: "
+            f"{', '.join(allowed[:15])}" + (f", ... ({len(allowed)} codes)" if len(allowed) > 15 else ""))

@@ -112,7 +112,7 @@ class _BundleCheck:
             return
         resource = entry.get("resource")
         match = restful(url) if isinstance(resource, dict) and not url.startswith("urn:") else None
-        if match is None:
+        if match is None or not isinstance(resource, dict):
             return
         res_id = resource.get("id")
         if res_id is None:
@@ -142,21 +142,21 @@ class _BundleCheck:
             resource = entry.get("resource")
             if not isinstance(resource, dict) or not isinstance(resource.get("id"), str):
                 continue
-            url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else ""
-            match = restful(url) if not url.startswith("urn:") else None
+            url = entry["fullUrl"] if isinstance(entry.get("fullUrl"), str) else ""
+            match = restful(url) if url and not url.startswith("urn:") else None
             # the same type and id on two servers (different fullUrl bases) are two resources
-            key = (resource.get("resourceType"), resource["id"], _version(entry), match["base"] if match else None)
-            if key in seen:
-                self.add(f"{key[0]}/{key[1]} is in entry {seen[key]} already: a resource appears once in a "
+            same = (resource.get("resourceType"), resource["id"], _version(entry), match["base"] if match else None)
+            if same in seen:
+                self.add(f"{same[0]}/{same[1]} is in entry {seen[same]} already: a resource appears once in a "
                          "Bundle (or with different meta.versionId)", f"{self.where}.entry[{i}].resource.id")
             else:
-                seen[key] = i
+                seen[same] = i
 
     def search_entries(self) -> None:
         searched = self._searched_type()
         for i, entry in enumerate(self.entries):
             resource = entry.get("resource")
-            search = entry.get("search") if isinstance(entry.get("search"), dict) else {}
+            search = entry["search"] if isinstance(entry.get("search"), dict) else {}
             if not isinstance(resource, dict):
                 continue
             loc = f"{self.where}.entry[{i}].resource"
@@ -240,12 +240,13 @@ class _BundleCheck:
             return (list(by_url[reference]), True) if reference in by_url else (None, False)
         version = match["version"]
         unversioned = reference[: match.start("version") - len("/_history/")] if version else reference
+        absolute: str | None
         if match["base"]:  # absolute
             absolute = unversioned
             local = match["base"] in bases
         else:
             holder = restful(holder_url) if holder_url and not holder_url.startswith("urn:") else None
-            absolute = (holder["base"] or "") + unversioned if holder is not None and holder["base"] else None
+            absolute = holder["base"] + unversioned if holder is not None and holder["base"] else None
             local = True
         if absolute is not None and absolute in by_url:
             hits = list(by_url[absolute])

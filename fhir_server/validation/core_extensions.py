@@ -10,15 +10,17 @@ the definition does not name).  Extensions on primitive values (``_birthDate.ext
 checked with the primitive element as their host.  In a definitional resource (StructureDefinition,
 ValueSet, CodeSystem, …) a context mismatch is a warning: R4's own definitions use the tooling
 extensions outside their declared contexts.  A top-level extension url must be absolute
-(extensibility.html: relative urls only name the parts of a complex extension).  An unknown
-non-Jiayi url is not judged here (unknown extensions may be used; the IG's own are checked by
-:mod:`.extensions`).
+(extensibility.html: relative urls only name the parts of a complex extension).  An extension
+nobody here defines (not core, not known to ``is_known``: the IG and extra profiles, whose
+extensions :mod:`.extensions` checks) is a warning when ``is_known`` is given ($validate,
+``jiayi validate``): unknown extensions may be used, they are only not checked.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -45,11 +47,12 @@ def definitions() -> dict[str, dict]:
     return json.loads((DATA / "r4-extensions.json").read_text(encoding="utf-8"))["extensions"]
 
 
-def core_extension_issues(resource: dict, where: str) -> list[Issue]:
-    """Every issue of the core extensions used in ``resource`` (and its nested resources)."""
+def core_extension_issues(resource: dict, where: str, is_known: Callable[[str], bool] | None = None) -> list[Issue]:
+    """Every issue of the core extensions used in ``resource`` (and its nested resources); with
+    ``is_known``, a warning for each extension url that neither R4 nor ``is_known`` defines."""
     if not _has_extensions(resource):
         return []
-    check = _Check(resource.get("resourceType") in DEFINITIONAL)
+    check = _Check(resource.get("resourceType") in DEFINITIONAL, is_known)
     res_type = str(resource.get("resourceType"))
     check.walk(resource, res_type, res_type, res_type, where, res_type)
     return check.issues
@@ -74,8 +77,9 @@ def _value_type(key: str, allowed: list[str]) -> bool:
 
 
 class _Check:
-    def __init__(self, definitional: bool) -> None:
+    def __init__(self, definitional: bool, is_known: Callable[[str], bool] | None) -> None:
         self.definitional = definitional
+        self.is_known = is_known
         self.registry = structures()
         self.table = definitions()
         self.issues: list[Issue] = []
@@ -132,6 +136,9 @@ class _Check:
                      "have relative urls)", f"{where}.url")
             return
         spec = self.table.get(url)
+        if spec is None and top and self.is_known is not None and not self.is_known(url):
+            self.add(f"Extension {url} is not defined by R4 or this server's profiles: it was not checked",
+                     where, "warning")
         if spec is not None:
             self.context(spec, url, where, host_path, host_type, logical)
             self.modifier(spec, url, key, where)

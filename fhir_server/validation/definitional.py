@@ -49,7 +49,7 @@ def definitional_issues(resource: dict, where: str) -> list[Issue]:
 
 
 def _value_set(resource: dict, where: str) -> list[Issue]:
-    compose = resource.get("compose") if isinstance(resource.get("compose"), dict) else {}
+    compose = resource["compose"] if isinstance(resource.get("compose"), dict) else {}
     issues = []
     for part in ("include", "exclude"):
         for i, item in enumerate(_dicts(compose.get(part))):

@@ -72,7 +72,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         if match is None:
             raise NotCompilable(f"cannot read {text[pos:pos + 10]!r}")
         pos = match.end()
-        kind = match.lastgroup
+        kind = match.lastgroup or ""
         value = match.group()
         if kind == "ws":
             continue
@@ -363,7 +363,9 @@ def _operator(op: str, left: Fn, right: Fn) -> Fn:
             if len(a) > 1 or len(b) > 1:
                 raise Undecided
             x, y = a[0], b[0]
-            if (type(x) is int and type(y) is int) or (isinstance(x, str) and isinstance(y, str)):
+            if type(x) is int and type(y) is int:
+                return [x + y]
+            if isinstance(x, str) and isinstance(y, str):
                 return [x + y]
             raise Undecided
         return plus

@@ -29,7 +29,7 @@ from functools import cache
 from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
-from fhir_server.validation.bindings import check_binding
+from fhir_server.validation.bindings import check_binding, check_code
 from fhir_server.validation.narrative import narrative_issues
 from fhir_server.validation.primitives import check_primitive
 from fhir_server.validation.references import allowed_targets, reference_type
@@ -110,6 +110,10 @@ class Walker:
                 self.add("value", message, where)
             elif type_code == "xhtml" and isinstance(value, str):
                 self.issues.extend(narrative_issues(value, where))
+            elif type_code == "code" and element.binding and isinstance(value, str):
+                message = check_code(value, element.binding)
+                if message:
+                    self.add("code-invalid", message, where)
             return
         if not isinstance(value, dict):
             return

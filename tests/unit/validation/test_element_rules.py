@@ -151,3 +151,18 @@ def test_value_set_compose_systems_are_absolute():
     assert _errors(value_set) == []
     value_set["compose"]["include"][0]["system"] = "#c1"
     assert ("ValueSet.compose.include[0].system", "invalid") in _errors(value_set)
+
+
+def test_required_binding_on_a_plain_code_element():
+    immunization = {"resourceType": "Immunization", "status": "completed", "vaccineCode": {"text": "新冠疫苗"},
+                    "patient": {"reference": "Patient/1"}, "occurrenceDateTime": "2021-05-12"}
+    assert _errors(immunization) == []
+    assert ("Immunization.status", "code-invalid") in _errors({**immunization, "status": "Completed"})
+
+
+def test_an_unknown_extension_is_a_warning_in_validate():
+    from fhir_server.validation import Validator, ig
+
+    patient = {"resourceType": "Patient", "extension": [{"url": "http://example.org/fhir/x", "valueString": "x"}]}
+    issues = [i for i in Validator(ig.conformance()).validate(patient) if i.expression == ("Patient.extension[0]",)]
+    assert [i.severity for i in issues] == ["warning"]
