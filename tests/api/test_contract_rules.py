@@ -196,6 +196,8 @@ def test_one_contract_in_force_is_checked_for_every_member_of_a_household_contra
     outcome = response.get_json()
     assert rules(outcome) == ["jiayi-contract-one-in-force"]
     assert outcome["issue"][0]["expression"] == [f"Contract.subject[{everyone.index(alone)}]"]
+    diagnostics = outcome["issue"][0]["diagnostics"]  # names the contract in force and its term
+    assert f"Contract/{first.get_json()['id']}" in diagnostics and "(2026-01-01..2026-12-31)" in diagnostics
     found = client.get(f"/fhir/Contract?patient=Patient/{alone}&_total=accurate").get_json()
     assert found["total"] == 1  # the household contract was not written
 
