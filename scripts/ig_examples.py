@@ -149,7 +149,7 @@ def examples() -> list[dict]:
         "resourceType": "ServiceRequest", "id": "example-referral-up", "meta": meta("jiayi-referral"),
         "extension": [ext("jiayi-referral-direction", "valueCoding", coding("referral-direction", "upward", "上转")),
                       ext("jiayi-green-channel", "valueBoolean", True)],
-        "basedOn": [ref("Contract/example-contract-wang")],
+        "supportingInfo": [ref("Contract/example-contract-wang")],  # R4 basedOn takes no Contract
         "status": "active", "intent": "order",
         "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "3457005",
                                   "display": "Patient referral"}], "text": "转诊"}],

@@ -90,7 +90,7 @@ def _follow_up_after(uow: UnitOfWork, event: WriteEvent, sr: dict) -> None:
     patient = el.ref_key(sr.get("subject"))
     if patient and patient[0] == "Patient":
         day = el.day_of(sr.get("authoredOn")) or queries.now(uow).date()
-        contract = queries.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
+        contract = queries.contract_in_force(uow, patient, day, _contract_hints(sr))
         schedule_soon(uow, patient, ("Contract", contract["id"]) if contract else None, day, None,
                       "转诊后2周内主动随访", f"ServiceRequest/{event.res_id}", because="referral-follow-up")
 
@@ -102,7 +102,7 @@ def privileged(uow: UnitOfWork, sr: dict) -> bool:
     day = el.day_of(sr.get("authoredOn")) or queries.now(uow).date()
     if not patient or patient[0] != "Patient" or doctor is None:
         return False
-    contract = queries.contract_in_force(uow, patient, day, sr.get("basedOn") or [])
+    contract = queries.contract_in_force(uow, patient, day, _contract_hints(sr))
     if contract is None:
         return False
     team = queries.resolve(uow, el.ext_value(contract, jn.CONTRACT_CARE_TEAM, "Reference"))
@@ -165,3 +165,9 @@ def add_output(uow: UnitOfWork, task: dict, output_type: dict, reference: str, b
         stored = uow.get("Task", task["id"], for_update=True)
         if stored is not None and not stored.deleted:
             uow.write_derived(changed, because=because, previous=stored)
+
+
+def _contract_hints(sr: dict) -> list:
+    """Where a referral may name its contract: ``supportingInfo`` (R4 ``basedOn`` takes no
+    Contract, but older senders put it there)."""
+    return [*(sr.get("supportingInfo") or []), *(sr.get("basedOn") or [])]
