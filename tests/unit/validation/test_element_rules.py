@@ -187,3 +187,20 @@ def test_per_1_compares_instants_with_their_precision(start, end, holds):
     from fhir_server.validation.base_invariants import base_invariant_issues
 
     assert (not base_invariant_issues(encounter, "Encounter", errors_only=True)) is holds
+
+
+def test_the_derived_extension_table_is_in_step_with_the_official_definitions():
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    source = root.parent / "shared" / "fhir-r4"
+    if not (source / "extension-definitions.json").exists():
+        pytest.skip("the official R4 definitions (../shared/fhir-r4) are not here")
+    spec = importlib.util.spec_from_file_location("generate", root / "scripts" / "generate_extension_definitions.py")
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    committed = json.loads((root / "fhir_server" / "validation" / "data" / "r4-extensions.json").read_text())
+    assert generate.extensions(source) == committed["extensions"]
