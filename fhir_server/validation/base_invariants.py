@@ -6,7 +6,8 @@ invariants of its element path (``Patient.contact`` → pat-1) or of its data ty
 (``Period`` → per-1, ``Reference`` → ref-1), those of ``DomainResource`` (dom-2..dom-6) on
 the resource, and ele-1 / ext-1 natively on every element.  Each invariant runs as compiled
 Python (:mod:`.invariant_compiler`) when its expression is in the compiled subset, else (or
-when the compiled code cannot decide) on the FHIRPath engine.  The write path evaluates the
+when the compiled code cannot decide) on the FHIRPath engine; per-1 compares instants natively
+(:mod:`.native_invariants`).  The write path evaluates the
 error invariants only (``errors_only``): a warning never refuses a write.  Nested resources
 (``contained``, ``Bundle.entry.resource``) are walked as resources of their own.
 """
@@ -19,6 +20,7 @@ from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import INLINE_TYPES, structures
 from fhir_server.validation.invariant_compiler import compile_invariant
 from fhir_server.validation.invariants import Invariant, base_invariants, ele_1, ext_1, holds, ref_1
+from fhir_server.validation.native_invariants import NATIVE
 
 RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
 NOT_DOMAIN = frozenset({"Bundle", "Binary", "Parameters"})
@@ -51,8 +53,12 @@ class InvariantWalker:
         for inv in self.table.get(key, ()):
             if inv.expression.startswith("contained.") and isinstance(node, dict) and "contained" not in node:
                 continue  # dom-2..dom-5 only look at contained resources: nothing to evaluate (and dom-3 is costly)
-            compiled = compile_invariant(inv.expression) if inv.evaluable else None
-            result = compiled(node, resource, root) if compiled is not None else None
+            native = NATIVE.get(inv.key)
+            if native is not None:
+                result = native(node)
+            else:
+                compiled = compile_invariant(inv.expression) if inv.evaluable else None
+                result = compiled(node, resource, root) if compiled is not None else None
             if result is None:
                 result = holds(inv, node, base, resource, root)
             if result is False:

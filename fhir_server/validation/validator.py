@@ -17,10 +17,14 @@ not report it twice.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import orjson
+
 from fhir_server.core.errors import Issue
 from fhir_server.validation.base_invariants import base_invariant_issues
 from fhir_server.validation.conformance import JIAYI, Conformance, UnknownProfile, base_type, canonical
-from fhir_server.validation.core_extensions import core_extension_issues
+from fhir_server.validation.core_extensions import DEFINITIONAL, core_extension_issues
 from fhir_server.validation.extensions import extension_issues
 from fhir_server.validation.profile import ProfileCheck, Resolver
 from fhir_server.validation.resource import validate_resource
@@ -92,9 +96,16 @@ class Validator:
 
     def base_write_issues(self, resource: dict) -> list[Issue]:
         """The base R4 rules a write checks beyond the structure: the error invariants of every
-        resource (compiled, see :mod:`.invariant_compiler`) and the core extension definitions."""
-        where = _where(resource)
-        return dedupe(base_invariant_issues(resource, where, errors_only=True) + core_extension_issues(resource, where))
+        resource (compiled, see :mod:`.invariant_compiler`) and the core extension definitions.
+        Definitional resources (StructureDefinition, ValueSet, …) are remembered by content: their
+        sdf-/eld- invariants need the FHIRPath engine, and the IG's are written again at every
+        start of the app."""
+        if resource.get("resourceType") in DEFINITIONAL:
+            meta = resource.get("meta")
+            if isinstance(meta, dict):  # the server stamps these on every write: not part of the content
+                resource = {**resource, "meta": {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated")}}
+            return list(_definitional_write_issues(orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)))
+        return _base_write_issues(resource)
 
     def write_issues(self, resource: dict, resolve: Resolver = _no_resolve) -> list[Issue]:
         """The profile issues of a resource about to be written: its claimed Jiayi profiles (every
@@ -122,6 +133,16 @@ class Validator:
             if root is not None:
                 issues += ProfileCheck(self.conformance, resolve).run(resource, root, where)
         return issues
+
+
+def _base_write_issues(resource: dict) -> list[Issue]:
+    where = _where(resource)
+    return dedupe(base_invariant_issues(resource, where, errors_only=True) + core_extension_issues(resource, where))
+
+
+@lru_cache(maxsize=1024)
+def _definitional_write_issues(content: bytes) -> tuple[Issue, ...]:
+    return tuple(_base_write_issues(orjson.loads(content)))
 
 
 def _where(resource: object) -> str:

@@ -166,3 +166,41 @@ def test_an_unknown_extension_is_a_warning_in_validate():
     patient = {"resourceType": "Patient", "extension": [{"url": "http://example.org/fhir/x", "valueString": "x"}]}
     issues = [i for i in Validator(ig.conformance()).validate(patient) if i.expression == ("Patient.extension[0]",)]
     assert [i.severity for i in issues] == ["warning"]
+
+
+@pytest.mark.parametrize(("start", "end", "holds"), [
+    ("2024-05-01T10:00:00+08:00", "2024-05-01T03:00:00Z", True),    # the same instant
+    ("2024-05-01T10:00:00+08:00", "2024-05-01T01:59:59Z", False),   # an hour before the start
+    ("2024-05-02", "2024-05-01", False),
+    ("2024-05-01", "2024-05-01", True),
+    ("2024", "2024-03-01", True),                                   # equal as far as both go
+    ("2025", "2024-03-01", False),
+    ("2024-05-01", "2024-05-01T08:00:00+08:00", True),
+])
+def test_per_1_compares_instants_with_their_precision(start, end, holds):
+    from fhir_server.validation.native_invariants import per_1
+
+    assert per_1({"start": start, "end": end}) is holds
+    encounter = {"resourceType": "Encounter", "status": "finished",
+                 "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                 "period": {"start": start, "end": end}}
+    from fhir_server.validation.base_invariants import base_invariant_issues
+
+    assert (not base_invariant_issues(encounter, "Encounter", errors_only=True)) is holds
+
+
+def test_the_derived_extension_table_is_in_step_with_the_official_definitions():
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    source = root.parent / "shared" / "fhir-r4"
+    if not (source / "extension-definitions.json").exists():
+        pytest.skip("the official R4 definitions (../shared/fhir-r4) are not here")
+    spec = importlib.util.spec_from_file_location("generate", root / "scripts" / "generate_extension_definitions.py")
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    committed = json.loads((root / "fhir_server" / "validation" / "data" / "r4-extensions.json").read_text())
+    assert generate.extensions(source) == committed["extensions"]

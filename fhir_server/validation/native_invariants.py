@@ -1,0 +1,49 @@
+"""Base invariants checked in Python because their FHIRPath compares date/times (FHIR R4
+datatypes.html; fhirpath.html §"Comparison", date/time precision).
+
+per-1 ``start.hasValue().not() or end.hasValue().not() or (start <= end)`` runs on every write,
+so it must compare instants, not strings: ``10:00+08:00`` is before ``03:00Z``.  As FHIRPath
+says, values are compared at the precision both have; when they agree that far but one is more
+precise, the comparison is empty (the invariant holds): ``2024`` to ``2024-03-01`` passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+
+def _parts(value: str) -> tuple[tuple[int, ...], datetime | None] | None:
+    """(the calendar parts given, the instant when a time is given), or None if unreadable."""
+    date, _, time = value.partition("T")
+    try:
+        parts = tuple(int(p) for p in date.split("-"))
+        instant = datetime.fromisoformat(value) if time else None  # 3.11 reads Z
+    except ValueError:
+        return None
+    if instant is not None and instant.tzinfo is None:
+        return None  # R4 requires a zone with a time; leave it to the engine
+    return parts, instant
+
+
+def per_1(period: object) -> bool | None:
+    """True / False, or None when it cannot be decided here (the engine decides then)."""
+    if not isinstance(period, dict):
+        return True
+    start, end = period.get("start"), period.get("end")
+    if not isinstance(start, str) or not isinstance(end, str):
+        return True  # a bound without a value: hasValue() is false
+    a, b = _parts(start), _parts(end)
+    if a is None or b is None:
+        return None
+    if a[1] is not None and b[1] is not None:
+        return a[1] <= b[1]
+    common = min(len(a[0]), len(b[0]))
+    if a[0][:common] != b[0][:common]:
+        return a[0][:common] < b[0][:common]
+    if a[1] is None and b[1] is None and len(a[0]) == len(b[0]):
+        return True  # the same date
+    return True  # equal as far as both go, different precision: empty, so the invariant holds
+
+
+NATIVE: dict[str, Callable[[object], bool | None]] = {"per-1": per_1}
