@@ -233,3 +233,28 @@ def test_two_visits_in_a_row_at_the_threshold(client, world, case, second, prior
     _visit(client, world, pid, 0, first)
     _visit(client, world, pid, 1, second)
     assert [p["priority"] for p in _proposals(client, pid)] == ([priority] if priority else []), case
+
+
+# What the doctor reads: the proposal's reason and the 2-week follow-up's text name the rule.
+REASONS = [
+    # (case, visits, the proposal's reason or None, the last 2-week follow-up's text)
+    ("first unsatisfactory", [OK, {"bp": (150, 92)}], None, "第1次控制不满意，2周内随访"),
+    ("adverse reaction once", [{"class": "adverse-reaction"}], None, "药物不良反应，2周内随访"),
+    ("danger", [{"bp": (186, 100)}], "危急值，紧急转诊（收缩压 186 mmHg）", "转诊后2周内随访"),
+    ("two unsatisfactory", [HIGH, {"bp": (152, 80)}], "连续两次控制不满意（收缩压 152 mmHg）", "转诊后2周内随访"),
+    ("two unsatisfactory values", [HIGH, {"bp": (152, 96)}],
+     "连续两次控制不满意（收缩压 152 mmHg；舒张压 96 mmHg）", "转诊后2周内随访"),
+    ("adverse reaction uncontrolled", [{"class": "adverse-reaction"}, {"class": "adverse-reaction"}],
+     "药物不良反应难以控制", "转诊后2周内随访"),
+    ("complication", [{"bp": (130, 80), "class": "complication"}], "出现新的并发症或原有并发症加重", "转诊后2周内随访"),
+]
+
+
+@pytest.mark.parametrize(("case", "visits", "reason", "follow_up"), REASONS, ids=[r[0] for r in REASONS])
+def test_the_reasons_name_the_rule(client, world, case, visits, reason, follow_up):
+    pid, plan_id = _resident(client, world)
+    for k, spec in enumerate(visits):
+        _visit(client, world, pid, k, spec)
+    proposals = _proposals(client, pid)
+    assert [p["reasonCode"][0]["text"] for p in proposals] == ([reason] if reason else []), case
+    assert _two_week(client, plan_id)[-1]["code"]["text"] == follow_up, case
