@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from fhir_server.core.errors import Conflict
+from fhir_server.core.errors import BadRequest, Conflict
 from fhir_server.core.instants import fhir_instant, to_utc_naive
 
 MILLISECOND = timedelta(milliseconds=1)
@@ -106,6 +106,8 @@ def stamp_meta(resource: dict, res_id: str, version: int, when: datetime) -> dic
     """Return a copy of ``resource`` with id and ``meta.versionId``/``meta.lastUpdated`` set."""
     stamped = dict(resource)
     stamped["id"] = res_id
+    if not isinstance(stamped.get("meta") or {}, dict):  # refused before the validator would see it
+        raise BadRequest("Resource.meta must be a JSON object", code="structure", expression=["meta"])
     meta = dict(stamped.get("meta") or {})
     meta["versionId"] = str(version)
     meta["lastUpdated"] = fhir_instant(when)
