@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol, overload
 
 from fhir_server.core import jsonio
-from fhir_server.core.errors import Conflict, Issue, Unprocessable
+from fhir_server.core.errors import BadRequest, Conflict, Issue, Unprocessable
 from fhir_server.core.instants import fhir_instant, to_utc_naive
 from fhir_server.core.jiayi_names import DERIVED_BY
 from fhir_server.validation import validate_resource
@@ -125,6 +125,8 @@ def stamp_meta(resource: dict, res_id: str, version: int, when: datetime) -> dic
     """Return a copy of ``resource`` with id and ``meta.versionId``/``meta.lastUpdated`` set."""
     stamped = dict(resource)
     stamped["id"] = res_id
+    if not isinstance(stamped.get("meta") or {}, dict):  # refused before the validator would see it
+        raise BadRequest("Resource.meta must be a JSON object", code="structure", expression=["meta"])
     meta = dict(stamped.get("meta") or {})
     meta["versionId"] = str(version)
     meta["lastUpdated"] = fhir_instant(when)

@@ -72,3 +72,10 @@ def test_invalid_id_in_a_transaction_entry_is_400(client):
     response = client.post("/fhir", json=bundle, content_type="application/fhir+json")
     assert response.status_code == 400
     _outcome(response)
+
+
+@pytest.mark.parametrize("meta", [[None], "x", 7, True])
+def test_a_meta_that_is_not_an_object_is_400(client, meta):
+    response = client.post("/fhir/Patient", json={"resourceType": "Patient", "meta": meta})
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    _outcome(response)
