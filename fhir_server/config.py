@@ -30,6 +30,7 @@ class Settings:
     audit: str = "auto"  # AuditEvents: "auto" = when authentication is configured, "on", "off"
     max_included: int = 1000  # _include/_revinclude resources per search page; past it a warning entry
     request_timeout: float = 60.0  # seconds of wall clock per request; past it 503 (0: no budget)
+    request_cpu_timeout: float = 30.0  # seconds of the request thread's CPU; past it 503 (0: no budget)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -59,3 +59,39 @@ def test_slow_work_is_cut_off_and_the_next_request_is_served(slow_app, family, u
 def test_no_budget_outside_a_request():
     assert budget.remaining() is None
     budget.checkpoint()  # the CLI, demo loading and background jobs run without a deadline
+
+
+def _busy_cpu(uow, event) -> None:
+    if event.resource and event.resource.get("name", [{}])[0].get("family") == "SLOW-CPU":
+        started = time.monotonic()
+        while time.monotonic() - started < CUT_OFF_BY:  # burns CPU, never sleeps
+            sum(range(10_000))
+            budget.checkpoint()
+
+
+@pytest.fixture(scope="module")
+def cpu_app(database_url):
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "REQUEST_TIMEOUT": 0,
+                      "REQUEST_CPU_TIMEOUT": BUDGET_SECONDS / 2, "LOAD_IG": False})
+    app.extensions["jiayi.repository"].hooks.before_write.append(_busy_cpu)
+    yield app
+    app.extensions["jiayi.database"].dispose()
+
+
+def test_cpu_bound_work_is_cut_off_by_the_cpu_budget(cpu_app, unique):
+    client = cpu_app.test_client()
+    response = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "SLOW-CPU"}],
+                                                  "identifier": [{"system": "urn:x", "value": unique}]})
+    assert response.status_code == 503, response.get_data(as_text=True)[:300]
+    assert "CPU" in response.get_json()["issue"][0]["diagnostics"]
+    assert client.get(f"/fhir/Patient?identifier=urn:x|{unique}").get_json()["total"] == 0
+    assert client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "快"}]}).status_code == 201
+
+
+def test_a_sleeping_request_spends_no_cpu_budget():
+    budget.start(None, 0.05)
+    try:
+        time.sleep(0.1)  # wall time passes, the thread's CPU does not
+        budget.checkpoint()
+    finally:
+        budget.clear()
