@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
@@ -97,7 +98,8 @@ def listen(port: int, server_url: str, host: str, state_path: str, config_path: 
                   "with --to v2, the REF^I12 a FHIR referral (ServiceRequest or Bundle) becomes.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "target", type=click.Choice(["fhir", "v2"]), default="fhir", show_default=True)
-@click.option("--lenient", is_flag=True, help="Drop values not valid for their data type (warnings) instead of refusing.")
+@click.option("--lenient", is_flag=True,
+              help="Drop values not valid for their data type (warnings) instead of refusing.")
 def convert(file: str, target: str, lenient: bool) -> None:
     raw = Path(file).read_bytes()
     if target == "v2":
@@ -147,10 +149,8 @@ def send(server_url: str, config_path: str, state_path: str, interval: float, on
         delivered = worker.deliver()
         click.echo(f"queued {queued}, delivered {delivered}; outbox {worker.state.counts()}")
         return
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         worker.run(interval)
-    except KeyboardInterrupt:
-        pass
 
 
 @hl7.command(help="Show the outbound queue (or re-queue a refused message with --retry ID).")

@@ -34,4 +34,5 @@ def add_condition(conv: Conversion, dg1: Segment) -> dict | None:
     if onset:
         condition["onsetDateTime"] = onset
     url = conv.create(f"DG1-{dg1.sequence}", condition, identifier)
-    return {"reference": url, "display": code.get("text") or code["coding"][0].get("display", code["coding"][0]["code"])}
+    return {"reference": url,
+            "display": code.get("text") or code["coding"][0].get("display", code["coding"][0]["code"])}

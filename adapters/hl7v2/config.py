@@ -123,5 +123,6 @@ def load(path: str | Path | None) -> Config:
                   endpoints=endpoints, retry_first=float(retry.get("first", 5)), retry_max=float(retry.get("max", 600)),
                   lenient=bool(data.get("lenient", False)),
                   allowed_senders=None if allowed is None else [
-                      SenderRule(facility=a.get("facility", ""), application=a.get("application", "")) for a in allowed],
+                      SenderRule(facility=a.get("facility", ""), application=a.get("application", ""))
+                      for a in allowed],
                   tls_cert=tls.get("cert"), tls_key=tls.get("key"), limits=dict(data.get("limits") or {}))

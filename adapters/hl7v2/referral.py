@@ -147,5 +147,6 @@ def ref_i12(conv: Conversion) -> None:
     ids = referral_ids(conv, rf1) or [conv.message_identifier("RF1-1")]
     sr_url, sr = service_request(conv, rf1, ids, referral_direction(rf1, "upward"), requester, performers, conditions,
                            supporting, notes_of(conv), [], "referral")
-    task_url = referral_task(conv, sr_url, ids, owner, requester, sr.get("authoredOn"), "referral-task", sr.get("priority"))
+    task_url = referral_task(conv, sr_url, ids, owner, requester, sr.get("authoredOn"), "referral-task",
+                             sr.get("priority"))
     conv.tasks.append({"fullUrl": task_url, "status": "requested", "sender": msg.sender})

@@ -167,7 +167,8 @@ class Listener:
     def _merge_patients(self, bundle: dict) -> None:
         for entry in bundle["entry"]:
             request = entry["request"]
-            if entry["resource"]["resourceType"] != "Patient" or request["method"] != "PUT" or "?" not in request["url"]:
+            if (entry["resource"]["resourceType"] != "Patient" or request["method"] != "PUT"
+                    or "?" not in request["url"]):
                 continue
             found = self.server.search(request["url"])
             if len(found) == 1:  # update that very version (a concurrent change → 412 → AE, sent again)

@@ -76,7 +76,8 @@ def import_command(file: str, record_type: str, server: str, batch_size: int, on
     sys.exit(1 if result.rejected and not (result.created or result.updated or result.unchanged) else 0)
 
 
-@click.command("export", help="Export a public-health form from the FHIR server (CSV with Chinese headers, XLSX, JSON).")
+@click.command("export",
+               help="Export a public-health form from the FHIR server (CSV with Chinese headers, XLSX, JSON).")
 @click.option("--type", "record_type", required=True, type=click.Choice(tables.RECORD_TYPES))
 @click.option("--server", required=True, envvar="JIAYI_SERVER")
 @click.option("--output", required=True, type=click.Path(dir_okay=False, writable=True))

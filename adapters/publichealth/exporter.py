@@ -83,7 +83,8 @@ def fetch(record_type: str, client: FhirClient, date_from: dt.date | None = None
         params.append((date_param, f"ge{date_from.isoformat()}"))
     if date_to:
         params.append((date_param, f"le{date_to.isoformat()}"))
-    resources = [e["resource"] for e in client.pages(res_type, params, post=False) if e.get("search", {}).get("mode") != "include"]
+    resources = [e["resource"] for e in client.pages(res_type, params, post=False)
+                 if e.get("search", {}).get("mode") != "include"]
     resolver = Resolver(client)
     records: list[dict] = []
     if record_type == "resident":
@@ -144,6 +145,7 @@ def export_file(record_type: str, server: str, output: str | Path, *, date_from:
                 client: FhirClient | None = None, auth: Auth | None = None) -> int:
     """Write the form's records to ``output`` (format from the extension); the number of rows."""
     fmt = fmt or readers.detect_format(output)
-    records = fetch(record_type, client or FhirClient(server, auth=auth, timeout=300.0), date_from, date_to, institution)
+    client = client or FhirClient(server, auth=auth, timeout=300.0)
+    records = fetch(record_type, client, date_from, date_to, institution)
     writers.write(output, record_type, records, fmt)
     return len(records)

@@ -21,7 +21,8 @@ from fhir_server.core.national_ids import canonical_id
 
 from . import messages, tables
 
-_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                   r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _SPLIT = re.compile(r"\s*[、,;；，/|]\s*")
 _BLANK = {"", "-", "—", "/", "无记录", "null", "NULL", "None"}
@@ -220,7 +221,8 @@ def _schema_error(f: tables.Form, record: dict, error: jsonschema.ValidationErro
         names = re.findall(r"'([^']+)'", error.message)  # "'needed' is a dependency of 'given'"
         if len(names) == 2 and all(n in f.by_key for n in names):
             needed, given = (f.by_key[n] for n in names)
-            return RecordError(given.header, record.get(given.key, ""), f"{given.header} is given without {needed.header}")
+            return RecordError(given.header, record.get(given.key, ""),
+                               f"{given.header} is given without {needed.header}")
         return RecordError("", "", f"incomplete values: {error.message}")
     key = error.path[0] if error.path else None
     fld = f.by_key.get(key) if isinstance(key, str) else None

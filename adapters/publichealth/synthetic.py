@@ -12,7 +12,8 @@ import random
 from fhir_server.core.national_ids import make_id, make_uscc
 
 FAMILY = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = ("建国", "秀英", "桂兰", "志强", "丽华", "国庆", "海燕", "振华", "淑珍", "明", "敏", "静", "伟", "芳", "磊", "洋")
+GIVEN = ("建国", "秀英", "桂兰", "志强", "丽华", "国庆", "海燕", "振华", "淑珍",
+         "明", "敏", "静", "伟", "芳", "磊", "洋")
 STREETS = ("和平路", "解放路", "人民路", "幸福里", "新华街")
 
 
@@ -66,8 +67,9 @@ def _history(rec: dict, keys: list[str], rng: random.Random) -> None:
     diseases = [code for key, code in (("hypertension", "2"), ("diabetes-t2", "3")) if key in keys]
     rec["past_disease"] = diseases or ["1"]
     if diseases:
-        rec["diagnosed"] = "、".join(f"{'高血压' if c == '2' else '糖尿病'} {2005 + rng.randrange(15)}年{rng.randrange(1, 13)}月"
-                                    for c in diseases)
+        rec["diagnosed"] = "、".join(
+            f"{'高血压' if c == '2' else '糖尿病'} {2005 + rng.randrange(15)}年{rng.randrange(1, 13)}月"
+            for c in diseases)
     rec.update(surgery="无", trauma="无", transfusion="无")
     rec["family_father"] = ["2"] if rng.random() < 0.3 else ["1"]
     rec["family_mother"] = ["1"]
@@ -85,7 +87,8 @@ def follow_ups(people: list[dict], per_person: int, record_type: str, seed: int 
             sbp, dbp = 120 + rng.randrange(50), 70 + rng.randrange(30)
             rec = {"record_no": p["record_no"], "id_number": p["id_number"], "name": p["name"],
                    "visit_date": day.isoformat(), "method": rng.choice(["1", "1", "2", "3"]),
-                   "sbp": sbp, "dbp": dbp, "weight": round(50 + rng.random() * 30, 1), "heart_rate": 60 + rng.randrange(30),
+                   "sbp": sbp, "dbp": dbp, "weight": round(50 + rng.random() * 30, 1),
+                   "heart_rate": 60 + rng.randrange(30),
                    "bmi": round(19 + rng.random() * 10, 1), "adherence": rng.choice(["1", "2", "3"]),
                    "adverse_reaction": "1", "classification": "1" if sbp < 140 and dbp < 90 else "2",
                    "next_visit": (day + dt.timedelta(days=90)).isoformat(), "doctor": "周明",
@@ -93,7 +96,8 @@ def follow_ups(people: list[dict], per_person: int, record_type: str, seed: int 
                    "institution": p["institution"], "salt": rng.choice(["1", "2", "3"]),
                    "symptoms": rng.choice([["1"], ["2", "6"], ["9"]])}
             if rec["classification"] == "2" and q % 2:
-                rec.update(referral_reason="连续两次控制不满意", referral_to="示范区人民医院 心血管内科", referral_result="1")
+                rec.update(referral_reason="连续两次控制不满意", referral_to="示范区人民医院 心血管内科",
+                           referral_result="1")
             if record_type == "diabetes-follow-up":
                 rec["fasting_glucose"] = round(5 + rng.random() * 5, 1)
                 rec["dorsalis_pedis"] = rng.choice(["1", "2"])
@@ -172,7 +176,8 @@ def referrals(people: list[dict]) -> list[dict]:
               "from_code": p["institution_code"], "from_name": p["institution"], "doctor_card": "D990100001",
               "doctor": "周明", "phone": "0551-62001234", "to_code": to_code, "to_name": to_name,
               "department": "心血管内科", "impression": "原发性高血压（控制不满意）",
-              "history": "连续两次血压控制不满意，头晕一周", "past_history": "高血压病史10年", "treatment": "氨氯地平5mg qd"}
+              "history": "连续两次血压控制不满意，头晕一周", "past_history": "高血压病史10年",
+              "treatment": "氨氯地平5mg qd"}
         out.append(up)
         if i % 2 == 0:
             out.append({"referral_no": f"HZ2026{i:05d}", "direction": "2", "id_number": p["id_number"],

@@ -3,7 +3,8 @@
 * ``<type>.csv`` — one row per field of a form: key, Chinese column header, the header
   variants real exports use (``aliases``, separated by |), value type, required, code list,
   FHIR target and a note.  The readers find columns by these headers and variants (spaces,
-  full-width forms and a unit in brackets ignored: :func:`header_key`), the normaliser converts by the type, the JSON Schema is derived from it and
+  full-width forms and a unit in brackets ignored: :func:`header_key`), the normaliser
+  converts by the type, the JSON Schema is derived from it and
   the mapping engine (the ``mapping`` package) writes and reads FHIR by the target column.
 * the IG's CodeSystems (``profiles/CodeSystem-<id>.json``: GB/T 2261.1, GB 3304, GB/T 4761,
   team roles...) give the codes and Chinese names of the national and Jiayi tables;

@@ -1,6 +1,6 @@
 """Per-request guards every answer gets (issue 18): the request's time budget
-(:mod:`fhir_server.core.budget`, ``JIAYI_REQUEST_TIMEOUT`` and ``JIAYI_REQUEST_CPU_TIMEOUT``) and headers that stop a browser
-from reading a FHIR body as something else."""
+(:mod:`fhir_server.core.budget`, ``JIAYI_REQUEST_TIMEOUT`` and ``JIAYI_REQUEST_CPU_TIMEOUT``) and
+headers that stop a browser from reading a FHIR body as something else."""
 
 from __future__ import annotations
 

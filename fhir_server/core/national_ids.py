@@ -31,7 +31,7 @@ def id_check_digit(first17: str) -> str:
     """GB 11643 check character ('0'–'9' or 'X') of the first 17 digits of an ID number."""
     if len(first17) != 17 or not first17.isdigit() or not first17.isascii():
         raise ValueError(f"expected 17 ASCII digits, got {first17!r}")
-    total = sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS))
+    total = sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True))
     return ID_CHECK_MAP[total % 11]
 
 
@@ -134,7 +134,7 @@ def uscc_check_char(first17: str) -> str:
     if len(first17) != 17:
         raise ValueError(f"expected 17 characters, got {first17!r}")
     try:
-        total = sum(_USCC_VALUES[c] * w for c, w in zip(first17, USCC_WEIGHTS))
+        total = sum(_USCC_VALUES[c] * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
     except KeyError as exc:
         raise ValueError(f"{exc.args[0]!r} is not in the GB 32100 character set") from None
     return USCC_CHARSET[(31 - total % 31) % 31]

@@ -163,7 +163,8 @@ def contract(rng: random.Random, s: Signing, home: Home, group_id: str) -> dict:
                   for level, hid in _COMBINATION]
     extension.append(ext("jiayi-auto-renew", "Boolean", rng.random() < 0.9))
     channel = _channel(rng, s)
-    extension.append(ext("jiayi-signing-channel", "Coding", jiayi("signing-channel", channel, c.SIGNING_CHANNELS[channel])))
+    extension.append(ext("jiayi-signing-channel", "Coding",
+                         jiayi("signing-channel", channel, c.SIGNING_CHANNELS[channel])))
     minutes = 8 * 60 + int(rng.random() * 540)
     resident_kind = "PAT" if s.signer in s.covered else "GUARD"
     signers = [_signer(resident_kind, ref("Patient", s.signer.id, s.signer.name), s.issued, minutes,

@@ -94,7 +94,7 @@ def plan_households(rng: random.Random, residents: int) -> array:
         cum.append(cum[-1] + w)
     while left > 0:
         r = rng.random() * cum[-1]
-        size = next(s for (s, _), hi in zip(HOUSEHOLD_SIZES, cum[1:]) if r < hi)
+        size = next(s for (s, _), hi in zip(HOUSEHOLD_SIZES, cum[1:], strict=True) if r < hi)
         size = min(size, left)
         if left - size == 1:
             size = size + 1 if size < 5 else size - 1

@@ -76,7 +76,8 @@ def _task(tid: str, sid: str, person: Person, state: str, requester: str, owner:
     if state == "rejected":
         task["statusReason"] = {"text": _REJECT[int(rng.random() * len(_REJECT))]}
     task.update(focus=ref("ServiceRequest", sid), **{"for": ref("Patient", person.id)},
-                authoredOn=instant(day, minutes), lastModified=instant(day + dt.timedelta(days=_LAST_CHANGE[state]), minutes + 30),
+                authoredOn=instant(day, minutes),
+                lastModified=instant(day + dt.timedelta(days=_LAST_CHANGE[state]), minutes + 30),
                 requester=ref("PractitionerRole", requester), owner=ref("Organization", owner))
     if state in ("in-progress", "completed"):
         end = {"end": instant(day + dt.timedelta(days=7), minutes)} if state == "completed" else {}

@@ -102,7 +102,7 @@ def make_household(rng: random.Random, first_index: int, size: int, as_of: dt.da
     head_family = surname(rng)
     father = head_family if sexes[0] == "male" else surname(rng)
     people = []
-    for k, (role, age, sex) in enumerate(zip(roles, ages, sexes)):
+    for k, (role, age, sex) in enumerate(zip(roles, ages, sexes, strict=True)):
         if role == "H" or (role == "P" and sex == "male"):
             family = head_family
         elif role == "C":

@@ -178,7 +178,8 @@ def package_items(package: dict) -> dict[str, int]:
 
 
 def _per_year(action: dict) -> int:
-    repeat = ((action.get("timingTiming") or {}).get("repeat") or {}) if isinstance(action.get("timingTiming"), dict) else {}
+    timing = action.get("timingTiming")
+    repeat = ((timing or {}).get("repeat") or {}) if isinstance(timing, dict) else {}
     frequency = repeat.get("frequency", 1)
     period, unit = repeat.get("period", 1), repeat.get("periodUnit", "a")
     per_unit = {"a": 1, "mo": 12, "wk": 52, "d": 365}.get(unit)

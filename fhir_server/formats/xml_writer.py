@@ -133,7 +133,7 @@ class _Writer:
                                  expression=[label])
         else:
             values, extras = [values], [extras]
-        for value, extra in zip(values, extras):
+        for value, extra in zip(values, extras, strict=True):
             if value is None and extra is None:
                 raise BadRequest(f"'{label}' has a null with no extension", code="structure",
                                  expression=[label])

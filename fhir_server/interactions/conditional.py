@@ -27,7 +27,8 @@ def find_matches(uow: UnitOfWork, res_type: str, criteria: str) -> list[StoredRe
     return found
 
 
-def single_match(uow: UnitOfWork, res_type: str, criteria: str, *, deciding_write: bool = False) -> StoredResource | None:
+def single_match(uow: UnitOfWork, res_type: str, criteria: str, *,
+                 deciding_write: bool = False) -> StoredResource | None:
     """The one match of ``criteria``, None if none, 412 if several.  ``deciding_write``: the
     caller will write when nothing matches, so concurrent callers with the same criteria
     are serialised until commit (no duplicate from a race)."""

@@ -49,7 +49,8 @@ def _binary_patch(binary: dict, index: int) -> tuple[object, str]:
     from fhir_server.core import jsonio
 
     try:
-        return jsonio.loads(base64.b64decode(binary.get("data", ""))), binary.get("contentType", "application/json-patch+json")
+        patch = jsonio.loads(base64.b64decode(binary.get("data", "")))
+        return patch, binary.get("contentType", "application/json-patch+json")
     except (ValueError, TypeError):
         raise BadRequest(f"Bundle.entry[{index}].resource: the Binary does not hold a JSON Patch") from None
 

@@ -169,7 +169,8 @@ def everything(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_
 class _EverythingArgs:
     def __init__(self, request: FhirRequest) -> None:
         params = OperationInput(request)
-        body = request.body if isinstance(request.body, dict) and request.body.get("resourceType") == "Parameters" else {}
+        is_parameters = isinstance(request.body, dict) and request.body.get("resourceType") == "Parameters"
+        body = request.body if is_parameters else {}
 
         def values(name: str) -> list[str]:
             found = [v for k, v in request.query if k == name]
@@ -307,7 +308,8 @@ def _everything_links(request: FhirRequest, path: str, args: _EverythingArgs, to
     links = [link("self", request.base_url, path, [*base, ("_offset", str(args.offset))])]
     if args.offset:
         links.append(link("first", request.base_url, path, [*base, ("_offset", "0")]))
-        links.append(link("previous", request.base_url, path, [*base, ("_offset", str(max(0, args.offset - args.count)))]))
+        previous = max(0, args.offset - args.count)
+        links.append(link("previous", request.base_url, path, [*base, ("_offset", str(previous))]))
     if args.offset + args.count < total:
         links.append(link("next", request.base_url, path, [*base, ("_offset", str(args.offset + args.count))]))
     return links

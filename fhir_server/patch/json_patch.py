@@ -21,7 +21,7 @@ def apply_json_patch(resource: dict, operations: list) -> dict:
     """Apply RFC 6902 ``operations`` to a copy of ``resource``; the input is never changed."""
     patches = _read(operations)
     patched = copy.deepcopy(resource)
-    for number, (raw, patch) in enumerate(zip(operations, patches)):
+    for number, (raw, patch) in enumerate(zip(operations, patches, strict=True)):
         try:
             patched = patch.apply(patched, in_place=True)
         except jsonpatch.JsonPatchTestFailed as exc:

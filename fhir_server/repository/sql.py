@@ -167,8 +167,8 @@ class SqlUnitOfWork(UnitOfWorkBase):
             return
         if key in self._pending_current:
             self.flush()  # created earlier in this unit of work: the row must exist to be updated
-        result = self.session.connection().execute(_UPDATE_CURRENT, {"t": res_type, "i": res_id, "previous": previous.version,
-                                                      **values})
+        result = self.session.connection().execute(
+            _UPDATE_CURRENT, {"t": res_type, "i": res_id, "previous": previous.version, **values})
         if result.rowcount != 1:
             # another transaction wrote a newer version between our read and this write
             raise Conflict(f"{res_type}/{res_id} was changed by a concurrent request; read it again and retry")

@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fhir_server.storage import documents
 from fhir_server.core import budget
+from fhir_server.storage import documents
 
 log = logging.getLogger(__name__)
 

@@ -92,7 +92,8 @@ class InvariantWalker:
                                      "or nested extensions, not both and not neither", expression=(where,)))
         if type_code == "Reference" and not ref_1(item, root):
             self.issues.append(Issue("invariant", f"Constraint ref-1 failed: {item.get('reference')} names no "
-                                     "contained resource (a local reference #id needs a contained resource with that id)",
+                                     "contained resource (a local reference #id needs a contained resource "
+                                     "with that id)",
                                      expression=(where,)))
         inline = ref is not None or type_code in INLINE_TYPES
         key = (ref or path) if inline else type_code

@@ -13,7 +13,8 @@ messaging.html); the ``bdl-*`` invariants themselves are evaluated with the othe
   OperationOutcome.
 - documents and messages carry what they are about: every relative, ``urn:`` or same-server
   reference of a document's Composition and of a message's ``MessageHeader.focus`` resolves to
-  exactly one entry, and any reference that does resolve resolves to one entry only (bundle.html#references: a relative reference resolves against
+  exactly one entry, and any reference that does resolve resolves to one entry only
+  (bundle.html#references: a relative reference resolves against
   the base of the fullUrl of the entry that holds it; a version-specific one also by
   ``meta.versionId``); a reference whose resolved entry is of another type than the reference
   says is an error in any Bundle.

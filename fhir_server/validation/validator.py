@@ -103,7 +103,8 @@ class Validator:
         if resource.get("resourceType") in DEFINITIONAL:
             meta = resource.get("meta")
             if isinstance(meta, dict):  # the server stamps these on every write: not part of the content
-                resource = {**resource, "meta": {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated")}}
+                content_meta = {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated")}
+                resource = {**resource, "meta": content_meta}
             return list(_definitional_write_issues(orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)))
         return _base_write_issues(resource)
 

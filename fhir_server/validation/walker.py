@@ -12,7 +12,8 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
 - ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`);
 - ``invariant``: ele-1 on a primitive whose ``_element`` has only an id and no value;
 - ``invalid``: a Reference to a type the element does not allow (the R4 ``targetProfile`` of
-  the element, derived into the element tree, and the IG's profiles on it), and an Attachment whose ``size`` differs from
+  the element, derived into the element tree, and the IG's profiles on it), and an Attachment
+  whose ``size`` differs from
   its ``data``.
 
 Nested resources (``contained``, ``Bundle.entry.resource``, ``Parameters.parameter.resource``)

@@ -104,7 +104,8 @@ def organization(unit: Unit, code: str, name: str | None) -> dict:
 def practitioner(unit: Unit, card: str, name: str | None, extra: dict | None = None) -> dict:
     key = f"Practitioner|{card}"
     if key not in unit.support:
-        res = {"resourceType": "Practitioner", "identifier": [{"use": "official", "system": DOCTOR_CARD, "value": card}],
+        res = {"resourceType": "Practitioner",
+               "identifier": [{"use": "official", "system": DOCTOR_CARD, "value": card}],
                "active": True}
         if name:
             res["name"] = [{"text": name, "family": name[:1], "given": [name[1:]] if name[1:] else []}]

@@ -21,7 +21,8 @@ from .common import (
     read_fields,
 )
 
-PAYERS = {"insurance": ("medical-insurance", "医保基金"), "public_health": ("public-health-fund", "基本公共卫生服务经费"),
+PAYERS = {"insurance": ("medical-insurance", "医保基金"),
+          "public_health": ("public-health-fund", "基本公共卫生服务经费"),
           "finance": ("finance", "财政补助"), "self_pay": ("self-pay", "个人自付")}
 
 

@@ -90,7 +90,8 @@ def read_follow_up(record_type: str, enc: dict, visit_observations: list[dict], 
     if enc.get("period", {}).get("start"):
         record["visit_date"] = enc["period"]["start"][:10]
     read_resident_ids(resolve((enc.get("subject") or {}).get("reference")), record)
-    if key and key != f"{record.get('record_no') or record.get('id_number')}-{record.get('visit_date', '').replace('-', '')}":
+    if key and key != (f"{record.get('record_no') or record.get('id_number')}-"
+                       f"{record.get('visit_date', '').replace('-', '')}"):
         record["visit_no"] = key
     individual = ((enc.get("participant") or [{}])[0].get("individual")) or {}
     doc = resolve(individual.get("reference"))

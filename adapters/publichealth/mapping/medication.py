@@ -22,9 +22,11 @@ from .common import UCUM, Entry, plain_put
 STATEMENT, REQUEST = "MedicationStatement", "MedicationRequest"
 _SUFFIX = {STATEMENT: "medication", REQUEST: "medication-adjustment"}
 _NUMERALS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6}
-_PER_DAY = re.compile(r"(?:每日|每天|一日|1日|日)\s*(\d+|[一两二三四五六])\s*次|(\d+|[一两二三四五六])\s*次\s*/\s*[日天]")
+_PER_DAY = re.compile(r"(?:每日|每天|一日|1日|日)\s*(\d+|[一两二三四五六])\s*次"
+                      r"|(\d+|[一两二三四五六])\s*次\s*/\s*[日天]")
 _LATIN = {"qd": 1, "bid": 2, "tid": 3, "qid": 4}
-_DOSE = re.compile(r"(?:每次\s*([\d.]+)\s*([a-zA-Zμ]+|片|粒|支|袋|丸|单位)|([\d.]+)\s*([a-zA-Zμ]+|片|粒|支|袋|丸|单位)\s*/\s*次)")
+_DOSE = re.compile(r"(?:每次\s*([\d.]+)\s*([a-zA-Zμ]+|片|粒|支|袋|丸|单位)"
+                   r"|([\d.]+)\s*([a-zA-Zμ]+|片|粒|支|袋|丸|单位)\s*/\s*次)")
 _UCUM = {"mg": "mg", "g": "g", "ug": "ug", "μg": "ug", "ml": "mL", "mL": "mL", "u": "[iU]", "U": "[iU]",
          "iu": "[iU]", "IU": "[iU]", "单位": "[iU]"}
 

@@ -84,7 +84,8 @@ def _services(snap: DistrictSnapshot, period: Period) -> dict[tuple[str, str], i
             continue
         if not period.contains(el.day_of((encounter.get("period") or {}).get("start"))):
             continue
-        contract = next((el.reference_text(e.get("valueReference")) for e in el.extensions(encounter, jn.CONTRACT_EXT)), None)
+        contract = next((el.reference_text(e.get("valueReference"))
+                         for e in el.extensions(encounter, jn.CONTRACT_EXT)), None)
         patient = el.reference_text(encounter.get("subject"))
         for e in el.extensions(encounter, jn.SERVICE_ITEM_EXT):
             for code in el.codes_of(e.get("valueCodeableConcept"), jn.SERVICE_ITEM):

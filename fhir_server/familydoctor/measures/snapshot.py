@@ -152,9 +152,10 @@ def _per_year(repeat: dict) -> int:
 
 def _contract_view(contract: dict) -> ContractView:
     applies = contract.get("applies") or {}
-    team = next((el.reference_text(e.get("valueReference")) for e in el.extensions(contract, jn.CONTRACT_CARE_TEAM)), None)
-    household = next((el.reference_text(e.get("valueReference")) for e in el.extensions(contract, jn.CONTRACT_HOUSEHOLD)),
-                     None)
+    team = next((el.reference_text(e.get("valueReference"))
+                 for e in el.extensions(contract, jn.CONTRACT_CARE_TEAM)), None)
+    household = next((el.reference_text(e.get("valueReference"))
+                      for e in el.extensions(contract, jn.CONTRACT_HOUSEHOLD)), None)
     renews = next((el.reference_text(e.get("valueReference")) for e in el.extensions(contract, jn.RENEWS)), None)
     authority = contract.get("authority") or []
     return ContractView(

@@ -104,7 +104,8 @@ def check_opening(uow: UnitOfWork, slot: dict, appointment: dict, now: datetime,
 def family_doctor_referral(uow: UnitOfWork, appointment: dict) -> dict | None:
     for based_on in appointment.get("basedOn") or []:
         sr = queries.resolve(uow, based_on)
-        if sr is not None and r.is_referral(sr) and sr.get("status") == "active" and queries.is_family_doctor(uow, sr.get("requester")):
+        if (sr is not None and r.is_referral(sr) and sr.get("status") == "active"
+                and queries.is_family_doctor(uow, sr.get("requester"))):
             return sr
     return None
 

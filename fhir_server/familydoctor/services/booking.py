@@ -75,11 +75,13 @@ def schedules_of(uow: UnitOfWork, performers: list) -> dict[str, dict]:
             continue
         actors.append(f"{key[0]}/{key[1]}")
         if key[0] == "Organization":
-            orgs = [key[1]] + [o["id"] for o in queries.find(uow, "Organization", [("partof", f"Organization/{key[1]}")])]
+            parts = queries.find(uow, "Organization", [("partof", f"Organization/{key[1]}")])
+            orgs = [key[1]] + [o["id"] for o in parts]
             for org in orgs:
                 actors.append(f"Organization/{org}")
                 for kind in ("PractitionerRole", "HealthcareService", "Location"):
-                    actors += [f"{kind}/{r['id']}" for r in queries.find(uow, kind, [("organization", f"Organization/{org}")])]
+                    held = queries.find(uow, kind, [("organization", f"Organization/{org}")])
+                    actors += [f"{kind}/{r['id']}" for r in held]
     found: dict[str, dict] = {}
     for start in range(0, len(actors), 50):
         chunk = ",".join(dict.fromkeys(actors[start:start + 50]))

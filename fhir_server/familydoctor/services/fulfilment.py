@@ -77,7 +77,8 @@ def _delivered(uow: UnitOfWork, contract_ref: str, people: list[str], first: dt.
     counted: Counter = Counter()
     if last < first or not people:
         return counted
-    for encounter in queries.find_any(uow, "Encounter", "patient", people, (("date", f"ge{first}"), ("date", f"le{last}"))):
+    in_period = (("date", f"ge{first}"), ("date", f"le{last}"))
+    for encounter in queries.find_any(uow, "Encounter", "patient", people, in_period):
         day = el.day_of((encounter.get("period") or {}).get("start"))
         if encounter.get("status") in NOT_DELIVERED or day is None or not first <= day <= last:
             continue

@@ -134,7 +134,8 @@ def _term_for(uow: UnitOfWork, old: dict, package_ref: str) -> dict:
                   .split("/")[0] in ("Patient", "RelatedPerson")), {"reference": people[0]})
     new: dict = {"topicReference": {"reference": package_ref}, "text": package.get("title"),
                   "offer": {"party": [{"reference": [{"reference": p} for p in people], "role": {"text": "服务对象"}}]}}
-    new["asset"] = [{"valuedItem": [{"quantity": {"value": len(people)}, "unitPrice": {"value": price, "currency": "CNY"},
+    new["asset"] = [{"valuedItem": [{"quantity": {"value": len(people)},
+                                      "unitPrice": {"value": price, "currency": "CNY"},
                                       "net": {"value": price * len(people), "currency": "CNY"}, "responsible": payer}]}]
     return new
 

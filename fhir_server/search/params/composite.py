@@ -58,7 +58,7 @@ def parse(raw: str, param: Any, registry: Any) -> CompositeValue:
     if len(pieces) != len(types):
         raise ValueError_(f"'{raw}' needs {len(types)} components separated by '$'")
     parts = []
-    for kind, piece in zip(types, pieces):
+    for kind, piece in zip(types, pieces, strict=True):
         value = _KINDS[kind].parse(piece, None)
         parts.append((kind, date.to_epoch(value) if kind == "date" else value))
     return CompositeValue(tuple(parts))
@@ -100,7 +100,8 @@ def _plan(param: Any, res_type: str, registry: Any) -> list[tuple[Any, list[tupl
         for part in split_union(param.expression or "") if types else ():
             select = compile_expression(part, res_type)
             start = result_path(part, res_type)
-            found.append((select, [(k, compile_relative(c.expression, start)) for k, c in zip(types, param.components)]))
+            components = zip(types, param.components, strict=True)
+            found.append((select, [(k, compile_relative(c.expression, start)) for k, c in components]))
         cache[(param.url, res_type)] = found
     return found
 
