@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 DEFAULT_DATABASE = "sqlite:///jiayi.sqlite3"
 
@@ -35,7 +36,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # each coerced to its field's type by _coerce
         for f in fields(cls):
             raw = env.get(f"JIAYI_{f.name.upper()}")
             if raw is not None:
@@ -44,7 +45,8 @@ class Settings:
 
     def with_overrides(self, overrides: dict[str, object]) -> Settings:
         known = {f.name for f in fields(self)}
-        return replace(self, **{k.lower(): v for k, v in overrides.items() if k.lower() in known})
+        chosen: dict[str, Any] = {k.lower(): v for k, v in overrides.items() if k.lower() in known}
+        return replace(self, **chosen)
 
 
 def _coerce(raw: str, kind: object) -> object:

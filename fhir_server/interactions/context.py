@@ -46,7 +46,7 @@ class FhirRequest:
     method: str  # GET | POST | PUT | PATCH | DELETE | HEAD
     path: str  # relative to the FHIR base, no leading slash: "Patient/1/_history/2"
     query: list[tuple[str, str]] = field(default_factory=list)
-    body: dict | list | None = None
+    body: object = None  # the parsed body: a dict (a resource), a list (JSON Patch), None, or whatever JSON was sent
     content_type: str = "application/fhir+json"  # of the body, already parsed into ``body``
     if_match: str | None = None
     if_none_match: str | None = None

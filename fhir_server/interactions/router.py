@@ -197,7 +197,7 @@ class Router:
         if route.kind == "operation":
             return self.operations.invoke(uow, request, route.extra or "", t, i)
         criteria = _criteria(request) if route.kind == "type" else ""
-        if criteria and method in _CONDITIONAL:
+        if criteria and t is not None and method in _CONDITIONAL:  # a type route always names its type
             return _CONDITIONAL[method](uow, request, t, criteria)
         if handler is None:
             raise MethodNotAllowed(f"{method} is not supported at '{request.path or '/'}'")

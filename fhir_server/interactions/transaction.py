@@ -53,14 +53,19 @@ def transaction(uow: UnitOfWork, request: FhirRequest, entries: list[dict], disp
             _at_entry(index, plan.rewrite, sub.body)
     plan.check_unique(subs)
     # every entry that writes Type/id reads its current version first: one query for all of them
-    uow.prefetch([*(tuple(sub.path.split("/", 1)) for sub in subs  # type: ignore[misc]
+    uow.prefetch([*(_type_and_id(sub.path) for sub in subs
                     if sub.method in ("PUT", "PATCH", "DELETE") and not sub.query and sub.path.count("/") == 1),
                   *((m.res_type, m.res_id) for m in plan.matched.values() if m is not None)])
-    responses: list[dict | None] = [None] * len(subs)
+    responses: dict[int, dict] = {}
     for index in sorted(range(len(subs)), key=lambda i: ORDER[subs[i].method]):
         checkpoint()
         responses[index] = _at_entry(index, plan.execute, index, subs[index], dispatch)
-    return FhirResponse(200, bundle("transaction-response", responses))
+    return FhirResponse(200, bundle("transaction-response", [responses[i] for i in range(len(subs))]))
+
+
+def _type_and_id(path: str) -> tuple[str, str]:
+    res_type, res_id = path.split("/", 1)
+    return res_type, res_id
 
 
 def _conditional(sub: FhirRequest) -> bool:
@@ -94,9 +99,10 @@ class _Plan:
         full_url = entry.get("fullUrl")
         if sub.method == "POST" and "/" not in sub.path and sub.path and not sub.path.startswith("$"):
             require_type(sub.path)
-            key = lock_key(sub.path, sub.if_none_exist, self.uow.search_params()) if sub.if_none_exist else None
-            match = (single_match(self.uow, sub.path, sub.if_none_exist, deciding_write=True)
-                     if key and key not in self.creating else None)
+            criteria = sub.if_none_exist
+            key = lock_key(sub.path, criteria, self.uow.search_params()) if criteria else None
+            match = (single_match(self.uow, sub.path, criteria, deciding_write=True)
+                     if criteria and key and key not in self.creating else None)
             if match is not None:
                 self.existing[index] = match
                 target = match.reference

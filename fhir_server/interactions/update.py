@@ -59,7 +59,7 @@ def write_update(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: s
     resource = strip_server_meta(resource)
     validate_or_raise(resource, res_type)
     live = current is not None and not current.deleted
-    if live and same_content(current.content, resource):
+    if live and current is not None and current.content is not None and same_content(current.content, resource):
         # nothing changed: no new version (idempotent re-sends and re-imports)
         return stored_response(current, 200, request.base_url)
     stored = uow.save("PUT", res_type, res_id, resource, current)

@@ -41,7 +41,11 @@ class BackgroundReindex:
         if res_type:
             require_type(res_type)
         job = uuid.uuid4().hex[:12]
-        uow.after_commit(lambda: self.start(job, res_type))
+
+        def start_after_commit() -> None:
+            self.start(job, res_type)
+
+        uow.after_commit(start_after_commit)
         scope = res_type or "every resource type"
         message = (f"Reindexing {scope} runs in the background (job {job}); searches see the rebuilt rows "
                    "as each resource type completes, and the server log reports the end")

@@ -169,8 +169,8 @@ def everything(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_
 class _EverythingArgs:
     def __init__(self, request: FhirRequest) -> None:
         params = OperationInput(request)
-        is_parameters = isinstance(request.body, dict) and request.body.get("resourceType") == "Parameters"
-        body = request.body if is_parameters else {}
+        body = (request.body if isinstance(request.body, dict) and request.body.get("resourceType") == "Parameters"
+                else {})
 
         def values(name: str) -> list[str]:
             found = [v for k, v in request.query if k == name]

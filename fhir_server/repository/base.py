@@ -207,6 +207,14 @@ class UnitOfWorkBase:
               validated: bool) -> StoredResource:
         raise NotImplementedError
 
+    @overload
+    def write_derived(self, resource: dict, *, because: str, previous: StoredResource | None = None,
+                      res_id: str | None = None, refuse: Literal[False] = False) -> StoredResource | None: ...
+
+    @overload
+    def write_derived(self, resource: dict, *, because: str, previous: StoredResource | None = None,
+                      res_id: str | None = None, refuse: Literal[True]) -> StoredResource: ...
+
     def write_derived(self, resource: dict, *, because: str, previous: StoredResource | None = None,
                       res_id: str | None = None, refuse: bool = False) -> StoredResource | None:
         """Write a resource the server derives (a rule's proposal, a schedule, an operation's

@@ -96,7 +96,7 @@ def spellings_of_node(value: object) -> list[str]:
         return []
     family: str = value["family"] if isinstance(value.get("family"), str) else ""
     given = " ".join(g[:MAX_CHARS] for g in value.get("given") or () if isinstance(g, str))
-    text = value.get("text") if isinstance(value.get("text"), str) else ""
+    text: str = value["text"] if isinstance(value.get("text"), str) else ""
     return list(_name_spellings(family[:MAX_CHARS], given[:MAX_CHARS], text[:MAX_CHARS]))
 
 

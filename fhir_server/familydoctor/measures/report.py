@@ -35,7 +35,8 @@ def _subject_lists(members: list[Member], scoring: str) -> list[dict]:
     lists = []
     for code in populations(scoring):
         chosen = [m for m in members if code != "numerator" or m.numerator]
-        listed = {"resourceType": "List", "id": code, "status": "current", "mode": "snapshot", "title": code}
+        listed: dict[str, object] = {"resourceType": "List", "id": code, "status": "current", "mode": "snapshot",
+                                     "title": code}
         if chosen:
             listed["entry"] = [{"item": {"reference": m.subject}} for m in chosen]
         lists.append(listed)

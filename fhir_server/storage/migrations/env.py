@@ -25,7 +25,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("the Alembic configuration names no sqlalchemy.url and passes no connection")
+    engine = create_db_engine(url)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
