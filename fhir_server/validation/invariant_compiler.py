@@ -426,6 +426,28 @@ def _function(name: str, source: Fn, args: list[Fn]) -> Fn:
                 out.extend(args[0]([item], {**env, "this": item}))
             return out
         return select
+    if name == "toInteger" and arity == 0:
+        def to_integer(focus: Collection, env: Env) -> Collection:
+            value = source(focus, env)
+            if not value:
+                return []
+            if len(value) > 1:
+                raise Undecided
+            item = value[0]
+            if type(item) is int:
+                return [item]
+            if isinstance(item, str) and re.fullmatch(r"[+-]?[0-9]+", item):
+                return [int(item)]
+            if isinstance(item, bool):
+                return [int(item)]
+            return []
+        return to_integer
+    if name == "iif" and arity in (2, 3):
+        def iif(focus: Collection, env: Env) -> Collection:
+            if _truth(args[0](focus, env)) is True:
+                return args[1](focus, env)
+            return args[2](focus, env) if arity == 3 else []
+        return iif
     if name == "trace":
         return source  # trace(name[, projection]) is the identity (and prints nothing here)
     if name == "intersect" and arity == 1:

@@ -46,7 +46,9 @@ def _slot(world, name: str, reserved: bool) -> dict:
 
 
 def _appointment(world, slot: str, referral: str | None) -> dict:
-    appointment = {"resourceType": "Appointment", "status": "booked", "slot": [ref("Slot", world.id(slot))],
+    # booked: it has its start and end (R4 app-3), the slot's
+    appointment = {"resourceType": "Appointment", "status": "booked", "start": "2026-12-20T01:00:00Z",
+                   "end": "2026-12-20T01:30:00Z", "slot": [ref("Slot", world.id(slot))],
                    "participant": [{"actor": ref("Patient", world.id("pat")), "status": "accepted"}]}
     if referral:
         appointment["basedOn"] = [ref("ServiceRequest", world.id(referral))]
