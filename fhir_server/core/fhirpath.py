@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -103,8 +104,66 @@ def _typed(items: Any) -> Any:
     return out
 
 
-def _comparison(fn: Callable) -> Callable:
+# FHIR date/dateTime/instant text: a time always has seconds and a zone (R4 datatypes.html)
+_FHIR_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)"
+                        r"(Z|[+-]\d{2}:\d{2}))?)?)?")
+_UNKNOWN = object()
+
+
+@cache
+def _moment(text: str) -> tuple[tuple[int, ...], datetime | None] | None:
+    """``(date parts, UTC instant or None)`` of a FHIR date/dateTime/instant string, or None."""
+    match = _FHIR_DATE.fullmatch(text)
+    if match is None:
+        return None
+    y, m, d, hh, mm, ss, tz = match.groups()
+    parts = tuple(int(v) for v in (y, m, d) if v is not None)
+    if hh is None:
+        return parts, None
+    try:
+        moment = datetime.fromisoformat(f"{y}-{m}-{d}T{hh}:{mm}:{ss}{'+00:00' if tz == 'Z' else tz}")
+    except ValueError:
+        return None
+    return parts, moment.astimezone(UTC)
+
+
+def _element_order(left: list, right: list) -> object:
+    """The order of two date/time *elements* (-1, 0, 1), None when unknown (different precision,
+    equal as far as both go), or _UNKNOWN when this fast path does not apply (literals, other types).
+    fhirpathpy's own comparison parses both sides with dateutil on every call; per-1 runs on every
+    Period written, so the plain R4 shapes are compared here."""
+    if len(left) != 1 or len(right) != 1:
+        return _UNKNOWN
+    a, b = left[0], right[0]
+    if not (isinstance(a, ResourceNode) and isinstance(b, ResourceNode) and a.path in _DATE_TYPES
+            and b.path in _DATE_TYPES and isinstance(a.data, str) and isinstance(b.data, str)):
+        return _UNKNOWN
+    ma, mb = _moment(a.data), _moment(b.data)
+    if ma is None or mb is None:
+        return _UNKNOWN
+    (pa, ta), (pb, tb) = ma, mb
+    if ta is not None and tb is not None:
+        return (ta > tb) - (ta < tb)
+    common = min(len(pa), len(pb))
+    order = (pa[:common] > pb[:common]) - (pa[:common] < pb[:common])
+    if order:
+        return order
+    return 0 if len(pa) == len(pb) and ta is None and tb is None else None
+
+
+_ORDERED = {
+    "<": lambda o: o < 0, "<=": lambda o: o <= 0, ">": lambda o: o > 0, ">=": lambda o: o >= 0,
+    "=": lambda o: o == 0, "!=": lambda o: o != 0,
+}
+
+
+def _comparison(fn: Callable, symbol: str | None = None) -> Callable:
     def compare(ctx: dict, left: list, right: list) -> Any:
+        if symbol is not None:
+            order = _element_order(equality.remove_duplicate_extension(left),
+                                   equality.remove_duplicate_extension(right))
+            if order is not _UNKNOWN:
+                return [] if order is None else [_ORDERED[symbol](order)]
         return fn(ctx, _typed(left), _typed(right))
     return compare
 
@@ -124,6 +183,9 @@ def _equality(negate: bool) -> Callable:
     base = equality.unequal if negate else equality.equal
 
     def compare(ctx: dict, left: list, right: list) -> Any:
+        order = _element_order(equality.remove_duplicate_extension(left), equality.remove_duplicate_extension(right))
+        if order is not _UNKNOWN:
+            return [] if order is None else [(order == 0) != negate]
         left = _typed(equality.remove_duplicate_extension(left))
         right = _typed(equality.remove_duplicate_extension(right))
         if (len(left) == 1 == len(right) and type(util.get_data(left[0])) is type(util.get_data(right[0]))
@@ -181,17 +243,17 @@ def _trace(ctx: dict, inputs: list, *_args: Any) -> list:
     return inputs
 
 
-def _operator(fn: Callable) -> dict:
-    return {"fn": _comparison(fn), "arity": {2: ["Any", "Any"]}, "nullable": True}
+def _operator(fn: Callable, symbol: str) -> dict:
+    return {"fn": _comparison(fn, symbol), "arity": {2: ["Any", "Any"]}, "nullable": True}
 
 
 INVOCATIONS: dict[str, dict] = {
     "=": {"fn": _equality(negate=False), "arity": {2: ["Any", "Any"]}, "nullable": True},
     "!=": {"fn": _equality(negate=True), "arity": {2: ["Any", "Any"]}, "nullable": True},
-    "<": _operator(equality.lt),
-    ">": _operator(equality.gt),
-    "<=": _operator(equality.lte),
-    ">=": _operator(equality.gte),
+    "<": _operator(equality.lt, "<"),
+    ">": _operator(equality.gt, ">"),
+    "<=": _operator(equality.lte, "<="),
+    ">=": _operator(equality.gte, ">="),
     "~": {"fn": _comparison(equality.equival), "arity": {2: ["Any", "Any"]}},
     "!~": {"fn": _comparison(equality.unequival), "arity": {2: ["Any", "Any"]}},
     "matches": {"fn": _matches, "arity": {1: ["String"]}, "nullable_input": True},

@@ -80,3 +80,15 @@ def test_instant_elements_compare_as_instants():
 def test_a_syntax_error_is_a_fhirpath_error():
     with pytest.raises(FhirPathError):
         compiled("name.where(")
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("2024-03-01T10:00:00+08:00", "2024-03-01T03:00:00Z"), ("2024-03-01T02:00:00Z", "2024-03-01T10:00:00+08:00"),
+    ("2024-03-01T10:00:00.500+08:00", "2024-03-01T02:00:00.5Z"), ("2024", "2024-03"), ("2024-02", "2024-03-01"),
+    ("2024-03-01", "2024-03-01"), ("2024-03-02", "2024-03-01T23:00:00Z"), ("2023-12-31", "2024-01-01T00:00:00Z"),
+])
+@pytest.mark.parametrize("operator", ["<", "<=", ">", ">=", "=", "!="])
+def test_elements_compare_like_literals(a, b, operator):
+    """The fast comparison of two date/time elements agrees with the engine's literal comparison."""
+    period = {"start": a, "end": b}
+    assert evaluate(period, f"start {operator} end", "Period") == evaluate({}, f"@{a} {operator} @{b}")
