@@ -15,7 +15,7 @@ from dataclasses import replace
 from fhir_server import search as engine
 from fhir_server.auth.access import Grant, grant
 from fhir_server.auth.scopes import CREATE, DELETE, READ, SEARCH, UPDATE
-from fhir_server.core.errors import Forbidden
+from fhir_server.core.errors import Forbidden, MethodNotAllowed
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import UnitOfWork
 from fhir_server.search.request import AnyTest, SearchRequest
@@ -57,6 +57,20 @@ def authorize(uow: UnitOfWork, request: FhirRequest, kind: str, res_type: str | 
     return granted
 
 
+def refuse_audit_changes(uow: UnitOfWork, request: FhirRequest, kind: str, res_type: str | None,
+                         res_id: str | None, read_only: bool = True) -> None:
+    """AuditEvents are written once (by the server, or created by a client) and never changed or
+    deleted through the API: 405 for PATCH, DELETE, a writing operation, a conditional update and
+    an update of one that exists (a PUT that creates is a create)."""
+    if res_type != "AuditEvent":
+        return
+    method = request.method
+    changes = method in ("PATCH", "DELETE") or not read_only or (method == "PUT" and (
+        kind != "instance" or uow.get(res_type, res_id or "") is not None))
+    if changes:
+        raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
+
+
 def require(request: FhirRequest, res_type: str, permission: str) -> Grant:
     granted = grant(request.principal, res_type, permission)
     if granted is None:
@@ -95,6 +109,7 @@ def checked_write(uow: UnitOfWork, request: FhirRequest, res_type: str,
                   write: Callable[[], FhirResponse]) -> FhirResponse:
     """A transaction entry the transaction writes itself (creates, conditional matches): the
     same check as :func:`authorize` and :func:`after_write` around it."""
+    refuse_audit_changes(uow, request, "type", res_type, None)
     request.grant = authorize(uow, request, "type", res_type, None)
     response = write()
     after_write(uow, request, request.grant, response)
