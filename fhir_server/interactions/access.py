@@ -17,7 +17,7 @@ from fhir_server.auth.access import Grant, grant
 from fhir_server.auth.scopes import CREATE, DELETE, READ, SEARCH, UPDATE
 from fhir_server.core.errors import Forbidden, MethodNotAllowed
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.repository.base import UnitOfWork
+from fhir_server.repository.base import UnitOfWork, same_content, without_server_meta
 from fhir_server.search.request import AnyTest, SearchRequest
 
 # type-level operations that read no one's record: allowed to every token with the scope
@@ -65,8 +65,12 @@ def refuse_audit_changes(uow: UnitOfWork, request: FhirRequest, kind: str, res_t
     if res_type != "AuditEvent":
         return
     method = request.method
-    changes = method in ("PATCH", "DELETE") or not read_only or (method == "PUT" and (
-        kind != "instance" or uow.get(res_type, res_id or "") is not None))
+    changes = method in ("PATCH", "DELETE") or not read_only
+    if method == "PUT":
+        current = uow.get(res_type, res_id or "") if kind == "instance" else None
+        resent = current is not None and not current.deleted and isinstance(request.body, dict) and same_content(
+            current.content or {}, without_server_meta(request.body))
+        changes = kind != "instance" or (current is not None and not resent)  # the same content again: no change
     if changes:
         raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
 
