@@ -15,9 +15,9 @@ from dataclasses import replace
 from fhir_server import search as engine
 from fhir_server.auth.access import Grant, grant
 from fhir_server.auth.scopes import CREATE, DELETE, READ, SEARCH, UPDATE
-from fhir_server.core.errors import Forbidden
+from fhir_server.core.errors import Forbidden, MethodNotAllowed
 from fhir_server.interactions.context import FhirRequest, FhirResponse
-from fhir_server.repository.base import UnitOfWork
+from fhir_server.repository.base import UnitOfWork, same_content, without_server_meta
 from fhir_server.search.request import AnyTest, SearchRequest
 
 # type-level operations that read no one's record: allowed to every token with the scope
@@ -55,6 +55,24 @@ def authorize(uow: UnitOfWork, request: FhirRequest, kind: str, res_type: str | 
     if kind in ("instance", "vread", "history") and res_id and permission != CREATE:
         require_visible(uow, granted, res_type or "", res_id)
     return granted
+
+
+def refuse_audit_changes(uow: UnitOfWork, request: FhirRequest, kind: str, res_type: str | None,
+                         res_id: str | None, read_only: bool = True) -> None:
+    """AuditEvents are written once (by the server, or created by a client) and never changed or
+    deleted through the API: 405 for PATCH, DELETE, a writing operation, a conditional update and
+    an update of one that exists (a PUT that creates is a create)."""
+    if res_type != "AuditEvent":
+        return
+    method = request.method
+    changes = method in ("PATCH", "DELETE") or not read_only
+    if method == "PUT":
+        current = uow.get(res_type, res_id or "") if kind == "instance" else None
+        resent = current is not None and not current.deleted and isinstance(request.body, dict) and same_content(
+            current.content or {}, without_server_meta(request.body))
+        changes = kind != "instance" or (current is not None and not resent)  # the same content again: no change
+    if changes:
+        raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
 
 
 def require(request: FhirRequest, res_type: str, permission: str) -> Grant:
@@ -95,6 +113,7 @@ def checked_write(uow: UnitOfWork, request: FhirRequest, res_type: str,
                   write: Callable[[], FhirResponse]) -> FhirResponse:
     """A transaction entry the transaction writes itself (creates, conditional matches): the
     same check as :func:`authorize` and :func:`after_write` around it."""
+    refuse_audit_changes(uow, request, "type", res_type, None)
     request.grant = authorize(uow, request, "type", res_type, None)
     response = write()
     after_write(uow, request, request.grant, response)

@@ -180,8 +180,7 @@ class Router:
 
     def _authorized(self, uow: UnitOfWork, request: FhirRequest, route: Route) -> FhirResponse:
         read_only = route.kind != "operation" or self.operations.is_read_only(route.extra or "", request.method)
-        if route.res_type == "AuditEvent" and (request.method in ("PUT", "PATCH", "DELETE") or not read_only):
-            raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
+        access.refuse_audit_changes(uow, request, route.kind, route.res_type, route.res_id, read_only)
         request.grant = access.authorize(uow, request, route.kind, route.res_type, route.res_id, route.extra,
                                          read_only)
         response = self._interaction(uow, request, route)

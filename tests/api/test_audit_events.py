@@ -96,7 +96,22 @@ def test_audit_events_cannot_be_changed_or_deleted(app, issuer, world):
     client.get(f"/fhir/Patient/{world.head}", headers=_doctor(issuer, world))
     app.extensions["jiayi.audit"].flush()
     event = _events(client, issuer, f"agent=Practitioner/{world.doctor}")[0]
-    event["outcome"] = "0"
+    event["outcomeDesc"] = "edited afterwards"
     assert client.put(f"/fhir/AuditEvent/{event['id']}", json=event, headers=admin).status_code == 405
     assert client.delete(f"/fhir/AuditEvent/{event['id']}", headers=admin).status_code == 405
     assert client.delete(f"/fhir/AuditEvent?_id={event['id']}", headers=admin).status_code == 405
+
+
+def test_a_client_may_record_an_audit_event_once(app, issuer, world, unique):
+    client = app.test_client()
+    admin = issuer.headers("system/*.cruds")
+    event = {"resourceType": "AuditEvent", "id": f"ae-{unique}", "type": {"code": "rest"},
+             "recorded": "2026-12-01T08:00:00Z", "agent": [{"requestor": True, "who": {"display": "HIS"}}],
+             "source": {"observer": {"display": "HIS"}}}
+    assert client.put(f"/fhir/AuditEvent/ae-{unique}", json=event, headers=admin).status_code == 201
+    assert client.put(f"/fhir/AuditEvent/ae-{unique}", json=event, headers=admin).status_code == 200  # resent
+    changed = {**event, "recorded": "2026-12-01T09:00:00Z"}
+    assert client.put(f"/fhir/AuditEvent/ae-{unique}", json=changed, headers=admin).status_code == 405
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": event, "request": {"method": "PUT", "url": f"AuditEvent?_id=ae-{unique}"}}]}
+    assert client.post("/fhir", json=bundle, headers=admin).status_code == 405
