@@ -100,6 +100,9 @@ def test_if_match_naming_the_current_version_writes(client, unique, write, tag):
     assert response.headers["ETag"] == 'W/"2"'
     if write == "DELETE":
         assert client.get(f"/fhir/Patient/{pid}").status_code == 410
+        (issue,) = response.get_json()["issue"]  # the answer says what was deleted
+        assert (issue["severity"], issue["code"]) == ("information", "informational")
+        assert issue["diagnostics"] == f"Deleted Patient/{pid} (version 2)"
     else:
         assert client.get(f"/fhir/Patient/{pid}").get_json()["gender"] == "other"
 

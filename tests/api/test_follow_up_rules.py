@@ -258,3 +258,66 @@ def test_the_reasons_name_the_rule(client, world, case, visits, reason, follow_u
     proposals = _proposals(client, pid)
     assert [p["reasonCode"][0]["text"] for p in proposals] == ([reason] if reason else []), case
     assert _two_week(client, plan_id)[-1]["code"]["text"] == follow_up, case
+
+
+def _glucose(eid: str, pid: str, quantity: dict, status: str = "final") -> dict:
+    return {"resourceType": "Observation", "id": eid + "-glu", "status": status, "subject": ref("Patient", pid),
+            "encounter": ref("Encounter", eid), "code": {"coding": [{"system": LOINC, "code": "14771-0"}]},
+            "valueQuantity": quantity}
+
+
+@pytest.mark.parametrize(("case", "quantity", "follow_ups"), [
+    ("the unit alone says mg/dL", {"value": 126, "unit": "mg/dL"}, 1),
+    ("the unit alone, in mmol/L", {"value": 126, "unit": "mmol/L"}, 1),  # danger, but no proposal check here
+    ("the UCUM code wins over a local unit text", {"value": 126, "unit": "毫克/分升", "system":
+                                                   "http://unitsofmeasure.org", "code": "mg/dL"}, 1),
+    ("mg/dL is converted, then rounded to 0.1 mmol/L", {"value": 125.5, "unit": "mg/dL"}, 1),
+    ("125.0 mg/dL is 6.9 mmol/L", {"value": 125.0, "unit": "mg/dL"}, 0),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_glucose_units(client, world, case, quantity, follow_ups):
+    pid, plan_id = _resident(client, world)
+    eid = _visit(client, world, pid, 0, {})
+    assert put(client, _glucose(eid, pid, quantity)).status_code == 201
+    assert len(_two_week(client, plan_id)) == follow_ups, case
+    if follow_ups:
+        assert _two_week(client, plan_id)[0]["code"]["coding"][0]["code"] == "diabetes-follow-up"
+
+
+def test_the_follow_up_is_for_the_measure_that_was_out_of_range(client, world):
+    pid, plan_id = _resident(client, world)
+    _visit(client, world, pid, 0, {"bp": (150, 80)})
+    assert _two_week(client, plan_id)[0]["code"]["coding"][0]["code"] == "hypertension-follow-up"
+
+
+@pytest.mark.parametrize("status", ["entered-in-error", "cancelled"])
+def test_a_withdrawn_observation_is_not_judged(client, world, status):
+    pid, plan_id = _resident(client, world)
+    eid = _visit(client, world, pid, 0, {})
+    danger = _observations(eid, pid, {"bp": (190, 120)})[0]
+    assert put(client, {**danger, "status": status}).status_code == 201
+    assert _proposals(client, pid) == [] and _two_week(client, plan_id) == []
+    # the visit's other, valid values are still judged (a withdrawn one does not stop the rest)
+    assert put(client, _glucose(eid, pid, {"value": 17.0, "unit": "mmol/L"})).status_code == 201
+    assert [p["priority"] for p in _proposals(client, pid)] == ["asap"]
+    assert _proposals(client, pid)[0]["reasonCode"][0]["text"] == "危急值，紧急转诊（空腹血糖 17 mmol/L）"
+
+
+def test_a_visit_classified_unsatisfactory_counts_as_unsatisfactory(client, world):
+    pid, plan_id = _resident(client, world)
+    _visit(client, world, pid, 0, {"bp": (128, 78), "class": "unsatisfactory"})
+    assert [d["code"]["text"] for d in _two_week(client, plan_id)] == ["第1次控制不满意，2周内随访"]
+    _visit(client, world, pid, 1, {"class": "unsatisfactory"})
+    (proposal,) = _proposals(client, pid)
+    assert proposal["reasonCode"][0]["text"] == "连续两次控制不满意（classified 控制不满意）"
+
+
+def test_the_evidence_is_the_observations_that_decided(client, world):
+    pid, _plan = _resident(client, world)
+    eid = _visit(client, world, pid, 0, {})
+    weight = {"resourceType": "Observation", "id": eid + "-wt", "status": "final", "subject": ref("Patient", pid),
+              "encounter": ref("Encounter", eid), "code": {"coding": [{"system": LOINC, "code": "29463-7"}]},
+              "valueQuantity": {"value": 70, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}}
+    assert put(client, weight).status_code == 201  # a value without a rule: judged with the next one
+    assert put(client, _observations(eid, pid, {"bp": (186, 100)})[0]).status_code == 201
+    (proposal,) = _proposals(client, pid)
+    assert proposal["reasonReference"] == [ref("Observation", eid + "-bp")]
