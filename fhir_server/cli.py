@@ -58,8 +58,11 @@ def serve(host: str, port: int, database: str, demo: bool, residents: int, worke
     if demo and not os.environ.get("JIAYI_AUTH_JWKS"):  # the development issuer, only when asked for
         os.environ["JIAYI_AUTH_JWKS"] = str(dev_issuer.ensure_keys(database))
         os.environ.setdefault("JIAYI_AUTH_ISSUER", dev_issuer.ISSUER)
+        if development.is_loopback(host):  # the demo stays open on loopback; tokens, when sent, count
+            os.environ.setdefault("JIAYI_AUTH_OPTIONAL", "1")
     try:
-        mode = development.startup_line(host, os.environ.get("JIAYI_AUTH_JWKS"), os.environ.get("JIAYI_AUTH"))
+        mode = development.startup_line(host, os.environ.get("JIAYI_AUTH_JWKS"), os.environ.get("JIAYI_AUTH"),
+                                        _flag(os.environ.get("JIAYI_AUTH_OPTIONAL")))
     except development.OpenServerRefused as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(mode)
@@ -128,3 +131,7 @@ def _redact(url: str) -> str:
 
 if __name__ == "__main__":
     main()
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")

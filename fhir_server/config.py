@@ -26,6 +26,9 @@ class Settings:
     auth_issuer: str | None = None  # JIAYI_AUTH_ISSUER: the required "iss"
     auth_audience: str | None = None  # JIAYI_AUTH_AUDIENCE: the required "aud" (default: the base URL)
     auth: str = ""  # JIAYI_AUTH=off: development mode on a non-loopback address, said explicitly
+    # JIAYI_AUTH_OPTIONAL (set by `jiayi serve --demo` on loopback): with a key set, a request without
+    # a token is the open development principal, and a token, when sent, is verified and honoured
+    auth_optional: bool = False
     auth_authorize_url: str | None = None  # the identity provider's endpoints, for SMART discovery
     auth_token_url: str | None = None
     audit: str = "auto"  # AuditEvents: "auto" = when authentication is configured, "on", "off"

@@ -17,14 +17,16 @@ OPEN_PATHS = ("metadata", ".well-known/smart-configuration")
 
 
 class Authenticator:
-    def __init__(self, verifier: TokenVerifier | None) -> None:
+    def __init__(self, verifier: TokenVerifier | None, optional: bool = False) -> None:
         self.verifier = verifier
+        self.optional = optional  # the demo: no token = development principal; a token is honoured
 
     @classmethod
     def from_settings(cls, settings) -> Authenticator:
         if not settings.auth_jwks:
             return cls(None)
-        return cls(TokenVerifier(settings.auth_jwks, settings.auth_issuer, settings.auth_audience))
+        verifier = TokenVerifier(settings.auth_jwks, settings.auth_issuer, settings.auth_audience)
+        return cls(verifier, optional=settings.auth_optional)
 
     @property
     def development(self) -> bool:
@@ -35,6 +37,8 @@ class Authenticator:
         """The principal of a request to ``fhir_path`` (relative to the FHIR base; None: not the API)."""
         if self.verifier is None or fhir_path is None or fhir_path.strip("/") in OPEN_PATHS:
             return replace(ANONYMOUS, remote_addr=remote_addr, open=self.verifier is None)
+        if self.optional and not (authorization or "").strip():
+            return replace(ANONYMOUS, remote_addr=remote_addr, open=True)
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidToken("This server needs 'Authorization: Bearer <token>'")

@@ -19,8 +19,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def startup_line(host: str, jwks: str | None, auth: str | None) -> str:
+def startup_line(host: str, jwks: str | None, auth: str | None, optional: bool = False) -> str:
     """What the server says first about its security; raises :class:`OpenServerRefused`."""
+    if jwks and optional:
+        if is_loopback(host) or (auth or "").strip().lower() == "off":
+            return ("DEVELOPMENT MODE (demo): requests without a token are open on this loopback address; "
+                    "bearer tokens of the development issuer (jiayi token) are verified and limit what they see")
+        raise OpenServerRefused(
+            f"refusing to serve on {host} with JIAYI_AUTH_OPTIONAL: requests without a token would be open; "
+            "serve on 127.0.0.1, unset JIAYI_AUTH_OPTIONAL, or set JIAYI_AUTH=off to run open on purpose")
     if jwks:
         return f"authentication: bearer tokens verified against JIAYI_AUTH_JWKS ({_where(jwks)})"
     if is_loopback(host):

@@ -18,3 +18,10 @@ def test_other_addresses_refuse_without_keys(host):
         startup_line(host, None, None)
     assert "JIAYI_AUTH=off" in startup_line(host, None, "off")
     assert startup_line(host, "/etc/jiayi/jwks.json", None).startswith("authentication: bearer tokens")
+
+
+def test_the_demo_is_open_with_tokens_honoured_on_loopback_only():
+    line = startup_line("127.0.0.1", "/tmp/demo-jwks.json", None, optional=True)
+    assert line.startswith("DEVELOPMENT MODE (demo)") and "jiayi token" in line
+    with pytest.raises(OpenServerRefused):
+        startup_line("0.0.0.0", "/tmp/demo-jwks.json", None, optional=True)
