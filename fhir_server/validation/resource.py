@@ -47,8 +47,12 @@ def _validate(resource: object, expected_type: str | None, where: str | None) ->
     if issues and not (isinstance(resource_type, str) and structures().is_resource_type(resource_type)):
         return issues
     assert isinstance(resource, dict) and isinstance(resource_type, str)
-    issues += schema_issues(resource, resource_type, base)
-    issues += walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc))
+    schema = schema_issues(resource, resource_type, base)
+    enums = {i.expression for i in schema if i.code == "code-invalid"}
+    issues += schema
+    # a code the schema's enum already refused is not reported again by the walker's binding check
+    issues += [i for i in walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc))
+               if not (i.code == "code-invalid" and i.expression in enums)]
     if resource_type == "Bundle":
         issues += bundle_issues(resource, base)
     issues += definitional_issues(resource, base)
