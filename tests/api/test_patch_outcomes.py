@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from api.conftest import FHIR_JSON, patient
 
 JSON_PATCH = "application/json-patch+json"
