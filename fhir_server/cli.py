@@ -120,6 +120,10 @@ main.add_command(hl7)
 main.add_command(token)
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -132,6 +136,3 @@ def _redact(url: str) -> str:
 if __name__ == "__main__":
     main()
 
-
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
