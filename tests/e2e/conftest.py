@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from auth_support import ISSUER, TestIssuer
 from benchmarks.servers import die_with_parent, free_port, stop
 from e2e.independent_parse import problems_in_response
 
@@ -75,16 +76,60 @@ def server_log(base: str) -> str:
     return _SERVER_LOGS[base].read_text(encoding="utf-8", errors="replace")
 
 
+E2E_AUDIENCE = "jiayi-e2e"  # the audience the shared servers require (their ports are chosen at run time)
+_AUTHENTICATED: dict[str, str] = {}  # base URL of a server with authentication on → the token its clients send
+
+
+@pytest.fixture(scope="session")
+def e2e_issuer(tmp_path_factory) -> TestIssuer:
+    """The identity provider of the shared e2e servers: a key set made for this run."""
+    return TestIssuer(tmp_path_factory.mktemp("idp"), E2E_AUDIENCE)
+
+
+@pytest.fixture(scope="session")
+def e2e_token(e2e_issuer) -> Iterator[str]:
+    """A system client's token (as an integration engine holds one); the CLI adapters that the
+    tests start (``jiayi import``, ``jiayi hl7 listen``) take it from ``JIAYI_TOKEN``."""
+    token = e2e_issuer.token("system/*.cruds", lifetime=6 * 3600, client_id="e2e-integration-engine")
+    previous = os.environ.get("JIAYI_TOKEN")
+    os.environ["JIAYI_TOKEN"] = token
+    send = requests.Session.send
+
+    def send_with_token(session, prepared, **kwargs):
+        """Requests to an authenticated shared server carry the token, unless the test sets its own."""
+        token = next((t for base, t in _AUTHENTICATED.items() if (prepared.url or "").startswith(base)), None)
+        if token and "Authorization" not in prepared.headers:
+            prepared.headers["Authorization"] = f"Bearer {token}"
+        return send(session, prepared, **kwargs)
+
+    requests.Session.send = send_with_token  # session-wide: module fixtures load data through it too
+    try:
+        yield token
+    finally:
+        requests.Session.send = send
+        if previous is None:
+            os.environ.pop("JIAYI_TOKEN", None)
+        else:
+            os.environ["JIAYI_TOKEN"] = previous
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory) -> Iterator[str]:
-    """The base URL of a running server, once on SQLite and once on PostgreSQL."""
+def server(request, tmp_path_factory, e2e_issuer, e2e_token) -> Iterator[str]:
+    """The base URL of a running server, once on SQLite and once on PostgreSQL, with
+    authentication on as a deployment runs it: every request of the tests carries a token."""
     workdir = tmp_path_factory.mktemp(f"server-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite:///{workdir / 'jiayi.sqlite3'}"
     else:
         url = request.getfixturevalue("postgres_server_url")
-    with running_server(url, workdir) as base:
-        yield base
+    environment = {"JIAYI_AUTH_JWKS": str(e2e_issuer.jwks_path), "JIAYI_AUTH_ISSUER": ISSUER,
+                   "JIAYI_AUTH_AUDIENCE": E2E_AUDIENCE}
+    with running_server(url, workdir, environment=environment) as base:
+        _AUTHENTICATED[base] = e2e_token
+        try:
+            yield base
+        finally:
+            _AUTHENTICATED.pop(base, None)
 
 
 @pytest.fixture(autouse=True)
