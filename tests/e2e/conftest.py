@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from auth_support import ISSUER, TestIssuer
+
 from benchmarks.servers import die_with_parent, free_port, stop
 from e2e.independent_parse import problems_in_response
 
