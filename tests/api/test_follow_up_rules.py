@@ -266,18 +266,19 @@ def _glucose(eid: str, pid: str, quantity: dict, status: str = "final") -> dict:
             "valueQuantity": quantity}
 
 
-@pytest.mark.parametrize(("case", "quantity", "follow_ups"), [
-    ("the unit alone says mg/dL", {"value": 126, "unit": "mg/dL"}, 1),
-    ("the unit alone, in mmol/L", {"value": 126, "unit": "mmol/L"}, 1),  # danger, but no proposal check here
+@pytest.mark.parametrize(("case", "quantity", "priority", "follow_ups"), [
+    ("the unit alone says mg/dL", {"value": 126, "unit": "mg/dL"}, None, 1),
+    ("the unit alone, in mmol/L", {"value": 126, "unit": "mmol/L"}, "asap", 1),
     ("the UCUM code wins over a local unit text", {"value": 126, "unit": "毫克/分升", "system":
-                                                   "http://unitsofmeasure.org", "code": "mg/dL"}, 1),
-    ("mg/dL is converted, then rounded to 0.1 mmol/L", {"value": 125.5, "unit": "mg/dL"}, 1),
-    ("125.0 mg/dL is 6.9 mmol/L", {"value": 125.0, "unit": "mg/dL"}, 0),
+                                                   "http://unitsofmeasure.org", "code": "mg/dL"}, None, 1),
+    ("mg/dL is converted, then rounded to 0.1 mmol/L", {"value": 125.5, "unit": "mg/dL"}, None, 1),
+    ("125.0 mg/dL is 6.9 mmol/L", {"value": 125.0, "unit": "mg/dL"}, None, 0),
 ], ids=lambda v: v if isinstance(v, str) else None)
-def test_glucose_units(client, world, case, quantity, follow_ups):
+def test_glucose_units(client, world, case, quantity, priority, follow_ups):
     pid, plan_id = _resident(client, world)
     eid = _visit(client, world, pid, 0, {})
     assert put(client, _glucose(eid, pid, quantity)).status_code == 201
+    assert [p["priority"] for p in _proposals(client, pid)] == ([priority] if priority else []), case
     assert len(_two_week(client, plan_id)) == follow_ups, case
     if follow_ups:
         assert _two_week(client, plan_id)[0]["code"]["coding"][0]["code"] == "diabetes-follow-up"
