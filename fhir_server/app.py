@@ -25,6 +25,7 @@ from fhir_server.search import cost as search_cost
 from fhir_server.storage.db import Database
 from fhir_server.storage.migrate import upgrade
 from fhir_server.validation import Validator, ig
+from fhir_server.validation.on_write import write_validation
 
 
 def create_app(overrides: dict | None = None, *, repository: Repository | None = None,
@@ -74,7 +75,7 @@ def install_write_hooks(repository: Repository, validator: Validator | None = No
     if hooks is None or getattr(hooks, "installed", False):
         return
     if validator is not None:
-        hooks.validate = validator.write_issues
+        hooks.validate = write_validation(validator)
     familydoctor.install(hooks)
     hooks.installed = True
 

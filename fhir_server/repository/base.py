@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol, overload
 
 from fhir_server.core import jsonio
-from fhir_server.core.errors import BadRequest, Conflict, Issue, Unprocessable
+from fhir_server.core.errors import BadRequest, Conflict, FHIRError, Issue, Unprocessable
 from fhir_server.core.instants import fhir_instant, to_utc_naive
 from fhir_server.core.jiayi_names import DERIVED_BY
 from fhir_server.validation import validate_resource
@@ -229,7 +229,10 @@ class UnitOfWorkBase:
         content = tag_derived(without_server_meta(resource), because)
         issues = validate_resource(content, res_type)
         if self._hooks.validate is not None:
-            issues = [*issues, *self._hooks.validate(content)]
+            try:
+                issues = [*issues, *self._hooks.validate(content)]
+            except FHIRError as refused:  # the base write rules refuse at once
+                issues = [*issues, *refused.issues]
         errors = [i for i in issues if i.is_error]
         if errors:
             if refuse:
