@@ -15,6 +15,13 @@ from adapters.publichealth import synthetic, writers
 from adapters.publichealth.cli import export_command, import_command
 
 
+@pytest.fixture(autouse=True)
+def _no_credentials_from_the_environment(monkeypatch):
+    """Only what a test passes counts (the e2e session exports JIAYI_TOKEN for the CLIs it starts)."""
+    for name in ("JIAYI_TOKEN", "JIAYI_HL7_TOKEN", "JIAYI_CLIENT_ID", "JIAYI_CLIENT_SECRET", "JIAYI_TOKEN_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 class _Recorder(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, str, str | None]]] = []
 
