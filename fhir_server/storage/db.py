@@ -24,7 +24,9 @@ from fhir_server.storage import documents
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_PROGRESS_STEPS = 20_000  # virtual-machine steps between two looks at the request's deadline
+SQLITE_PROGRESS_STEPS = 20_000
+STATEMENT_TIMEOUT_SLACK_MS = 1_000  # PostgreSQL: how far the kept statement_timeout may be from the time left
+_TIMEOUT_KEY = "jiayi_statement_timeout_ms"  # virtual-machine steps between two looks at the request's deadline
 # SQLite keeps no planner statistics of its own: refreshed (sampled, see PlannerStatistics)
 # once this many resources were written, then each time the written count doubles.
 SQLITE_FIRST_ANALYZE = 500
@@ -57,10 +59,19 @@ def create_db_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _budget(connection):
-        # the request's time left bounds every statement of this transaction (SET LOCAL: it ends with it)
+        # the request's time left bounds every statement of this transaction; the setting is kept
+        # on the connection and sent only when it is off by more than STATEMENT_TIMEOUT_SLACK_MS
+        # (a request's first transaction then costs no extra round trip)
         left = budget.remaining()
-        if left is not None:
-            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
+        wanted = 0 if left is None else max(1, int(left * 1000))  # 0: no limit (work outside a request)
+        current = connection.info.get(_TIMEOUT_KEY)
+        if current is None or (wanted == 0) != (current == 0) or abs(wanted - current) > STATEMENT_TIMEOUT_SLACK_MS:
+            connection.exec_driver_sql(f"SET statement_timeout = {wanted}")
+            connection.info[_TIMEOUT_KEY] = wanted
+
+    @event.listens_for(engine, "rollback")
+    def _forget_timeout(connection):
+        connection.info.pop(_TIMEOUT_KEY, None)  # a SET inside a rolled-back transaction is undone
 
     return engine
 
