@@ -53,3 +53,28 @@ def stranger_token(audience: str) -> str:
     now = int(time.time())
     return jwt.encode({"iss": ISSUER, "aud": audience, "sub": "x", "exp": now + 300, "scope": "system/*.cruds"},
                       key, algorithm="RS256", headers={"kid": "rsa-1"})
+
+
+SECURED_BASE = "http://testserver/fhir"  # the base URL (and token audience) of the secured test apps
+
+
+def secured_app(database_url: str, issuer: TestIssuer, **settings):
+    """An app with authentication on, trusting ``issuer``'s keys (the caller disposes of it)."""
+    from fhir_server.app import create_app
+
+    return create_app({"DATABASE_URL": database_url, "TESTING": True, "BASE_URL": SECURED_BASE,
+                       "AUTH_JWKS": str(issuer.jwks_path), "AUTH_ISSUER": ISSUER, **settings})
+
+
+def built_access_world(app, issuer: TestIssuer):
+    """The 25-resident world of access_world, written by a system client of ``app``."""
+    from access_world import AccessWorld
+
+    client = app.test_client()
+    admin = issuer.headers("system/*.cruds")
+
+    def send(method, url, body):
+        response = client.open(f"/fhir/{url}", method=method, json=body, headers=admin)
+        return response.status_code, response.get_json()
+
+    return AccessWorld(uuid.uuid4().hex[:10]).build(send)

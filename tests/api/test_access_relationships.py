@@ -3,15 +3,11 @@ own few, and totals, pages, _include/_revinclude and _summary=count agree with t
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from access_world import OBSERVATIONS_EACH, AccessWorld
-from auth_support import ISSUER, TestIssuer
+from access_world import OBSERVATIONS_EACH
+from auth_support import SECURED_BASE, TestIssuer, built_access_world, secured_app
 
-from fhir_server.app import create_app
-
-BASE = "http://testserver/fhir"
+BASE = SECURED_BASE
 
 
 @pytest.fixture(scope="module")
@@ -21,22 +17,14 @@ def issuer(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(database_url, issuer):
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "BASE_URL": BASE,
-                      "AUTH_JWKS": str(issuer.jwks_path), "AUTH_ISSUER": ISSUER})
+    app = secured_app(database_url, issuer)
     yield app
     app.extensions["jiayi.database"].dispose()
 
 
 @pytest.fixture(scope="module")
 def world(app, issuer):
-    client = app.test_client()
-    admin = issuer.headers("system/*.cruds")
-
-    def send(method, url, body):
-        response = client.open(f"/fhir/{url}", method=method, json=body, headers=admin)
-        return response.status_code, response.get_json()
-
-    return AccessWorld(uuid.uuid4().hex[:10]).build(send)
+    return built_access_world(app, issuer)
 
 
 @pytest.fixture()

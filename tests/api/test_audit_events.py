@@ -4,15 +4,11 @@ with the BALP content, searchable by patient, agent, entity, date and type, and 
 from __future__ import annotations
 
 import base64
-import uuid
 
 import pytest
-from access_world import AccessWorld
-from auth_support import ISSUER, TestIssuer
+from auth_support import SECURED_BASE, TestIssuer, built_access_world, secured_app
 
-from fhir_server.app import create_app
-
-BASE = "http://testserver/fhir"
+BASE = SECURED_BASE
 
 
 @pytest.fixture(scope="module")
@@ -22,22 +18,14 @@ def issuer(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(database_url, issuer):
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "BASE_URL": BASE,
-                      "AUTH_JWKS": str(issuer.jwks_path), "AUTH_ISSUER": ISSUER})
+    app = secured_app(database_url, issuer)
     yield app
     app.extensions["jiayi.database"].dispose()
 
 
 @pytest.fixture(scope="module")
 def world(app, issuer):
-    client = app.test_client()
-    admin = issuer.headers("system/*.cruds")
-
-    def send(method, url, body):
-        response = client.open(f"/fhir/{url}", method=method, json=body, headers=admin)
-        return response.status_code, response.get_json()
-
-    return AccessWorld(uuid.uuid4().hex[:10]).build(send)
+    return built_access_world(app, issuer)
 
 
 def _doctor(issuer, world):
