@@ -38,7 +38,17 @@ def download(client, manifest: dict, headers: dict | None = None) -> dict[str, l
         url = output["url"]
         response = client.get(url[url.index("/fhir/"):], headers=headers or {})
         assert response.status_code == 200, response.data[:300]
-        lines = [jsonio.loads(line) for line in response.data.splitlines() if line]
+        data = response.data
+        response.close()  # a file response holds the file open until closed
+        lines = [jsonio.loads(line) for line in data.splitlines() if line]
         assert len(lines) == output["count"]
         found.setdefault(output["type"], []).extend(lines)
     return found
+
+
+def fetch(client, url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """GET a file URL of a manifest: status, headers, body (the response closed)."""
+    response = client.get(url[url.index("/fhir/"):], headers=headers or {})
+    data = response.data
+    response.close()
+    return response.status_code, dict(response.headers), data
