@@ -147,7 +147,10 @@ def _type_filters(values: list[str], registry: ParamRegistry) -> tuple[tuple[str
         _require_type(res_type, "_typeFilter")
         if not query:
             raise BadRequest(f"_typeFilter '{value}' has no query (Type?param=value)", expression=["_typeFilter"])
-        parse_search(res_type, parse_qsl(query, keep_blank_values=True), registry=registry, strict=True)
+        try:
+            parse_search(res_type, parse_qsl(query, keep_blank_values=True), registry=registry, strict=True)
+        except BadRequest as refused:
+            raise BadRequest(f"_typeFilter '{value}': {refused}", expression=["_typeFilter"]) from None
         filters.append((res_type, query))
     return tuple(filters)
 
