@@ -39,6 +39,7 @@ def test_resume_cuts_back_what_was_written_after_the_checkpoint(tmp_path):
     for data in _lines(4, start=3):  # written, then the worker dies before its checkpoint
         writer.write(data)
     writer.sync()
+    writer.close()  # what a dead process leaves: the lines on disk
     resumed = TypeFiles(tmp_path, "Patient", 100, checkpoint)
     for data in _lines(7, start=3):
         resumed.write(data)
