@@ -41,7 +41,7 @@ class Settings:
     export_expiry: float = 24 * 3600.0  # seconds a finished export (manifest and files) stays downloadable
     export_jobs_per_client: int = 2  # exports queued or running at once per client; more: 429
     export_workers: int = 2  # exports one worker process runs at once
-    export_page: int = 2000  # resources read per query (and per checkpoint)
+    export_page: int = 5000  # resources read per query (and per checkpoint)
     export_lease: float = 60.0  # seconds without a checkpoint after which another worker takes a job over
     export_pause: float = 0.0  # seconds between pages: lets a busy small server's requests go first
     background_thread: bool = True  # JIAYI_BACKGROUND_THREAD: `jiayi serve` runs the background jobs itself

@@ -108,8 +108,10 @@ class _Export:
         granted = grant(self.job.principal, res_type, SEARCH)
         files: list[tuple[str, int]] = []
         if granted is not None:
-            with self.runner.database.session() as session:
-                registry = search.current_registry(session, search.REGISTRY_TTL)
+            registry = None  # the parameters in force (custom SearchParameters too), when a _typeFilter needs them
+            if any(t == res_type for t, _ in self.job.request.type_filters):
+                with self.runner.database.session() as session:
+                    registry = search.current_registry(session, search.REGISTRY_TTL)
             where = selection.conditions(self.job.request, res_type, granted, registry, self.job.transaction_time)
             files = self._pages(res_type, where)
         p = self.progress
@@ -119,7 +121,13 @@ class _Export:
 
     def _pages(self, res_type: str, where: list) -> list[tuple[str, int]]:
         p, size = self.progress, self.settings.export_page
-        writer = TypeFiles(self.folder, res_type, self.settings.export_file_bytes, Position.from_json(p["position"]))
+        position = Position.from_json(p["position"])
+        if not TypeFiles.intact(self.folder, res_type, position):  # the machine crashed: lines lost behind us
+            log.warning("export %s: the files of %s are shorter than recorded; writing the type again",
+                        self.job.id, res_type)
+            p.update(after=None, written=p["written"] - sum(c for _, c in position.done) - position.lines)
+            position = Position()
+        writer = TypeFiles(self.folder, res_type, self.settings.export_file_bytes, position)
         try:
             while True:
                 with self.runner.database.session() as session:

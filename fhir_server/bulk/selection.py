@@ -43,7 +43,7 @@ def present_types(session: Session) -> list[str]:
     return sorted(session.scalars(select(R.c.res_type).where(R.c.deleted.is_(False)).distinct()))
 
 
-def conditions(request: ExportRequest, res_type: str, grant: Grant, registry: ParamRegistry,
+def conditions(request: ExportRequest, res_type: str, grant: Grant, registry: ParamRegistry | None,
                transaction_time: datetime) -> list[ColumnElement]:
     where: list[ColumnElement] = [R.c.res_type == res_type, R.c.deleted.is_(False),
                                   R.c.last_updated <= transaction_time]
@@ -68,7 +68,7 @@ def page(session: Session, where: list[ColumnElement], after: str | None, size: 
     query = select(R.c.res_id, cast(R.c.content, Text)).where(*where)
     if after is not None:
         query = query.where(R.c.res_id > after)
-    return [(row[0], row[1]) for row in session.execute(query.order_by(R.c.res_id).limit(size))]
+    return [(row[0], row[1]) for row in session.connection().execute(query.order_by(R.c.res_id).limit(size)).all()]
 
 
 def in_compartment(res_type: str, patients: Sequence[str] | None) -> ColumnElement:
@@ -86,6 +86,6 @@ def in_compartment(res_type: str, patients: Sequence[str] | None) -> ColumnEleme
     return exists().where(*names)
 
 
-def _search(res_type: str, query: str, registry: ParamRegistry) -> list[ColumnElement]:
+def _search(res_type: str, query: str, registry: ParamRegistry | None) -> list[ColumnElement]:
     parsed = parse_search(res_type, parse_qsl(query, keep_blank_values=True), registry=registry)
     return filters(res_type, (), parsed.where)

@@ -50,3 +50,17 @@ def test_decimals_are_written_as_they_were_sent():
     stored = '{"resourceType":"Observation","valueQuantity":{"value":1.50},"jiayi:decimals":[]}'
     assert line(stored) == b'{"resourceType":"Observation","valueQuantity":{"value":1.50}}\n'
     assert line('{"a":1}') == b'{"a":1}\n'
+
+
+def test_files_shorter_than_the_checkpoint_are_not_intact(tmp_path):
+    writer = TypeFiles(tmp_path, "Patient", 100)
+    for data in _lines(5):
+        writer.write(data)
+    position = writer.sync()
+    writer.close()
+    assert TypeFiles.intact(tmp_path, "Patient", position)
+    current = tmp_path / f"Patient-{position.part}.ndjson"
+    current.write_bytes(current.read_bytes()[:-10])  # what a machine crash may leave
+    assert not TypeFiles.intact(tmp_path, "Patient", position)
+    (tmp_path / position.done[0][0]).unlink()
+    assert not TypeFiles.intact(tmp_path, "Patient", Position(position.part, 0, 0, position.done))
