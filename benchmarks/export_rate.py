@@ -100,7 +100,8 @@ def export_once(database: Database, folder: Path) -> dict:
     assert job is not None and job.status == "completed", job
     written = job.progress["written"]
     return {"resources": written, "seconds": round(seconds, 2), "per_second": round(written / seconds),
-            "files": len(job.progress["files"]), "peak_rss_above_start_mb": round((memory.peak - memory.start) / 2**20, 1)}
+            "files": len(job.progress["files"]),
+            "peak_rss_above_start_mb": round((memory.peak - memory.start) / 2**20, 1)}
 
 
 def run(residents: int, database_url: str | None = None) -> list[dict]:

@@ -18,7 +18,8 @@ def test_defaults():
     assert request.output_format == NDJSON and request.types == () and request.since is None
 
 
-@pytest.mark.parametrize("value", ["application/fhir+ndjson", "application/ndjson", "ndjson", "application/fhir ndjson"])
+@pytest.mark.parametrize("value", ["application/fhir+ndjson", "application/ndjson", "ndjson",
+                                   "application/fhir ndjson"])  # a + sent unescaped in a query
 def test_output_formats(value):
     assert _parse([("_outputFormat", value)]).output_format == NDJSON
 
