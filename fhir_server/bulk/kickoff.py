@@ -38,6 +38,7 @@ class ExportRequest:
     type_filters: tuple[tuple[str, str], ...] = ()  # (type, search query); several per type are OR'ed
     patients: tuple[str, ...] = ()  # Patient ids (``patient`` parameter, or a Group's members)
     group: str | None = None
+    cohort: tuple[tuple[str, str], ...] = ()  # a Group by characteristic: (care-team, id) | (key-population, sys|code)
     output_format: str = NDJSON
     associated: tuple[str, ...] = ()  # includeAssociatedData values, accepted and ignored
 
@@ -49,6 +50,7 @@ class ExportRequest:
         tuples = {"types", "patients", "associated"}
         values: dict[str, Any] = {k: tuple(v) if k in tuples else v for k, v in data.items()}
         values["type_filters"] = tuple((t, q) for t, q in data.get("type_filters") or ())
+        values["cohort"] = tuple((k, v) for k, v in data.get("cohort") or ())
         return cls(**values)
 
     @property

@@ -26,6 +26,7 @@ from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import UnitOfWork
 
 BULK = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+KEY_POPULATION = "https://jiayi.dev/fhir/CodeSystem/key-population"
 
 
 class ExportOperation:
@@ -75,21 +76,45 @@ def _check_types(principal: Principal, types: tuple[str, ...]) -> None:
 
 def _with_members(uow: UnitOfWork, request: FhirRequest, group_id: str, parsed: kickoff.ExportRequest
                   ) -> kickoff.ExportRequest:
-    """A Group's export is its members' (``Group.member.entity`` Patients, inactive ones left out),
-    narrowed by the ``patient`` parameter when given."""
+    """A Group's export is its members' (``Group.member.entity`` Patients, inactive ones left out)
+    or, for a Group without members, the Patients its characteristics describe; narrowed by the
+    ``patient`` parameter when given."""
     group = uow.get("Group", group_id)
     if group is None or group.deleted or group.content is None:
         raise NotFound(f"Group/{group_id} is not known")
     access.require_visible(uow, access.require(request, "Group", SEARCH), "Group", group_id)
-    members = []
-    for member in group.content.get("member") or []:
-        reference = (member.get("entity") or {}).get("reference") or ""
-        if reference.startswith("Patient/") and not member.get("inactive"):
-            members.append(reference.split("/", 1)[1])
-    chosen = [m for m in members if m in parsed.patients] if parsed.patients else members
-    return kickoff.ExportRequest(**{**parsed.to_json(), "patients": tuple(dict.fromkeys(chosen)), "group": group_id,
-                                    "types": parsed.types, "type_filters": parsed.type_filters,
-                                    "associated": parsed.associated})
+    content = group.content
+    values = {**parsed.to_json(), "group": group_id}
+    if content.get("member") or not content.get("characteristic"):
+        members = [m for m in _members(content) if m in parsed.patients] if parsed.patients else _members(content)
+        values["patients"] = tuple(dict.fromkeys(members))
+    else:
+        values["cohort"] = tuple(_characteristic(c, n) for n, c in enumerate(content["characteristic"]))
+    return kickoff.ExportRequest.from_json(values)
+
+
+def _members(group: dict) -> list[str]:
+    references = [(m.get("entity") or {}).get("reference") or "" for m in group.get("member") or []
+                  if not m.get("inactive")]
+    return [r.split("/", 1)[1] for r in references if r.startswith("Patient/")]
+
+
+def _characteristic(characteristic: dict, index: int) -> tuple[str, str]:
+    """A Group characteristic the export understands: a team's contracted residents
+    (``valueReference`` CareTeam) or a key population (``valueCodeableConcept`` of key-population)."""
+    where = [f"Group.characteristic[{index}]"]
+    if characteristic.get("exclude"):
+        raise BadRequest("A Group characteristic with exclude=true cannot be exported", code="not-supported",
+                         expression=where)
+    team = (characteristic.get("valueReference") or {}).get("reference") or ""
+    if team.startswith("CareTeam/"):
+        return ("care-team", team.split("/", 1)[1])
+    for coding in (characteristic.get("valueCodeableConcept") or {}).get("coding") or []:
+        if coding.get("system") == KEY_POPULATION and coding.get("code"):
+            return ("key-population", f"{KEY_POPULATION}|{coding['code']}")
+    raise BadRequest("Group characteristics the export understands are a CareTeam (valueReference: the team's "
+                     f"contracted residents) and a key population (valueCodeableConcept from {KEY_POPULATION})",
+                     code="not-supported", expression=where)
 
 
 def _query(query: list[tuple[str, str]]) -> str:

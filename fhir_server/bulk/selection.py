@@ -16,17 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from sqlalchemy import ColumnElement, Text, and_, cast, exists, false, or_, select, true, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from fhir_server.auth.access import Grant
 from fhir_server.bulk.kickoff import GROUP, SYSTEM, ExportRequest
 from fhir_server.search import parse_search
 from fhir_server.search.registry import ParamRegistry, compartment_params
 from fhir_server.search.sql.builder import filters
-from fhir_server.search.sql.reach import reach_condition
+from fhir_server.search.sql.reach import reach_condition, team_patients
 from fhir_server.storage.index_tables import INDEX_TABLES
 from fhir_server.storage.models import ResourceRow
 
@@ -58,7 +59,9 @@ def conditions(request: ExportRequest, res_type: str, grant: Grant, registry: Pa
         where.append(or_(*(and_(*filters(res_type, (), parse_search(res_type, list(r)).where))
                            for r in grant.restrictions)))
     if request.level != SYSTEM:  # a Group's members, even none; else the patient parameter, or every Patient
-        chosen = request.patients if request.patients or request.level == GROUP else None
+        chosen: Sequence[str] | Select | None = request.patients if request.patients or request.level == GROUP else None
+        if request.cohort:
+            chosen = cohort(request.cohort, request.patients, registry, transaction_time)
         where.append(in_compartment(res_type, chosen))
     return where
 
@@ -71,7 +74,22 @@ def page(session: Session, where: list[ColumnElement], after: str | None, size: 
     return [(row[0], row[1]) for row in session.connection().execute(query.order_by(R.c.res_id).limit(size)).all()]
 
 
-def in_compartment(res_type: str, patients: Sequence[str] | None) -> ColumnElement:
+def cohort(characteristics: Sequence[tuple[str, str]], narrowed: Sequence[str], registry: ParamRegistry | None,
+           now: datetime) -> Select:
+    """The Patients a Group by characteristic stands for, at ``now``: every characteristic holds
+    (a team's contracted residents, a key population), narrowed to ``narrowed`` when given."""
+    where: list[ColumnElement] = [R.c.res_type == "Patient", R.c.deleted.is_(False)]
+    for name, value in characteristics:
+        if name == "care-team":
+            where.append(R.c.res_id.in_(team_patients([value], now)))
+        else:
+            where.extend(_search("Patient", f"{name}={quote(value, safe='')}", registry))
+    if narrowed:
+        where.append(R.c.res_id.in_(narrowed))
+    return select(R.c.res_id).where(*where)
+
+
+def in_compartment(res_type: str, patients: Sequence[str] | Select | None) -> ColumnElement:
     """In the Patient compartment of ``patients`` (None: of any Patient)."""
     if res_type == "Patient":
         return R.c.res_id.in_(patients) if patients is not None else true()

@@ -247,3 +247,31 @@ def test_strict_handling_refuses_unknown_parameters(client):
 def test_capability_statement_lists_export(client):
     operations = client.get("/fhir/metadata").get_json()["rest"][0].get("operation", [])
     assert any(o["name"] == "export" for o in operations)
+
+
+KEY_POPULATION = "https://jiayi.dev/fhir/CodeSystem/key-population"
+
+
+def _with_key_population(code: str) -> dict:
+    return {"resourceType": "Patient", "extension": [
+        {"url": "https://jiayi.dev/fhir/StructureDefinition/jiayi-key-population",
+         "valueCodeableConcept": {"coding": [{"system": KEY_POPULATION, "code": code}]}}]}
+
+
+def test_a_key_population_group_exports_that_cohort(client, app, world):
+    elderly = [client.post("/fhir/Patient", json=_with_key_population("elderly-65")).get_json()["id"] for _ in range(2)]
+    client.post("/fhir/Patient", json=_with_key_population("diabetes-t2"))
+    group = {"resourceType": "Group", "type": "person", "actual": False, "characteristic": [
+        {"code": {"text": "key population"}, "exclude": False,
+         "valueCodeableConcept": {"coding": [{"system": KEY_POPULATION, "code": "elderly-65"}]}}]}
+    group_id = client.post("/fhir/Group", json=group).get_json()["id"]
+    manifest = export(client, app, f"/fhir/Group/{group_id}/$export?_type=Patient&_since={world['since']}")
+    assert sorted(p["id"] for p in download(client, manifest)["Patient"]) == sorted(elderly)
+
+
+def test_a_group_characteristic_the_export_does_not_understand_is_400(client):
+    group = {"resourceType": "Group", "type": "person", "actual": False, "characteristic": [
+        {"code": {"text": "age"}, "exclude": False, "valueBoolean": True}]}
+    group_id = client.post("/fhir/Group", json=group).get_json()["id"]
+    response = client.get(f"/fhir/Group/{group_id}/$export", headers=KICKOFF)
+    assert response.status_code == 400 and "characteristic" in response.get_json()["issue"][0]["expression"][0]

@@ -102,3 +102,16 @@ def test_a_group_out_of_reach_is_403(app, issuer, world):
     group_id = client.post("/fhir/Group", json=group, headers=admin).get_json()["id"]
     response = client.get(f"/fhir/Group/{group_id}/$export", headers={**KICKOFF, **_headers(issuer, world, "doctor A")})
     assert response.status_code == 403
+
+
+def test_a_team_group_exports_the_team_s_contracted_residents(app, issuer, world, since):
+    """A Group by characteristic (no members): the care team's contracts in force, evaluated at export."""
+    client = app.test_client()
+    admin = issuer.headers("system/*.cruds")
+    group = {"resourceType": "Group", "type": "person", "actual": False, "name": "团队签约居民",
+             "characteristic": [{"code": {"text": "family-doctor team"}, "exclude": False,
+                                 "valueReference": {"reference": f"CareTeam/{world.team}"}}]}
+    group_id = client.post("/fhir/Group", json=group, headers=admin).get_json()["id"]
+    _, found = _export(app, issuer, world, "system", f"/fhir/Group/{group_id}/$export?_type=Patient,Observation")
+    assert {p["id"] for p in found["Patient"]} == world.sees()["doctor A"]  # the expired contract's resident is not
+    assert {o["subject"]["reference"].split("/")[1] for o in found["Observation"]} == world.sees()["doctor A"]

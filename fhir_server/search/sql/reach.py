@@ -169,3 +169,10 @@ def _compartment_pairs(res_type: str | None) -> list[tuple[str, str]]:
     params: dict[str, Any] = compartment_params("Patient")
     types = [res_type] if res_type is not None else list(params)
     return [(t, code) for t in types for code in params.get(t, ()) if t != "Patient"]
+
+
+def team_patients(teams: Ids, now: datetime) -> Select:
+    """The subjects of the contracts in force today whose care team is one of ``teams`` (a
+    family-doctor team's contracted residents: what a team Group of the Bulk export stands for)."""
+    return _targets("Contract", _in_force(_referrers("Contract", "care-team", "CareTeam", teams), now),
+                    "patient", "Patient")
