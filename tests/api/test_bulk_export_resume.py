@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from fhir_server.app import create_app
 from fhir_server.bulk import ndjson
+from fhir_server.bulk.runner import ExportRunner
 
 
 class WorkerDied(BaseException):
@@ -53,3 +54,26 @@ def test_a_killed_worker_s_job_resumes_without_duplicates(app, monkeypatch, die_
     exported = [p["id"] for p in download(client, manifest)["Patient"]]
     assert sorted(exported) == sorted(ids)  # each once: nothing lost, nothing twice
     assert len(manifest["output"]) > 1  # the files were split, and resumed across a split
+
+
+def test_a_job_cancelled_while_it_runs_stops_at_its_next_checkpoint_and_its_files_go(app, monkeypatch):
+    client = app.test_client()
+    since = since_now()
+    for _ in range(10):
+        client.post("/fhir/Patient", json={"resourceType": "Patient", "gender": "male"})
+    response = client.get(f"/fhir/$export?_type=Patient&_since={since}", headers=KICKOFF)
+    job_id = status_path(response).rsplit("/", 1)[1]
+    real_sync = ndjson.TypeFiles.sync
+
+    def cancel_then_sync(self):
+        client.delete(status_path(response))  # the client cancels while the worker writes
+        return real_sync(self)
+
+    monkeypatch.setattr(ndjson.TypeFiles, "sync", cancel_then_sync)
+    runner = ExportRunner(app.extensions["jiayi.database"], app.config["JIAYI"])
+    assert runner.step()  # the job ran until its checkpoint found it cancelled
+    assert client.get(status_path(response)).status_code == 404
+    folder = runner.folder.of(job_id)
+    assert folder.exists()
+    runner.sweep(force=True)
+    assert not folder.exists() and runner.store.get(job_id) is None
