@@ -15,6 +15,7 @@ from fhir_server.api import hosts
 from fhir_server.api.blueprint import build_request
 from fhir_server.api.negotiation import JSON, mime_base
 from fhir_server.api.responses import render
+from fhir_server.auth.audit import Audited
 from fhir_server.bulk.files import ExportFolder
 from fhir_server.bulk.jobs import JobStore, client_key
 from fhir_server.bulk.manifest import answer
@@ -61,6 +62,7 @@ def register(app: Flask, router: Router, store: JobStore, folder: ExportFolder) 
         path = folder.file(job_id, name) if job is not None and job.client == client_key(g.principal) else None
         if path is None or job is None or job.status != "completed":
             raise NotFound("No such export file (or its export has expired)")
+        _audit(f"$export-file/{job_id}/{name}")  # personal data leaves the server: an AuditEvent (SPEC §6)
         if "gzip" in request.headers.get("Accept-Encoding", ""):
             return Response(_gzipped(path), content_type=NDJSON,
                             headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
@@ -69,6 +71,12 @@ def register(app: Flask, router: Router, store: JobStore, folder: ExportFolder) 
         return response
 
     app.register_blueprint(bulk, url_prefix="/fhir")
+
+
+def _audit(what: str) -> None:
+    trail = current_app.extensions.get("jiayi.audit")
+    if trail is not None:
+        trail.record(None, g.principal, Audited("operation", 200, query=what))
 
 
 def _require_kickoff_headers() -> None:

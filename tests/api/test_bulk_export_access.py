@@ -115,3 +115,17 @@ def test_a_team_group_exports_the_team_s_contracted_residents(app, issuer, world
     _, found = _export(app, issuer, world, "system", f"/fhir/Group/{group_id}/$export?_type=Patient,Observation")
     assert {p["id"] for p in found["Patient"]} == world.sees()["doctor A"]  # the expired contract's resident is not
     assert {o["subject"]["reference"].split("/")[1] for o in found["Observation"]} == world.sees()["doctor A"]
+
+
+def test_each_file_download_is_audited(app, issuer, world):
+    import base64
+
+    started = since_now()
+    manifest, _ = _export(app, issuer, world, "doctor A", "/fhir/Patient/$export?_type=Patient")
+    app.extensions["jiayi.audit"].flush()
+    client, admin = app.test_client(), issuer.headers("system/*.cruds")
+    events = client.get(f"/fhir/AuditEvent?_lastUpdated=gt{started}&_count=200", headers=admin).get_json()
+    queries = [base64.b64decode(e["query"]).decode() for entry in events.get("entry", [])
+               for e in entry["resource"].get("entity", []) if "query" in e]
+    assert any(q.startswith("$export-file/") and q.endswith("/Patient-1.ndjson") for q in queries)
+    assert manifest["output"][0]["url"].endswith("/Patient-1.ndjson")
