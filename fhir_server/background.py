@@ -7,7 +7,9 @@ processes may run them: ``jiayi worker`` (one or more, beside the web servers) o
 deployment, a thread of each ``jiayi serve`` worker (``JIAYI_BACKGROUND_THREAD``, on by default).
 
 To add a kind of background work, add a factory to :data:`RUNNERS`: a function of
-``(database, settings)`` that returns the runner and how many threads it gets.
+``(database, settings, stopping)`` that returns the runner and how many threads it gets.
+``stopping`` is set when the process shuts down (SIGTERM): a runner in the middle of a long
+piece of work should look at it between steps of its own and hand its work back.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ class Runner(Protocol):
 
 
 IDLE_SECONDS = 1.0
-RUNNERS: list[Callable[[Database, Settings], tuple[Runner, int]]] = [
-    lambda database, settings: (ExportRunner(database, settings), settings.export_workers),
+RUNNERS: list[Callable[[Database, Settings, threading.Event], tuple[Runner, int]]] = [
+    lambda database, settings, stopping: (ExportRunner(database, settings, stopping), settings.export_workers),
 ]
 
 
@@ -40,7 +42,8 @@ class Background:
     def __init__(self, database: Database, settings: Settings) -> None:
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._loop, args=(runner,), name=f"{runner.name}-{n}", daemon=True)
-                        for make in RUNNERS for runner, count in [make(database, settings)] for n in range(count)]
+                        for make in RUNNERS for runner, count in [make(database, settings, self.stopping)]
+                        for n in range(count)]
 
     def start(self) -> Background:
         for thread in self.threads:

@@ -120,6 +120,10 @@ class JobStore:
         return self._update(job_id, worker, status=FAILED, error=error[:2000], finished=now, expires=now + keep,
                             lease_until=None)
 
+    def release(self, job_id: str, worker: str) -> bool:
+        """Give a running job back (its lease ends now): any worker may claim it and continue."""
+        return self._update(job_id, worker, lease_until=utc_now())
+
     def cancel(self, job_id: str, client: str) -> bool:
         """Mark the client's job cancelled (a worker stops at its next checkpoint); False if there is none."""
         with self.database.session(write=True) as session:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -41,12 +42,17 @@ class Stopped(Exception):
     """The job is no longer this worker's: cancelled, or taken over after the lease ran out."""
 
 
+class ShuttingDown(Exception):
+    """This worker's process is stopping: the job goes back to the queue at its last checkpoint."""
+
+
 class ExportRunner:
     """One of the background runners (:mod:`fhir_server.background`): ``step`` runs one job."""
 
     name = "bulk-export"
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, stopping: threading.Event | None = None) -> None:
+        self.stopping = stopping or threading.Event()  # set: the process shuts down; hand the job back
         self.database = database
         self.settings = settings
         self.store = JobStore(database)
@@ -69,6 +75,9 @@ class ExportRunner:
             _Export(self, job, token).run()
         except Stopped:
             log.info("export %s stopped (cancelled or taken over)", job.id)
+        except ShuttingDown:
+            self.store.release(job.id, token)  # the next worker continues at once from the checkpoint
+            log.info("export %s handed back at shutdown", job.id)
         except Exception as exc:  # noqa: BLE001 - the job fails, the worker goes on
             log.exception("export %s failed", job.id)
             self.store.fail(job.id, token, f"{type(exc).__name__}: the export could not be written; "
@@ -140,6 +149,8 @@ class _Export:
                 self._checkpoint()
                 if len(rows) < size:
                     break
+                if self.runner.stopping.is_set():
+                    raise ShuttingDown()
                 if self.settings.export_pause:
                     time.sleep(self.settings.export_pause)
         finally:

@@ -77,3 +77,24 @@ def test_a_job_cancelled_while_it_runs_stops_at_its_next_checkpoint_and_its_file
     assert folder.exists()
     runner.sweep(force=True)
     assert not folder.exists() and runner.store.get(job_id) is None
+
+
+def test_a_worker_shutting_down_hands_its_job_back_at_the_checkpoint(app, monkeypatch):
+    client = app.test_client()
+    since = since_now()
+    ids = [client.post("/fhir/Patient", json={"resourceType": "Patient"}).get_json()["id"] for _ in range(9)]
+    response = client.get(f"/fhir/$export?_type=Patient&_since={since}", headers=KICKOFF)
+    stopping = ExportRunner(app.extensions["jiayi.database"], app.config["JIAYI"])
+    real_sync = ndjson.TypeFiles.sync
+
+    def sync_then_sigterm(self):
+        stopping.stopping.set()  # SIGTERM arrives while the first page is written
+        return real_sync(self)
+
+    monkeypatch.setattr(ndjson.TypeFiles, "sync", sync_then_sigterm)
+    assert stopping.step()
+    monkeypatch.setattr(ndjson.TypeFiles, "sync", real_sync)
+    assert client.get(status_path(response)).status_code == 202
+    assert run_jobs(app) == 1  # no lease to wait for: the next worker continues at once
+    manifest = client.get(status_path(response)).get_json()
+    assert sorted(p["id"] for p in download(client, manifest)["Patient"]) == sorted(ids)
