@@ -7,6 +7,7 @@ interaction (validation and write hooks apply as for any client).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import time
@@ -96,7 +97,9 @@ class _Gunicorn(BaseApplication):
         app = create_app({"DATABASE_URL": self.database, "MIGRATE_ON_START": False})
         settings = app.config["JIAYI"]
         if settings.background_thread:  # a small deployment's exports run in the serving workers
-            app.extensions["jiayi.background"] = Background(app.extensions["jiayi.database"], settings).start()
+            background = Background(app.extensions["jiayi.database"], settings).start()
+            atexit.register(background.stop)  # a worker that exits hands its jobs back at their checkpoints
+            app.extensions["jiayi.background"] = background
         return app
 
 
