@@ -98,3 +98,28 @@ def test_a_worker_shutting_down_hands_its_job_back_at_the_checkpoint(app, monkey
     assert run_jobs(app) == 1  # no lease to wait for: the next worker continues at once
     manifest = client.get(status_path(response)).get_json()
     assert sorted(p["id"] for p in download(client, manifest)["Patient"]) == sorted(ids)
+
+
+def test_the_background_runs_several_exports_at_once(app):
+    """``fhir_server.background``: the threads ``jiayi serve`` and ``jiayi worker`` start."""
+    import time
+    from dataclasses import replace
+
+    from fhir_server.background import Background
+
+    client = app.test_client()
+    since = since_now()
+    for _ in range(12):
+        client.post("/fhir/Patient", json={"resourceType": "Patient"})
+    statuses = [status_path(client.get(f"/fhir/$export?_type=Patient&_since={since}", headers=KICKOFF))
+                for _ in range(2)]  # JIAYI_EXPORT_JOBS_PER_CLIENT: 2
+    settings = replace(app.config["JIAYI"], export_workers=2, export_pause=0.05)
+    background = Background(app.extensions["jiayi.database"], settings).start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(client.get(s).status_code == 202 for s in statuses):
+            time.sleep(0.1)
+    finally:
+        background.stop()
+    assert len(background.threads) == 2
+    assert all(sum(o["count"] for o in client.get(s).get_json()["output"]) == 12 for s in statuses)
