@@ -62,8 +62,13 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     trail = AuditTrail(repository) if settings.audit == "on" or (
         settings.audit == "auto" and not authenticator.development) else None
     app.extensions["jiayi.audit"] = trail
-    router = Router(repository, operations,
-                    lambda request: capability_statement(request.base_url, operations, published, security), trail)
+
+    def metadata(request) -> dict:
+        with repository.unit_of_work() as uow:  # the SearchParameters stored in this server are listed too
+            search_params = uow.search_params()
+        return capability_statement(request.base_url, operations, published, security, search_params)
+
+    router = Router(repository, operations, metadata, trail)
     app.extensions["jiayi.router"] = router
     api.register(app, router, authenticator)
     return app
