@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 from flask import Flask
 
 from fhir_server import api, familydoctor
+from fhir_server.api import bulk as bulk_api
 from fhir_server.auth import Authenticator, smart
+from fhir_server.bulk.files import ExportFolder
+from fhir_server.bulk.jobs import JobStore
+from fhir_server.bulk.operation import ExportOperation
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.interactions import implementation_guide
@@ -54,7 +58,9 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     # a database's $reindex runs in the background; the in-memory twin's costs nothing, so it answers at once
     reindex = BackgroundReindex(repository) if "jiayi.database" in app.extensions else None
     app.extensions["jiayi.reindex"] = reindex
-    operations = build_operations(validator, reindex)
+    # Bulk Data $export: job rows in the database, run by the background runners (fhir_server.background)
+    export = ExportOperation(JobStore(app.extensions["jiayi.database"]), settings) if reindex is not None else None
+    operations = build_operations(validator, reindex, export)
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     authenticator = Authenticator.from_settings(settings)
@@ -71,6 +77,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     router = Router(repository, operations, metadata, trail)
     app.extensions["jiayi.router"] = router
     api.register(app, router, authenticator)
+    if export is not None:
+        bulk_api.register(app, router, export.store, ExportFolder(settings.export_dir))
     return app
 
 
@@ -85,7 +93,8 @@ def install_write_hooks(repository: Repository, validator: Validator | None = No
     hooks.installed = True
 
 
-def build_operations(validator: Validator | None = None, reindex: BackgroundReindex | None = None) -> OperationRegistry:
+def build_operations(validator: Validator | None = None, reindex: BackgroundReindex | None = None,
+                     export: ExportOperation | None = None) -> OperationRegistry:
     """Every operation; with ``reindex``, ``$reindex`` at type and system level runs in the background."""
     registry = OperationRegistry()
     validator = validator or Validator(ig.conformance())
@@ -93,6 +102,7 @@ def build_operations(validator: Validator | None = None, reindex: BackgroundRein
     if reindex is not None:
         searches.append(reindex.operation())
     for operation in [*validate_operation.operations(validator), *searches,
-                      *terminology_operations.OPERATIONS, *familydoctor.operations()]:
+                      *terminology_operations.OPERATIONS, *familydoctor.operations(),
+                      *(export.operations() if export is not None else ())]:
         registry.register(operation)
     return registry

@@ -112,6 +112,24 @@ def validate(file: str, profile: str | None) -> None:
     sys.exit(1 if errors else 0)
 
 
+@main.command(help="Run the background jobs (Bulk Data exports) beside the servers, until stopped.")
+@click.option("--database", envvar="JIAYI_DATABASE_URL", default=DEFAULT_DATABASE, show_default=True)
+def worker(database: str) -> None:
+    from fhir_server.background import run_worker
+
+    run_worker(database, echo=click.echo)
+
+
+@main.command(help="Load the NDJSON files of a Bulk Data export (a folder, or its manifest) into a database.")
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--database", envvar="JIAYI_DATABASE_URL", default=DEFAULT_DATABASE, show_default=True)
+def load(source: str, database: str) -> None:
+    from fhir_server.bulk.load import load_export
+
+    counts = load_export(source, database, echo=click.echo)
+    click.echo("loaded: " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
+
+
 main.add_command(import_command)  # jiayi import / export: the public-health records adapter
 main.add_command(export_command)
 main.add_command(contracts)

@@ -35,6 +35,16 @@ class Settings:
     max_included: int = 1000  # _include/_revinclude resources per search page; past it a warning entry
     request_timeout: float = 60.0  # seconds of wall clock per request; past it 503 (0: no budget)
     request_cpu_timeout: float = 30.0  # seconds of the request thread's CPU; past it 503 (0: no budget)
+    # Bulk Data export (issue 20): where the NDJSON files go, how big one grows, how long they are kept
+    export_dir: str = "jiayi-exports"  # JIAYI_EXPORT_DIR: shared by every process that serves or works
+    export_file_bytes: int = 256 * 1024 * 1024  # a type's NDJSON is split into files of at most this size
+    export_expiry: float = 24 * 3600.0  # seconds a finished export (manifest and files) stays downloadable
+    export_jobs_per_client: int = 2  # exports queued or running at once per client; more: 429
+    export_workers: int = 2  # exports one worker process runs at once
+    export_page: int = 2000  # resources read per query (and per checkpoint)
+    export_lease: float = 60.0  # seconds without a checkpoint after which another worker takes a job over
+    export_pause: float = 0.0  # seconds between pages: lets a busy small server's requests go first
+    background_thread: bool = True  # JIAYI_BACKGROUND_THREAD: `jiayi serve` runs the background jobs itself
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -18,6 +18,7 @@ from gunicorn.http import wsgi as gunicorn_wsgi
 
 from fhir_server.app import create_app
 from fhir_server.auth import masking
+from fhir_server.background import Background
 from fhir_server.core.errors import FHIRError
 from fhir_server.interactions import implementation_guide
 from fhir_server.interactions.context import FhirRequest
@@ -92,7 +93,11 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app({"DATABASE_URL": self.database, "MIGRATE_ON_START": False})
+        app = create_app({"DATABASE_URL": self.database, "MIGRATE_ON_START": False})
+        settings = app.config["JIAYI"]
+        if settings.background_thread:  # a small deployment's exports run in the serving workers
+            app.extensions["jiayi.background"] = Background(app.extensions["jiayi.database"], settings).start()
+        return app
 
 
 def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8) -> None:
