@@ -35,6 +35,11 @@ class Settings:
     max_included: int = 1000  # _include/_revinclude resources per search page; past it a warning entry
     request_timeout: float = 60.0  # seconds of wall clock per request; past it 503 (0: no budget)
     request_cpu_timeout: float = 30.0  # seconds of the request thread's CPU; past it 503 (0: no budget)
+    # subscriptions (issue 20): "on" = `jiayi serve` runs the delivery worker in each process
+    subscription_delivery: str = "on"
+    subscription_retry_hours: float = 24.0  # failed notifications are retried this long, then status error
+    subscription_timeout: float = 10.0  # seconds a subscriber's endpoint has to answer a POST
+    subscription_poll_seconds: float = 1.0  # the worker's look for due retries and other processes' writes
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

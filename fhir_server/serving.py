@@ -92,7 +92,19 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app({"DATABASE_URL": self.database, "MIGRATE_ON_START": False})
+        app = create_app({"DATABASE_URL": self.database, "MIGRATE_ON_START": False})
+        start_background(app, "http://{}/fhir".format(self.options["bind"]))
+        return app
+
+
+def start_background(app, base_url: str) -> None:
+    """The work a serving process does besides requests: subscription delivery (unless
+    ``JIAYI_SUBSCRIPTION_DELIVERY=off``, e.g. when a separate worker runs it)."""
+    notifier = app.extensions.get("jiayi.subscriptions")
+    settings = app.config["JIAYI"]
+    if notifier is not None and settings.subscription_delivery == "on":
+        notifier.delivery.base_url = settings.base_url or base_url  # the fullUrl of Backport notifications
+        notifier.delivery.start()
 
 
 def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8) -> None:
