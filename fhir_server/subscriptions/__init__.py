@@ -52,4 +52,4 @@ class Subscriptions:
 
     def _subscription_changed(self) -> None:
         self.active.invalidate()
-        self.delivery.wake()  # a requested one is handshaken at once
+        self.delivery.subscription_changed()  # a requested one is handshaken at once

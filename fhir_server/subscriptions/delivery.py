@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from fhir_server.subscriptions.schedule import RetryPolicy
 log = logging.getLogger("jiayi.subscriptions")
 LEASE = timedelta(seconds=60)
 BATCH = 100  # rows of one subscription per turn
+REQUESTED_CHECK = 2.0  # seconds between looks for subscriptions other processes were asked for
 
 
 class Delivery:
@@ -50,6 +52,8 @@ class Delivery:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._look_for_requested = True
+        self._requested_checked = 0.0
 
     # -- the thread ---------------------------------------------------------------------------
     def start(self) -> threading.Thread:
@@ -69,6 +73,20 @@ class Delivery:
     def wake(self) -> None:
         self._wake.set()
 
+    def subscription_changed(self) -> None:
+        """A Subscription was written here: look for requested ones at the next turn."""
+        self._look_for_requested = True
+        self._wake.set()
+
+    def _requested_check_due(self) -> bool:
+        """Requested subscriptions are looked for when this process wrote one, and every
+        REQUESTED_CHECK seconds for those written by other processes."""
+        now = time.monotonic()
+        if self._look_for_requested or now - self._requested_checked >= REQUESTED_CHECK:
+            self._look_for_requested, self._requested_checked = False, now
+            return True
+        return False
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
@@ -83,7 +101,8 @@ class Delivery:
     # -- one turn -----------------------------------------------------------------------------
     def run_once(self) -> int:
         """Handshake the requested subscriptions, deliver what is due; the notifications sent."""
-        self.handshake_requested()
+        if self._requested_check_due():
+            self.handshake_requested()
         with self.database.session() as session:
             due = outbox.due_subscriptions(session, self._now())
         return sum(self.deliver(subscription_id) for subscription_id in due)
@@ -111,53 +130,66 @@ class Delivery:
                 outbox.resume(session, str(subscription["id"]), self._now())
 
     def deliver(self, subscription_id: str) -> int:
-        with self._leased(subscription_id) as leased:
-            return self._deliver(subscription_id) if leased else 0
-
-    def _deliver(self, subscription_id: str) -> int:
-        with self.repository.unit_of_work() as uow:
-            current = uow.get("Subscription", subscription_id)
-        if current is None or current.deleted:
+        """One turn of one subscription: its due rows read in one transaction, sent in order until
+        one fails, then what was sent deleted (and the failure postponed) in one more."""
+        now = self._now()
+        with self.database.session(write=True) as session:
+            if not outbox.take_lease(session, subscription_id, self.holder, now, now + LEASE):
+                return 0
+        sent: list[int] = []
+        failure: tuple | None = None
+        current: StoredResource | None = None
+        try:
+            with self.repository.unit_of_work() as uow:
+                current = uow.get("Subscription", subscription_id)
+                batch = self._batch(uow, current, now) if current is not None and not current.deleted else []
+            for row, content in batch:
+                try:
+                    if content is not None:
+                        self._send(current, row, content)  # type: ignore[arg-type]
+                except DeliveryFailed as failed:
+                    failure = (row, str(failed))
+                    break
+                sent.append(row.seq)
+        finally:
             with self.database.session(write=True) as session:
-                outbox.forget(session, subscription_id)
-            return 0
+                if current is None or current.deleted:
+                    outbox.forget(session, subscription_id)
+                outbox.delivered(session, sent)
+                outbox.release_lease(session, subscription_id, self.holder)
+        if failure is not None and current is not None:
+            row, reason = failure
+            self._failed(current, row, reason, self._now())
+        return len(sent)
+
+    def _batch(self, uow, current: StoredResource, now: datetime) -> list[tuple]:
+        """The due rows of an active subscription, each with the content to send (None: not
+        sent, only dropped: the version is gone or outside the owner's reach)."""
         if records.status_of(current.content) != records.ACTIVE:
-            return 0
-        with self.database.session() as session:
-            owner = owners.from_record(outbox.owner_of(session, subscription_id))
-            rows = outbox.head(session, subscription_id, BATCH)
-        sent = 0
-        for row in rows:
-            now = self._now()
+            return []
+        session = uow.session
+        owner = owners.from_record(outbox.owner_of(session, current.res_id))
+        batch = []
+        for row in outbox.head(session, current.res_id, BATCH):
             if row.due > now:
                 break
-            try:
-                self._send(current, row, owner)
-            except DeliveryFailed as failed:
-                self._failed(current, row, str(failed), now)
-                break
-            with self.database.session(write=True) as session:
-                outbox.delivered(session, [row.seq])
-            sent += 1
-        return sent
-
-    def _send(self, current: StoredResource, row, owner) -> None:
-        subscription = current.content or {}
-        channel = records.channel_of(subscription)
-        with self.repository.unit_of_work() as uow:
             version = uow.get_version(row.res_type, row.res_id, row.version)
-            if version is None or version.content is None:
-                return  # purged: nothing left to tell
-            if not owners.may_see(uow, owner, row.res_type, row.res_id):
+            content = version.content if version is not None else None
+            if content is not None and not owners.may_see(uow, owner, row.res_type, row.res_id):
                 log.info("subscription %s: %s/%s is outside its owner's reach; not sent",
                          current.res_id, row.res_type, row.res_id)
-                return
+                content = None
+            batch.append((row, content))
+        return batch
+
+    def _send(self, current: StoredResource, row, content: dict) -> None:
+        subscription = current.content or {}
+        channel = records.channel_of(subscription)
         if channel.type == records.WEBSOCKET:
             self.hub.ping(current.res_id)
             return
         reference = f"{row.res_type}/{row.res_id}"
-        self.rest_hook.send(channel, event_body(channel, subscription, version.content, reference,
-                                                self.base_url, row.seq))
+        self.rest_hook.send(channel, event_body(channel, subscription, content, reference, self.base_url, row.seq))
 
     def _failed(self, current: StoredResource, row, reason: str, now: datetime) -> None:
         attempts = row.attempts + 1
