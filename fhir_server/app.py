@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from fhir_server import api, familydoctor
+from fhir_server import api, familydoctor, subscriptions
 from fhir_server.api import bulk as bulk_api
+from fhir_server.api import subscription_socket
 from fhir_server.auth import Authenticator, smart
 from fhir_server.bulk.files import ExportFolder
 from fhir_server.bulk.jobs import JobStore
@@ -51,7 +52,10 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     app.extensions["jiayi.repository"] = repository
     validator = Validator(ig.conformance(settings.profiles_dir), strict=settings.validation == "strict")
     app.extensions["jiayi.validator"] = validator
-    install_write_hooks(repository, validator)
+    notifier = subscriptions.Subscriptions.from_settings(repository, settings) \
+        if "jiayi.database" in app.extensions else None  # the outbox lives in the database
+    app.extensions["jiayi.subscriptions"] = notifier  # serving starts its delivery thread
+    install_write_hooks(repository, validator, notifier)
     # an injected twin (tests) gets the IG only when asked, so its clock and ids stay the test's
     if settings.load_ig and ("jiayi.database" in app.extensions or (overrides or {}).get("LOAD_IG")):
         implementation_guide.install(repository)
@@ -79,10 +83,13 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     api.register(app, router, authenticator)
     if export is not None:
         bulk_api.register(app, router, export.store, ExportFolder(settings.export_dir))
+    if notifier is not None:
+        subscription_socket.register(app, notifier.hub, router, authenticator)
     return app
 
 
-def install_write_hooks(repository: Repository, validator: Validator | None = None) -> None:
+def install_write_hooks(repository: Repository, validator: Validator | None = None,
+                        notifier: subscriptions.Subscriptions | None = None) -> None:
     """Profile validation and the domain rules run inside every write transaction (once per repository)."""
     hooks = getattr(repository, "hooks", None)
     if hooks is None or getattr(hooks, "installed", False):
@@ -90,6 +97,8 @@ def install_write_hooks(repository: Repository, validator: Validator | None = No
     if validator is not None:
         hooks.validate = write_validation(validator)
     familydoctor.install(hooks)
+    if notifier is not None:
+        notifier.install(hooks)
     hooks.installed = True
 
 

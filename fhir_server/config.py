@@ -45,6 +45,11 @@ class Settings:
     export_lease: float = 60.0  # seconds without a checkpoint after which another worker takes a job over
     export_pause: float = 0.0  # seconds between pages: lets a busy small server's requests go first
     background_thread: bool = True  # JIAYI_BACKGROUND_THREAD: `jiayi serve` runs the background jobs itself
+    # subscriptions (issue 20): "on" = `jiayi serve` runs the delivery worker in each process
+    subscription_delivery: str = "on"
+    subscription_retry_hours: float = 24.0  # failed notifications are retried this long, then status error
+    subscription_timeout: float = 10.0  # seconds a subscriber's endpoint has to answer a POST
+    subscription_poll_seconds: float = 1.0  # the worker's look for due retries and other processes' writes
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

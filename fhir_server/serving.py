@@ -97,7 +97,18 @@ class _Gunicorn(BaseApplication):
         settings = app.config["JIAYI"]
         if settings.background_thread:  # a small deployment's exports run in the serving workers
             app.extensions["jiayi.background"] = Background(app.extensions["jiayi.database"], settings).start()
+        start_background(app, "http://{}/fhir".format(self.options["bind"]))
         return app
+
+
+def start_background(app, base_url: str) -> None:
+    """The work a serving process does besides requests: subscription delivery (unless
+    ``JIAYI_SUBSCRIPTION_DELIVERY=off``, e.g. when a separate worker runs it)."""
+    notifier = app.extensions.get("jiayi.subscriptions")
+    settings = app.config["JIAYI"]
+    if notifier is not None and settings.subscription_delivery == "on":
+        notifier.delivery.base_url = settings.base_url or base_url  # the fullUrl of Backport notifications
+        notifier.delivery.start()
 
 
 def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8) -> None:
