@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, exists, func, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -29,7 +31,7 @@ from fhir_server.repository.base import (
 from fhir_server.search.registry import ParamRegistry
 from fhir_server.storage import faults
 from fhir_server.storage.db import Database
-from fhir_server.storage.models import ResourceRow, ResourceVersionRow
+from fhir_server.storage.models import CounterRow, ResourceRow, ResourceVersionRow
 
 # Writes and reads by key are the hot path of every interaction: built once, executed on the
 # session's connection (Core, compiled-statement cache) rather than through the ORM.
@@ -45,6 +47,17 @@ _INSERT_VERSION = insert(ResourceVersionRow)
 _PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated,
                    ResourceRow.deleted, ResourceRow.content).order_by(ResourceRow.res_type, ResourceRow.res_id)
 PREFETCH_CHUNK = 400
+_COUNTED = select(func.coalesce(func.sum(CounterRow.value), 0)).where(
+    CounterRow.scope == bindparam("s"), CounterRow.bucket >= bindparam("b"))
+
+
+def _add_count(dialect_insert):
+    statement = dialect_insert(CounterRow)
+    return statement.on_conflict_do_update(index_elements=[CounterRow.scope, CounterRow.bucket],
+                                           set_={"value": CounterRow.value + statement.excluded.value})
+
+
+_ADD_COUNT = {"postgresql": _add_count(postgresql_insert), "sqlite": _add_count(sqlite_insert)}
 RETRY_AFTER_SECONDS = 30  # a read-only or full database: a person has to act, so not at once
 
 
@@ -108,6 +121,14 @@ class SqlUnitOfWork(UnitOfWorkBase):
         (``BEGIN IMMEDIATE``)."""
         if self._postgres:
             self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+    def counted(self, scope: str, since: str = "") -> int:
+        return int(self.session.connection().execute(_COUNTED, {"s": scope, "b": since}).scalar_one())
+
+    def add_count(self, scope: str, bucket: str, delta: int) -> None:
+        """One upsert (``INSERT … ON CONFLICT DO UPDATE``): atomic on its row on PostgreSQL."""
+        statement = _ADD_COUNT["postgresql" if self._postgres else "sqlite"]
+        self.session.connection().execute(statement, {"scope": scope, "bucket": bucket, "value": delta})
 
     def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
         key = (res_type, res_id)
