@@ -47,6 +47,14 @@ class MemoryUnitOfWork(UnitOfWorkBase):
     def lock(self, key: str) -> None:
         """Units of work are serialised by the store's lock already."""
 
+    def referring(self, res_type: str, param: str, target: str) -> list[StoredResource]:
+        from fhir_server import search
+
+        request = search.parse_search(res_type, [(param, target), ("_count", "1000"), ("_total", "none")],
+                                      strict=True, registry=self.search_params())
+        found = [m for m in self.search(request).matches]
+        return sorted((self.get(m.res_type, m.res_id) for m in found), key=lambda s: (s.last_updated, s.res_id))  # type: ignore[return-value]
+
     def counted(self, scope: str, since: str = "") -> int:
         merged = dict(self._store.counters)
         for key, delta in self.pending_counts.items():

@@ -31,6 +31,7 @@ from fhir_server.repository.base import (
 from fhir_server.search.registry import ParamRegistry
 from fhir_server.storage import faults
 from fhir_server.storage.db import Database
+from fhir_server.storage.index_tables import ReferenceIndex
 from fhir_server.storage.models import CounterRow, ResourceRow, ResourceVersionRow
 
 # Writes and reads by key are the hot path of every interaction: built once, executed on the
@@ -47,6 +48,15 @@ _INSERT_VERSION = insert(ResourceVersionRow)
 _PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated,
                    ResourceRow.deleted, ResourceRow.content).order_by(ResourceRow.res_type, ResourceRow.res_id)
 PREFETCH_CHUNK = 400
+# a rule's lookup "the resources of type t whose reference parameter p points at tt/ti": one
+# statement, compiled once, on the index (res_type, param, target_id, target_type)
+_REFERRING = select(ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted,
+                    ResourceRow.content).where(
+    ResourceRow.res_type == bindparam("t"), ResourceRow.deleted.is_(False),
+    ResourceRow.res_id.in_(select(ReferenceIndex.res_id).where(
+        ReferenceIndex.res_type == bindparam("t"), ReferenceIndex.param == bindparam("p"),
+        ReferenceIndex.target_id == bindparam("ti"), ReferenceIndex.target_type == bindparam("tt")))
+).order_by(ResourceRow.last_updated, ResourceRow.res_id)  # a search's default order
 _COUNTED = select(func.coalesce(func.sum(CounterRow.value), 0)).where(
     CounterRow.scope == bindparam("s"), CounterRow.bucket >= bindparam("b"))
 
@@ -121,6 +131,16 @@ class SqlUnitOfWork(UnitOfWorkBase):
         (``BEGIN IMMEDIATE``)."""
         if self._postgres:
             self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+    def referring(self, res_type: str, param: str, target: str) -> list[StoredResource]:
+        """Current resources of ``res_type`` whose reference parameter ``param`` points at
+        ``target`` (``Type/id``), this transaction's own writes included, oldest first: one
+        indexed query."""
+        target_type, _, target_id = target.partition("/")
+        self.flush()
+        rows = self.session.connection().execute(
+            _REFERRING, {"t": res_type, "p": param, "tt": target_type, "ti": target_id})
+        return [StoredResource(res_type, *row) for row in rows]
 
     def counted(self, scope: str, since: str = "") -> int:
         return int(self.session.connection().execute(_COUNTED, {"s": scope, "b": since}).scalar_one())

@@ -211,8 +211,7 @@ def _valid_signer(uow: UnitOfWork, party: str, subjects: list[str], group: dict 
     if group is not None:
         return party in r.group_members(group)
     # a guardian who is a resident: a member of the household of someone covered
-    households = queries.find_any(uow, "Group", "member", subjects)
-    return any(party in r.group_members(g) for g in households)
+    return any(party in r.group_members(g) for s in subjects for g in queries.referring(uow, "Group", "member", s))
 
 
 def one_in_force(uow: UnitOfWork, res_id: str, contract: dict) -> Iterator[Violation]:
@@ -221,8 +220,9 @@ def one_in_force(uow: UnitOfWork, res_id: str, contract: dict) -> Iterator[Viola
         patient = el.local_ref(subject)
         if not patient or not patient.startswith("Patient/"):
             continue
-        for other in queries.find(uow, "Contract", [("patient", patient), ("status", "executed")]):
-            if other.get("id") != res_id and r.is_family_doctor_contract(other) and r.overlaps(term, r.applies(other)):
+        for other in queries.referring(uow, "Contract", "patient", patient):
+            if (other.get("id") != res_id and other.get("status") == "executed" and r.is_family_doctor_contract(other)
+                    and r.overlaps(term, r.applies(other))):
                 yield Violation("jiayi-contract-one-in-force",
                                 f"{patient} already has Contract/{other['id']} in force "
                                 f"({other.get('applies', {}).get('start')}..{other.get('applies', {}).get('end')}); "
