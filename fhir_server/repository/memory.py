@@ -52,8 +52,8 @@ class MemoryUnitOfWork(UnitOfWorkBase):
 
         request = search.parse_search(res_type, [(param, target), ("_count", "1000"), ("_total", "none")],
                                       strict=True, registry=self.search_params())
-        found = [m for m in self.search(request).matches]
-        return sorted((self.get(m.res_type, m.res_id) for m in found), key=lambda s: (s.last_updated, s.res_id))  # type: ignore[return-value]
+        found = [self.get(m.res_type, m.res_id) for m in self.search(request).matches]
+        return sorted((s for s in found if s is not None), key=lambda s: (s.last_updated, s.res_id))
 
     def counted(self, scope: str, since: str = "") -> int:
         merged = dict(self._store.counters)
