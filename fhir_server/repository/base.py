@@ -332,6 +332,19 @@ class UnitOfWork(Protocol):
     def lock(self, key: str) -> None:
         """Serialise, until commit, every unit of work that locks the same key."""
 
+    def referring(self, res_type: str, param: str, target: str) -> list[StoredResource]:
+        """Current resources of ``res_type`` whose reference search parameter ``param`` points
+        at ``target`` (``Type/id``), oldest first (a search's default order): a rule's point
+        lookup, one indexed query."""
+
+    def counted(self, scope: str, since: str = "") -> int:
+        """The sum of the counters of ``scope`` whose bucket sorts at or after ``since``
+        (maintained state a rule reads instead of counting resources; see ``add_count``)."""
+
+    def add_count(self, scope: str, bucket: str, delta: int) -> None:
+        """Move the counter (``scope``, ``bucket``) by ``delta``, in this unit of work's
+        transaction (the caller holds the lock that serialises the rule reading it)."""
+
     def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
         """Hint that ``get`` will be called for these (type, id) keys."""
 
