@@ -163,9 +163,13 @@ class IndexSnapshot(DistrictSnapshot):
             p = parts[res_id]
             views.append(ContractView(
                 ref=f"Contract/{res_id}", status="executed", start=None, end=None, subjects=p.get("subject", []),
-                team=(p.get("care-team") or [None])[0], institution=(p.get("authority") or [None])[0],
+                team=_first(p.get("care-team")), institution=_first(p.get("authority")),
                 household=None, packages=[], renews=None))
         return views
+
+
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
 
 
 def _instant(value: object) -> dt.datetime:
