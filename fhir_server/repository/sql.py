@@ -234,6 +234,13 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.session.flush()
         return search.execute_search(self.session, request, page)
 
+    def index_session(self) -> Session:
+        """The session, with this unit of work's writes flushed: for reads straight from the
+        index tables (``$everything``, the KPI measures) that the search engine does not express."""
+        self.flush()
+        self.session.flush()
+        return self.session
+
     def search_params(self) -> ParamRegistry:
         """The search parameters in force for this database, its active SearchParameters
         included (this transaction's own at once, other processes' within a few seconds)."""
