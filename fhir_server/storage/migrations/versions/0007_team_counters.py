@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_team_counters"
-down_revision = "0004_owner_param_index"
+down_revision = "0006_subscriptions"
 branch_labels = None
 depends_on = None
 
