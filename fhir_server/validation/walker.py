@@ -9,7 +9,8 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
 - ``structure``: empty objects and arrays (ele-1 and the JSON rules: "never empty"),
   ``null`` in an array without an ``_element`` partner, ``_element`` arrays whose length
   differs from the value array;
-- ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`);
+- ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`), and a
+  Coding's code unknown to a complete code system the server holds (:mod:`.codes`);
 - ``invariant``: ele-1 on a primitive whose ``_element`` has only an id and no value;
 - ``invalid``: a Reference to a type the element does not allow (the R4 ``targetProfile`` of
   the element, derived into the element tree, and the IG's profiles on it), and an Attachment
@@ -31,6 +32,7 @@ from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
 from fhir_server.validation.bindings import check_binding, check_code
+from fhir_server.validation.codes import unknown_code
 from fhir_server.validation.narrative import narrative_issues
 from fhir_server.validation.primitives import check_primitive
 from fhir_server.validation.references import allowed_targets, reference_type
@@ -127,6 +129,10 @@ class Walker:
             message = check_binding(type_code, value, element.binding)
             if message:
                 self.add("code-invalid", message, where)
+        if type_code == "Coding":
+            message = unknown_code(value)
+            if message:
+                self.add("code-invalid", message, f"{where}.code")
 
     def reference_target(self, value: dict, element: ElementDef, where: str) -> None:
         """The referenced type (from ``reference`` or ``type``) is one the element allows."""
