@@ -31,6 +31,7 @@ from fhir_server.core.errors import Issue
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 _XHTML = "{" + XHTML_NS + "}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 
 ELEMENTS = frozenset({
     "p", "br", "div", "h1", "h2", "h3", "h4", "h5", "h6", "a", "span", "b", "em", "i", "strong", "small",
@@ -133,7 +134,11 @@ def _element_issues(elem: etree._Element, where: str) -> list[Issue]:
     for key, value in elem.attrib.items():
         attr = "xml:lang" if key == _XML_LANG else key
         lowered = attr.lower()
-        if lowered.startswith("on"):
+        if key == _XML_SPACE:
+            if value != "preserve":  # XHTML fixes xml:space to "preserve" (legal, if discouraged)
+                issues.append(Issue("invariant", f"Constraint txt-1 failed: xml:space on <{name}> can only be "
+                                    f"'preserve', not '{value}'", expression=(where,)))
+        elif lowered.startswith("on"):
             issues.append(Issue("security", f"Event handler attribute {attr} on <{name}> is not allowed in a "
                                 "narrative", expression=(where,)))
         elif _active_url(value) and (lowered in URL_ATTRIBUTES or lowered == "style"):

@@ -85,3 +85,9 @@ def test_contained_resource_narrative_is_checked_at_its_location():
          "text": {"status": "generated", "div": _div("<script>1</script>")}}]})
     assert ("security", "error", ("Patient.contained[0].text.div",)) in [(i.code, i.severity, i.expression)
                                                                           for i in issues]
+
+
+def test_xml_space_preserve_is_legal_and_other_values_are_not():
+    """fhir-test-cases dr-xml-space: xml:space="preserve" on <pre> is legal XHTML (discouraged only)."""
+    assert _issues(_div('<pre xml:space="preserve">Hb  176 g/L</pre>')) == []
+    assert [c for c, s, _ in _issues(_div('<pre xml:space="default">Hb</pre>')) if s == "error"] == ["invariant"]
