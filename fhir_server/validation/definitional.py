@@ -7,7 +7,14 @@ searchparameter.html):
   ``base`` lists a resource type the parent does not cover;
 - a composite ``SearchParameter`` with fewer than two components (a composite combines values);
 - a ``ValueSet.compose`` include/exclude ``system`` that is not an absolute URI (R4: "an absolute
-  URI which is the code system"; a contained CodeSystem is named by its own absolute url).
+  URI which is the code system"; a contained CodeSystem is named by its own absolute url), and a
+  filter on a boolean concept property (``notSelectable``, ``inactive``) whose value is not
+  ``true``/``false``;
+- a ``CodeSystem`` that says its content is ``not-present`` but lists concepts, that
+  ``supplements`` another without ``content`` = ``supplement`` (codesystem.html#supplements),
+  that declares a property code or uri twice, that gives a standard concept property
+  (``http://hl7.org/fhir/concept-properties#...``) another type than its own, or whose concepts
+  give a declared property a value of another type.
 
 The known SearchParameters are R4's (``definitions/data/search-parameters.json``) and the Jiayi
 IG's; a definition this server does not know is not judged.
@@ -45,7 +52,63 @@ def definitional_issues(resource: dict, where: str) -> list[Issue]:
         return _search_parameter(resource, where)
     if res_type == "ValueSet":
         return _value_set(resource, where)
+    if res_type == "CodeSystem":
+        return _code_system(resource, where)
     return []
+
+
+CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"
+# the types of the standard concept properties (R4 concept-properties, and those R5 added)
+STANDARD_PROPERTY_TYPES = {"inactive": "boolean", "deprecated": "dateTime", "notSelectable": "boolean",
+                           "parent": "code", "child": "code", "status": "code", "deprecationDate": "dateTime",
+                           "retirementDate": "dateTime"}
+BOOLEAN_FILTER_PROPERTIES = frozenset({"notSelectable", "inactive"})
+
+
+def _code_system(resource: dict, where: str) -> list[Issue]:
+    issues = []
+    content = resource.get("content")
+    if content == "not-present" and resource.get("concept"):
+        issues.append(Issue("invalid", "The CodeSystem says its content is not-present, but it lists concepts",
+                            expression=(f"{where}.concept",)))
+    if resource.get("supplements") and isinstance(content, str) and content != "supplement":
+        issues.append(Issue("invalid", f"A CodeSystem that supplements {resource['supplements']} must have content "
+                            f"'supplement', not '{content}'", expression=(f"{where}.content",)))
+    declared: dict[str, str] = {}
+    uris: set[str] = set()
+    for i, prop in enumerate(_dicts(resource.get("property"))):
+        code, uri, kind = prop.get("code"), prop.get("uri"), prop.get("type")
+        at = f"{where}.property[{i}]"
+        if isinstance(code, str):
+            if code in declared:
+                issues.append(Issue("invalid", f"The property code '{code}' is declared twice", expression=(at,)))
+            elif isinstance(kind, str):
+                declared[code] = kind
+        if isinstance(uri, str):
+            if uri in uris:
+                issues.append(Issue("invalid", f"The property uri {uri} is declared twice", expression=(at,)))
+            uris.add(uri)
+            standard = STANDARD_PROPERTY_TYPES.get(uri[len(CONCEPT_PROPERTIES):]) \
+                if uri.startswith(CONCEPT_PROPERTIES) else None
+            if standard and isinstance(kind, str) and kind != standard:
+                issues.append(Issue("invalid", f"The property {uri} has type {standard}, not {kind}",
+                                    expression=(f"{at}.type",)))
+    issues += _concept_properties(resource.get("concept"), declared, f"{where}.concept")
+    return issues
+
+
+def _concept_properties(concepts: object, declared: dict[str, str], where: str) -> list[Issue]:
+    issues = []
+    for c, concept in enumerate(_dicts(concepts)):
+        for p, prop in enumerate(_dicts(concept.get("property"))):
+            kind = declared.get(prop.get("code"))  # type: ignore[arg-type]
+            given = [k[len("value"):] for k in prop if k.startswith("value")]
+            if kind and given and given[0].lower() != kind.lower():
+                issues.append(Issue("invalid", f"The property '{prop['code']}' is declared with type {kind}, but "
+                                    f"this concept gives a {given[0]}",
+                                    expression=(f"{where}[{c}].property[{p}]",)))
+        issues += _concept_properties(concept.get("concept"), declared, f"{where}[{c}].concept")
+    return issues
 
 
 def _value_set(resource: dict, where: str) -> list[Issue]:
@@ -58,6 +121,12 @@ def _value_set(resource: dict, where: str) -> list[Issue]:
                 issues.append(Issue("invalid", f"ValueSet.compose.{part}.system '{system}' must be an absolute URI "
                                     "(a contained CodeSystem is named by its own absolute url)",
                                     expression=(f"{where}.compose.{part}[{i}].system",)))
+            for f, flt in enumerate(_dicts(item.get("filter"))):
+                if flt.get("property") in BOOLEAN_FILTER_PROPERTIES and flt.get("op") == "=" \
+                        and isinstance(flt.get("value"), str) and flt["value"] not in ("true", "false"):
+                    issues.append(Issue("invalid", f"A filter on the property {flt['property']} takes true or "
+                                        f"false, not '{flt.get('value')}'",
+                                        expression=(f"{where}.compose.{part}[{i}].filter[{f}].value",)))
     return issues
 
 

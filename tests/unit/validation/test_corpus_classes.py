@@ -31,3 +31,43 @@ def test_an_unknown_code_of_a_code_system_the_server_holds_is_refused():
     assert ("Encounter.class.code", "code-invalid") in _errors(v3)
     v3["class"]["code"] = "AMB"
     assert _errors(v3) == []
+
+
+def _code_system(**parts) -> dict:
+    return {"resourceType": "CodeSystem", "url": "http://x.cn/fhir/CodeSystem/t", "status": "active",
+            "content": "complete", **parts}
+
+
+def test_code_system_parts_that_contradict_each_other():
+    concept = [{"code": "a", "display": "A"}]
+    assert _errors(_code_system(concept=concept)) == []
+    assert ("CodeSystem.concept", "invalid") in _errors(_code_system(content="not-present", concept=concept))
+    assert _errors(_code_system(content="not-present")) == []
+    assert ("CodeSystem.content", "invalid") in _errors(_code_system(supplements="http://loinc.org", concept=concept))
+    assert _errors(_code_system(content="supplement", supplements="http://loinc.org", concept=concept)) == []
+
+
+def test_code_system_properties_are_declared_once_with_their_standard_type():
+    standard = "http://hl7.org/fhir/concept-properties#notSelectable"
+    good = [{"uri": standard, "code": "notSelectable", "type": "boolean"}, {"code": "synonym", "type": "string"}]
+    concept = [{"code": "a", "property": [{"code": "notSelectable", "valueBoolean": True},
+                                          {"code": "synonym", "valueString": "A"}]}]
+    assert _errors(_code_system(property=good, concept=concept)) == []
+    assert ("CodeSystem.property[0].type", "invalid") in _errors(
+        _code_system(property=[{"uri": standard, "code": "notSelectable", "type": "dateTime"}]))
+    assert ("CodeSystem.property[2]", "invalid") in _errors(_code_system(property=[*good, {"code": "synonym",
+                                                                                          "type": "string"}]))
+    assert ("CodeSystem.property[1]", "invalid") in _errors(_code_system(property=[good[0], {
+        "uri": standard, "code": "not-selectable", "type": "boolean"}]))
+    wrong = [{"code": "a", "concept": [{"code": "b", "property": [{"code": "synonym", "valueInteger": 12}]}]}]
+    assert ("CodeSystem.concept[0].concept[0].property[0]", "invalid") in _errors(
+        _code_system(property=good, concept=wrong))
+
+
+def test_a_boolean_property_filter_takes_true_or_false():
+    def vs(value):
+        return {"resourceType": "ValueSet", "status": "active", "compose": {"include": [{
+            "system": "http://terminology.hl7.org/CodeSystem/ex-tooth",
+            "filter": [{"property": "notSelectable", "op": "=", "value": value}]}]}}
+    assert _errors(vs("true")) == []
+    assert ("ValueSet.compose.include[0].filter[0].value", "invalid") in _errors(vs("1"))
