@@ -14,7 +14,8 @@ searchparameter.html):
   ``supplements`` another without ``content`` = ``supplement`` (codesystem.html#supplements),
   that declares a property code or uri twice, that gives a standard concept property
   (``http://hl7.org/fhir/concept-properties#...``) another type than its own, or whose concepts
-  give a declared property a value of another type.
+  give a declared property a value of another type;
+- a ``Questionnaire`` item whose ``enableWhen`` names a question inside the item itself.
 
 The known SearchParameters are R4's (``definitions/data/search-parameters.json``) and the Jiayi
 IG's; a definition this server does not know is not judged.
@@ -54,7 +55,34 @@ def definitional_issues(resource: dict, where: str) -> list[Issue]:
         return _value_set(resource, where)
     if res_type == "CodeSystem":
         return _code_system(resource, where)
+    if res_type == "Questionnaire":
+        return _questionnaire_items(resource.get("item"), where)
     return []
+
+
+def _link_ids(items: object) -> set[str]:
+    out: set[str] = set()
+    for item in _dicts(items):
+        if isinstance(item.get("linkId"), str):
+            out.add(item["linkId"])
+        out |= _link_ids(item.get("item"))
+    return out
+
+
+def _questionnaire_items(items: object, where: str) -> list[Issue]:
+    """An item's enableWhen cannot depend on a question inside the item itself (it would be
+    answered only once the item is enabled)."""
+    issues = []
+    for i, item in enumerate(_dicts(items)):
+        at = f"{where}.item[{i}]"
+        inner = _link_ids(item.get("item")) if item.get("enableWhen") else set()
+        for e, when in enumerate(_dicts(item.get("enableWhen"))):
+            if when.get("question") in inner:
+                issues.append(Issue("invalid", f"Item {item.get('linkId')} is enabled by question "
+                                    f"{when['question']}, which is inside the item itself",
+                                    expression=(f"{at}.enableWhen[{e}].question",)))
+        issues += _questionnaire_items(item.get("item"), at)
+    return issues
 
 
 CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"

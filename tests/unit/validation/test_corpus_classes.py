@@ -4,11 +4,23 @@ scripts/validator_corpus.py and docs/testing.md)."""
 
 from __future__ import annotations
 
-from fhir_server.validation import validate_resource
+from functools import cache
+
+from fhir_server.validation import Validator, ig, validate_resource
 
 
 def _errors(resource: dict) -> list[tuple[str, str]]:
     return [(i.expression[0] if i.expression else "", i.code) for i in validate_resource(resource) if i.is_error]
+
+
+@cache
+def _validator() -> Validator:
+    return Validator(ig.conformance())
+
+
+def _all_errors(resource: dict) -> list[tuple[str, str]]:
+    """With the base invariants (what $validate and every write run)."""
+    return [(i.expression[0] if i.expression else "", i.code) for i in _validator().validate(resource) if i.is_error]
 
 
 def _contract(system: str, code: str, display: str | None = None) -> dict:
@@ -71,3 +83,29 @@ def test_a_boolean_property_filter_takes_true_or_false():
             "filter": [{"property": "notSelectable", "op": "=", "value": value}]}]}}
     assert _errors(vs("true")) == []
     assert ("ValueSet.compose.include[0].filter[0].value", "invalid") in _errors(vs("1"))
+
+
+def _questionnaire(items: list) -> dict:
+    return {"resourceType": "Questionnaire", "status": "active", "item": items}
+
+
+def _when(question: str) -> dict:
+    return {"question": question, "operator": "exists", "answerBoolean": True}
+
+
+def test_que_12_as_corrected_two_enable_whens_need_an_enable_behavior():
+    items = [{"linkId": "a", "type": "boolean"}, {"linkId": "b", "type": "boolean"},
+             {"linkId": "c", "type": "string", "enableWhen": [_when("a"), _when("b")]}]
+    assert ("Questionnaire.item[2]", "invariant") in _all_errors(_questionnaire(items))
+    items[2]["enableBehavior"] = "any"
+    assert _all_errors(_questionnaire(items)) == []
+    items[2] = {"linkId": "c", "type": "string", "enableWhen": [_when("a")]}
+    assert _all_errors(_questionnaire(items)) == []
+
+
+def test_enable_when_cannot_name_a_question_inside_the_item():
+    group = {"linkId": "g", "type": "group", "enableWhen": [_when("g.1")],
+             "item": [{"linkId": "g.1", "type": "boolean"}]}
+    assert ("Questionnaire.item[0].enableWhen[0].question", "invalid") in _errors(_questionnaire([group]))
+    outside = [{"linkId": "q", "type": "boolean"}, {**group, "enableWhen": [_when("q")]}]
+    assert _errors(_questionnaire(outside)) == []
