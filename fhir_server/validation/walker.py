@@ -7,7 +7,7 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
   ``Extension.url``); a primitive counts as present when only its ``_element`` is sent;
 - ``value``: primitive values (:mod:`.primitives`) and empty strings;
 - ``structure``: empty objects and arrays (ele-1 and the JSON rules: "never empty"),
-  ``null`` in an array without an ``_element`` partner, ``_element`` arrays whose length
+  ``null`` as a property's value, ``null`` in an array without an ``_element`` partner, ``_element`` arrays whose length
   differs from the value array;
 - ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`), and a
   Coding's code unknown to a complete code system the server holds (:mod:`.codes`);
@@ -86,6 +86,10 @@ class Walker:
             if is_resource and key == "id":
                 type_code = "id"  # the R4 snapshot types Resource.id as System.String; json.html: an id
             loc = f"{where}.{key}"
+            if value is None:
+                self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with its "
+                         "_element partner; omit the property instead", loc)
+                continue
             if not element.is_array:
                 if not isinstance(value, list):
                     self.value(value, element, type_code, loc)
@@ -111,6 +115,7 @@ class Walker:
             message = check_primitive(type_code, value)
             if message:
                 self.add("value", message, where)
+
             elif type_code == "xhtml" and isinstance(value, str):
                 self.issues.extend(narrative_issues(value, where))
             elif type_code == "code" and element.binding and isinstance(value, str):
@@ -125,11 +130,15 @@ class Walker:
             self.reference_target(value, element, where)
         elif type_code == "Attachment" and "size" in value and isinstance(value.get("data"), str):
             self.attachment_size(value, where)
+
         if element.binding and type_code in BOUND_TYPES:
             message = check_binding(type_code, value, element.binding)
-            if message:
+            if message:  # it names the codes allowed: an unknown code of a coding in it is not said twice
+                inner = f"{where}.coding["
+                self.issues = [i for i in self.issues if not (i.code == "code-invalid" and i.expression
+                                                              and i.expression[0].startswith(inner))]
                 self.add("code-invalid", message, where)
-        if type_code == "Coding":
+        if type_code == "Coding" and not (element.binding and check_binding(type_code, value, element.binding)):
             message = unknown_code(value)
             if message:
                 self.add("code-invalid", message, f"{where}.code")

@@ -109,3 +109,12 @@ def test_enable_when_cannot_name_a_question_inside_the_item():
     assert ("Questionnaire.item[0].enableWhen[0].question", "invalid") in _errors(_questionnaire([group]))
     outside = [{"linkId": "q", "type": "boolean"}, {**group, "enableWhen": [_when("q")]}]
     assert _errors(_questionnaire(outside)) == []
+
+
+def test_a_property_whose_value_is_null_is_refused():
+    """fhir-test-cases bundle-sig-2: ``"meta": null`` (JSON null only stands in arrays, aligned with _element)."""
+    assert ("Patient.meta", "structure") in _errors({"resourceType": "Patient", "meta": None})
+    assert ("Patient.birthDate", "structure") in _errors({"resourceType": "Patient", "birthDate": None})
+    aligned = {"resourceType": "Patient", "name": [{"given": [None, "三"], "_given": [{"id": "g0", "extension": [
+        {"url": "http://x.cn/ext", "valueString": "未知"}]}, None]}]}
+    assert _errors(aligned) == []
