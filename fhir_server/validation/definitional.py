@@ -9,7 +9,9 @@ searchparameter.html):
 - a ``ValueSet.compose`` include/exclude ``system`` that is not an absolute URI (R4: "an absolute
   URI which is the code system"; a contained CodeSystem is named by its own absolute url), and a
   filter on a boolean concept property (``notSelectable``, ``inactive``) whose value is not
-  ``true``/``false``;
+  ``true``/``false``; a filter value given as an expression (the ``cqf-expression`` extension
+  on ``filter.value``) must be FHIRPath (``text/fhirpath``), parse, and name only the
+  parameters the ValueSet declares (``valueset-parameter``; tools.html, R5 valueset parameters);
 - a ``CodeSystem`` that says its content is ``not-present`` but lists concepts, that
   ``supplements`` another without ``content`` = ``supplement`` (codesystem.html#supplements),
   that declares a property code or uri twice, that gives a standard concept property
@@ -28,6 +30,7 @@ import re
 from functools import cache
 
 from fhir_server.core.errors import Issue
+from fhir_server.core.fhirpath import FhirPathError, compiled
 from fhir_server.definitions import ig
 from fhir_server.definitions.structures import DATA as DEFINITIONS
 
@@ -139,8 +142,49 @@ def _concept_properties(concepts: object, declared: dict[str, str], where: str) 
     return issues
 
 
+CQF_EXPRESSION = "http://hl7.org/fhir/StructureDefinition/cqf-expression"
+VALUESET_PARAMETER = "http://hl7.org/fhir/tools/StructureDefinition/valueset-parameter"
+_PARAMETER = re.compile(r"%([A-Za-z][A-Za-z0-9_\-]*)")
+_ENVIRONMENT = frozenset({"resource", "rootResource", "context", "ucum", "sct", "loinc", "this"})
+
+
+def _parameters(resource: dict) -> set[str]:
+    names = set()
+    for ext in _dicts(resource.get("extension")):
+        if ext.get("url") == VALUESET_PARAMETER:
+            names |= {e.get("valueCode") for e in _dicts(ext.get("extension")) if e.get("url") == "name"}
+    return {n for n in names if isinstance(n, str)}
+
+
+def _filter_expression(flt: dict, declared: set[str], where: str) -> list[Issue]:
+    side = flt.get("_value")
+    extensions = side.get("extension") if isinstance(side, dict) else None
+    issues = []
+    for ext in _dicts(extensions):
+        expression = ext.get("valueExpression") if ext.get("url") == CQF_EXPRESSION else None
+        if not isinstance(expression, dict) or not isinstance(expression.get("expression"), str):
+            continue
+        language, text = expression.get("language"), expression["expression"]
+        if language != "text/fhirpath":
+            issues.append(Issue("invalid", f"A filter value expression must be text/fhirpath, not {language}",
+                                expression=(where,)))
+            continue
+        names = _PARAMETER.findall(text)
+        unknown = [n for n in names if n not in declared and n not in _ENVIRONMENT]
+        if declared and unknown:
+            issues.append(Issue("invalid", f"The filter value expression '{text}' names the undeclared parameter "
+                                f"'{unknown[0]}' (declared: {', '.join(sorted(declared))})", expression=(where,)))
+        try:
+            compiled(_PARAMETER.sub("true", text))
+        except FhirPathError as exc:
+            issues.append(Issue("invalid", f"The filter value expression '{text}' is not valid FHIRPath: {exc}",
+                                expression=(where,)))
+    return issues
+
+
 def _value_set(resource: dict, where: str) -> list[Issue]:
     compose = resource["compose"] if isinstance(resource.get("compose"), dict) else {}
+    declared = _parameters(resource)
     issues = []
     for part in ("include", "exclude"):
         for i, item in enumerate(_dicts(compose.get(part))):
@@ -155,6 +199,7 @@ def _value_set(resource: dict, where: str) -> list[Issue]:
                     issues.append(Issue("invalid", f"A filter on the property {flt['property']} takes true or "
                                         f"false, not '{flt.get('value')}'",
                                         expression=(f"{where}.compose.{part}[{i}].filter[{f}].value",)))
+                issues += _filter_expression(flt, declared, f"{where}.compose.{part}[{i}].filter[{f}]._value")
     return issues
 
 

@@ -118,3 +118,21 @@ def test_a_property_whose_value_is_null_is_refused():
     aligned = {"resourceType": "Patient", "name": [{"given": [None, "三"], "_given": [{"id": "g0", "extension": [
         {"url": "http://x.cn/ext", "valueString": "未知"}]}, None]}]}
     assert _errors(aligned) == []
+
+
+def _parameterised(expression: str, language: str = "text/fhirpath") -> dict:
+    return {"resourceType": "ValueSet", "status": "active", "extension": [{
+        "url": "http://hl7.org/fhir/tools/StructureDefinition/valueset-parameter",
+        "extension": [{"url": "name", "valueCode": "p-inactive"}]}],
+        "compose": {"include": [{"system": "http://snomed.info/sct", "filter": [{
+            "property": "inactive", "op": "=", "_value": {"extension": [{
+                "url": "http://hl7.org/fhir/StructureDefinition/cqf-expression",
+                "valueExpression": {"language": language, "expression": expression}}]}}]}]}}
+
+
+def test_a_filter_value_expression_is_fhirpath_over_declared_parameters():
+    where = "ValueSet.compose.include[0].filter[0]._value"
+    assert _errors(_parameterised("%p-inactive")) == []
+    assert (where, "invalid") in _errors(_parameterised("%p-inactive3"))
+    assert (where, "invalid") in _errors(_parameterised("$ and %p-inactive"))
+    assert (where, "invalid") in _errors(_parameterised("%p-inactive", "text/cql"))
