@@ -62,6 +62,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     trail = AuditTrail(repository) if settings.audit == "on" or (
         settings.audit == "auto" and not authenticator.development) else None
     app.extensions["jiayi.audit"] = trail
+    if trail is not None and "jiayi.database" in app.extensions:
+        app.extensions["jiayi.database"].closing.append(trail.close)
     router = Router(repository, operations,
                     lambda request: capability_statement(request.base_url, operations, published, security), trail)
     app.extensions["jiayi.router"] = router

@@ -96,11 +96,7 @@ class Router:
 
     def handle(self, request: FhirRequest) -> FhirResponse:
         """Run ``request`` in its own unit of work (a batch opens one per entry)."""
-        try:
-            return self._handle(request)
-        finally:
-            if self.audit is not None and self.audit.due():
-                self.audit.flush()
+        return self._handle(request)
 
     def _handle(self, request: FhirRequest) -> FhirResponse:
         route = parse_path(request.path)
