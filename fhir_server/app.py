@@ -72,6 +72,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     trail = AuditTrail(repository) if settings.audit == "on" or (
         settings.audit == "auto" and not authenticator.development) else None
     app.extensions["jiayi.audit"] = trail
+    if trail is not None and "jiayi.database" in app.extensions:
+        app.extensions["jiayi.database"].closing.append(trail.close)
 
     def metadata(request) -> dict:
         with repository.unit_of_work() as uow:  # the SearchParameters stored in this server are listed too

@@ -97,12 +97,8 @@ class Router:
 
     def handle(self, request: FhirRequest) -> FhirResponse:
         """Run ``request`` in its own unit of work (a batch opens one per entry)."""
-        try:
-            with acting.acting_as(request.principal):  # write rules that remember the writer
-                return self._handle(request)
-        finally:
-            if self.audit is not None and self.audit.due():
-                self.audit.flush()
+        with acting.acting_as(request.principal):  # write rules that remember the writer
+            return self._handle(request)
 
     def _handle(self, request: FhirRequest) -> FhirResponse:
         route = parse_path(request.path)

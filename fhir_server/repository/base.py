@@ -244,6 +244,15 @@ class UnitOfWorkBase:
         target = previous.res_id if previous is not None else res_id or self.new_id()
         return self._save(method, res_type, target, content, previous, validated=True)
 
+    def store_server_records(self, res_type: str, records: Iterable[tuple[dict, dict[str, list]]]) -> list[str]:
+        """Store resources the server builds itself and nobody changes (its AuditEvents) as new
+        resources, in this unit of work: each ``(resource, nodes)`` with ``nodes`` its search
+        parameters' values (code → ``(value, FHIR type)`` nodes) as its builder picked them out.
+        Not the client write path: no validation and no write hooks (the builder's content is
+        trusted), index rows from ``nodes`` and no full-text rows.  Returns the new ids."""
+        return [self._save("POST", res_type, self.new_id(), resource, None, validated=True).res_id
+                for resource, _nodes in records]
+
     def wrote(self, res_type: str) -> None:
         """A resource of ``res_type`` was written: what was looked up about that type is stale."""
         self.written += 1
@@ -311,6 +320,10 @@ class UnitOfWork(Protocol):
         (with ``refuse``: 422 instead)."""
 
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource: ...
+
+    def store_server_records(self, res_type: str, records: Iterable[tuple[dict, dict[str, list]]]) -> list[str]:
+        """New resources the server built itself (AuditEvents): no validation, no hooks, index
+        rows from the given nodes, no full-text rows; the new ids."""
 
     def search(self, request, page: str | None = None): ...
 

@@ -184,6 +184,22 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.derive(event)
         return StoredResource(res_type, res_id, version, when, False, content, method)
 
+    def store_server_records(self, res_type: str, records: Iterable[tuple[dict, dict[str, list]]]) -> list[str]:
+        """First versions buffered like any insert (one executemany per table at flush), their
+        index rows from the builder's nodes; no validation, hooks or full-text rows."""
+        when = next_timestamp(self._clock, None)
+        ids = []
+        for resource, nodes in records:
+            res_id = self.new_id()
+            content = stamp_meta(resource, res_id, 1, when)
+            self._pending_current[(res_type, res_id)] = {"res_type": res_type, "res_id": res_id, "version": 1,
+                                                         "last_updated": when, "deleted": False, "content": content}
+            self._append_version(res_type, res_id, 1, when, "POST", False, content)
+            search.index_server_record(self.session, res_type, res_id, content, nodes, self._pending_index)
+            self.wrote(res_type)
+            ids.append(res_id)
+        return ids
+
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource:
         event = WriteEvent("DELETE", res_type, res_id, None, previous)
         self.check_write(event)
