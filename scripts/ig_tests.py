@@ -200,8 +200,8 @@ class _Script:
                 actions.append({"assert": {"source": f"read-{rid}", "profile": url.rsplit("/", 1)[-1],
                                            "label": "valid"}})
             actions += [{"op": "search", "resource": kind, "params": f"?_id={rid}", "response": f"search-{rid}"},
-                        {"assert": {"source": f"search-{rid}", "expression": f"entry.resource.where(id = '{rid}').exists()",
-                                    "label": "found-by-id"}}]
+                        {"assert": {"source": f"search-{rid}", "label": "found-by-id",
+                                    "expression": f"entry.resource.where(id = '{rid}').exists()"}}]
             identifiers = r.get("identifier") if isinstance(r.get("identifier"), list) else []
             if identifiers and identifiers[0].get("system") and identifiers[0].get("value"):
                 first = identifiers[0]
@@ -298,7 +298,8 @@ def test_scripts(src: Path, ig_profiles: list[dict], examples: list[dict]) -> di
     for name in sorted(used):
         out[Path("profiles") / "tests" / "fixtures" / f"{name}.json"] = bodies[name]
     unknown = [f"{r['id']}: {v}" for r in out.values() if r.get("resourceType") == "TestScript"
-               for v in re.findall(r"\$\{([A-Za-z0-9]+)\}", str(r) + str([bodies[f["id"]] for f in r.get("fixture", [])]))
+               for v in re.findall(r"\$\{([A-Za-z0-9]+)\}",
+                                   str(r) + str([bodies[f["id"]] for f in r.get("fixture", [])]))
                if v not in {x["name"] for x in r.get("variable", [])} | {"runId"}]
     if unknown:
         raise ValueError(f"TestScripts use undeclared variables: {sorted(set(unknown))}")
