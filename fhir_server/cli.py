@@ -33,7 +33,8 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=LazyGroup, lazy={"bench": "benchmarks.cli:bench"},
+@click.group(cls=LazyGroup, lazy={"bench": "benchmarks.cli:bench",
+                                   "conformance": "fhir_server.conformance_kit.cli:conformance"},
              help="Jiayi (家医): FHIR R4 server and integration adapter for family-doctor contract services.")
 @click.version_option(package_name="jiayi")
 def main() -> None:
