@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from fhir_server import api, familydoctor
+from fhir_server import api, console, familydoctor
 from fhir_server.auth import Authenticator, smart
 from fhir_server.config import Settings
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
@@ -66,6 +66,7 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
                     lambda request: capability_statement(request.base_url, operations, published, security), trail)
     app.extensions["jiayi.router"] = router
     api.register(app, router, authenticator)
+    console.register(app)  # the web console under /console, a client of the API above
     return app
 
 

@@ -35,6 +35,13 @@ class Settings:
     max_included: int = 1000  # _include/_revinclude resources per search page; past it a warning entry
     request_timeout: float = 60.0  # seconds of wall clock per request; past it 503 (0: no budget)
     request_cpu_timeout: float = 30.0  # seconds of the request thread's CPU; past it 503 (0: no budget)
+    # the web console (/console): an OpenID Connect client of the identity provider above
+    console_client_id: str = "jiayi-console"  # JIAYI_CONSOLE_CLIENT_ID: its client id at the provider
+    console_client_secret: str | None = None  # JIAYI_CONSOLE_CLIENT_SECRET: when registered confidential
+    console_scope: str = "openid fhirUser user/*.cruds"  # JIAYI_CONSOLE_SCOPE: the scopes it asks for
+    console_secret_key: str | None = None  # JIAYI_CONSOLE_SECRET_KEY: signs its session cookie (all workers)
+    # JIAYI_CONSOLE_DEV_LOGIN (set by `jiayi serve --demo` only): the development issuer's sign-in page
+    console_dev_login: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
