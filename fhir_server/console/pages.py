@@ -29,7 +29,7 @@ from fhir_server.console.views import dashboard, desk, monitor, resident, search
 
 
 def blueprint() -> Blueprint:
-    bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
+    bp = Blueprint("console", __name__, template_folder="templates", static_folder="static/console",
                    static_url_path="/static")
 
     @bp.before_request

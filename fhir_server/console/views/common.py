@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Protocol
+from urllib.parse import quote
 
 ID_CARD = "urn:oid:2.16.156.10011.1.3"
 ID_CARD_ALIAS = "urn:oid:2.16.840.1.113883.2.23.1.19.1"
@@ -79,3 +80,22 @@ def derived_by(resource: dict) -> str | None:
         if tag.get("system") == DERIVED_BY:
             return tag.get("code")
     return None
+
+
+_displays: dict[tuple[str, str], str] = {}
+
+
+def code_display(source: Source, coding: dict) -> str:
+    """A coding's display, asked of the server's terminology (``CodeSystem/$lookup``) when the
+    coding has none; remembered, since code systems do not change while the server runs."""
+    if coding.get("display"):
+        return str(coding["display"])
+    system, code = coding.get("system") or "", coding.get("code") or ""
+    if not (system and code):
+        return code
+    key = (system, code)
+    if key not in _displays:
+        answer = source.read(f"CodeSystem/$lookup?system={quote(system, safe=':/')}&code={quote(code)}") or {}
+        _displays[key] = next((p.get("valueString") for p in answer.get("parameter") or []
+                               if p.get("name") == "display"), None) or code
+    return _displays[key]

@@ -5,7 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .common import ID_CARD, ID_CARD_ALIAS, Source, concept_text, day, display, extension, human_name, mask_id, ref
+from .common import (
+    ID_CARD,
+    ID_CARD_ALIAS,
+    Source,
+    code_display,
+    concept_text,
+    day,
+    display,
+    extension,
+    human_name,
+    mask_id,
+    ref,
+)
 
 LOINC = "http://loinc.org"
 BP_PANEL, SYSTOLIC, DIASTOLIC = "85354-9", "8480-6", "8462-4"
@@ -94,7 +106,7 @@ def fulfilment(source: Source, contract_id: str) -> list[dict]:
         coding = (parts.get("code") or {}).get("valueCoding") or {}
         due = (parts.get("due") or {}).get("valueInteger", 0)
         delivered = (parts.get("delivered") or {}).get("valueInteger", 0)
-        rows.append({"item": coding.get("display") or coding.get("code", ""), "due": due, "delivered": delivered,
+        rows.append({"item": code_display(source, coding), "due": due, "delivered": delivered,
                      "percent": min(100, round(100 * delivered / due)) if due else 100})
     return rows
 

@@ -59,7 +59,13 @@ def follow_ups(source: Source, due: str, today: dt.date) -> list[Row]:
 def renewals(source: Source, today: dt.date) -> list[Row]:
     until = today + dt.timedelta(days=RENEWAL_WINDOW_DAYS)
     rows = []
-    for contract in source.search(f"Contract?status=executed&expiry=le{until}&_count=50&_sort=expiry"):
+    found = source.search(f"Contract?status=executed&expiry=le{until}&_count=50&_sort=expiry"
+                          "&_revinclude=Contract:renews")
+    renewed = {ref((extension(c, "jiayi-renews") or {}).get("valueReference")) for c in found}
+    for contract in found:
+        if f"Contract/{contract['id']}" in renewed or (extension(contract, "jiayi-renews") and
+                                                      contract.get("applies", {}).get("start", "") > str(today)):
+            continue  # renewed already, or the renewal itself (not yet in force)
         subject = (contract.get("subject") or [{}])[0]
         packages = "、".join(t.get("text") or display(t.get("topicReference")) for t in contract.get("term") or [])
         end = (contract.get("applies") or {}).get("end", "")
