@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from fhir_server import api, familydoctor, subscriptions
+from fhir_server import api, console, familydoctor, subscriptions
 from fhir_server.api import bulk as bulk_api
 from fhir_server.api import subscription_socket
 from fhir_server.auth import Authenticator, smart
@@ -87,6 +87,7 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
         bulk_api.register(app, router, export.store, ExportFolder(settings.export_dir))
     if notifier is not None:
         subscription_socket.register(app, notifier.hub, router, authenticator)
+    console.register(app)  # the web console under /console, a client of the API above
     return app
 
 
