@@ -16,7 +16,6 @@ import pytest
 import requests
 import websocket
 from auth_support import ISSUER
-from conftest import _postgres_admin_url
 from sqlalchemy import create_engine, text
 from subscription_receiver import Receiver
 
@@ -31,8 +30,7 @@ def database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'subs.sqlite3'}"
         return
-    request.getfixturevalue("postgres_server_url")  # skips (or fails, when required) without PostgreSQL
-    admin_url = _postgres_admin_url()
+    admin_url = request.getfixturevalue("postgres_server_url")  # skips (or fails, when required) without it
     name = f"jiayi_subs_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
