@@ -20,9 +20,13 @@ from urllib.parse import parse_qsl
 
 import requests
 
+from fhir_server.core import jsonio
+from fhir_server.core.errors import BadRequest
+
 FHIR_JSON = "application/fhir+json"
 FORM = "application/x-www-form-urlencoded"
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+_ANY_DEPTH = 10_000  # the server's own answers: no depth guard needed
 
 
 class ServerRefused(Exception):
@@ -234,11 +238,12 @@ class FhirClient:
         headers = {"Content-Type": FHIR_JSON}
         if version:
             headers["If-Match"] = f'W/"{version}"'
-        return self.json("PUT", f"{resource['resourceType']}/{resource['id']}", json=resource, headers=headers)
+        path = f"{resource['resourceType']}/{resource['id']}"
+        return self.json("PUT", path, data=jsonio.dumps(resource), headers=headers)
 
     def transaction(self, bundle: dict) -> dict:
         """POST a Bundle to the base; the response Bundle (4xx → ServerRefused)."""
-        return self.json("POST", "", json=bundle, headers={"Content-Type": FHIR_JSON})
+        return self.json("POST", "", data=jsonio.dumps(bundle), headers={"Content-Type": FHIR_JSON})
 
     def post_bundle(self, bundle: dict, prefer: str | None = None) -> tuple[int, dict]:
         """POST a Bundle; (HTTP status, body: a Bundle or an OperationOutcome).  Transient
@@ -246,7 +251,7 @@ class FhirClient:
         headers = {"Content-Type": FHIR_JSON}
         if prefer:
             headers["Prefer"] = prefer
-        response = self.request("POST", "", json=bundle, headers=headers)
+        response = self.request("POST", "", data=jsonio.dumps(bundle), headers=headers)
         body = _body(response)
         if not body:
             body = {"resourceType": "OperationOutcome", "issue": [
@@ -277,9 +282,10 @@ class FhirClient:
 
 
 def _body(response: requests.Response) -> dict:
+    """The JSON body (decimals keep their text, as the server wrote them), or {}."""
     try:
-        body = response.json() if response.content else {}
-    except ValueError:
+        body = jsonio.loads(response.content, max_depth=_ANY_DEPTH) if response.content else {}
+    except BadRequest:
         return {}
     return body if isinstance(body, dict) else {}
 

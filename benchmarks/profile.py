@@ -20,6 +20,10 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=500)
     parser.add_argument("--database", default=None)
     parser.add_argument("--bundle-size", type=int, default=500)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="Print milliseconds per resource by phase (benchmarks/breakdown.py), not the tree.")
+    parser.add_argument("--save", default=None, help="Also save pyinstrument's session here (pyinstrument --load).")
+    parser.add_argument("--interval", type=float, default=0.001, help="Sampling interval in seconds.")
     args = parser.parse_args()
     from pyinstrument import Profiler
 
@@ -29,7 +33,7 @@ def main() -> None:
     url = args.database or f"sqlite:///{Path(tempfile.mkdtemp(prefix='jiayi-profile-')) / 'profile.sqlite3'}"
     router = create_app({"DATABASE_URL": url}).extensions["jiayi.router"]
     bundles = list(generate_district(residents=args.residents).transaction_bundles(args.bundle_size))
-    profiler = Profiler()
+    profiler = Profiler(interval=args.interval)
     profiler.start()
     wall, cpu, done = time.perf_counter(), time.process_time(), 0
     for bundle in bundles:
@@ -39,7 +43,14 @@ def main() -> None:
         done += len(bundle["entry"])
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     profiler.stop()
-    print(profiler.output_text(unicode=True, color=False))
+    if args.save:
+        profiler.last_session.save(args.save)
+    if args.breakdown:
+        from benchmarks.breakdown import breakdown, table
+
+        print(table(breakdown(profiler.last_session), done))
+    else:
+        print(profiler.output_text(unicode=True, color=False))
     print(f"{done} resources: {done / wall:.0f}/s wall-clock, {done / cpu:.0f} per CPU second (profiler on)")
 
 

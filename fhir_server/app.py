@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from fhir_server import api, familydoctor
+from fhir_server import api, console, familydoctor, subscriptions
 from fhir_server.api import bulk as bulk_api
+from fhir_server.api import subscription_socket
 from fhir_server.auth import Authenticator, smart
 from fhir_server.bulk.files import ExportFolder
 from fhir_server.bulk.jobs import JobStore
@@ -51,7 +52,10 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     app.extensions["jiayi.repository"] = repository
     validator = Validator(ig.conformance(settings.profiles_dir), strict=settings.validation == "strict")
     app.extensions["jiayi.validator"] = validator
-    install_write_hooks(repository, validator)
+    notifier = subscriptions.Subscriptions.from_settings(repository, settings) \
+        if "jiayi.database" in app.extensions else None  # the outbox lives in the database
+    app.extensions["jiayi.subscriptions"] = notifier  # serving starts its delivery thread
+    install_write_hooks(repository, validator, notifier)
     # an injected twin (tests) gets the IG only when asked, so its clock and ids stay the test's
     if settings.load_ig and ("jiayi.database" in app.extensions or (overrides or {}).get("LOAD_IG")):
         implementation_guide.install(repository)
@@ -68,16 +72,27 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     trail = AuditTrail(repository) if settings.audit == "on" or (
         settings.audit == "auto" and not authenticator.development) else None
     app.extensions["jiayi.audit"] = trail
-    router = Router(repository, operations,
-                    lambda request: capability_statement(request.base_url, operations, published, security), trail)
+    if trail is not None and "jiayi.database" in app.extensions:
+        app.extensions["jiayi.database"].closing.append(trail.close)
+
+    def metadata(request) -> dict:
+        with repository.unit_of_work() as uow:  # the SearchParameters stored in this server are listed too
+            search_params = uow.search_params()
+        return capability_statement(request.base_url, operations, published, security, search_params)
+
+    router = Router(repository, operations, metadata, trail)
     app.extensions["jiayi.router"] = router
     api.register(app, router, authenticator)
     if export is not None:
         bulk_api.register(app, router, export.store, ExportFolder(settings.export_dir))
+    if notifier is not None:
+        subscription_socket.register(app, notifier.hub, router, authenticator)
+    console.register(app)  # the web console under /console, a client of the API above
     return app
 
 
-def install_write_hooks(repository: Repository, validator: Validator | None = None) -> None:
+def install_write_hooks(repository: Repository, validator: Validator | None = None,
+                        notifier: subscriptions.Subscriptions | None = None) -> None:
     """Profile validation and the domain rules run inside every write transaction (once per repository)."""
     hooks = getattr(repository, "hooks", None)
     if hooks is None or getattr(hooks, "installed", False):
@@ -85,6 +100,8 @@ def install_write_hooks(repository: Repository, validator: Validator | None = No
     if validator is not None:
         hooks.validate = write_validation(validator)
     familydoctor.install(hooks)
+    if notifier is not None:
+        notifier.install(hooks)
     hooks.installed = True
 
 

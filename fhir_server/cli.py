@@ -33,7 +33,8 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=LazyGroup, lazy={"bench": "benchmarks.cli:bench"},
+@click.group(cls=LazyGroup, lazy={"bench": "benchmarks.cli:bench",
+                                   "conformance": "fhir_server.conformance_kit.cli:conformance"},
              help="Jiayi (家医): FHIR R4 server and integration adapter for family-doctor contract services.")
 @click.version_option(package_name="jiayi")
 def main() -> None:
@@ -51,6 +52,7 @@ def main() -> None:
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
 def serve(host: str, port: int, database: str, demo: bool, residents: int, workers: int, threads: int) -> None:
     import os
+    import secrets
 
     from fhir_server.auth import dev_issuer, development
     from fhir_server.serving import prepare_database, run
@@ -60,6 +62,8 @@ def serve(host: str, port: int, database: str, demo: bool, residents: int, worke
         os.environ.setdefault("JIAYI_AUTH_ISSUER", dev_issuer.ISSUER)
         if development.is_loopback(host):  # the demo stays open on loopback; tokens, when sent, count
             os.environ.setdefault("JIAYI_AUTH_OPTIONAL", "1")
+        os.environ.setdefault("JIAYI_CONSOLE_DEV_LOGIN", "1")  # the console's sign-in page of the demo's people
+    os.environ.setdefault("JIAYI_CONSOLE_SECRET_KEY", secrets.token_hex(32))  # one session key for every worker
     try:
         mode = development.startup_line(host, os.environ.get("JIAYI_AUTH_JWKS"), os.environ.get("JIAYI_AUTH"),
                                         _flag(os.environ.get("JIAYI_AUTH_OPTIONAL")))
@@ -68,7 +72,7 @@ def serve(host: str, port: int, database: str, demo: bool, residents: int, worke
     click.echo(mode)
     prepare_database(database, demo=demo, residents=residents)
     click.echo(f"Jiayi FHIR R4 server on http://{host}:{port}/fhir (database {_redact(database)}, "
-               f"{workers} worker(s))")
+               f"{workers} worker(s)); web console on http://{host}:{port}/console")
     run(host, port, database, workers=workers, threads=threads)
 
 

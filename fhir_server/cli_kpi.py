@@ -22,7 +22,7 @@ from fhir_server.config import DEFAULT_DATABASE
 def kpi(database: str, period_start, period_end, measures: tuple[str, ...], resident_population: int | None,
         as_json: bool) -> None:
     from fhir_server.app import create_app
-    from fhir_server.familydoctor.measures import BY_ID, MEASURES, DistrictSnapshot, Period, evaluate
+    from fhir_server.familydoctor.measures import BY_ID, MEASURES, Period, evaluate, index_snapshot
 
     unknown = [m for m in measures if m not in BY_ID]
     if unknown:
@@ -35,7 +35,7 @@ def kpi(database: str, period_start, period_end, measures: tuple[str, ...], resi
     app = create_app({"DATABASE_URL": database})
     try:
         with app.extensions["jiayi.repository"].unit_of_work() as uow:
-            snapshot = DistrictSnapshot.load(uow)
+            snapshot = index_snapshot(uow)
             reports = [(row, evaluate(uow, row, period, resident_population=resident_population,
                                       snapshot=snapshot)) for row in rows]
     finally:

@@ -45,6 +45,18 @@ class Settings:
     export_lease: float = 60.0  # seconds without a checkpoint after which another worker takes a job over
     export_pause: float = 0.0  # seconds between pages: lets a busy small server's requests go first
     background_thread: bool = True  # JIAYI_BACKGROUND_THREAD: `jiayi serve` runs the background jobs itself
+    # subscriptions (issue 20): "on" = `jiayi serve` runs the delivery worker in each process
+    subscription_delivery: str = "on"
+    subscription_retry_hours: float = 24.0  # failed notifications are retried this long, then status error
+    subscription_timeout: float = 10.0  # seconds a subscriber's endpoint has to answer a POST
+    subscription_poll_seconds: float = 1.0  # the worker's look for due retries and other processes' writes
+    # the web console (/console): an OpenID Connect client of the identity provider above
+    console_client_id: str = "jiayi-console"  # JIAYI_CONSOLE_CLIENT_ID: its client id at the provider
+    console_client_secret: str | None = None  # JIAYI_CONSOLE_CLIENT_SECRET: when registered confidential
+    console_scope: str = "openid fhirUser user/*.cruds"  # JIAYI_CONSOLE_SCOPE: the scopes it asks for
+    console_secret_key: str | None = None  # JIAYI_CONSOLE_SECRET_KEY: signs its session cookie (all workers)
+    # JIAYI_CONSOLE_DEV_LOGIN (set by `jiayi serve --demo` only): the development issuer's sign-in page
+    console_dev_login: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

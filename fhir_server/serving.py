@@ -100,7 +100,18 @@ class _Gunicorn(BaseApplication):
             background = Background(app.extensions["jiayi.database"], settings).start()
             atexit.register(background.stop)  # a worker that exits hands its jobs back at their checkpoints
             app.extensions["jiayi.background"] = background
+        start_background(app, "http://{}/fhir".format(self.options["bind"]))
         return app
+
+
+def start_background(app, base_url: str) -> None:
+    """The work a serving process does besides requests: subscription delivery (unless
+    ``JIAYI_SUBSCRIPTION_DELIVERY=off``, e.g. when a separate worker runs it)."""
+    notifier = app.extensions.get("jiayi.subscriptions")
+    settings = app.config["JIAYI"]
+    if notifier is not None and settings.subscription_delivery == "on":
+        notifier.delivery.base_url = settings.base_url or base_url  # the fullUrl of Backport notifications
+        notifier.delivery.start()
 
 
 def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8) -> None:

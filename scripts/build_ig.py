@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import ig_snapshot
 from ig_examples import examples
 from ig_mappings import concept_maps
+from ig_tests import test_scripts
 
 from fhir_server.definitions.ig import bundle_of, concept_maps_in
 from fhir_server.familydoctor.measures.catalog import all_measures
@@ -398,6 +399,8 @@ def build(fhir_dir: Path) -> dict[Path, dict]:
         files[Path("profiles") / "examples" / f"{r['resourceType']}-{r['id']}.json"] = r
     ig = implementation_guide(out, ex)
     files[Path("profiles") / "ImplementationGuide-jiayi.json"] = ig
+    # the conformance kit's TestScripts and fixtures (profiles/tests/; not loaded by the server)
+    files.update(test_scripts(SRC / "tests", load("profiles.yaml"), ex))
     for cm in concept_maps(systems, fhir_dir):
         files[Path("mappings") / f"ConceptMap-{cm['id']}.json"] = cm
     return files
@@ -410,7 +413,8 @@ def dumps(resource: dict) -> str:
 def render(fhir_dir: Path, root: Path = ROOT) -> dict[Path, str]:
     """The generated files as text, plus the packaged bundle of everything under profiles/ and mappings/."""
     files = {path: dumps(res) for path, res in build(fhir_dir).items()}
-    resources = [json.loads(text) for _, text in sorted(files.items(), key=lambda kv: str(kv[0]))]
+    resources = [json.loads(text) for path, text in sorted(files.items(), key=lambda kv: str(kv[0]))
+                 if path.parts[:2] != ("profiles", "tests")]
     for p in sorted((root / "mappings").rglob("*.json")):  # ConceptMaps the adapters' authors add
         if p.relative_to(root) not in files:
             resources += concept_maps_in(json.loads(p.read_text(encoding="utf-8")))

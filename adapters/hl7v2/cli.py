@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from fhir_server.core import jsonio
+
 from ..cli_auth import Auth, auth_options
 
 DEFAULT_STATE = "jiayi-hl7.sqlite3"
@@ -123,7 +125,7 @@ def convert(file: str, target: str, lenient: bool) -> None:
         sys.exit(2)
     for problem in conv.warnings:
         click.echo(f"warning: {problem.describe()}", err=True)
-    click.echo(json.dumps(conv.bundle(), ensure_ascii=False, indent=2))
+    click.echo(jsonio.dumps(conv.bundle(), pretty=True).decode())
 
 
 @hl7.command(help="Run the outbound worker: referrals to configured hospitals as REF^I12, "

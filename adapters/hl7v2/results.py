@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import re
 
+from fhir_server.core.decimals import decimal_from_text
+
 from . import datatypes as dt
 from .conversion import _NUMBER, LOINC, MESSAGE_SID, Conversion, nte_text
 from .er7 import Segment
@@ -20,7 +22,7 @@ def _quantity(conv: Conversion, obx: Segment, number: str, comparator: str = "")
     number = number.strip()
     if not _NUMBER.match(number):
         return None
-    quantity: dict = {"value": float(number) if ("." in number or "e" in number.lower()) else int(number)}
+    quantity: dict = {"value": decimal_from_text(number) if ("." in number or "e" in number.lower()) else int(number)}
     if comparator in ("<", ">", "<=", ">="):
         quantity["comparator"] = comparator
     units = dt.first(obx, 6)
@@ -89,7 +91,7 @@ def _reference_range(obx: Segment) -> list[dict] | None:
     units = dt.first(obx, 6)
     if m:
         for key, number in (("low", m.group(1)), ("high", m.group(2))):
-            q: dict = {"value": float(number) if "." in number else int(number)}
+            q: dict = {"value": decimal_from_text(number) if "." in number else int(number)}
             if units is not None and units.c(1):
                 q["unit"] = units.c(1)
                 system = dt.code_system(units.c(3))

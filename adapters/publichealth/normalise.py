@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 import jsonschema
 
+from fhir_server.core.decimals import decimal_from_text
 from fhir_server.core.national_ids import canonical_id
 
 from . import messages, tables
@@ -78,7 +79,7 @@ def _number(text: str, integer: bool):
         if number != number.to_integral_value():
             raise ValueError(f"not a whole number: {text!r}")
         return int(number)
-    return int(number) if number == number.to_integral_value() and "." not in text else float(number)
+    return int(number) if number == number.to_integral_value() and "." not in text else decimal_from_text(text)
 
 
 def _code(fld: tables.Field, text: str, edition: str, original: dict) -> str:

@@ -63,3 +63,11 @@ def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key
+
+
+def verify(database_url: str, token: str, audience: str) -> dict:
+    """The claims of a token this issuer signed for ``audience`` (the demo sign-in's codes);
+    raises ``jwt.InvalidTokenError``."""
+    private_path, _ = key_files(database_url)
+    public = _private_key(private_path).public_key()
+    return jwt.decode(token, public, algorithms=["ES256"], issuer=ISSUER, audience=audience)

@@ -10,6 +10,8 @@ print differently become one; ``66.5`` stays a plain float.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any, Self
 
 
@@ -44,6 +46,24 @@ def exact_number(text: str) -> float:
     :class:`FhirDecimal` that keeps ``text``."""
     number = float(text)
     return number if repr(number) == text else FhirDecimal(text)
+
+
+# A JSON number literal, in ASCII digits (a decimal's text is written into JSON verbatim).
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+
+
+def decimal_from_text(text: str) -> float:
+    """A decimal read from outside JSON (a CSV cell, an HL7 v2 NM field) with its precision:
+    ``"1.50"`` stays ``1.50``, ``"+.5"`` becomes ``0.5``, ``"０.５０"`` becomes ``0.50``.
+    Raises ValueError when ``text`` is not a finite number."""
+    text = text.strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"not a number: {text!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {text!r}")
+    return exact_number(text if _JSON_NUMBER.fullmatch(text) else format(number, "f"))
 
 
 def decimal_text(value: float) -> str:

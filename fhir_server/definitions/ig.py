@@ -52,7 +52,8 @@ def _from_checkout() -> list[dict] | None:
     profiles, mappings = ROOT / "profiles", ROOT / "mappings"
     if not (profiles / "ImplementationGuide-jiayi.json").exists():
         return None
-    found = [_read(p) for p in sorted(profiles.rglob("*.json")) if "src" not in p.relative_to(profiles).parts]
+    found = [_read(p) for p in sorted(profiles.rglob("*.json"))  # tests/: the conformance kit's TestScripts
+             if not {"src", "tests"} & set(p.relative_to(profiles).parts)]
     for path in sorted(mappings.rglob("*.json")):
         found += concept_maps_in(_read(path))
     return [r for r in found if isinstance(r, dict)]

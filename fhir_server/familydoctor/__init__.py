@@ -29,7 +29,8 @@ def install(hooks: Hooks) -> None:
 
 def checks() -> list[WriteHook]:
     """Refuse a write (409/422) or amend the resource before it is stored."""
-    return [contract_rules.check_contract_write, contract_rules.check_team_write, referrals.check_referral,
+    return [contract_rules.check_contract_write, contract_rules.count_team_contracts, contract_rules.check_team_write,
+            referrals.check_referral,
             referral_task.check_task, referrals.check_task_outputs, slots.check_appointment]
 
 

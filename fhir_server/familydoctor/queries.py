@@ -54,6 +54,21 @@ def find(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]], count: in
     return known[1].thaw()  # type: ignore[attr-defined]  # a copy: a rule may change what it found before writing it
 
 
+def referring(uow: UnitOfWork, res_type: str, param: str, target: str) -> list[dict]:
+    """The current resources of ``res_type`` whose reference parameter ``param`` points at
+    ``target`` (``Type/id``): a rule's point lookup, one prepared indexed query instead of a
+    search built per call; the rule filters the few found (status, dates) itself.
+    Remembered like :func:`find`."""
+    key = ("referring", res_type, param, target)
+    generation = uow.generations.get(res_type, 0)
+    known = uow.memo.get(key)
+    if known is None or known[0] != generation:
+        found = [s.content for s in uow.referring(res_type, param, target) if s.content is not None]
+        known = (generation, jsonio.freeze(found))
+        uow.memo[key] = known
+    return known[1].thaw()  # type: ignore[attr-defined]
+
+
 def _pages(uow: UnitOfWork, res_type: str, items: list[tuple[str, str]], count: int | None) -> Iterator[dict]:
     request = search.parse_search(res_type, [*items, ("_count", str(count or PAGE)), ("_total", "none")],
                                   strict=True, registry=uow.search_params())
@@ -110,7 +125,8 @@ def contract_in_force(uow: UnitOfWork, patient: tuple[str, str], on: date,
     Contracts, e.g. ``basedOn``) first, else a search by subject."""
     candidates: list[dict | None] = [resolve(uow, h) for h in hints if (el.ref_key(h) or ("",))[0] == "Contract"]
     if not any(candidates):
-        candidates = [*find(uow, "Contract", [("subject", f"{patient[0]}/{patient[1]}"), ("status", "executed")])]
+        candidates = [c for c in referring(uow, "Contract", "subject", f"{patient[0]}/{patient[1]}")
+                      if c.get("status") == "executed"]
     for contract in candidates:
         if contract and _covers(contract, patient, on):
             return contract

@@ -2,8 +2,9 @@
 touches a Patient compartment, refusals included.
 
 A write's AuditEvent is stored in the write's own transaction (no change without its record);
-the AuditEvents of reads and refusals are queued and stored together, in one transaction per
-``batch_size`` events or per ``max_age`` seconds (and at exit), so auditing costs reads little.
+the AuditEvents of reads and refusals are queued and stored together by a background thread,
+in one transaction per ``BATCH_SIZE`` events or ``MAX_AGE`` seconds (and at exit), so auditing
+costs reads little.
 The content is :mod:`fhir_server.auth.audit`'s; this module decides when and what was touched.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from fhir_server.auth.audit import Audited, audit_event, patients_in
+from fhir_server.auth.audit import Audited, audit_event, patients_in, search_nodes
 from fhir_server.auth.principal import Principal
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import Repository, UnitOfWork
@@ -25,6 +27,9 @@ from fhir_server.search.registry import compartment_params
 
 log = logging.getLogger("jiayi.audit")
 MAX_ENTITIES = 100  # a search page or a Bundle names at most this many resources in one AuditEvent
+BATCH_SIZE = 200  # queued AuditEvents stored in one transaction
+MAX_AGE = 1.0  # seconds: a queued AuditEvent is stored at most this long (plus one flush) after its request
+MAX_QUEUED = 50_000  # kept in memory while the database refuses them; beyond that the oldest are dropped
 _INTERACTIONS = {
     ("instance", "GET"): "read", ("vread", "GET"): "vread", ("type", "GET"): "search-type",
     ("search", "POST"): "search-type", ("compartment", "GET"): "search-type", ("system", "GET"): "search-system",
@@ -40,12 +45,22 @@ def touches_patients(res_types: set[str]) -> bool:
 
 
 class AuditTrail:
-    def __init__(self, repo: Repository, batch_size: int = 200, max_age: float = 2.0,
+    """Stores the AuditEvents: a write's in the write's transaction, the others (reads,
+    searches, refusals) queued and written together by a background thread of the process at
+    most ``max_age`` seconds after the first of a batch was queued (sooner once ``batch_size``
+    are waiting), and at exit.  Either way through the repository's path for server-built
+    records (no validation, no write hooks, index rows picked out of the event directly): see
+    docs/decisions.md, "Audit storage"."""
+
+    def __init__(self, repo: Repository, batch_size: int = BATCH_SIZE, max_age: float = MAX_AGE,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.repo, self.batch_size, self.max_age, self.now = repo, batch_size, max_age, now
         self._queue: list[dict] = []
         self._oldest = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._flusher: threading.Thread | None = None
+        self._flusher_pid = 0
+        self._closed = False
         atexit.register(self._flush_at_exit)
 
     def record(self, uow: UnitOfWork | None, principal: Principal, audited: Audited | None) -> None:
@@ -54,26 +69,74 @@ class AuditTrail:
             return
         event = audit_event(principal, audited, self.now())
         if uow is not None:
-            uow.save("POST", "AuditEvent", uow.new_id(), event, None)
+            uow.store_server_records("AuditEvent", [(event, search_nodes(event))])
             return
         with self._lock:
             if not self._queue:
                 self._oldest = time.monotonic()
             self._queue.append(event)
+            if not self._closed:
+                self._wake_flusher()
+        if self._closed:
+            self.flush()
 
-    def due(self) -> bool:
-        return bool(self._queue) and (len(self._queue) >= self.batch_size
-                                      or time.monotonic() - self._oldest >= self.max_age)
+    def _wake_flusher(self) -> None:
+        """(Holding the lock.)  Start the background writer, or tell it a batch is full."""
+        if self._flusher is None or self._flusher_pid != os.getpid():  # none yet, or a forked worker
+            self._flusher = threading.Thread(target=self._flush_when_due, name="jiayi-audit", daemon=True)
+            self._flusher_pid = os.getpid()
+            self._flusher.start()
+        elif len(self._queue) >= self.batch_size:
+            self._lock.notify()
+
+    def pending(self) -> int:
+        return len(self._queue)
 
     def flush(self) -> int:
+        """Store what is queued now (one transaction); the number stored."""
         with self._lock:
             events, self._queue = self._queue, []
         if events:
-            with self.repo.unit_of_work(write=True) as uow:
-                for event in events:
-                    uow.save("POST", "AuditEvent", uow.new_id(), event, None)
+            try:
+                with self.repo.unit_of_work(write=True) as uow:
+                    uow.store_server_records("AuditEvent", [(e, search_nodes(e)) for e in events])
+            except Exception:
+                self._requeue(events)
+                raise
         return len(events)
 
+    def _flush_when_due(self) -> None:
+        """The background writer: waits until the batch is due, stores it, and ends when the
+        queue is empty (the next queued event starts it again)."""
+        while True:
+            with self._lock:
+                while self._queue and len(self._queue) < self.batch_size:
+                    left = self._oldest + self.max_age - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._lock.wait(left)
+                if not self._queue:
+                    self._flusher = None
+                    return
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the database refused: keep the events, try again later
+                log.exception("storing %d AuditEvents failed; retrying in %.1f s", self.pending(), self.max_age)
+                time.sleep(self.max_age)
+
+    def _requeue(self, events: list[dict]) -> None:
+        with self._lock:
+            kept = (events + self._queue)[-MAX_QUEUED:]
+            lost = len(events) + len(self._queue) - len(kept)
+            if lost:
+                log.error("%d AuditEvents dropped: the database has refused them for too long", lost)
+            self._queue = kept
+            self._oldest = time.monotonic()
+
+    def close(self) -> None:
+        """Store what is queued (the database is about to be closed); later events are stored at once."""
+        self._closed = True
+        self._flush_at_exit()
 
     def _flush_at_exit(self) -> None:
         pending = len(self._queue)

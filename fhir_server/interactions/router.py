@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from fhir_server.auth import acting
 from fhir_server.auth.audit import Audited
 from fhir_server.core.errors import BadRequest, FHIRError, MethodNotAllowed, NotFound
 from fhir_server.core.references import is_valid_id
@@ -96,11 +97,8 @@ class Router:
 
     def handle(self, request: FhirRequest) -> FhirResponse:
         """Run ``request`` in its own unit of work (a batch opens one per entry)."""
-        try:
+        with acting.acting_as(request.principal):  # write rules that remember the writer
             return self._handle(request)
-        finally:
-            if self.audit is not None and self.audit.due():
-                self.audit.flush()
 
     def _handle(self, request: FhirRequest) -> FhirResponse:
         route = parse_path(request.path)

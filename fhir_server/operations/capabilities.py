@@ -1,10 +1,12 @@
 """The CapabilityStatement at ``/metadata`` (R4 http §capabilities), generated from what is
-registered: resource types from the definitions, search parameters from the search registry,
-operations from the operation registry."""
+registered: resource types from the definitions, search parameters from the search registry in
+force (the standard and IG ones, and the SearchParameters stored in this server), operations from
+the operation registry."""
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 from fhir_server import __version__
 from fhir_server.definitions import ig
@@ -12,6 +14,7 @@ from fhir_server.definitions.structures import structures
 from fhir_server.operations.registry import OperationRegistry
 from fhir_server.search import registry as search_registry
 from fhir_server.search.docs import param_documentation
+from fhir_server.search.registry import ParamRegistry, SearchParam
 
 INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
                 "search-type"]
@@ -19,7 +22,9 @@ FORMATS = ["application/fhir+json", "application/fhir+xml", "json", "xml"]
 
 
 def capability_statement(base_url: str, operations: OperationRegistry, published: str,
-                         security: dict | None = None) -> dict:
+                         security: dict | None = None, search_params: ParamRegistry | None = None) -> dict:
+    """``search_params``: the registry in force (``uow.search_params()``); the base one without."""
+    params = search_params or search_registry.base_registry()
     statement = {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -34,7 +39,7 @@ def capability_statement(base_url: str, operations: OperationRegistry, published
         "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml"],
         "rest": [{
             "mode": "server",
-            "resource": [_resource(t, operations) for t in structures().resource_types],
+            "resource": [_resource(t, operations, params) for t in structures().resource_types],
             "interaction": [{"code": c} for c in ("transaction", "batch", "search-system", "history-system")],
             "operation": [_operation(op) for op in operations.all() if op.system],
         }],
@@ -44,7 +49,7 @@ def capability_statement(base_url: str, operations: OperationRegistry, published
     return statement
 
 
-def _resource(res_type: str, operations: OperationRegistry) -> dict:
+def _resource(res_type: str, operations: OperationRegistry, params: ParamRegistry) -> dict:
     entry = {
         "type": res_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{res_type}",
@@ -58,7 +63,7 @@ def _resource(res_type: str, operations: OperationRegistry) -> dict:
         "conditionalUpdate": True,
         "conditionalDelete": "single",
         "referencePolicy": ["literal", "logical"],
-        "searchParam": _search_params(res_type),
+        "searchParam": _search_params(params, res_type),
     }
     ops = [_operation(op) for op in operations.all() if (op.type_level or op.instance)
            and (op.resource_types is None or res_type in op.resource_types)]
@@ -72,17 +77,22 @@ def _supported_profiles(res_type: str) -> dict:
     return {"supportedProfile": profiles} if profiles else {}
 
 
-@cache
-def _search_params_cached(res_type: str) -> tuple:
-    """The standard parameters plus the IG's custom ones (part of the base registry)."""
-    params = search_registry.base_registry().for_type(res_type)
-    return tuple(sorted(((p.code, p.url, p.type, param_documentation(res_type, p.code)) for p in params.values()),
-                        key=lambda p: p[0]))
+# per registry (a registry object stays the same while the stored SearchParameters do not change)
+_DESCRIBED: WeakKeyDictionary[ParamRegistry, dict[str, list[dict]]] = WeakKeyDictionary()
 
 
-def _search_params(res_type: str) -> list[dict]:
-    return [{"name": code, "definition": url, "type": kind, **({"documentation": doc} if doc else {})}
-            for code, url, kind, doc in _search_params_cached(res_type)]
+def _search_params(registry: ParamRegistry, res_type: str) -> list[dict]:
+    described = _DESCRIBED.setdefault(registry, {})
+    if res_type not in described:
+        described[res_type] = [
+            _search_param(res_type, p) for p in sorted(registry.for_type(res_type).values(), key=lambda p: p.code)]
+    return [dict(p) for p in described[res_type]]
+
+
+@lru_cache(maxsize=8192)
+def _search_param(res_type: str, param: SearchParam) -> dict:
+    doc = param_documentation(res_type, param.code)
+    return {"name": param.code, "definition": param.url, "type": param.type, **({"documentation": doc} if doc else {})}
 
 
 def _operation(op) -> dict:

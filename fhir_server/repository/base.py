@@ -244,6 +244,15 @@ class UnitOfWorkBase:
         target = previous.res_id if previous is not None else res_id or self.new_id()
         return self._save(method, res_type, target, content, previous, validated=True)
 
+    def store_server_records(self, res_type: str, records: Iterable[tuple[dict, dict[str, list]]]) -> list[str]:
+        """Store resources the server builds itself and nobody changes (its AuditEvents) as new
+        resources, in this unit of work: each ``(resource, nodes)`` with ``nodes`` its search
+        parameters' values (code → ``(value, FHIR type)`` nodes) as its builder picked them out.
+        Not the client write path: no validation and no write hooks (the builder's content is
+        trusted), index rows from ``nodes`` and no full-text rows.  Returns the new ids."""
+        return [self._save("POST", res_type, self.new_id(), resource, None, validated=True).res_id
+                for resource, _nodes in records]
+
     def wrote(self, res_type: str) -> None:
         """A resource of ``res_type`` was written: what was looked up about that type is stale."""
         self.written += 1
@@ -312,6 +321,10 @@ class UnitOfWork(Protocol):
 
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource: ...
 
+    def store_server_records(self, res_type: str, records: Iterable[tuple[dict, dict[str, list]]]) -> list[str]:
+        """New resources the server built itself (AuditEvents): no validation, no hooks, index
+        rows from the given nodes, no full-text rows; the new ids."""
+
     def search(self, request, page: str | None = None): ...
 
     def search_params(self):
@@ -331,6 +344,19 @@ class UnitOfWork(Protocol):
 
     def lock(self, key: str) -> None:
         """Serialise, until commit, every unit of work that locks the same key."""
+
+    def referring(self, res_type: str, param: str, target: str) -> list[StoredResource]:
+        """Current resources of ``res_type`` whose reference search parameter ``param`` points
+        at ``target`` (``Type/id``), oldest first (a search's default order): a rule's point
+        lookup, one indexed query."""
+
+    def counted(self, scope: str, since: str = "") -> int:
+        """The sum of the counters of ``scope`` whose bucket sorts at or after ``since``
+        (maintained state a rule reads instead of counting resources; see ``add_count``)."""
+
+    def add_count(self, scope: str, bucket: str, delta: int) -> None:
+        """Move the counter (``scope``, ``bucket``) by ``delta``, in this unit of work's
+        transaction (the caller holds the lock that serialises the rule reading it)."""
 
     def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
         """Hint that ``get`` will be called for these (type, id) keys."""

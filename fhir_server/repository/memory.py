@@ -33,6 +33,7 @@ class MemoryStore:
         self.versions: list[StoredResource] = []  # append-only, in write order
         self.lock = threading.RLock()
         self.search_registries: object = None  # search.memory.Registries, made by the first search
+        self.counters: dict[tuple[str, str], int] = {}  # (scope, bucket) -> value (rule_counter)
 
 
 class MemoryUnitOfWork(UnitOfWorkBase):
@@ -41,9 +42,27 @@ class MemoryUnitOfWork(UnitOfWorkBase):
         self._store = store
         self.pending: dict[Key, StoredResource] = {}
         self.pending_versions: list[StoredResource] = []
+        self.pending_counts: dict[tuple[str, str], int] = {}
 
     def lock(self, key: str) -> None:
         """Units of work are serialised by the store's lock already."""
+
+    def referring(self, res_type: str, param: str, target: str) -> list[StoredResource]:
+        from fhir_server import search
+
+        request = search.parse_search(res_type, [(param, target), ("_count", "1000"), ("_total", "none")],
+                                      strict=True, registry=self.search_params())
+        found = [self.get(m.res_type, m.res_id) for m in self.search(request).matches]
+        return sorted((s for s in found if s is not None), key=lambda s: (s.last_updated, s.res_id))
+
+    def counted(self, scope: str, since: str = "") -> int:
+        merged = dict(self._store.counters)
+        for key, delta in self.pending_counts.items():
+            merged[key] = merged.get(key, 0) + delta
+        return sum(v for (s, b), v in merged.items() if s == scope and b >= since)
+
+    def add_count(self, scope: str, bucket: str, delta: int) -> None:
+        self.pending_counts[(scope, bucket)] = self.pending_counts.get((scope, bucket), 0) + delta
 
     def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
         key = (res_type, res_id)
@@ -169,6 +188,8 @@ class MemoryRepository:
             uow.run_before_commit()
             self.store.current.update(uow.pending)
             self.store.versions.extend(uow.pending_versions)
+            for key, delta in uow.pending_counts.items():
+                self.store.counters[key] = self.store.counters.get(key, 0) + delta
         uow.run_after_commit()
 
     def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int:

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, exists, func, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -29,7 +31,8 @@ from fhir_server.repository.base import (
 from fhir_server.search.registry import ParamRegistry
 from fhir_server.storage import faults
 from fhir_server.storage.db import Database
-from fhir_server.storage.models import ResourceRow, ResourceVersionRow
+from fhir_server.storage.index_tables import ReferenceIndex
+from fhir_server.storage.models import CounterRow, ResourceRow, ResourceVersionRow
 
 # Writes and reads by key are the hot path of every interaction: built once, executed on the
 # session's connection (Core, compiled-statement cache) rather than through the ORM.
@@ -45,6 +48,26 @@ _INSERT_VERSION = insert(ResourceVersionRow)
 _PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated,
                    ResourceRow.deleted, ResourceRow.content).order_by(ResourceRow.res_type, ResourceRow.res_id)
 PREFETCH_CHUNK = 400
+# a rule's lookup "the resources of type t whose reference parameter p points at tt/ti": one
+# statement, compiled once, on the index (res_type, param, target_id, target_type)
+_REFERRING = select(ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted,
+                    ResourceRow.content).where(
+    ResourceRow.res_type == bindparam("t"), ResourceRow.deleted.is_(False),
+    ResourceRow.res_id.in_(select(ReferenceIndex.res_id).where(
+        ReferenceIndex.res_type == bindparam("t"), ReferenceIndex.param == bindparam("p"),
+        ReferenceIndex.target_id == bindparam("ti"), ReferenceIndex.target_type == bindparam("tt")))
+).order_by(ResourceRow.last_updated, ResourceRow.res_id)  # a search's default order
+_COUNTED = select(func.coalesce(func.sum(CounterRow.value), 0)).where(
+    CounterRow.scope == bindparam("s"), CounterRow.bucket >= bindparam("b"))
+
+
+def _add_count(dialect_insert):
+    statement = dialect_insert(CounterRow)
+    return statement.on_conflict_do_update(index_elements=[CounterRow.scope, CounterRow.bucket],
+                                           set_={"value": CounterRow.value + statement.excluded.value})
+
+
+_ADD_COUNT = {"postgresql": _add_count(postgresql_insert), "sqlite": _add_count(sqlite_insert)}
 RETRY_AFTER_SECONDS = 30  # a read-only or full database: a person has to act, so not at once
 
 
@@ -109,6 +132,24 @@ class SqlUnitOfWork(UnitOfWorkBase):
         if self._postgres:
             self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
+    def referring(self, res_type: str, param: str, target: str) -> list[StoredResource]:
+        """Current resources of ``res_type`` whose reference parameter ``param`` points at
+        ``target`` (``Type/id``), this transaction's own writes included, oldest first: one
+        indexed query."""
+        target_type, _, target_id = target.partition("/")
+        self.flush()
+        rows = self.session.connection().execute(
+            _REFERRING, {"t": res_type, "p": param, "tt": target_type, "ti": target_id})
+        return [StoredResource(res_type, *row) for row in rows]
+
+    def counted(self, scope: str, since: str = "") -> int:
+        return int(self.session.connection().execute(_COUNTED, {"s": scope, "b": since}).scalar_one())
+
+    def add_count(self, scope: str, bucket: str, delta: int) -> None:
+        """One upsert (``INSERT … ON CONFLICT DO UPDATE``): atomic on its row on PostgreSQL."""
+        statement = _ADD_COUNT["postgresql" if self._postgres else "sqlite"]
+        self.session.connection().execute(statement, {"scope": scope, "bucket": bucket, "value": delta})
+
     def get(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
         key = (res_type, res_id)
         pending = self._pending_current.get(key)
@@ -142,6 +183,22 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.wrote(res_type)
         self.derive(event)
         return StoredResource(res_type, res_id, version, when, False, content, method)
+
+    def store_server_records(self, res_type: str, records: Iterable[tuple[dict, dict[str, list]]]) -> list[str]:
+        """First versions buffered like any insert (one executemany per table at flush), their
+        index rows from the builder's nodes; no validation, hooks or full-text rows."""
+        when = next_timestamp(self._clock, None)
+        ids = []
+        for resource, nodes in records:
+            res_id = self.new_id()
+            content = stamp_meta(resource, res_id, 1, when)
+            self._pending_current[(res_type, res_id)] = {"res_type": res_type, "res_id": res_id, "version": 1,
+                                                         "last_updated": when, "deleted": False, "content": content}
+            self._append_version(res_type, res_id, 1, when, "POST", False, content)
+            search.index_server_record(self.session, res_type, res_id, content, nodes, self._pending_index)
+            self.wrote(res_type)
+            ids.append(res_id)
+        return ids
 
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource:
         event = WriteEvent("DELETE", res_type, res_id, None, previous)
@@ -192,6 +249,13 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.flush()
         self.session.flush()
         return search.execute_search(self.session, request, page)
+
+    def index_session(self) -> Session:
+        """The session, with this unit of work's writes flushed: for reads straight from the
+        index tables (``$everything``, the KPI measures) that the search engine does not express."""
+        self.flush()
+        self.session.flush()
+        return self.session
 
     def search_params(self) -> ParamRegistry:
         """The search parameters in force for this database, its active SearchParameters

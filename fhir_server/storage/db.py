@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
@@ -163,6 +163,7 @@ class Database:
         self._readers = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         writer = self.engine.execution_options(jiayi_write=True)
         self._writers = sessionmaker(writer, expire_on_commit=False, autoflush=False)
+        self.closing: list[Callable[[], None]] = []  # run by dispose() first (what is queued gets written)
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
@@ -190,4 +191,6 @@ class Database:
                 conn.commit()
 
     def dispose(self) -> None:
+        for close in self.closing:
+            close()
         self.engine.dispose()

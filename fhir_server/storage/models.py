@@ -62,3 +62,15 @@ class ResourceVersionRow(Base):
         Index("ix_resource_version_updated", "last_updated"),
         Index("ix_resource_version_type_updated", "res_type", "last_updated"),
     )
+
+
+class CounterRow(Base):
+    """Maintained state a write rule reads instead of counting resources on every write: a
+    number per (``scope``, ``bucket``), changed by the writes that move it, in their own
+    transaction (e.g. a team's executed contracts per month their term ends)."""
+
+    __tablename__ = "rule_counter"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -2,7 +2,7 @@
 
 import contextlib
 
-from fhir_server.storage import export_jobs, models  # noqa: F401  (registers the tables)
+from fhir_server.storage import export_jobs, models, subscription_tables  # noqa: F401  (register the tables)
 from fhir_server.storage.models import Base
 
 # search index tables, owned by the search layer's storage module (absent only while it does not exist)

@@ -14,6 +14,9 @@ What fhirpathpy cannot evaluate is skipped knowingly, never turned into a false 
 - invariants in :data:`KNOWN_GAPS`, which fhirpathpy gets wrong on valid data;
 - an evaluation that raises (a fhirpathpy gap on an unusual shape) counts as "not evaluated".
 
+An expression that contradicts its own human text in R4 is evaluated as corrected by HL7
+(:data:`CORRECTED`: que-12).
+
 The expression is evaluated by :mod:`fhir_server.core.fhirpath` (fhirpathpy with date/time
 comparisons as instants, type names at the root, ``hasValue()``).  ``ele-1``, ``ext-1`` and
 ``ref-1`` hold on every element / extension / Reference, so they are checked natively (same
@@ -37,6 +40,11 @@ NATIVE = frozenset({"ele-1", "ext-1", "ref-1", "bdl-7"})  # bdl-7: validation/bu
 KNOWN_GAPS = {
     "que-7": "'answer is Boolean' is false on a FHIR boolean in fhirpathpy (only 'is boolean' works)",
 }
+# invariants whose R4 expression contradicts its own human text, as published in the technical
+# correction (R4B/R5): que-12 says "more than one enableWhen" but counts "> 2"
+CORRECTED = {
+    "que-12": "enableWhen.count() > 1 implies enableBehavior.exists()",
+}
 _UNSUPPORTED_RE = re.compile(r"\b(" + "|".join(UNSUPPORTED) + r")\s*\(")
 
 
@@ -56,7 +64,13 @@ class Invariant:
 def base_invariants() -> dict[str, tuple[Invariant, ...]]:
     """R4 invariants by element path or type name (``Patient.contact``, ``Period``, ``DomainResource``)."""
     data = json.loads((DATA / "r4-invariants.json").read_text(encoding="utf-8"))["invariants"]
-    return {path: tuple(Invariant(*row) for row in rows) for path, rows in data.items()}
+    return {path: tuple(_corrected(Invariant(*row)) for row in rows) for path, rows in data.items()}
+
+
+def _corrected(invariant: Invariant) -> Invariant:
+    expression = CORRECTED.get(invariant.key)
+    return invariant if expression is None else Invariant(invariant.key, invariant.severity, expression,
+                                                          invariant.human)
 
 
 @cache

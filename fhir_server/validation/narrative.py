@@ -15,13 +15,17 @@ reads) and checked:
   ``<frame>``, ``<form>`` and its controls, ``<base>``, ``<meta>``, ``<link>``, ``<object>``,
   ``<embed>``, ``<applet>``, ``<style>``; event-handler attributes (``on*``); ``javascript:``,
   ``vbscript:`` and ``data:text/html`` URLs.  This is the stored-XSS guard: narratives are
-  served verbatim to clients that render them.
+  served verbatim to clients that render them;
+- a link (``<a href>``) has a scheme a reader can follow (http, https, ftp, mailto, tel) or
+  none (relative, ``#fragment``): ``urn:uuid:…`` names a resource, it is not a link (the
+  reference validator refuses it; fhir-test-cases ``message``).
 
 Each issue names its location (``Patient.text.div``) and, in the message, the element.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 
 from lxml import etree
@@ -31,6 +35,7 @@ from fhir_server.core.errors import Issue
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 _XHTML = "{" + XHTML_NS + "}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 
 ELEMENTS = frozenset({
     "p", "br", "div", "h1", "h2", "h3", "h4", "h5", "h6", "a", "span", "b", "em", "i", "strong", "small",
@@ -72,6 +77,9 @@ ATTRIBUTES: dict[str, frozenset[str]] = {
     "caption": frozenset({"align"}),
 }
 URL_ATTRIBUTES = frozenset({"href", "src", "cite", "longdesc", "usemap"})
+# the schemes a reader can follow from a narrative link (a relative or #fragment link has none)
+HYPERLINK_SCHEMES = frozenset({"http", "https", "ftp", "mailto", "tel"})
+_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.\-]*):")
 _ACTIVE_SCHEMES = ("javascript:", "vbscript:", "data:text/html", "data:image/svg")
 MAX_ISSUES = 20
 
@@ -133,11 +141,19 @@ def _element_issues(elem: etree._Element, where: str) -> list[Issue]:
     for key, value in elem.attrib.items():
         attr = "xml:lang" if key == _XML_LANG else key
         lowered = attr.lower()
-        if lowered.startswith("on"):
+        if key == _XML_SPACE:
+            if value != "preserve":  # XHTML fixes xml:space to "preserve" (legal, if discouraged)
+                issues.append(Issue("invariant", f"Constraint txt-1 failed: xml:space on <{name}> can only be "
+                                    f"'preserve', not '{value}'", expression=(where,)))
+        elif lowered.startswith("on"):
             issues.append(Issue("security", f"Event handler attribute {attr} on <{name}> is not allowed in a "
                                 "narrative", expression=(where,)))
         elif _active_url(value) and (lowered in URL_ATTRIBUTES or lowered == "style"):
             issues.append(Issue("security", f"Active URL in {attr} of <{name}> is not allowed in a narrative",
+                                expression=(where,)))
+        elif lowered == "href" and _unfollowable(value):
+            issues.append(Issue("invariant", f"The link '{value[:80]}' of <{name}> has a scheme a reader cannot "
+                                f"follow (allowed: {', '.join(sorted(HYPERLINK_SCHEMES))}, or a relative link)",
                                 expression=(where,)))
         elif lowered == "style" and _active_style(value):
             issues.append(Issue("security", f"Active content in the style of <{name}> is not allowed in a "
@@ -152,6 +168,11 @@ def _active_url(value: str) -> bool:
     """``javascript:`` and friends, also when hidden by case, whitespace or control characters."""
     compact = "".join(ch for ch in value if ch > " " and ch != "\x7f").lower()
     return any(scheme in compact for scheme in _ACTIVE_SCHEMES)
+
+
+def _unfollowable(value: str) -> bool:
+    found = _SCHEME.match(value)
+    return found is not None and found.group(1).lower() not in HYPERLINK_SCHEMES
 
 
 def _active_style(value: str) -> bool:

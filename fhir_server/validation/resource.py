@@ -48,11 +48,11 @@ def _validate(resource: object, expected_type: str | None, where: str | None) ->
         return issues
     assert isinstance(resource, dict) and isinstance(resource_type, str)
     schema = schema_issues(resource, resource_type, base)
-    enums = {i.expression for i in schema if i.code == "code-invalid"}
+    seen = {(i.code, i.expression) for i in schema if i.code in ("code-invalid", "structure")}
     issues += schema
-    # a code the schema's enum already refused is not reported again by the walker's binding check
+    # a code the schema's enum already refused, or a null it already reported, is not reported again
     issues += [i for i in walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc))
-               if not (i.code == "code-invalid" and i.expression in enums)]
+               if (i.code, i.expression) not in seen]
     if resource_type == "Bundle":
         issues += bundle_issues(resource, base)
     issues += definitional_issues(resource, base)

@@ -7,9 +7,10 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
   ``Extension.url``); a primitive counts as present when only its ``_element`` is sent;
 - ``value``: primitive values (:mod:`.primitives`) and empty strings;
 - ``structure``: empty objects and arrays (ele-1 and the JSON rules: "never empty"),
-  ``null`` in an array without an ``_element`` partner, ``_element`` arrays whose length
+  ``null`` as a property's value, ``null`` in an array without an ``_element`` partner, ``_element`` arrays whose length
   differs from the value array;
-- ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`);
+- ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`), and a
+  Coding's code unknown to a complete code system the server holds (:mod:`.codes`);
 - ``invariant``: ele-1 on a primitive whose ``_element`` has only an id and no value;
 - ``invalid``: a Reference to a type the element does not allow (the R4 ``targetProfile`` of
   the element, derived into the element tree, and the IG's profiles on it), and an Attachment
@@ -31,6 +32,7 @@ from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
 from fhir_server.validation.bindings import check_binding, check_code
+from fhir_server.validation.codes import unknown_code
 from fhir_server.validation.narrative import narrative_issues
 from fhir_server.validation.primitives import check_primitive
 from fhir_server.validation.references import allowed_targets, reference_type
@@ -84,6 +86,10 @@ class Walker:
             if is_resource and key == "id":
                 type_code = "id"  # the R4 snapshot types Resource.id as System.String; json.html: an id
             loc = f"{where}.{key}"
+            if value is None:
+                self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with its "
+                         "_element partner; omit the property instead", loc)
+                continue
             if not element.is_array:
                 if not isinstance(value, list):
                     self.value(value, element, type_code, loc)
@@ -109,6 +115,7 @@ class Walker:
             message = check_primitive(type_code, value)
             if message:
                 self.add("value", message, where)
+
             elif type_code == "xhtml" and isinstance(value, str):
                 self.issues.extend(narrative_issues(value, where))
             elif type_code == "code" and element.binding and isinstance(value, str):
@@ -123,10 +130,18 @@ class Walker:
             self.reference_target(value, element, where)
         elif type_code == "Attachment" and "size" in value and isinstance(value.get("data"), str):
             self.attachment_size(value, where)
+
         if element.binding and type_code in BOUND_TYPES:
             message = check_binding(type_code, value, element.binding)
-            if message:
+            if message:  # it names the codes allowed: an unknown code of a coding in it is not said twice
+                inner = f"{where}.coding["
+                self.issues = [i for i in self.issues if not (i.code == "code-invalid" and i.expression
+                                                              and i.expression[0].startswith(inner))]
                 self.add("code-invalid", message, where)
+        if type_code == "Coding" and not (element.binding and check_binding(type_code, value, element.binding)):
+            message = unknown_code(value)
+            if message:
+                self.add("code-invalid", message, f"{where}.code")
 
     def reference_target(self, value: dict, element: ElementDef, where: str) -> None:
         """The referenced type (from ``reference`` or ``type``) is one the element allows."""

@@ -86,3 +86,19 @@ def test_a_transaction_searches_by_the_search_parameter_it_just_stored(two_apps)
     response = a.post("/fhir", json=bundle)
     assert response.status_code == 200, response.json
     assert response.json["entry"][2]["resource"]["total"] == 1
+
+
+def test_the_capability_statement_lists_the_search_parameters_stored_in_this_server(two_apps):
+    a, b = (app.test_client() for app in two_apps)
+    code = f"nick{uuid.uuid4().hex[:6]}"
+    _teach_nick(a, code)
+
+    def patient_params(client) -> dict:
+        statement = client.get("/fhir/metadata").json
+        patient = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Patient")
+        return {p["name"]: p for p in patient["searchParam"]}
+
+    listed = patient_params(a)
+    assert listed[code] == {"name": code, "definition": f"http://jiayi.test/SearchParameter/{code}", "type": "string"}
+    assert "identifier" in listed and "name" in listed  # the standard ones stay
+    assert code not in patient_params(b)

@@ -49,7 +49,7 @@ def _strata(snap: DistrictSnapshot, patient: str | None, contract: ContractView 
 
 
 def _active_patients(snap: DistrictSnapshot) -> Iterator[str]:
-    return (ref for ref, p in snap.patients.items() if p.get("active", True) and not p.get("deceasedBoolean"))
+    return snap.active_patients()
 
 
 def coverage(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:

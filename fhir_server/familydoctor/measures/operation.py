@@ -19,6 +19,7 @@ from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import UnitOfWork
 
 from .catalog import BY_URL, MeasureRow
+from .index_snapshot import index_snapshot
 from .indicators import INDICATORS
 from .report import measure_report
 from .snapshot import DistrictSnapshot, Period
@@ -49,7 +50,7 @@ def evaluate(uow: UnitOfWork, row: MeasureRow, period: Period, *, report_type: s
              subject: str | None = None, resident_population: int | None = None,
              snapshot: DistrictSnapshot | None = None) -> dict:
     """The MeasureReport of ``row`` over ``period`` (also used by ``jiayi kpi``)."""
-    snap = snapshot or DistrictSnapshot.load(uow)
+    snap = snapshot or index_snapshot(uow)
     members = INDICATORS[row.indicator](snap, period)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return measure_report(row, members, period, report_type=report_type, subject=subject,

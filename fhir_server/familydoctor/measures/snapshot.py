@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from fhir_server.core import elements as el
 from fhir_server.core import jiayi_names as jn
@@ -58,38 +59,75 @@ class ContractView:
                 and self.start <= period.end and (self.end is None or self.end >= period.start))
 
 
-@dataclass(slots=True)
 class DistrictSnapshot:
-    patients: dict[str, dict] = field(default_factory=dict)
-    contracts: list[ContractView] = field(default_factory=list)
-    teams: dict[str, dict] = field(default_factory=dict)
-    packages: dict[str, dict] = field(default_factory=dict)
-    encounters: list[dict] = field(default_factory=list)
-    referrals: list[dict] = field(default_factory=list)
-    tasks: list[dict] = field(default_factory=list)
-    responses: list[dict] = field(default_factory=list)
-    prescriptions: list[dict] = field(default_factory=list)
-    successors: dict[str, list[ContractView]] = field(default_factory=lambda: defaultdict(list))
-    _in_force_on: dict[dt.date, dict[str, ContractView]] = field(default_factory=dict)
+    """The district as the indicators read it.  Each part is read on first use (``uow.scan`` of
+    its types), so an indicator loads only what it asks about: coverage reads Patients and
+    Contracts, never Encounters."""
+
+    LOADERS = {"patients": "_load_patient", "contracts": "_load_contract", "successors": "_load_contract",
+               "teams": "_load_team", "packages": "_load_package", "encounters": "_load_encounter",
+               "referrals": "_load_referral", "tasks": "_load_task", "responses": "_load_response",
+               "prescriptions": "_load_prescription"}
+
+    def __init__(self, uow=None, **parts) -> None:
+        self._uow = uow
+        self._parts: dict[str, object] = dict(parts)
+        self._in_force_on: dict[dt.date, dict[str, ContractView]] = {}
 
     @classmethod
     def load(cls, uow) -> DistrictSnapshot:
-        snap = cls()
-        snap.patients = {f"Patient/{p['id']}": p for p in uow.scan("Patient")}
-        snap.teams = {f"CareTeam/{t['id']}": t for t in uow.scan("CareTeam")}
-        snap.packages = {f"PlanDefinition/{p['id']}": p for p in uow.scan("PlanDefinition")}
-        for contract in uow.scan("Contract"):
+        return cls(uow)
+
+    def _part(self, name: str):
+        if name not in self._parts:
+            getattr(self, self.LOADERS[name])()
+        return self._parts[name]
+
+    patients = property(lambda self: self._part("patients"))
+    contracts = property(lambda self: self._part("contracts"))
+    successors = property(lambda self: self._part("successors"))
+    teams = property(lambda self: self._part("teams"))
+    packages = property(lambda self: self._part("packages"))
+    encounters = property(lambda self: self._part("encounters"))
+    referrals = property(lambda self: self._part("referrals"))
+    tasks = property(lambda self: self._part("tasks"))
+    responses = property(lambda self: self._part("responses"))
+    prescriptions = property(lambda self: self._part("prescriptions"))
+
+    def _load_patient(self) -> None:
+        self._parts["patients"] = {f"Patient/{p['id']}": p for p in self._uow.scan("Patient")}
+
+    def _load_team(self) -> None:
+        self._parts["teams"] = {f"CareTeam/{t['id']}": t for t in self._uow.scan("CareTeam")}
+
+    def _load_package(self) -> None:
+        self._parts["packages"] = {f"PlanDefinition/{p['id']}": p for p in self._uow.scan("PlanDefinition")}
+
+    def _load_contract(self) -> None:
+        contracts: list[ContractView] = []
+        successors: dict[str, list[ContractView]] = defaultdict(list)
+        for contract in self._uow.scan("Contract"):
             if FAMILY_DOCTOR_CONTRACT[1] in el.codes_of(contract.get("type"), FAMILY_DOCTOR_CONTRACT[0]):
                 view = _contract_view(contract)
-                snap.contracts.append(view)
+                contracts.append(view)
                 if view.renews:
-                    snap.successors[view.renews].append(view)
-        snap.encounters = list(uow.scan("Encounter"))
-        snap.referrals = [sr for sr in uow.scan("ServiceRequest") if el.extensions(sr, n.DIRECTION)]
-        snap.tasks = list(uow.scan("Task"))
-        snap.responses = list(uow.scan("QuestionnaireResponse"))
-        snap.prescriptions = list(uow.scan("MedicationRequest"))
-        return snap
+                    successors[view.renews].append(view)
+        self._parts["contracts"], self._parts["successors"] = contracts, successors
+
+    def _load_encounter(self) -> None:
+        self._parts["encounters"] = list(self._uow.scan("Encounter"))
+
+    def _load_referral(self) -> None:
+        self._parts["referrals"] = [sr for sr in self._uow.scan("ServiceRequest") if el.extensions(sr, n.DIRECTION)]
+
+    def _load_task(self) -> None:
+        self._parts["tasks"] = list(self._uow.scan("Task"))
+
+    def _load_response(self) -> None:
+        self._parts["responses"] = list(self._uow.scan("QuestionnaireResponse"))
+
+    def _load_prescription(self) -> None:
+        self._parts["prescriptions"] = list(self._uow.scan("MedicationRequest"))
 
     # --- questions the indicators ask -------------------------------------------------
     def contract_in_force(self, patient: str, when: dt.date) -> ContractView | None:
@@ -104,6 +142,10 @@ class DistrictSnapshot:
                         found.setdefault(subject, contract)
             self._in_force_on[when] = found
         return self._in_force_on[when]
+
+    def active_patients(self) -> Iterator[str]:
+        """Residents counted by the coverage-like indicators: active (or unstated) and not deceased."""
+        return (ref for ref, p in self.patients.items() if p.get("active", True) and not p.get("deceasedBoolean"))
 
     def key_populations(self, patient: str) -> list[str]:
         resource = self.patients.get(patient) or {}

@@ -22,6 +22,16 @@ force and counts against a resident or a team):
 - jiayi-contract-household-members (422): a household contract covers exactly the members
   of its household Group.
 
+Team load (maintained state, issue 19): every executed family-doctor contract counts in the
+counter row (``jiayi-team-contracts:CareTeam/x``, the month its term ends) of its team, moved
+by ``count_team_contracts`` in the writing transaction under the team's lock (create, update,
+status change, delete).  The capacity rule reads the sum of the rows from the month the new
+term starts: an upper bound of the contracts overlapping it (one that ended earlier that month,
+or starts after the term, is in it too).  Only when that bound reaches the capacity does the
+rule count the overlapping contracts exactly through the search index, so an expired contract
+(its month passed) needs no write to stop counting, and a team with room costs one indexed
+read per signing.
+
 Concurrency: an executed contract first locks each covered resident and its team (PostgreSQL
 transaction-level advisory locks, in one sorted order so two writers never wait on each
 other crosswise; SQLite writers are serialised by BEGIN IMMEDIATE), then reads through the
@@ -32,7 +42,8 @@ one after the other, and the second sees the first.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
 from fhir_server.core import elements as el
 from fhir_server.core.jiayi_names import FAMILY_DOCTOR_ROLES
@@ -43,6 +54,8 @@ from fhir_server.repository.base import UnitOfWork, WriteEvent
 
 CHECKED_STATUSES = ("offered", "executed")
 MONEY_TOLERANCE = 0.005
+TEAM_LOAD = "jiayi-team-contracts:"  # counter scope prefix: a team's executed contracts
+OPEN_END = "9999-12"  # the bucket of a term without an end
 
 
 def check_contract_write(uow: UnitOfWork, event: WriteEvent) -> None:
@@ -198,8 +211,7 @@ def _valid_signer(uow: UnitOfWork, party: str, subjects: list[str], group: dict 
     if group is not None:
         return party in r.group_members(group)
     # a guardian who is a resident: a member of the household of someone covered
-    households = queries.find_any(uow, "Group", "member", subjects)
-    return any(party in r.group_members(g) for g in households)
+    return any(party in r.group_members(g) for s in subjects for g in queries.referring(uow, "Group", "member", s))
 
 
 def one_in_force(uow: UnitOfWork, res_id: str, contract: dict) -> Iterator[Violation]:
@@ -208,8 +220,9 @@ def one_in_force(uow: UnitOfWork, res_id: str, contract: dict) -> Iterator[Viola
         patient = el.local_ref(subject)
         if not patient or not patient.startswith("Patient/"):
             continue
-        for other in queries.find(uow, "Contract", [("patient", patient), ("status", "executed")]):
-            if other.get("id") != res_id and r.is_family_doctor_contract(other) and r.overlaps(term, r.applies(other)):
+        for other in queries.referring(uow, "Contract", "patient", patient):
+            if (other.get("id") != res_id and other.get("status") == "executed" and r.is_family_doctor_contract(other)
+                    and r.overlaps(term, r.applies(other))):
                 yield Violation("jiayi-contract-one-in-force",
                                 f"{patient} already has Contract/{other['id']} in force "
                                 f"({other.get('applies', {}).get('start')}..{other.get('applies', {}).get('end')}); "
@@ -221,18 +234,57 @@ def capacity(uow: UnitOfWork, event: WriteEvent, contract: dict) -> Iterator[Vio
     team_ref = r.care_team(contract)
     team = queries.current(uow, team_ref)
     start, end = r.applies(contract)
-    if team is None or start is None or end is None:
+    if team is None or team_ref is None or start is None or end is None:
         return
     previous = event.previous.content if event.previous is not None and not event.previous.deleted else None
     if previous and _counted(previous, team_ref, (start, end)):
         return  # already counted against this team: the load does not change
-    load = queries.count(uow, "Contract", [("care-team", team_ref or ""), ("status", "executed"),
-                                          ("applies", f"ge{start}"), ("applies", f"le{end}")])
     limit = r.capacity(team)
+    if uow.counted(TEAM_LOAD + team_ref, _month(start)) + 1 <= limit:
+        return  # the maintained upper bound leaves room: no count needed
+    load = queries.count(uow, "Contract", [("care-team", team_ref), ("status", "executed"),
+                                          ("applies", f"ge{start}"), ("applies", f"le{end}")])
     if load + 1 > limit:
         yield Violation("jiayi-team-capacity", f"{team_ref} serves {load} households under contract in this "
                         f"term, its capacity is {limit} (jiayi-team-capacity)", ("Contract.extension",),
                         conflict=True)
+
+
+def team_load_bucket(contract: dict | None) -> tuple[str, str] | None:
+    """The counter row a stored contract counts in: (scope of its team, month its term ends);
+    None when it does not count (not an executed family-doctor contract naming a team)."""
+    if contract is None or contract.get("status") != "executed" or not r.is_family_doctor_contract(contract):
+        return None
+    team = r.care_team(contract)
+    if not team:
+        return None
+    end = r.applies(contract)[1]
+    return TEAM_LOAD + team, _month(end) if end else OPEN_END
+
+
+def team_load_rows(contracts: Iterable[dict]) -> Counter[tuple[str, str]]:
+    """The counter rows of a set of stored contracts (the migration's backfill)."""
+    return Counter(bucket for bucket in map(team_load_bucket, contracts) if bucket)
+
+
+def count_team_contracts(uow: UnitOfWork, event: WriteEvent) -> None:
+    """The write hook keeping the team load: the contract leaves the row it counted in and
+    enters its new one, under each team's lock (the one the capacity check takes)."""
+    if event.res_type != "Contract":
+        return
+    previous = event.previous.content if event.previous is not None and not event.previous.deleted else None
+    before, after = team_load_bucket(previous), team_load_bucket(event.resource)
+    if before == after:
+        return
+    moves = [(bucket, delta) for bucket, delta in ((before, -1), (after, 1)) if bucket is not None]
+    for team in sorted({bucket[0].removeprefix(TEAM_LOAD) for bucket, _ in moves}):
+        uow.lock(f"jiayi-team:{team}")
+    for bucket, delta in moves:
+        uow.add_count(*bucket, delta)
+
+
+def _month(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def _counted(previous: dict, team: str | None, term: tuple) -> bool:

@@ -146,7 +146,7 @@ def judge_visit(uow: UnitOfWork, visit_ref: tuple[str, str]) -> None:
     encounter = queries.resolve(uow, {"reference": f"{visit_ref[0]}/{visit_ref[1]}"})
     if encounter is None or not is_follow_up(encounter):
         return
-    visit = judge(queries.find(uow, "Observation", [("encounter", f"Encounter/{encounter['id']}")]))
+    visit = judge(queries.referring(uow, "Observation", "encounter", f"Encounter/{encounter['id']}"))
     before = _previous_visit(uow, encounter)
     decide(uow, encounter, visit, before)
 
@@ -186,7 +186,7 @@ def _previous_visit(uow: UnitOfWork, encounter: dict) -> Visit | None:
                                            ("_sort", "-date")], count=10)
     for earlier in found:
         if earlier.get("id") != encounter.get("id") and is_follow_up(earlier) and earlier.get("status") == "finished":
-            return judge(queries.find(uow, "Observation", [("encounter", f"Encounter/{earlier['id']}")]))
+            return judge(queries.referring(uow, "Observation", "encounter", f"Encounter/{earlier['id']}"))
     return None
 
 
@@ -213,7 +213,8 @@ def propose_referral(uow: UnitOfWork, encounter: dict, visit: Visit, priority: s
         sr = existing[0]
         if RANK.get(sr.get("priority") or "routine", 0) < RANK[priority]:
             _raise(uow, "ServiceRequest", sr, priority)
-            for task in queries.find(uow, "Task", [("focus", f"ServiceRequest/{sr['id']}"), ("status", "draft")]):
+            for task in [t for t in queries.referring(uow, "Task", "focus", f"ServiceRequest/{sr['id']}")
+                         if t.get("status") == "draft"]:
                 _raise(uow, "Task", task, priority)
         return
     day = _day(encounter) or queries.now(uow).date()

@@ -114,7 +114,8 @@ def _filled_by(plan: dict, reference: str) -> bool:
 
 
 def active_plans(uow: UnitOfWork, patient: tuple[str, str], contract: tuple[str, str] | None) -> list[dict]:
-    plans = queries.find(uow, "CarePlan", [("subject", f"{patient[0]}/{patient[1]}"), ("status", "active")])
+    plans = [p for p in queries.referring(uow, "CarePlan", "subject", f"{patient[0]}/{patient[1]}")
+             if p.get("status") == "active"]
     plans = [p for p in plans if n.HEALTH_PLAN in ((p.get("meta") or {}).get("profile") or [])
              or el.extensions(p, jn.CONTRACT_EXT)]
     if contract:

@@ -56,7 +56,7 @@ def derive_from_referral(uow: UnitOfWork, event: WriteEvent) -> None:
         _follow_up_after(uow, event, sr)
     if kind == "downward":
         for upward in _answered(uow, sr):
-            for task in queries.find(uow, "Task", [("focus", f"ServiceRequest/{upward['id']}")]):
+            for task in queries.referring(uow, "Task", "focus", f"ServiceRequest/{upward['id']}"):
                 add_output(uow, task, RETURN_OUTPUT, f"ServiceRequest/{event.res_id}", "return-referral-output")
 
 
@@ -74,7 +74,7 @@ def check_task_outputs(uow: UnitOfWork, event: WriteEvent) -> None:
     focus = el.ref_key(task.get("focus"))
     if not focus or focus[0] != "ServiceRequest" or not is_referral_task(uow, task):
         return
-    for down in queries.find(uow, "ServiceRequest", [("based-on", f"ServiceRequest/{focus[1]}")]):
+    for down in queries.referring(uow, "ServiceRequest", "based-on", f"ServiceRequest/{focus[1]}"):
         if r.direction(down) == "downward":
             _append(task, RETURN_OUTPUT, f"ServiceRequest/{down['id']}")
 

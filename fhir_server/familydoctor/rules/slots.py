@@ -121,7 +121,7 @@ def public_lead_days(uow: UnitOfWork, slot: dict) -> int | None:
 
 
 def _other_holder(uow: UnitOfWork, slot_id: str, appointment_id: str) -> str | None:
-    for other in queries.find(uow, "Appointment", [("slot", f"Slot/{slot_id}")], count=20):
+    for other in queries.referring(uow, "Appointment", "slot", f"Slot/{slot_id}"):
         if other.get("id") != appointment_id and other.get("status") in HOLDING:
             return other["id"]
     return None

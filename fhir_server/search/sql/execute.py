@@ -62,12 +62,16 @@ def _first_page(session: Session, request: SearchRequest, where: list, limits: L
             raise
         # a read-only (or full) database still answers reads: this page, and live tokens for the rest
         return _live_page(session, request, where, rows, request.offset)
-    return _stored_page(session, request, where, search_id, size, size if size < cap else None, request.offset)
+    # the first page is the live rows already read: the stored list agrees with them (same
+    # statement, same transaction), so it is not read back
+    return _stored_page(session, request, where, search_id, size, size if size < cap else None, request.offset,
+                        rows=rows[:request.count])
 
 
 def _stored_page(session: Session, request: SearchRequest, where: list, search_id: str, size: int,
-                 known_total: int | None, offset: int) -> SearchPage:
-    rows = paging.read_page(session, search_id, offset, request.count, access_filter(request))
+                 known_total: int | None, offset: int, rows: list | None = None) -> SearchPage:
+    if rows is None:
+        rows = paging.read_page(session, search_id, offset, request.count, access_filter(request))
     result = SearchPage(matches=rows, **page_links(search_id, offset, request.count, size))  # type: ignore[arg-type]
     if request.total != "none":
         result.total = known_total if known_total is not None else _count(session, where)

@@ -128,20 +128,36 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
         _wrote_search_parameter(session)
     if resource is None:
         return
-    by_table: dict[str, list[tuple]] = {}
-    params = registry.for_type(res_type)
-    convert = _sqlite_value if dialect.name == "sqlite" else None
-    for code, rows in index_entries(registry, res_type, resource).items():
-        kind = params[base_code(code)].type
-        columns = _VALUE_COLUMNS[kind]
-        by_table.setdefault(kind, []).extend(
-            (res_type, res_id, code, *(_value(row.get(c), convert) for c in columns)) for row in rows)
+    by_table: IndexRows = {}
+    _add_rows(by_table, registry, dialect.name, res_type, res_id, index_entries(registry, res_type, resource))
     _write_text_rows(session, res_type, res_id, resource)
     if pending is None:
         write_index_rows(session, by_table)
         return
     for kind, values in by_table.items():
         pending.setdefault(kind, []).extend(values)
+
+
+def index_server_record(session: Session, res_type: str, res_id: str, resource: dict, nodes: dict[str, list],
+                        pending: IndexRows) -> None:
+    """The index rows of a first version the server built itself (an AuditEvent), added to
+    ``pending``: its search parameters' values taken from ``nodes`` (code → ``(value, type)``
+    nodes the builder picked out; parameters not named there are evaluated), and no full-text
+    rows (``_text``/``_content`` do not find it)."""
+    registry = current_registry(session, REGISTRY_TTL)
+    entries = index_entries(registry, res_type, resource, given=nodes)
+    _add_rows(pending, registry, session.get_bind().dialect.name, res_type, res_id, entries)
+
+
+def _add_rows(by_table: IndexRows, registry: ParamRegistry, dialect: str, res_type: str, res_id: str,
+              entries: dict[str, list[dict]]) -> None:
+    params = registry.for_type(res_type)
+    convert = _sqlite_value if dialect == "sqlite" else None
+    for code, rows in entries.items():
+        kind = params[base_code(code)].type
+        columns = _VALUE_COLUMNS[kind]
+        by_table.setdefault(kind, []).extend(
+            (res_type, res_id, code, *(_value(row.get(c), convert) for c in columns)) for row in rows)
 
 
 def _write_text_rows(session: Session, res_type: str, res_id: str, resource: dict) -> None:

@@ -129,3 +129,22 @@ def test_auth_options():
                       ClientCredentials)
     with pytest.raises(ValueError, match="client-secret"):
         auth_from_options(client_id="a")
+
+
+def test_decimals_go_out_and_come_back_with_their_text():
+    """A value read as 1.50 from a clinic's file is posted as 1.50, not 1.5 (R4 §2.24.0.1), and a
+    decimal in the server's answer keeps its text for the export."""
+    from fhir_server.core.decimals import decimal_from_text
+
+    answer = (200, {**BUNDLE, "entry": [{"resource": {"resourceType": "Observation", "id": "1"}}]})
+    fhir, script, _ = client([answer])
+    observation = {"resourceType": "Observation", "valueQuantity": {"value": decimal_from_text("1.50")}}
+    fhir.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": observation}]})
+    assert b'"value":1.50' in script.requests[0].body
+
+    fhir, _script, _ = client([])
+    response = requests.Response()
+    response.status_code = 200
+    response._content = b'{"resourceType":"Observation","valueQuantity":{"value":1.50}}'
+    fhir.session.request = lambda *args, **kwargs: response
+    assert str(fhir.get("Observation/1")["valueQuantity"]["value"]) == "1.50"

@@ -86,3 +86,20 @@ def test_search_bounds_of_precise_values_stay_around_the_value():
     value, low, high = parse_decimal("3.14159265358979323846264338")
     assert low <= value < high
     assert parse_decimal("1.50")[1:] == (1.495, 1.505) and parse_decimal("1.0E+2")[1:] == (95.0, 105.0)
+
+
+@pytest.mark.parametrize(("text", "written"), [
+    ("1.50", b"1.50"), ("+.5", b"0.5"), ("\uff10.\uff15\uff10", b"0.50"), ("007.50", b"7.50"), (" 1e2 ", b"1e2"),
+    ("66.89999999999999", b"66.89999999999999"), ("5.", b"5")])
+def test_a_decimal_read_from_a_file_or_a_message_keeps_its_precision(text, written):
+    from fhir_server.core.decimals import decimal_from_text
+
+    assert jsonio.dumps({"v": decimal_from_text(text)}) == b'{"v":' + written + b"}"
+
+
+@pytest.mark.parametrize("text", ["abc", "nan", "inf", ""])
+def test_a_decimal_read_from_a_file_must_be_a_finite_number(text):
+    from fhir_server.core.decimals import decimal_from_text
+
+    with pytest.raises(ValueError):
+        decimal_from_text(text)

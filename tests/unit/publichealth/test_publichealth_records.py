@@ -462,3 +462,16 @@ def test_hypertension_follow_up_round_trip(record, dbp, sbp):
                                   lambda ref: patient if ref else None,
                                   [r for r in resources if r["resourceType"] != "Observation"])
     assert back == record
+
+
+def test_a_measurement_keeps_the_precision_the_clinic_wrote():
+    """体重 70.50 goes out as 70.50 (R4: a decimal's precision is part of its value), not 70.5."""
+    from fhir_server.core import jsonio
+
+    record, errors = normalise.normalise("hypertension-follow-up", {
+        "身份证号": ID18, "随访日期": "2025-03-01", "随访方式": "电话", "收缩压": "152", "舒张压": "96",
+        "体重": "70.50", "此次随访分类": "1", "随访医生": "周明"})
+    assert errors == []
+    unit = mapping.follow_up("hypertension-follow-up", [2], [record])
+    weight = next(e.resource for e in unit.entries[1:] if e.resource["code"]["coding"][0]["code"] == "29463-7")
+    assert b'"value":70.50' in jsonio.dumps(weight["valueQuantity"])

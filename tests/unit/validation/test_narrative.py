@@ -85,3 +85,19 @@ def test_contained_resource_narrative_is_checked_at_its_location():
          "text": {"status": "generated", "div": _div("<script>1</script>")}}]})
     assert ("security", "error", ("Patient.contained[0].text.div",)) in [(i.code, i.severity, i.expression)
                                                                           for i in issues]
+
+
+def test_xml_space_preserve_is_legal_and_other_values_are_not():
+    """fhir-test-cases dr-xml-space: xml:space="preserve" on <pre> is legal XHTML (discouraged only)."""
+    assert _issues(_div('<pre xml:space="preserve">Hb  176 g/L</pre>')) == []
+    assert [c for c, s, _ in _issues(_div('<pre xml:space="default">Hb</pre>')) if s == "error"] == ["invariant"]
+
+
+@pytest.mark.parametrize(("href", "ok"), [
+    ("https://example.org/a", True), ("mailto:x@example.org", True), ("tel:+86-10-1234", True),
+    ("#section-1", True), ("Patient/p1", True), ("urn:uuid:7221aa91-d9e1-44fa-8b90-c5a8c7caeade", False),
+    ("urn:oid:1.2.3", False), ("file:///etc/passwd", False),
+])
+def test_links_have_a_scheme_a_reader_can_follow(href, ok):
+    errors = [c for c, s, _ in _issues(_div(f'<p><a href="{href}">x</a></p>')) if s == "error"]
+    assert errors == ([] if ok else ["invariant"])

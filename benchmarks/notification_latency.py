@@ -1,0 +1,157 @@
+"""Benchmark case: subscription notification latency under create load (issue 20, SPEC §8).
+
+A fresh database and a real ``jiayi serve``; a rest-hook subscriber (an HTTP server in this
+process, on loopback) subscribed to ``Patient?gender=female`` with the resource as payload;
+then the create load of the ``create Patient`` case (``--clients`` threads, keep-alive).  The
+latency of a notification is from the resource's ``meta.lastUpdated`` (stamped inside the
+write transaction, just before its commit: an upper bound of commit → POST) to the moment the
+subscriber's POST arrives.  Also reported: the create throughput with and without the
+subscription (what matching and the outbox insert cost the writes).  Target: p95 ≤ 500 ms.
+
+    python -m benchmarks.notification_latency --requests 600 --clients 4
+    python -m benchmarks.notification_latency --database postgresql://postgres@127.0.0.1:5432/postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import orjson
+
+from benchmarks.dataset import ID_NUMBER
+from benchmarks.load import Client, run_load
+from benchmarks.servers import jiayi_server
+from fhir_server.core.national_ids import make_id
+
+
+class Subscriber:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.arrived = 0
+        subscriber = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                now = time.time()
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if body:
+                    updated = json.loads(body)["meta"]["lastUpdated"].replace("Z", "+00:00")
+                    subscriber.latencies.append(now - dt.datetime.fromisoformat(updated).timestamp())
+                subscriber.arrived += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _patient(i: int, run: int) -> tuple:
+    serial = run * 1_000_000 + i + 1
+    born = dt.date(1940, 1, 1) + dt.timedelta(days=serial % 20000)
+    gender = "female" if i % 2 else "male"
+    body = {"resourceType": "Patient", "name": [{"text": "测试居民"}], "gender": gender,
+            "birthDate": born.isoformat(),
+            "identifier": [{"use": "official", "system": ID_NUMBER,
+                            "value": make_id("990199", born, 400 + (serial // 20000) % 99, gender)}]}
+    return ("POST", "/Patient", orjson.dumps(body), {"Prefer": "return=minimal"})
+
+
+def _subscribe(base: str, endpoint: str) -> str:
+    body = {"resourceType": "Subscription", "status": "requested", "reason": "benchmark",
+            "criteria": "Patient?gender=female",
+            "channel": {"type": "rest-hook", "endpoint": endpoint, "payload": "application/fhir+json"}}
+    status, data = Client(base).send("POST", "/Subscription", orjson.dumps(body))
+    assert status == 201, data[:300]
+    sub_id = json.loads(data)["id"]
+    for _ in range(100):
+        status, data = Client(base).send("GET", f"/Subscription/{sub_id}")
+        if json.loads(data)["status"] == "active":
+            time.sleep(2.5)  # every worker process's cache of active subscriptions has seen it
+            return sub_id
+        time.sleep(0.1)
+    raise RuntimeError("the subscription did not become active")
+
+
+def run(database: str | None = None, requests: int = 600, clients: int = 4, workers: int = 1,
+        threads: int = 8) -> dict:
+    from fhir_server.serving import prepare_database
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        url = database or f"sqlite:///{workdir / 'bench.sqlite3'}"
+        prepare_database(url)
+        with jiayi_server(url, workdir / "server", workers, threads) as server:
+            plain = run_load(server.base, lambda i: _patient(i, 1), clients, requests, 120.0, warmup=20).stats()
+            subscriber = Subscriber()
+            _subscribe(server.base, subscriber.url)
+            loaded = run_load(server.base, lambda i: _patient(i, 2), clients, requests, 120.0, warmup=20).stats()
+            expected = (requests + 20) // 2
+            deadline = time.monotonic() + 60
+            while subscriber.arrived < expected and time.monotonic() < deadline:
+                time.sleep(0.1)
+            subscriber.server.shutdown()
+    lat = sorted(subscriber.latencies)
+    return {
+        "database": "postgresql" if database else "sqlite", "clients": clients, "workers": workers,
+        "creates_without_subscription": plain, "creates_with_subscription": loaded,
+        "notifications": len(lat), "expected": expected,
+        "latency_median_ms": round(statistics.median(lat) * 1000, 1) if lat else None,
+        "latency_p95_ms": round(lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))] * 1000, 1) if lat else None,
+        "latency_max_ms": round(lat[-1] * 1000, 1) if lat else None,
+    }
+
+
+def _fresh_postgres(admin_url: str):
+    from sqlalchemy import create_engine, text
+
+    name = f"jiayi_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin.url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default=None, help="a PostgreSQL server URL (a new database is made on it)")
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    database, drop = _fresh_postgres(args.database) if args.database else (None, None)
+    try:
+        result = run(database, args.requests, args.clients, args.workers)
+    finally:
+        if drop is not None:
+            drop()
+    print(json.dumps(result, indent=2))
+    w, p = result["creates_with_subscription"], result["creates_without_subscription"]
+    print(f"\n| {result['database']} | {result['notifications']}/{result['expected']} | "
+          f"{result['latency_median_ms']} | {result['latency_p95_ms']} | {result['latency_max_ms']} | "
+          f"{p['throughput']} | {w['throughput']} |")
+
+
+if __name__ == "__main__":
+    main()

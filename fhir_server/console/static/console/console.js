@@ -1,0 +1,65 @@
+/* Jiayi console: the charts (Apache ECharts, vendored) and the PNG export. No inline script: CSP. */
+(function () {
+  "use strict";
+  function data(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; }
+  var charts = {};
+  function chart(id, option) {
+    var el = document.getElementById(id);
+    if (!el || !window.echarts) { return; }
+    var c = echarts.init(el, null, { renderer: "canvas" });
+    c.setOption(Object.assign({ animation: false, grid: { left: 48, right: 16, top: 30, bottom: 40 }, tooltip: { trigger: "axis" } }, option));
+    charts[id] = c;
+    el.setAttribute("data-rendered", "true");
+  }
+  var bp = data("bp-data");
+  if (bp) {
+    chart("bp-chart", {
+      legend: { data: ["收缩压", "舒张压"] },
+      xAxis: { type: "category", data: bp.map(function (p) { return p[0]; }) },
+      yAxis: { type: "value", min: 40, max: 200 },
+      series: [
+        { name: "收缩压", type: "line", data: bp.map(function (p) { return p[1]; }), color: "#b42318",
+          markLine: { silent: true, symbol: "none", data: [{ yAxis: 140 }], lineStyle: { type: "dashed" } } },
+        { name: "舒张压", type: "line", data: bp.map(function (p) { return p[2]; }), color: "#0b5cad",
+          markLine: { silent: true, symbol: "none", data: [{ yAxis: 90 }], lineStyle: { type: "dashed" } } }
+      ]
+    });
+  }
+  var glucose = data("glucose-data");
+  if (glucose) {
+    chart("glucose-chart", {
+      xAxis: { type: "category", data: glucose.map(function (p) { return p[0]; }) },
+      yAxis: { type: "value", min: 2 },
+      series: [{ name: "空腹血糖", type: "line", data: glucose.map(function (p) { return p[1]; }), color: "#067647",
+                 markLine: { silent: true, symbol: "none", data: [{ yAxis: 7.0 }], lineStyle: { type: "dashed" } } }]
+    });
+  }
+  document.querySelectorAll("script.measure-data").forEach(function (el) {
+    var m = JSON.parse(el.textContent);
+    var rows = m.rows.slice(0, 12);
+    var values = rows.map(function (r) { return m.scoring === "proportion" ? (r.score === null ? 0 : +(r.score * 100).toFixed(1)) : (r.score === null ? r.numerator : r.score); });
+    chart(el.getAttribute("data-target"), {
+      grid: { left: 8, right: 16, top: 10, bottom: 10, containLabel: true },
+      xAxis: { type: "value", max: m.scoring === "proportion" ? 100 : null },
+      yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.stratum.length > 14 ? r.stratum.slice(-14) : r.stratum; }) },
+      series: [{ type: "bar", data: values, color: "#0b5cad", label: { show: true, position: "right" } }]
+    });
+  });
+  document.querySelectorAll("button.png").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var c = charts[button.getAttribute("data-chart")];
+      if (!c) { return; }
+      var a = document.createElement("a");
+      a.href = c.getDataURL({ type: "png", pixelRatio: 2, backgroundColor: "#fff" });
+      a.download = button.getAttribute("data-name") + ".png";
+      document.body.appendChild(a); a.click(); a.remove();
+    });
+  });
+  var preset = document.getElementById("preset");
+  if (preset) {
+    ["start", "end"].forEach(function (id) {
+      document.getElementById(id).addEventListener("change", function () { preset.value = ""; });
+    });
+  }
+  window.addEventListener("resize", function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
+})();

@@ -1,0 +1,162 @@
+"""The district dashboard (考核看板): every IG Measure evaluated for a period through
+``$evaluate-measure``, with one stratifier as a bar chart, and the subject list on drill-down."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from threading import Lock
+
+from .common import Source
+
+STRATIFIERS = ("institution", "team", "key-population")
+PRESETS = ("quarter", "last-quarter", "year", "last-year")
+CACHE_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Query:
+    start: dt.date
+    end: dt.date
+    stratifier: str = "institution"
+    preset: str = ""
+
+    @classmethod
+    def from_args(cls, args, today: dt.date) -> Query:
+        stratifier = args.get("stratifier") if args.get("stratifier") in STRATIFIERS else "institution"
+        preset = args.get("preset") or ""
+        if preset in PRESETS:
+            start, end = preset_period(preset, today)
+            return cls(start, end, stratifier, preset)
+        try:
+            start = dt.date.fromisoformat(args.get("start") or "")
+            end = dt.date.fromisoformat(args.get("end") or "")
+        except ValueError:
+            start, end = preset_period("year", today)
+            preset = "year"
+        if end < start:
+            start, end = end, start
+        return cls(start, end, stratifier, preset)
+
+    def args(self, **changes) -> dict:
+        values = {"start": str(self.start), "end": str(self.end), "stratifier": self.stratifier}
+        values.update(changes)
+        return values
+
+
+def preset_period(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    quarter_start = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    if preset == "quarter":
+        return quarter_start, today
+    if preset == "last-quarter":
+        end = quarter_start - dt.timedelta(days=1)
+        return dt.date(end.year, 3 * ((end.month - 1) // 3) + 1, 1), end
+    if preset == "last-year":
+        return dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)
+    return dt.date(today.year, 1, 1), today
+
+
+@dataclass
+class Stratum:
+    stratum: str
+    numerator: int | None
+    denominator: int | None
+    score: float | None
+
+
+@dataclass
+class Card:
+    id: str
+    title: str
+    scoring: str
+    numerator: int | None
+    denominator: int | None
+    score: float | None
+    rows: list[Stratum] = field(default_factory=list)
+
+    @property
+    def shown(self) -> str:
+        if self.score is None:
+            return "–"
+        return f"{self.score:.1%}" if self.scoring == "proportion" else f"{self.score:g}"
+
+
+@dataclass
+class Dashboard:
+    cards: list[Card]
+
+
+def build(source: Source, query: Query) -> Dashboard:
+    cards = []
+    for measure in source.search("Measure?_count=100&_sort=url"):
+        report = evaluate(source, measure["id"], query, "summary")
+        if report is None:
+            continue
+        cards.append(card(measure, report, query.stratifier))
+    return Dashboard(cards)
+
+
+def evaluate(source: Source, measure_id: str, query: Query, report_type: str) -> dict | None:
+    url = (f"Measure/{measure_id}/$evaluate-measure?periodStart={query.start}&periodEnd={query.end}"
+           f"&reportType={report_type}")
+    return _cached(source, url)
+
+
+def card(measure: dict, report: dict, stratifier: str) -> Card:
+    scoring = ((measure.get("scoring") or {}).get("coding") or [{}])[0].get("code", "proportion")
+    group = (report.get("group") or [{}])[0]
+    counts = _counts(group.get("population"))
+    rows = []
+    for strat in group.get("stratifier") or []:
+        if ((strat.get("code") or [{}])[0]).get("text") != stratifier:
+            continue
+        for stratum in strat.get("stratum") or []:
+            values = _counts(stratum.get("population"))
+            rows.append(Stratum((stratum.get("value") or {}).get("text", ""), _main(values),
+                                values.get("denominator"), (stratum.get("measureScore") or {}).get("value")))
+    return Card(measure["id"], measure.get("title") or measure.get("name") or measure["id"], scoring,
+                _main(counts), counts.get("denominator"), (group.get("measureScore") or {}).get("value"), rows)
+
+
+def subjects(source: Source, query: Query, measure_id: str) -> list[str]:
+    """The numerator's subjects (references) of one measure: the drill-down."""
+    if not measure_id:
+        return []
+    report = evaluate(source, measure_id, query, "subject-list") or {}
+    lists = {c.get("id"): c for c in report.get("contained") or []}
+    chosen = lists.get("numerator") or lists.get("initial-population") or {}
+    return [(e.get("item") or {}).get("reference", "") for e in chosen.get("entry") or []]
+
+
+def _counts(populations: list[dict] | None) -> dict[str, int]:
+    out = {}
+    for population in populations or []:
+        code = ((population.get("code") or {}).get("coding") or [{}])[0].get("code")
+        if code:
+            out[code] = population.get("count", 0)
+    return out
+
+
+def _main(counts: dict[str, int]) -> int | None:
+    return counts.get("numerator", counts.get("initial-population"))
+
+
+_cache: dict[tuple, tuple[float, dict | None]] = {}
+_cache_lock = Lock()
+
+
+def _cached(source: Source, url: str) -> dict | None:
+    """A MeasureReport evaluates the whole district: kept a few minutes per user (token) and URL."""
+    key = (getattr(source, "token", None), url)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit and hit[0] > now:
+            return hit[1]
+    report = source.read(url)
+    with _cache_lock:
+        for stale in [k for k, (until, _) in _cache.items() if until <= now]:
+            del _cache[stale]
+        _cache[key] = (now + CACHE_SECONDS, report)
+    return report

@@ -1,0 +1,108 @@
+"""The family doctor's worklist (家庭医生工作台): what to do today, each row a resident."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .common import DERIVED_BY, TASK_CODE, Source, concept_text, day, display, extension, ref, ref_id
+
+RENEWAL_WINDOW_DAYS = 30  # the $renew-due default window (Appendix A)
+UPCOMING_DAYS = 14
+
+
+@dataclass
+class Row:
+    patient_id: str
+    patient: str
+    what: str
+    when: str = ""
+    action: str | None = None  # a console action name (renew), posted with ``target``
+    target: str = ""
+    urgent: bool = False
+
+
+@dataclass
+class Worklist:
+    sections: dict[str, list[Row]] = field(default_factory=dict)
+
+    def count(self, name: str) -> int:
+        return len(self.sections.get(name, []))
+
+
+def build(source: Source, practitioner: str | None, today: dt.date) -> Worklist:
+    """Every section; a search the user may not make finds nothing (the API decides)."""
+    worklist = Worklist()
+    worklist.sections["overdue"] = follow_ups(source, f"activity-due=lt{today}", today)
+    worklist.sections["upcoming"] = follow_ups(
+        source, f"activity-due=ge{today}&activity-due=le{today + dt.timedelta(days=UPCOMING_DAYS)}", today)
+    worklist.sections["renewals"] = renewals(source, today)
+    worklist.sections["proposals"] = proposals(source, practitioner)
+    worklist.sections["returns"] = returns(source)
+    worklist.sections["two_card"] = two_card(source)
+    return worklist
+
+
+def follow_ups(source: Source, due: str, today: dt.date) -> list[Row]:
+    rows = []
+    for plan in source.search(f"CarePlan?status=active&{due}&_count=50&_sort=-_lastUpdated"):
+        open_ends = [a.get("detail", {}).get("scheduledPeriod", {}).get("end", "")
+                     for a in plan.get("activity") or []
+                     if a.get("detail", {}).get("status") in ("scheduled", "not-started")]
+        first = min((e for e in open_ends if e), default="")
+        rows.append(Row(ref_id(plan.get("subject")), display(plan.get("subject")),
+                        plan.get("title") or concept_text((plan.get("category") or [None])[0]) or "随访",
+                        day(first), urgent=bool(first) and first[:10] < str(today)))
+    return sorted(rows, key=lambda r: r.when)
+
+
+def renewals(source: Source, today: dt.date) -> list[Row]:
+    until = today + dt.timedelta(days=RENEWAL_WINDOW_DAYS)
+    rows = []
+    found = source.search(f"Contract?status=executed&expiry=le{until}&_count=50&_sort=expiry"
+                          "&_revinclude=Contract:renews")
+    renewed = {ref((extension(c, "jiayi-renews") or {}).get("valueReference")) for c in found}
+    for contract in found:
+        if f"Contract/{contract['id']}" in renewed or (extension(contract, "jiayi-renews") and
+                                                      contract.get("applies", {}).get("start", "") > str(today)):
+            continue  # renewed already, or the renewal itself (not yet in force)
+        subject = (contract.get("subject") or [{}])[0]
+        packages = "、".join(t.get("text") or display(t.get("topicReference")) for t in contract.get("term") or [])
+        end = (contract.get("applies") or {}).get("end", "")
+        rows.append(Row(ref_id(subject), display(subject), packages or "签约", day(end), action="renew",
+                        target=contract["id"], urgent=bool(end) and end[:10] < str(today)))
+    return rows
+
+
+def proposals(source: Source, practitioner: str | None) -> list[Row]:
+    owner = f"&owner=Practitioner/{practitioner}" if practitioner else ""
+    rows = []
+    for task in source.search(f"Task?status=draft&code={TASK_CODE}|approve{owner}&_count=50&_sort=-authored-on"):
+        rows.append(Row(ref_id(task.get("for")), display(task.get("for")), task.get("description") or "转诊建议",
+                        day(task.get("authoredOn")), urgent=task.get("priority") in ("urgent", "asap", "stat"),
+                        target=ref(task.get("focus"))))
+    return sorted(rows, key=lambda r: not r.urgent)
+
+
+def returns(source: Source) -> list[Row]:
+    rows = []
+    for referral in source.search("ServiceRequest?direction=downward&status=active,completed&_count=50"
+                                  "&_sort=-authored"):
+        rows.append(Row(ref_id(referral.get("subject")), display(referral.get("subject")),
+                        concept_text(referral.get("code")) or "下转", day(referral.get("authoredOn")),
+                        target=f"ServiceRequest/{referral['id']}"))
+    return rows
+
+
+def two_card(source: Source) -> list[Row]:
+    rows = []
+    for task in source.search(f"Task?status=requested&_tag={DERIVED_BY}|record-service-confirmation&_count=50"):
+        rows.append(Row(ref_id(task.get("for")), display(task.get("for")),
+                        task.get("description") or "两卡制服务记录待确认", day(task.get("authoredOn")),
+                        target=ref(task.get("focus"))))
+    return rows
+
+
+def is_green(referral: dict) -> bool:
+    ext = extension(referral, "jiayi-green-channel")
+    return bool(ext and ext.get("valueBoolean"))

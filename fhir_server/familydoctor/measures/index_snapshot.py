@@ -1,0 +1,180 @@
+"""The district read from the search index tables, for the SQL repository: what the coverage-like
+indicators ask of every resident and every contract, without loading a resource.
+
+Residents (active, not deceased, managing organisation, key populations) and the contracts in
+force on a day (with their subjects, team and institution) are a few set-wise statements over
+``search_token``, ``search_reference`` and ``search_date``; the indicators and the report are
+the same code as for the full snapshot.  The few resources the index cannot decide exactly are
+read whole and judged as the snapshot judges them: Patients the index calls deceased (a
+``deceasedDateTime`` counts as alive there), and contracts whose ``applies`` starts or ends
+within a day of the date asked (the index keeps instants in UTC, the snapshot the day as
+written) or has no start.  Everything else (encounters, referrals, responses...) is read
+per type on first use, as by :class:`DistrictSnapshot`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session
+
+from fhir_server.familydoctor import names as n
+from fhir_server.storage.index_tables import INDEX_TABLES
+from fhir_server.storage.models import ResourceRow
+
+from .snapshot import FAMILY_DOCTOR_CONTRACT, ContractView, DistrictSnapshot, _contract_view
+
+TOKEN, REF, DATE = INDEX_TABLES["token"], INDEX_TABLES["reference"], INDEX_TABLES["date"]
+R = ResourceRow.__table__
+MARGIN = dt.timedelta(days=1)  # more than any UTC offset: outside it the UTC instant and the written day agree
+# (type, parameter) the index must have for this snapshot to answer like the full one
+NEEDED = (("Patient", "active"), ("Patient", "deceased"), ("Patient", "organization"), ("Patient", "key-population"),
+          ("Contract", "type"), ("Contract", "status"), ("Contract", "applies"), ("Contract", "subject"),
+          ("Contract", "care-team"), ("Contract", "authority"))
+
+
+def index_snapshot(uow) -> DistrictSnapshot:
+    """An :class:`IndexSnapshot` when ``uow`` reads a SQL database whose search parameters
+    cover what it needs, else the full :class:`DistrictSnapshot`."""
+    index_session = getattr(uow, "index_session", None)
+    if index_session is None:
+        return DistrictSnapshot.load(uow)
+    registry = uow.search_params()
+    if any(registry.get(t, code) is None for t, code in NEEDED):
+        return DistrictSnapshot.load(uow)
+    return IndexSnapshot(uow, index_session())
+
+
+def _text(target_type: str | None, target_id: str | None, url: str | None) -> str | None:
+    return f"{target_type}/{target_id}" if target_type and target_id else url
+
+
+class IndexSnapshot(DistrictSnapshot):
+    def __init__(self, uow, session: Session) -> None:
+        super().__init__(uow)
+        self._session = session
+        self._residents: dict[str, tuple[str | None, list[str]]] | None = None  # ref → (institution, key populations)
+        self._active: list[str] | None = None
+
+    # --- residents ------------------------------------------------------------------------
+    def _load_residents(self) -> None:
+        s = self._session
+        ids = s.execute(select(R.c.res_id).where(R.c.res_type == "Patient", R.c.deleted.is_(False))
+                        .order_by(R.c.res_id)).scalars().all()
+        inactive = set(s.execute(select(TOKEN.c.res_id).where(
+            TOKEN.c.res_type == "Patient", TOKEN.c.param == "active", TOKEN.c.code == "false")).scalars())
+        deceased = set(s.execute(select(TOKEN.c.res_id).where(
+            TOKEN.c.res_type == "Patient", TOKEN.c.param == "deceased", TOKEN.c.code == "true")).scalars())
+        if deceased:  # judged on the resource: only deceasedBoolean takes a resident out
+            contents = s.execute(select(R.c.res_id, R.c.content).where(
+                R.c.res_type == "Patient", R.c.res_id.in_(sorted(deceased)))).all()
+            deceased = {i for i, content in contents if (content or {}).get("deceasedBoolean")}
+        residents: dict[str, tuple[str | None, list[str]]] = {f"Patient/{i}": (None, []) for i in ids}
+        for res_id, target_type, target_id, url in s.execute(
+                select(REF.c.res_id, REF.c.target_type, REF.c.target_id, REF.c.url).where(
+                    REF.c.res_type == "Patient", REF.c.param == "organization").order_by(REF.c.id.desc())):
+            ref = f"Patient/{res_id}"
+            if ref in residents:  # the first managingOrganization (rows read last to first)
+                residents[ref] = (_text(target_type, target_id, url), residents[ref][1])
+        for res_id, code in s.execute(select(TOKEN.c.res_id, TOKEN.c.code).where(
+                TOKEN.c.res_type == "Patient", TOKEN.c.param == "key-population",
+                TOKEN.c.system == n.KEY_POPULATION_CS).order_by(TOKEN.c.id)):
+            found = residents.get(f"Patient/{res_id}")
+            if found is not None and code:
+                found[1].append(code)
+        self._residents = residents
+        self._active = [f"Patient/{i}" for i in ids if i not in inactive and i not in deceased]
+
+    def active_patients(self) -> Iterator[str]:
+        if self._active is None:
+            self._load_residents()
+        return iter(self._active or ())
+
+    def key_populations(self, patient: str) -> list[str]:
+        if self._residents is None:
+            self._load_residents()
+        found = (self._residents or {}).get(patient)
+        return list(found[1]) if found else []
+
+    def institution_of(self, patient: str) -> str | None:
+        if self._residents is None:
+            self._load_residents()
+        found = (self._residents or {}).get(patient)
+        return found[0] if found else None
+
+    # --- contracts in force -----------------------------------------------------------------
+    def _in_force(self, when: dt.date) -> dict[str, ContractView]:
+        if when not in self._in_force_on:
+            self._in_force_on[when] = self._contracts_in_force(when)
+        return self._in_force_on[when]
+
+    def _contracts_in_force(self, when: dt.date) -> dict[str, ContractView]:
+        """Subject → the first (by id) family-doctor contract in force on ``when``, as the full
+        snapshot finds it."""
+        s = self._session
+        day = dt.datetime.combine(when, dt.time())
+        kind, status, applies = TOKEN.alias(), TOKEN.alias(), DATE.alias()
+        candidates = (select(R.c.res_id, applies.c.low, applies.c.high)
+                      .join(applies, and_(applies.c.res_type == R.c.res_type, applies.c.res_id == R.c.res_id,
+                                          applies.c.param == "applies"))
+                      .where(R.c.res_type == "Contract", R.c.deleted.is_(False),
+                             applies.c.low < day + 2 * MARGIN, applies.c.high > day - MARGIN,
+                             exists().where(kind.c.res_type == "Contract", kind.c.res_id == R.c.res_id,
+                                            kind.c.param == "type", kind.c.system == FAMILY_DOCTOR_CONTRACT[0],
+                                            kind.c.code == FAMILY_DOCTOR_CONTRACT[1]),
+                             exists().where(status.c.res_type == "Contract", status.c.res_id == R.c.res_id,
+                                            status.c.param == "status", status.c.code == "executed")))
+        in_force: set[str] = set()
+        doubtful: set[str] = set()
+        for res_id, low, high in s.execute(candidates):
+            low, high = _instant(low), _instant(high)
+            if low.year < 1000 or low >= day - MARGIN or high <= day + 2 * MARGIN:
+                doubtful.add(res_id)
+            else:
+                in_force.add(res_id)
+        if doubtful:
+            for content in s.execute(select(R.c.content).where(
+                    R.c.res_type == "Contract", R.c.res_id.in_(sorted(doubtful)))).scalars():
+                if content and _contract_view(content).in_force_on(when):
+                    in_force.add(content["id"])
+        views = self._views(sorted(in_force))
+        found: dict[str, ContractView] = {}
+        for view in views:
+            for subject in view.subjects:
+                found.setdefault(subject, view)
+        return found
+
+    def _views(self, ids: list[str]) -> list[ContractView]:
+        """Subjects, team and institution of the contracts ``ids`` (in that order)."""
+        parts: dict[str, dict[str, list[str]]] = {i: {} for i in ids}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for res_id, param, target_type, target_id, url in self._session.execute(
+                    select(REF.c.res_id, REF.c.param, REF.c.target_type, REF.c.target_id, REF.c.url).where(
+                        REF.c.res_type == "Contract", REF.c.param.in_(("subject", "care-team", "authority")),
+                        REF.c.res_id.in_(chunk)).order_by(REF.c.id)):
+                text = _text(target_type, target_id, url)
+                if text:
+                    parts[res_id].setdefault(param, []).append(text)
+        views = []
+        for res_id in ids:
+            p = parts[res_id]
+            views.append(ContractView(
+                ref=f"Contract/{res_id}", status="executed", start=None, end=None, subjects=p.get("subject", []),
+                team=_first(p.get("care-team")), institution=_first(p.get("authority")),
+                household=None, packages=[], renews=None))
+        return views
+
+
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
+
+
+def _instant(value: object) -> dt.datetime:
+    """A date column as SQLAlchemy returns it (a datetime; text on some SQLite reads)."""
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))
+
