@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from fhir_server.storage.models import ResourceVersionRow
 from fhir_server.storage.subscription_tables import OutboxRow, SubscriptionStateRow
 
 _INSERT = insert(OutboxRow)
@@ -65,10 +66,15 @@ def release_lease(session: Session, subscription_id: str, holder: str) -> None:
     ).values(lease_holder=None, lease_until=None))
 
 
-def head(session: Session, subscription_id: str, limit: int) -> list[OutboxRow]:
-    """The subscription's oldest rows, in order."""
-    return list(session.execute(select(OutboxRow).where(OutboxRow.subscription_id == subscription_id)
-                                .order_by(OutboxRow.seq).limit(limit)).scalars())
+def head(session: Session, subscription_id: str, limit: int) -> list[tuple[OutboxRow, dict | None]]:
+    """The subscription's oldest rows, in order, each with the content of the version it is about
+    (None when that version is gone or was a delete): one query for a whole batch."""
+    version = ResourceVersionRow
+    query = (select(OutboxRow, version.content)
+             .outerjoin(version, and_(version.res_type == OutboxRow.res_type, version.res_id == OutboxRow.res_id,
+                                      version.version == OutboxRow.version))
+             .where(OutboxRow.subscription_id == subscription_id).order_by(OutboxRow.seq).limit(limit))
+    return [(row, content) for row, content in session.execute(query)]
 
 
 def delivered(session: Session, seqs: Iterable[int]) -> None:

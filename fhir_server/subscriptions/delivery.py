@@ -170,11 +170,9 @@ class Delivery:
         session = uow.session
         owner = owners.from_record(outbox.owner_of(session, current.res_id))
         batch = []
-        for row in outbox.head(session, current.res_id, BATCH):
+        for row, content in outbox.head(session, current.res_id, BATCH):
             if row.due > now:
                 break
-            version = uow.get_version(row.res_type, row.res_id, row.version)
-            content = version.content if version is not None else None
             if content is not None and not owners.may_see(uow, owner, row.res_type, row.res_id):
                 log.info("subscription %s: %s/%s is outside its owner's reach; not sent",
                          current.res_id, row.res_type, row.res_id)
