@@ -31,6 +31,7 @@ from fhir_server.subscriptions.schedule import RetryPolicy
 log = logging.getLogger("jiayi.subscriptions")
 LEASE = timedelta(seconds=60)
 BATCH = 100  # rows of one subscription per turn
+LINGER_SECONDS = 0.02  # a turn after a wake-up waits this long, so one turn takes several notifications
 REQUESTED_CHECK = 2.0  # seconds between looks for subscriptions other processes were asked for
 
 
@@ -95,8 +96,9 @@ class Delivery:
             except Exception:  # noqa: BLE001 - the worker outlives a bad turn (database restart...)
                 log.exception("subscription delivery turn failed; retrying")
                 busy = False
-            if not busy:
-                self._wake.wait(self.poll_seconds)
+            if not busy and self._wake.wait(self.poll_seconds):
+                # woken by a commit: let the writes committing beside it join this turn
+                self._stop.wait(LINGER_SECONDS)
 
     # -- one turn -----------------------------------------------------------------------------
     def run_once(self) -> int:

@@ -16,7 +16,6 @@ import pytest
 import requests
 import websocket
 from auth_support import ISSUER
-from conftest import _postgres_admin_url
 from sqlalchemy import create_engine, text
 from subscription_receiver import Receiver
 
@@ -32,7 +31,7 @@ def database(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'subs.sqlite3'}"
         return
     request.getfixturevalue("postgres_server_url")  # skips (or fails, when required) without PostgreSQL
-    admin_url = _postgres_admin_url()
+    admin_url = os.environ.get("JIAYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     name = f"jiayi_subs_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
