@@ -120,6 +120,15 @@ def _subscribe(base: str, endpoint: str) -> str:
     raise RuntimeError("the subscription did not become active")
 
 
+def _measured(server, make, clients: int, requests: int) -> dict:
+    """The create load, with the server workers' CPU per request (its delivery thread included:
+    what the notifications cost the machine, not only the writes)."""
+    cpu = server.cpu_seconds()
+    measurement = run_load(server.base, make, clients, requests, 120.0, warmup=20)
+    measurement.cpu, measurement.cpu_units = server.cpu_seconds() - cpu, requests + 20
+    return measurement.stats()
+
+
 def _switch_off(base: str, sub_id: str) -> None:
     client = Client(base)
     status, data = client.send("GET", f"/Subscription/{sub_id}")
@@ -138,16 +147,16 @@ def run(database: str | None = None, requests: int = 600, clients: int = 4, work
         url = database or f"sqlite:///{workdir / 'bench.sqlite3'}"
         prepare_database(url)
         with jiayi_server(url, workdir / "server", workers, threads) as server:
-            plain = run_load(server.base, lambda i: _patient(i, 1), clients, requests, 120.0, warmup=20).stats()
+            plain = _measured(server, lambda i: _patient(i, 1), clients, requests)
             subscriber = Subscriber()
             sub_id = _subscribe(server.base, subscriber.url)
-            loaded = run_load(server.base, lambda i: _patient(i, 2), clients, requests, 120.0, warmup=20).stats()
+            loaded = _measured(server, lambda i: _patient(i, 2), clients, requests)
             expected = (requests + 20) // 2
             deadline = time.monotonic() + 60
             while len(subscriber.latencies) < expected and time.monotonic() < deadline:
                 time.sleep(0.1)
             _switch_off(server.base, sub_id)  # the same load again without it: the order of runs is not the cause
-            after = run_load(server.base, lambda i: _patient(i, 3), clients, requests, 120.0, warmup=20).stats()
+            after = _measured(server, lambda i: _patient(i, 3), clients, requests)
             subscriber.stop()
     lat = sorted(subscriber.latencies)
     return {
@@ -199,7 +208,8 @@ def main() -> None:
     a = result["creates_after_switching_it_off"]
     print(f"\n| {result['database']} | {result['notifications']}/{result['expected']} | "
           f"{result['latency_median_ms']} | {result['latency_p95_ms']} | {result['latency_max_ms']} | "
-          f"{p['throughput']} | {w['throughput']} | {a['throughput']} |")
+          f"{p['throughput']} | {w['throughput']} | {a['throughput']} | "
+          f"{p['server_cpu_ms']} | {w['server_cpu_ms']} | {a['server_cpu_ms']} |")
 
 
 if __name__ == "__main__":

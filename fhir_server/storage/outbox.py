@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from fhir_server.storage.models import ResourceVersionRow
+from fhir_server.storage.models import ResourceRow, ResourceVersionRow
 from fhir_server.storage.subscription_tables import OutboxRow, SubscriptionStateRow
 
 _INSERT = insert(OutboxRow)
@@ -35,6 +35,17 @@ def save_owner(session: Session, subscription_id: str, owner: dict) -> None:
 def owner_of(session: Session, subscription_id: str) -> dict | None:
     return session.execute(select(SubscriptionStateRow.owner).where(
         SubscriptionStateRow.subscription_id == subscription_id)).scalar_one_or_none()
+
+
+def subscription_with_owner(session: Session, subscription_id: str) -> tuple | None:
+    """(version, last_updated, deleted, content, owner) of a Subscription's current row and its
+    recorded owner, in one query; None when there is no such row."""
+    state = SubscriptionStateRow
+    row = session.execute(
+        select(ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted, ResourceRow.content, state.owner)
+        .outerjoin(state, state.subscription_id == ResourceRow.res_id)
+        .where(ResourceRow.res_type == "Subscription", ResourceRow.res_id == subscription_id)).first()
+    return tuple(row) if row is not None else None
 
 
 def due_subscriptions(session: Session, now: datetime, limit: int = 100) -> list[str]:
