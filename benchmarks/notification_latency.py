@@ -18,6 +18,8 @@ import argparse
 import datetime as dt
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,31 +36,61 @@ from fhir_server.core.national_ids import make_id
 
 
 class Subscriber:
+    """The subscriber's endpoint, in a process of its own (in this one it would take the GIL
+    from the load's client threads and slow the very writes it measures)."""
+
     def __init__(self) -> None:
-        self.latencies: list[float] = []
-        self.arrived = 0
-        subscriber = self
+        self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.notification_latency", "--receiver"],
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
 
-            def do_POST(self) -> None:  # noqa: N802
-                now = time.time()
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if body:
-                    updated = json.loads(body)["meta"]["lastUpdated"].replace("Z", "+00:00")
-                    subscriber.latencies.append(now - dt.datetime.fromisoformat(updated).timestamp())
-                subscriber.arrived += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+    @property
+    def arrived(self) -> int:
+        return len(self.lines)
 
-            def log_message(self, *args) -> None:
-                pass
+    @property
+    def latencies(self) -> list[float]:
+        return [float(line) for line in self.lines if line.strip() and line.strip() != "-"]
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def serve_receiver() -> None:
+    """``--receiver``: print the endpoint URL, then per POST the seconds from the resource's
+    ``meta.lastUpdated`` to its arrival ("-" for a POST without a body)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            now = time.time()
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if body:
+                updated = json.loads(body)["meta"]["lastUpdated"].replace("Z", "+00:00")
+                print(f"{now - dt.datetime.fromisoformat(updated).timestamp():.4f}", flush=True)
+            else:
+                print("-", flush=True)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(f"http://127.0.0.1:{server.server_address[1]}/hook", flush=True)
+    server.serve_forever()
 
 
 def _patient(i: int, run: int) -> tuple:
@@ -88,6 +120,24 @@ def _subscribe(base: str, endpoint: str) -> str:
     raise RuntimeError("the subscription did not become active")
 
 
+def _measured(server, make, clients: int, requests: int) -> dict:
+    """The create load, with the server workers' CPU per request (its delivery thread included:
+    what the notifications cost the machine, not only the writes)."""
+    cpu = server.cpu_seconds()
+    measurement = run_load(server.base, make, clients, requests, 120.0, warmup=20)
+    measurement.cpu, measurement.cpu_units = server.cpu_seconds() - cpu, requests + 20
+    return measurement.stats()
+
+
+def _switch_off(base: str, sub_id: str) -> None:
+    client = Client(base)
+    status, data = client.send("GET", f"/Subscription/{sub_id}")
+    body = {**json.loads(data), "status": "off"}
+    status, data = client.send("PUT", f"/Subscription/{sub_id}", orjson.dumps(body))
+    assert status == 200, data[:300]
+    time.sleep(2.5)  # every process's cache of active subscriptions has dropped it
+
+
 def run(database: str | None = None, requests: int = 600, clients: int = 4, workers: int = 1,
         threads: int = 8) -> dict:
     from fhir_server.serving import prepare_database
@@ -97,19 +147,22 @@ def run(database: str | None = None, requests: int = 600, clients: int = 4, work
         url = database or f"sqlite:///{workdir / 'bench.sqlite3'}"
         prepare_database(url)
         with jiayi_server(url, workdir / "server", workers, threads) as server:
-            plain = run_load(server.base, lambda i: _patient(i, 1), clients, requests, 120.0, warmup=20).stats()
+            plain = _measured(server, lambda i: _patient(i, 1), clients, requests)
             subscriber = Subscriber()
-            _subscribe(server.base, subscriber.url)
-            loaded = run_load(server.base, lambda i: _patient(i, 2), clients, requests, 120.0, warmup=20).stats()
+            sub_id = _subscribe(server.base, subscriber.url)
+            loaded = _measured(server, lambda i: _patient(i, 2), clients, requests)
             expected = (requests + 20) // 2
             deadline = time.monotonic() + 60
-            while subscriber.arrived < expected and time.monotonic() < deadline:
+            while len(subscriber.latencies) < expected and time.monotonic() < deadline:
                 time.sleep(0.1)
-            subscriber.server.shutdown()
+            _switch_off(server.base, sub_id)  # the same load again without it: the order of runs is not the cause
+            after = _measured(server, lambda i: _patient(i, 3), clients, requests)
+            subscriber.stop()
     lat = sorted(subscriber.latencies)
     return {
         "database": "postgresql" if database else "sqlite", "clients": clients, "workers": workers,
         "creates_without_subscription": plain, "creates_with_subscription": loaded,
+        "creates_after_switching_it_off": after,
         "notifications": len(lat), "expected": expected,
         "latency_median_ms": round(statistics.median(lat) * 1000, 1) if lat else None,
         "latency_p95_ms": round(lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))] * 1000, 1) if lat else None,
@@ -139,7 +192,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--receiver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.receiver:
+        serve_receiver()
+        return
     database, drop = _fresh_postgres(args.database) if args.database else (None, None)
     try:
         result = run(database, args.requests, args.clients, args.workers)
@@ -148,9 +205,11 @@ def main() -> None:
             drop()
     print(json.dumps(result, indent=2))
     w, p = result["creates_with_subscription"], result["creates_without_subscription"]
+    a = result["creates_after_switching_it_off"]
     print(f"\n| {result['database']} | {result['notifications']}/{result['expected']} | "
           f"{result['latency_median_ms']} | {result['latency_p95_ms']} | {result['latency_max_ms']} | "
-          f"{p['throughput']} | {w['throughput']} |")
+          f"{p['throughput']} | {w['throughput']} | {a['throughput']} | "
+          f"{p['server_cpu_ms']} | {w['server_cpu_ms']} | {a['server_cpu_ms']} |")
 
 
 if __name__ == "__main__":

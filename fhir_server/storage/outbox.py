@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from fhir_server.storage.models import ResourceRow, ResourceVersionRow
 from fhir_server.storage.subscription_tables import OutboxRow, SubscriptionStateRow
 
 _INSERT = insert(OutboxRow)
@@ -34,6 +35,17 @@ def save_owner(session: Session, subscription_id: str, owner: dict) -> None:
 def owner_of(session: Session, subscription_id: str) -> dict | None:
     return session.execute(select(SubscriptionStateRow.owner).where(
         SubscriptionStateRow.subscription_id == subscription_id)).scalar_one_or_none()
+
+
+def subscription_with_owner(session: Session, subscription_id: str) -> tuple | None:
+    """(version, last_updated, deleted, content, owner) of a Subscription's current row and its
+    recorded owner, in one query; None when there is no such row."""
+    state = SubscriptionStateRow
+    row = session.execute(
+        select(ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted, ResourceRow.content, state.owner)
+        .outerjoin(state, state.subscription_id == ResourceRow.res_id)
+        .where(ResourceRow.res_type == "Subscription", ResourceRow.res_id == subscription_id)).first()
+    return tuple(row) if row is not None else None
 
 
 def due_subscriptions(session: Session, now: datetime, limit: int = 100) -> list[str]:
@@ -65,10 +77,15 @@ def release_lease(session: Session, subscription_id: str, holder: str) -> None:
     ).values(lease_holder=None, lease_until=None))
 
 
-def head(session: Session, subscription_id: str, limit: int) -> list[OutboxRow]:
-    """The subscription's oldest rows, in order."""
-    return list(session.execute(select(OutboxRow).where(OutboxRow.subscription_id == subscription_id)
-                                .order_by(OutboxRow.seq).limit(limit)).scalars())
+def head(session: Session, subscription_id: str, limit: int) -> list[tuple[OutboxRow, dict | None]]:
+    """The subscription's oldest rows, in order, each with the content of the version it is about
+    (None when that version is gone or was a delete): one query for a whole batch."""
+    version = ResourceVersionRow
+    query = (select(OutboxRow, version.content)
+             .outerjoin(version, and_(version.res_type == OutboxRow.res_type, version.res_id == OutboxRow.res_id,
+                                      version.version == OutboxRow.version))
+             .where(OutboxRow.subscription_id == subscription_id).order_by(OutboxRow.seq).limit(limit))
+    return [(row, content) for row, content in session.execute(query)]
 
 
 def delivered(session: Session, seqs: Iterable[int]) -> None:

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from fhir_server.core.clock import Clock, system_clock
@@ -31,6 +31,7 @@ from fhir_server.subscriptions.schedule import RetryPolicy
 log = logging.getLogger("jiayi.subscriptions")
 LEASE = timedelta(seconds=60)
 BATCH = 100  # rows of one subscription per turn
+LINGER_SECONDS = 0.02  # a turn after a wake-up waits this long, so one turn takes several notifications
 REQUESTED_CHECK = 2.0  # seconds between looks for subscriptions other processes were asked for
 
 
@@ -54,6 +55,9 @@ class Delivery:
         self._thread: threading.Thread | None = None
         self._look_for_requested = True
         self._requested_checked = 0.0
+        self._hints: set[str] = set()  # subscriptions this process enqueued for since the last turn
+        self._hints_lock = threading.Lock()
+        self._due_checked = 0.0
 
     # -- the thread ---------------------------------------------------------------------------
     def start(self) -> threading.Thread:
@@ -70,7 +74,10 @@ class Delivery:
             self._thread.join(timeout)
             self._thread = None
 
-    def wake(self) -> None:
+    def wake(self, subscription_ids: Iterable[str] = ()) -> None:
+        """Something was committed: the subscriptions it enqueued for are delivered next turn."""
+        with self._hints_lock:
+            self._hints.update(subscription_ids)
         self._wake.set()
 
     def subscription_changed(self) -> None:
@@ -95,17 +102,23 @@ class Delivery:
             except Exception:  # noqa: BLE001 - the worker outlives a bad turn (database restart...)
                 log.exception("subscription delivery turn failed; retrying")
                 busy = False
-            if not busy:
-                self._wake.wait(self.poll_seconds)
+            if not busy and self._wake.wait(self.poll_seconds):
+                # woken by a commit: let the writes committing beside it join this turn
+                self._stop.wait(LINGER_SECONDS)
 
     # -- one turn -----------------------------------------------------------------------------
     def run_once(self) -> int:
         """Handshake the requested subscriptions, deliver what is due; the notifications sent."""
         if self._requested_check_due():
             self.handshake_requested()
-        with self.database.session() as session:
-            due = outbox.due_subscriptions(session, self._now())
-        return sum(self.deliver(subscription_id) for subscription_id in due)
+        with self._hints_lock:
+            due, self._hints = self._hints, set()
+        if not due or time.monotonic() - self._due_checked >= self.poll_seconds:
+            # retries that came due, other processes' notifications
+            self._due_checked = time.monotonic()
+            with self.database.session() as session:
+                due.update(outbox.due_subscriptions(session, self._now()))
+        return sum(self.deliver(subscription_id) for subscription_id in sorted(due))
 
     def handshake_requested(self) -> None:
         with self.repository.unit_of_work() as uow:
@@ -130,19 +143,23 @@ class Delivery:
                 outbox.resume(session, str(subscription["id"]), self._now())
 
     def deliver(self, subscription_id: str) -> int:
-        """One turn of one subscription: its due rows read in one transaction, sent in order until
-        one fails, then what was sent deleted (and the failure postponed) in one more."""
+        """One turn of one subscription: the lease taken and its due rows read in one
+        transaction, sent in order until one fails, then what was sent deleted (and the lease
+        released) in one more."""
         now = self._now()
-        with self.database.session(write=True) as session:
-            if not outbox.take_lease(session, subscription_id, self.holder, now, now + LEASE):
-                return 0
         sent: list[int] = []
         failure: tuple | None = None
         current: StoredResource | None = None
+        owner: dict | None = None
+        with self.repository.unit_of_work(write=True) as uow:
+            if not outbox.take_lease(uow.session, subscription_id, self.holder, now, now + LEASE):
+                return 0
+            found = outbox.subscription_with_owner(uow.session, subscription_id)
+            if found is not None:
+                version, updated, deleted, content, owner = found
+                current = StoredResource("Subscription", subscription_id, version, updated, deleted, content)
+            batch = self._batch(uow, current, owner, now) if current is not None and not current.deleted else []
         try:
-            with self.repository.unit_of_work() as uow:
-                current = uow.get("Subscription", subscription_id)
-                batch = self._batch(uow, current, now) if current is not None and not current.deleted else []
             for row, content in batch:
                 try:
                     if content is not None:
@@ -162,19 +179,16 @@ class Delivery:
             self._failed(current, row, reason, self._now())
         return len(sent)
 
-    def _batch(self, uow, current: StoredResource, now: datetime) -> list[tuple]:
+    def _batch(self, uow, current: StoredResource, owner_record: dict | None, now: datetime) -> list[tuple]:
         """The due rows of an active subscription, each with the content to send (None: not
         sent, only dropped: the version is gone or outside the owner's reach)."""
         if records.status_of(current.content) != records.ACTIVE:
             return []
-        session = uow.session
-        owner = owners.from_record(outbox.owner_of(session, current.res_id))
+        owner = owners.from_record(owner_record)
         batch = []
-        for row in outbox.head(session, current.res_id, BATCH):
+        for row, content in outbox.head(uow.session, current.res_id, BATCH):
             if row.due > now:
                 break
-            version = uow.get_version(row.res_type, row.res_id, row.version)
-            content = version.content if version is not None else None
             if content is not None and not owners.may_see(uow, owner, row.res_type, row.res_id):
                 log.info("subscription %s: %s/%s is outside its owner's reach; not sent",
                          current.res_id, row.res_type, row.res_id)

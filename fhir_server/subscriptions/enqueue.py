@@ -76,7 +76,7 @@ class _Pending:
 class Enqueuer:
     """The write hook (``after_write``) and the end-of-unit-of-work insert."""
 
-    def __init__(self, active: ActiveSubscriptions, wake: Callable[[], None]) -> None:
+    def __init__(self, active: ActiveSubscriptions, wake: Callable[[set[str]], None]) -> None:
         self.active = active
         self.wake = wake
         self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -107,4 +107,5 @@ class Enqueuer:
                 if matches(uow, sub.criteria, res_id, content, registry)]
         if rows:
             outbox.enqueue(uow.session, rows)  # type: ignore[attr-defined]
-            uow.after_commit(self.wake)
+            enqueued = {str(r["subscription_id"]) for r in rows}
+            uow.after_commit(lambda: self.wake(enqueued))

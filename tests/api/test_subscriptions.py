@@ -141,3 +141,51 @@ def _later(**delta):
     from datetime import UTC, datetime, timedelta
 
     return datetime.now(UTC) + timedelta(**delta)
+
+
+def test_chained_criteria_run_in_sql(client, notifier, receiver, unique):
+    female = client.post("/fhir/Patient", json={"resourceType": "Patient", "gender": "female",
+                                                "name": [{"family": unique}]}).get_json()
+    male = client.post("/fhir/Patient", json={"resourceType": "Patient", "gender": "male",
+                                              "name": [{"family": unique}]}).get_json()
+    sub = active_subscription(client, notifier, subscription(
+        receiver.url, f"Observation?subject:Patient.family={unique}&subject:Patient.gender=female"))
+    for patient in (male, female):
+        client.post("/fhir/Observation", json={"resourceType": "Observation", "status": "final",
+                                               "code": {"text": "pulse"},
+                                               "subject": {"reference": f"Patient/{patient['id']}"}})
+    notifier.delivery.run_once()
+    assert [e.resource["subject"]["reference"] for e in receiver.events()] == [f"Patient/{female['id']}"]
+    client.delete(f"/fhir/Subscription/{sub['id']}")
+
+
+def test_a_write_rolled_back_notifies_no_one(client, notifier, receiver, unique):
+    org = f"Organization/{unique}"
+    sub = active_subscription(client, notifier, subscription(receiver.url, f"Task?owner={org}"))
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": task(org), "request": {"method": "POST", "url": "Task"}},
+        {"resource": {"resourceType": "Patient", "gender": "not-a-gender"}, "request": {"method": "POST", "url": "Patient"}},
+    ]}
+    assert client.post("/fhir", json=bundle).status_code >= 400
+    notifier.delivery.run_once()
+    assert receiver.events() == []
+    client.delete(f"/fhir/Subscription/{sub['id']}")
+
+
+def test_off_stops_and_requested_again_resumes(client, notifier, receiver, unique):
+    org = f"Organization/{unique}"
+    sub = active_subscription(client, notifier, subscription(receiver.url, f"Task?owner={org}"))
+    receiver.refusing = True
+    kept = client.post("/fhir/Task", json=task(org)).get_json()
+    notifier.delivery.run_once()  # refused: kept in the outbox
+    client.put(f"/fhir/Subscription/{sub['id']}", json={**sub, "status": "off"})
+    client.post("/fhir/Task", json=task(org))  # while off: not a notification
+    receiver.refusing = False
+    notifier.delivery.run_once()
+    assert receiver.events() == []
+    current = client.get(f"/fhir/Subscription/{sub['id']}").get_json()
+    client.put(f"/fhir/Subscription/{sub['id']}", json={**current, "status": "requested"})
+    notifier.delivery.run_once()  # handshake, active, the kept one due at once
+    notifier.delivery.run_once()
+    assert [e.resource["id"] for e in receiver.events()] == [kept["id"]]
+    client.delete(f"/fhir/Subscription/{sub['id']}")
