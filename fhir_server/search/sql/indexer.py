@@ -136,25 +136,14 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
         columns = _VALUE_COLUMNS[kind]
         by_table.setdefault(kind, []).extend(
             (res_type, res_id, code, *(_value(row.get(c), convert) for c in columns)) for row in rows)
-    _write_text_rows(session, res_type, res_id, resource)
+    texts = text_entries(resource)
+    if texts:  # the full-text rows go with the others (one multi-row INSERT for many resources)
+        by_table[TEXT_ROWS] = [(res_type, res_id, code, " ".join(tokens)) for code, tokens in texts.items()]
     if pending is None:
         write_index_rows(session, by_table)
         return
     for kind, values in by_table.items():
         pending.setdefault(kind, []).extend(values)
-
-
-def _write_text_rows(session: Session, res_type: str, res_id: str, resource: dict) -> None:
-    """The full-text rows (``_text``, ``_content``) of one resource: one INSERT, not buffered."""
-    texts = text_entries(resource)
-    if not texts:
-        return
-    connection = session.connection()
-    m = _marker(connection.dialect.paramstyle)
-    one = f"({m}, {m}, {m}, {m})"
-    connection.exec_driver_sql(
-        f"INSERT INTO {TEXT_TABLE.name} (res_type, res_id, param, tokens) VALUES " + ", ".join([one] * len(texts)),
-        tuple(v for code, tokens in texts.items() for v in (res_type, res_id, code, " ".join(tokens))))
 
 
 def write_index_rows(session: Session, by_table: IndexRows) -> None:
@@ -173,6 +162,9 @@ def write_index_rows(session: Session, by_table: IndexRows) -> None:
 # (built once per shape) rather than through statement compilation.
 _VALUE_COLUMNS = {kind: tuple(c.name for c in table.columns if c.name not in ("id", "res_type", "res_id", "param"))
                   for kind, table in INDEX_TABLES.items()}
+TEXT_ROWS = "_text"  # the key of the full-text rows (``search_text``) among a resource's rows
+_VALUE_COLUMNS[TEXT_ROWS] = ("tokens",)
+_TABLE_NAMES = {**{kind: table.name for kind, table in INDEX_TABLES.items()}, TEXT_ROWS: TEXT_TABLE.name}
 
 
 def _marker(paramstyle: str) -> str:
@@ -183,7 +175,7 @@ def _marker(paramstyle: str) -> str:
 def _insert_sql(kind: str, rows: int, paramstyle: str) -> str:
     columns = ("res_type", "res_id", "param", *_VALUE_COLUMNS[kind])
     one = "(" + ", ".join([_marker(paramstyle)] * len(columns)) + ")"
-    return f"INSERT INTO {INDEX_TABLES[kind].name} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
+    return f"INSERT INTO {_TABLE_NAMES[kind]} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
 
 
 @lru_cache(maxsize=256)
