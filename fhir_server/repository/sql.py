@@ -49,14 +49,15 @@ _PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version
                    ResourceRow.deleted, ResourceRow.content).order_by(ResourceRow.res_type, ResourceRow.res_id)
 PREFETCH_CHUNK = 400
 # a rule's lookup "the resources of type t whose reference parameter p points at tt/ti": one
-# statement, compiled once, on the index (res_type, param, target_id, target_type)
+# statement, compiled once, driven from the index (res_type, param, target_id, target_type) and
+# joined to the current rows by key (no ORDER BY: ordering by last_updated made the planners
+# walk every resource of the type in that order; the few rows found are sorted in Python)
 _REFERRING = select(ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted,
-                    ResourceRow.content).where(
-    ResourceRow.res_type == bindparam("t"), ResourceRow.deleted.is_(False),
-    ResourceRow.res_id.in_(select(ReferenceIndex.res_id).where(
-        ReferenceIndex.res_type == bindparam("t"), ReferenceIndex.param == bindparam("p"),
-        ReferenceIndex.target_id == bindparam("ti"), ReferenceIndex.target_type == bindparam("tt")))
-).order_by(ResourceRow.last_updated, ResourceRow.res_id)  # a search's default order
+                    ResourceRow.content).select_from(ReferenceIndex).join(
+    ResourceRow, and_(ResourceRow.res_type == ReferenceIndex.res_type, ResourceRow.res_id == ReferenceIndex.res_id)
+).where(ReferenceIndex.res_type == bindparam("t"), ReferenceIndex.param == bindparam("p"),
+        ReferenceIndex.target_id == bindparam("ti"), ReferenceIndex.target_type == bindparam("tt"),
+        ResourceRow.deleted.is_(False))
 _COUNTED = select(func.coalesce(func.sum(CounterRow.value), 0)).where(
     CounterRow.scope == bindparam("s"), CounterRow.bucket >= bindparam("b"))
 
@@ -140,7 +141,8 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.flush()
         rows = self.session.connection().execute(
             _REFERRING, {"t": res_type, "p": param, "tt": target_type, "ti": target_id})
-        return [StoredResource(res_type, *row) for row in rows]
+        found = {row[0]: StoredResource(res_type, *row) for row in rows}  # one per resource
+        return sorted(found.values(), key=lambda s: (s.last_updated, s.res_id))
 
     def counted(self, scope: str, since: str = "") -> int:
         return int(self.session.connection().execute(_COUNTED, {"s": scope, "b": since}).scalar_one())

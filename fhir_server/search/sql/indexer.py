@@ -130,7 +130,9 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
         return
     by_table: IndexRows = {}
     _add_rows(by_table, registry, dialect.name, res_type, res_id, index_entries(registry, res_type, resource))
-    _write_text_rows(session, res_type, res_id, resource)
+    texts = text_entries(resource)
+    if texts:  # the full-text rows go with the others (one multi-row INSERT for many resources)
+        by_table[TEXT_ROWS] = [(res_type, res_id, code, " ".join(tokens)) for code, tokens in texts.items()]
     if pending is None:
         write_index_rows(session, by_table)
         return
@@ -160,19 +162,6 @@ def _add_rows(by_table: IndexRows, registry: ParamRegistry, dialect: str, res_ty
             (res_type, res_id, code, *(_value(row.get(c), convert) for c in columns)) for row in rows)
 
 
-def _write_text_rows(session: Session, res_type: str, res_id: str, resource: dict) -> None:
-    """The full-text rows (``_text``, ``_content``) of one resource: one INSERT, not buffered."""
-    texts = text_entries(resource)
-    if not texts:
-        return
-    connection = session.connection()
-    m = _marker(connection.dialect.paramstyle)
-    one = f"({m}, {m}, {m}, {m})"
-    connection.exec_driver_sql(
-        f"INSERT INTO {TEXT_TABLE.name} (res_type, res_id, param, tokens) VALUES " + ", ".join([one] * len(texts)),
-        tuple(v for code, tokens in texts.items() for v in (res_type, res_id, code, " ".join(tokens))))
-
-
 def write_index_rows(session: Session, by_table: IndexRows) -> None:
     """Insert the rows (one multi-row INSERT per table and 200 rows) and empty ``by_table``."""
     connection = session.connection()
@@ -189,6 +178,9 @@ def write_index_rows(session: Session, by_table: IndexRows) -> None:
 # (built once per shape) rather than through statement compilation.
 _VALUE_COLUMNS = {kind: tuple(c.name for c in table.columns if c.name not in ("id", "res_type", "res_id", "param"))
                   for kind, table in INDEX_TABLES.items()}
+TEXT_ROWS = "_text"  # the key of the full-text rows (``search_text``) among a resource's rows
+_VALUE_COLUMNS[TEXT_ROWS] = ("tokens",)
+_TABLE_NAMES = {**{kind: table.name for kind, table in INDEX_TABLES.items()}, TEXT_ROWS: TEXT_TABLE.name}
 
 
 def _marker(paramstyle: str) -> str:
@@ -199,7 +191,7 @@ def _marker(paramstyle: str) -> str:
 def _insert_sql(kind: str, rows: int, paramstyle: str) -> str:
     columns = ("res_type", "res_id", "param", *_VALUE_COLUMNS[kind])
     one = "(" + ", ".join([_marker(paramstyle)] * len(columns)) + ")"
-    return f"INSERT INTO {INDEX_TABLES[kind].name} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
+    return f"INSERT INTO {_TABLE_NAMES[kind]} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
 
 
 @lru_cache(maxsize=256)
