@@ -4,7 +4,9 @@ SQLite and PostgreSQL, over a generated district plus the edge cases the index c
 - the KPI measures over the index tables (:class:`IndexSnapshot`) equal the full snapshot's
   MeasureReports (the Python evaluation over every resource), for every measure and several
   periods, including days on which contracts start and end;
-- ``Patient/$everything`` from the compartment index equals the per-type searches.
+- ``Patient/$everything`` from the compartment index equals the per-type searches;
+- the typical searches of the benchmark read the indexes they are meant to (EXPLAIN on both
+  databases), so a plan regression shows here rather than as a slow benchmark.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import event, text
 
 from fhir_server.core import jiayi_names as jn
 from fhir_server.demo import generate_district
@@ -20,12 +23,14 @@ from fhir_server.familydoctor.measures.index_snapshot import IndexSnapshot
 from fhir_server.interactions.context import FhirRequest
 from fhir_server.operations import search_operations
 from fhir_server.repository.sql import SqlRepository
+from fhir_server.search import parse_search
 from fhir_server.serving import prepare_database
 from fhir_server.storage.db import Database
 from helpers import fresh_database_url
 
 AS_OF = dt.date(2026, 11, 23)
 RESIDENTS = 150
+ID_NUMBER = "urn:oid:2.16.156.10011.1.3"
 FAMILY_DOCTOR = {"coding": [{"system": jn.CONTRACT_TYPE, "code": "family-doctor"}]}
 
 
@@ -130,3 +135,90 @@ def test_everything_from_the_compartment_index_equals_the_per_type_searches(repo
             slow = _everything(_PerTypeSearches(uow), pid)
             assert fast == slow, pid
         assert max(len(_everything(uow, pid)) for pid in patients) > 5
+
+
+# --- the plans of the typical searches (issue 19): index use, never timing ---------------------
+
+def _typical_searches(session) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """The benchmark's typical searches, with values picked from the district."""
+    def one(sql: str) -> str:
+        return session.execute(text(sql)).scalar_one()
+
+    team = one("SELECT target_id FROM search_reference WHERE res_type = 'Contract' AND param = 'care-team' "
+               "GROUP BY target_id ORDER BY count(*) DESC, target_id LIMIT 1")
+    # a hospital's referral Tasks in one status ("requested" in the benchmark; whichever a small district has)
+    owner, status = session.execute(text(
+        "SELECT r.target_type || '/' || r.target_id, s.code FROM search_reference r JOIN search_token s "
+        "ON s.res_type = 'Task' AND s.res_id = r.res_id AND s.param = 'status' "
+        "WHERE r.res_type = 'Task' AND r.param = 'owner' ORDER BY s.code = 'requested' DESC, r.target_id, s.code "
+        "LIMIT 1")).one()
+    number = one(f"SELECT code FROM search_token WHERE res_type = 'Patient' AND param = 'identifier' "
+                 f"AND system = '{ID_NUMBER}' ORDER BY code LIMIT 1")
+    patient = one("SELECT target_id FROM search_reference WHERE res_type = 'Observation' AND param = 'subject' "
+                  "GROUP BY target_id ORDER BY count(*) DESC, target_id LIMIT 1")
+    contracts = [("status", "executed"), ("care-team", f"CareTeam/{team}")]
+    return {
+        "resident by ID number": ("Patient", [("identifier", f"{ID_NUMBER}|{number}")]),
+        "contracts in force for a team": ("Contract", contracts),
+        "referrals waiting for a hospital": ("Task", [("owner", owner), ("status", status)]),
+        "a patient's BP since a date": ("Observation", [("subject", f"Patient/{patient}"),
+                                                        ("code", "http://loinc.org|85354-9"),
+                                                        ("date", "ge2024-01-01"), ("_sort", "-date")]),
+        "contracts + _include": ("Contract", [*contracts, ("_include", "Contract:subject")]),
+    }
+
+
+# SQLite: the index each search is driven from and the per-row checks' owner indexes (its plans
+# follow the query's shape); PostgreSQL chooses by its statistics, so there only "no Seq Scan"
+EXPECTED_INDEXES = {
+    "resident by ID number": {"ix_search_token_code"},
+    "contracts in force for a team": {"ix_search_reference_target", "ix_search_token_owner"},
+    "referrals waiting for a hospital": {"ix_search_reference_target", "ix_search_token_owner"},
+    "a patient's BP since a date": {"ix_search_reference_target", "ix_search_token_owner", "ix_search_date_owner"},
+    "contracts + _include": {"ix_search_reference_target", "ix_search_token_owner", "ix_search_reference_owner"},
+}
+
+class _Plans:
+    """Every SELECT (and stored-list INSERT) the search runs, explained on its own connection first."""
+
+    def __init__(self, engine) -> None:
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.found: list[tuple[str, list[str]]] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        head = statement.lstrip()[:40].upper()
+        if not head.startswith(("SELECT", "INSERT INTO SEARCH_RESULT")) or "search_session" in statement:
+            return
+        if not self.sqlite:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # small tables: ask whether an index *can* serve
+        cursor.execute(("EXPLAIN QUERY PLAN " if self.sqlite else "EXPLAIN ") + statement, parameters)
+        self.found.append((statement, [str(row[-1] if self.sqlite else row[0]) for row in cursor.fetchall()]))
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_INDEXES))
+def test_the_typical_searches_are_answered_from_the_indexes(repository, name):
+    """One statement per search page (plus the stored list when there is a next page, and the
+    includes); each reads the indexes named, and none scans the resource or an index table."""
+    engine = repository.database.engine
+    with repository.unit_of_work() as uow:
+        res_type, params = _typical_searches(uow.index_session())[name]
+        request = parse_search(res_type, [*params, ("_count", "5")], registry=uow.search_params())
+        plans = _Plans(engine)
+        event.listen(engine, "before_cursor_execute", plans)
+        try:
+            page = uow.search(request)
+        finally:
+            event.remove(engine, "before_cursor_execute", plans)
+    assert page.matches, name
+    searches = [p for s, p in plans.found if "FROM resource" in s and "search_session" not in s]
+    assert searches, plans.found
+    text_of = "\n".join(line for _, plan in plans.found for line in plan)
+    if plans.sqlite:  # PostgreSQL picks the driving test by its statistics; any index will do there
+        for index in EXPECTED_INDEXES[name]:
+            assert index in text_of, (name, index, text_of)
+    for line in text_of.splitlines():
+        words = line.split()
+        if plans.sqlite:  # "SCAN resource" alone is a full scan; "SCAN (subquery)" reads a result
+            assert not (len(words) >= 2 and words[0] == "SCAN" and words[1].startswith(("resource", "search_"))), line
+        else:
+            assert "Seq Scan" not in line, line

@@ -105,67 +105,76 @@ class IndexSnapshot(DistrictSnapshot):
         return found[0] if found else None
 
     # --- contracts in force -----------------------------------------------------------------
-    def _in_force(self, when: dt.date) -> dict[str, ContractView]:
-        if when not in self._in_force_on:
-            self._in_force_on[when] = self._contracts_in_force(when)
-        return self._in_force_on[when]
-
-    def _contracts_in_force(self, when: dt.date) -> dict[str, ContractView]:
-        """Subject → the first (by id) family-doctor contract in force on ``when``, as the full
-        snapshot finds it."""
-        s = self._session
+    def contract_in_force(self, patient: str, when: dt.date) -> ContractView | None:
+        """The first (by id) family-doctor contract of ``patient`` in force on ``when``, as the
+        full snapshot finds it, from the patient's own contracts."""
+        if self._by_subject is None:
+            self._load_contracts()
         day = dt.datetime.combine(when, dt.time())
-        kind, status, applies = TOKEN.alias(), TOKEN.alias(), DATE.alias()
-        candidates = (select(R.c.res_id, applies.c.low, applies.c.high)
-                      .join(applies, and_(applies.c.res_type == R.c.res_type, applies.c.res_id == R.c.res_id,
-                                          applies.c.param == "applies"))
-                      .where(R.c.res_type == "Contract", R.c.deleted.is_(False),
-                             applies.c.low < day + 2 * MARGIN, applies.c.high > day - MARGIN,
-                             exists().where(kind.c.res_type == "Contract", kind.c.res_id == R.c.res_id,
-                                            kind.c.param == "type", kind.c.system == FAMILY_DOCTOR_CONTRACT[0],
-                                            kind.c.code == FAMILY_DOCTOR_CONTRACT[1]),
-                             exists().where(status.c.res_type == "Contract", status.c.res_id == R.c.res_id,
-                                            status.c.param == "status", status.c.code == "executed")))
-        in_force: set[str] = set()
-        doubtful: set[str] = set()
-        for res_id, low, high in s.execute(candidates):
-            low, high = _instant(low), _instant(high)
+        for res_id, low, high, view in (self._by_subject or {}).get(patient, ()):
+            if low >= day + 2 * MARGIN or high <= day - MARGIN:
+                continue  # starts after or ends before ``when`` in any time zone
             if low.year < 1000 or low >= day - MARGIN or high <= day + 2 * MARGIN:
-                doubtful.add(res_id)
-            else:
-                in_force.add(res_id)
-        if doubtful:
-            for content in s.execute(select(R.c.content).where(
-                    R.c.res_type == "Contract", R.c.res_id.in_(sorted(doubtful)))).scalars():
-                if content and _contract_view(content).in_force_on(when):
-                    in_force.add(content["id"])
-        views = self._views(sorted(in_force))
+                if self._exact(res_id).in_force_on(when):  # near a boundary, or no start: judged on the resource
+                    return view
+                continue
+            return view
+        return None
+
+    def _in_force(self, when: dt.date) -> dict[str, ContractView]:
         found: dict[str, ContractView] = {}
-        for view in views:
-            for subject in view.subjects:
-                found.setdefault(subject, view)
+        for patient in self._by_subject or ():
+            view = self.contract_in_force(patient, when)
+            if view is not None:
+                found[patient] = view
         return found
 
-    def _views(self, ids: list[str]) -> list[ContractView]:
-        """Subjects, team and institution of the contracts ``ids`` (in that order)."""
-        parts: dict[str, dict[str, list[str]]] = {i: {} for i in ids}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for res_id, param, target_type, target_id, url in self._session.execute(
-                    select(REF.c.res_id, REF.c.param, REF.c.target_type, REF.c.target_id, REF.c.url).where(
-                        REF.c.res_type == "Contract", REF.c.param.in_(("subject", "care-team", "authority")),
-                        REF.c.res_id.in_(chunk)).order_by(REF.c.id)):
-                text = _text(target_type, target_id, url)
-                if text:
-                    parts[res_id].setdefault(param, []).append(text)
-        views = []
-        for res_id in ids:
+    _by_subject: dict[str, list[tuple[str, dt.datetime, dt.datetime, ContractView]]] | None = None
+
+    def _load_contracts(self) -> None:
+        """Every executed family-doctor contract with its ``applies`` range, subjects, team and
+        institution: three statements, kept as tuples per subject."""
+        s = self._session
+        kind, status, applies = TOKEN.alias(), TOKEN.alias(), DATE.alias()
+        executed = and_(R.c.res_type == "Contract", R.c.deleted.is_(False),
+                        exists().where(kind.c.res_type == "Contract", kind.c.res_id == R.c.res_id,
+                                       kind.c.param == "type", kind.c.system == FAMILY_DOCTOR_CONTRACT[0],
+                                       kind.c.code == FAMILY_DOCTOR_CONTRACT[1]),
+                        exists().where(status.c.res_type == "Contract", status.c.res_id == R.c.res_id,
+                                       status.c.param == "status", status.c.code == "executed"))
+        ranges = {res_id: (_instant(low), _instant(high)) for res_id, low, high in s.execute(
+            select(R.c.res_id, applies.c.low, applies.c.high)
+            .join(applies, and_(applies.c.res_type == R.c.res_type, applies.c.res_id == R.c.res_id,
+                                applies.c.param == "applies"))
+            .where(executed))}
+        parts: dict[str, dict[str, list[str]]] = {i: {} for i in ranges}
+        ref = REF.alias()
+        for res_id, param, target_type, target_id, url in s.execute(
+                select(ref.c.res_id, ref.c.param, ref.c.target_type, ref.c.target_id, ref.c.url).where(
+                    ref.c.res_type == "Contract", ref.c.param.in_(("subject", "care-team", "authority")),
+                    ref.c.res_id.in_(select(R.c.res_id).where(executed))).order_by(ref.c.id)):
+            text = _text(target_type, target_id, url)
+            if text and res_id in parts:
+                parts[res_id].setdefault(param, []).append(text)
+        by_subject: dict[str, list[tuple[str, dt.datetime, dt.datetime, ContractView]]] = {}
+        for res_id in sorted(ranges):
             p = parts[res_id]
-            views.append(ContractView(
+            view = ContractView(
                 ref=f"Contract/{res_id}", status="executed", start=None, end=None, subjects=p.get("subject", []),
                 team=_first(p.get("care-team")), institution=_first(p.get("authority")),
-                household=None, packages=[], renews=None))
-        return views
+                household=None, packages=[], renews=None)
+            for subject in dict.fromkeys(view.subjects):
+                by_subject.setdefault(subject, []).append((res_id, *ranges[res_id], view))
+        self._by_subject = by_subject
+        self._exact_views: dict[str, ContractView] = {}
+
+    def _exact(self, res_id: str) -> ContractView:
+        view = self._exact_views.get(res_id)
+        if view is None:
+            content = self._session.execute(select(R.c.content).where(
+                R.c.res_type == "Contract", R.c.res_id == res_id)).scalar_one()
+            view = self._exact_views[res_id] = _contract_view(content)
+        return view
 
 
 def _first(values: list[str] | None) -> str | None:
