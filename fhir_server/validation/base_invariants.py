@@ -58,8 +58,10 @@ class InvariantWalker:
                 continue  # dom-2..dom-5 only look at contained resources: nothing to evaluate (and dom-3 is costly)
             if fast is NATIVE_CHECK:
                 result = NATIVE[inv.key](node)
+            elif fast is not None:
+                result = fast(node, resource, root)  # type: ignore[operator]  # a compiled check
             else:
-                result = fast(node, resource, root) if fast is not None else None
+                result = None
             if result is None:
                 result = holds(inv, node, base, resource, root)
             if result is False:
