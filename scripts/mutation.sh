@@ -52,7 +52,7 @@ done
 work="$(mktemp -d "${TMPDIR:-/tmp}/jiayi-mutation.XXXXXX")"
 copy="$work/jiayi"
 mkdir -p "$copy"
-for part in fhir_server adapters benchmarks tests mappings profiles pyproject.toml setup.py; do
+for part in fhir_server adapters benchmarks scripts tests mappings profiles pyproject.toml setup.py; do
   cp -a "$checkout/$part" "$copy/"
 done
 find "$copy" -name __pycache__ -prune -exec rm -rf {} +
@@ -65,7 +65,7 @@ cat >>"$copy/pyproject.toml" <<EOF
 [tool.mutmut]
 source_paths = ["fhir_server", "adapters"]
 only_mutate = $(toml_list "${files[@]}")
-also_copy = ["benchmarks", "mappings", "profiles", "setup.py", "shared"]
+also_copy = ["benchmarks", "scripts", "mappings", "profiles", "setup.py", "shared"]
 pytest_add_cli_args = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", "-k", "not postgresql"]
 pytest_add_cli_args_test_selection = $(toml_list "${tests[@]}")
 EOF

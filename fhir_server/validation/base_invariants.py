@@ -35,7 +35,7 @@ def invariant_issue(inv: Invariant, where: str) -> Issue:
 class InvariantWalker:
     def __init__(self, root: dict, errors_only: bool = False) -> None:
         self.registry = structures()
-        self.table = _error_invariants() if errors_only else base_invariants()
+        self.table = _plan(errors_only)
         self.root = root
         self.issues: list[Issue] = []
 
@@ -50,15 +50,18 @@ class InvariantWalker:
         self.children(node, res_type, where, node, root)
 
     def evaluate(self, key: str, node: object, base: str, where: str, resource: dict, root: dict) -> None:
-        for inv in self.table.get(key, ()):
-            if inv.expression.startswith("contained.") and isinstance(node, dict) and "contained" not in node:
+        plan = self.table.get(key)
+        if not plan:
+            return  # most element paths and types have no invariant of their own
+        for inv, fast, on_contained in plan:
+            if on_contained and isinstance(node, dict) and "contained" not in node:
                 continue  # dom-2..dom-5 only look at contained resources: nothing to evaluate (and dom-3 is costly)
-            native = NATIVE.get(inv.key)
-            if native is not None:
-                result = native(node)
+            if fast is NATIVE_CHECK:
+                result = NATIVE[inv.key](node)
+            elif fast is not None:
+                result = fast(node, resource, root)  # type: ignore[operator]  # a compiled check
             else:
-                compiled = compile_invariant(inv.expression) if inv.evaluable else None
-                result = compiled(node, resource, root) if compiled is not None else None
+                result = None
             if result is None:
                 result = holds(inv, node, base, resource, root)
             if result is False:
@@ -102,9 +105,32 @@ class InvariantWalker:
         self.children(item, key, where, resource, root)
 
 
+NATIVE_CHECK = object()  # the plan's marker for an invariant checked in Python (native_invariants)
+Step = tuple[Invariant, object, bool]  # (invariant, compiled check | NATIVE_CHECK | None, only with contained)
+
+
 @cache
-def _error_invariants() -> dict[str, tuple[Invariant, ...]]:
-    return {path: tuple(i for i in rows if i.severity == "error") for path, rows in base_invariants().items()}
+def _plan(errors_only: bool) -> dict[str, tuple[Step, ...]]:
+    """Per element path or type, the invariants to evaluate, each compiled once: the invariants
+    that cannot apply are left out (ele-1, ext-1, ref-1 and bdl-7 are checked natively by the
+    walkers; an invariant the engine cannot evaluate and the compiler does not cover could only
+    come back "not evaluated"), and so are paths left with none."""
+    plan: dict[str, tuple[Step, ...]] = {}
+    for path, rows in base_invariants().items():
+        steps: list[Step] = []
+        for inv in rows:
+            if errors_only and inv.severity != "error":
+                continue
+            if inv.key in NATIVE:
+                fast: object = NATIVE_CHECK
+            elif inv.evaluable:
+                fast = compile_invariant(inv.expression)
+            else:
+                continue  # holds() would answer None: nothing can be said
+            steps.append((inv, fast, inv.expression.startswith("contained.")))
+        if steps:
+            plan[path] = tuple(steps)
+    return plan
 
 
 def base_invariant_issues(resource: dict, where: str, errors_only: bool = False) -> list[Issue]:

@@ -14,7 +14,8 @@ searchparameter.html):
   parameters the ValueSet declares (``valueset-parameter``; tools.html, R5 valueset parameters);
 - a ``CodeSystem`` that says its content is ``not-present`` but lists concepts, that
   ``supplements`` another without ``content`` = ``supplement`` (codesystem.html#supplements),
-  that declares a property code or uri twice, that gives a standard concept property
+  that declares a property code or uri twice (a warning: the official R4 SNOMED CT CodeSystem
+  does), that gives a standard concept property
   (``http://hl7.org/fhir/concept-properties#...``) another type than its own, or whose concepts
   give a declared property a value of another type;
 - a ``Questionnaire`` item whose ``enableWhen`` names a question inside the item itself.
@@ -112,12 +113,14 @@ def _code_system(resource: dict, where: str) -> list[Issue]:
         at = f"{where}.property[{i}]"
         if isinstance(code, str):
             if code in declared:
-                issues.append(Issue("invalid", f"The property code '{code}' is declared twice", expression=(at,)))
+                issues.append(Issue("invalid", f"The property code '{code}' is declared twice", severity="warning",
+                                    expression=(at,)))
             elif isinstance(kind, str):
                 declared[code] = kind
         if isinstance(uri, str):
             if uri in uris:
-                issues.append(Issue("invalid", f"The property uri {uri} is declared twice", expression=(at,)))
+                issues.append(Issue("invalid", f"The property uri {uri} is declared twice", severity="warning",
+                                    expression=(at,)))
             uris.add(uri)
             standard = STANDARD_PROPERTY_TYPES.get(uri[len(CONCEPT_PROPERTIES):]) \
                 if uri.startswith(CONCEPT_PROPERTIES) else None

@@ -5,12 +5,16 @@ per-1 ``start.hasValue().not() or end.hasValue().not() or (start <= end)`` runs 
 so it must compare instants, not strings: ``10:00+08:00`` is before ``03:00Z``.  As FHIRPath
 says, values are compared at the precision both have; when they agree that far but one is more
 precise, the comparison is empty (the invariant holds): ``2024`` to ``2024-03-01`` passes.
+
+The IG's jiayi-ctr-1 (a contract runs one to three years) does date arithmetic the compiler does
+not cover; it runs on every profiled Contract, so it is done here too (full dates; anything else
+goes to the engine).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 
 def _parts(value: str) -> tuple[tuple[int, ...], datetime | None] | None:
@@ -46,4 +50,37 @@ def per_1(period: object) -> bool | None:
     return True  # equal as far as both go, different precision: empty, so the invariant holds
 
 
+def _plus_years(day: date, years: int) -> date:
+    """FHIRPath ``+ N years`` on a date: the same day N years on (29 February → 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def contract_term(contract: object) -> bool | None:
+    """jiayi-ctr-1: a contract in force runs at least a year (minus a day) and at most three years.
+    Full dates only; a partial date or a dateTime is left to the engine (None)."""
+    if not isinstance(contract, dict) or contract.get("status") in ("terminated", "cancelled", "entered-in-error"):
+        return True
+    applies = contract.get("applies")
+    if not isinstance(applies, dict) or "start" not in applies or "end" not in applies:
+        return True
+    start, end = applies["start"], applies["end"]
+    if not (isinstance(start, str) and isinstance(end, str) and len(start) == len(end) == 10):
+        return None
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        return None
+    return _plus_years(first, 1) - timedelta(days=1) <= last <= _plus_years(first, 3)
+
+
 NATIVE: dict[str, Callable[[object], bool | None]] = {"per-1": per_1}
+# profile invariants checked in Python, by their exact expression (a profile that changes the
+# expression is evaluated by the engine again)
+NATIVE_EXPRESSIONS: dict[str, Callable[[object], bool | None]] = {
+    "(status = 'terminated' or status = 'cancelled' or status = 'entered-in-error') or applies.start.empty() or "
+    "applies.end.empty() or (applies.end >= applies.start + 1 year - 1 day and applies.end <= applies.start + "
+    "3 years)": contract_term,
+}

@@ -26,7 +26,9 @@ from fhir_server.core.errors import Issue
 from fhir_server.core.references import parse_reference
 from fhir_server.definitions.structures import INLINE_TYPES, structures
 from fhir_server.validation.conformance import JIAYI, Conformance, UnknownProfile, base_type, canonical
+from fhir_server.validation.invariant_compiler import compile_invariant
 from fhir_server.validation.invariants import base_keys, holds
+from fhir_server.validation.native_invariants import NATIVE_EXPRESSIONS
 from fhir_server.validation.paths import shown
 from fhir_server.validation.slicing import contains, matches
 from fhir_server.validation.snapshot import Discriminator, Node
@@ -263,7 +265,15 @@ class ProfileCheck:
         inline = type_code in INLINE_TYPES or "." not in node.path or not type_code
         base = node.path if inline else type_code
         for inv in own:
-            if holds(inv, value, base, self.resource, self.root) is False:
+            native = NATIVE_EXPRESSIONS.get(inv.expression)
+            fast = compile_invariant(inv.expression) if inv.evaluable and native is None else None  # cached
+            if native is not None:
+                result = native(value)
+            else:
+                result = fast(value, self.resource, self.root) if fast is not None else None
+            if result is None:
+                result = holds(inv, value, base, self.resource, self.root)
+            if result is False:
                 severity = "error" if inv.severity == "error" else "warning"
                 self.add("invariant", f"Constraint {inv.key} of {node.shown} failed: {inv.human}", where, severity)
 
