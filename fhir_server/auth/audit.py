@@ -70,10 +70,12 @@ def audit_event(principal: Principal, audited: Audited, recorded: datetime) -> d
 
 
 def _agents(principal: Principal) -> list[dict]:
-    who = {"reference": principal.fhir_user} if principal.fhir_user else {
-        "identifier": {"system": SUBJECT, "value": principal.subject}}
-    user = {"type": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]},
-            "who": who, "requestor": True}
+    user: dict = {"type": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]}}
+    if principal.fhir_user:
+        user["who"] = {"reference": principal.fhir_user}
+    elif principal.subject:
+        user["who"] = {"identifier": {"system": SUBJECT, "value": principal.subject}}
+    user["requestor"] = True  # no who: a request without a valid token (only its address is known)
     if principal.remote_addr:
         user["network"] = {"address": principal.remote_addr, "type": "2"}
     agents = [user]
