@@ -121,8 +121,10 @@ class AuditTrail:
                     return
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - the database refused: keep the events, try again later
-                log.exception("storing %d AuditEvents failed; retrying in %.1f s", self.pending(), self.max_age)
+            except Exception as exc:  # noqa: BLE001 - the database refused: keep the events, try again later
+                # the error's class only: a database error's text quotes the rows (personal data)
+                log.error("storing %d AuditEvents failed (%s); retrying in %.1f s", self.pending(),
+                          type(exc).__name__, self.max_age)
                 time.sleep(self.max_age)
 
     def _requeue(self, events: list[dict]) -> None:
