@@ -4,7 +4,8 @@ Loads a small synthetic district into a fresh SQLite file (or PostgreSQL databas
 ``jiayi serve`` in development mode (no token, no AuditEvents) and ``jiayi serve`` with
 ``JIAYI_AUTH_JWKS`` (a throw-away key made here, never stored) so that every read verifies a
 bearer token, checks its scopes and writes an AuditEvent (queued, stored in batches).  The
-same ``GET Patient/[id]`` load runs against each, alternating, best of ``--rounds``; a third
+same ``GET Patient/[id]`` load runs against each, alternating, best of ``--rounds`` (the highest
+throughput, and separately the least server CPU per read); a third
 row reads as a family doctor (``user/`` token: the relationship is checked in SQL per read).
 Target: audited reads ≥ 85% of the unaudited throughput.
 
@@ -123,8 +124,11 @@ def _measure(open_server: Server, audited_server: Server, token, requests: int, 
             stats = m.stats()
             if stats["errors"]:
                 raise RuntimeError(f"{name}: {stats['first_error']}")
+            cheapest = min(stats["server_cpu_ms"], best[name]["server_cpu_ms"]) if name in best else None
             if name not in best or (stats["throughput"] or 0) > (best[name]["throughput"] or 0):
                 best[name] = stats
+            if cheapest is not None:
+                best[name]["server_cpu_ms"] = cheapest  # the least CPU per read of the rounds (least disturbed)
     return best, _get(audited_server.base, "/AuditEvent?_summary=count", system)["total"]
 
 
