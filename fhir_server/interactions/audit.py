@@ -204,6 +204,7 @@ def transaction_entries(request_entries: list[dict], response: FhirResponse) -> 
             out.append(Audited("create" if status == 201 else name, status, [reference], list(dict.fromkeys(patients))))
     return out
 
+
 def unauthenticated(method: str, route_kind: str | None, res_type: str | None, res_id: str | None,
                     reason: str) -> Audited:
     """A request refused before it had a principal (401): the interaction and resource its path

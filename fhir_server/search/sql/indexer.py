@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
+from fhir_server.search import pinyin
 from fhir_server.search.index import COLUMN_PARAMS, base_code, index_entries, kinds_of, plan, text_entries
 from fhir_server.search.params import KINDS
 from fhir_server.search.registry import ParamRegistry, base_registry
@@ -165,9 +166,13 @@ def server_record_rows(registry: ParamRegistry, dialect: str, res_type: str, res
     params = registry.for_type(res_type)
     convert = _sqlite_value if dialect == "sqlite" else None
     by_table: IndexRows = {}
+    evaluate: set[str] = set()  # picked, but evaluated the usual way (composites, names with pinyin forms)
     for code, values in nodes.items():
         param = params.get(code)
-        if param is None or not param.indexed or param.type == "composite":
+        if param is None or not param.indexed:
+            continue
+        if param.type == "composite" or pinyin.applies(res_type, code):
+            evaluate.add(code)
             continue
         seen: set[tuple] = set()
         once = param.type == "date"  # an instant: each event's own
@@ -188,8 +193,8 @@ def server_record_rows(registry: ParamRegistry, dialect: str, res_type: str, res
                 if values_ not in seen:  # as index_entries: a parameter's equal rows once
                     seen.add(values_)
                     table.append((res_type, res_id, code, *values_))
-    if _unpicked(registry, res_type, frozenset(nodes)):
-        evaluated = index_entries(registry, res_type, resource, skip=COLUMN_PARAMS | frozenset(nodes))
+    if evaluate or _unpicked(registry, res_type, frozenset(nodes)):
+        evaluated = index_entries(registry, res_type, resource, skip=COLUMN_PARAMS | (frozenset(nodes) - evaluate))
         _add_rows(by_table, registry, dialect, res_type, res_id, evaluated)
     return by_table
 

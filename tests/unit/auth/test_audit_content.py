@@ -71,3 +71,15 @@ def test_server_built_events_are_valid_r4(name):
     validator = Validator(ig.conformance())
     issues = validator.validate(event) + validator.base_write_issues(event)
     assert not [i for i in issues if i.is_error], issues
+
+
+def test_a_picked_parameter_with_pinyin_forms_is_evaluated_the_usual_way():
+    registry = base_registry()
+    patient = {"resourceType": "Patient", "id": "p1", "name": [{"family": "张", "given": ["三"]}]}
+    nodes = {"name": [(patient["name"][0], "HumanName")]}
+    rows = server_record_rows(registry, "sqlite", "Patient", "p1", patient, nodes)
+    expected: dict = {}
+    indexer._add_rows(expected, registry, "sqlite", "Patient", "p1", index_entries(registry, "Patient", patient))
+    assert sorted(r for r in rows["string"] if r[2].startswith("name")) == sorted(
+        r for r in expected["string"] if r[2].startswith("name"))
+    assert any(r[2] == "name:pinyin" for r in rows["string"])
