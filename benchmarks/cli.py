@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
+from adapters.cli_auth import Auth, auth_options
 
-@click.command(help="Measure Jiayi on a synthetic district against the framework and database floors.")
+
+@click.command(help="Measure Jiayi on a synthetic district against the framework and database floors. "
+                    "The servers it starts inherit the environment: with JIAYI_AUTH_JWKS (and JIAYI_AUTH_AUDIENCE, "
+                    "the port being random) they need tokens, given with --token / JIAYI_TOKEN or client "
+                    "credentials; every request of the run, the import and the HL7 listener use them.")
 @click.option("--residents", default=2000, show_default=True, type=int, help="Size of the synthetic district.")
 @click.option("--seed", default=20261123, show_default=True, type=int)
 @click.option("--database", default="sqlite", show_default=True,
@@ -26,18 +31,22 @@ import click
 @click.option("--json", "json_path", default=None, help="Write the JSON here (default benchmarks/results/<time>.json).")
 @click.option("--workdir", default=None, help="Keep the database and server logs in this directory.")
 @click.option("--keep", is_flag=True, help="Keep the benchmark database afterwards.")
+@auth_options
 def bench(residents: int, seed: int, database: str, clients: int, workers: int, threads: int, requests_: int,
           seconds: float, bundle_size: int, only: tuple[str, ...], adapter_residents: int, adapter_messages: int,
-          json_path: str | None, workdir: str | None, keep: bool) -> None:
+          json_path: str | None, workdir: str | None, keep: bool, auth: Auth | None) -> None:
     import signal
     import sys
 
+    from benchmarks.authorization import authorize_run
     from benchmarks.report import machine_line, table, write_json
     from benchmarks.run import Options, run
 
     # SIGTERM unwinds like Ctrl-C: the servers are stopped and a PostgreSQL database dropped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
+    if auth is not None:
+        authorize_run(auth)
     options = Options(residents=residents, seed=seed, database=database, clients=clients, workers=workers,
                       threads=threads, requests=requests_, seconds=seconds, bundle_size=bundle_size,
                       keep=keep, workdir=workdir, only=only, adapter_residents=adapter_residents,

@@ -30,6 +30,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.publichealth import import_file, mapping, synthetic, writers
+from benchmarks.authorization import environment_auth
 
 
 @contextlib.contextmanager
@@ -61,14 +62,17 @@ def run(residents: int = 1000, server: str | None = None, batch_size: int = 500)
         visits = synthetic.follow_ups(people, 4, "hypertension-follow-up", seed=8)
         writers.write(workdir / "residents.csv", "resident", people, "csv")
         writers.write(workdir / "visits.csv", "hypertension-follow-up", visits, "csv")
+        auth = environment_auth()  # jiayi bench --token (JIAYI_TOKEN, client credentials): a secured server
         with (contextlib.nullcontext(server) if server else _server(workdir)) as base:
             started = time.perf_counter()
-            r1 = import_file(workdir / "residents.csv", "resident", base, batch_size=batch_size)
-            r2 = import_file(workdir / "visits.csv", "hypertension-follow-up", base, batch_size=batch_size)
+            r1 = import_file(workdir / "residents.csv", "resident", base, batch_size=batch_size, auth=auth)
+            r2 = import_file(workdir / "visits.csv", "hypertension-follow-up", base, batch_size=batch_size,
+                             auth=auth)
             seconds = time.perf_counter() - started
             again = time.perf_counter()
-            a1 = import_file(workdir / "residents.csv", "resident", base, batch_size=batch_size)
-            a2 = import_file(workdir / "visits.csv", "hypertension-follow-up", base, batch_size=batch_size)
+            a1 = import_file(workdir / "residents.csv", "resident", base, batch_size=batch_size, auth=auth)
+            a2 = import_file(workdir / "visits.csv", "hypertension-follow-up", base, batch_size=batch_size,
+                             auth=auth)
             again = time.perf_counter() - again
             assert a1.unchanged + a2.unchanged == a1.rows + a2.rows, "a re-import must change nothing"
     rows = r1.rows + r2.rows

@@ -54,6 +54,20 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
+def _no_authorization() -> str | None:
+    return None
+
+
+_authorization: Callable[[], str | None] = _no_authorization
+
+
+def use_authorization(authorization: Callable[[], str | None]) -> None:
+    """Every request of this run carries ``Authorization: <authorization()>`` (``jiayi bench
+    --token`` / client credentials: a server with authentication on)."""
+    global _authorization
+    _authorization = authorization
+
+
 class Client:
     """One keep-alive HTTP connection to the server at ``base``."""
 
@@ -66,6 +80,9 @@ class Client:
     def send(self, method: str, path: str, body: bytes | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         head = {"Accept": "application/fhir+json", **(headers or {})}
+        authorization = _authorization()
+        if authorization and "Authorization" not in head:
+            head["Authorization"] = authorization
         if body is not None:
             head.setdefault("Content-Type", "application/fhir+json")
         for attempt in (0, 1):

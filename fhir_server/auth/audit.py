@@ -70,10 +70,12 @@ def audit_event(principal: Principal, audited: Audited, recorded: datetime) -> d
 
 
 def _agents(principal: Principal) -> list[dict]:
-    who = {"reference": principal.fhir_user} if principal.fhir_user else {
-        "identifier": {"system": SUBJECT, "value": principal.subject}}
-    user = {"type": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]},
-            "who": who, "requestor": True}
+    user: dict = {"type": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]}}
+    if principal.fhir_user:
+        user["who"] = {"reference": principal.fhir_user}
+    elif principal.subject:
+        user["who"] = {"identifier": {"system": SUBJECT, "value": principal.subject}}
+    user["requestor"] = True  # no who: a request without a valid token (only its address is known)
     if principal.remote_addr:
         user["network"] = {"address": principal.remote_addr, "type": "2"}
     agents = [user]
@@ -124,43 +126,37 @@ def _walk(value: object, found: dict[str, None]) -> None:
             _walk(item, found)
 
 
-# Where each search parameter of AuditEvent (R4 base) finds its values in an event built here,
-# and the FHIR type of those values: the same paths as the parameters' expressions, walked
-# directly (an event's index rows without evaluating ~20 FHIRPath expressions per event).
-SEARCH_PATHS: dict[str, tuple[tuple[str, ...], str]] = {
-    "_profile": (("meta", "profile"), "canonical"), "_security": (("meta", "security"), "Coding"),
-    "_source": (("meta", "source"), "uri"), "_tag": (("meta", "tag"), "Coding"),
-    "action": (("action",), "code"), "address": (("agent", "network", "address"), "string"),
-    "agent": (("agent", "who"), "Reference"), "agent-name": (("agent", "name"), "string"),
-    "agent-role": (("agent", "role"), "CodeableConcept"), "altid": (("agent", "altId"), "string"),
-    "date": (("recorded",), "instant"), "entity": (("entity", "what"), "Reference"),
-    "entity-name": (("entity", "name"), "string"), "entity-role": (("entity", "role"), "Coding"),
-    "entity-type": (("entity", "type"), "Coding"), "outcome": (("outcome",), "code"),
-    "policy": (("agent", "policy"), "uri"), "site": (("source", "site"), "string"),
-    "source": (("source", "observer"), "Reference"), "subtype": (("subtype",), "Coding"),
-    "type": (("type",), "Coding"),
-}
-
-
 def search_nodes(event: dict) -> dict[str, list[tuple[object, str]]]:
-    """Search parameter code → the event's values for it, as ``(value, FHIR type)`` nodes; with
-    ``patient`` (the agents and entities that are Patients, as its ``resolve() is Patient``)."""
-    nodes = {code: [(value, kind) for value in _values(event, path)] for code, (path, kind) in SEARCH_PATHS.items()}
-    references = _values(event, ("agent", "who")) + _values(event, ("entity", "what"))
-    nodes["patient"] = [(ref, "Reference") for ref in references
-                        if isinstance(ref, dict) and str(ref.get("reference", "")).startswith("Patient/")]
-    return nodes
+    """Every search parameter of AuditEvent (R4 base; ``_id``/``_lastUpdated`` are columns) →
+    the event's values for it as ``(value, FHIR type)`` nodes: what each parameter's expression
+    selects, picked directly out of an event of this module's shape (no FHIRPath per event);
+    ``patient`` is the agents and entities that are Patients (its ``resolve() is Patient``)."""
+    meta, source = event.get("meta") or {}, event.get("source") or {}
+    agents, entities = event.get("agent") or [], event.get("entity") or []
+    who = _each(agents, "who", "Reference")
+    what = _each(entities, "what", "Reference")
+    return {
+        "_profile": _each([meta], "profile", "canonical"), "_security": _each([meta], "security", "Coding"),
+        "_source": _each([meta], "source", "uri"), "_tag": _each([meta], "tag", "Coding"),
+        "action": _each([event], "action", "code"), "outcome": _each([event], "outcome", "code"),
+        "date": _each([event], "recorded", "instant"), "type": _each([event], "type", "Coding"),
+        "subtype": _each([event], "subtype", "Coding"), "agent": who,
+        "address": _each([a.get("network") or {} for a in agents], "address", "string"),
+        "agent-name": _each(agents, "name", "string"), "agent-role": _each(agents, "role", "CodeableConcept"),
+        "altid": _each(agents, "altId", "string"), "policy": _each(agents, "policy", "uri"),
+        "entity": what, "entity-name": _each(entities, "name", "string"),
+        "entity-role": _each(entities, "role", "Coding"), "entity-type": _each(entities, "type", "Coding"),
+        "site": _each([source], "site", "string"), "source": _each([source], "observer", "Reference"),
+        "patient": [node for node in who + what if str(node[0].get("reference", "")).startswith("Patient/")],
+    }
 
 
-def _values(value: object, path: tuple[str, ...]) -> list:
-    found = [value]
-    for name in path:
-        step: list = []
-        for item in found:
-            child = item.get(name) if isinstance(item, dict) else None
-            if isinstance(child, list):
-                step.extend(child)
-            elif child is not None:
-                step.append(child)
-        found = step
-    return found
+def _each(items: list, name: str, kind: str) -> list:
+    out: list = []
+    for item in items:
+        value = item.get(name)
+        if isinstance(value, list):
+            out.extend((v, kind) for v in value)
+        elif value is not None:
+            out.append((value, kind))
+    return out

@@ -74,3 +74,8 @@ def _text(value: object) -> str | None:
 
 
 ANONYMOUS = Principal(subject="anonymous-development", open=True)
+
+
+def unauthenticated(remote_addr: str | None) -> Principal:
+    """Whoever sent a request without a valid token: no identity, only the network address."""
+    return Principal(subject="", remote_addr=remote_addr)

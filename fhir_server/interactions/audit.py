@@ -29,6 +29,7 @@ log = logging.getLogger("jiayi.audit")
 MAX_ENTITIES = 100  # a search page or a Bundle names at most this many resources in one AuditEvent
 BATCH_SIZE = 200  # queued AuditEvents stored in one transaction
 MAX_AGE = 1.0  # seconds: a queued AuditEvent is stored at most this long (plus one flush) after its request
+REFUSED = (401, 403)
 MAX_QUEUED = 50_000  # kept in memory while the database refuses them; beyond that the oldest are dropped
 _INTERACTIONS = {
     ("instance", "GET"): "read", ("vread", "GET"): "vread", ("type", "GET"): "search-type",
@@ -120,8 +121,10 @@ class AuditTrail:
                     return
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - the database refused: keep the events, try again later
-                log.exception("storing %d AuditEvents failed; retrying in %.1f s", self.pending(), self.max_age)
+            except Exception as exc:  # noqa: BLE001 - the database refused: keep the events, try again later
+                # the error's class only: a database error's text quotes the rows (personal data)
+                log.error("storing %d AuditEvents failed (%s); retrying in %.1f s", self.pending(),
+                          type(exc).__name__, self.max_age)
                 time.sleep(self.max_age)
 
     def _requeue(self, events: list[dict]) -> None:
@@ -176,8 +179,8 @@ def audited(request: FhirRequest, kind: str, res_type: str | None, res_id: str |
         patients.append(res_id)
     types = {e.split("/", 1)[0] for e in entities} | {t for t in (res_type, extra if kind == "compartment" else None)
                                                      if t and t != "*"}
-    if not patients and not touches_patients(types):
-        return None
+    if not patients and not touches_patients(types) and status not in REFUSED:
+        return None  # touched no one's record (a refusal is recorded whatever it was for)
     name = interaction(kind, request.method, res_id, status)
     query = urlencode(request.query) if name.startswith("search") else None
     return Audited(name, status, list(dict.fromkeys(entities)), list(dict.fromkeys(patients)), query, message)
@@ -200,3 +203,13 @@ def transaction_entries(request_entries: list[dict], response: FhirResponse) -> 
             name = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, "operation")
             out.append(Audited("create" if status == 201 else name, status, [reference], list(dict.fromkeys(patients))))
     return out
+
+
+def unauthenticated(method: str, route_kind: str | None, res_type: str | None, res_id: str | None,
+                    reason: str) -> Audited:
+    """A request refused before it had a principal (401): the interaction and resource its path
+    asked for (``route_kind`` None: a path that names no interaction), and why it was refused."""
+    entities = [f"{res_type}/{res_id}"] if res_type and res_id else []
+    patients = [res_id] if res_type == "Patient" and res_id else []
+    name = interaction(route_kind, method, res_id, 401) if route_kind else "operation"
+    return Audited(name, 401, entities, patients, message=reason)

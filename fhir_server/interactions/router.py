@@ -9,6 +9,7 @@ from typing import Protocol
 
 from fhir_server.auth import acting
 from fhir_server.auth.audit import Audited
+from fhir_server.auth.principal import unauthenticated
 from fhir_server.core.errors import BadRequest, FHIRError, MethodNotAllowed, NotFound
 from fhir_server.core.references import is_valid_id
 from fhir_server.interactions import (
@@ -94,6 +95,18 @@ class Router:
         self.operations = operations
         self.capabilities = capabilities
         self.audit = audit
+
+    def audit_unauthenticated(self, method: str, path: str, remote_addr: str | None, reason: str) -> None:
+        """Record a request refused with 401 (no valid token): its address, what it asked for, why."""
+        if self.audit is None:
+            return
+        try:
+            route: Route | None = parse_path(path)
+        except FHIRError:
+            route = None
+        self.audit.record(None, unauthenticated(remote_addr), audit.unauthenticated(
+            method, route.kind if route else None, route.res_type if route else None,
+            route.res_id if route else None, reason))
 
     def handle(self, request: FhirRequest) -> FhirResponse:
         """Run ``request`` in its own unit of work (a batch opens one per entry)."""

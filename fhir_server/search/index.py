@@ -6,7 +6,7 @@ Pure Python, shared by the SQL indexer and the in-memory twin.  The work per res
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from fhir_server.search import fulltext, pinyin
@@ -31,22 +31,17 @@ def plan(registry: ParamRegistry, res_type: str) -> Plan:
     return found
 
 
-def index_entries(registry: ParamRegistry, res_type: str, resource: dict, skip: frozenset[str] = COLUMN_PARAMS,
-                  given: Mapping[str, list] | None = None) -> dict[str, list[dict]]:
-    """Parameter code → its index rows (column → value) for ``resource``.
-
-    ``given``: parameter code → its nodes ``(value, FHIR type)`` already picked out of a resource
-    whose shape the caller built and knows (the server's AuditEvents), instead of evaluating the
-    parameter's expression; the rows are made from them exactly as from evaluated nodes."""
+def index_entries(registry: ParamRegistry, res_type: str, resource: dict,
+                  skip: frozenset[str] = COLUMN_PARAMS) -> dict[str, list[dict]]:
+    """Parameter code → its index rows (column → value) for ``resource``."""
     entries: dict[str, list[dict]] = {}
     for param, kind, evaluate in plan(registry, res_type):
         if param.code in skip:
             continue
-        known = given is not None and param.code in given and kind is not composite
         if kind is composite:
             rows = composite.index_rows_for(param, res_type, resource, registry)
         else:
-            nodes = given[param.code] if known else evaluate(resource)  # type: ignore[index]
+            nodes = evaluate(resource)
             rows = _rows(nodes, kind)
             if pinyin.applies(res_type, param.code):
                 spelled = _pinyin_rows(nodes)

@@ -103,3 +103,34 @@ def test_a_client_may_record_an_audit_event_once(app, issuer, world, unique):
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": event, "request": {"method": "PUT", "url": f"AuditEvent?_id=ae-{unique}"}}]}
     assert client.post("/fhir", json=bundle, headers=admin).status_code == 405
+
+
+def test_a_request_without_a_valid_token_is_audited_with_its_address_and_reason(app, issuer, world):
+    from auth_support import stranger_token
+
+    client = app.test_client()
+    assert client.get(f"/fhir/Patient/{world.child}", environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code == 401
+    forged = {"Authorization": f"Bearer {stranger_token(BASE)}"}
+    assert client.get(f"/fhir/Observation?subject=Patient/{world.child}", headers=forged,
+                      environ_base={"REMOTE_ADDR": "10.9.8.6"}).status_code == 401
+    assert client.get("/fhir/metadata", environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code == 200  # open
+    app.extensions["jiayi.audit"].flush()
+    missing = _events(client, issuer, f"patient=Patient/{world.child}&address=10.9.8.7")
+    assert len(missing) == 1
+    event = missing[0]
+    assert event["outcome"] == "8" and event["subtype"][0]["code"] == "read" and event["action"] == "R"
+    assert "who" not in event["agent"][0] and event["agent"][0]["network"]["address"] == "10.9.8.7"
+    assert "Bearer" in event["outcomeDesc"]
+    bad = _events(client, issuer, "address=10.9.8.6&outcome=8")
+    assert [e["subtype"][0]["code"] for e in bad] == ["search-type"]
+    assert "not valid" in bad[0]["outcomeDesc"] or "unknown key" in bad[0]["outcomeDesc"]
+
+
+def test_a_refusal_is_audited_whatever_it_was_for(app, issuer, world, unique):
+    client = app.test_client()
+    narrow = issuer.headers("system/Observation.rs")
+    assert client.get(f"/fhir/Organization/o-{unique}", headers=narrow).status_code == 403
+    app.extensions["jiayi.audit"].flush()
+    refused = _events(client, issuer, f"entity=Organization/o-{unique}")
+    assert [(e["outcome"], e["action"]) for e in refused] == [("8", "R")]
+    assert "scope" in refused[0]["outcomeDesc"]

@@ -13,10 +13,13 @@ import weakref
 from datetime import datetime
 from functools import lru_cache
 
+import orjson
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
-from fhir_server.search.index import base_code, index_entries, kinds_of, text_entries
+from fhir_server.search import pinyin
+from fhir_server.search.index import COLUMN_PARAMS, base_code, index_entries, kinds_of, plan, text_entries
+from fhir_server.search.params import KINDS
 from fhir_server.search.registry import ParamRegistry, base_registry
 from fhir_server.storage.index_tables import INDEX_TABLES, TEXT_TABLE
 from fhir_server.storage.models import ResourceRow
@@ -143,12 +146,69 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
 def index_server_record(session: Session, res_type: str, res_id: str, resource: dict, nodes: dict[str, list],
                         pending: IndexRows) -> None:
     """The index rows of a first version the server built itself (an AuditEvent), added to
-    ``pending``: its search parameters' values taken from ``nodes`` (code → ``(value, type)``
-    nodes the builder picked out; parameters not named there are evaluated), and no full-text
-    rows (``_text``/``_content`` do not find it)."""
+    ``pending``: see :func:`server_record_rows`."""
     registry = current_registry(session, REGISTRY_TTL)
-    entries = index_entries(registry, res_type, resource, given=nodes)
-    _add_rows(pending, registry, session.get_bind().dialect.name, res_type, res_id, entries)
+    for kind, rows in server_record_rows(registry, session.get_bind().dialect.name, res_type, res_id, resource,
+                                         nodes).items():
+        pending.setdefault(kind, []).extend(rows)
+
+
+_NODE_ROWS: dict[tuple, tuple[str, tuple[tuple, ...]]] = {}  # (dialect, type, code, node) → (table, values)
+_NODE_ROWS_MAX = 20_000  # cleared when full: the codings, agents and patients of a day's events recur
+
+
+def server_record_rows(registry: ParamRegistry, dialect: str, res_type: str, res_id: str, resource: dict,
+                       nodes: dict[str, list]) -> IndexRows:
+    """The rows :func:`index_resource` would write for ``resource`` (the same rows, tested),
+    made from ``nodes`` (code → the ``(value, FHIR type)`` nodes its builder picked out) rather
+    than by evaluating each parameter's expression, and without full-text rows (``_text`` and
+    ``_content`` do not find it).  Server-built records repeat the same values (their codings,
+    the same user, the same patients), so each node's rows are made once and remembered.
+    Parameters not in ``nodes`` (a custom SearchParameter) are evaluated as usual."""
+    params = registry.for_type(res_type)
+    convert = _sqlite_value if dialect == "sqlite" else None
+    by_table: IndexRows = {}
+    evaluate: set[str] = set()  # picked, but evaluated the usual way (composites, names with pinyin forms)
+    for code, values in nodes.items():
+        param = params.get(code)
+        if param is None or not param.indexed:
+            continue
+        if param.type == "composite" or pinyin.applies(res_type, code):
+            evaluate.add(code)
+            continue
+        seen: set[tuple] = set()
+        once = param.type == "date"  # an instant: each event's own
+        for node in values:
+            key = None if once else (dialect, res_type, code, node[1],
+                                     orjson.dumps(node[0], option=orjson.OPT_SORT_KEYS))
+            made = _NODE_ROWS.get(key) if key else None
+            if made is None:
+                columns = _VALUE_COLUMNS[param.type]
+                made = (param.type, tuple(tuple(_value(row.get(c), convert) for c in columns)
+                                          for row in KINDS[param.type].index_rows(node)))
+                if key:
+                    if len(_NODE_ROWS) >= _NODE_ROWS_MAX:
+                        _NODE_ROWS.clear()
+                    _NODE_ROWS[key] = made
+            table = by_table.setdefault(made[0], [])
+            for values_ in made[1]:
+                if values_ not in seen:  # as index_entries: a parameter's equal rows once
+                    seen.add(values_)
+                    table.append((res_type, res_id, code, *values_))
+    if evaluate or _unpicked(registry, res_type, frozenset(nodes)):
+        evaluated = index_entries(registry, res_type, resource, skip=COLUMN_PARAMS | (frozenset(nodes) - evaluate))
+        _add_rows(by_table, registry, dialect, res_type, res_id, evaluated)
+    return by_table
+
+
+def _unpicked(registry: ParamRegistry, res_type: str, picked: frozenset[str]) -> bool:
+    """Has ``res_type`` indexed parameters beyond ``picked`` (custom SearchParameters)?  Per registry."""
+    cache = registry.__dict__.setdefault("_unpicked", {})
+    found = cache.get((res_type, picked))
+    if found is None:
+        found = cache[(res_type, picked)] = any(
+            p.code not in picked and p.code not in COLUMN_PARAMS for p, _, _ in plan(registry, res_type))
+    return found
 
 
 def _add_rows(by_table: IndexRows, registry: ParamRegistry, dialect: str, res_type: str, res_id: str,
