@@ -18,8 +18,9 @@ def sample_results() -> list[ScriptResult]:
                         masked({"Authorization": f"Bearer {SECRET}", "Content-Type": "application/fhir+json"}),
                         '{"resourceType":"Contract","status":"executed"}', 201,
                         {"Content-Type": "application/fhir+json"}, '{"resourceType":"Contract","id":"c2"}')
-    passed = TestResult("SRV-CON-01", "SRV-CON-01", {"en": "A valid contract is accepted.", "zh": "有效的签约协议被接受。"},
-                        "SPEC §4 Contracts", [ActionResult("assert", "signed", "pass", "HTTP 201")])
+    passed = TestResult("SRV-CON-01", "SRV-CON-01",
+                        {"en": "A valid contract is accepted.", "zh": "有效的签约协议被接受。"}, "SPEC §4 Contracts",
+                        [ActionResult("assert", "signed", "pass", "HTTP 201")])
     failed = TestResult("SRV-CON-02", "SRV-CON-02",
                         {"en": "A second contract in force is refused.", "zh": "同期第二份有效协议被拒绝。"},
                         "SPEC §4: One contract in force per resident",
@@ -30,8 +31,8 @@ def sample_results() -> list[ScriptResult]:
                              {"en": "Contracts", "zh": "签约"}, "server", "contracts", True, tests=[passed, failed])
     metadata = ScriptResult("server-metadata", "https://jiayi.dev/fhir/TestScript/server-metadata",
                             {"en": "CapabilityStatement", "zh": "能力声明"}, "server", "metadata", True,
-                            tests=[TestResult("SRV-META-01", "SRV-META-01", {"en": "fhirVersion", "zh": "版本"}, "SPEC §2",
-                                              [ActionResult("assert", "fhir-version", "pass", "ok")])])
+                            tests=[TestResult("SRV-META-01", "SRV-META-01", {"en": "fhirVersion", "zh": "版本"},
+                                              "SPEC §2", [ActionResult("assert", "fhir-version", "pass", "ok")])])
     return [metadata, contracts]
 
 
