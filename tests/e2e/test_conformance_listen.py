@@ -1,0 +1,96 @@
+"""``jiayi conformance listen --suite terminal`` over real sockets: a vendor's card terminal (played
+by this test) talks to the sandbox; a well-behaved one shows every test and the listener exits 0,
+a sloppy one (the day without the time: refused; no retry, no look-up) is told which tests
+failed and why, and it exits 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+import requests
+
+from benchmarks.servers import free_port
+
+pytestmark = pytest.mark.e2e
+SOCIAL_SECURITY = "urn:oid:2.16.840.1.113883.2.23.1.19.2"
+
+
+class Listener:
+    def __init__(self, tmp_path: Path, run_id: str, *extra: str) -> None:
+        self.port, self.run_id, self.output = free_port(), run_id, tmp_path / "report"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fhir_server.cli", "conformance", "listen", "--suite", "terminal", "--port",
+             str(self.port), "--run-id", run_id, "--output", str(self.output), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.base = f"http://127.0.0.1:{self.port}/fhir"
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if any(text in line for line in self.lines):
+                return
+            time.sleep(0.2)
+        pytest.fail(f"the listener never printed {text!r}:\n{''.join(self.lines)[-3000:]}")
+
+    def finish(self, seconds: float = 60) -> int:
+        try:
+            return self.process.wait(seconds)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(10)
+            self.reader.join(5)
+            self.process.stdout.close()
+
+    def unshown(self) -> set[str]:
+        return {c.get("name") for c in ET.parse(self.output / "junit.xml").getroot().iter("testcase")
+                if c.find("failure") is not None}
+
+
+def visit(run_id: str, time_text: str) -> dict:
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "eventId", "valueString": f"ev-{run_id}"},
+        {"name": "residentCardType", "valueCode": "social-security-card"},
+        {"name": "residentCardNumber", "valueString": f"S{run_id}"},
+        {"name": "doctorCardNumber", "valueString": f"YS{run_id}"},
+        {"name": "time", "valueDateTime": time_text}, {"name": "item", "valueCode": "health-consultation"}]}
+
+
+def test_a_good_terminal_shows_every_test(tmp_path):
+    listener = Listener(tmp_path, "good1", "--exit-when-complete", "--timeout", "240", "--residents", "10")
+    listener.wait_for("Checklist:")
+    found = requests.get(f"{listener.base}/Patient", params={"identifier": f"{SOCIAL_SECURITY}|Sgood1"}, timeout=30)
+    assert found.json()["total"] == 1
+    body = visit("good1", time.strftime("%Y-%m-%dT%H:%M:%S+08:00"))
+    first = requests.post(f"{listener.base}/Encounter/$record-service", json=body, timeout=30)
+    again = requests.post(f"{listener.base}/Encounter/$record-service", json=body, timeout=30)  # a retry
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert listener.finish() == 0, "".join(listener.lines)[-3000:]
+    assert listener.unshown() == set()
+    assert "[x] TRM-03" in "".join(listener.lines)
+
+
+def test_a_sloppy_terminal_is_told_what_is_missing(tmp_path):
+    listener = Listener(tmp_path, "bad1", "--timeout", "25", "--residents", "0")
+    listener.wait_for("Checklist:")
+    body = visit("bad1", time.strftime("%Y-%m-%d"))  # only the day, not the time of the service; never retried
+    assert requests.post(f"{listener.base}/Encounter/$record-service", json=body, timeout=30).status_code == 400
+    listener.wait_for("[!] TRM-02")
+    assert listener.finish() == 1
+    assert listener.unshown() == {"TRM-01", "TRM-02", "TRM-03", "TRM-04"}
+    printed = "".join(listener.lines)
+    assert "[!] TRM-01" in printed and "expected HTTP 201 (created), got 400" in printed
+    assert "time-with-zone" in printed and "[ ] TRM-03" in printed
