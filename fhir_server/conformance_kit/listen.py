@@ -96,9 +96,56 @@ class Recorder:
         return chunks
 
 
+def _message_type(raw: bytes) -> str:
+    """``REF^I12`` from MSH-9 (the first two components)."""
+    text = raw.decode("utf-8", "replace").lstrip("\x0b")
+    if not text.startswith("MSH") or len(text) < 8:
+        return "unknown"
+    fields = text.split("\r", 1)[0].split(text[3])
+    return "^".join(fields[8].split(text[4])[:2]) if len(fields) > 8 else "unknown"
+
+
+def _ack_status(reply: bytes) -> int:
+    """The ACK's MSA-1 as an HTTP-like status: AA/CA 200, AE/CE 422, AR/CR (or none) 400."""
+    for segment in reply.decode("utf-8", "replace").replace("\n", "\r").split("\r"):
+        if segment.startswith("MSA"):
+            code = segment.split(segment[3])[1] if len(segment) > 4 else ""
+            return {"AA": 200, "CA": 200, "AE": 422, "CE": 422}.get(code, 400)
+    return 400
+
+
+def start_mllp(host: str, port: int, base: str, work: str,
+               observe: Callable[[Recorded], None]) -> tuple[int, Callable[[], None]]:
+    """The sandbox's HL7 v2 MLLP listener (the ``jiayi hl7 listen`` adapter, forwarding to the
+    sandbox); each message and its ACK is recorded as ``POST hl7v2/<type>``."""
+    from adapters.fhir_client import FhirClient
+    from adapters.hl7v2 import mllp
+    from adapters.hl7v2.service import Listener
+    from adapters.hl7v2.state import State
+
+    state = State(f"{work}/hl7-state.sqlite3")
+    listener = Listener(FhirClient(base), state)
+
+    def handle(raw: bytes) -> bytes:
+        reply = listener.handle(raw)
+        observe(Recorded("POST", f"hl7v2/{_message_type(raw)}", {"Content-Type": "x-application/hl7-v2+er7"}, raw,
+                         _ack_status(reply), {"Content-Type": "x-application/hl7-v2+er7"}, reply))
+        return reply
+
+    server = mllp.MLLPServer(host, port, handle, listener.oversize)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        state.close()
+
+    return server.server_address[1], stop
+
+
 def listen(suite: str, host: str, port: int, output: Path, lang: str = "en", residents: int = 50,
            exit_when_complete: bool = False, timeout: float | None = None, run_id: str | None = None,
-           echo: Callable[[str], None] = print) -> bool:
+           echo: Callable[[str], None] = print, hl7_port: int = 0) -> bool:
     import logging
 
     from werkzeug.serving import make_server
@@ -132,12 +179,16 @@ def listen(suite: str, host: str, port: int, output: Path, lang: str = "en", res
         server.app = Recorder(app, observe)  # type: ignore[attr-defined]
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
+        mllp = start_mllp(host, hl7_port, base, work, observe) if suite == "his" else None
         started = now()
         sandbox = Sandbox(base, ids["resident"], f"S{run_id}", f"YS{run_id}")
         echo(f"Sandbox for the '{suite}' suite at {base} (no authentication; synthetic data)")
         echo(f"  resident Patient/{sandbox.resident_id}: social-security-card {sandbox.resident_card} "
              f"({SOCIAL_SECURITY}), under contract Contract/{ids['contract']}")
         echo(f"  family doctor card (doctorCardNumber): {sandbox.doctor_card}; service item: health-consultation")
+        echo(f"  referral receiver Organization/{ids['hospital']}, family doctor Practitioner/{ids['doctor']}")
+        if mllp is not None:
+            echo(f"  HL7 v2 MLLP listener on {host}:{mllp[0]} (REF^I12, RRI^I12)")
         echo("Checklist:")
         for line in checklist.lines(lang):
             echo("  " + line)
@@ -156,6 +207,8 @@ def listen(suite: str, host: str, port: int, output: Path, lang: str = "en", res
         except KeyboardInterrupt:
             echo("Stopped.")
         finally:
+            if mllp is not None:
+                mllp[1]()
             server.shutdown()
             thread.join(5)
             app.extensions["jiayi.database"].dispose()

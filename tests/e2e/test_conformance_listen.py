@@ -94,3 +94,41 @@ def test_a_sloppy_terminal_is_told_what_is_missing(tmp_path):
     printed = "".join(listener.lines)
     assert "[!] TRM-01" in printed and "expected HTTP 201 (created), got 400" in printed
     assert "time-with-zone" in printed and "[ ] TRM-03" in printed
+
+
+def test_a_his_shows_referrals_over_fhir_and_hl7v2(tmp_path):
+    from e2e.hl7v2_support import send
+    from hl7v2_messages import ref_i12, rri_i12
+
+    hl7_port = free_port()
+    listener = Listener(tmp_path, "his1", "--exit-when-complete", "--timeout", "240", "--residents", "0",
+                        "--suite", "his", "--hl7-port", str(hl7_port))
+    listener.wait_for("MLLP listener on")
+    printed = "".join(listener.lines)
+    resident = printed.split("resident Patient/")[1].split(":")[0]
+    hospital = printed.split("referral receiver Organization/")[1].split(",")[0]
+    doctor = printed.split("family doctor Practitioner/")[1].split()[0]
+    sd = "https://jiayi.dev/fhir/StructureDefinition/"
+    referral = {"resourceType": "ServiceRequest", "meta": {"profile": [sd + "jiayi-referral"]},
+                "extension": [{"url": sd + "jiayi-referral-direction", "valueCoding": {
+                    "system": "https://jiayi.dev/fhir/CodeSystem/referral-direction", "code": "upward"}}],
+                "status": "active", "intent": "order",
+                "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "3457005"}]}],
+                "subject": {"reference": f"Patient/{resident}"}, "authoredOn": "2026-12-01",
+                "requester": {"reference": f"Practitioner/{doctor}"},
+                "performer": [{"reference": f"Organization/{hospital}"}]}
+    made = requests.post(f"{listener.base}/ServiceRequest", json=referral, timeout=30)
+    assert made.status_code == 201, made.text
+    task = {"resourceType": "Task", "meta": {"profile": [sd + "jiayi-referral-task"]}, "status": "requested",
+            "intent": "order", "focus": {"reference": f"ServiceRequest/{made.json()['id']}"},
+            "for": {"reference": f"Patient/{resident}"}, "authoredOn": "2026-12-01T10:00:00+08:00",
+            "requester": {"reference": f"Practitioner/{doctor}"}, "owner": {"reference": f"Organization/{hospital}"}}
+    created = requests.post(f"{listener.base}/Task", json=task, timeout=30)
+    assert created.status_code == 201, created.text
+    waiting = requests.get(f"{listener.base}/Task", params={"owner": f"Organization/{hospital}",
+                                                            "status": "requested"}, timeout=30)
+    assert waiting.status_code == 200
+    assert send(hl7_port, ref_i12("HIS-REF-1", referral="RHIS0001")).first("MSA").get(1) == "AA"
+    assert send(hl7_port, rri_i12("HIS-RRI-1", referral="RHIS0001")).first("MSA").get(1) == "AA"
+    assert listener.finish() == 0, "".join(listener.lines)[-3000:]
+    assert listener.unshown() == set()
