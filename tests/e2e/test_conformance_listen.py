@@ -97,8 +97,9 @@ def test_a_sloppy_terminal_is_told_what_is_missing(tmp_path):
 
 
 def test_a_his_shows_referrals_over_fhir_and_hl7v2(tmp_path):
-    from e2e.hl7v2_support import send
     from hl7v2_messages import ref_i12, rri_i12
+
+    from e2e.hl7v2_support import send
 
     hl7_port = free_port()
     listener = Listener(tmp_path, "his1", "--exit-when-complete", "--timeout", "240", "--residents", "0",
