@@ -133,3 +133,17 @@ def test_a_his_shows_referrals_over_fhir_and_hl7v2(tmp_path):
     assert send(hl7_port, rri_i12("HIS-RRI-1", referral="RHIS0001")).first("MSA").get(1) == "AA"
     assert listener.finish() == 0, "".join(listener.lines)[-3000:]
     assert listener.unshown() == set()
+
+
+def test_jiayi_import_passes_the_public_health_suite(tmp_path):
+    """Jiayi's own importer (``jiayi import``) is the reference public-health client."""
+    listener = Listener(tmp_path, "ph1", "--exit-when-complete", "--timeout", "240", "--residents", "0",
+                        "--suite", "public-health")
+    listener.wait_for("Checklist:")
+    data = Path(__file__).resolve().parents[1] / "data" / "publichealth" / "resident.csv"
+    imported = subprocess.run([sys.executable, "-m", "fhir_server.cli", "import", "--type", "resident", "--server",
+                               listener.base, "--on-error", "skip", "--quiet", str(data)],
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert imported.returncode in (0, 1), imported.stderr[-2000:]  # 1: some rows of the sample are bad on purpose
+    assert listener.finish() == 0, "".join(listener.lines)[-3000:]
+    assert listener.unshown() == set()
