@@ -19,8 +19,7 @@ from fhir_server.validation import validate_resource
 
 ROOT = Path(__file__).resolve().parents[3]
 SD = "https://jiayi.dev/fhir/StructureDefinition/"
-FILES = sorted(p for p in (ROOT / "profiles").rglob("*.json")
-               if "src" not in p.parts and "fixtures" not in p.parts) + [  # fixtures: the kit's templates
+FILES = sorted(p for p in (ROOT / "profiles").rglob("*.json") if "src" not in p.parts) + [
     p for p in sorted((ROOT / "mappings").rglob("*.json"))
     if concept_maps_in(json.loads(p.read_text(encoding="utf-8")))]
 
