@@ -397,10 +397,11 @@ def build(fhir_dir: Path) -> dict[Path, dict]:
         files[Path("profiles") / f"{r['resourceType']}-{r['id']}.json"] = r
     for r in ex:
         files[Path("profiles") / "examples" / f"{r['resourceType']}-{r['id']}.json"] = r
-    ig = implementation_guide(out, ex)
+    # the conformance kit's TestScripts and fixtures (profiles/tests/; listed in the guide, not loaded by the server)
+    tests = test_scripts(SRC / "tests", load("profiles.yaml"), ex)
+    files.update(tests)
+    ig = implementation_guide(out + [r for r in tests.values() if r.get("resourceType") == "TestScript"], ex)
     files[Path("profiles") / "ImplementationGuide-jiayi.json"] = ig
-    # the conformance kit's TestScripts and fixtures (profiles/tests/; not loaded by the server)
-    files.update(test_scripts(SRC / "tests", load("profiles.yaml"), ex))
     for cm in concept_maps(systems, fhir_dir):
         files[Path("mappings") / f"ConceptMap-{cm['id']}.json"] = cm
     return files

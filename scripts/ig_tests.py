@@ -34,6 +34,8 @@ STANDARD_OPERATIONS = {"read", "vread", "update", "updateCreate", "patch", "dele
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 SOURCE_EXTENSION = SD + "jiayi-conformance-source"
 SERVER_CAPABILITIES = BASE + "/CapabilityStatement/jiayi-server"
+CLIENT_CAPABILITIES = BASE + "/CapabilityStatement/jiayi-client"
+R4_PROFILE = "http://hl7.org/fhir/StructureDefinition/"  # validateProfileId Parameters, Bundle…: the base type
 USAGE_CONTEXT = "http://terminology.hl7.org/CodeSystem/usage-context-type"
 EXAMPLE_ORDER = ["Organization", "Practitioner", "Patient", "Group", "PlanDefinition", "CareTeam", "Contract",
                  "Encounter", "Provenance", "CarePlan", "MedicationRequest", "ServiceRequest", "Task",
@@ -123,7 +125,8 @@ class _Script:
         """One ``assert`` per kind of check (tst-5: a single assertion per assert element)."""
         label = a.get("label") or label
         description = a.get("description") or description
-        kinds = [k for k in ("response", "responseCode", "resource", "profile", "expression", "header") if k in a]
+        kinds = [k for k in ("requestMethod", "requestURL", "response", "responseCode", "resource", "profile",
+                             "expression", "header") if k in a]
         out = []
         for i, kind in enumerate(kinds):
             one: dict = {}
@@ -131,13 +134,15 @@ class _Script:
                 one["label"] = label if i == 0 else f"{label}-{kind}"
             if description and i == 0:
                 one["description"] = description
-            one["direction"] = "response"
-            keys = [kind] + (["operator", "value"] if kind in ("responseCode", "expression", "header") else [])
+            one["direction"] = a.get("direction", "response")
+            keys = [kind] + (["operator", "value"] if kind in ("responseCode", "expression", "header", "requestURL")
+                             else [])
             for key, name in (("expression", "expression"), ("header", "headerField"), ("operator", "operator"),
                               ("resource", "resource"), ("response", "response"), ("responseCode", "responseCode"),
-                              ("source", "sourceId"), ("profile", "validateProfileId"), ("value", "value")):
+                              ("source", "sourceId"), ("profile", "validateProfileId"), ("value", "value"),
+                              ("requestMethod", "requestMethod"), ("requestURL", "requestURL")):
                 if key in a and (key in keys or key == "source"):
-                    one[name] = a[key]
+                    one[name] = a[key].rsplit("/", 1)[-1] if key == "profile" else a[key]
             one["warningOnly"] = bool(a.get("warningOnly", False))
             out.append({"assert": one})
         return out
@@ -257,10 +262,11 @@ class _Script:
             "metadata": {"link": [{"url": BASE + "/ImplementationGuide/jiayi", "description": "Jiayi IG"}],
                          "capability": [{"required": bool(s.get("mandatory", True)), "validated": False,
                                          "description": s["capability"],
-                                         "capabilities": SERVER_CAPABILITIES}]},
+                                         "capabilities": SERVER_CAPABILITIES if s["actor"] == "server"
+                                         else CLIENT_CAPABILITIES}]},
             "fixture": [{"id": n, "autocreate": n in world, "autodelete": n in world,
                          "resource": {"reference": f"fixtures/{n}.json"}} for n in self.used],
-            "profile": [{"id": p, "reference": SD + p} for p in profiles],
+            "profile": [{"id": p, "reference": (R4_PROFILE if p[:1].isupper() else SD) + p} for p in profiles],
             "variable": variables,
         }
         if setup:

@@ -4,7 +4,8 @@
 #   1. jiayi serve on a free loopback port, GET /metadata;
 #   2. jiayi import of a small public-health CSV (个人基本信息表) into that server, read back;
 #   3. jiayi hl7 convert of an HL7 v2 message (ADT^A04) into a transaction Bundle;
-#   4. jiayi validate of a valid and of an invalid resource.
+#   4. jiayi validate of a valid and of an invalid resource;
+#   5. jiayi conformance run --only metadata against the server of step 1 (before step 2).
 # Any failing step fails the script (and CI, which calls it after the test suite).
 #
 #   scripts/wheel_smoke.sh            # uses python3 from PATH to make the venv
@@ -88,6 +89,11 @@ while time.monotonic() < deadline:
         time.sleep(0.2)
 sys.exit("no answer in 60 s")
 EOF
+
+step "jiayi conformance run --only metadata (the IG's TestScripts ship in the wheel)"
+"$venv/jiayi" conformance run --target "$base" --only metadata --output "$work/run/conformance" \
+  || fail "jiayi conformance run"
+test -s "$work/run/conformance/report.html" || fail "no conformance report"
 
 step "jiayi import a public-health CSV (3 residents)"
 head -n 4 "$checkout/tests/data/publichealth/resident.csv" >"$work/run/resident.csv"

@@ -20,6 +20,8 @@ class Observed:
     status: int | None
     headers: dict[str, str]
     body: object  # parsed JSON, or None
+    method: str | None = None  # of the request (client suites: direction request)
+    url: str | None = None  # the request's path below the FHIR base and its query, decoded
 
 
 class AssertionFailed(Exception):
@@ -64,6 +66,15 @@ def check(definition: dict, observed: Observed, substitute: Callable[[str], str]
     """Raises :class:`AssertionFailed` with what was found; returns a short note when it holds."""
     operator = definition.get("operator", "equals")
     value = substitute(definition["value"]) if "value" in definition else None
+    if "requestMethod" in definition:
+        if (observed.method or "").lower() != definition["requestMethod"].lower():
+            raise AssertionFailed(f"expected a {definition['requestMethod'].upper()} request, got {observed.method}")
+        return observed.method or ""
+    if "requestURL" in definition:
+        expected = substitute(definition["requestURL"])
+        if not _compare(observed.url, operator, expected):
+            raise AssertionFailed(f"request URL {observed.url!r}, expected {operator} {expected!r}")
+        return observed.url or ""
     if "response" in definition:
         wanted = RESPONSE_CODES[definition["response"]]
         if observed.status != wanted:

@@ -159,6 +159,8 @@ class Runner:
                     "create": "POST", "update": "PUT", "updateCreate": "PUT", "patch": "PATCH", "delete": "DELETE",
                     "transaction": "POST", "batch": "POST"}
         method = (op.get("method") or defaults.get(code, "POST")).upper()
+        if code in ("update", "updateCreate") and url and isinstance(body, dict):
+            body = {**body, "id": url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]}  # fixtures carry no id
         if url is None:
             if code == "capabilities":
                 url = "metadata"

@@ -38,8 +38,8 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid 
 text-align:left;vertical-align:top}th{background:#f3f5f7}
 .meta td:first-child{width:12rem;color:#57606a}
 .badge{display:inline-block;min-width:4.5rem;text-align:center;border-radius:1rem;padding:0 .6rem;font-size:.85rem;
-font-weight:600;color:#fff}.pass{background:#1a7f37}.fail,.error{background:#cf222e}.skip{background:#8c959f}
-.warning{background:#bf8700}
+font-weight:600;color:#fff}.badge.pass{background:#1a7f37}.badge.fail,.badge.error{background:#cf222e}
+.badge.skip{background:#8c959f}.badge.warning{background:#bf8700}tr.fail td:first-child{border-left:4px solid #cf222e}
 .verdict{font-size:1.1rem;font-weight:700;padding:.6rem 1rem;border-radius:.4rem;margin:1rem 0}
 .verdict.ok{background:#dafbe1;color:#116329}.verdict.ko{background:#ffebe9;color:#a40e26}
 details.test{border:1px solid #d0d7de;border-radius:.4rem;margin:.4rem 0;padding:.3rem .7rem}

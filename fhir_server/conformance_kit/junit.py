@@ -20,13 +20,14 @@ def _seconds(result: ScriptResult) -> str:
 def junit_xml(results: list[ScriptResult]) -> bytes:
     root = ET.Element("testsuites", name="jiayi conformance")
     for r in results:
-        failures = sum(t.result == "fail" for t in r.tests)
+        failures = len(r.tests) if r.setup_failed else sum(t.result == "fail" for t in r.tests)
         suite = ET.SubElement(root, "testsuite", name=r.script_id, tests=str(len(r.tests)),
                               failures=str(failures), errors="0",
-                              skipped=str(sum(t.result == SKIP for t in r.tests)), time=_seconds(r))
+                              skipped=str(0 if r.setup_failed else sum(t.result == SKIP for t in r.tests)),
+                              time=_seconds(r))
         for t in r.tests:
             case = ET.SubElement(suite, "testcase", classname=f"{r.actor}.{r.capability}", name=t.id)
-            if t.result == "fail":
+            if t.result == "fail" or r.setup_failed:
                 messages = [f"{a.label}: {a.message}" for a in t.failures] or \
                     [f"{a.label}: {a.message}" for a in r.setup if a.result in ("fail", "error")]
                 failure = ET.SubElement(case, "failure", message=(messages or ["failed"])[0][:500])

@@ -52,6 +52,8 @@ class ActionResult:
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class
+
     id: str
     name: str
     requirement: dict[str, str]  # lang → text

@@ -171,6 +171,8 @@ def test_the_implementation_guide_lists_every_resource():
     guide = load("profiles/ImplementationGuide-jiayi.json")
     listed = {r["reference"]["reference"] for r in guide["definition"]["resource"]}
     for path in (ROOT / "profiles").rglob("*.json"):
+        if "fixtures" in path.parts:  # the conformance TestScripts' fixture templates
+            continue
         r = json.loads(path.read_text(encoding="utf-8"))
         if r["resourceType"] != "ImplementationGuide":
             assert f"{r['resourceType']}/{r['id']}" in listed
