@@ -36,7 +36,7 @@ def build(source: Source, practitioner: str | None, today: dt.date) -> Worklist:
     worklist.sections["overdue"] = follow_ups(source, f"activity-due=lt{today}", today)
     worklist.sections["upcoming"] = follow_ups(
         source, f"activity-due=ge{today}&activity-due=le{today + dt.timedelta(days=UPCOMING_DAYS)}", today)
-    worklist.sections["renewals"] = renewals(source, today)
+    worklist.sections["renewals"] = renewals(source, today, teams_of(source, practitioner))
     worklist.sections["proposals"] = proposals(source, practitioner)
     worklist.sections["returns"] = returns(source)
     worklist.sections["two_card"] = two_card(source)
@@ -56,10 +56,23 @@ def follow_ups(source: Source, due: str, today: dt.date) -> list[Row]:
     return sorted(rows, key=lambda r: r.when)
 
 
-def renewals(source: Source, today: dt.date) -> list[Row]:
+def teams_of(source: Source, practitioner: str | None) -> list[str] | None:
+    """The care teams the doctor is a member of (None: not a doctor, no team filter)."""
+    if not practitioner:
+        return None
+    return [f"CareTeam/{t['id']}" for t in source.search(f"CareTeam?participant=Practitioner/{practitioner}"
+                                                         "&status=active&_elements=id&_count=50")]
+
+
+def renewals(source: Source, today: dt.date, teams: list[str] | None = None) -> list[Row]:
+    """Contracts in force that end within the window and are not renewed yet (of the doctor's
+    teams: the worklist is the doctor's own residents)."""
+    if teams == []:
+        return []
     until = today + dt.timedelta(days=RENEWAL_WINDOW_DAYS)
+    team_filter = f"&care-team={','.join(teams)}" if teams else ""
     rows = []
-    found = source.search(f"Contract?status=executed&expiry=le{until}&_count=50&_sort=expiry"
+    found = source.search(f"Contract?status=executed&expiry=le{until}{team_filter}&_count=50&_sort=expiry"
                           "&_revinclude=Contract:renews")
     renewed = {ref((extension(c, "jiayi-renews") or {}).get("valueReference")) for c in found}
     for contract in found:
