@@ -113,7 +113,8 @@ def test_the_resident_view_masks_identifiers_unless_asked_and_draws_from_the_obs
         {"code": {"coding": [{"code": "8462-4"}]}, "valueQuantity": {"value": 95}}]},
         {"effectiveDateTime": "2026-07-01T09:00:00+08:00", "component": [
             {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 135}}]}]
-    glucose = [{"effectiveDateTime": "2026-09-01", "valueQuantity": {"value": 7.2}}, {"effectiveDateTime": "2026-09-02"}]
+    glucose = [{"effectiveDateTime": "2026-09-01", "valueQuantity": {"value": 7.2}},
+               {"effectiveDateTime": "2026-09-02"}]
     source = FakeSource({"Observation?subject=Patient/p1&code=http://loinc.org|85354-9": bp,
                          "Observation?subject=Patient/p1&code=http://loinc.org|1558-6": glucose},
                         {"Patient/p1": patient})
@@ -161,8 +162,8 @@ def test_search_by_id_number_pinyin_initials_or_name(q, url):
 
 def test_the_desk_groups_by_task_status_green_channel_first():
     def referral(rid, green, priority="routine"):
-        return {"resourceType": "ServiceRequest", "id": rid, "priority": priority, "subject": {"reference": "Patient/x"},
-                "authoredOn": "2026-11-0" + rid[-1],
+        return {"resourceType": "ServiceRequest", "id": rid, "priority": priority,
+                "subject": {"reference": "Patient/x"}, "authoredOn": "2026-11-0" + rid[-1],
                 "extension": [{"url": SD + "jiayi-green-channel", "valueBoolean": green}]}
 
     def task(tid, rid, status):
