@@ -139,6 +139,9 @@ def test_accessibility_basics(browser, console_server):
 
 
 def _scores(browser) -> dict[str, str]:
+    """Every card's score, once each card has been filled in."""
+    WebDriverWait(browser, 240).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, "section[data-src]:not([data-loaded])"))
     return {e.get_attribute("data-score"): e.text for e in browser.find_elements(By.CSS_SELECTOR, "[data-score]")}
 
 

@@ -87,14 +87,26 @@ class Dashboard:
     cards: list[Card]
 
 
+def measures(source: Source) -> list[dict]:
+    """The Measures the server evaluates (the page lists them; each card is filled in on its own)."""
+    return source.search("Measure?_count=100&_sort=url&_elements=title,name,scoring,url")
+
+
 def build(source: Source, query: Query) -> Dashboard:
+    """Every Measure evaluated (the CSV export)."""
     cards = []
-    for measure in source.search("Measure?_count=100&_sort=url"):
+    for measure in measures(source):
         report = evaluate(source, measure["id"], query, "summary")
         if report is None:
             continue
         cards.append(card(measure, report, query.stratifier))
     return Dashboard(cards)
+
+
+def one_card(source: Source, measure_id: str, query: Query) -> Card | None:
+    measure = source.read(f"Measure/{measure_id}")
+    report = evaluate(source, measure_id, query, "summary") if measure else None
+    return card(measure, report, query.stratifier) if measure and report else None
 
 
 def evaluate(source: Source, measure_id: str, query: Query, report_type: str) -> dict | None:

@@ -34,7 +34,7 @@
                  markLine: { silent: true, symbol: "none", data: [{ yAxis: 7.0 }], lineStyle: { type: "dashed" } } }]
     });
   }
-  document.querySelectorAll("script.measure-data").forEach(function (el) {
+  function measureChart(el) {
     var m = JSON.parse(el.textContent);
     var rows = m.rows.slice(0, 12);
     var values = rows.map(function (r) { return m.scoring === "proportion" ? (r.score === null ? 0 : +(r.score * 100).toFixed(1)) : (r.score === null ? r.numerator : r.score); });
@@ -44,8 +44,8 @@
       yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.stratum.length > 14 ? r.stratum.slice(-14) : r.stratum; }) },
       series: [{ type: "bar", data: values, color: "#0b5cad", label: { show: true, position: "right" } }]
     });
-  });
-  document.querySelectorAll("button.png").forEach(function (button) {
+  }
+  function pngButton(button) {
     button.addEventListener("click", function () {
       var c = charts[button.getAttribute("data-chart")];
       if (!c) { return; }
@@ -54,7 +54,29 @@
       a.download = button.getAttribute("data-name") + ".png";
       document.body.appendChild(a); a.click(); a.remove();
     });
-  });
+  }
+  /* the dashboard: each Measure's card is evaluated on its own request, two at a time */
+  var pending = Array.prototype.slice.call(document.querySelectorAll("section[data-src]"));
+  function next() {
+    var card = pending.shift();
+    if (!card) { return; }
+    fetch(card.getAttribute("data-src"), { credentials: "same-origin" }).then(function (response) {
+      return response.text().then(function (html) { return { ok: response.ok, html: html }; });
+    }).then(function (answer) {
+      if (answer.ok) {
+        card.innerHTML = answer.html;
+        card.querySelectorAll("script.measure-data").forEach(measureChart);
+        card.querySelectorAll("button.png").forEach(pngButton);
+      } else {
+        card.querySelector(".value").textContent = "–";
+      }
+    }).catch(function () { card.querySelector(".value").textContent = "–"; }).then(function () {
+      card.setAttribute("aria-busy", "false");
+      card.setAttribute("data-loaded", "true");
+      next();
+    });
+  }
+  next(); next();
   var preset = document.getElementById("preset");
   if (preset) {
     ["start", "end"].forEach(function (id) {
