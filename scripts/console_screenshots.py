@@ -15,13 +15,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+import requests  # noqa: E402
 from browser.support import demo_server, make_driver, sign_in  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+
+from fhir_server.auth import dev_issuer  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 
 
 def shoot(driver, name: str, full_height: bool = True) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 300).until(  # the dashboard's cards are filled in one request each
+        lambda d: not d.find_elements(By.CSS_SELECTOR, "section[data-src]:not([data-loaded])"))
     time.sleep(0.5)  # the charts draw once the scripts ran
     if full_height:
         height = driver.execute_script("return Math.min(document.body.scrollHeight, 2400)")
@@ -33,16 +40,15 @@ def shoot(driver, name: str, full_height: bool = True) -> None:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as work, demo_server(Path(work), residents=500) as (root, _database):
+    with tempfile.TemporaryDirectory() as work, demo_server(Path(work), residents=500) as (root, database):
         driver = make_driver()
         try:
             driver.get(f"{root}/console/login")
             driver.find_element(By.ID, "sign-in").click()
             shoot(driver, "console-sign-in", full_height=False)
-            sign_in(driver, root, role="family-doctor")
+            doctor = sign_in(driver, root, role="family-doctor")
             shoot(driver, "console-worklist")
-            link = driver.find_element(By.CSS_SELECTOR, "#t-renewals tbody a").get_attribute("href")
-            driver.get(link)
+            driver.get(f"{root}/console/residents/{_resident_with_readings(root, database, doctor)}")
             shoot(driver, "console-resident")
             hospital = _hospital_person(driver, root)
             sign_in(driver, root, person=hospital)
@@ -61,6 +67,18 @@ def main() -> None:
             print("docs/screenshots/console-worklist-tablet.png")
         finally:
             driver.quit()
+
+
+def _resident_with_readings(root: str, database: str, doctor: str) -> str:
+    """A resident of the doctor with blood pressure readings (the doctor's own token finds them)."""
+    token = dev_issuer.issue(database, {"sub": doctor, "fhirUser": doctor, "scope": "user/*.rs",
+                                        "aud": f"{root}/fhir"})
+    bundle = requests.get(f"{root}/fhir/Observation?code=http://loinc.org|1558-6&_count=1",
+                          headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
+    if not bundle.get("entry"):
+        bundle = requests.get(f"{root}/fhir/Observation?code=http://loinc.org|85354-9&_count=1",
+                              headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
+    return bundle["entry"][0]["resource"]["subject"]["reference"].split("/")[1]
 
 
 def _hospital_person(driver, root: str) -> str:

@@ -129,7 +129,8 @@ def blueprint() -> Blueprint:
     @bp.get("/desk")
     @signed_in
     def desk_page():
-        return render_template("console/desk.html", model=desk.build(client(), dt.datetime.now(dt.UTC)))
+        model = desk.build(client(), dt.datetime.now(dt.UTC), g.user.practitioner)
+        return render_template("console/desk.html", model=model)
 
     @bp.post("/referrals/<task_id>/<action>")
     @signed_in

@@ -242,3 +242,21 @@ def test_pkce_challenge_is_the_s256_of_the_verifier():
     digest = hashlib.sha256(verifier.encode()).digest()
     assert challenge == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     assert pkce_pair()[0] != verifier
+
+
+def test_the_desk_shows_the_reserved_slots_of_the_users_organization_only():
+    source = FakeSource({
+        "PractitionerRole?practitioner=": [{"id": "r1", "organization": {"reference": "Organization/h1"}}],
+        "PractitionerRole?organization=": [{"id": "r1"}, {"id": "r2"}],
+        "Schedule?actor=": [{"resourceType": "Schedule", "id": "s1", "actor": [{"display": "心内科"}]}],
+        "Slot?": [{"resourceType": "Slot", "id": "a", "start": "2026-12-08T08:00:00+08:00", "status": "free",
+                   "schedule": {"reference": "Schedule/s1"},
+                   "extension": [{"url": SD + "jiayi-reserved-for-family-doctors", "valueBoolean": True}]},
+                  {"resourceType": "Slot", "id": "b", "start": "2026-12-08T08:30:00+08:00", "status": "free",
+                   "schedule": {"reference": "Schedule/s1"}}]})
+    rows, _ = desk.slots(source, dt.datetime(2026, 12, 1, tzinfo=dt.UTC), "p1")
+    assert [(r["id"], r["schedule"], r["start"]) for r in rows] == [("a", "心内科", "2026-12-08 08:00")]
+    assert any(u.startswith("Schedule?actor=Organization/h1,PractitionerRole/r1,PractitionerRole/r2")
+               for u in source.asked)
+    assert any(u.startswith("Slot?schedule=Schedule/s1&start=ge2026-12-01T00:00:00Z") for u in source.asked)
+    assert desk.slots(FakeSource({}), dt.datetime(2026, 12, 1, tzinfo=dt.UTC), None) == ([], [])

@@ -7,7 +7,7 @@
     var el = document.getElementById(id);
     if (!el || !window.echarts) { return; }
     var c = echarts.init(el, null, { renderer: "canvas" });
-    c.setOption(Object.assign({ animation: false, grid: { left: 48, right: 16, top: 30, bottom: 40 }, tooltip: { trigger: "axis" } }, option));
+    c.setOption(Object.assign({ animation: false, grid: { left: 48, right: 40, top: 30, bottom: 40 }, tooltip: { trigger: "axis" } }, option));
     charts[id] = c;
     el.setAttribute("data-rendered", "true");
   }
