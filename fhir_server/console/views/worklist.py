@@ -9,6 +9,7 @@ from .common import DERIVED_BY, TASK_CODE, Source, concept_text, day, display, e
 
 RENEWAL_WINDOW_DAYS = 30  # the $renew-due default window (Appendix A)
 UPCOMING_DAYS = 14
+PAGE = 20  # rows per section: the first twenty of each (the badge says "20+")
 
 
 @dataclass
@@ -45,7 +46,7 @@ def build(source: Source, practitioner: str | None, today: dt.date) -> Worklist:
 
 def follow_ups(source: Source, due: str, today: dt.date) -> list[Row]:
     rows = []
-    for plan in source.search(f"CarePlan?status=active&{due}&_count=50&_sort=-_lastUpdated"):
+    for plan in source.search(f"CarePlan?status=active&{due}&_count={PAGE}&_sort=-_lastUpdated"):
         open_ends = [a.get("detail", {}).get("scheduledPeriod", {}).get("end", "")
                      for a in plan.get("activity") or []
                      if a.get("detail", {}).get("status") in ("scheduled", "not-started")]
@@ -72,7 +73,7 @@ def renewals(source: Source, today: dt.date, teams: list[str] | None = None) -> 
     until = today + dt.timedelta(days=RENEWAL_WINDOW_DAYS)
     team_filter = f"&care-team={','.join(teams)}" if teams else ""
     rows = []
-    found = source.search(f"Contract?status=executed&expiry=le{until}{team_filter}&_count=50&_sort=expiry"
+    found = source.search(f"Contract?status=executed&expiry=le{until}{team_filter}&_count={PAGE}&_sort=expiry"
                           "&_revinclude=Contract:renews")
     renewed = {ref((extension(c, "jiayi-renews") or {}).get("valueReference")) for c in found}
     for contract in found:
@@ -90,7 +91,7 @@ def renewals(source: Source, today: dt.date, teams: list[str] | None = None) -> 
 def proposals(source: Source, practitioner: str | None) -> list[Row]:
     owner = f"&owner=Practitioner/{practitioner}" if practitioner else ""
     rows = []
-    for task in source.search(f"Task?status=draft&code={TASK_CODE}|approve{owner}&_count=50&_sort=-authored-on"):
+    for task in source.search(f"Task?status=draft&code={TASK_CODE}|approve{owner}&_count={PAGE}&_sort=-authored-on"):
         rows.append(Row(ref_id(task.get("for")), display(task.get("for")), task.get("description") or "转诊建议",
                         day(task.get("authoredOn")), urgent=task.get("priority") in ("urgent", "asap", "stat"),
                         target=ref(task.get("focus"))))
@@ -99,7 +100,7 @@ def proposals(source: Source, practitioner: str | None) -> list[Row]:
 
 def returns(source: Source) -> list[Row]:
     rows = []
-    for referral in source.search("ServiceRequest?direction=downward&status=active,completed&_count=50"
+    for referral in source.search(f"ServiceRequest?direction=downward&status=active,completed&_count={PAGE}"
                                   "&_sort=-authored"):
         rows.append(Row(ref_id(referral.get("subject")), display(referral.get("subject")),
                         concept_text(referral.get("code")) or "下转", day(referral.get("authoredOn")),
@@ -109,7 +110,7 @@ def returns(source: Source) -> list[Row]:
 
 def two_card(source: Source) -> list[Row]:
     rows = []
-    for task in source.search(f"Task?status=requested&_tag={DERIVED_BY}|record-service-confirmation&_count=50"):
+    for task in source.search(f"Task?status=requested&_tag={DERIVED_BY}|record-service-confirmation&_count={PAGE}"):
         rows.append(Row(ref_id(task.get("for")), display(task.get("for")),
                         task.get("description") or "两卡制服务记录待确认", day(task.get("authoredOn")),
                         target=ref(task.get("focus"))))
