@@ -79,6 +79,11 @@ def sign_in(driver, root: str, person: str | None = None, role: str | None = Non
     driver.delete_all_cookies()
     driver.get(f"{root}/console/login")
     driver.find_element(By.ID, "sign-in").click()
+    try:  # the development issuer's page (the identity provider's, in a deployment)
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "person"))
+    except TimeoutException:
+        raise AssertionError(f"no sign-in page at {driver.current_url}: "
+                             f"{driver.find_element(By.TAG_NAME, 'body').text[:800]}") from None
     select = Select(driver.find_element(By.ID, "person"))
     if person is None:
         person = next(o.get_attribute("value") for o in select.options if o.get_attribute("data-role") == role)

@@ -260,3 +260,10 @@ def test_the_desk_shows_the_reserved_slots_of_the_users_organization_only():
                for u in source.asked)
     assert any(u.startswith("Slot?schedule=Schedule/s1&start=ge2026-12-01T00:00:00Z") for u in source.asked)
     assert desk.slots(FakeSource({}), dt.datetime(2026, 12, 1, tzinfo=dt.UTC), None) == ([], [])
+
+
+def test_strata_that_are_references_are_shown_by_name():
+    source = FakeSource({}, {"Organization/o-name-1": {"name": "和平街道社区卫生服务中心"}})
+    assert dashboard.stratum_name(source, "Organization/o-name-1") == "和平街道社区卫生服务中心"
+    assert dashboard.stratum_name(source, "CareTeam/unknown-team") == "CareTeam/unknown-team"
+    assert dashboard.stratum_name(source, "hypertension") == "hypertension"

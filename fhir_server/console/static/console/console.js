@@ -14,7 +14,7 @@
   var bp = data("bp-data");
   if (bp) {
     chart("bp-chart", {
-      legend: { data: ["收缩压", "舒张压"] },
+      legend: { data: ["收缩压", "舒张压"], top: 0 },
       xAxis: { type: "category", data: bp.map(function (p) { return p[0]; }) },
       yAxis: { type: "value", min: 40, max: 200 },
       series: [
@@ -41,7 +41,7 @@
     chart(el.getAttribute("data-target"), {
       grid: { left: 8, right: 16, top: 10, bottom: 10, containLabel: true },
       xAxis: { type: "value", max: m.scoring === "proportion" ? 100 : null },
-      yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.stratum.length > 14 ? r.stratum.slice(-14) : r.stratum; }) },
+      yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.stratum.length > 12 ? "…" + r.stratum.slice(-11) : r.stratum; }) },
       series: [{ type: "bar", data: values, color: "#0b5cad", label: { show: true, position: "right" } }]
     });
   }
