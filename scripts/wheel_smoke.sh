@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a user of a release gets: build the wheel, install it into a fresh venv outside the
 # checkout, and use it from a directory that is not the checkout:
-#   1. jiayi serve on a free loopback port, GET /metadata;
+#   1. jiayi serve on a free loopback port, GET /metadata and the web console's page and assets;
 #   2. jiayi import of a small public-health CSV (个人基本信息表) into that server, read back;
 #   3. jiayi hl7 convert of an HL7 v2 message (ADT^A04) into a transaction Bundle;
 #   4. jiayi validate of a valid and of an invalid resource;
@@ -84,6 +84,11 @@ while time.monotonic() < deadline:
             body = json.load(answer)
         assert body["resourceType"] == "CapabilityStatement", body.get("resourceType")
         print("CapabilityStatement", body.get("fhirVersion"))
+        root = base.removesuffix("/fhir")  # the web console's page and its vendored assets ship in the wheel
+        for path in ("/console/static/echarts.min.js", "/console/static/console.js"):
+            with urllib.request.urlopen(root + path, timeout=30) as answer:
+                assert answer.status == 200 and answer.read(), path
+        print("console and its assets served")
         sys.exit(0)
     except OSError:
         time.sleep(0.2)

@@ -82,6 +82,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "delivered": ("已做", "Delivered"),
     "history": ("流转记录", "History"),
     "total": ("合计", "Total"),
+    "status_requested": ("待接收", "Requested"),
+    "status_received": ("已签收", "Received"),
+    "status_accepted": ("已接收", "Accepted"),
+    "status_in-progress": ("诊治中", "In progress"),
+    "status_on-hold": ("暂停", "On hold"),
+    "bookings": ("已预约", "Bookings"),
 }
 
 

@@ -129,7 +129,8 @@ def blueprint() -> Blueprint:
     @bp.get("/desk")
     @signed_in
     def desk_page():
-        return render_template("console/desk.html", model=desk.build(client(), dt.datetime.now(dt.UTC)))
+        model = desk.build(client(), dt.datetime.now(dt.UTC), g.user.practitioner)
+        return render_template("console/desk.html", model=model)
 
     @bp.post("/referrals/<task_id>/<action>")
     @signed_in
@@ -142,7 +143,17 @@ def blueprint() -> Blueprint:
     @signed_in
     def dashboard_page():
         query = dashboard.Query.from_args(request.args, dt.date.today())
-        return render_template("console/dashboard.html", model=dashboard.build(client(), query), query=query)
+        return render_template("console/dashboard.html", measures=dashboard.measures(client()), query=query)
+
+    @bp.get("/dashboard/cards/<measure_id>")
+    @signed_in
+    def dashboard_card(measure_id: str):
+        """One Measure's card (an HTML fragment the dashboard page fetches for each Measure)."""
+        query = dashboard.Query.from_args(request.args, dt.date.today())
+        card = dashboard.one_card(client(), measure_id, query)
+        if card is None:
+            abort(404, g.t["no_access"])
+        return render_template("console/_card.html", c=card, query=query)
 
     @bp.get("/dashboard/subjects")
     @signed_in

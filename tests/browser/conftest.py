@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,10 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="session")
 def console_server(tmp_path_factory) -> Iterator[tuple[str, str]]:
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+        message = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("JIAYI_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     with demo_server(tmp_path_factory.mktemp("console")) as started:
         yield started
 

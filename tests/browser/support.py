@@ -72,18 +72,28 @@ def make_driver(width: int = 1366, height: int = 768, downloads: Path | None = N
 def sign_in(driver, root: str, person: str | None = None, role: str | None = None) -> str:
     """Sign in through the console's OpenID Connect flow, picking ``person`` (an option value)
     or the first person of ``role`` on the development issuer's page."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     driver.delete_all_cookies()
     driver.get(f"{root}/console/login")
     driver.find_element(By.ID, "sign-in").click()
+    try:  # the development issuer's page (the identity provider's, in a deployment)
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "person"))
+    except TimeoutException:
+        raise AssertionError(f"no sign-in page at {driver.current_url}: "
+                             f"{driver.find_element(By.TAG_NAME, 'body').text[:800]}") from None
     select = Select(driver.find_element(By.ID, "person"))
     if person is None:
         person = next(o.get_attribute("value") for o in select.options if o.get_attribute("data-role") == role)
     select.select_by_value(person)
     driver.find_element(By.ID, "continue").click()
-    driver.find_element(By.ID, "user-name")  # signed in: the header names the user
+    try:  # signed in: the header names the user
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "user-name"))
+    except TimeoutException:
+        raise AssertionError(f"sign-in as {person} failed at {driver.current_url}: "
+                             f"{driver.find_element(By.TAG_NAME, 'body').text[:800]}") from None
     return person
 
 

@@ -52,16 +52,20 @@ def test_the_api_without_a_token_is_refused(console_server):
 def test_renew_a_contract_from_the_worklist(browser, console_server):
     root, _ = console_server
     sign_in(browser, root, role="family-doctor")
-    before = count(browser, "renewals")
+    assert count(browser, "renewals") > 0
     row = browser.find_element(By.CSS_SELECTOR, "#t-renewals tbody tr")
     resident = row.find_element(By.TAG_NAME, "a").text
+    action = row.find_element(By.TAG_NAME, "form").get_attribute("action")
+    old_id = re.search(r"/contracts/([\w-]+)/renew", action).group(1)
     row.find_element(By.CSS_SELECTOR, "button.renew").click()
     flash = browser.find_element(By.CSS_SELECTOR, ".flash")
     assert "ok" in flash.get_attribute("class"), flash.text
     new_id = re.search(r"Contract/([\w-]+)", flash.text).group(1)
-    assert count(browser, "renewals") == before - 1
+    assert not browser.find_elements(By.CSS_SELECTOR, f'form[action$="/contracts/{old_id}/renew"]')  # renewed
     renewal = api(console_server, f"Contract/{new_id}")
     assert renewal["subject"][0].get("display", resident) == resident
+    assert any(e["valueReference"]["reference"] == f"Contract/{old_id}" for e in renewal["extension"]
+               if e["url"].endswith("jiayi-renews"))
 
 
 def test_the_resident_view_draws_the_blood_pressure_chart(browser, console_server):
@@ -139,6 +143,9 @@ def test_accessibility_basics(browser, console_server):
 
 
 def _scores(browser) -> dict[str, str]:
+    """Every card's score, once each card has been filled in."""
+    WebDriverWait(browser, 240).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, "section[data-src]:not([data-loaded])"))
     return {e.get_attribute("data-score"): e.text for e in browser.find_elements(By.CSS_SELECTOR, "[data-score]")}
 
 

@@ -8,11 +8,12 @@ import time
 from dataclasses import dataclass, field
 from threading import Lock
 
-from .common import Source
+from .common import Source, code_display
 
 STRATIFIERS = ("institution", "team", "key-population")
 PRESETS = ("quarter", "last-quarter", "year", "last-year")
 CACHE_SECONDS = 300.0
+KEY_POPULATION = "https://jiayi.dev/fhir/CodeSystem/key-population"
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,45 @@ class Dashboard:
     cards: list[Card]
 
 
+def measures(source: Source) -> list[dict]:
+    """The Measures the server evaluates (the page lists them; each card is filled in on its own)."""
+    return source.search("Measure?_count=100&_sort=url&_elements=title,name,scoring,url")
+
+
 def build(source: Source, query: Query) -> Dashboard:
+    """Every Measure evaluated (the CSV export)."""
     cards = []
-    for measure in source.search("Measure?_count=100&_sort=url"):
+    for measure in measures(source):
         report = evaluate(source, measure["id"], query, "summary")
         if report is None:
             continue
         cards.append(card(measure, report, query.stratifier))
     return Dashboard(cards)
+
+
+def one_card(source: Source, measure_id: str, query: Query) -> Card | None:
+    measure = source.read(f"Measure/{measure_id}")
+    report = evaluate(source, measure_id, query, "summary") if measure else None
+    if not (measure and report):
+        return None
+    shown = card(measure, report, query.stratifier)
+    for row in shown.rows:
+        row.stratum = (code_display(source, {"system": KEY_POPULATION, "code": row.stratum})
+                       if query.stratifier == "key-population" else stratum_name(source, row.stratum))
+    return shown
+
+
+_names: dict[str, str] = {}
+
+
+def stratum_name(source: Source, value: str) -> str:
+    """An institution's or team's name for a stratum that is a reference (the report keeps ids)."""
+    if not value.startswith(("Organization/", "CareTeam/")):
+        return value
+    if value not in _names:
+        resource = source.read(value)
+        _names[value] = str((resource or {}).get("name") or value)
+    return _names[value]
 
 
 def evaluate(source: Source, measure_id: str, query: Query, report_type: str) -> dict | None:

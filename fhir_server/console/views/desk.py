@@ -40,11 +40,13 @@ class Desk:
     bookings: list[dict] = field(default_factory=list)
 
 
-def build(source: Source, now: dt.datetime) -> Desk:
+def build(source: Source, now: dt.datetime, practitioner: str | None = None) -> Desk:
     desk = Desk({status: [] for status in OPEN_STATES})
     found = source.search("ServiceRequest?direction=upward&intent=order&status=active"
-                          "&_revinclude=Task:focus&_count=100&_sort=-authored")
+                          "&_revinclude=Task:focus&_include=ServiceRequest:requester&_count=100&_sort=-authored")
     tasks = {ref(t.get("focus")): t for t in found if t.get("resourceType") == "Task"}
+    requesters = {f"{r['resourceType']}/{r['id']}": display(r.get("practitioner")) or r.get("name") or r["id"]
+                  for r in found if r.get("resourceType") in ("PractitionerRole", "Practitioner")}
     for referral in (r for r in found if r.get("resourceType") == "ServiceRequest"):
         task = tasks.get(f"ServiceRequest/{referral['id']}")
         if task is None or task.get("status") not in OPEN_STATES:
@@ -54,20 +56,37 @@ def build(source: Source, now: dt.datetime) -> Desk:
             task["id"], referral["id"], ref_id(referral.get("subject")), display(referral.get("subject")),
             concept_text(referral.get("code")), "; ".join(concept_text(c) for c in referral.get("reasonCode") or []),
             day(referral.get("authoredOn")), task["status"], bool(green and green.get("valueBoolean")),
-            referral.get("priority", "routine"), display(referral.get("requester")),
+            referral.get("priority", "routine"),
+            requesters.get(ref(referral.get("requester"))) or display(referral.get("requester")),
             any(concept_text(o.get("type")) == "预约" for o in task.get("output") or [])))
     for rows in desk.by_status.values():
         rows.sort(key=lambda r: (not r.green, r.priority not in URGENT, r.when))
-    desk.slots, desk.bookings = slots(source, now)
+    desk.slots, desk.bookings = slots(source, now, practitioner)
     return desk
 
 
-def slots(source: Source, now: dt.datetime) -> tuple[list[dict], list[dict]]:
-    """The reserved slots ahead and the bookings of the schedules the user's organization keeps."""
-    found = source.search(f"Slot?start=ge{now.strftime('%Y-%m-%dT%H:%M:%SZ')}&_sort=start&_count=60"
-                          "&_include=Slot:schedule")
-    schedules = {f"Schedule/{s['id']}": display((s.get("actor") or [None])[0])
-                 for s in found if s.get("resourceType") == "Schedule"}
+def schedules_of(source: Source, practitioner: str | None) -> dict[str, str]:
+    """The Schedules kept by the user's organizations (theirs and their colleagues' roles): id → actor."""
+    if not practitioner:
+        return {}
+    organizations = {ref(r.get("organization")) for r in source.search(
+        f"PractitionerRole?practitioner=Practitioner/{practitioner}&_count=20") if ref(r.get("organization"))}
+    if not organizations:
+        return {}
+    roles = [f"PractitionerRole/{r['id']}" for r in source.search(
+        f"PractitionerRole?organization={','.join(sorted(organizations))}&_count=100&_elements=id")]
+    actors = ",".join([*sorted(organizations), *roles])
+    return {f"Schedule/{s['id']}": display((s.get("actor") or [None])[0])
+            for s in source.search(f"Schedule?actor={actors}&_count=100")}
+
+
+def slots(source: Source, now: dt.datetime, practitioner: str | None = None) -> tuple[list[dict], list[dict]]:
+    """The reserved slots ahead of the schedules the user's organization keeps, and the bookings."""
+    schedules = schedules_of(source, practitioner)
+    if not schedules:
+        return [], []
+    found = source.search(f"Slot?schedule={','.join(schedules)}&start=ge{now.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+                          "&_sort=start&_count=40")
     rows = []
     for slot in (s for s in found if s.get("resourceType") == "Slot"):
         reserved = extension(slot, "jiayi-reserved-for-family-doctors")

@@ -9,6 +9,7 @@ from .common import DERIVED_BY, TASK_CODE, Source, concept_text, day, display, e
 
 RENEWAL_WINDOW_DAYS = 30  # the $renew-due default window (Appendix A)
 UPCOMING_DAYS = 14
+PAGE = 20  # rows per section: the first twenty of each (the badge says "20+")
 
 
 @dataclass
@@ -36,7 +37,7 @@ def build(source: Source, practitioner: str | None, today: dt.date) -> Worklist:
     worklist.sections["overdue"] = follow_ups(source, f"activity-due=lt{today}", today)
     worklist.sections["upcoming"] = follow_ups(
         source, f"activity-due=ge{today}&activity-due=le{today + dt.timedelta(days=UPCOMING_DAYS)}", today)
-    worklist.sections["renewals"] = renewals(source, today)
+    worklist.sections["renewals"] = renewals(source, today, teams_of(source, practitioner))
     worklist.sections["proposals"] = proposals(source, practitioner)
     worklist.sections["returns"] = returns(source)
     worklist.sections["two_card"] = two_card(source)
@@ -45,7 +46,7 @@ def build(source: Source, practitioner: str | None, today: dt.date) -> Worklist:
 
 def follow_ups(source: Source, due: str, today: dt.date) -> list[Row]:
     rows = []
-    for plan in source.search(f"CarePlan?status=active&{due}&_count=50&_sort=-_lastUpdated"):
+    for plan in source.search(f"CarePlan?status=active&{due}&_count={PAGE}&_sort=-_lastUpdated"):
         open_ends = [a.get("detail", {}).get("scheduledPeriod", {}).get("end", "")
                      for a in plan.get("activity") or []
                      if a.get("detail", {}).get("status") in ("scheduled", "not-started")]
@@ -56,10 +57,23 @@ def follow_ups(source: Source, due: str, today: dt.date) -> list[Row]:
     return sorted(rows, key=lambda r: r.when)
 
 
-def renewals(source: Source, today: dt.date) -> list[Row]:
+def teams_of(source: Source, practitioner: str | None) -> list[str] | None:
+    """The care teams the doctor is a member of (None: not a doctor, no team filter)."""
+    if not practitioner:
+        return None
+    return [f"CareTeam/{t['id']}" for t in source.search(f"CareTeam?participant=Practitioner/{practitioner}"
+                                                         "&status=active&_elements=id&_count=50")]
+
+
+def renewals(source: Source, today: dt.date, teams: list[str] | None = None) -> list[Row]:
+    """Contracts in force that end within the window and are not renewed yet (of the doctor's
+    teams: the worklist is the doctor's own residents)."""
+    if teams == []:
+        return []
     until = today + dt.timedelta(days=RENEWAL_WINDOW_DAYS)
+    team_filter = f"&care-team={','.join(teams)}" if teams else ""
     rows = []
-    found = source.search(f"Contract?status=executed&expiry=le{until}&_count=50&_sort=expiry"
+    found = source.search(f"Contract?status=executed&expiry=le{until}{team_filter}&_count={PAGE}&_sort=expiry"
                           "&_revinclude=Contract:renews")
     renewed = {ref((extension(c, "jiayi-renews") or {}).get("valueReference")) for c in found}
     for contract in found:
@@ -77,7 +91,7 @@ def renewals(source: Source, today: dt.date) -> list[Row]:
 def proposals(source: Source, practitioner: str | None) -> list[Row]:
     owner = f"&owner=Practitioner/{practitioner}" if practitioner else ""
     rows = []
-    for task in source.search(f"Task?status=draft&code={TASK_CODE}|approve{owner}&_count=50&_sort=-authored-on"):
+    for task in source.search(f"Task?status=draft&code={TASK_CODE}|approve{owner}&_count={PAGE}&_sort=-authored-on"):
         rows.append(Row(ref_id(task.get("for")), display(task.get("for")), task.get("description") or "转诊建议",
                         day(task.get("authoredOn")), urgent=task.get("priority") in ("urgent", "asap", "stat"),
                         target=ref(task.get("focus"))))
@@ -86,7 +100,7 @@ def proposals(source: Source, practitioner: str | None) -> list[Row]:
 
 def returns(source: Source) -> list[Row]:
     rows = []
-    for referral in source.search("ServiceRequest?direction=downward&status=active,completed&_count=50"
+    for referral in source.search(f"ServiceRequest?direction=downward&status=active,completed&_count={PAGE}"
                                   "&_sort=-authored"):
         rows.append(Row(ref_id(referral.get("subject")), display(referral.get("subject")),
                         concept_text(referral.get("code")) or "下转", day(referral.get("authoredOn")),
@@ -96,7 +110,7 @@ def returns(source: Source) -> list[Row]:
 
 def two_card(source: Source) -> list[Row]:
     rows = []
-    for task in source.search(f"Task?status=requested&_tag={DERIVED_BY}|record-service-confirmation&_count=50"):
+    for task in source.search(f"Task?status=requested&_tag={DERIVED_BY}|record-service-confirmation&_count={PAGE}"):
         rows.append(Row(ref_id(task.get("for")), display(task.get("for")),
                         task.get("description") or "两卡制服务记录待确认", day(task.get("authoredOn")),
                         target=ref(task.get("focus"))))

@@ -7,14 +7,14 @@
     var el = document.getElementById(id);
     if (!el || !window.echarts) { return; }
     var c = echarts.init(el, null, { renderer: "canvas" });
-    c.setOption(Object.assign({ animation: false, grid: { left: 48, right: 16, top: 30, bottom: 40 }, tooltip: { trigger: "axis" } }, option));
+    c.setOption(Object.assign({ animation: false, grid: { left: 48, right: 40, top: 30, bottom: 40 }, tooltip: { trigger: "axis" } }, option));
     charts[id] = c;
     el.setAttribute("data-rendered", "true");
   }
   var bp = data("bp-data");
   if (bp) {
     chart("bp-chart", {
-      legend: { data: ["收缩压", "舒张压"] },
+      legend: { data: ["收缩压", "舒张压"], top: 0 },
       xAxis: { type: "category", data: bp.map(function (p) { return p[0]; }) },
       yAxis: { type: "value", min: 40, max: 200 },
       series: [
@@ -34,18 +34,18 @@
                  markLine: { silent: true, symbol: "none", data: [{ yAxis: 7.0 }], lineStyle: { type: "dashed" } } }]
     });
   }
-  document.querySelectorAll("script.measure-data").forEach(function (el) {
+  function measureChart(el) {
     var m = JSON.parse(el.textContent);
     var rows = m.rows.slice(0, 12);
     var values = rows.map(function (r) { return m.scoring === "proportion" ? (r.score === null ? 0 : +(r.score * 100).toFixed(1)) : (r.score === null ? r.numerator : r.score); });
     chart(el.getAttribute("data-target"), {
       grid: { left: 8, right: 16, top: 10, bottom: 10, containLabel: true },
       xAxis: { type: "value", max: m.scoring === "proportion" ? 100 : null },
-      yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.stratum.length > 14 ? r.stratum.slice(-14) : r.stratum; }) },
+      yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.stratum.length > 12 ? "…" + r.stratum.slice(-11) : r.stratum; }) },
       series: [{ type: "bar", data: values, color: "#0b5cad", label: { show: true, position: "right" } }]
     });
-  });
-  document.querySelectorAll("button.png").forEach(function (button) {
+  }
+  function pngButton(button) {
     button.addEventListener("click", function () {
       var c = charts[button.getAttribute("data-chart")];
       if (!c) { return; }
@@ -54,7 +54,29 @@
       a.download = button.getAttribute("data-name") + ".png";
       document.body.appendChild(a); a.click(); a.remove();
     });
-  });
+  }
+  /* the dashboard: each Measure's card is evaluated on its own request, two at a time */
+  var pending = Array.prototype.slice.call(document.querySelectorAll("section[data-src]"));
+  function next() {
+    var card = pending.shift();
+    if (!card) { return; }
+    fetch(card.getAttribute("data-src"), { credentials: "same-origin" }).then(function (response) {
+      return response.text().then(function (html) { return { ok: response.ok, html: html }; });
+    }).then(function (answer) {
+      if (answer.ok) {
+        card.innerHTML = answer.html;
+        card.querySelectorAll("script.measure-data").forEach(measureChart);
+        card.querySelectorAll("button.png").forEach(pngButton);
+      } else {
+        card.querySelector(".value").textContent = "–";
+      }
+    }).catch(function () { card.querySelector(".value").textContent = "–"; }).then(function () {
+      card.setAttribute("aria-busy", "false");
+      card.setAttribute("data-loaded", "true");
+      next();
+    });
+  }
+  next(); next();
   var preset = document.getElementById("preset");
   if (preset) {
     ["start", "end"].forEach(function (id) {

@@ -1,0 +1,269 @@
+"""The console's view models over a fake FHIR client: what each screen makes of the resources
+the API returns (issue 22)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+
+import pytest
+
+from fhir_server.console.fhir_client import Answer
+from fhir_server.console.signin import pkce_pair
+from fhir_server.console.views import dashboard, desk, resident, search, worklist
+from fhir_server.console.views.common import SD, mask_id
+
+TODAY = dt.date(2026, 12, 1)
+
+
+class FakeSource:
+    """Answers searches by the first matching URL prefix; records what was written."""
+
+    def __init__(self, searches: dict[str, list[dict]], reads: dict[str, dict] | None = None) -> None:
+        self.searches = searches
+        self.reads = reads or {}
+        self.asked: list[str] = []
+        self.written: list[tuple[str, str, dict]] = []
+
+    def search(self, url: str) -> list[dict]:
+        self.asked.append(url)
+        return next((found for prefix, found in self.searches.items() if url.startswith(prefix)), [])
+
+    def read(self, reference: str | None) -> dict | None:
+        return self.reads.get(reference or "")
+
+    def get(self, url: str) -> Answer:
+        found = self.reads.get(url)
+        return Answer(200, found) if found else Answer(404, {"resourceType": "OperationOutcome", "issue": []})
+
+    def put(self, url: str, body: dict) -> Answer:
+        self.written.append(("PUT", url, body))
+        return Answer(200, body)
+
+    def post(self, url: str, body: dict) -> Answer:
+        self.written.append(("POST", url, body))
+        return Answer(201, {"resourceType": "Appointment", "id": "a1"})
+
+
+def contract(cid: str, end: str, renews: str | None = None, start: str = "2026-01-01") -> dict:
+    resource = {"resourceType": "Contract", "id": cid, "status": "executed", "applies": {"start": start, "end": end},
+                "subject": [{"reference": f"Patient/p-{cid}", "display": f"居民{cid}"}],
+                "term": [{"text": "基础签约服务包"}]}
+    if renews:
+        resource["extension"] = [{"url": SD + "jiayi-renews", "valueReference": {"reference": f"Contract/{renews}"}}]
+    return resource
+
+
+def test_renewals_leave_out_the_renewed_contracts_and_the_renewals_themselves():
+    source = FakeSource({"Contract?": [contract("c1", "2026-12-20"), contract("c2", "2026-11-30"),
+                                       contract("c3", "2026-12-25"),
+                                       contract("c4", "2027-12-25", renews="c3", start="2026-12-26")]})
+    rows = worklist.renewals(source, TODAY, ["CareTeam/t1"])
+    assert [(r.target, r.action, r.urgent) for r in rows] == [("c1", "renew", False), ("c2", "renew", True)]
+    assert rows[0].patient_id == "p-c1" and rows[0].patient == "居民c1" and rows[0].when == "2026-12-20"
+    assert "care-team=CareTeam/t1" in source.asked[0] and "expiry=le2026-12-31" in source.asked[0]
+
+
+def test_a_doctor_without_a_team_has_no_renewals_and_others_are_not_filtered():
+    assert worklist.renewals(FakeSource({"Contract?": [contract("c1", "2026-12-20")]}), TODAY, []) == []
+    source = FakeSource({"Contract?": [contract("c1", "2026-12-20")]})
+    assert len(worklist.renewals(source, TODAY, None)) == 1
+    assert "care-team" not in source.asked[0]
+
+
+def test_proposals_put_the_urgent_first_and_ask_for_the_doctors_own():
+    tasks = [{"resourceType": "Task", "id": "t1", "priority": "routine", "for": {"reference": "Patient/a"},
+              "focus": {"reference": "ServiceRequest/s1"}, "authoredOn": "2026-11-01T08:00:00+08:00"},
+             {"resourceType": "Task", "id": "t2", "priority": "urgent", "for": {"reference": "Patient/b"},
+              "description": "转诊建议", "focus": {"reference": "ServiceRequest/s2"}}]
+    source = FakeSource({"Task?status=draft": tasks})
+    rows = worklist.proposals(source, "prac-1")
+    assert [r.patient_id for r in rows] == ["b", "a"]
+    assert "owner=Practitioner/prac-1" in source.asked[0]
+
+
+def test_the_worklist_has_every_section():
+    model = worklist.build(FakeSource({}), "prac-1", TODAY)
+    assert list(model.sections) == ["overdue", "upcoming", "renewals", "proposals", "returns", "two_card"]
+    assert model.count("renewals") == 0
+
+
+def test_overdue_follow_ups_come_from_the_activity_due_search():
+    plan = {"resourceType": "CarePlan", "id": "cp", "title": "高血压随访", "subject": {"reference": "Patient/a"},
+            "activity": [{"detail": {"status": "scheduled", "scheduledPeriod": {"end": "2026-11-20"}}},
+                         {"detail": {"status": "completed", "scheduledPeriod": {"end": "2026-08-20"}}}]}
+    source = FakeSource({"CarePlan?": [plan]})
+    rows = worklist.follow_ups(source, "activity-due=lt2026-12-01", TODAY)
+    assert [(r.patient_id, r.what, r.when, r.urgent) for r in rows] == [("a", "高血压随访", "2026-11-20", True)]
+    assert source.asked[0].startswith("CarePlan?status=active&activity-due=lt2026-12-01")
+
+
+@pytest.mark.parametrize(("number", "shown"), [("110101199003071234", "110101********1234"),
+                                                ("1234567", "*******"), ("11010119900307", "110101****0307")])
+def test_national_identifiers_are_masked(number, shown):
+    assert mask_id(number) == shown
+
+
+def test_the_resident_view_masks_identifiers_unless_asked_and_draws_from_the_observations():
+    patient = {"resourceType": "Patient", "id": "p1", "name": [{"text": "王芳"}], "gender": "female",
+               "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": "110101199003071234"}]}
+    bp = [{"effectiveDateTime": "2026-10-01T09:00:00+08:00", "component": [
+        {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 150}},
+        {"code": {"coding": [{"code": "8462-4"}]}, "valueQuantity": {"value": 95}}]},
+        {"effectiveDateTime": "2026-07-01T09:00:00+08:00", "component": [
+            {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 135}}]}]
+    glucose = [{"effectiveDateTime": "2026-09-01", "valueQuantity": {"value": 7.2}},
+               {"effectiveDateTime": "2026-09-02"}]
+    source = FakeSource({"Observation?subject=Patient/p1&code=http://loinc.org|85354-9": bp,
+                         "Observation?subject=Patient/p1&code=http://loinc.org|1558-6": glucose},
+                        {"Patient/p1": patient})
+    model = resident.build(source, "p1", TODAY)
+    assert model is not None
+    assert model.name == "王芳" and model.gender == "女"
+    assert model.identifiers == [("居民身份证", "110101********1234")]
+    assert model.bp == [("2026-07-01", 135, None), ("2026-10-01", 150, 95)]
+    assert model.glucose == [("2026-09-01", 7.2)]
+    assert resident.build(source, "p1", TODAY, show_id=True).identifiers == [("居民身份证", "110101199003071234")]
+    assert resident.build(source, "unknown", TODAY) is None  # not found or out of reach: the API decides
+
+
+def test_fulfilment_rows_from_the_operation_answer():
+    answer = {"resourceType": "Parameters", "parameter": [{"name": "item", "part": [
+        {"name": "code", "valueCoding": {"system": "s", "code": "home-visit", "display": "上门服务"}},
+        {"name": "due", "valueInteger": 4}, {"name": "delivered", "valueInteger": 1}]}]}
+    rows = resident.fulfilment(FakeSource({}, {"Contract/c1/$fulfilment": answer}), "c1")
+    assert rows == [{"item": "上门服务", "due": 4, "delivered": 1, "percent": 25}]
+
+
+def test_referrals_carry_their_task_history():
+    referral = {"resourceType": "ServiceRequest", "id": "s1", "status": "active", "intent": "order",
+                "code": {"text": "上转转诊"}, "performer": [{"reference": "Organization/h", "display": "区医院"}],
+                "extension": [{"url": SD + "jiayi-referral-direction", "valueCoding": {"display": "上转"}}]}
+    task = {"resourceType": "Task", "id": "t1", "focus": {"reference": "ServiceRequest/s1"}}
+    versions = [{"status": "accepted", "meta": {"lastUpdated": "2026-11-02T10:00:00Z"}},
+                {"status": "requested", "meta": {"lastUpdated": "2026-11-01T10:00:00Z"}}]
+    source = FakeSource({"Task?patient=": [task], "ServiceRequest?subject=": [referral], "Task/t1/_history": versions})
+    [row] = resident.referrals(source, "Patient/p1")
+    assert row["direction"] == "上转" and row["performer"] == "区医院"
+    assert [h["status"] for h in row["history"]] == ["requested", "accepted"]
+
+
+@pytest.mark.parametrize(("q", "url"), [
+    ("110101199003071234", "Patient?identifier=urn%3Aoid%3A2.16.156.10011.1.3%7C110101199003071234&_count=20"),
+    ("11010119900307123x", "Patient?identifier=urn%3Aoid%3A2.16.156.10011.1.3%7C11010119900307123X&_count=20"),
+    ("zhangsan", "Patient?name:pinyin=zhangsan&_count=20"),
+    ("zs", "Patient?name:pinyin=zs&_count=20"),
+    ("张三", "Patient?name=%E5%BC%A0%E4%B8%89&_count=20"),
+])
+def test_search_by_id_number_pinyin_initials_or_name(q, url):
+    assert search.query_for(q) == url
+
+
+def test_the_desk_groups_by_task_status_green_channel_first():
+    def referral(rid, green, priority="routine"):
+        return {"resourceType": "ServiceRequest", "id": rid, "priority": priority,
+                "subject": {"reference": "Patient/x"}, "authoredOn": "2026-11-0" + rid[-1],
+                "extension": [{"url": SD + "jiayi-green-channel", "valueBoolean": green}]}
+
+    def task(tid, rid, status):
+        return {"resourceType": "Task", "id": tid, "status": status, "focus": {"reference": f"ServiceRequest/{rid}"}}
+
+    found = [referral("s1", False), referral("s2", True), referral("s3", False, "urgent"), referral("s4", False),
+             task("t1", "s1", "requested"), task("t2", "s2", "requested"), task("t3", "s3", "requested"),
+             task("t4", "s4", "completed")]
+    model = desk.build(FakeSource({"ServiceRequest?": found}), dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    assert [r.task_id for r in model.by_status["requested"]] == ["t2", "t3", "t1"]
+    assert all(not rows for status, rows in model.by_status.items() if status != "requested")
+
+
+def test_desk_actions_are_task_updates_and_book():
+    task = {"resourceType": "Task", "id": "t1", "status": "requested", "meta": {"versionId": "3"},
+            "focus": {"reference": "ServiceRequest/s1"}}
+    source = FakeSource({}, {"Task/t1": task})
+    assert desk.act(source, "t1", "reject", " 床位已满 ").ok
+    method, url, body = source.written[-1]
+    assert (method, url, body["status"], body["statusReason"]) == ("PUT", "Task/t1", "rejected", {"text": "床位已满"})
+    assert "meta" not in body and task["status"] == "requested"  # the read resource is not changed in place
+    desk.act(source, "t1", "accept", "")
+    assert source.written[-1][2]["status"] == "accepted"
+    desk.act(source, "t1", "schedule", "")
+    assert source.written[-1][:2] == ("POST", "ServiceRequest/s1/$book")
+    assert desk.act(source, "t1", "delete", "").status == 404
+    assert desk.act(source, "missing", "accept", "").status == 404
+
+
+def test_dashboard_periods_and_stratifiers():
+    assert dashboard.preset_period("quarter", TODAY) == (dt.date(2026, 10, 1), TODAY)
+    assert dashboard.preset_period("last-quarter", TODAY) == (dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    assert dashboard.preset_period("last-quarter", dt.date(2026, 2, 1)) == (dt.date(2025, 10, 1), dt.date(2025, 12, 31))
+    assert dashboard.preset_period("last-year", TODAY) == (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    query = dashboard.Query.from_args({"start": "2026-06-30", "end": "2026-01-01", "stratifier": "team"}, TODAY)
+    assert (query.start, query.end, query.stratifier) == (dt.date(2026, 1, 1), dt.date(2026, 6, 30), "team")
+    fallback = dashboard.Query.from_args({"start": "bad", "stratifier": "nonsense"}, TODAY)
+    assert (fallback.start, fallback.stratifier, fallback.preset) == (dt.date(2026, 1, 1), "institution", "year")
+
+
+def population(code: str, count: int) -> dict:
+    return {"code": {"coding": [{"code": code}]}, "count": count}
+
+
+def test_a_measure_card_reads_the_report_and_the_chosen_stratifier():
+    measure = {"resourceType": "Measure", "id": "jiayi-coverage", "title": "签约覆盖率",
+               "scoring": {"coding": [{"code": "proportion"}]}}
+    report = {"group": [{"population": [population("initial-population", 10), population("denominator", 10),
+                                        population("numerator", 4)], "measureScore": {"value": 0.4},
+                         "stratifier": [
+                             {"code": [{"text": "institution"}], "stratum": [
+                                 {"value": {"text": "中心A"}, "population": [population("denominator", 6),
+                                                                           population("numerator", 3)],
+                                  "measureScore": {"value": 0.5}}]},
+                             {"code": [{"text": "team"}], "stratum": []}]}]}
+    card = dashboard.card(measure, report, "institution")
+    assert (card.numerator, card.denominator, card.shown) == (4, 10, "40.0%")
+    assert card.rows == [dashboard.Stratum("中心A", 3, 6, 0.5)]
+    assert dashboard.card(measure, report, "team").rows == []
+
+
+def test_the_drill_down_lists_the_numerators_subjects():
+    report = {"contained": [{"id": "numerator", "entry": [{"item": {"reference": "Patient/a"}}]},
+                            {"id": "denominator", "entry": [{"item": {"reference": "Patient/a"}},
+                                                            {"item": {"reference": "Patient/b"}}]}]}
+    query = dashboard.Query(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+    source = FakeSource({}, {"Measure/m-drill/$evaluate-measure?periodStart=2026-01-01&periodEnd=2026-03-31"
+                             "&reportType=subject-list": report})
+    assert dashboard.subjects(source, query, "m-drill") == ["Patient/a"]
+    assert dashboard.subjects(source, query, "") == []
+
+
+def test_pkce_challenge_is_the_s256_of_the_verifier():
+    verifier, challenge = pkce_pair()
+    assert 43 <= len(verifier) <= 128
+    digest = hashlib.sha256(verifier.encode()).digest()
+    assert challenge == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert pkce_pair()[0] != verifier
+
+
+def test_the_desk_shows_the_reserved_slots_of_the_users_organization_only():
+    source = FakeSource({
+        "PractitionerRole?practitioner=": [{"id": "r1", "organization": {"reference": "Organization/h1"}}],
+        "PractitionerRole?organization=": [{"id": "r1"}, {"id": "r2"}],
+        "Schedule?actor=": [{"resourceType": "Schedule", "id": "s1", "actor": [{"display": "心内科"}]}],
+        "Slot?": [{"resourceType": "Slot", "id": "a", "start": "2026-12-08T08:00:00+08:00", "status": "free",
+                   "schedule": {"reference": "Schedule/s1"},
+                   "extension": [{"url": SD + "jiayi-reserved-for-family-doctors", "valueBoolean": True}]},
+                  {"resourceType": "Slot", "id": "b", "start": "2026-12-08T08:30:00+08:00", "status": "free",
+                   "schedule": {"reference": "Schedule/s1"}}]})
+    rows, _ = desk.slots(source, dt.datetime(2026, 12, 1, tzinfo=dt.UTC), "p1")
+    assert [(r["id"], r["schedule"], r["start"]) for r in rows] == [("a", "心内科", "2026-12-08 08:00")]
+    assert any(u.startswith("Schedule?actor=Organization/h1,PractitionerRole/r1,PractitionerRole/r2")
+               for u in source.asked)
+    assert any(u.startswith("Slot?schedule=Schedule/s1&start=ge2026-12-01T00:00:00Z") for u in source.asked)
+    assert desk.slots(FakeSource({}), dt.datetime(2026, 12, 1, tzinfo=dt.UTC), None) == ([], [])
+
+
+def test_strata_that_are_references_are_shown_by_name():
+    source = FakeSource({}, {"Organization/o-name-1": {"name": "和平街道社区卫生服务中心"}})
+    assert dashboard.stratum_name(source, "Organization/o-name-1") == "和平街道社区卫生服务中心"
+    assert dashboard.stratum_name(source, "CareTeam/unknown-team") == "CareTeam/unknown-team"
+    assert dashboard.stratum_name(source, "hypertension") == "hypertension"
