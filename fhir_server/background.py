@@ -65,22 +65,3 @@ class Background:
             if not busy:
                 self.stopping.wait(IDLE_SECONDS)
 
-
-def run_worker(url: str, echo: Callable[[str], None] = print) -> None:
-    """``jiayi worker``: the runners in this process until SIGTERM or Ctrl-C."""
-    import signal
-
-    from fhir_server.storage.migrate import upgrade
-
-    database = Database(url)
-    upgrade(database.engine)
-    background = Background(database, Settings.from_env().with_overrides({"DATABASE_URL": url})).start()
-    signal.signal(signal.SIGTERM, lambda *_: background.stopping.set())
-    echo(f"jiayi worker: {len(background.threads)} thread(s) ({', '.join(t.name for t in background.threads)})")
-    try:
-        while not background.stopping.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    background.stop()
-    database.dispose()

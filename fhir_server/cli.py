@@ -116,10 +116,10 @@ def validate(file: str, profile: str | None) -> None:
     sys.exit(1 if errors else 0)
 
 
-@main.command(help="Run the background jobs (Bulk Data exports) beside the servers, until stopped.")
+@main.command(help="Run the background work (Bulk Data exports, subscription delivery) beside the servers.")
 @click.option("--database", envvar="JIAYI_DATABASE_URL", default=DEFAULT_DATABASE, show_default=True)
 def worker(database: str) -> None:
-    from fhir_server.background import run_worker
+    from fhir_server.serving import run_worker
 
     run_worker(database, echo=click.echo)
 

@@ -114,6 +114,31 @@ def start_background(app, base_url: str) -> None:
         notifier.delivery.start()
 
 
+def run_worker(url: str, echo=print) -> None:
+    """``jiayi worker``: the background work of a serving process without the HTTP side, until
+    SIGTERM or Ctrl-C: the exports (:mod:`fhir_server.background`) and subscription delivery."""
+    import signal
+
+    app = create_app({"DATABASE_URL": url})
+    settings = app.config["JIAYI"]
+    background = Background(app.extensions["jiayi.database"], settings).start()
+    start_background(app, settings.base_url or "http://localhost/fhir")
+    signal.signal(signal.SIGTERM, lambda *_: background.stopping.set())
+    echo(f"jiayi worker: {', '.join(t.name for t in background.threads)}"
+         + (", subscription delivery" if app.extensions.get("jiayi.subscriptions") is not None
+            and settings.subscription_delivery == "on" else ""))
+    try:
+        while not background.stopping.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    background.stop()
+    notifier = app.extensions.get("jiayi.subscriptions")
+    if notifier is not None:
+        notifier.delivery.stop()
+    app.extensions["jiayi.database"].dispose()
+
+
 def run(host: str, port: int, database: str, workers: int = 1, threads: int = 8) -> None:
     _Gunicorn(gunicorn_options(host, port, workers, threads), database).run()
 
