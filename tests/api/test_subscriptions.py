@@ -164,7 +164,8 @@ def test_a_write_rolled_back_notifies_no_one(client, notifier, receiver, unique)
     sub = active_subscription(client, notifier, subscription(receiver.url, f"Task?owner={org}"))
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": task(org), "request": {"method": "POST", "url": "Task"}},
-        {"resource": {"resourceType": "Patient", "gender": "not-a-gender"}, "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Patient", "gender": "not-a-gender"},
+         "request": {"method": "POST", "url": "Patient"}},
     ]}
     assert client.post("/fhir", json=bundle).status_code >= 400
     notifier.delivery.run_once()
