@@ -190,3 +190,19 @@ def test_off_stops_and_requested_again_resumes(client, notifier, receiver, uniqu
     notifier.delivery.run_once()
     assert [e.resource["id"] for e in receiver.events()] == [kept["id"]]
     client.delete(f"/fhir/Subscription/{sub['id']}")
+
+
+def test_deleting_a_subscription_drops_what_waits(app, client, notifier, receiver, unique):
+    from fhir_server.storage import outbox
+
+    org = f"Organization/{unique}"
+    sub = active_subscription(client, notifier, subscription(receiver.url, f"Task?owner={org}"))
+    receiver.refusing = True
+    client.post("/fhir/Task", json=task(org))
+    notifier.delivery.run_once()
+    database = app.extensions["jiayi.database"]
+    with database.session() as session:
+        assert outbox.pending(session, sub["id"]) == 1
+    assert client.delete(f"/fhir/Subscription/{sub['id']}").status_code in (200, 204)
+    with database.session() as session:
+        assert outbox.pending(session, sub["id"]) == 0 and outbox.owner_of(session, sub["id"]) is None
