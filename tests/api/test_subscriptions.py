@@ -206,3 +206,24 @@ def test_deleting_a_subscription_drops_what_waits(app, client, notifier, receive
     assert client.delete(f"/fhir/Subscription/{sub['id']}").status_code in (200, 204)
     with database.session() as session:
         assert outbox.pending(session, sub["id"]) == 0 and outbox.owner_of(session, sub["id"]) is None
+
+
+def test_two_workers_deliver_each_notification_once_in_order(app, client, notifier, receiver, unique):
+    """Two delivery workers on one database (as two serving processes): the lease per
+    subscription keeps each notification single and the order intact."""
+    import threading
+
+    from fhir_server.subscriptions import Delivery
+
+    org = f"Organization/{unique}"
+    sub = active_subscription(client, notifier, subscription(receiver.url, f"Task?owner={org}"))
+    sent = [client.post("/fhir/Task", json=task(org)).get_json()["id"] for _ in range(12)]
+    other = Delivery(app.extensions["jiayi.repository"])
+    workers = [threading.Thread(target=lambda d=d: [d.run_once() for _ in range(5)])
+               for d in (notifier.delivery, other)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [e.resource["id"] for e in receiver.events()] == sent
+    client.delete(f"/fhir/Subscription/{sub['id']}")
