@@ -186,9 +186,10 @@ class Delivery:
             return []
         owner = owners.from_record(owner_record)
         batch = []
-        for row, content in outbox.head(uow.session, current.res_id, BATCH):
+        for row in outbox.head(uow.session, current.res_id, BATCH):
             if row.due > now:
                 break
+            content = row.content
             if content is not None and not owners.may_see(uow, owner, row.res_type, row.res_id):
                 log.info("subscription %s: %s/%s is outside its owner's reach; not sent",
                          current.res_id, row.res_type, row.res_id)

@@ -42,10 +42,15 @@ def check_subscription(uow: UnitOfWork, event: WriteEvent) -> None:
 
 
 def after_subscription_write(changed: Callable[[], None]) -> Callable[[UnitOfWork, WriteEvent], None]:
-    """Once committed, the active-subscription cache and the delivery worker hear of it."""
+    """Once committed, the active-subscription cache and the delivery worker hear of it; a
+    deleted subscription's waiting notifications and owner go with it."""
     def hook(uow: UnitOfWork, event: WriteEvent) -> None:
-        if event.res_type == "Subscription":
-            uow.after_commit(changed)
+        if event.res_type != "Subscription":
+            return
+        session = getattr(uow, "session", None)
+        if event.resource is None and session is not None:
+            outbox.forget(session, event.res_id)
+        uow.after_commit(changed)
     return hook
 
 

@@ -164,7 +164,8 @@ def test_a_write_rolled_back_notifies_no_one(client, notifier, receiver, unique)
     sub = active_subscription(client, notifier, subscription(receiver.url, f"Task?owner={org}"))
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": task(org), "request": {"method": "POST", "url": "Task"}},
-        {"resource": {"resourceType": "Patient", "gender": "not-a-gender"}, "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Patient", "gender": "not-a-gender"},
+         "request": {"method": "POST", "url": "Patient"}},
     ]}
     assert client.post("/fhir", json=bundle).status_code >= 400
     notifier.delivery.run_once()
@@ -188,4 +189,41 @@ def test_off_stops_and_requested_again_resumes(client, notifier, receiver, uniqu
     notifier.delivery.run_once()  # handshake, active, the kept one due at once
     notifier.delivery.run_once()
     assert [e.resource["id"] for e in receiver.events()] == [kept["id"]]
+    client.delete(f"/fhir/Subscription/{sub['id']}")
+
+
+def test_deleting_a_subscription_drops_what_waits(app, client, notifier, receiver, unique):
+    from fhir_server.storage import outbox
+
+    org = f"Organization/{unique}"
+    sub = active_subscription(client, notifier, subscription(receiver.url, f"Task?owner={org}"))
+    receiver.refusing = True
+    client.post("/fhir/Task", json=task(org))
+    notifier.delivery.run_once()
+    database = app.extensions["jiayi.database"]
+    with database.session() as session:
+        assert outbox.pending(session, sub["id"]) == 1
+    assert client.delete(f"/fhir/Subscription/{sub['id']}").status_code in (200, 204)
+    with database.session() as session:
+        assert outbox.pending(session, sub["id"]) == 0 and outbox.owner_of(session, sub["id"]) is None
+
+
+def test_two_workers_deliver_each_notification_once_in_order(app, client, notifier, receiver, unique):
+    """Two delivery workers on one database (as two serving processes): the lease per
+    subscription keeps each notification single and the order intact."""
+    import threading
+
+    from fhir_server.subscriptions import Delivery
+
+    org = f"Organization/{unique}"
+    sub = active_subscription(client, notifier, subscription(receiver.url, f"Task?owner={org}"))
+    sent = [client.post("/fhir/Task", json=task(org)).get_json()["id"] for _ in range(12)]
+    other = Delivery(app.extensions["jiayi.repository"])
+    workers = [threading.Thread(target=lambda d=d: [d.run_once() for _ in range(5)])
+               for d in (notifier.delivery, other)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [e.resource["id"] for e in receiver.events()] == sent
     client.delete(f"/fhir/Subscription/{sub['id']}")

@@ -25,10 +25,10 @@ from e2e.conftest import E2E_AUDIENCE
 FHIR_JSON = "application/fhir+json"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database(request, tmp_path_factory):
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'subs.sqlite3'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('subs') / 'subs.sqlite3'}"
         return
     admin_url = request.getfixturevalue("postgres_server_url")  # skips (or fails, when required) without it
     name = f"jiayi_subs_{uuid.uuid4().hex[:10]}"
@@ -78,15 +78,16 @@ class Server:
             stop(self.process)
 
 
-@pytest.fixture()
-def server(database, tmp_path, e2e_issuer):
-    server = Server(database, tmp_path, e2e_issuer)
+@pytest.fixture(scope="module")
+def server(database, tmp_path_factory, e2e_issuer):
+    """One server per database for this module (the restart test kills it and starts it again)."""
+    server = Server(database, tmp_path_factory.mktemp("subs-server"), e2e_issuer)
     server.start()
     yield server
     server.stop()
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def admin(e2e_issuer):
     return {"Authorization": f"Bearer {e2e_issuer.token('system/*.cruds')}", "Content-Type": FHIR_JSON}
 
