@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -63,13 +64,13 @@ def run(residents: int = 1000, server: str | None = None, batch_size: int = 500,
         writers.write(workdir / "visits.csv", "hypertension-follow-up", visits, "csv")
         with (contextlib.nullcontext(server) if server else _server(workdir)) as base:
             started = time.perf_counter()
-            options = {"batch_size": batch_size, "parallel": parallel}
-            r1 = import_file(workdir / "residents.csv", "resident", base, **options)
-            r2 = import_file(workdir / "visits.csv", "hypertension-follow-up", base, **options)
+            load = functools.partial(import_file, server=base, batch_size=batch_size, parallel=parallel)
+            r1 = load(workdir / "residents.csv", "resident")
+            r2 = load(workdir / "visits.csv", "hypertension-follow-up")
             seconds = time.perf_counter() - started
             again = time.perf_counter()
-            a1 = import_file(workdir / "residents.csv", "resident", base, **options)
-            a2 = import_file(workdir / "visits.csv", "hypertension-follow-up", base, **options)
+            a1 = load(workdir / "residents.csv", "resident")
+            a2 = load(workdir / "visits.csv", "hypertension-follow-up")
             again = time.perf_counter() - again
             assert a1.unchanged + a2.unchanged == a1.rows + a2.rows, "a re-import must change nothing"
     rows = r1.rows + r2.rows
