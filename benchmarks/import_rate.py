@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -55,7 +56,7 @@ def _server(workdir: Path):
         process.wait(30)
 
 
-def run(residents: int = 1000, server: str | None = None, batch_size: int = 500) -> dict:
+def run(residents: int = 1000, server: str | None = None, batch_size: int = 500, parallel: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         people = synthetic.residents(residents, seed=7)
@@ -65,19 +66,19 @@ def run(residents: int = 1000, server: str | None = None, batch_size: int = 500)
         auth = environment_auth()  # jiayi bench --token (JIAYI_TOKEN, client credentials): a secured server
         with (contextlib.nullcontext(server) if server else _server(workdir)) as base:
             started = time.perf_counter()
-            r1 = import_file(workdir / "residents.csv", "resident", base, batch_size=batch_size, auth=auth)
-            r2 = import_file(workdir / "visits.csv", "hypertension-follow-up", base, batch_size=batch_size,
-                             auth=auth)
+            load = functools.partial(import_file, server=base, batch_size=batch_size, parallel=parallel,
+                                     auth=auth)
+            r1 = load(workdir / "residents.csv", "resident")
+            r2 = load(workdir / "visits.csv", "hypertension-follow-up")
             seconds = time.perf_counter() - started
             again = time.perf_counter()
-            a1 = import_file(workdir / "residents.csv", "resident", base, batch_size=batch_size, auth=auth)
-            a2 = import_file(workdir / "visits.csv", "hypertension-follow-up", base, batch_size=batch_size,
-                             auth=auth)
+            a1 = load(workdir / "residents.csv", "resident")
+            a2 = load(workdir / "visits.csv", "hypertension-follow-up")
             again = time.perf_counter() - again
             assert a1.unchanged + a2.unchanged == a1.rows + a2.rows, "a re-import must change nothing"
     rows = r1.rows + r2.rows
     resources = _resources("resident", people) + r1.households + _resources("hypertension-follow-up", visits)
-    return {"case": "publichealth-import", "residents": r1.rows, "follow_ups": r2.rows,
+    return {"case": "publichealth-import", "parallel": parallel, "residents": r1.rows, "follow_ups": r2.rows,
             "rejected": r1.rejected + r2.rejected, "seconds": round(seconds, 2),
             "resident_rows_per_s": round(r1.rate), "follow_up_rows_per_s": round(r2.rate),
             "rows_per_s": round(rows / seconds), "resources": resources,
@@ -96,8 +97,9 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=1000)
     parser.add_argument("--server", default=None)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--parallel", type=int, default=1, help="Bundles in flight (jiayi import --parallel).")
     args = parser.parse_args()
-    print(json.dumps(run(args.residents, args.server, args.batch_size)))
+    print(json.dumps(run(args.residents, args.server, args.batch_size, args.parallel)))
 
 
 if __name__ == "__main__":

@@ -26,12 +26,14 @@ SERVER_ERRORS = (ServerUnavailable, ServerRefused, AuthError, ValueError)
 @click.option("--format", "fmt", type=click.Choice(readers.FORMATS), default=None,
               help="Override the format detected from the file extension.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--parallel", default=1, show_default=True, type=click.IntRange(1, 32),
+              help="Transaction bundles in flight at once (with --on-error skip); about the server's workers.")
 @click.option("--strict-columns", is_flag=True,
               help="Refuse rows with a value in a column the form does not know (default: the column is "
                    "ignored and reported once).")
 @auth_options
 def import_command(file: str, record_type: str, server: str, batch_size: int, on_error: str, fmt: str | None,
-                   quiet: bool, strict_columns: bool, auth: Auth | None) -> None:
+                   quiet: bool, strict_columns: bool, parallel: int, auth: Auth | None) -> None:
     from .importer import import_file
 
     state: dict = {}
@@ -55,7 +57,7 @@ def import_command(file: str, record_type: str, server: str, batch_size: int, on
     try:
         result = import_file(file, record_type, server, batch_size=batch_size, on_error=on_error, fmt=fmt,
                              progress=progress, on_start=on_start, auth=auth,
-                             strict_columns=strict_columns)
+                             strict_columns=strict_columns, parallel=parallel)
     except SERVER_ERRORS as exc:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)

@@ -19,6 +19,7 @@ import csv
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from .columns import JSON_ERROR, Columns
 from .derived import FamilyDoctors
 
 _ENTRY = re.compile(r"Bundle\.entry\[(\d+)\]")
+CONCURRENT_RETRIES = 4  # a bundle refused because of a concurrent write (409 "... concurrent ...; retry") is sent again
 
 
 @dataclass(slots=True)
@@ -211,7 +213,7 @@ class _Writer:
         if not units:
             return
         entries, owners = self._bundle(units)
-        status, body = self.client.post_bundle(_transaction(entries), prefer="return=minimal")
+        status, body = self._post(_transaction(entries))
         if status == 200 and body.get("resourceType") == "Bundle":
             self._count(units, body, priors)
             written.extend(units)
@@ -229,6 +231,17 @@ class _Writer:
         half = len(units) // 2
         self._send(units[:half], priors, written)
         self._send(units[half:], priors, written)
+
+    def _post(self, bundle: dict) -> tuple[int, dict]:
+        """POST a transaction; again, after a pause, while the server answers that a concurrent
+        write got in the way (bundles in flight side by side, ``--parallel``: nothing of the
+        refused one was written)."""
+        for attempt in range(CONCURRENT_RETRIES + 1):
+            status, body = self.client.post_bundle(bundle, prefer="return=minimal")
+            if status != 409 or "concurrent" not in _diagnostics(body, status) or attempt == CONCURRENT_RETRIES:
+                return status, body
+            time.sleep(0.1 * 2 ** attempt)
+        return status, body
 
     def write_all(self, units: list[mapping.Unit]) -> bool:
         """All the units in one transaction (all or nothing); False, with the reason among the
@@ -333,8 +346,12 @@ def import_file(path: str | Path, record_type: str, server: str, *, batch_size: 
                 on_error: str = "skip", fmt: str | None = None,
                 progress: Callable[[int], None] | None = None, client: FhirClient | None = None,
                 on_start: Callable[[int], None] | None = None, auth: Auth | None = None,
-                strict_columns: bool = False) -> ImportResult:
-    """Import one file; returns the counts and every error (also written to ``<path>.errors.csv``)."""
+                strict_columns: bool = False, parallel: int = 1) -> ImportResult:
+    """Import one file; returns the counts and every error (also written to ``<path>.errors.csv``).
+
+    ``parallel``: bundles in flight at once (``--parallel N``; with ``on_error="skip"``), so the
+    server prepares several while one is written; the counts and errors are the same as one
+    at a time, in the order of the file."""
     if on_error not in ("skip", "reject"):
         raise ValueError("on_error is 'skip' or 'reject'")
     tables.form(record_type)
@@ -357,6 +374,10 @@ def import_file(path: str | Path, record_type: str, server: str, *, batch_size: 
     writer = _Writer(client, result)
     size = max(1, len(good) if on_error == "reject" else batch_size)
     households = _Households()
+    if parallel > 1 and on_error == "skip":
+        _write_parallel(client, result, _batches(record_type, good, size), parallel, households, progress)
+        households.write(client, result, size)
+        return _finish(result, path, started)
     for units in _batches(record_type, good, size):
         if on_error == "reject":
             if not writer.write_all(units):
@@ -370,6 +391,27 @@ def import_file(path: str | Path, record_type: str, server: str, *, batch_size: 
             progress(sum(len(u.rows) for u in units))
     households.write(client, result, size)
     return _finish(result, path, started)
+
+
+def _write_parallel(client: FhirClient, result: ImportResult, batches: Iterator[list[mapping.Unit]], parallel: int,
+                    households: _Households, progress: Callable[[int], None] | None) -> None:
+    """Each batch written by its own writer on one of ``parallel`` threads (the client keeps a
+    connection per thread); their counts and errors merged in the order of the batches."""
+
+    def write(units: list[mapping.Unit]) -> tuple[ImportResult, list[mapping.Unit], int]:
+        part = ImportResult(result.file, result.record_type)
+        return part, _Writer(client, part).write(units), sum(len(u.rows) for u in units)
+
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="jiayi-import") as pool:
+        for part, written, rows in pool.map(write, batches):
+            result.created += part.created
+            result.updated += part.updated
+            result.unchanged += part.unchanged
+            result.rejected += part.rejected
+            result.errors.extend(part.errors)
+            households.add(written)
+            if progress:
+                progress(rows)
 
 
 def _whole_objects(record_type: str, good: list[tuple[int, dict]], errors: list[RowError],

@@ -304,3 +304,24 @@ def test_a_follow_up_without_its_doctor_takes_the_family_doctor_of_the_contract(
     assert doctor["reference"].startswith("Practitioner/") and doctor["display"] == "周明"
     again = _import(path, "hypertension-follow-up", server)
     assert "created 0" in again.stdout and "unchanged 1" in again.stdout, again.stdout
+
+
+def test_parallel_bundles_write_the_same_as_one_at_a_time(server, tmp_path):
+    """``--parallel 3``: several bundles in flight (residents with their households, then their
+    follow-ups, a bad row among them); the counts and errors are those of a serial import, and
+    a second parallel run changes nothing."""
+    people = synthetic.residents(30, seed=46)
+    path = tmp_path / "residents.csv"
+    writers.write(path, "resident", people, "csv")
+    first = _import(path, "resident", server, "--batch-size", "4", "--parallel", "3")
+    assert first.returncode == 0, first.stderr
+    assert "created 30, updated 0, unchanged 0, rejected 0" in first.stdout, first.stdout
+    visits = synthetic.follow_ups(people[:12], 2, "hypertension-follow-up", seed=47)
+    visits[5] = {**visits[5], "id_number": make_id("110101", dt.date(1960, 1, 1), 499, "male")}  # nobody's: refused
+    follow_path = tmp_path / "visits.csv"
+    writers.write(follow_path, "hypertension-follow-up", visits, "csv")
+    result = _import(follow_path, "hypertension-follow-up", server, "--batch-size", "3", "--parallel", "4")
+    assert result.returncode == 0, result.stderr
+    assert f"created {len(visits) - 1}, updated 0, unchanged 0, rejected 1" in result.stdout, result.stdout
+    again = _import(path, "resident", server, "--batch-size", "4", "--parallel", "3")
+    assert "created 0, updated 0, unchanged 30, rejected 0" in again.stdout, again.stdout
