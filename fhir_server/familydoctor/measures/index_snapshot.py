@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fhir_server.familydoctor import names as n
@@ -57,6 +57,7 @@ class IndexSnapshot(DistrictSnapshot):
         self._session = session
         self._residents: dict[str, tuple[str | None, list[str]]] | None = None  # ref → (institution, key populations)
         self._active: list[str] | None = None
+        self._bounds: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}  # day → (day - MARGIN, day + 2 MARGIN)
 
     # --- residents ------------------------------------------------------------------------
     def _load_residents(self) -> None:
@@ -72,15 +73,18 @@ class IndexSnapshot(DistrictSnapshot):
                 R.c.res_type == "Patient", R.c.res_id.in_(sorted(deceased)))).all()
             deceased = {i for i, content in contents if (content or {}).get("deceasedBoolean")}
         residents: dict[str, tuple[str | None, list[str]]] = {f"Patient/{i}": (None, []) for i in ids}
-        for res_id, target_type, target_id, url in s.execute(
-                select(REF.c.res_id, REF.c.target_type, REF.c.target_id, REF.c.url).where(
-                    REF.c.res_type == "Patient", REF.c.param == "organization").order_by(REF.c.id.desc())):
+        # in index-row order (the order of the resource's elements), sorted here: an ORDER BY
+        # would let SQLite walk the whole table by rowid instead of the parameter's index
+        organizations = sorted(s.execute(select(REF.c.id, REF.c.res_id, REF.c.target_type, REF.c.target_id, REF.c.url)
+                                         .where(REF.c.res_type == "Patient", REF.c.param == "organization")).all(),
+                               key=_row_id, reverse=True)
+        for _, res_id, target_type, target_id, url in organizations:
             ref = f"Patient/{res_id}"
             if ref in residents:  # the first managingOrganization (rows read last to first)
                 residents[ref] = (_text(target_type, target_id, url), residents[ref][1])
-        for res_id, code in s.execute(select(TOKEN.c.res_id, TOKEN.c.code).where(
+        for _, res_id, code in sorted(s.execute(select(TOKEN.c.id, TOKEN.c.res_id, TOKEN.c.code).where(
                 TOKEN.c.res_type == "Patient", TOKEN.c.param == "key-population",
-                TOKEN.c.system == n.KEY_POPULATION_CS).order_by(TOKEN.c.id)):
+                TOKEN.c.system == n.KEY_POPULATION_CS)).all(), key=_row_id):
             found = residents.get(f"Patient/{res_id}")
             if found is not None and code:
                 found[1].append(code)
@@ -110,11 +114,15 @@ class IndexSnapshot(DistrictSnapshot):
         full snapshot finds it, from the patient's own contracts."""
         if self._by_subject is None:
             self._load_contracts()
-        day = dt.datetime.combine(when, dt.time())
+        bounds = self._bounds.get(when)
+        if bounds is None:
+            day = dt.datetime.combine(when, dt.time())
+            bounds = self._bounds[when] = (day - MARGIN, day + 2 * MARGIN)
+        before, after = bounds
         for res_id, low, high, view in (self._by_subject or {}).get(patient, ()):
-            if low >= day + 2 * MARGIN or high <= day - MARGIN:
+            if low >= after or high <= before:
                 continue  # starts after or ends before ``when`` in any time zone
-            if low.year < 1000 or low >= day - MARGIN or high <= day + 2 * MARGIN:
+            if low.year < 1000 or low >= before or high <= after:
                 if self._exact(res_id).in_force_on(when):  # near a boundary, or no start: judged on the resource
                     return view
                 continue
@@ -135,24 +143,24 @@ class IndexSnapshot(DistrictSnapshot):
         """Every executed family-doctor contract with its ``applies`` range, subjects, team and
         institution: three statements, kept as tuples per subject."""
         s = self._session
-        kind, status, applies = TOKEN.alias(), TOKEN.alias(), DATE.alias()
-        executed = and_(R.c.res_type == "Contract", R.c.deleted.is_(False),
-                        exists().where(kind.c.res_type == "Contract", kind.c.res_id == R.c.res_id,
-                                       kind.c.param == "type", kind.c.system == FAMILY_DOCTOR_CONTRACT[0],
-                                       kind.c.code == FAMILY_DOCTOR_CONTRACT[1]),
-                        exists().where(status.c.res_type == "Contract", status.c.res_id == R.c.res_id,
-                                       status.c.param == "status", status.c.code == "executed"))
+        kind, status, applies, ref = TOKEN.alias(), TOKEN.alias(), DATE.alias(), REF.alias()
+        # driven from the executed status rows, the type and the current rows as IN lists
+        # (each read once; correlated EXISTS made SQLite probe the type index per contract)
+        executed = select(status.c.res_id).where(
+            status.c.res_type == "Contract", status.c.param == "status", status.c.code == "executed",
+            status.c.res_id.in_(select(kind.c.res_id).where(
+                kind.c.res_type == "Contract", kind.c.param == "type", kind.c.system == FAMILY_DOCTOR_CONTRACT[0],
+                kind.c.code == FAMILY_DOCTOR_CONTRACT[1])),
+            status.c.res_id.in_(select(R.c.res_id).where(R.c.res_type == "Contract", R.c.deleted.is_(False))))
+        ids = set(s.execute(executed).scalars())
         ranges = {res_id: (_instant(low), _instant(high)) for res_id, low, high in s.execute(
-            select(R.c.res_id, applies.c.low, applies.c.high)
-            .join(applies, and_(applies.c.res_type == R.c.res_type, applies.c.res_id == R.c.res_id,
-                                applies.c.param == "applies"))
-            .where(executed))}
+            select(applies.c.res_id, applies.c.low, applies.c.high).where(
+                applies.c.res_type == "Contract", applies.c.param == "applies")) if res_id in ids}
         parts: dict[str, dict[str, list[str]]] = {i: {} for i in ranges}
-        ref = REF.alias()
-        for res_id, param, target_type, target_id, url in s.execute(
-                select(ref.c.res_id, ref.c.param, ref.c.target_type, ref.c.target_id, ref.c.url).where(
-                    ref.c.res_type == "Contract", ref.c.param.in_(("subject", "care-team", "authority")),
-                    ref.c.res_id.in_(select(R.c.res_id).where(executed))).order_by(ref.c.id)):
+        rows = s.execute(select(ref.c.id, ref.c.res_id, ref.c.param, ref.c.target_type, ref.c.target_id, ref.c.url)
+                         .where(ref.c.res_type == "Contract",
+                                ref.c.param.in_(("subject", "care-team", "authority")))).all()
+        for _, res_id, param, target_type, target_id, url in sorted(rows, key=_row_id):
             text = _text(target_type, target_id, url)
             if text and res_id in parts:
                 parts[res_id].setdefault(param, []).append(text)
@@ -175,6 +183,10 @@ class IndexSnapshot(DistrictSnapshot):
                 R.c.res_type == "Contract", R.c.res_id == res_id)).scalar_one()
             view = self._exact_views[res_id] = _contract_view(content)
         return view
+
+
+def _row_id(row) -> int:
+    return row[0]
 
 
 def _first(values: list[str] | None) -> str | None:
