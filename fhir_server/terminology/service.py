@@ -30,6 +30,12 @@ def _r4() -> tuple[dict[str, tuple[str, list]], dict[str, dict]]:
     return systems, value_sets
 
 
+def r4_canonical_urls() -> list[tuple[str, str]]:
+    """(url, resource type) of the official R4 CodeSystems and ValueSets this service holds."""
+    systems, value_sets = _r4()
+    return [(url, "CodeSystem") for url in systems] + [(url, "ValueSet") for url in value_sets]
+
+
 @cache
 def _r4_system(url: str) -> CodeSystemIndex | None:
     found = _r4()[0].get(url)

@@ -15,7 +15,8 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
 - ``invalid``: a Reference to a type the element does not allow (the R4 ``targetProfile`` of
   the element, derived into the element tree, and the IG's profiles on it), and an Attachment
   whose ``size`` differs from
-  its ``data``.
+  its ``data``; a canonical the server knows that names a type the element does not allow
+  (:mod:`.canonicals`).
 
 Nested resources (``contained``, ``Bundle.entry.resource``, ``Parameters.parameter.resource``)
 are handed to the ``nested`` callback, which validates them by their own resourceType.
@@ -32,6 +33,7 @@ from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
 from fhir_server.validation.bindings import check_binding, check_code
+from fhir_server.validation.canonicals import canonical_types
 from fhir_server.validation.codes import unknown_code
 from fhir_server.validation.narrative import narrative_issues
 from fhir_server.validation.primitives import check_primitive
@@ -118,6 +120,8 @@ class Walker:
 
             elif type_code == "xhtml" and isinstance(value, str):
                 self.issues.extend(narrative_issues(value, where))
+            elif type_code == "canonical" and element.targets and isinstance(value, str):
+                self.canonical_target(value, element, where)
             elif type_code == "code" and element.binding and isinstance(value, str):
                 message = check_code(value, element.binding)
                 if message:
@@ -152,6 +156,21 @@ class Walker:
         if stated is not None and stated not in allowed:
             self.add("invalid", f"A reference to a {stated} is not allowed here: {element.path} refers to "
                      f"{', '.join(sorted(allowed))}", where)
+
+    def canonical_target(self, value: str, element: ElementDef, where: str) -> None:
+        """A canonical the server knows names a resource of a type the element allows."""
+        allowed = set(element.targets)
+        if "Resource" in allowed:
+            return
+        kinds = canonical_types(value)
+        if kinds is None or kinds & allowed:
+            return
+        # a CodeSystem url where a ValueSet is expected: R4 itself binds ExplanationOfBenefit's
+        # priority that way (its "all codes" value set is meant): a warning
+        severity = "warning" if kinds == {"CodeSystem"} and "ValueSet" in allowed else "error"
+        self.issues.append(Issue("invalid", f"Canonical '{value}' names a {', '.join(sorted(kinds))}; "
+                                 f"{element.path} names {', '.join(sorted(allowed))}", severity=severity,
+                                 expression=(where,)))
 
     def attachment_size(self, value: dict, where: str) -> None:
         size = value["size"]

@@ -166,3 +166,33 @@ def test_version_specific_references_resolve_by_version():
     assert [i[1] for i in _issues(_bundle("document", *entries))] == ["not-found"]
     entries[1]["resource"]["meta"]["versionId"] = "2"
     assert _issues(_bundle("document", *entries)) == []
+
+
+def test_an_outcome_entry_that_is_an_operation_outcome_is_fine():
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "information", "code": "informational"}]}
+    entries = [{"resource": outcome, "search": {"mode": "outcome"}},
+               {"resource": _patient("p1"), "search": {"mode": "match"}}]
+    links = [{"relation": "self", "url": f"{BASE}/Patient?name=x"}]
+    assert _issues(_bundle("searchset", *entries, link=links)) == []
+
+
+def test_messages_say_the_rule():
+    entries = [{"fullUrl": U1, "resource": _patient("p1")}, {"fullUrl": U1, "resource": _patient("p2")},
+               {"resource": _patient("p3")}, {"resource": _patient("p3")}]
+    words = [i[3] for i in _issues(_bundle("collection", *entries))]
+    assert any(w.endswith("too; a fullUrl must be unique in a Bundle (or carry different meta.versionId)")
+               for w in words)
+    assert any(w.endswith("a resource appears once in a Bundle (or with different meta.versionId)") for w in words)
+    (issue,) = _issues(_bundle("searchset", {"resource": _patient(None), "search": {"mode": "match"}}))
+    assert issue[3] == "A resource found by a search has an id"
+    (issue,) = _issues(_bundle("collection", {"fullUrl": f"{BASE}/Patient/p1", "resource": _patient(None)}))
+    assert issue[3].endswith("but the resource has no id")
+
+
+def test_entries_after_a_skipped_one_are_still_checked():
+    entries = [{"request": {"method": "DELETE", "url": "Patient/p0"}},
+               {"resource": _patient("p1")}, {"resource": _patient("p1")}]
+    assert [i[2] for i in _issues(_bundle("transaction", *entries))] == ["Bundle.entry[2].resource.id"]
+    links = [{"relation": "self", "url": f"{BASE}/Patient?name=x"}]
+    found = [{"search": {"mode": "match"}}, {"resource": _patient(None), "search": {"mode": "match"}}]
+    assert [i[2] for i in _issues(_bundle("searchset", *found, link=links))] == ["Bundle.entry[1].resource.id"]

@@ -139,3 +139,28 @@ def test_a_filter_value_expression_is_fhirpath_over_declared_parameters():
     assert (where, "invalid") in _errors(_parameterised("%p-inactive3"))
     assert (where, "invalid") in _errors(_parameterised("$ and %p-inactive"))
     assert (where, "invalid") in _errors(_parameterised("%p-inactive", "text/cql"))
+
+
+def test_a_known_canonical_names_a_type_the_element_allows():
+    """fhir-test-cases qr-bad-ref2: a QuestionnaireResponse whose questionnaire is a ValueSet."""
+    def response(questionnaire: str) -> dict:
+        return {"resourceType": "QuestionnaireResponse", "status": "completed", "questionnaire": questionnaire}
+    assert ("QuestionnaireResponse.questionnaire", "invalid") in _errors(
+        response("http://hl7.org/fhir/ValueSet/example-extensional"))
+    assert ("QuestionnaireResponse.questionnaire", "invalid") in _errors(
+        response("http://hl7.org/fhir/ValueSet/example-extensional|4.0.1"))
+    assert _errors(response("http://x.cn/fhir/Questionnaire/unknown-here")) == []
+    assert _errors(response("Questionnaire/q1")) == []
+    profiled = {"resourceType": "Patient", "meta": {"profile": ["https://jiayi.dev/fhir/StructureDefinition/"
+                                                                "jiayi-patient"]}}
+    assert [e for e in _errors(profiled) if e[0].startswith("Patient.meta")] == []
+    bad = {"resourceType": "Patient", "meta": {"profile": ["http://hl7.org/fhir/ValueSet/administrative-gender"]}}
+    assert ("Patient.meta.profile[0]", "invalid") in _errors(bad)
+
+
+def test_a_code_system_url_for_a_value_set_is_only_a_warning():
+    """R4's own ExplanationOfBenefit binds a priority to the processpriority CodeSystem url."""
+    vs = {"resourceType": "ValueSet", "status": "active", "compose": {"include": [{
+        "valueSet": ["http://terminology.hl7.org/CodeSystem/processpriority"]}]}}
+    found = [(i.severity, i.expression) for i in validate_resource(vs) if i.code == "invalid"]
+    assert found == [("warning", ("ValueSet.compose.include[0].valueSet[0]",))]

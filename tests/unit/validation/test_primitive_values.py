@@ -70,3 +70,12 @@ def test_messages_quote_the_value():
     assert "'24:00:00'" in check_primitive("time", "24:00:00")
     assert check_primitive("dateTime", "2023-02-30").startswith("2023-02-30 is not a calendar date")
     assert check_primitive("integer", 2**31) == f"Invalid integer {2**31}: must be a 32-bit integer"
+
+
+def test_messages_start_with_what_is_wrong():
+    assert check_primitive("string", " ").startswith("Empty or whitespace-only string: omit the element")
+    assert check_primitive("string", "a\x00").startswith("String contains control characters")
+    assert check_primitive("base64Binary", "abc").startswith("Invalid base64Binary: expected base64 text")
+    assert check_primitive("string", "a" * (MAX_STRING_BYTES + 1)).endswith("send large content as an Attachment")
+    # a lower-case z is no time zone
+    assert "needs seconds and a time zone" in check_primitive("dateTime", "2024-03-01T10:00:00z")
