@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import requests  # noqa: E402
-from browser.support import demo_server, make_driver, sign_in  # noqa: E402
+from browser.support import demo_server, make_driver, open_picker, sign_in  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 from fhir_server.auth import dev_issuer  # noqa: E402
@@ -83,12 +83,7 @@ def _resident_with_readings(root: str, database: str, doctor: str) -> str:
 
 def _hospital_person(driver, root: str) -> str:
     """The hospital doctor whose desk has the most referrals waiting (from the picker's list)."""
-    from selenium.webdriver.support.ui import Select
-
-    driver.delete_all_cookies()
-    driver.get(f"{root}/console/login")
-    driver.find_element(By.ID, "sign-in").click()
-    options = [o.get_attribute("value") for o in Select(driver.find_element(By.ID, "person")).options
+    options = [o.get_attribute("value") for o in open_picker(driver, root).options
                if o.get_attribute("data-role") == "hospital"]
     best, most = options[0], -1
     for person in options[:12]:

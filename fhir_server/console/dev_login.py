@@ -93,7 +93,7 @@ def authorize() -> object:
     code = dev_issuer.issue(settings.database_url, {
         "aud": CODE_AUDIENCE, "challenge": args["code_challenge"], "redirect_uri": args["redirect_uri"],
         "claims": claims_for(picked, names[picked], args.get("client_id") or settings.console_client_id),
-        "audience": args.get("aud") or fhir_base()}, lifetime=120)
+        "audience": settings.auth_audience or args.get("aud") or fhir_base()}, lifetime=120)
     query = urllib.parse.urlencode({"code": code, "state": args.get("state") or ""})
     return redirect(args["redirect_uri"] + ("&" if "?" in args["redirect_uri"] else "?") + query)
 
@@ -132,7 +132,8 @@ def token_answer(form) -> dict:
 def _directory_client() -> FhirClient:
     settings = current_app.config["JIAYI"]
     token = dev_issuer.issue(settings.database_url, {
-        "sub": "jiayi-development-issuer", "client_id": "jiayi-development-issuer", "aud": fhir_base(),
+        "sub": "jiayi-development-issuer", "client_id": "jiayi-development-issuer",
+        "aud": settings.auth_audience or fhir_base(),
         "scope": "system/PractitionerRole.rs system/CareTeam.rs system/Organization.rs"}, lifetime=60)
     return FhirClient(current_app.extensions["jiayi.router"], current_app.extensions["jiayi.authenticator"],
                       token, fhir_base(), request.remote_addr)

@@ -88,6 +88,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "status_in-progress": ("诊治中", "In progress"),
     "status_on-hold": ("暂停", "On hold"),
     "bookings": ("已预约", "Bookings"),
+    "from": ("起", "From"),
+    "to": ("止", "To"),
+    "custom": ("自定义", "Custom"),
+    "this_quarter": ("本季度", "This quarter"),
+    "last_quarter": ("上季度", "Last quarter"),
+    "this_year": ("本年度", "This year"),
+    "last_year": ("上年度", "Last year"),
+    "by_institution": ("机构", "Institution"),
+    "by_team": ("团队", "Team"),
+    "by_key_population": ("重点人群", "Key population"),
 }
 
 

@@ -112,3 +112,12 @@ def test_the_development_issuer_is_absent_unless_demo_mode_asks_for_it(tmp_path)
         assert location.startswith("https://idp.example/authorize?") and query["code_challenge_method"] == "S256"
     finally:
         app.extensions["jiayi.database"].dispose()
+
+
+def test_chinese_first_english_on_request(demo_app):
+    client = demo_app.test_client()
+    client.get(pick(client, "officer"))
+    assert "上季度" in client.get("/console/dashboard").get_data(as_text=True)
+    english = client.get("/console/dashboard?lang=en").get_data(as_text=True)
+    assert "Last quarter" in english and 'lang="en"' in english
+    assert "Last quarter" in client.get("/console/dashboard").get_data(as_text=True)  # kept in the session

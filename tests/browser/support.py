@@ -69,9 +69,9 @@ def make_driver(width: int = 1366, height: int = 768, downloads: Path | None = N
     return driver
 
 
-def sign_in(driver, root: str, person: str | None = None, role: str | None = None) -> str:
-    """Sign in through the console's OpenID Connect flow, picking ``person`` (an option value)
-    or the first person of ``role`` on the development issuer's page."""
+def open_picker(driver, root: str):
+    """Signed out, at the development issuer's page (the identity provider's, in a deployment):
+    its people picker as a Select."""
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -79,12 +79,22 @@ def sign_in(driver, root: str, person: str | None = None, role: str | None = Non
     driver.delete_all_cookies()
     driver.get(f"{root}/console/login")
     driver.find_element(By.ID, "sign-in").click()
-    try:  # the development issuer's page (the identity provider's, in a deployment)
+    try:
         WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "person"))
     except TimeoutException:
         raise AssertionError(f"no sign-in page at {driver.current_url}: "
                              f"{driver.find_element(By.TAG_NAME, 'body').text[:800]}") from None
-    select = Select(driver.find_element(By.ID, "person"))
+    return Select(driver.find_element(By.ID, "person"))
+
+
+def sign_in(driver, root: str, person: str | None = None, role: str | None = None) -> str:
+    """Sign in through the console's OpenID Connect flow, picking ``person`` (an option value)
+    or the first person of ``role`` on the development issuer's page; returns who."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    select = open_picker(driver, root)
     if person is None:
         person = next(o.get_attribute("value") for o in select.options if o.get_attribute("data-role") == role)
     select.select_by_value(person)
