@@ -3,23 +3,19 @@ reach"): the members about residents outside the caller's reach are left out bef
 so the numbers, the strata and the subject lists all cover the reachable residents only.
 
 The reachable residents come from the same SQL as every search's reach
-(:func:`fhir_server.search.sql.reach.reachable_patients`); a repository without index tables
-(the memory twin) asks the search engine, a hundred ids at a time.
+(:func:`fhir_server.search.sql.reach.reachable_patients`), one statement on the index tables.
+A repository without them (the memory twin) refuses, as its search does for a limited principal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import UTC, datetime
 
-from fhir_server import search as engine
 from fhir_server.auth.access import Reach
 from fhir_server.search.sql.reach import reachable_patients
 
 from .indicators import Member
-
-CHUNK = 100
 
 
 def within_reach(uow, reach: Reach, members: Iterable[Member]) -> list[Member]:
@@ -36,14 +32,8 @@ def reachable(uow, reach: Reach, patients: set[str]) -> set[str]:
     if not ids:
         return set()
     index_session = getattr(uow, "index_session", None)
-    if index_session is not None:
-        query = reachable_patients(reach, datetime.now(UTC).replace(tzinfo=None))
-        found = set() if query is None else set(index_session().execute(query).scalars())
-        return {f"Patient/{i}" for i in ids if i in found}
-    found = set()
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        parsed = engine.parse_search("Patient", [("_id", ",".join(chunk)), ("_count", str(CHUNK))],
-                                     registry=uow.search_params())
-        found |= {row.res_id for row in uow.search(replace(parsed, reach=reach)).matches}
-    return {f"Patient/{i}" for i in found}
+    if index_session is None:  # as the memory twin's search: never answer without the limits
+        raise NotImplementedError("the in-memory twin does not apply access by relationship (SQL only)")
+    query = reachable_patients(reach, datetime.now(UTC).replace(tzinfo=None))
+    found = set() if query is None else set(index_session().execute(query).scalars())
+    return {f"Patient/{i}" for i in ids if i in found}
