@@ -132,3 +132,13 @@ def test_an_individual_measure_out_of_reach_is_refused(call, world):
     assert call("doctor B", url + world.head)[0] == 403
     status, report = call("doctor A", url + world.head)
     assert status == 200 and report["group"][0]["population"][0]["count"] == 1
+
+
+def test_a_plan_is_applied_only_for_a_resident_in_reach(call, world):
+    url = f"PlanDefinition/{world.package}/$apply?subject=Patient/"
+    assert call("doctor B", url + world.head)[0] == 403
+    status, plan = call("doctor A", url + world.head)
+    assert status == 200 and plan["resourceType"] == "CarePlan", plan
+    persist = {"resourceType": "Parameters", "parameter": [
+        {"name": "subject", "valueString": f"Patient/{world.head}"}, {"name": "persist", "valueBoolean": True}]}
+    assert call("doctor B", f"PlanDefinition/{world.package}/$apply", persist)[0] == 403
