@@ -19,6 +19,7 @@ from fhir_server.familydoctor.services import (
     lifecycle,
     two_card,
 )
+from fhir_server.interactions import access
 from fhir_server.interactions.common import stored_response
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.operations.parameters import OperationInput
@@ -133,10 +134,22 @@ def apply(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: s
     wanted = care_plans.PlanFor(_reference(params, "subject", "Patient", required=True) or "",
                                 _reference(params, "contract", "Contract"),
                                 _reference(params, "encounter", "Encounter"), author)
+    _within_reach(uow, request, wanted.subject, wanted.contract, wanted.encounter)
     applied = care_plans.apply(uow, res_id or "", wanted, persist, request.base_url)
     if applied.stored is None:
         return ok(applied.plan)
     return stored_response(applied.stored, 201 if applied.created else 200, request.base_url, location=applied.created)
+
+
+def _within_reach(uow: UnitOfWork, request: FhirRequest, *references: str | None) -> None:
+    """The resident (and contract, encounter) a plan is made for must be one the caller may see:
+    a plan, even unsaved, shows their contract, team and packages (SPEC §6)."""
+    if request.grant is None:
+        return
+    for reference in references:
+        if reference:
+            kind, _, res_id = reference.partition("/")
+            access.require_visible(uow, request.grant, kind, res_id)
 
 
 def _reference(params: OperationInput, name: str, kind: str, required: bool = False) -> str | None:

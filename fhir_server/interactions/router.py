@@ -196,6 +196,8 @@ class Router:
                                          read_only)
         response = self._interaction(uow, request, route)
         if route.kind == "operation":
+            if not read_only:  # what an operation wrote stays within reach, like a write's result
+                access.after_write(uow, request, request.grant, response)
             return access.filter_entries(request, response)
         if request.method in ("POST", "PUT", "PATCH") and route.kind != "search":
             access.after_write(uow, request, request.grant, response)

@@ -5,13 +5,18 @@ parameters periodStart, periodEnd (required), reportType (summary | subject-list
 individual), subject; plus ``residentPopulation`` (integer), the number of residents of the
 area when it is known from outside (census, 户籍), which replaces the coverage denominator
 counted from the Patients the server holds.  The MeasureReport is returned, not stored.
+
+A caller limited by relationship (a family doctor, a public-health officer, a resident) gets the
+measure over the residents within their reach: members about others are left out before counting
+(:mod:`.reach`), and an individual report about a resident out of reach is refused (403).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from fhir_server.core.errors import BadRequest, Issue, NotFound, Unprocessable
+from fhir_server.auth.access import Reach
+from fhir_server.core.errors import BadRequest, Forbidden, Issue, NotFound, Unprocessable
 from fhir_server.interactions.common import current_or_raise
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.operations.parameters import OperationInput
@@ -21,6 +26,7 @@ from fhir_server.repository.base import UnitOfWork
 from .catalog import BY_URL, MeasureRow
 from .index_snapshot import index_snapshot
 from .indicators import INDICATORS
+from .reach import reachable, within_reach
 from .report import measure_report
 from .snapshot import DistrictSnapshot, Period
 
@@ -42,16 +48,23 @@ def evaluate_measure(uow: UnitOfWork, request: FhirRequest, res_type: str | None
         raise BadRequest("reportType=individual needs a subject (Patient/id)", code="required",
                          expression=["subject"])
     population = _positive_int(params, "residentPopulation")
-    report = evaluate(uow, row, period, report_type=report_type, subject=subject, resident_population=population)
+    reach = getattr(request.grant, "reach", None)
+    if reach is not None and subject is not None and not reachable(uow, reach, {subject}):
+        raise Forbidden(f"{subject} is not among the records this user may see")
+    report = evaluate(uow, row, period, report_type=report_type, subject=subject, resident_population=population,
+                      reach=reach)
     return FhirResponse(200, report)
 
 
 def evaluate(uow: UnitOfWork, row: MeasureRow, period: Period, *, report_type: str = "summary",
              subject: str | None = None, resident_population: int | None = None,
-             snapshot: DistrictSnapshot | None = None) -> dict:
-    """The MeasureReport of ``row`` over ``period`` (also used by ``jiayi kpi``)."""
+             snapshot: DistrictSnapshot | None = None, reach: Reach | None = None) -> dict:
+    """The MeasureReport of ``row`` over ``period`` (also used by ``jiayi kpi``); with ``reach``,
+    over the residents it covers only."""
     snap = snapshot or index_snapshot(uow)
     members = INDICATORS[row.indicator](snap, period)
+    if reach is not None:
+        members = iter(within_reach(uow, reach, members))
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return measure_report(row, members, period, report_type=report_type, subject=subject,
                           resident_population=resident_population, generated=generated)

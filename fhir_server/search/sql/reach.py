@@ -6,7 +6,11 @@ The executor adds it to the WHERE clause of a search, its includes and its store
 A resource is visible when it is a reachable Patient, or when it is of a type in the Patient
 compartment and one of its compartment references names a reachable Patient; a resource that
 names no Patient at all through those parameters (a team's CareTeam, a practitioner's
-Schedule) is not personal data and stays visible.  Types outside the compartment are visible.
+Schedule) is not personal data and stays visible.  The R4 compartment leaves out a few types that
+hold a resident's data all the same: :data:`OUTSIDE_COMPARTMENT` names them with the parameter
+that points at the Patient, and they are limited exactly like compartment types (a family-doctor
+Contract by its subject, above all).  Every other type outside the compartment is directory or
+definition data (Organization, Practitioner, PlanDefinition, Measure...) and is visible.
 
 Reachable Patients, all from the reference and token/date index tables:
 - the explicit ids (a resident's own record, the patient/ launch context);
@@ -38,6 +42,16 @@ R = ResourceRow.__table__
 REF, TOKEN, DATE = INDEX_TABLES["reference"], INDEX_TABLES["token"], INDEX_TABLES["date"]
 Ids = Sequence[str] | Select
 ADULT_AGE = 18
+# Types outside the R4 Patient compartment whose instances are about one resident, with the
+# reference parameters (to a Patient) that say whose: limited by reach like compartment types.
+OUTSIDE_COMPARTMENT: dict[str, tuple[str, ...]] = {
+    "Contract": ("patient",),  # Contract.subject: the signed resident (SPEC: family-doctor contract)
+    "Device": ("patient",),  # a resident's home device (glucometer, blood-pressure cuff)
+    "GuidanceResponse": ("patient",),  # decision support about one resident
+    "Linkage": ("item",),  # links a resident's duplicate records
+    "MessageHeader": ("focus",),  # a message about a resident
+    "VerificationResult": ("target",),
+}
 # v3 RoleCode: guardian, parent, mother, father, natural/step/foster parent
 GUARDIANS = ("GUARD", "PRN", "MTH", "FTH", "NPRN", "NMTH", "NFTH", "STPPRN", "STPMTH", "STPFTH", "PRNFOST",
              "MTHFOST", "FTHFOST", "ADOPTP", "ADOPTM", "ADOPTF")
@@ -166,7 +180,7 @@ def _targets(source_type: str, sources: Ids, param: str, target_type: str) -> Se
 
 
 def _compartment_pairs(res_type: str | None) -> list[tuple[str, str]]:
-    params: dict[str, Any] = compartment_params("Patient")
+    params: dict[str, Any] = {**compartment_params("Patient"), **OUTSIDE_COMPARTMENT}
     types = [res_type] if res_type is not None else list(params)
     return [(t, code) for t in types for code in params.get(t, ()) if t != "Patient"]
 
