@@ -24,6 +24,7 @@ from fhir_server.auth.principal import Principal
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import Repository, UnitOfWork
 from fhir_server.search.registry import compartment_params
+from fhir_server.search.sql.reach import OUTSIDE_COMPARTMENT
 
 log = logging.getLogger("jiayi.audit")
 MAX_ENTITIES = 100  # a search page or a Bundle names at most this many resources in one AuditEvent
@@ -41,8 +42,10 @@ _INTERACTIONS = {
 
 
 def touches_patients(res_types: set[str]) -> bool:
+    """Whether these types hold residents' data: the Patient compartment, and the types outside it
+    that are limited like it (a family-doctor Contract: search/sql/reach.py)."""
     personal = compartment_params("Patient")
-    return "Patient" in res_types or any(t in personal for t in res_types)
+    return "Patient" in res_types or any(t in personal or t in OUTSIDE_COMPARTMENT for t in res_types)
 
 
 class AuditTrail:

@@ -134,3 +134,15 @@ def test_a_refusal_is_audited_whatever_it_was_for(app, issuer, world, unique):
     refused = _events(client, issuer, f"entity=Organization/o-{unique}")
     assert [(e["outcome"], e["action"]) for e in refused] == [("8", "R")]
     assert "scope" in refused[0]["outcomeDesc"]
+
+
+def test_a_contract_search_is_audited_like_a_search_of_a_residents_record(app, issuer, world):
+    """Contract is outside R4's Patient compartment but holds a resident's data (reach.OUTSIDE_COMPARTMENT):
+    a search of it is audited even when it finds nothing."""
+    client = app.test_client()
+    query = f"agent=Practitioner/{world.doctor}&subtype=search-type"
+    app.extensions["jiayi.audit"].flush()
+    before = len(_events(client, issuer, query))
+    assert client.get("/fhir/Contract?identifier=urn:none|nothing", headers=_doctor(issuer, world)).status_code == 200
+    app.extensions["jiayi.audit"].flush()
+    assert len(_events(client, issuer, query)) == before + 1
