@@ -76,14 +76,15 @@ class Conversion:
         self.warnings.append(Problem(DATA_TYPE_ERROR, text, segment.location(field, None, component), "W"))
 
     def invalid(self, segment: Segment, field: int | None, text: str, component: int | None = None,
-                repetition: int | None = None) -> None:
-        """A value that is not valid for its data type (HL7 error 102): an error that refuses the
-        message, or, on a lenient endpoint, a warning (severity W) and the value is left out."""
+                repetition: int | None = None, code: str = DATA_TYPE_ERROR) -> None:
+        """A value that is not valid for its data type (HL7 error 102) or not in its table (103):
+        an error that refuses the message, or, on a lenient endpoint, a warning (severity W) and
+        the value is left out."""
         location = segment.location(field, repetition, component)
         if self.lenient:
-            self.warnings.append(Problem(DATA_TYPE_ERROR, f"{text}; left out", location, "W"))
+            self.warnings.append(Problem(code, f"{text}; left out", location, "W"))
         else:
-            self.errors.append(Problem(DATA_TYPE_ERROR, text, location, "E"))
+            self.errors.append(Problem(code, text, location, "E"))
 
     def timestamp(self, segment: Segment | None, field: int, date_only: bool = False, what: str = "") -> str | None:
         """The TS/DT of ``segment``-``field`` as FHIR, None when empty; an invalid value is reported."""

@@ -40,9 +40,9 @@ def test_a_valid_derived_resource_is_written_with_its_reason(repo):
         stored = uow.write_derived(_proposal(requester={"reference": "Practitioner/d"}), because="follow-up-proposal")
         assert stored is not None and stored.method == "POST"
         assert stored.content["meta"]["tag"] == [{"system": DERIVED_BY, "code": "follow-up-proposal"}]
-        again = uow.write_derived({**stored.content, "priority": "asap"}, because="proposal-raised", previous=stored)
+        again = uow.write_derived({**stored.content, "priority": "asap"}, because="follow-up-schedule", previous=stored)
         assert again is not None and again.version == 2 and again.method == "PUT" and again.res_id == stored.res_id
-        assert again.content["meta"]["tag"] == [{"system": DERIVED_BY, "code": "proposal-raised"}]
+        assert again.content["meta"]["tag"] == [{"system": DERIVED_BY, "code": "follow-up-schedule"}]
 
 
 def test_an_invalid_one_is_not_written_and_the_log_names_no_content(repo, caplog):

@@ -90,3 +90,15 @@ def test_convert_on_the_command_line_refuses_or_drops_with_lenient(tmp_path):
     lenient = CliRunner().invoke(main, ["hl7", "convert", "--lenient", str(path)])
     assert lenient.exit_code == 0 and '"resourceType": "Bundle"' in lenient.output
     assert "warning: PID-7" in lenient.output
+
+
+def test_an_ethnicity_outside_gb3304_is_a_table_error_or_dropped_when_lenient():
+    text = adt_a04("S6").replace("01^汉族^GB3304", "77^火星族^GB3304")
+    assert "77^火星族" in text
+    with pytest.raises(HL7Error) as caught:
+        inbound.convert(er7.parse(text.encode()))
+    assert [(p.code, *p.location.parts()[:3]) for p in caught.value.problems if p.severity == "E"] == \
+        [("103", "PID", "1", "22")]
+    conv = inbound.convert(er7.parse(text.encode()), lenient=True)
+    patient = resources(conv.bundle(), "Patient")[0]
+    assert not any(e["url"].endswith("jiayi-ethnicity") for e in patient.get("extension", []))
