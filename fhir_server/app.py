@@ -78,7 +78,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     def metadata(request) -> dict:
         with repository.unit_of_work() as uow:  # the SearchParameters stored in this server are listed too
             search_params = uow.search_params()
-        return capability_statement(request.base_url, operations, published, security, search_params)
+        websocket = subscription_socket.url(request.base_url) if notifier is not None else None
+        return capability_statement(request.base_url, operations, published, security, search_params, websocket)
 
     router = Router(repository, operations, metadata, trail)
     app.extensions["jiayi.router"] = router

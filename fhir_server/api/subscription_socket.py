@@ -10,6 +10,7 @@ binding is allowed when that principal may read the Subscription, as a read of i
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, request
 from flask_sock import Sock
@@ -21,6 +22,12 @@ from fhir_server.interactions.context import FhirRequest
 from fhir_server.interactions.router import Router
 
 PATH = "/ws/subscriptions"
+
+
+def url(base_url: str) -> str:
+    """The channel's address beside the FHIR base (``https://h/fhir`` → ``wss://h/ws/subscriptions``)."""
+    parts = urlsplit(base_url)
+    return urlunsplit(("wss" if parts.scheme == "https" else "ws", parts.netloc, PATH, "", ""))
 
 
 def register(app: Flask, hub, router: Router, authenticator: Authenticator) -> None:

@@ -18,12 +18,15 @@ from fhir_server.search.registry import ParamRegistry, SearchParam
 
 INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
                 "search-type"]
+WEBSOCKET = "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket"  # R4 core extension
 FORMATS = ["application/fhir+json", "application/fhir+xml", "json", "xml"]
 
 
 def capability_statement(base_url: str, operations: OperationRegistry, published: str,
-                         security: dict | None = None, search_params: ParamRegistry | None = None) -> dict:
-    """``search_params``: the registry in force (``uow.search_params()``); the base one without."""
+                         security: dict | None = None, search_params: ParamRegistry | None = None,
+                         websocket: str | None = None) -> dict:
+    """``search_params``: the registry in force (``uow.search_params()``); the base one without.
+    ``websocket``: the address of the Subscriptions' websocket channel, when there is one."""
     params = search_params or search_registry.base_registry()
     statement = {
         "resourceType": "CapabilityStatement",
@@ -46,6 +49,8 @@ def capability_statement(base_url: str, operations: OperationRegistry, published
     }
     if security:
         statement["rest"][0]["security"] = security  # type: ignore[index]
+    if websocket:
+        statement["rest"][0]["extension"] = [{"url": WEBSOCKET, "valueUri": websocket}]  # type: ignore[index]
     return statement
 
 

@@ -227,3 +227,9 @@ def test_two_workers_deliver_each_notification_once_in_order(app, client, notifi
         worker.join()
     assert [e.resource["id"] for e in receiver.events()] == sent
     client.delete(f"/fhir/Subscription/{sub['id']}")
+
+
+def test_the_capability_statement_names_the_websocket_channel(client):
+    rest = client.get("/fhir/metadata").get_json()["rest"][0]
+    assert {"url": "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket",
+            "valueUri": "ws://testserver/ws/subscriptions"} in rest.get("extension", [])
