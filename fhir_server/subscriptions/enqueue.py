@@ -14,9 +14,10 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from fhir_server.core.errors import FHIRError
-from fhir_server.core.instants import to_utc_naive
+from fhir_server.core.instants import parse_fhir_range, to_utc_naive
 from fhir_server.repository.base import UnitOfWork, WriteEvent
 from fhir_server.storage import outbox
 from fhir_server.subscriptions import records
@@ -30,6 +31,10 @@ REFRESH_SECONDS = 2.0  # another process's new or changed subscription is seen w
 class Active:
     id: str
     criteria: Criteria
+    end: datetime | None = None  # Subscription.end (UTC, naive): no notification for writes from then on
+
+    def in_force(self, now: datetime) -> bool:
+        return self.end is None or now < self.end
 
 
 class ActiveSubscriptions:
@@ -61,9 +66,21 @@ class ActiveSubscriptions:
             except FHIRError:  # stored before a SearchParameter it used was retired
                 log.warning("subscription %s: criteria no longer parses; not matched", subscription.get("id"))
                 continue
-            found.setdefault(criteria.res_type, []).append(Active(str(subscription["id"]), criteria))
+            active = Active(str(subscription["id"]), criteria, _end(subscription))
+            found.setdefault(criteria.res_type, []).append(active)
         with self._lock:
             self._by_type, self._loaded_at = found, time.monotonic()
+
+
+def _end(subscription: dict) -> datetime | None:
+    """When the server is to turn the subscription off (R4 ``Subscription.end``), or None."""
+    end = subscription.get("end")
+    if not isinstance(end, str):
+        return None
+    try:
+        return parse_fhir_range(end, "end")[0]
+    except FHIRError:  # an invalid instant was refused on write; never fatal here
+        return None
 
 
 @dataclass
@@ -104,7 +121,7 @@ class Enqueuer:
                  "created": now}
                 for res_type, res_id, version, content in events
                 for sub in self.active.of_type(uow, res_type)
-                if matches(uow, sub.criteria, res_id, content, registry)]
+                if sub.in_force(now) and matches(uow, sub.criteria, res_id, content, registry)]
         if rows:
             outbox.enqueue(uow.session, rows)  # type: ignore[attr-defined]
             enqueued = {str(r["subscription_id"]) for r in rows}

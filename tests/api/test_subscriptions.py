@@ -233,3 +233,15 @@ def test_the_capability_statement_names_the_websocket_channel(client):
     rest = client.get("/fhir/metadata").get_json()["rest"][0]
     assert {"url": "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket",
             "valueUri": "ws://testserver/ws/subscriptions"} in rest.get("extension", [])
+
+
+def test_a_subscription_past_its_end_notifies_no_more(client, notifier, receiver, unique):
+    """R4 Subscription.end: the time for the server to turn the subscription off."""
+    org = f"Organization/{unique}"
+    body = {**subscription(receiver.url, f"Task?owner={org}&status=requested"), "end": "2001-01-01T00:00:00Z"}
+    sub = active_subscription(client, notifier, body)
+    handshakes = len(receiver.events())
+    client.post("/fhir/Task", json=task(org))
+    notifier.delivery.run_once()
+    assert len(receiver.events()) == handshakes
+    client.delete(f"/fhir/Subscription/{sub['id']}")
