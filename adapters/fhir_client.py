@@ -241,6 +241,11 @@ class FhirClient:
         path = f"{resource['resourceType']}/{resource['id']}"
         return self.json("PUT", path, data=jsonio.dumps(resource), headers=headers)
 
+    def create(self, resource: dict) -> dict:
+        """POST a new resource to its type; the created resource (4xx → ServerRefused)."""
+        return self.json("POST", resource["resourceType"], data=jsonio.dumps(resource),
+                         headers={"Content-Type": FHIR_JSON})
+
     def transaction(self, bundle: dict) -> dict:
         """POST a Bundle to the base; the response Bundle (4xx → ServerRefused)."""
         return self.json("POST", "", data=jsonio.dumps(bundle), headers={"Content-Type": FHIR_JSON})

@@ -58,6 +58,7 @@ def listen(port: int, server_url: str, host: str, state_path: str, config_path: 
     from ..fhir_client import FhirClient
     from . import config as config_module
     from . import mllp, sender
+    from .message_audit import Recorder
     from .service import Listener
     from .state import State
 
@@ -77,7 +78,7 @@ def listen(port: int, server_url: str, host: str, state_path: str, config_path: 
             limits[name] = value
     state = State(state_path)
     server = FhirClient(server_url, auth=auth)
-    listener = Listener(server, state, cfg)
+    listener = Listener(server, state, cfg, recorder=Recorder(server))
     mllp_server = mllp.MLLPServer(host, port, listener.handle, listener.oversize, limits=mllp.Limits(**limits),
                                   tls=mllp.server_tls(cert, key) if cert and key else None)
     if cfg.endpoints:

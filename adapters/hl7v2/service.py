@@ -15,6 +15,10 @@
 6. AA (with ERR warnings for values left out); the referral Tasks written are remembered
    with the endpoint that sent them, for the outbound worker.
 
+Each message's outcome (not a duplicate's) is recorded on the server as an AuditEvent when the
+listener has a :class:`~adapters.hl7v2.message_audit.Recorder` (from its own thread: never
+failing nor delaying the ACK).
+
 A listener configured with an allow-list of senders (``Config.allowed_senders``) answers AR
 to any other MSH-3/MSH-4 (not remembered, nothing processed).  Searches go by POST
 ``_search`` so identifiers (身份证号) stay out of URLs and the server's access log.
@@ -33,6 +37,7 @@ from . import er7, inbound
 from .ack import ack
 from .config import Config
 from .errors import APPLICATION_INTERNAL_ERROR, UNKNOWN_KEY, VALUE_TOO_LONG, HL7Error, Location, Problem
+from .message_audit import Recorder, ack_outcome, message_event
 from .state import State
 
 log = logging.getLogger("jiayi.hl7.listener")
@@ -73,8 +78,10 @@ def merge_patient(existing: dict, incoming: dict) -> dict:
 
 
 class Listener:
-    def __init__(self, server: FhirClient, state: State, config: Config | None = None) -> None:
+    def __init__(self, server: FhirClient, state: State, config: Config | None = None,
+                 recorder: Recorder | None = None) -> None:
         self.server = server
+        self.recorder = recorder
         self.state = state
         self.config = config or Config()
         self._locks = [threading.Lock() for _ in range(64)]  # striped: bounded, one key always one lock
@@ -94,27 +101,43 @@ class Listener:
                        facility=self.config.facility)
 
     def _handle(self, raw: bytes) -> bytes:
+        written: list[str] = []
+        reply, msg = self._answer(raw, written)
+        if msg is not None and self.recorder is not None:
+            self._record(self.recorder, msg, reply, written)
+        return reply
+
+    def _record(self, recorder: Recorder, msg: er7.Message, reply: bytes, written: list[str]) -> None:
+        try:
+            code, detail = ack_outcome(reply)
+            observer = "|".join(x for x in (self.config.application, self.config.facility) if x) or "Jiayi HL7 v2"
+            recorder.record(message_event(msg, code, observer=observer, written=written, detail=detail))
+        except Exception:  # noqa: BLE001 - the ACK goes out whatever happens to its record
+            log.exception("AuditEvent of %s not recorded", msg.control_id)
+
+    def _answer(self, raw: bytes, written: list[str]) -> tuple[bytes, er7.Message | None]:
+        """The ACK, and the message when its outcome is to be recorded (not for duplicates)."""
         try:
             msg = er7.parse(raw)
         except HL7Error as exc:
             return ack(_header_only(raw), exc.ack_code, exc.problems,
-                       application=self.config.application, facility=self.config.facility)
+                       application=self.config.application, facility=self.config.facility), None
         if not self.config.accepts(msg.sending_application, msg.sending_facility):
             log.warning("message from a sender not on the allow-list refused")
             problem = Problem(APPLICATION_INTERNAL_ERROR, "this listener does not accept messages from this sending "
                               "application/facility", Location("MSH", 1, 4))
-            return self._ack(msg, "AR", [problem])
+            return self._ack(msg, "AR", [problem]), msg
         key = (msg.sender, msg.control_id)
         with self._lock(key):
             if msg.control_id:
                 previous = self.state.ack_for(*key)
                 if previous is not None:
                     log.info("duplicate %s from %s: original ACK re-sent", msg.control_id, msg.sender)
-                    return previous
-            reply, remember = self._process(msg)
+                    return previous, None
+            reply, remember = self._process(msg, written)
             if remember and msg.control_id:
                 self.state.remember_ack(msg.sender, msg.control_id, reply, remember)
-            return reply
+            return reply, msg
 
     def oversize(self, head: bytes) -> bytes | None:
         try:
@@ -127,8 +150,9 @@ class Listener:
     def _ack(self, msg: er7.Message, code: str, problems: list[Problem], text: str = "") -> bytes:
         return ack(msg, code, problems, text, application=self.config.application, facility=self.config.facility)
 
-    def _process(self, msg: er7.Message) -> tuple[bytes, str | None]:
-        """(ACK, code to remember it under or None when the sender should retry)."""
+    def _process(self, msg: er7.Message, written: list[str]) -> tuple[bytes, str | None]:
+        """(ACK, code to remember it under or None when the sender should retry); ``written``
+        gets the resources the transaction wrote."""
         try:
             conv = inbound.convert(msg, lenient=self.config.lenient_for(msg.sending_application,
                                                                          msg.sending_facility))
@@ -161,6 +185,7 @@ class Listener:
                 problems.append(Problem(UNKNOWN_KEY if unknown else APPLICATION_INTERNAL_ERROR,
                                         f"FHIR server refused the message: {text}"[:1000], location, "E"))
             return self._ack(msg, "AE", problems + conv.warnings), "AE"
+        written.extend(_written(response))
         self._remember_tasks(msg, conv, bundle, response)
         return self._ack(msg, "AA", conv.warnings), "AA"
 
@@ -261,6 +286,20 @@ def _patched_status(parameters: dict) -> str | None:
                 parts.get("path", {}).get("valueString") == "Task.status":
             return parts.get("value", {}).get("valueCode")
     return None
+
+
+def _written(response: dict) -> list[str]:
+    """Type/id of each resource a transaction-response names (its entries' locations)."""
+    out: list[str] = []
+    for answer in response.get("entry") or []:
+        parts = str((answer.get("response") or {}).get("location") or "").split("/")
+        if "_history" in parts:
+            parts = parts[:parts.index("_history")]
+        if len(parts) >= 2 and parts[-2] and parts[-1]:
+            reference = "/".join(parts[-2:])
+            if reference not in out:
+                out.append(reference)
+    return out
 
 
 def _entry_of(conv: inbound.Conversion, expressions: list[str]) -> dict | None:

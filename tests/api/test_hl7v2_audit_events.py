@@ -1,0 +1,67 @@
+"""Each inbound HL7 v2 message's outcome is an AuditEvent on the server (issue 22), written by the
+listener through the FHIR API as any client would: outcome 0 for AA, 4 for AE; the message type as
+subtype, MSH-10 as the entity's identifier, the resources written; found by ``type``/``subtype``."""
+
+from __future__ import annotations
+
+from adapter_transport import flask_fhir_client
+from hl7v2_messages import adt_a04
+
+from adapters.hl7v2 import er7
+from adapters.hl7v2.config import Config
+from adapters.hl7v2.message_audit import CONTROL_ID, MESSAGE_CODE, Recorder
+from adapters.hl7v2.service import Listener
+from adapters.hl7v2.state import State
+
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+
+
+def events(client, control: str) -> list[dict]:
+    body = client.get(f"/fhir/AuditEvent?type={DCM}|110107&subtype={MESSAGE_CODE}|ADT"
+                      f"&entity-type=2&_sort=-date&_count=100").get_json()
+    found = [e["resource"] for e in body.get("entry", [])]
+    return [e for e in found if any((x.get("what") or {}).get("identifier", {}).get("value") == control
+                                    for x in e.get("entity", []))]
+
+
+def test_aa_and_ae_messages_are_recorded_with_their_outcome(client, tmp_path, unique):
+    server = flask_fhir_client(client)
+    recorder = Recorder(server)
+    listener = Listener(server, State(tmp_path / "state.sqlite3"), Config(), recorder=recorder)
+    try:
+        good = listener.handle(adt_a04(f"A-{unique}").encode())
+        bad = listener.handle(adt_a04(f"E-{unique}").replace("|19481102|", "|1948-13-45|").encode())
+        again = listener.handle(adt_a04(f"A-{unique}").encode())  # a duplicate: the original ACK, no new event
+        recorder.flush()
+    finally:
+        listener.state.close()
+    assert er7.parse(good).first("MSA").get(1) == "AA" and er7.parse(bad).first("MSA").get(1) == "AE"
+    assert again == good
+
+    [accepted] = events(client, f"A-{unique}")
+    assert accepted["outcome"] == "0"
+    assert [c["display"] for c in accepted["subtype"]][0] == "ADT^A04"
+    message, *written = accepted["entity"]
+    assert message["what"]["identifier"] == {"system": CONTROL_ID, "value": f"A-{unique}",
+                                             "assigner": {"display": "CHCEHR|NINGHE-CHC"}}
+    assert any(w["what"]["reference"].startswith("Patient/") for w in written)
+    assert any(w["what"]["reference"].startswith("Encounter/") for w in written)
+    patient = next(w["what"]["reference"] for w in written if w["what"]["reference"].startswith("Patient/"))
+    assert client.get(f"/fhir/{patient}").status_code == 200
+
+    [refused] = events(client, f"E-{unique}")
+    assert refused["outcome"] == "4" and len(refused["entity"]) == 1
+    assert refused["outcomeDesc"]  # the ACK's ERR texts
+
+
+def test_a_refused_audit_event_does_not_change_the_ack(client, tmp_path, unique):
+    class Broken:
+        def create(self, resource):
+            raise RuntimeError("the server said no")
+
+    listener = Listener(flask_fhir_client(client), State(tmp_path / "state.sqlite3"), Config(),
+                        recorder=Recorder(Broken(), background=False))  # type: ignore[arg-type]
+    try:
+        assert er7.parse(listener.handle(adt_a04(f"B-{unique}").encode())).first("MSA").get(1) == "AA"
+    finally:
+        listener.state.close()
