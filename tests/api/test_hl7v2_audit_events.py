@@ -12,6 +12,7 @@ from adapters.hl7v2.config import Config
 from adapters.hl7v2.message_audit import CONTROL_ID, MESSAGE_CODE, Recorder
 from adapters.hl7v2.service import Listener
 from adapters.hl7v2.state import State
+from fhir_server.console.views import monitor
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 
@@ -48,6 +49,11 @@ def test_aa_and_ae_messages_are_recorded_with_their_outcome(client, tmp_path, un
     assert any(w["what"]["reference"].startswith("Encounter/") for w in written)
     patient = next(w["what"]["reference"] for w in written if w["what"]["reference"].startswith("Patient/"))
     assert client.get(f"/fhir/{patient}").status_code == 200
+
+    console = client.get(f"/fhir/{monitor.HL7_SEARCH}").get_json()  # the monitor's search finds it
+    rows = [monitor.hl7_row(e["resource"]) for e in console.get("entry", [])]
+    assert any(r["control_id"] == f"A-{unique}" and r["ack"] == "AA" for r in rows)
+    assert any(r["control_id"] == f"E-{unique}" and r["ack"] == "AE" for r in rows)
 
     [refused] = events(client, f"E-{unique}")
     assert refused["outcome"] == "4" and len(refused["entity"]) == 1

@@ -6,9 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .common import Source, concept_text, display
+from .common import Source, concept_text, display, ref
 
 OUTCOMES = {"0": "成功", "4": "轻微错误", "8": "严重错误", "12": "重大错误"}
+ACKS = {"0": "AA", "4": "AE", "8": "AR", "12": "AR"}
+# the HL7 v2 adapter's AuditEvents (adapters/hl7v2/message_audit.py): DICOM Import (inbound) /
+# Export (outbound), subtype the v2 message type (table 0076)
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+MESSAGE_CODE = "http://terminology.hl7.org/CodeSystem/v2-0076"
+HL7_SEARCH = (f"AuditEvent?type={DCM}|110107,{DCM}|110106&subtype={MESSAGE_CODE}|ADT,{MESSAGE_CODE}|REF,"
+              f"{MESSAGE_CODE}|RRI,{MESSAGE_CODE}|ORU&_sort=-date&_count=50")
 
 
 @dataclass
@@ -16,6 +23,7 @@ class Monitor:
     events: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
     subscriptions: list[dict] = field(default_factory=list)
+    hl7: list[dict] = field(default_factory=list)
     available: bool = True
 
 
@@ -34,8 +42,30 @@ def build(source: Source) -> Monitor:
         monitor.events.append(row)
         if event.get("outcome") not in (None, "0"):
             monitor.failures.append(row)
+    monitor.hl7 = [hl7_row(event) for event in source.search(HL7_SEARCH)]
     monitor.subscriptions = [{"id": s["id"], "criteria": s.get("criteria", ""), "status": s.get("status", ""),
                               "error": s.get("error", ""),
                               "endpoint": (s.get("channel") or {}).get("endpoint", "")}
                              for s in source.search("Subscription?_count=50")]
     return monitor
+
+
+def hl7_row(event: dict) -> dict:
+    """One HL7 v2 message: when, direction, type, peer, control id, ACK code and what was written
+    (a Patient links to the resident view)."""
+    entities = event.get("entity") or []
+    message: dict = next((e for e in entities if (e.get("what") or {}).get("identifier")), {})
+    detail = {d.get("type"): d.get("valueString") for d in message.get("detail") or []}
+    subtype = event.get("subtype") or []
+    written = [ref(e.get("what")) for e in entities if ref(e.get("what"))]
+    return {"when": (event.get("recorded") or "")[:19].replace("T", " "),
+            "inbound": (event.get("type") or {}).get("code") != "110106",
+            "type": next((c.get("display") for c in subtype if c.get("display")), "")
+            or "^".join(c.get("code", "") for c in subtype),
+            "peer": message.get("name") or ", ".join(display(a.get("who")) for a in event.get("agent") or []),
+            "control_id": (message.get("what") or {}).get("identifier", {}).get("value", ""),
+            "ack": detail.get("ACK") or ACKS.get(event.get("outcome", ""), ""),
+            "ok": event.get("outcome") == "0",
+            "detail": event.get("outcomeDesc", ""),
+            "written": [{"reference": r, "patient": r.split("/", 1)[1] if r.startswith("Patient/") else None}
+                        for r in written]}

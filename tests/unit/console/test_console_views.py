@@ -11,7 +11,7 @@ import pytest
 
 from fhir_server.console.fhir_client import Answer
 from fhir_server.console.signin import pkce_pair
-from fhir_server.console.views import dashboard, desk, resident, search, worklist
+from fhir_server.console.views import dashboard, desk, monitor, resident, search, worklist
 from fhir_server.console.views.common import SD, mask_id
 
 TODAY = dt.date(2026, 12, 1)
@@ -267,3 +267,26 @@ def test_strata_that_are_references_are_shown_by_name():
     assert dashboard.stratum_name(source, "Organization/o-name-1") == "和平街道社区卫生服务中心"
     assert dashboard.stratum_name(source, "CareTeam/unknown-team") == "CareTeam/unknown-team"
     assert dashboard.stratum_name(source, "hypertension") == "hypertension"
+
+
+def test_the_monitor_lists_the_hl7_messages_with_their_acks():
+    from hl7v2_messages import adt_a04
+
+    from adapters.hl7v2 import er7
+    from adapters.hl7v2.message_audit import message_event
+
+    msg = er7.parse(adt_a04("CHC-1"))
+    when = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    accepted = message_event(msg, "AA", observer="JIAYI|JIAYI", written=["Patient/p1", "Encounter/e1"], recorded=when)
+    refused = message_event(er7.parse(adt_a04("CHC-2")), "AE", observer="JIAYI|JIAYI", detail="PID-7: not a date",
+                            recorded=when)
+    source = FakeSource({"AuditEvent?type=": [refused, accepted]})
+    model = monitor.build(source)
+    assert any(url.startswith(monitor.HL7_SEARCH) for url in source.asked)
+    first, second = model.hl7
+    assert (first["type"], first["peer"], first["control_id"], first["ack"], first["ok"]) == (
+        "ADT^A04", "CHCEHR|NINGHE-CHC", "CHC-2", "AE", False)
+    assert first["detail"] == "PID-7: not a date" and first["written"] == []
+    assert (second["ack"], second["ok"], second["when"], second["inbound"]) == ("AA", True, "2026-12-01 09:30:00", True)
+    assert second["written"] == [{"reference": "Patient/p1", "patient": "p1"},
+                                 {"reference": "Encounter/e1", "patient": None}]
