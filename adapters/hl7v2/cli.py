@@ -82,7 +82,7 @@ def listen(port: int, server_url: str, host: str, state_path: str, config_path: 
     mllp_server = mllp.MLLPServer(host, port, listener.handle, listener.oversize, limits=mllp.Limits(**limits),
                                   tls=mllp.server_tls(cert, key) if cert and key else None)
     if cfg.endpoints:
-        sender.start(sender.Sender(server, state, cfg), interval)
+        sender.start(sender.Sender(server, state, cfg, recorder=listener.recorder), interval)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=mllp_server.shutdown).start())
     click.echo(f"HL7 v2 MLLP{'/TLS' if cert else ''} listener on {host}:{mllp_server.server_address[1]} → "
                f"{server_url} (state {state_path}, max {max_bytes} bytes"
@@ -140,16 +140,19 @@ def convert(file: str, target: str, lenient: bool) -> None:
 def send(server_url: str, config_path: str, state_path: str, interval: float, once: bool, auth: Auth | None) -> None:
     from ..fhir_client import FhirClient
     from . import config as config_module
+    from .message_audit import Recorder
     from .sender import Sender
     from .state import State
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state = State(state_path)
     server = FhirClient(server_url, auth=auth)
-    worker = Sender(server, state, config_module.load(config_path))
+    recorder = Recorder(server)
+    worker = Sender(server, state, config_module.load(config_path), recorder=recorder)
     if once:
         queued = worker.poll()
         delivered = worker.deliver()
+        recorder.flush()
         click.echo(f"queued {queued}, delivered {delivered}; outbox {worker.state.counts()}")
         return
     with contextlib.suppress(KeyboardInterrupt):

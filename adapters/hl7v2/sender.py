@@ -29,9 +29,10 @@ from . import er7
 from .ack import ack_code
 from .config import Config, Endpoint
 from .conversion import REFERRAL_PROFILE, SD, SNOMED
+from .message_audit import Recorder, message_event
 from .mllp import MLLPClient
 from .outbound import Resources, ref_i12, rri_i12
-from .state import State
+from .state import Outgoing, State
 
 log = logging.getLogger("jiayi.hl7.sender")
 CURSOR = "task-lastUpdated"
@@ -49,8 +50,10 @@ def is_referral(sr: dict) -> bool:
 
 
 class Sender:
-    def __init__(self, server: FhirClient, state: State, config: Config, send_timeout: float = 30.0) -> None:
+    def __init__(self, server: FhirClient, state: State, config: Config, send_timeout: float = 30.0,
+                 recorder: Recorder | None = None) -> None:
         self.server = server
+        self.recorder = recorder  # final outcomes (delivered, refused) as AuditEvents on the server
         self.state = state
         self.config = config
         self.send_timeout = send_timeout
@@ -192,12 +195,25 @@ class Sender:
             code, text = ack_code(reply)
             if code in ("AA", "CA"):
                 self.state.mark_sent(item.id, code)
+                self._record(item, code, "")
                 delivered += 1
             elif code in ("AE", "AR", "CE", "CR"):
                 self.state.mark_refused(item.id, code, text or "refused by the receiver")
+                self._record(item, code, text or "refused by the receiver")
             else:
                 self.state.mark_failed_attempt(item.id, "no readable ACK", self.backoff(item.attempts))
         return delivered
+
+    def _record(self, item: Outgoing, code: str, text: str) -> None:
+        if self.recorder is None:
+            return
+        try:
+            observer = "|".join(x for x in (self.config.application, self.config.facility) if x) or "Jiayi HL7 v2"
+            written = [item.about] if "/" in item.about else []
+            self.recorder.record(message_event(er7.parse(item.message), code, observer=observer, inbound=False,
+                                               written=written, detail=text))
+        except Exception:  # noqa: BLE001 - the queue goes on whatever happens to the record
+            log.exception("AuditEvent of outbound message %s not recorded", item.id)
 
     def run(self, interval: float = 5.0, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()

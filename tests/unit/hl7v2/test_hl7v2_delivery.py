@@ -89,3 +89,28 @@ def test_the_steps_an_rri_implies_on_the_referral_state_machine():
     assert implied_steps("accepted", "failed") == ["in-progress"]
     assert implied_steps("in-progress", "completed") == []
     assert implied_steps("requested", "rejected") == [] and implied_steps("completed", "completed") == []
+
+
+class Recorded(list):
+    def record(self, event: dict) -> None:
+        self.append(event)
+
+
+def test_final_outcomes_are_recorded_as_export_audit_events(tmp_path):
+    hospital = FakeHospital()
+    hospital.reply_code = "AE"
+    sender = _sender(tmp_path, hospital.port)
+    sender.recorder = recorded = Recorded()  # type: ignore[assignment]
+    try:
+        item = sender.state.enqueue("city", "REF^I12", "Task/2", "C4", adt_a04("C4").encode())
+        assert sender.deliver() == 0
+        sender.state.retry(item)
+        hospital.reply_code = "AA"
+        assert sender.deliver() == 1
+    finally:
+        hospital.close()
+    assert [(e["type"]["code"], e["outcome"]) for e in recorded] == [("110106", "4"), ("110106", "0")]
+    refused = recorded[0]
+    assert refused["entity"][0]["what"]["identifier"]["value"] == "C4"
+    assert refused["entity"][0]["name"] == "JIAYI|JIAYI"  # the receiver (MSH-5|MSH-6)
+    assert refused["entity"][1]["what"] == {"reference": "Task/2"} and refused["outcomeDesc"]
