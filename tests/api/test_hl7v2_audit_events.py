@@ -71,3 +71,20 @@ def test_a_refused_audit_event_does_not_change_the_ack(client, tmp_path, unique)
         assert er7.parse(listener.handle(adt_a04(f"B-{unique}").encode())).first("MSA").get(1) == "AA"
     finally:
         listener.state.close()
+
+
+def test_the_monitor_page_shows_the_messages(app):
+    from flask import g, render_template
+
+    from fhir_server.console import i18n
+
+    rows = [{"when": "2026-12-01 09:30:00", "inbound": True, "type": "ADT^A04", "peer": "CHCEHR|NINGHE-CHC",
+             "control_id": "CHC-1", "ack": "AA", "ok": True, "detail": "",
+             "written": [{"reference": "Patient/p1", "patient": "p1"}, {"reference": "Encounter/e1", "patient": None}]},
+            {"when": "2026-12-01 09:31:00", "inbound": False, "type": "REF^I12", "peer": "CITYHIS|CITYHOSP",
+             "control_id": "J-2", "ack": "AE", "ok": False, "detail": "PRD-3 missing", "written": []}]
+    with app.test_request_context("/console/monitor"):
+        g.lang, g.t, g.user = "zh", i18n.words("zh"), None
+        html = render_template("console/monitor.html", model=monitor.Monitor(hl7=rows))
+    assert "CHC-1" in html and "/console/residents/p1" in html and "Encounter/e1" in html
+    assert "→ REF^I12" in html and 'class="tag ack-error">AE' in html and "PRD-3 missing" in html
