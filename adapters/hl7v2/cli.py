@@ -78,7 +78,8 @@ def listen(port: int, server_url: str, host: str, state_path: str, config_path: 
             limits[name] = value
     state = State(state_path)
     server = FhirClient(server_url, auth=auth)
-    listener = Listener(server, state, cfg, recorder=Recorder(server))
+    recorder = Recorder(server)
+    listener = Listener(server, state, cfg, recorder=recorder)
     mllp_server = mllp.MLLPServer(host, port, listener.handle, listener.oversize, limits=mllp.Limits(**limits),
                                   tls=mllp.server_tls(cert, key) if cert and key else None)
     if cfg.endpoints:
@@ -94,6 +95,7 @@ def listen(port: int, server_url: str, host: str, state_path: str, config_path: 
         pass
     finally:
         mllp_server.server_close()
+        recorder.drain(10.0)
         state.close()
 
 
@@ -157,6 +159,7 @@ def send(server_url: str, config_path: str, state_path: str, interval: float, on
         return
     with contextlib.suppress(KeyboardInterrupt):
         worker.run(interval)
+    recorder.drain(10.0)
 
 
 @hl7.command(help="Show the outbound queue (or re-queue a refused message with --retry ID).")

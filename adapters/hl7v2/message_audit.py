@@ -16,6 +16,7 @@ import datetime as _dt
 import logging
 import queue
 import threading
+import time
 
 from ..fhir_client import FhirClient
 from . import er7
@@ -105,6 +106,16 @@ class Recorder:
     def flush(self) -> None:
         """Wait until every queued event has been posted (or dropped)."""
         self._queue.join()
+
+    def drain(self, timeout: float) -> int:
+        """At shutdown: wait up to ``timeout`` seconds for the queue to empty; how many are left."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = self._queue.unfinished_tasks
+        if left:
+            log.warning("%d AuditEvents of messages not recorded at exit", left)
+        return left
 
     def _run(self) -> None:
         while True:
