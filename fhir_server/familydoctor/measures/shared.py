@@ -1,7 +1,7 @@
 """The district snapshot shared between evaluations (issue 22): the dashboard's cards are one
 ``$evaluate-measure`` each, and each used to read the whole district again.
 
-One snapshot per database is kept while the data it reads is unchanged: its key is a stamp of
+One snapshot per database (engine) is kept while the data it reads is unchanged: its key is a stamp of
 the resource types the indicators read (count and latest ``last_updated`` of each, read in the
 evaluating transaction, as the search registry's ``_stamp``), so any create, update or delete
 of one of them makes the next evaluation read the district afresh; the members an indicator
@@ -32,6 +32,7 @@ from .snapshot import DistrictSnapshot, Period
 READ_TYPES = ("Patient", "Contract", "CareTeam", "PlanDefinition", "Encounter", "ServiceRequest", "Task",
               "QuestionnaireResponse", "MedicationRequest", "SearchParameter")
 DATABASES = 4  # databases with a snapshot kept (a process serves one; tests open many)
+COUNTS = 128  # (indicator, period) member lists kept per snapshot: 13 Measures × a few periods
 
 
 @dataclass
@@ -52,7 +53,9 @@ def district_members(uow, indicator: str, period: Period) -> list[Member]:
     if index_session is None or getattr(uow, "written", None):
         return list(INDICATORS[indicator](index_snapshot(uow), period))
     session = index_session()
-    database, stamp = session.get_bind().url, _stamp(session)
+    # the engine, not its URL: two in-memory SQLite databases share a URL (and, with a fixed
+    # clock, possibly a stamp); a process serves one engine per database
+    database, stamp = session.get_bind(), _stamp(session)
     with _guard:
         shared = _kept.get(database)
         if shared is None or shared.stamp != stamp:
@@ -66,6 +69,8 @@ def district_members(uow, indicator: str, period: Period) -> list[Member]:
             if shared.snapshot is None:
                 shared.snapshot = index_snapshot(uow)
             shared.snapshot.bind(uow)
+            if len(shared.members) >= COUNTS:
+                shared.members.clear()
             try:
                 found = shared.members[(indicator, period)] = tuple(INDICATORS[indicator](shared.snapshot, period))
             finally:
