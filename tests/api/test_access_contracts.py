@@ -142,3 +142,34 @@ def test_a_plan_is_applied_only_for_a_resident_in_reach(call, world):
     persist = {"resourceType": "Parameters", "parameter": [
         {"name": "subject", "valueString": f"Patient/{world.head}"}, {"name": "persist", "valueBoolean": True}]}
     assert call("doctor B", f"PlanDefinition/{world.package}/$apply", persist)[0] == 403
+
+
+def test_measures_back_to_back_keep_each_principal_to_their_reach(call, world):
+    """The district snapshot is shared between evaluations (familydoctor/measures/shared.py):
+    principals of different reach asking in turn, over the same period, each get their own."""
+    url = f"Measure/jiayi-coverage/$evaluate-measure?{_period()}&reportType=subject-list"
+    wanted = world.sees()
+    for who in ("doctor A", "doctor B", "public health", "doctor A", "resident", "doctor B"):
+        status, report = call(who, url)
+        assert status == 200, report
+        assert _listed(report, "initial-population") == wanted[who], who
+    assert _listed(call("system", url)[1], "initial-population") >= set(world.residents)
+    assert _listed(call("doctor A", url)[1], "initial-population") == wanted["doctor A"]
+
+
+def test_a_write_between_two_evaluations_is_counted_by_the_second(app, issuer, call, world):
+    url = f"Measure/jiayi-coverage/$evaluate-measure?{_period()}&reportType=subject-list"
+    before = _listed(call("system", url)[1], "initial-population")
+    client, admin = app.test_client(), issuer.headers("system/*.cruds")
+    created = client.post("/fhir/Patient", json={"resourceType": "Patient", "active": True,
+                                                 "name": [{"text": "新居民"}]}, headers=admin)
+    assert created.status_code == 201, created.get_json()
+    new = created.get_json()["id"]
+    assert _listed(call("system", url)[1], "initial-population") == before | {new}
+    assert _listed(call("doctor A", url)[1], "initial-population") == world.sees()["doctor A"]
+    updated = client.put(f"/fhir/Patient/{new}", json={"resourceType": "Patient", "id": new, "active": False,
+                                                       "name": [{"text": "新居民"}]}, headers=admin)
+    assert updated.status_code == 200, updated.get_json()
+    assert _listed(call("system", url)[1], "initial-population") == before
+    assert client.delete(f"/fhir/Patient/{new}", headers=admin).status_code in (200, 204)
+    assert _listed(call("system", url)[1], "initial-population") == before

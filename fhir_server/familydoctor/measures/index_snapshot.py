@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,6 +59,10 @@ class IndexSnapshot(DistrictSnapshot):
         self._residents: dict[str, tuple[str | None, list[str]]] | None = None  # ref → (institution, key populations)
         self._active: list[str] | None = None
         self._bounds: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}  # day → (day - MARGIN, day + 2 MARGIN)
+
+    def bind(self, uow) -> None:
+        super().bind(uow)
+        self._session = uow.index_session() if uow is not None else cast(Session, None)
 
     # --- residents ------------------------------------------------------------------------
     def _load_residents(self) -> None:

@@ -24,10 +24,10 @@ from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import UnitOfWork
 
 from .catalog import BY_URL, MeasureRow
-from .index_snapshot import index_snapshot
 from .indicators import INDICATORS
 from .reach import reachable, within_reach
 from .report import measure_report
+from .shared import district_members
 from .snapshot import DistrictSnapshot, Period
 
 DEFINITION = "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"
@@ -61,8 +61,8 @@ def evaluate(uow: UnitOfWork, row: MeasureRow, period: Period, *, report_type: s
              snapshot: DistrictSnapshot | None = None, reach: Reach | None = None) -> dict:
     """The MeasureReport of ``row`` over ``period`` (also used by ``jiayi kpi``); with ``reach``,
     over the residents it covers only."""
-    snap = snapshot or index_snapshot(uow)
-    members = INDICATORS[row.indicator](snap, period)
+    members = (iter(INDICATORS[row.indicator](snapshot, period)) if snapshot is not None
+               else iter(district_members(uow, row.indicator, period)))
     if reach is not None:
         members = iter(within_reach(uow, reach, members))
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -78,6 +78,11 @@ class DistrictSnapshot:
     def load(cls, uow) -> DistrictSnapshot:
         return cls(uow)
 
+    def bind(self, uow) -> None:
+        """Read the parts not loaded yet through ``uow`` (a snapshot shared between requests,
+        :mod:`.shared`); None between them."""
+        self._uow = uow
+
     def _part(self, name: str):
         if name not in self._parts:
             getattr(self, self.LOADERS[name])()

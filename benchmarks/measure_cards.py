@@ -1,0 +1,47 @@
+"""The dashboard's 13 cards as the server computes them (issue 22): every IG Measure evaluated
+once over one period, each in its own unit of work as each card's ``$evaluate-measure`` request
+is, in-process (no HTTP, no token: the evaluation only).
+
+    python -m benchmarks.fast_load --residents 2000 --database sqlite:////tmp/d2000.sqlite3
+    python -m benchmarks.measure_cards --database sqlite:////tmp/d2000.sqlite3
+
+Prints the wall-clock and CPU ms of each evaluation, in catalog order; the first pays for
+reading the district, the others show what a card costs once the district snapshot is shared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import click
+
+from fhir_server.app import create_app
+from fhir_server.familydoctor.measures import MEASURES, Period, evaluate
+from fhir_server.familydoctor.measures.shared import forget
+
+
+@click.command(help="Time the evaluation of every IG Measure, one unit of work each.")
+@click.option("--database", required=True)
+@click.option("--period-start", default="2026-01-01")
+@click.option("--period-end", default="2026-12-31")
+@click.option("--rounds", default=1, show_default=True, type=int)
+def main(database: str, period_start: str, period_end: str, rounds: int) -> None:
+    app = create_app({"DATABASE_URL": database})
+    repository = app.extensions["jiayi.repository"]
+    period = Period(dt.date.fromisoformat(period_start), dt.date.fromisoformat(period_end))
+    forget()  # round 1 is the first view
+    for r in range(rounds):
+        total_wall = total_cpu = 0.0
+        for row in MEASURES:
+            wall, cpu = time.perf_counter(), time.process_time()
+            with repository.unit_of_work() as uow:
+                evaluate(uow, row, period)
+            wall, cpu = (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+            total_wall, total_cpu = total_wall + wall, total_cpu + cpu
+            print(f"round {r + 1} {row.id:<40} {wall:>8.0f} ms {cpu:>8.0f} ms CPU")
+        print(f"round {r + 1} all {len(MEASURES)} measures: {total_wall:.0f} ms wall, {total_cpu:.0f} ms CPU")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The district snapshot shared between evaluations (issue 22): the dashboard's cards are one
+``$evaluate-measure`` each, and each used to read the whole district again.
+
+One snapshot per database (engine) is kept while the data it reads is unchanged: its key is a stamp of
+the resource types the indicators read (count and latest ``last_updated`` of each, read in the
+evaluating transaction, as the search registry's ``_stamp``), so any create, update or delete
+of one of them makes the next evaluation read the district afresh; the members an indicator
+counted over a period are kept with it.  Both are the whole district's: the caller's reach is
+applied to them on every evaluation (:mod:`.reach`), never stored, so principals of different
+reach share the district's reading but never a result.
+
+Not shared: a unit of work that has written (its own uncommitted rows are not the database's),
+the in-memory twin (no index tables), and a snapshot passed in by the caller (``jiayi kpi``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from fhir_server.storage.models import ResourceRow
+
+from .index_snapshot import index_snapshot
+from .indicators import INDICATORS, Member
+from .snapshot import DistrictSnapshot, Period
+
+# every type a snapshot reads (snapshot.py's loaders), and SearchParameter: the index snapshot
+# is used only while the registry has the parameters it needs
+READ_TYPES = ("Patient", "Contract", "CareTeam", "PlanDefinition", "Encounter", "ServiceRequest", "Task",
+              "QuestionnaireResponse", "MedicationRequest", "SearchParameter")
+DATABASES = 4  # databases with a snapshot kept (a process serves one; tests open many)
+COUNTS = 128  # (indicator, period) member lists kept per snapshot: 13 Measures × a few periods
+
+
+@dataclass
+class _Shared:
+    stamp: tuple
+    snapshot: DistrictSnapshot | None = None
+    members: dict[tuple[str, Period], tuple[Member, ...]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_kept: OrderedDict[object, _Shared] = OrderedDict()
+_guard = threading.Lock()
+
+
+def district_members(uow, indicator: str, period: Period) -> list[Member]:
+    """The members ``indicator`` counts over ``period`` in the whole district (before reach)."""
+    index_session = getattr(uow, "index_session", None)
+    if index_session is None or getattr(uow, "written", None):
+        return list(INDICATORS[indicator](index_snapshot(uow), period))
+    session = index_session()
+    # the engine, not its URL: two in-memory SQLite databases share a URL (and, with a fixed
+    # clock, possibly a stamp); a process serves one engine per database
+    database, stamp = session.get_bind(), _stamp(session)
+    with _guard:
+        shared = _kept.get(database)
+        if shared is None or shared.stamp != stamp:
+            shared = _kept[database] = _Shared(stamp)  # an older stamp's snapshot is dropped
+        _kept.move_to_end(database)
+        while len(_kept) > DATABASES:
+            _kept.popitem(last=False)
+    with shared.lock:  # one evaluation at a time reads through the snapshot (it loads lazily)
+        found = shared.members.get((indicator, period))
+        if found is None:
+            if shared.snapshot is None:
+                shared.snapshot = index_snapshot(uow)
+            shared.snapshot.bind(uow)
+            if len(shared.members) >= COUNTS:
+                shared.members.clear()
+            try:
+                found = shared.members[(indicator, period)] = tuple(INDICATORS[indicator](shared.snapshot, period))
+            finally:
+                shared.snapshot.bind(None)  # no request's session is kept
+        return list(found)
+
+
+def forget() -> None:
+    """Drop every shared snapshot (tests, benchmarks of the first view)."""
+    with _guard:
+        _kept.clear()
+
+
+def _stamp(session) -> tuple:
+    rows = session.execute(
+        select(ResourceRow.res_type, func.count(), func.max(ResourceRow.last_updated))
+        .where(ResourceRow.res_type.in_(READ_TYPES)).group_by(ResourceRow.res_type)).all()
+    return tuple(sorted((str(t), int(c), str(m)) for t, c, m in rows))
