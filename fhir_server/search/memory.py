@@ -34,6 +34,14 @@ Key = tuple[str, str]
 MEMORY = "mem"
 
 
+
+def value_test_matches(test: ValueTest, entries: Mapping[str, Iterable[dict]]) -> bool:
+    """Whether a resource's index ``entries`` satisfy a value test (its modifier, its negation)."""
+    kind = KINDS[test.param.type]
+    code = pinyin.index_code(test.param.code) if test.modifier == pinyin.MODIFIER else test.param.code
+    hit = any(kind.matches(row, v, test.modifier) for row in entries.get(code, ()) for v in test.values)
+    return hit != test.negated
+
 @dataclass(frozen=True, slots=True)
 class MemoryMatch:
     """A stored resource as the SQL engine's ResourceRow exposes it."""
@@ -144,10 +152,7 @@ class MemorySearch:
             if test.param.code in fulltext.PARAMS:
                 return any(fulltext.matches(row["tokens"], v) for row in entries.get(test.param.code, ())
                            for v in test.values)
-            kind = KINDS[test.param.type]
-            code = pinyin.index_code(test.param.code) if test.modifier == pinyin.MODIFIER else test.param.code
-            hit = any(kind.matches(row, v, test.modifier) for row in entries.get(code, ()) for v in test.values)
-            return hit != test.negated
+            return value_test_matches(test, entries)
         if isinstance(test, MissingTest):
             return bool(entries.get(test.param.code)) != test.missing
         if isinstance(test, ChainTest):

@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl
 from fhir_server import search
 from fhir_server.core.errors import FHIRError, Issue, Unprocessable
 from fhir_server.definitions.structures import structures
-from fhir_server.search import fulltext, pinyin
+from fhir_server.search import fulltext
 from fhir_server.search.index import index_entries
-from fhir_server.search.params import KINDS
+from fhir_server.search.memory import value_test_matches
 from fhir_server.search.registry import ParamRegistry
 from fhir_server.search.request import AnyTest, MissingTest, SearchRequest, Test, ValueTest
 
@@ -77,10 +77,7 @@ def _is_local(test: Test) -> bool:
 def _test(test: Test, entries: dict[str, list[dict]]) -> bool:
     """The in-memory engine's semantics (search.memory), for tests about the resource itself."""
     if isinstance(test, ValueTest):
-        kind = KINDS[test.param.type]
-        code = pinyin.index_code(test.param.code) if test.modifier == pinyin.MODIFIER else test.param.code
-        hit = any(kind.matches(row, v, test.modifier) for row in entries.get(code, ()) for v in test.values)
-        return hit != test.negated
+        return value_test_matches(test, entries)
     if isinstance(test, MissingTest):
         return bool(entries.get(test.param.code)) != test.missing
     if isinstance(test, AnyTest):
