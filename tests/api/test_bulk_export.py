@@ -5,6 +5,7 @@ jobs run in the test process (``run_jobs``: what a worker does)."""
 from __future__ import annotations
 
 import gzip
+import time
 import uuid
 
 import pytest
@@ -121,6 +122,7 @@ def test_type_filters_of_one_type_are_ored(client, app, world):
 
 
 def test_since_leaves_out_what_changed_before(client, app, world):
+    time.sleep(0.05)  # since_now() reaches 5 ms back: the world's last writes must be older than that
     later = since_now()
     first = world["patients"][0]
     client.put(f"/fhir/Patient/{first}", json={"resourceType": "Patient", "id": first, "gender": "other"})
