@@ -5,26 +5,9 @@ from __future__ import annotations
 
 import pytest
 from access_world import OBSERVATIONS_EACH
-from auth_support import SECURED_BASE, TestIssuer, built_access_world, secured_app
+from auth_support import SECURED_BASE
 
 BASE = SECURED_BASE
-
-
-@pytest.fixture(scope="module")
-def issuer(tmp_path_factory):
-    return TestIssuer(tmp_path_factory.mktemp("idp"), BASE)
-
-
-@pytest.fixture(scope="module")
-def app(database_url, issuer):
-    app = secured_app(database_url, issuer)
-    yield app
-    app.extensions["jiayi.database"].dispose()
-
-
-@pytest.fixture(scope="module")
-def world(app, issuer):
-    return built_access_world(app, issuer)
 
 
 @pytest.fixture()

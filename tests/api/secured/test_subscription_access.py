@@ -3,21 +3,8 @@ Observation is notified of their own residents' only."""
 
 from __future__ import annotations
 
-import pytest
-from auth_support import SECURED_BASE, TestIssuer, built_access_world, secured_app
+from auth_support import built_access_world
 from subscription_receiver import Receiver
-
-
-@pytest.fixture(scope="module")
-def issuer(tmp_path_factory):
-    return TestIssuer(tmp_path_factory.mktemp("idp"), SECURED_BASE)
-
-
-@pytest.fixture(scope="module")
-def app(database_url, issuer):
-    app = secured_app(database_url, issuer)
-    yield app
-    app.extensions["jiayi.database"].dispose()
 
 
 def observation(patient: str, marker: str) -> dict:

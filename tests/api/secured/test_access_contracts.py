@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from auth_support import SECURED_BASE, TestIssuer, built_access_world, secured_app
+from auth_support import SECURED_BASE
 from contract_data import parameters
 
 from fhir_server.familydoctor.measures import all_measures
@@ -17,20 +17,8 @@ BASE = SECURED_BASE
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory):
-    return TestIssuer(tmp_path_factory.mktemp("idp"), BASE)
-
-
-@pytest.fixture(scope="module")
-def app(database_url, issuer):
-    app = secured_app(database_url, issuer)
-    yield app
-    app.extensions["jiayi.database"].dispose()
-
-
-@pytest.fixture(scope="module")
-def world(app, issuer):
-    world = built_access_world(app, issuer)
+def world(world, app, issuer):
+    """The shared world, and the IG's Measures."""
     client, admin = app.test_client(), issuer.headers("system/*.cruds")
     for measure in all_measures():
         assert client.put(f"/fhir/Measure/{measure['id']}", json=measure, headers=admin).status_code in (200, 201)
