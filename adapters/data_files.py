@@ -7,6 +7,8 @@ functions."""
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -21,3 +23,15 @@ def mappings_dir(*parts: str) -> Path:
 def profiles_dir() -> Path:
     """``profiles/`` (the implementation guide: the national and Jiayi CodeSystems)."""
     return _ROOT / "profiles"
+
+
+@functools.cache
+def ig_codes(code_system_id: str) -> frozenset[str]:
+    """Every code of the IG's ``CodeSystem-<id>.json`` (nested concepts included)."""
+    resource = json.loads((profiles_dir() / f"CodeSystem-{code_system_id}.json").read_text(encoding="utf-8"))
+    codes, stack = set(), list(resource.get("concept", []))
+    while stack:
+        concept = stack.pop()
+        codes.add(concept["code"])
+        stack.extend(concept.get("concept", []))
+    return frozenset(codes)

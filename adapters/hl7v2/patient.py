@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from functools import cache
-
-from adapters.data_files import profiles_dir
+from adapters.data_files import ig_codes
 
 from . import datatypes as dt
 from .conversion import _GB3304, SD, Conversion
 from .er7 import Segment
 from .errors import DATA_TYPE_ERROR, REQUIRED_FIELD_MISSING, TABLE_VALUE_NOT_FOUND, Location
 from .tables import table
-
-
-@cache
-def _gb3304_codes() -> frozenset[str]:
-    """The 56 民族 codes of GB/T 3304, as the IG's CodeSystem lists them."""
-    code_system = json.loads((profiles_dir() / "CodeSystem-gb3304.json").read_text(encoding="utf-8"))
-    return frozenset(c["code"] for c in code_system["concept"])
 
 
 def _ethnicity(conv: Conversion, pid: Segment) -> dict | None:
@@ -29,7 +19,7 @@ def _ethnicity(conv: Conversion, pid: Segment) -> dict | None:
     code, text = rep.c(1), rep.c(2)
     if system != _GB3304 and not (system is None and code.isdigit() and len(code) == 2 and dt.cjk(text)):
         return None  # not GB 3304 (e.g. a CDC race/ethnicity code): not a Jiayi ethnicity
-    if code not in _gb3304_codes():
+    if code not in ig_codes("gb3304"):
         conv.invalid(pid, 22, f"PID-22 民族 {code!r} is not a GB/T 3304 code (01 汉族 ... 56 基诺族, 97-99)",
                      code=TABLE_VALUE_NOT_FOUND)
         return None
