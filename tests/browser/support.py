@@ -116,3 +116,20 @@ def canvas_pixels(driver, element_id: str) -> int:
         let drawn = 0;
         for (let i = 3; i < data.length; i += 4) { if (data[i] > 0) { drawn++; } }
         return drawn;""", element_id)
+
+
+def press_and_read_flash(driver, button):
+    """Press a form's button and wait for the page the POST lands on (the button's page gone,
+    the next one's flash message shown); returns the flash element."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button.click()
+    try:
+        WebDriverWait(driver, 60).until(ec.staleness_of(button))
+        return WebDriverWait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, ".flash"))
+    except TimeoutException:
+        raise AssertionError(f"no flash message at {driver.current_url}: "
+                             f"{driver.find_element(By.TAG_NAME, 'body').text[:800]}") from None

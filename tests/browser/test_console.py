@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from fhir_server.auth import dev_issuer
 
-from .support import canvas_pixels, sign_in
+from .support import canvas_pixels, press_and_read_flash, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -57,8 +57,7 @@ def test_renew_a_contract_from_the_worklist(browser, console_server):
     resident = row.find_element(By.TAG_NAME, "a").text
     action = row.find_element(By.TAG_NAME, "form").get_attribute("action")
     old_id = re.search(r"/contracts/([\w-]+)/renew", action).group(1)
-    row.find_element(By.CSS_SELECTOR, "button.renew").click()
-    flash = browser.find_element(By.CSS_SELECTOR, ".flash")
+    flash = press_and_read_flash(browser, row.find_element(By.CSS_SELECTOR, "button.renew"))
     assert "ok" in flash.get_attribute("class"), flash.text
     new_id = re.search(r"Contract/([\w-]+)", flash.text).group(1)
     assert not browser.find_elements(By.CSS_SELECTOR, f'form[action$="/contracts/{old_id}/renew"]')  # renewed
@@ -90,8 +89,8 @@ def test_accept_a_referral_at_the_desk(browser, console_server):
     sign_in(browser, root, person=roles[0]["resource"]["practitioner"]["reference"])
     browser.get(f"{root}/console/desk")
     row = browser.find_element(By.CSS_SELECTOR, f'#t-requested tr[data-task="{task["id"]}"]')
-    row.find_element(By.CSS_SELECTOR, "button.accept").click()
-    assert "ok" in browser.find_element(By.CSS_SELECTOR, ".flash").get_attribute("class")
+    flash = press_and_read_flash(browser, row.find_element(By.CSS_SELECTOR, "button.accept"))
+    assert "ok" in flash.get_attribute("class"), flash.text
     assert browser.find_element(By.CSS_SELECTOR, f'#t-accepted tr[data-task="{task["id"]}"]')
     assert api(console_server, f"Task/{task['id']}")["status"] == "accepted"
 
