@@ -28,13 +28,16 @@ from adapters.cli_auth import Auth, auth_options
               help="Public-health import case: resident rows (and 4 follow-ups each); 0 skips it.")
 @click.option("--adapter-messages", default=300, show_default=True, type=int,
               help="HL7 v2 MLLP case: ADT and ORU messages each; 0 skips it.")
+@click.option("--preload", default=0, show_default=True, type=int,
+              help="Write the district's first N resources in-process (no HTTP, validation or rules) and measure "
+                   "ingest on the rest: the rate at full size without loading it all over HTTP.")
 @click.option("--json", "json_path", default=None, help="Write the JSON here (default benchmarks/results/<time>.json).")
 @click.option("--workdir", default=None, help="Keep the database and server logs in this directory.")
 @click.option("--keep", is_flag=True, help="Keep the benchmark database afterwards.")
 @auth_options
 def bench(residents: int, seed: int, database: str, clients: int, workers: int, threads: int, requests_: int,
           seconds: float, bundle_size: int, only: tuple[str, ...], adapter_residents: int, adapter_messages: int,
-          json_path: str | None, workdir: str | None, keep: bool, auth: Auth | None) -> None:
+          preload: int, json_path: str | None, workdir: str | None, keep: bool, auth: Auth | None) -> None:
     import signal
     import sys
 
@@ -50,7 +53,7 @@ def bench(residents: int, seed: int, database: str, clients: int, workers: int, 
     options = Options(residents=residents, seed=seed, database=database, clients=clients, workers=workers,
                       threads=threads, requests=requests_, seconds=seconds, bundle_size=bundle_size,
                       keep=keep, workdir=workdir, only=only, adapter_residents=adapter_residents,
-                      adapter_messages=adapter_messages)
+                      adapter_messages=adapter_messages, preload=preload)
     report = run(options, echo=lambda line: click.echo(line, err=True))
     click.echo("")
     click.echo(table(report))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import click
 from sqlalchemy import event
@@ -29,7 +29,10 @@ BATCH = 5000
 CACHE_KIB = 2_000_000  # SQLite page cache of the loading connection (2 GB)
 
 
-def fast_load(url: str, dataset: Dataset, batch: int = BATCH, echo: Callable[[str], None] = print) -> Measurement:
+def fast_load(url: str, bundles: Iterable[dict], batch: int = BATCH, echo: Callable[[str], None] = print,
+              limit: int | None = None) -> Measurement:
+    """Write the bundles' resources; with ``limit``, stop at the first bundle boundary at or past
+    that many resources, leaving the rest of ``bundles`` (an iterator) unread for the caller."""
     database = Database(url)
     if database.engine.dialect.name == "sqlite":
         # a page cache the size of the index trees: rows go in at random keys, and with the
@@ -54,7 +57,7 @@ def fast_load(url: str, dataset: Dataset, batch: int = BATCH, echo: Callable[[st
         print(f"\rfast load: {m.units} resources, {rate:.0f}/s", end="", file=sys.stderr, flush=True)
 
     try:
-        for bundle in dataset.bundles():
+        for bundle in _until(bundles, limit):
             pending.extend(e["resource"] for e in bundle["entry"])
             if len(pending) >= batch:
                 write()
@@ -69,6 +72,20 @@ def fast_load(url: str, dataset: Dataset, batch: int = BATCH, echo: Callable[[st
     return m
 
 
+def _until(bundles: Iterable[dict], limit: int | None) -> Iterator[dict]:
+    if limit is None:
+        yield from bundles
+        return
+    taken = 0
+    iterator = iter(bundles)
+    while taken < limit:  # checked before the next bundle is pulled, so none is lost to the caller
+        bundle = next(iterator, None)
+        if bundle is None:
+            return
+        taken += len(bundle["entry"])
+        yield bundle
+
+
 @click.command(help="Load a synthetic district in-process (no HTTP, no validation, no rules), for read benchmarks.")
 @click.option("--residents", default=2000, show_default=True, type=int)
 @click.option("--seed", default=20261123, show_default=True, type=int)
@@ -79,7 +96,7 @@ def main(residents: int, seed: int, database: str, batch: int) -> None:
     from fhir_server.serving import prepare_database
 
     prepare_database(database)
-    fast_load(database, Dataset(residents, seed, DEFAULT_AS_OF, 500), batch)
+    fast_load(database, Dataset(residents, seed, DEFAULT_AS_OF, 500).bundles(), batch)
 
 
 if __name__ == "__main__":
