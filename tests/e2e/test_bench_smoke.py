@@ -17,8 +17,9 @@ PRELOAD = 150  # resources: two bundles of 100 go in without HTTP, the rest thro
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def report(request, tmp_path_factory) -> dict:
     database = "sqlite" if request.param == "sqlite" else request.getfixturevalue("postgres_server_url")
-    options = Options(database=database, residents=20, clients=2, workers=1, threads=2, requests=6, seconds=5, bundle_size=100,
-                      adapter_residents=5, adapter_messages=5, workdir=str(tmp_path_factory.mktemp(f"bench-{request.param}")),
+    options = Options(database=database, residents=20, clients=2, workers=1, threads=2, requests=6, seconds=5,
+                      bundle_size=100, adapter_residents=5, adapter_messages=5,
+                      workdir=str(tmp_path_factory.mktemp(f"bench-{request.param}")),
                       preload=0 if request.param == "sqlite" else PRELOAD)
     return run(options, echo=lambda line: None)
 
@@ -60,6 +61,7 @@ def test_ingest_loaded_the_whole_district(report):
 def test_table_json_and_memory(report, tmp_path):
     text = table(report)
     assert "read Patient/[id]" in text and "peak RSS per Jiayi worker" in text
-    assert report["memory"]["jiayi_worker_peak_rss_mb"] and all(v > 0 for v in report["memory"]["jiayi_worker_peak_rss_mb"])
+    rss = report["memory"]["jiayi_worker_peak_rss_mb"]
+    assert rss and all(v > 0 for v in rss)
     path = write_json(report, str(tmp_path / "run.json"))
     assert orjson.loads(path.read_bytes())["machine"]["nproc"] >= 1
