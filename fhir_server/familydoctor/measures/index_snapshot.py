@@ -78,7 +78,9 @@ class IndexSnapshot(DistrictSnapshot):
         super().__init__(uow)
         self._session = session
         self._encounter_index = encounters
-        self._residents: dict[str, tuple[str | None, list[str]]] | None = None  # ref → (institution, key populations)
+        # resident → (institution, key populations)
+        self._residents: dict[str, tuple[str | None, tuple[str, ...]]] | None = None
+        self._names: dict[str, str] = {}
         self._active: list[str] | None = None
         self._bounds: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}  # day → (day - MARGIN, day + 2 MARGIN)
 
@@ -107,7 +109,8 @@ class IndexSnapshot(DistrictSnapshot):
             contents = s.execute(select(R.c.res_id, R.c.content).where(
                 R.c.res_type == "Patient", R.c.res_id.in_(sorted(deceased)))).all()
             deceased = {i for i, content in contents if (content or {}).get("deceasedBoolean")}
-        residents: dict[str, tuple[str | None, list[str]]] = {f"Patient/{i}": (None, []) for i in ids}
+        name = self._name
+        residents: dict[str, tuple[str | None, tuple[str, ...]]] = {name(f"Patient/{i}"): (None, ()) for i in ids}
         # in index-row order (the order of the resource's elements), sorted here: an ORDER BY
         # would let SQLite walk the whole table by rowid instead of the parameter's index
         organizations = sorted(s.execute(select(REF.c.id, REF.c.res_id, REF.c.target_type, REF.c.target_id, REF.c.url)
@@ -116,15 +119,24 @@ class IndexSnapshot(DistrictSnapshot):
         for _, res_id, target_type, target_id, url in organizations:
             ref = f"Patient/{res_id}"
             if ref in residents:  # the first managingOrganization (rows read last to first)
-                residents[ref] = (_text(target_type, target_id, url), residents[ref][1])
+                text = _text(target_type, target_id, url)
+                residents[ref] = (name(text) if text else None, residents[ref][1])
+        del organizations
         for _, res_id, code in sorted(s.execute(select(TOKEN.c.id, TOKEN.c.res_id, TOKEN.c.code).where(
                 TOKEN.c.res_type == "Patient", TOKEN.c.param == "key-population",
                 TOKEN.c.system == n.KEY_POPULATION_CS)).all(), key=_row_id):
-            found = residents.get(f"Patient/{res_id}")
+            ref = f"Patient/{res_id}"
+            found = residents.get(ref)
             if found is not None and code:
-                found[1].append(code)
+                residents[ref] = (found[0], (*found[1], name(code)))
         self._residents = residents
-        self._active = [f"Patient/{i}" for i in ids if i not in inactive and i not in deceased]
+        # the residents' own key strings (ids and keys are in the same order)
+        self._active = [ref for ref, i in zip(residents, ids, strict=True) if i not in inactive and i not in deceased]
+
+    def _name(self, text: str) -> str:
+        """One string object per reference or code the snapshot keeps (a team, an institution or
+        a resident is named by many rows)."""
+        return self._names.setdefault(text, text)
 
     def active_patients(self) -> Iterator[str]:
         if self._active is None:
@@ -223,7 +235,7 @@ class IndexSnapshot(DistrictSnapshot):
         for _, res_id, param, target_type, target_id, url in sorted(rows, key=_row_id):
             text = _text(target_type, target_id, url)
             if text and res_id in parts:
-                parts[res_id].setdefault(param, []).append(text)
+                parts[res_id].setdefault(param, []).append(self._name(text))
         by_subject: dict[str, list[tuple[str, dt.datetime, dt.datetime, ContractView]]] = {}
         executed_views: list[tuple[str, dt.datetime, dt.datetime, ContractView]] = []
         for res_id, p in parts.items():

@@ -73,6 +73,7 @@ class DistrictSnapshot:
         self._uow = uow
         self._parts: dict[str, object] = dict(parts)
         self._in_force_on: dict[dt.date, dict[str, ContractView]] = {}
+        self._package_items: dict[str, dict[str, int]] = {}  # a few packages in a district
 
     @classmethod
     def load(cls, uow) -> DistrictSnapshot:
@@ -198,7 +199,14 @@ class DistrictSnapshot:
         return None
 
     def package_items(self, package: str) -> dict[str, int]:
-        """Service item code → times per year the package entitles."""
+        """Service item code → times per year the package entitles (read once per package: the
+        fulfilment rate asks for every contract's packages)."""
+        items = self._package_items.get(package)
+        if items is None:
+            items = self._package_items[package] = self._items_of(package)
+        return items
+
+    def _items_of(self, package: str) -> dict[str, int]:
         items: dict[str, int] = {}
         for action in (self.packages.get(package) or {}).get("action") or ():
             repeat = ((action.get("timingTiming") or {}).get("repeat")) or {}
