@@ -94,6 +94,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        limit_malloc_arenas()
         app = create_app({"DATABASE_URL": self.database, "MIGRATE_ON_START": False})
         settings = app.config["JIAYI"]
         if settings.background_thread:  # a small deployment's exports run in the serving workers
@@ -102,6 +103,23 @@ class _Gunicorn(BaseApplication):
             app.extensions["jiayi.background"] = background
         start_background(app, "http://{}/fhir".format(self.options["bind"]))
         return app
+
+
+MALLOC_ARENAS = 2  # glibc's default is 8 per core: each of a worker's threads may grow its own
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
+    """At most ``arenas`` glibc malloc arenas in this process (``mallopt(M_ARENA_MAX)``; what
+    ``MALLOC_ARENA_MAX`` sets at start), called in each worker before its threads serve: with a
+    per-thread arena each of the 8 threads keeps its own high-water mark (issue 19, ~30 MB of a
+    worker's peak at 20,000 residents in ``benchmarks/worker_memory.py``).  No-op without glibc."""
+    if not sys.platform.startswith("linux"):
+        return
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl has no arenas to limit)
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
 
 
 def start_background(app, base_url: str) -> None:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from fhir_server.core import elements as el
-from fhir_server.core import jiayi_names as jn
 from fhir_server.familydoctor import names as n
 
 from .snapshot import NONE, ContractView, DistrictSnapshot, Period
@@ -68,40 +67,16 @@ def key_population_coverage(snap: DistrictSnapshot, period: Period) -> Iterator[
 
 def renewal_rate(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
     """续签率: contracts whose term ended in the period (not terminated early) that have a successor."""
-    for contract in snap.contracts:
-        if contract.status != "executed" or not period.contains(contract.end):
-            continue
-        renewed = any(s.status in ("executed", "offered") for s in snap.successors.get(contract.ref, ()))
+    for contract, renewed in snap.renewals(period):
         patient = contract.subjects[0] if contract.subjects else None
         yield Member(contract.ref, patient, 1, int(renewed), _strata(snap, patient, contract))
-
-
-def _services(snap: DistrictSnapshot, period: Period) -> dict[tuple[str, str], int]:
-    """(contract or patient reference, service item) → finished encounters in the period."""
-    counts: dict[tuple[str, str], int] = {}
-    for encounter in snap.encounters:
-        if encounter.get("status") != "finished":
-            continue
-        if not period.contains(el.day_of((encounter.get("period") or {}).get("start"))):
-            continue
-        contract = next((el.reference_text(e.get("valueReference"))
-                         for e in el.extensions(encounter, jn.CONTRACT_EXT)), None)
-        patient = el.reference_text(encounter.get("subject"))
-        for e in el.extensions(encounter, jn.SERVICE_ITEM_EXT):
-            for code in el.codes_of(e.get("valueCodeableConcept"), jn.SERVICE_ITEM):
-                for owner in (contract, patient):
-                    if owner:
-                        counts[(owner, code)] = counts.get((owner, code), 0) + 1
-    return counts
 
 
 def fulfilment_rate(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
     """履约率: services delivered (at most what was due) / services due, over contracts in force
     at the end of the period; an item due n times a year is due ceil(n × years of the period)."""
-    delivered = _services(snap, period)
-    for contract in snap.contracts:
-        if not contract.in_force_on(period.end):
-            continue
+    delivered = snap.services(period)
+    for contract in snap.contracts_in_force(period.end):
         due = delivered_total = 0
         items: dict[str, int] = {}
         for package in contract.packages:
@@ -116,25 +91,9 @@ def fulfilment_rate(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
             yield Member(contract.ref, patient, due, delivered_total, _strata(snap, patient, contract))
 
 
-def _follow_ups(snap: DistrictSnapshot, period: Period) -> dict[str, int]:
-    """Patient → finished follow-up or contracted-service encounters in the period."""
-    counts: dict[str, int] = {}
-    for encounter in snap.encounters:
-        if encounter.get("status") != "finished":
-            continue
-        if not period.contains(el.day_of((encounter.get("period") or {}).get("start"))):
-            continue
-        is_follow_up = any(el.codes_of(t, jn.FOLLOW_UP_METHOD) for t in encounter.get("type") or ()) or \
-            bool(el.extensions(encounter, jn.SERVICE_ITEM_EXT))
-        patient = el.reference_text(encounter.get("subject"))
-        if is_follow_up and patient:
-            counts[patient] = counts.get(patient, 0) + 1
-    return counts
-
-
 def follow_up_rate(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
     """随访率: signed residents with at least one follow-up or contracted service in the period."""
-    seen = _follow_ups(snap, period)
+    seen = snap.follow_ups(period)
     for patient in _active_patients(snap):
         contract = snap.contract_in_force(patient, period.end)
         if contract is not None:
@@ -144,7 +103,7 @@ def follow_up_rate(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
 def chronic_follow_up_rate(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
     """规范管理率: signed hypertension / type-2 diabetes residents with at least four follow-ups a
     year (pro rata for shorter periods)."""
-    seen = _follow_ups(snap, period)
+    seen = snap.follow_ups(period)
     needed = math.ceil(CHRONIC_FOLLOW_UPS_PER_YEAR * min(1.0, period.years))
     for patient in _active_patients(snap):
         contract = snap.contract_in_force(patient, period.end)
@@ -212,11 +171,10 @@ def satisfaction(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
 
 def paid_contract_share(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
     """有偿签约占比: contracts in force at the end of the period with a paid package."""
-    for contract in snap.contracts:
-        if contract.in_force_on(period.end):
-            paid = any((snap.package_tier(p) or "basic") != "basic" for p in contract.packages)
-            patient = contract.subjects[0] if contract.subjects else None
-            yield Member(contract.ref, patient, 1, int(paid), _strata(snap, patient, contract))
+    for contract in snap.contracts_in_force(period.end):
+        paid = any((snap.package_tier(p) or "basic") != "basic" for p in contract.packages)
+        patient = contract.subjects[0] if contract.subjects else None
+        yield Member(contract.ref, patient, 1, int(paid), _strata(snap, patient, contract))
 
 
 def _is_long_term(prescription: dict) -> bool:
@@ -246,8 +204,8 @@ def team_load(snap: DistrictSnapshot, period: Period) -> Iterator[Member]:
     """团队服务负荷: households under contract in force (a contract without a household Group is
     one household) / the team's capacity in households."""
     households: dict[str, set[str]] = {}
-    for contract in snap.contracts:
-        if contract.team and contract.in_force_on(period.end):
+    for contract in snap.contracts_in_force(period.end):
+        if contract.team:
             households.setdefault(contract.team, set()).add(contract.household or contract.ref)
     for team in snap.teams:
         strata = {"institution": [snap.team_institution(team) or NONE], "team": [team], "key-population": [NONE]}

@@ -14,6 +14,7 @@ measure over the residents within their reach: members about others are left out
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from fhir_server.auth.access import Reach
 from fhir_server.core.errors import BadRequest, Forbidden, Issue, NotFound, Unprocessable
@@ -24,10 +25,10 @@ from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import UnitOfWork
 
 from .catalog import BY_URL, MeasureRow
-from .indicators import INDICATORS
+from .indicators import INDICATORS, Member
 from .reach import reachable, within_reach
 from .report import measure_report
-from .shared import district_members
+from .shared import with_district
 from .snapshot import DistrictSnapshot, Period
 
 DEFINITION = "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"
@@ -61,13 +62,16 @@ def evaluate(uow: UnitOfWork, row: MeasureRow, period: Period, *, report_type: s
              snapshot: DistrictSnapshot | None = None, reach: Reach | None = None) -> dict:
     """The MeasureReport of ``row`` over ``period`` (also used by ``jiayi kpi``); with ``reach``,
     over the residents it covers only."""
-    members = (iter(INDICATORS[row.indicator](snapshot, period)) if snapshot is not None
-               else iter(district_members(uow, row.indicator, period)))
-    if reach is not None:
-        members = iter(within_reach(uow, reach, members))
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return measure_report(row, members, period, report_type=report_type, subject=subject,
-                          resident_population=resident_population, generated=generated)
+
+    def report(district: DistrictSnapshot) -> dict:
+        members: Iterable[Member] = INDICATORS[row.indicator](district, period)
+        if reach is not None:
+            members = within_reach(uow, reach, members)
+        return measure_report(row, members, period, report_type=report_type, subject=subject,
+                              resident_population=resident_population, generated=generated)
+
+    return report(snapshot) if snapshot is not None else with_district(uow, report)
 
 
 def _measure_row(uow: UnitOfWork, params: OperationInput, res_id: str | None) -> MeasureRow:

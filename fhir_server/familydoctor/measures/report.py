@@ -1,4 +1,8 @@
-"""Counted members → an R4 MeasureReport (summary, subject-list or individual), stratified."""
+"""Counted members → an R4 MeasureReport (summary, subject-list or individual), stratified.
+
+The members are counted as they come, in one pass: a report over 100,000 residents holds a few
+counters per stratum (and, for a subject list, the references listed), never the members.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,25 @@ from .indicators import Member
 from .snapshot import Period
 
 
-def _counts(members: list[Member], scoring: str) -> dict[str, int]:
-    initial = sum(m.denominator for m in members)
-    if scoring == "cohort":
-        return {"initial-population": len(members)}
-    return {"initial-population": initial, "denominator": initial,
-            "numerator": sum(m.numerator for m in members)}
+class _Tally:
+    __slots__ = ("members", "denominator", "numerator")
+
+    def __init__(self) -> None:
+        self.members = self.denominator = self.numerator = 0
+
+    def add(self, member: Member) -> None:
+        self.members += 1
+        self.denominator += member.denominator
+        self.numerator += member.numerator
+
+    def counts(self, scoring: str) -> dict[str, int]:
+        if scoring == "cohort":
+            return {"initial-population": self.members}
+        return {"initial-population": self.denominator, "denominator": self.denominator,
+                "numerator": self.numerator}
+
+
+STRATIFIERS = ("institution", "team", "key-population")
 
 
 def _score(counts: dict[str, int], scoring: str, override_denominator: int | None) -> float | None:
@@ -31,24 +48,41 @@ def _population(code: str, count: int, subjects: list[str] | None) -> dict:
     return entry
 
 
-def _subject_lists(members: list[Member], scoring: str) -> list[dict]:
+def _subject_lists(listed: list[str], numerators: list[str], scoring: str) -> list[dict]:
     lists = []
     for code in populations(scoring):
-        chosen = [m for m in members if code != "numerator" or m.numerator]
-        listed: dict[str, object] = {"resourceType": "List", "id": code, "status": "current", "mode": "snapshot",
-                                     "title": code}
+        chosen = numerators if code == "numerator" else listed
+        entry: dict[str, object] = {"resourceType": "List", "id": code, "status": "current", "mode": "snapshot",
+                                    "title": code}
         if chosen:
-            listed["entry"] = [{"item": {"reference": m.subject}} for m in chosen]
-        lists.append(listed)
+            entry["entry"] = [{"item": {"reference": subject}} for subject in chosen]
+        lists.append(entry)
     return lists
 
 
 def measure_report(row: MeasureRow, members: Iterable[Member], period: Period, *, report_type: str = "summary",
                    subject: str | None = None, resident_population: int | None = None,
                    generated: str | None = None) -> dict:
-    members = [m for m in members if subject is None or m.patient == subject or m.subject == subject]
-    counts = _counts(members, row.scoring)
     listed = report_type == "subject-list"
+    total = _Tally()
+    strata: dict[str, dict[str, _Tally]] = {name: {} for name in STRATIFIERS}
+    subjects: list[str] = []
+    numerators: list[str] = []
+    for m in members:
+        if subject is not None and m.patient != subject and m.subject != subject:
+            continue
+        total.add(m)
+        for name, by_value in strata.items():
+            for value in m.strata.get(name, ()):
+                tally = by_value.get(value)
+                if tally is None:
+                    tally = by_value[value] = _Tally()
+                tally.add(m)
+        if listed:
+            subjects.append(m.subject)
+            if m.numerator:
+                numerators.append(m.subject)
+    counts = total.counts(row.scoring)
     group: dict = {"code": {"text": row.title},
                    "population": [_population(code, n, [] if listed else None) for code, n in counts.items()]}
     override = resident_population if row.indicator == "coverage" and subject is None else None
@@ -60,8 +94,7 @@ def measure_report(row: MeasureRow, members: Iterable[Member], period: Period, *
         group["measureScore"] = {"value": score}
     if row.scoring == "cohort":
         group["measureScore"] = {"value": counts["initial-population"]}
-    group["stratifier"] = [_stratifier(name, members, row.scoring) for name in ("institution", "team",
-                                                                              "key-population")]
+    group["stratifier"] = [_stratifier(name, strata[name], row.scoring) for name in STRATIFIERS]
     report: dict = {
         "resourceType": "MeasureReport", "status": "complete",
         "type": {"summary": "summary", "subject-list": "subject-list", "individual": "individual"}[report_type],
@@ -75,18 +108,14 @@ def measure_report(row: MeasureRow, members: Iterable[Member], period: Period, *
     if subject:
         report["subject"] = {"reference": subject}
     if listed:
-        report["contained"] = _subject_lists(members, row.scoring)
+        report["contained"] = _subject_lists(subjects, numerators, row.scoring)
     return report
 
 
-def _stratifier(name: str, members: list[Member], scoring: str) -> dict:
-    strata: dict[str, list[Member]] = {}
-    for member in members:
-        for value in member.strata.get(name, ()):
-            strata.setdefault(value, []).append(member)
+def _stratifier(name: str, strata: dict[str, _Tally], scoring: str) -> dict:
     stratum = []
     for value in sorted(strata):
-        counts = _counts(strata[value], scoring)
+        counts = strata[value].counts(scoring)
         entry: dict = {"value": {"text": value},
                        "population": [_population(code, n, None) for code, n in counts.items()]}
         score = _score(counts, scoring, None)

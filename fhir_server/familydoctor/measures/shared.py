@@ -4,10 +4,14 @@
 One snapshot per database (engine) is kept while the data it reads is unchanged: its key is a stamp of
 the resource types the indicators read (count and latest ``last_updated`` of each, read in the
 evaluating transaction, as the search registry's ``_stamp``), so any create, update or delete
-of one of them makes the next evaluation read the district afresh; the members an indicator
-counted over a period are kept with it.  Both are the whole district's: the caller's reach is
-applied to them on every evaluation (:mod:`.reach`), never stored, so principals of different
-reach share the district's reading but never a result.
+of one of them makes the next evaluation read the district afresh.  It is the whole district's:
+the caller's reach is applied on every evaluation (:mod:`.reach`), never stored, so principals of
+different reach share the district's reading but never a result.
+
+What is kept is the index snapshot's compact part (a tuple per resident and per executed
+contract); the members an indicator counts are computed on every evaluation and counted as they
+come (:mod:`.report`), not kept: at 100,000 residents the 13 cards' member lists over a few periods
+were gigabytes (issue 19).  The encounter counts are SQL aggregations per evaluation.
 
 Not shared: a unit of work that has written (its own uncommitted rows are not the database's),
 the in-memory twin (no index tables), and a snapshot passed in by the caller (``jiayi kpi``).
@@ -17,29 +21,29 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import func, select
 
 from fhir_server.storage.models import ResourceRow
 
 from .index_snapshot import index_snapshot
-from .indicators import INDICATORS, Member
-from .snapshot import DistrictSnapshot, Period
+from .snapshot import DistrictSnapshot
 
 # every type a snapshot reads (snapshot.py's loaders), and SearchParameter: the index snapshot
 # is used only while the registry has the parameters it needs
 READ_TYPES = ("Patient", "Contract", "CareTeam", "PlanDefinition", "Encounter", "ServiceRequest", "Task",
               "QuestionnaireResponse", "MedicationRequest", "SearchParameter")
 DATABASES = 4  # databases with a snapshot kept (a process serves one; tests open many)
-COUNTS = 128  # (indicator, period) member lists kept per snapshot: 13 Measures × a few periods
+T = TypeVar("T")
 
 
 @dataclass
 class _Shared:
     stamp: tuple
     snapshot: DistrictSnapshot | None = None
-    members: dict[tuple[str, Period], tuple[Member, ...]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -47,11 +51,12 @@ _kept: OrderedDict[object, _Shared] = OrderedDict()
 _guard = threading.Lock()
 
 
-def district_members(uow, indicator: str, period: Period) -> list[Member]:
-    """The members ``indicator`` counts over ``period`` in the whole district (before reach)."""
+def with_district(uow, use: Callable[[DistrictSnapshot], T]) -> T:
+    """``use(snapshot)`` over the whole district (before reach), the snapshot shared with other
+    evaluations of the same database while its data is unchanged."""
     index_session = getattr(uow, "index_session", None)
     if index_session is None or getattr(uow, "written", None):
-        return list(INDICATORS[indicator](index_snapshot(uow), period))
+        return use(index_snapshot(uow))
     session = index_session()
     # the engine, not its URL: two in-memory SQLite databases share a URL (and, with a fixed
     # clock, possibly a stamp); a process serves one engine per database
@@ -64,18 +69,13 @@ def district_members(uow, indicator: str, period: Period) -> list[Member]:
         while len(_kept) > DATABASES:
             _kept.popitem(last=False)
     with shared.lock:  # one evaluation at a time reads through the snapshot (it loads lazily)
-        found = shared.members.get((indicator, period))
-        if found is None:
-            if shared.snapshot is None:
-                shared.snapshot = index_snapshot(uow)
-            shared.snapshot.bind(uow)
-            if len(shared.members) >= COUNTS:
-                shared.members.clear()
-            try:
-                found = shared.members[(indicator, period)] = tuple(INDICATORS[indicator](shared.snapshot, period))
-            finally:
-                shared.snapshot.bind(None)  # no request's session is kept
-        return list(found)
+        if shared.snapshot is None:
+            shared.snapshot = index_snapshot(uow)
+        shared.snapshot.bind(uow)
+        try:
+            return use(shared.snapshot)
+        finally:
+            shared.snapshot.bind(None)  # no request's session is kept
 
 
 def forget() -> None:

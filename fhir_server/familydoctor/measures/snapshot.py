@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from fhir_server.core import elements as el
@@ -73,6 +73,7 @@ class DistrictSnapshot:
         self._uow = uow
         self._parts: dict[str, object] = dict(parts)
         self._in_force_on: dict[dt.date, dict[str, ContractView]] = {}
+        self._package_items: dict[str, dict[str, int]] = {}  # a few packages in a district
 
     @classmethod
     def load(cls, uow) -> DistrictSnapshot:
@@ -138,6 +139,26 @@ class DistrictSnapshot:
     def contract_in_force(self, patient: str, when: dt.date) -> ContractView | None:
         return self._in_force(when).get(patient)
 
+    def contracts_in_force(self, when: dt.date) -> Iterator[ContractView]:
+        """The family-doctor contracts in force on ``when``, in id order."""
+        return (c for c in self.contracts if c.in_force_on(when))
+
+    def renewals(self, period: Period) -> Iterator[tuple[ContractView, bool]]:
+        """Executed contracts whose term ends in ``period``, each with whether a successor (executed
+        or offered) renews it, in id order."""
+        for contract in self.contracts:
+            if contract.status == "executed" and period.contains(contract.end):
+                yield contract, any(s.status in ("executed", "offered")
+                                    for s in self.successors.get(contract.ref, ()))
+
+    def follow_ups(self, period: Period) -> dict[str, int]:
+        """Patient → finished follow-up or contracted-service encounters that started in ``period``."""
+        return follow_up_counts(self.encounters, period)
+
+    def services(self, period: Period) -> dict[tuple[str, str], int]:
+        """(contract reference, service item) → finished encounters of the item in ``period``."""
+        return service_counts(self.encounters, period)
+
     def _in_force(self, when: dt.date) -> dict[str, ContractView]:
         if when not in self._in_force_on:
             found: dict[str, ContractView] = {}
@@ -178,7 +199,14 @@ class DistrictSnapshot:
         return None
 
     def package_items(self, package: str) -> dict[str, int]:
-        """Service item code → times per year the package entitles."""
+        """Service item code → times per year the package entitles (read once per package: the
+        fulfilment rate asks for every contract's packages)."""
+        items = self._package_items.get(package)
+        if items is None:
+            items = self._package_items[package] = self._items_of(package)
+        return items
+
+    def _items_of(self, package: str) -> dict[str, int]:
         items: dict[str, int] = {}
         for action in (self.packages.get(package) or {}).get("action") or ():
             repeat = ((action.get("timingTiming") or {}).get("repeat")) or {}
@@ -187,6 +215,44 @@ class DistrictSnapshot:
                 for code in el.codes_of(concept, jn.SERVICE_ITEM):
                     items[code] = max(items.get(code, 0), per_year)
         return items
+
+
+def _finished_in(encounter: dict, period: Period) -> bool:
+    return encounter.get("status") == "finished" and period.contains(
+        el.day_of((encounter.get("period") or {}).get("start")))
+
+
+def follow_up_counts(encounters: Iterable[dict], period: Period, counts: dict[str, int] | None = None
+                     ) -> dict[str, int]:
+    """Patient → finished follow-up (a follow-up method type) or contracted-service encounters in
+    ``period``, added to ``counts``."""
+    counts = {} if counts is None else counts
+    for encounter in encounters:
+        if not _finished_in(encounter, period):
+            continue
+        is_follow_up = any(el.codes_of(t, jn.FOLLOW_UP_METHOD) for t in encounter.get("type") or ()) or \
+            bool(el.extensions(encounter, jn.SERVICE_ITEM_EXT))
+        patient = el.reference_text(encounter.get("subject"))
+        if is_follow_up and patient:
+            counts[patient] = counts.get(patient, 0) + 1
+    return counts
+
+
+def service_counts(encounters: Iterable[dict], period: Period, counts: dict[tuple[str, str], int] | None = None
+                   ) -> dict[tuple[str, str], int]:
+    """(contract reference, service item) → finished encounters in ``period``, added to ``counts``."""
+    counts = {} if counts is None else counts
+    for encounter in encounters:
+        if not _finished_in(encounter, period):
+            continue
+        contract = next((el.reference_text(e.get("valueReference"))
+                         for e in el.extensions(encounter, jn.CONTRACT_EXT)), None)
+        if not contract:
+            continue
+        for e in el.extensions(encounter, jn.SERVICE_ITEM_EXT):
+            for code in el.codes_of(e.get("valueCodeableConcept"), jn.SERVICE_ITEM):
+                counts[(contract, code)] = counts.get((contract, code), 0) + 1
+    return counts
 
 
 def _per_year(repeat: dict) -> int:
