@@ -179,7 +179,8 @@ EXPECTED_INDEXES = {
 }
 
 class _Plans:
-    """Every SELECT (and stored-list INSERT) the search runs, explained on its own connection first."""
+    """Every SELECT the search runs, explained on its own connection first (the stored list is
+    written from the keys found, with VALUES: nothing to plan)."""
 
     def __init__(self, engine) -> None:
         self.sqlite = engine.dialect.name == "sqlite"
@@ -187,7 +188,7 @@ class _Plans:
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
         head = statement.lstrip()[:40].upper()
-        if not head.startswith(("SELECT", "INSERT INTO SEARCH_RESULT")) or "search_session" in statement:
+        if executemany or not head.startswith("SELECT") or "search_session" in statement:
             return
         if not self.sqlite:
             cursor.execute("SET LOCAL enable_seqscan = off")  # small tables: ask whether an index *can* serve
