@@ -37,8 +37,9 @@ def _column(connection, sql: str) -> list[str]:
     return [row[0] for row in connection.execute(text(sql))]
 
 
-def cases(database: str, as_of: dt.date) -> list[tuple[str, bool, list[str]]]:
-    """(name, as the doctor, paths); the doctor's cases take ``{team}`` / ``{doctor}`` per sample."""
+def cases(database: str, as_of: dt.date) -> tuple[list[tuple[str, bool, list[str]]], dict[str, str]]:
+    """The cases as (name, as the doctor, paths), and each sampled team's doctor; a doctor's path
+    is ``<team>|<path>`` (the team says whose token to send)."""
     engine = create_engine(database)
     with engine.connect() as c:
         numbers = _column(c, f"SELECT code FROM search_token WHERE res_type = 'Patient' AND param = 'identifier' "
@@ -119,7 +120,8 @@ def run(database: str, repeat: int, as_of: dt.date) -> None:
                 wall.append((time.perf_counter() - started) * 1000)
                 cpu.append((time.process_time() - started_cpu) * 1000)
             if response.status_code != 200:
-                raise SystemExit(f"{name}: {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+                answer = response.get_data(as_text=True)[:300]
+                raise SystemExit(f"{name}: {path} answered {response.status_code}: {answer}")
             entries = max(entries, len(response.get_json().get("entry") or []))
         wall.sort()
         cpu.sort()
