@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fhir_server.auth.principal import Principal
+from fhir_server.core.references import reference_strings
 
 AUDIT_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"}
 # codes without display texts: every string of a stored resource costs full-text index work
@@ -107,23 +108,12 @@ def patients_in(resource: dict | None) -> list[str]:
     if resource.get("resourceType") == "Patient":
         return [str(resource.get("id"))] if resource.get("id") else []
     found: dict[str, None] = {}
-    _walk(resource, found)
-    return list(found)
-
-
-def _walk(value: object, found: dict[str, None]) -> None:
-    if isinstance(value, dict):
-        reference = value.get("reference")
-        if isinstance(reference, str) and "Patient/" in reference:
+    for reference in reference_strings(resource, skip_contained=True):
+        if "Patient/" in reference:
             tail = reference.rsplit("Patient/", 1)[1].split("/", 1)[0]
             if tail:
                 found[tail] = None
-        for key, item in value.items():
-            if key != "contained" and isinstance(item, (dict, list)):
-                _walk(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _walk(item, found)
+    return list(found)
 
 
 def search_nodes(event: dict) -> dict[str, list[tuple[object, str]]]:

@@ -20,10 +20,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import orjson
+
 from fhir_server.core import jsonio
 from fhir_server.storage import documents
 
 _DECIMALS_MARK = documents.DECIMALS.encode()
+_TYPE_FIRST = b'{"resourceType":'
 
 
 @dataclass(slots=True)
@@ -45,11 +48,25 @@ class Position:
 
 def line(text: str) -> bytes:
     """One NDJSON line from the stored JSON text (a document carrying exact decimals is rewritten
-    with them, without the storage's own key)."""
+    with them, without the storage's own key).  ``resourceType`` comes first, as SQLite keeps it:
+    PostgreSQL's ``jsonb`` prints keys shortest first (``{"id": ..., "meta": ...,
+    "resourceType": ...}``), so its text is read and written again, compact, resourceType first
+    (nested objects keep ``jsonb``'s order)."""
     data = text.encode("utf-8")
     if _DECIMALS_MARK in data:
-        data = jsonio.dumps(documents.from_database(data))
+        document = documents.from_database(data)
+        data = jsonio.dumps(_type_first(document) if isinstance(document, dict) else document)
+    elif not data.startswith(_TYPE_FIRST):
+        document = orjson.loads(data)
+        if isinstance(document, dict):
+            data = orjson.dumps(_type_first(document))
     return data + b"\n"
+
+
+def _type_first(document: dict) -> dict:
+    if "resourceType" not in document:
+        return document
+    return {"resourceType": document["resourceType"], **document}
 
 
 class TypeFiles:

@@ -67,11 +67,23 @@ def conditions(request: ExportRequest, res_type: str, grant: Grant, registry: Pa
 
 
 def page(session: Session, where: list[ColumnElement], after: str | None, size: int) -> list[tuple[str, str]]:
-    """Up to ``size`` (id, JSON text) of the matching rows after ``after``, in id order."""
-    query = select(R.c.res_id, cast(R.c.content, Text)).where(*where)
+    """Up to ``size`` (id, JSON text) of the matching rows after ``after``, in id order.
+
+    Two statements: the page's ids (the primary key in order, no document read), then the
+    documents of the key range they span, put in order here.  Sorting the rows with their
+    documents made PostgreSQL sort (and spill to disk) every matching document of the type for
+    each page."""
+    connection = session.connection()
+    ids = select(R.c.res_id).where(*where)
     if after is not None:
-        query = query.where(R.c.res_id > after)
-    return [(row[0], row[1]) for row in session.connection().execute(query.order_by(R.c.res_id).limit(size)).all()]
+        ids = ids.where(R.c.res_id > after)
+    chosen = [row[0] for row in connection.execute(ids.order_by(R.c.res_id).limit(size))]
+    if not chosen:
+        return []
+    documents = select(R.c.res_id, cast(R.c.content, Text)).where(*where, R.c.res_id <= chosen[-1])
+    if after is not None:
+        documents = documents.where(R.c.res_id > after)
+    return sorted((row[0], row[1]) for row in connection.execute(documents))
 
 
 def cohort(characteristics: Sequence[tuple[str, str]], narrowed: Sequence[str], registry: ParamRegistry | None,

@@ -11,6 +11,7 @@ from fhir_server import search as engine
 from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import BadRequest, Issue, TooCostly, operation_outcome
 from fhir_server.core.numbers import bounded_int
+from fhir_server.core.references import reference_strings
 from fhir_server.interactions.bundles import bundle, link
 from fhir_server.interactions.common import current_or_raise, require_type
 from fhir_server.interactions.context import FhirRequest, FhirResponse
@@ -309,18 +310,12 @@ def _add_references(uow: UnitOfWork, records: list[Key], gathered: dict[Key, obj
 
 
 def _references(node: object) -> Iterable[Key]:
-    if isinstance(node, dict):
-        ref = node.get("reference")
-        if isinstance(ref, str) and ref.count("/") == 1 and not ref.startswith(("#", "urn:", "http")):
+    """The ``Type/id`` references anywhere in ``node`` (relative ones only)."""
+    for ref in reference_strings(node):
+        if ref.count("/") == 1 and not ref.startswith(("#", "urn:", "http")):
             res_type, res_id = ref.split("/")
             if res_type and res_id:
                 yield res_type, res_id
-        for value in node.values():
-            if isinstance(value, (dict, list)):
-                yield from _references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _references(item)
 
 
 def _chunks(values: list[str], size: int = 50) -> Iterable[list[str]]:

@@ -47,25 +47,29 @@ def access_filter(request: SearchRequest) -> list:
 
 
 def _first_page(session: Session, request: SearchRequest, where: list, limits: Limits) -> SearchPage:
+    """The search runs once: its ordered keys (up to the stored list's cap), from which the page's
+    rows are read by primary key and, when there is a next page, the stored list is written.
+    (Reading the page with ``LIMIT`` and then storing the list with ``INSERT ... SELECT`` ran the
+    whole search twice, reach condition and sort included, whenever it had a second page.)"""
     order = order_by(request.sort)
-    rows = _live(session, where, order, request.offset, request.count + 1)
-    if len(rows) <= request.count:
-        total = None if request.total == "none" else (
-            request.offset + len(rows) if rows or request.offset == 0 else _count(session, where))
-        return SearchPage(matches=rows, total=total)
     cap = limits.stored_results + request.offset
+    keys = paging.ordered_keys(session, where, order, cap)
+    end = request.offset + request.count
+    rows = paging.rows_by_key(session, keys[request.offset:end])
+    if len(keys) <= end:
+        total = None if request.total == "none" else (len(keys) if len(keys) < cap else _count(session, where))
+        return SearchPage(matches=rows, total=total)
     try:
         with session.begin_nested():  # a savepoint: a failed store leaves the read transaction usable
-            search_id, size = paging.store(session, where, order, cap, binding(request))
+            search_id, size = paging.store_keys(session, keys, cap, binding(request))
     except DBAPIError as exc:
         if faults.classify(exc) != faults.UNAVAILABLE:
             raise
         # a read-only (or full) database still answers reads: this page, and live tokens for the rest
-        return _live_page(session, request, where, rows, request.offset)
-    # the first page is the live rows already read: the stored list agrees with them (same
-    # statement, same transaction), so it is not read back
+        return _live_page(session, request, where, rows, request.offset, more=True)
+    # the first page is read from the keys stored: the list and the page agree
     return _stored_page(session, request, where, search_id, size, size if size < cap else None, request.offset,
-                        rows=rows[:request.count])
+                        rows=rows)
 
 
 def _stored_page(session: Session, request: SearchRequest, where: list, search_id: str, size: int,
@@ -91,12 +95,14 @@ def _from_token(session: Session, request: SearchRequest, where: list, token: Pa
     return _live_page(session, request, where, rows, token.offset)
 
 
-def _live_page(session: Session, request: SearchRequest, where: list, rows: list, offset: int) -> SearchPage:
-    """A page read without a stored list; its tokens run the search again at their offset."""
+def _live_page(session: Session, request: SearchRequest, where: list, rows: list, offset: int,
+               more: bool = False) -> SearchPage:
+    """A page read without a stored list; its tokens run the search again at their offset
+    (``more``: there is a next page, whatever the length of ``rows``)."""
     prefix = LIVE + binding(request)
     result = SearchPage(matches=rows[:request.count], self_page=f"{prefix}-{offset}",
                         first_page=f"{prefix}-0")
-    if len(rows) > request.count:
+    if more or len(rows) > request.count:
         result.next_page = f"{prefix}-{offset + request.count}"
     if offset > 0:
         result.previous_page = f"{prefix}-{max(0, offset - request.count)}"

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, literal, select
+from sqlalchemy import Table, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from fhir_server.storage.index_tables import SearchResult, SearchSession
@@ -23,25 +23,42 @@ EXPIRY = timedelta(hours=1)
 EXPIRE_EVERY = 60.0  # seconds
 S = cast(Table, SearchResult.__table__)
 SESSIONS = cast(Table, SearchSession.__table__)
+R = ResourceRow.__table__
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def store(session: Session, where: list, order: list, cap: int, binding: str = "") -> tuple[str, int]:
-    """Store up to ``cap`` ordered (type, id) of the search; returns (search id, rows stored).
-    The id ends with the search's ``binding`` (:func:`..page.binding`), so its tokens serve that
-    search only."""
+def ordered_keys(session: Session, where: list, order: list, cap: int) -> list[tuple[str, str]]:
+    """The (type, id) of the search's first ``cap`` matches, in order: the search's one statement."""
+    query = select(R.c.res_type, R.c.res_id).where(*where).order_by(*order).limit(cap)
+    return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def rows_by_key(session: Session, keys: list[tuple[str, str]]) -> list[ResourceRow]:
+    """The current rows of ``keys``, in their order (a key deleted meanwhile is left out)."""
+    if not keys:
+        return []
+    types = {res_type for res_type, _ in keys}
+    if len(types) == 1:
+        found = select(ResourceRow).where(ResourceRow.res_type == next(iter(types)),
+                                          ResourceRow.res_id.in_([res_id for _, res_id in keys]))
+    else:
+        found = select(ResourceRow).where(tuple_(ResourceRow.res_type, ResourceRow.res_id).in_(keys))
+    by_key = {(row.res_type, row.res_id): row for row in session.scalars(found.where(ResourceRow.deleted.is_(False)))}
+    return [by_key[key] for key in keys if key in by_key]
+
+
+def store_keys(session: Session, keys: list[tuple[str, str]], cap: int, binding: str = "") -> tuple[str, int]:
+    """Store ``keys`` (the ordered matches, at most ``cap``) as a search's list; returns (search
+    id, rows stored).  The id ends with the search's ``binding`` (:func:`..page.binding`), so its
+    tokens serve that search only."""
     _expire(session)
     search_id = uuid.uuid4().hex + binding
-    R = ResourceRow.__table__
-    ranked = select(literal(search_id), func.row_number().over(order_by=order) - 1, R.c.res_type, R.c.res_id
-                    ).where(*where).order_by(*order).limit(cap)
-    inserted = session.execute(insert(S).from_select(["search_id", "position", "res_type", "res_id"], ranked))
-    size = inserted.rowcount  # type: ignore[attr-defined]
-    if size is None or size < 0:  # a driver that does not report it
-        size = session.scalar(select(func.count()).select_from(S).where(S.c.search_id == search_id)) or 0
+    session.execute(insert(S), [{"search_id": search_id, "position": position, "res_type": res_type,
+                                 "res_id": res_id} for position, (res_type, res_id) in enumerate(keys)])
+    size = len(keys)
     session.execute(insert(SESSIONS).values(search_id=search_id, created=_now(), size=size,
                                             total=size if size < cap else None))
     return search_id, size

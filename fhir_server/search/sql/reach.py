@@ -146,13 +146,16 @@ def _years_before(now: datetime, years: int) -> datetime:
 
 
 def _in_force(contracts: Select, now: datetime) -> Select:
-    """Those of ``contracts`` that are executed and whose ``applies`` covers ``now``."""
-    ref, status, applies = REF.alias(), TOKEN.alias(), DATE.alias()
-    return select(ref.c.res_id).where(
-        ref.c.res_type == "Contract", ref.c.res_id.in_(contracts),
-        exists().where(status.c.res_type == "Contract", status.c.res_id == ref.c.res_id,
+    """Those of ``contracts`` (a select of Contract ids) that are executed and whose ``applies``
+    covers ``now``: checked on each id the select finds, by the owner index.  (Checked on every
+    reference row of every contract, as ``res_id IN (contracts)`` did, they were read eleven
+    times over: a doctor's reach at 5k residents cost 8k status and 7k date lookups.)"""
+    contract = contracts.selected_columns[0]
+    status, applies = TOKEN.alias(), DATE.alias()
+    return contracts.where(
+        exists().where(status.c.res_type == "Contract", status.c.res_id == contract,
                        status.c.param == "status", status.c.code == "executed"),
-        exists().where(applies.c.res_type == "Contract", applies.c.res_id == ref.c.res_id,
+        exists().where(applies.c.res_type == "Contract", applies.c.res_id == contract,
                        applies.c.param == "applies", applies.c.low <= now, applies.c.high > now))
 
 
