@@ -16,6 +16,8 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 MESSAGE_CODE = "http://terminology.hl7.org/CodeSystem/v2-0076"
 HL7_SEARCH = (f"AuditEvent?type={DCM}|110107,{DCM}|110106&subtype={MESSAGE_CODE}|ADT,{MESSAGE_CODE}|REF,"
               f"{MESSAGE_CODE}|RRI,{MESSAGE_CODE}|ORU&_sort=-date&_count=50")
+# the outbound messages (REF^I12, RRI^I12): each attempt and outcome the sender records
+QUEUE_SEARCH = f"AuditEvent?type={DCM}|110106&_sort=-date&_count=200"
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Monitor:
     failures: list[dict] = field(default_factory=list)
     subscriptions: list[dict] = field(default_factory=list)
     hl7: list[dict] = field(default_factory=list)
+    queue: list[dict] = field(default_factory=list)  # outbound messages pending or refused, latest first
     available: bool = True
 
 
@@ -43,6 +46,7 @@ def build(source: Source) -> Monitor:
         if event.get("outcome") not in (None, "0"):
             monitor.failures.append(row)
     monitor.hl7 = [hl7_row(event) for event in source.search(HL7_SEARCH)]
+    monitor.queue = outbound_queue(source.search(QUEUE_SEARCH))
     monitor.subscriptions = [{"id": s["id"], "criteria": s.get("criteria", ""), "status": s.get("status", ""),
                               "error": s.get("error", ""),
                               "endpoint": (s.get("channel") or {}).get("endpoint", "")}
@@ -64,8 +68,20 @@ def hl7_row(event: dict) -> dict:
             or "^".join(c.get("code", "") for c in subtype),
             "peer": message.get("name") or ", ".join(display(a.get("who")) for a in event.get("agent") or []),
             "control_id": (message.get("what") or {}).get("identifier", {}).get("value", ""),
-            "ack": detail.get("ACK") or ACKS.get(event.get("outcome", ""), ""),
+            "ack": detail.get("ACK") or ("" if detail.get("status") == "pending"
+                                         else ACKS.get(event.get("outcome", ""), "")),
+            "status": detail.get("status") or "", "attempts": detail.get("attempts") or "",
             "ok": event.get("outcome") == "0",
             "detail": event.get("outcomeDesc", ""),
             "written": [{"reference": r, "patient": r.split("/", 1)[1] if r.startswith("Patient/") else None}
                         for r in written]}
+
+
+def outbound_queue(events: list[dict]) -> list[dict]:
+    """The outbound messages whose latest record (events newest first) leaves them pending (no ACK
+    yet, retried) or refused (AE/AR, waiting for ``jiayi hl7 queue --retry``)."""
+    latest: dict[str, dict] = {}
+    for event in events:
+        row = hl7_row(event)
+        latest.setdefault(row["control_id"], row)
+    return [row for row in latest.values() if row["status"] in ("pending", "refused")]

@@ -290,3 +290,20 @@ def test_the_monitor_lists_the_hl7_messages_with_their_acks():
     assert (second["ack"], second["ok"], second["when"], second["inbound"]) == ("AA", True, "2026-12-01 09:30:00", True)
     assert second["written"] == [{"reference": "Patient/p1", "patient": "p1"},
                                  {"reference": "Encounter/e1", "patient": None}]
+
+
+def test_the_outbound_queue_keeps_each_message_s_latest_record_pending_or_refused():
+    from hl7v2_messages import adt_a04
+
+    from adapters.hl7v2 import er7
+    from adapters.hl7v2.message_audit import message_event
+
+    def event(control: str, code: str, status: str, attempts: int, minute: int) -> dict:
+        return message_event(er7.parse(adt_a04(control)), code, observer="JIAYI", inbound=False, detail="down",
+                             queue=(status, attempts), recorded=dt.datetime(2026, 12, 1, 9, minute, tzinfo=dt.UTC))
+
+    newest_first = [event("C1", "AA", "sent", 3, 9), event("C2", "", "pending", 2, 8), event("C1", "", "pending", 2, 7),
+                    event("C2", "", "pending", 1, 6), event("C3", "AR", "refused", 1, 5)]
+    rows = monitor.outbound_queue(newest_first)
+    assert [(r["control_id"], r["status"], r["attempts"], r["ack"]) for r in rows] == [
+        ("C2", "pending", "2", ""), ("C3", "refused", "1", "AR")]
