@@ -160,8 +160,9 @@ def blueprint() -> Blueprint:
     def dashboard_subjects():
         query = dashboard.Query.from_args(request.args, dt.date.today())
         measure = request.args.get("measure") or ""
-        return render_template("console/subjects.html", query=query, measure=measure,
-                               rows=dashboard.subjects(client(), query, measure))
+        rows = dashboard.subjects(client(), query, measure)
+        return render_template("console/subjects.html", query=query, measure=measure, rows=rows,
+                               names=dashboard.subject_names(client(), rows), shown=dashboard.SHOWN)
 
     @bp.get("/dashboard.csv")
     @signed_in

@@ -42,6 +42,9 @@ def test_sign_in_opens_the_worklist(browser, console_server):
     for name in ("overdue", "upcoming", "renewals", "proposals", "returns", "two_card"):
         assert browser.find_element(By.ID, f"h-{name}")
     assert count(browser, "renewals") > 0
+    assert count(browser, "overdue") > 0  # the demo's health-management plans with a window past
+    names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#t-overdue tbody a")]
+    assert names and not any(n.startswith("Patient/") for n in names)  # residents by name
 
 
 def test_the_api_without_a_token_is_refused(console_server):
@@ -115,7 +118,9 @@ def test_the_dashboard_follows_the_period(browser, console_server):
 def test_accessibility_basics(browser, console_server):
     root, _ = console_server
     sign_in(browser, root, role="family-doctor")
-    for path in ("/console/worklist", "/console/desk", "/console/dashboard"):
+    resident = browser.find_element(By.CSS_SELECTOR, "#t-renewals tbody a").get_attribute("href")
+    for path in ("/console/worklist", "/console/desk", "/console/dashboard", "/console/search?q=w",
+                 resident.removeprefix(root)):
         browser.get(root + path)
         unlabelled = browser.execute_script("""
             return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(el =>

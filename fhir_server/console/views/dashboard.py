@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from threading import Lock
 
-from .common import Source, code_display
+from .common import Source, code_display, human_name
 
 STRATIFIERS = ("institution", "team", "key-population")
 PRESETS = ("quarter", "last-quarter", "year", "last-year")
@@ -159,6 +159,21 @@ def subjects(source: Source, query: Query, measure_id: str) -> list[str]:
     lists = {c.get("id"): c for c in report.get("contained") or []}
     chosen = lists.get("numerator") or lists.get("initial-population") or {}
     return [(e.get("item") or {}).get("reference", "") for e in chosen.get("entry") or []]
+
+
+SHOWN = 500  # subjects listed on the drill-down page (the total is always shown)
+
+
+def subject_names(source: Source, references: list[str]) -> dict[str, str]:
+    """The names of the Patients among the first ``SHOWN`` subjects, a hundred per search (a
+    resident the user may not read keeps its reference)."""
+    ids = [r.split("/", 1)[1] for r in references[:SHOWN] if r.startswith("Patient/")]
+    names: dict[str, str] = {}
+    for start in range(0, len(ids), 100):
+        chunk = ",".join(ids[start:start + 100])
+        for patient in source.search(f"Patient?_id={chunk}&_elements=name&_count=100"):
+            names[f"Patient/{patient['id']}"] = human_name(patient)
+    return names
 
 
 def _counts(populations: list[dict] | None) -> dict[str, int]:

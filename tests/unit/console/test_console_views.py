@@ -93,10 +93,16 @@ def test_overdue_follow_ups_come_from_the_activity_due_search():
     plan = {"resourceType": "CarePlan", "id": "cp", "title": "高血压随访", "subject": {"reference": "Patient/a"},
             "activity": [{"detail": {"status": "scheduled", "scheduledPeriod": {"end": "2026-11-20"}}},
                          {"detail": {"status": "completed", "scheduledPeriod": {"end": "2026-08-20"}}}]}
-    source = FakeSource({"CarePlan?": [plan]})
-    rows = worklist.follow_ups(source, "activity-due=lt2026-12-01", TODAY)
-    assert [(r.patient_id, r.what, r.when, r.urgent) for r in rows] == [("a", "高血压随访", "2026-11-20", True)]
-    assert source.asked[0].startswith("CarePlan?status=active&activity-due=lt2026-12-01")
+    plan["activity"].append({"detail": {"status": "scheduled", "scheduledPeriod": {"end": "2026-12-10"}}})
+    source = FakeSource({"CarePlan?": [plan, {"resourceType": "Patient", "id": "a", "name": [{"text": "张三"}]}]})
+    rows = worklist.follow_ups(source, "activity-due=lt2026-12-01", TODAY, ["CareTeam/t1"])
+    assert [(r.patient_id, r.patient, r.what, r.when, r.urgent) for r in rows] == [
+        ("a", "张三", "高血压随访", "2026-11-20", True)]
+    assert source.asked[0].startswith("CarePlan?status=active&activity-due=lt2026-12-01&care-team=CareTeam/t1")
+    assert "_include=CarePlan:subject" in source.asked[0]
+    upcoming = worklist.follow_ups(source, "activity-due=ge2026-12-01", TODAY, None)
+    assert [(r.when, r.urgent) for r in upcoming] == [("2026-12-10", False)]
+    assert worklist.follow_ups(source, "activity-due=ge2026-12-01", TODAY, []) == []
 
 
 @pytest.mark.parametrize(("number", "shown"), [("110101199003071234", "110101********1234"),
@@ -234,6 +240,13 @@ def test_the_drill_down_lists_the_numerators_subjects():
                              "&reportType=subject-list": report})
     assert dashboard.subjects(source, query, "m-drill") == ["Patient/a"]
     assert dashboard.subjects(source, query, "") == []
+
+
+def test_the_drill_down_names_the_residents_a_hundred_per_search():
+    source = FakeSource({"Patient?_id=p0,": [{"resourceType": "Patient", "id": "p1", "name": [{"text": "李四"}]}]})
+    names = dashboard.subject_names(source, [f"Patient/p{i}" for i in range(150)] + ["Group/g"])
+    assert names == {"Patient/p1": "李四"}
+    assert len(source.asked) == 2 and source.asked[1].startswith("Patient?_id=p100,")
 
 
 def test_pkce_challenge_is_the_s256_of_the_verifier():
