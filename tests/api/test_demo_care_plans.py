@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from helpers import fresh_database_url
 
 from fhir_server.app import create_app
 from fhir_server.serving import load_demo
-from helpers import fresh_database_url
 
 AS_OF = dt.date(2026, 11, 23)
 RESIDENTS = 120
