@@ -71,6 +71,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "peer": ("发送/接收方", "Sender / receiver"),
     "control_id": ("消息控制号", "Control id"),
     "written": ("写入的资源", "Written"),
+    "previous_period": ("上期", "Previous period"),
     "slot": ("号源", "Slot"),
     "subtype": ("类型", "Type"),
     "source": ("来源", "Source"),

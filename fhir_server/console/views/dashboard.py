@@ -40,6 +40,18 @@ class Query:
             start, end = end, start
         return cls(start, end, stratifier, preset)
 
+    def previous(self) -> Query:
+        """The period to compare with: the quarter (year) before a quarter's (year's) start,
+        otherwise the same number of days just before."""
+        if self.preset in ("quarter", "last-quarter"):
+            start, end = preset_period("last-quarter", self.start)
+        elif self.preset in ("year", "last-year"):
+            start, end = preset_period("last-year", self.start)
+        else:
+            end = self.start - dt.timedelta(days=1)
+            start = end - (self.end - self.start)
+        return Query(start, end, self.stratifier, "")
+
     def args(self, **changes) -> dict:
         values = {"start": str(self.start), "end": str(self.end), "stratifier": self.stratifier}
         values.update(changes)
@@ -75,12 +87,26 @@ class Card:
     denominator: int | None
     score: float | None
     rows: list[Stratum] = field(default_factory=list)
+    previous: float | None = None  # the score of the period before (Query.previous)
 
     @property
     def shown(self) -> str:
-        if self.score is None:
+        return self._format(self.score)
+
+    @property
+    def previous_shown(self) -> str:
+        return self._format(self.previous)
+
+    @property
+    def trend(self) -> str:
+        if self.score is None or self.previous is None or self.score == self.previous:
+            return ""
+        return "↑" if self.score > self.previous else "↓"
+
+    def _format(self, score: float | None) -> str:
+        if score is None:
             return "–"
-        return f"{self.score:.1%}" if self.scoring == "proportion" else f"{self.score:g}"
+        return f"{score:.1%}" if self.scoring == "proportion" else f"{score:g}"
 
 
 @dataclass
@@ -110,6 +136,9 @@ def one_card(source: Source, measure_id: str, query: Query) -> Card | None:
     if not (measure and report):
         return None
     shown = card(measure, report, query.stratifier)
+    before = evaluate(source, measure_id, query.previous(), "summary")
+    if before:
+        shown.previous = card(measure, before, query.stratifier).score
     for row in shown.rows:
         row.stratum = (code_display(source, {"system": KEY_POPULATION, "code": row.stratum})
                        if query.stratifier == "key-population" else stratum_name(source, row.stratum))

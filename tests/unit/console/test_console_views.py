@@ -208,6 +208,11 @@ def test_dashboard_periods_and_stratifiers():
     assert dashboard.preset_period("last-year", TODAY) == (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     query = dashboard.Query.from_args({"start": "2026-06-30", "end": "2026-01-01", "stratifier": "team"}, TODAY)
     assert (query.start, query.end, query.stratifier) == (dt.date(2026, 1, 1), dt.date(2026, 6, 30), "team")
+    assert (query.previous().start, query.previous().end) == (dt.date(2025, 7, 4), dt.date(2025, 12, 31))
+    quarter = dashboard.Query.from_args({"preset": "quarter"}, TODAY).previous()
+    assert (quarter.start, quarter.end) == (dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    year = dashboard.Query.from_args({"preset": "last-year"}, TODAY).previous()
+    assert (year.start, year.end) == (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     fallback = dashboard.Query.from_args({"start": "bad", "stratifier": "nonsense"}, TODAY)
     assert (fallback.start, fallback.stratifier, fallback.preset) == (dt.date(2026, 1, 1), "institution", "year")
 
@@ -231,6 +236,17 @@ def test_a_measure_card_reads_the_report_and_the_chosen_stratifier():
     assert (card.numerator, card.denominator, card.shown) == (4, 10, "40.0%")
     assert card.rows == [dashboard.Stratum("中心A", 3, 6, 0.5)]
     assert dashboard.card(measure, report, "team").rows == []
+
+
+def test_a_card_compares_with_the_period_before():
+    measure = {"resourceType": "Measure", "id": "m-trend", "scoring": {"coding": [{"code": "proportion"}]}}
+    now = {"group": [{"population": [population("numerator", 5)], "measureScore": {"value": 0.5}}]}
+    before = {"group": [{"population": [population("numerator", 4)], "measureScore": {"value": 0.4}}]}
+    url = "Measure/m-trend/$evaluate-measure?periodStart={}&periodEnd={}&reportType=summary"
+    source = FakeSource({}, {"Measure/m-trend": measure, url.format("2026-10-01", "2026-12-01"): now,
+                             url.format("2026-07-01", "2026-09-30"): before})
+    card = dashboard.one_card(source, "m-trend", dashboard.Query.from_args({"preset": "quarter"}, TODAY))
+    assert (card.shown, card.previous_shown, card.trend) == ("50.0%", "40.0%", "↑")
 
 
 def test_the_drill_down_lists_the_numerators_subjects():
