@@ -116,15 +116,19 @@ def test_national_identifiers_are_masked(number, shown):
 def test_the_resident_view_masks_identifiers_unless_asked_and_draws_from_the_observations():
     patient = {"resourceType": "Patient", "id": "p1", "name": [{"text": "王芳"}], "gender": "female",
                "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": "110101199003071234"}]}
-    bp = [{"effectiveDateTime": "2026-10-01T09:00:00+08:00", "component": [
+    panel, fpg = {"coding": [{"code": "85354-9"}]}, {"coding": [{"code": "1558-6"}]}
+    bp = [{"code": panel, "effectiveDateTime": "2026-10-01T09:00:00+08:00", "component": [
         {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 150}},
         {"code": {"coding": [{"code": "8462-4"}]}, "valueQuantity": {"value": 95}}]},
-        {"effectiveDateTime": "2026-07-01T09:00:00+08:00", "component": [
+        {"code": panel, "effectiveDateTime": "2026-07-01T09:00:00+08:00", "component": [
             {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 135}}]}]
-    glucose = [{"effectiveDateTime": "2026-09-01", "valueQuantity": {"value": 7.2}},
-               {"effectiveDateTime": "2026-09-02"}]
-    source = FakeSource({"Observation?subject=Patient/p1&code=http://loinc.org|85354-9": bp,
-                         "Observation?subject=Patient/p1&code=http://loinc.org|1558-6": glucose},
+    glucose = [{"code": fpg, "effectiveDateTime": "2026-09-01", "valueQuantity": {"value": 7.2}},
+               {"code": fpg, "effectiveDateTime": "2026-09-02"}]
+    team = {"resourceType": "CareTeam", "id": "t1", "name": "张医生团队", "participant": []}
+    contract = {"resourceType": "Contract", "id": "c1", "status": "executed", "extension": [
+        {"url": SD + "jiayi-contract-care-team", "valueReference": {"reference": "CareTeam/t1"}}]}
+    source = FakeSource({"Observation?subject=Patient/p1&code=http://loinc.org|85354-9,http://loinc.org|1558-6":
+                         bp + glucose, "Contract?subject=Patient/p1&status=executed": [contract, team]},
                         {"Patient/p1": patient})
     model = resident.build(source, "p1", TODAY)
     assert model is not None
@@ -132,6 +136,7 @@ def test_the_resident_view_masks_identifiers_unless_asked_and_draws_from_the_obs
     assert model.identifiers == [("居民身份证", "110101********1234")]
     assert model.bp == [("2026-07-01", 135, None), ("2026-10-01", 150, 95)]
     assert model.glucose == [("2026-09-01", 7.2)]
+    assert model.team["name"] == "张医生团队" and "_include=Contract:care-team" in source.asked[0]
     assert resident.build(source, "p1", TODAY, show_id=True).identifiers == [("居民身份证", "110101199003071234")]
     assert resident.build(source, "unknown", TODAY) is None  # not found or out of reach: the API decides
 
