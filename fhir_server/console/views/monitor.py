@@ -30,21 +30,16 @@ class Monitor:
     available: bool = True
 
 
+# writes (imports, feeds, edits): the audit trail's reads and searches (every console page's
+# too) would push them off a list of the latest events; failures are asked for on their own
+WRITES_SEARCH = "AuditEvent?action=C,U,D&_sort=-date&_count=50"
+FAILURES_SEARCH = "AuditEvent?outcome=4,8,12&_sort=-date&_count=50"
+
+
 def build(source: Source) -> Monitor:
     monitor = Monitor()
-    events = source.search("AuditEvent?_sort=-date&_count=50")
-    for event in events:
-        agents = [display(a.get("who")) or (a.get("who") or {}).get("identifier", {}).get("value", "")
-                  for a in event.get("agent") or []]
-        row = {"when": (event.get("recorded") or "")[:19].replace("T", " "),
-               "what": concept_text(event.get("type")) + (" " + (event.get("action") or "")),
-               "subtype": ", ".join(concept_text({"coding": [c]}) for c in event.get("subtype") or []),
-               "who": ", ".join(a for a in agents if a),
-               "outcome": OUTCOMES.get(event.get("outcome", ""), event.get("outcome", "")),
-               "detail": event.get("outcomeDesc", "")}
-        monitor.events.append(row)
-        if event.get("outcome") not in (None, "0"):
-            monitor.failures.append(row)
+    monitor.events = [event_row(event) for event in source.search(WRITES_SEARCH)]
+    monitor.failures = [event_row(event) for event in source.search(FAILURES_SEARCH)]
     monitor.hl7 = [hl7_row(event) for event in source.search(HL7_SEARCH)]
     monitor.queue = outbound_queue(source.search(QUEUE_SEARCH))
     monitor.subscriptions = [{"id": s["id"], "criteria": s.get("criteria", ""), "status": s.get("status", ""),
@@ -52,6 +47,17 @@ def build(source: Source) -> Monitor:
                               "endpoint": (s.get("channel") or {}).get("endpoint", "")}
                              for s in source.search("Subscription?_count=50")]
     return monitor
+
+
+def event_row(event: dict) -> dict:
+    agents = [display(a.get("who")) or (a.get("who") or {}).get("identifier", {}).get("value", "")
+              for a in event.get("agent") or []]
+    return {"when": (event.get("recorded") or "")[:19].replace("T", " "),
+            "what": concept_text(event.get("type")) + (" " + (event.get("action") or "")),
+            "subtype": ", ".join(concept_text({"coding": [c]}) for c in event.get("subtype") or []),
+            "who": ", ".join(a for a in agents if a),
+            "outcome": OUTCOMES.get(event.get("outcome", ""), event.get("outcome", "")),
+            "detail": event.get("outcomeDesc", "")}
 
 
 def hl7_row(event: dict) -> dict:

@@ -360,3 +360,13 @@ def test_the_templates_take_their_words_from_i18n_so_english_is_complete():
             assert allowed or not cjk.search(line), f"{template.name}:{number}: {line.strip()[:80]}"
     zh, en = i18n.words("zh"), i18n.words("en")
     assert zh.keys() == en.keys() and not [k for k, v in en.items() if cjk.search(v) and k != "language"]
+
+
+def test_the_monitor_lists_writes_and_failures_each_from_its_own_search():
+    write = {"resourceType": "AuditEvent", "recorded": "2026-12-01T09:00:00Z", "action": "C", "outcome": "0",
+             "type": {"code": "rest", "display": "RESTful Operation"}, "agent": [{"who": {"display": "导入程序"}}]}
+    refused = {**write, "action": "E", "outcome": "8", "outcomeDesc": "403 forbidden"}
+    source = FakeSource({monitor.WRITES_SEARCH: [write], monitor.FAILURES_SEARCH: [refused]})
+    model = monitor.build(source)
+    assert [(e["who"], e["outcome"]) for e in model.events] == [("导入程序", "成功")]
+    assert [(e["outcome"], e["detail"]) for e in model.failures] == [("严重错误", "403 forbidden")]
