@@ -108,7 +108,8 @@ def test_the_monitor_shows_the_outbound_queue_pending_and_refused(client, tmp_pa
 
     hospital = FakeHospital()
     hospital.reply_code = "AE"
-    config = Config(endpoints=[Endpoint("down", "127.0.0.1", free_port()), Endpoint("city", "127.0.0.1", hospital.port)])
+    config = Config(endpoints=[Endpoint("down", "127.0.0.1", free_port()),
+                               Endpoint("city", "127.0.0.1", hospital.port)])
     sender = Sender(flask_fhir_client(client), State(tmp_path / "out.sqlite3"), config, send_timeout=5,
                     recorder=Recorder(flask_fhir_client(client), background=False))
     try:
