@@ -70,6 +70,8 @@ def run(database: str, repeat: int) -> None:
          "/console/dashboard/cards/jiayi-coverage?preset=year"),
         ("dashboard, 13 cards first view", None, {"jiayi_region": "Organization/org-nhc"},
          "/console/dashboard/cards/{measure}?preset=year"),
+        ("drill-down, subject list", None, {"jiayi_region": "Organization/org-nhc"},
+         "/console/dashboard/subjects?measure=jiayi-coverage&preset=year"),
         ("integration monitor", None, {}, "/console/monitor"),
     ]
     print(f"{'page':<30} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>7}  status")

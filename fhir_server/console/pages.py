@@ -161,8 +161,11 @@ def blueprint() -> Blueprint:
         query = dashboard.Query.from_args(request.args, dt.date.today())
         measure = request.args.get("measure") or ""
         rows = dashboard.subjects(client(), query, measure)
-        return render_template("console/subjects.html", query=query, measure=measure, rows=rows,
-                               names=dashboard.subject_names(client(), rows), shown=dashboard.SHOWN)
+        page = max(0, request.args.get("page", 0, type=int))
+        shown = rows[page * dashboard.PAGE:(page + 1) * dashboard.PAGE]
+        return render_template("console/subjects.html", query=query, measure=measure, rows=rows, shown=shown,
+                               names=dashboard.subject_names(client(), shown), page=page,
+                               more=len(rows) > (page + 1) * dashboard.PAGE)
 
     @bp.get("/dashboard.csv")
     @signed_in

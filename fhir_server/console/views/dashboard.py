@@ -190,19 +190,17 @@ def subjects(source: Source, query: Query, measure_id: str) -> list[str]:
     return [(e.get("item") or {}).get("reference", "") for e in chosen.get("entry") or []]
 
 
-SHOWN = 500  # subjects listed on the drill-down page (the total is always shown)
+PAGE = 100  # subjects per drill-down page (the total is always shown)
 
 
 def subject_names(source: Source, references: list[str]) -> dict[str, str]:
-    """The names of the Patients among the first ``SHOWN`` subjects, a hundred per search (a
-    resident the user may not read keeps its reference)."""
-    ids = [r.split("/", 1)[1] for r in references[:SHOWN] if r.startswith("Patient/")]
-    names: dict[str, str] = {}
-    for start in range(0, len(ids), 100):
-        chunk = ",".join(ids[start:start + 100])
-        for patient in source.search(f"Patient?_id={chunk}&_elements=name&_count=100"):
-            names[f"Patient/{patient['id']}"] = human_name(patient)
-    return names
+    """The names of the Patients among one page of subjects, in one search (a resident the
+    user may not read keeps its reference)."""
+    ids = ",".join(r.split("/", 1)[1] for r in references[:PAGE] if r.startswith("Patient/"))
+    if not ids:
+        return {}
+    return {f"Patient/{p['id']}": human_name(p)
+            for p in source.search(f"Patient?_id={ids}&_elements=name&_count={PAGE}")}
 
 
 def _counts(populations: list[dict] | None) -> dict[str, int]:

@@ -265,11 +265,12 @@ def test_the_drill_down_lists_the_numerators_subjects():
     assert dashboard.subjects(source, query, "") == []
 
 
-def test_the_drill_down_names_the_residents_a_hundred_per_search():
+def test_the_drill_down_names_a_page_of_residents_in_one_search():
     source = FakeSource({"Patient?_id=p0,": [{"resourceType": "Patient", "id": "p1", "name": [{"text": "李四"}]}]})
-    names = dashboard.subject_names(source, [f"Patient/p{i}" for i in range(150)] + ["Group/g"])
+    names = dashboard.subject_names(source, ["Group/g"] + [f"Patient/p{i}" for i in range(99)])
     assert names == {"Patient/p1": "李四"}
-    assert len(source.asked) == 2 and source.asked[1].startswith("Patient?_id=p100,")
+    assert len(source.asked) == 1 and source.asked[0].endswith(",p98&_elements=name&_count=100")
+    assert dashboard.subject_names(source, ["Group/g"]) == {} and len(source.asked) == 1
 
 
 def test_pkce_challenge_is_the_s256_of_the_verifier():
