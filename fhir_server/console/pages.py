@@ -155,6 +155,15 @@ def blueprint() -> Blueprint:
             abort(404, g.t["no_access"])
         return render_template("console/_card.html", c=card, query=query)
 
+    @bp.get("/dashboard/cards/<measure_id>/previous")
+    @signed_in
+    def dashboard_previous(measure_id: str):
+        """A card's comparison with the period before (a text fragment)."""
+        card = dashboard.with_previous(client(), measure_id, dashboard.Query.from_args(request.args, dt.date.today()))
+        if card is None:
+            abort(404, g.t["no_access"])
+        return render_template("console/_previous.html", c=card)
+
     @bp.get("/dashboard/subjects")
     @signed_in
     def dashboard_subjects():

@@ -113,7 +113,8 @@ def test_the_dashboard_follows_the_period(browser, console_server):
     csv = requests.get(browser.find_element(By.LINK_TEXT, "导出 CSV").get_attribute("href"), timeout=60,
                        cookies={c["name"]: c["value"] for c in browser.get_cookies()})
     assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("measure,title,stratum")
-    assert browser.find_element(By.CSS_SELECTOR, '[data-previous="jiayi-coverage"]').text.startswith("上期")
+    WebDriverWait(browser, 240).until(lambda d: "%" in d.find_element(
+        By.CSS_SELECTOR, '[data-previous="jiayi-coverage"]').text)  # 上期 xx.x%, asked after the cards
     browser.get(browser.find_element(By.CSS_SELECTOR, "#h-jiayi-coverage ~ .links a").get_attribute("href"))
     names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "ul.subjects a")]
     assert 0 < len(names) <= 100 and not any(n.startswith("Patient/") for n in names)  # the drill-down, by name

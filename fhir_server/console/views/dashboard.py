@@ -136,12 +136,23 @@ def one_card(source: Source, measure_id: str, query: Query) -> Card | None:
     if not (measure and report):
         return None
     shown = card(measure, report, query.stratifier)
-    before = evaluate(source, measure_id, query.previous(), "summary")
-    if before:
-        shown.previous = card(measure, before, query.stratifier).score
     for row in shown.rows:
         row.stratum = (code_display(source, {"system": KEY_POPULATION, "code": row.stratum})
                        if query.stratifier == "key-population" else stratum_name(source, row.stratum))
+    return shown
+
+
+def with_previous(source: Source, measure_id: str, query: Query) -> Card | None:
+    """A card's score and the period before's (asked by the page once every card is shown: a
+    second evaluation of the district, so the first view of a card does not wait for it)."""
+    measure = source.read(f"Measure/{measure_id}")
+    report = evaluate(source, measure_id, query, "summary") if measure else None
+    if not (measure and report):
+        return None
+    shown = card(measure, report, query.stratifier)
+    before = evaluate(source, measure_id, query.previous(), "summary")
+    if before:
+        shown.previous = card(measure, before, query.stratifier).score
     return shown
 
 

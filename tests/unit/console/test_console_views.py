@@ -250,7 +250,9 @@ def test_a_card_compares_with_the_period_before():
     url = "Measure/m-trend/$evaluate-measure?periodStart={}&periodEnd={}&reportType=summary"
     source = FakeSource({}, {"Measure/m-trend": measure, url.format("2026-10-01", "2026-12-01"): now,
                              url.format("2026-07-01", "2026-09-30"): before})
-    card = dashboard.one_card(source, "m-trend", dashboard.Query.from_args({"preset": "quarter"}, TODAY))
+    query = dashboard.Query.from_args({"preset": "quarter"}, TODAY)
+    assert dashboard.one_card(source, "m-trend", query).previous is None  # the first view does not wait for it
+    card = dashboard.with_previous(source, "m-trend", query)
     assert (card.shown, card.previous_shown, card.trend) == ("50.0%", "40.0%", "↑")
 
 
