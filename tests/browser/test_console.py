@@ -4,6 +4,7 @@ desk, the dashboard's numbers following the period, and accessibility basics."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -45,6 +46,9 @@ def test_sign_in_opens_the_worklist(browser, console_server):
     assert count(browser, "overdue") > 0  # the demo's health-management plans with a window past
     names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#t-overdue tbody a")]
     assert names and not any(n.startswith("Patient/") for n in names)  # residents by name
+    soon = re.findall(r"\d{4}-\d{2}-\d{2}", browser.find_element(By.ID, "t-upcoming").text)
+    today = dt.date.today()
+    assert all(today <= dt.date.fromisoformat(d) <= today + dt.timedelta(days=14) for d in soon)
 
 
 def test_the_api_without_a_token_is_refused(console_server):

@@ -36,8 +36,9 @@ def build(source: Source, practitioner: str | None, today: dt.date) -> Worklist:
     worklist = Worklist()
     teams = teams_of(source, practitioner)
     worklist.sections["overdue"] = follow_ups(source, f"activity-due=lt{today}", today, teams)
-    worklist.sections["upcoming"] = follow_ups(
-        source, f"activity-due=ge{today}&activity-due=le{today + dt.timedelta(days=UPCOMING_DAYS)}", today, teams)
+    until = today + dt.timedelta(days=UPCOMING_DAYS)
+    worklist.sections["upcoming"] = follow_ups(source, f"activity-due=ge{today}&activity-due=le{until}", today,
+                                               teams, until)
     worklist.sections["renewals"] = renewals(source, today, teams)
     worklist.sections["proposals"] = proposals(source, practitioner)
     worklist.sections["returns"] = returns(source)
@@ -45,10 +46,13 @@ def build(source: Source, practitioner: str | None, today: dt.date) -> Worklist:
     return worklist
 
 
-def follow_ups(source: Source, due: str, today: dt.date, teams: list[str] | None = None) -> list[Row]:
+def follow_ups(source: Source, due: str, today: dt.date, teams: list[str] | None = None,
+               until: dt.date | None = None) -> list[Row]:
     """Plans with a follow-up due as ``due`` says (of the doctor's teams), each with the residents'
     names (``_include``: a plan ``$apply`` stored names its subject without a display); the date
-    shown is the first open window's end that is overdue (``lt``) or not yet (otherwise)."""
+    shown is the first open window's end that is overdue (``lt``) or else due by ``until``.  (Two
+    ``activity-due`` bounds may each be met by a different activity, so a plan with one window
+    overdue and one next year matches ``ge``/``le``: such a plan has nothing due soon.)"""
     if teams == []:
         return []
     team_filter = f"&care-team={','.join(teams)}" if teams else ""
@@ -61,7 +65,10 @@ def follow_ups(source: Source, due: str, today: dt.date, teams: list[str] | None
         open_ends = [day(a.get("detail", {}).get("scheduledPeriod", {}).get("end", ""))
                      for a in plan.get("activity") or []
                      if a.get("detail", {}).get("status") in ("scheduled", "not-started")]
-        first = min((e for e in open_ends if e and (e < str(today)) == overdue), default="")
+        first = min((e for e in open_ends if e and (e < str(today)) == overdue
+                     and (until is None or e <= str(until))), default="")
+        if not first:
+            continue
         subject = plan.get("subject") or {}
         rows.append(Row(ref_id(subject), (subject.get("display") or names.get(ref(subject))) or ref(subject),
                         plan.get("title") or concept_text((plan.get("category") or [None])[0]) or "随访",

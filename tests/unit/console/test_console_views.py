@@ -102,8 +102,10 @@ def test_overdue_follow_ups_come_from_the_activity_due_search():
         ("a", "张三", "高血压随访", "2026-11-20", True)]
     assert source.asked[0].startswith("CarePlan?status=active&activity-due=lt2026-12-01&care-team=CareTeam/t1")
     assert "_include=CarePlan:subject" in source.asked[0]
-    upcoming = worklist.follow_ups(source, "activity-due=ge2026-12-01", TODAY, None)
+    upcoming = worklist.follow_ups(source, "activity-due=ge2026-12-01", TODAY, None, dt.date(2026, 12, 15))
     assert [(r.when, r.urgent) for r in upcoming] == [("2026-12-10", False)]
+    # the two bounds met by two activities (one overdue, one later than the window): nothing due soon
+    assert worklist.follow_ups(source, "activity-due=ge2026-12-01", TODAY, None, dt.date(2026, 12, 5)) == []
     assert worklist.follow_ups(source, "activity-due=ge2026-12-01", TODAY, []) == []
 
 
