@@ -13,7 +13,8 @@ The dashboard page lists the Measures; each card is its own request, which evalu
 Measure over the whole district (``$evaluate-measure``) the first time and reuses the report
 for five minutes after.  "First view" rows start with no report and no shared district
 snapshot (``familydoctor/measures/shared.py``), as after a write; "13 cards" asks every card
-once in turn, as the page's browser does (median and p95 per card, then the sum).
+once in turn, as the page's browser does (median and p95 per card, then the sum).  "Period
+before" is the comparison the page asks for after every card is shown (two evaluations cold).
 """
 
 from __future__ import annotations
@@ -68,8 +69,12 @@ def run(database: str, repeat: int) -> None:
          "/console/dashboard/cards/jiayi-coverage?preset=year"),
         ("dashboard card, again", None, {"jiayi_region": "Organization/org-nhc"},
          "/console/dashboard/cards/jiayi-coverage?preset=year"),
+        ("card's period before, first view", None, {"jiayi_region": "Organization/org-nhc"},
+         "/console/dashboard/cards/jiayi-coverage/previous?preset=year"),
         ("dashboard, 13 cards first view", None, {"jiayi_region": "Organization/org-nhc"},
          "/console/dashboard/cards/{measure}?preset=year"),
+        ("drill-down, subject list", None, {"jiayi_region": "Organization/org-nhc"},
+         "/console/dashboard/subjects?measure=jiayi-coverage&preset=year"),
         ("integration monitor", None, {}, "/console/monitor"),
     ]
     print(f"{'page':<30} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>7}  status")

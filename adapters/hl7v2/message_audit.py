@@ -3,7 +3,9 @@ integration monitor reads them through the FHIR API).
 
 type DICOM 110107 Import (inbound) or 110106 Export (outbound); subtype the message type as
 HL7 v2 table codes (0076 message code, 0003 trigger event; the display is e.g. ``ADT^A04``);
-outcome 0/4/8 from the ACK code AA/AE/AR; source observer the listener (MSH-3/MSH-4 it answers
+outcome 0/4/8 from the ACK code AA/AE/AR (an outbound message also gets its outbox status and
+attempts as entity details, and each failed attempt to deliver it is recorded too, outcome 4
+"restarted", status pending, the error as outcomeDesc); source observer the listener (MSH-3/MSH-4 it answers
 as); the sender as the requesting agent; entities: the message (MSH-10 as ``what.identifier``,
 the sender's MSH-3|MSH-4 as its assigner and name) and the resources written.
 
@@ -36,8 +38,11 @@ MAX_QUEUED = 1000
 
 
 def message_event(msg: er7.Message, ack_code: str, *, observer: str, inbound: bool = True,
-                  written: list[str] | None = None, detail: str = "", recorded: _dt.datetime | None = None) -> dict:
-    """The AuditEvent of one message and its ACK (pure data)."""
+                  written: list[str] | None = None, detail: str = "", recorded: _dt.datetime | None = None,
+                  queue: tuple[str, int] | None = None) -> dict:
+    """The AuditEvent of one message and its ACK (pure data); ``queue``: an outbound message's
+    (status, attempts) in the outbox: sent, refused, or pending (no ACK yet: outcome 4, the
+    action is retried; ``detail`` the error of the last attempt)."""
     recorded = recorded or _dt.datetime.now(_dt.UTC)
     subtype = [{"system": MESSAGE_CODE, "code": msg.message_code, "display": msg.type}]
     if msg.trigger:
@@ -60,6 +65,13 @@ def message_event(msg: er7.Message, ack_code: str, *, observer: str, inbound: bo
                     "type": {"system": ENTITY_TYPE, "code": "2"}, "role": {"system": OBJECT_ROLE, "code": "20"},
                     "name": peer, "detail": [{"type": "ACK", "valueString": ack_code}]}],
     }
+    if queue is not None:
+        status, attempts = queue
+        message = event["entity"][0]
+        if status == "pending":
+            event["outcome"], message["detail"] = "4", []
+        message["detail"] += [{"type": "status", "valueString": status},
+                              {"type": "attempts", "valueString": str(attempts)}]
     if detail:
         event["outcomeDesc"] = detail[:500]
     event["entity"] += [{"what": {"reference": reference}, "type": {"system": ENTITY_TYPE, "code": "2"},

@@ -177,41 +177,46 @@ class Sender:
         for item in self.state.due():
             endpoint = self.config.by_name(item.endpoint)
             if endpoint is None:
-                self.state.mark_failed_attempt(item.id, f"endpoint {item.endpoint!r} is not configured",
-                                               self.config.retry_max)
+                self._failed(item, f"endpoint {item.endpoint!r} is not configured", self.config.retry_max)
                 continue
             try:
                 with MLLPClient(endpoint.host, endpoint.port, timeout=self.send_timeout) as client:
                     reply = client.send(item.message)
             except (OSError, ConnectionError) as exc:
                 delay = self.backoff(item.attempts)
-                self.state.mark_failed_attempt(item.id, f"{type(exc).__name__}: {exc}", delay)
+                self._failed(item, f"{type(exc).__name__}: {exc}", delay)
                 log.info("message %s to %s not delivered (%s); next attempt in %.0f s", item.id, item.endpoint,
                          exc, delay)
                 continue
             except Exception as exc:  # noqa: BLE001 - a framing problem of the peer: retried like a network error
-                self.state.mark_failed_attempt(item.id, f"{type(exc).__name__}: {exc}", self.backoff(item.attempts))
+                self._failed(item, f"{type(exc).__name__}: {exc}", self.backoff(item.attempts))
                 continue
             code, text = ack_code(reply)
             if code in ("AA", "CA"):
                 self.state.mark_sent(item.id, code)
-                self._record(item, code, "")
+                self._record(item, code, "", "sent")
                 delivered += 1
             elif code in ("AE", "AR", "CE", "CR"):
                 self.state.mark_refused(item.id, code, text or "refused by the receiver")
-                self._record(item, code, text or "refused by the receiver")
+                self._record(item, code, text or "refused by the receiver", "refused")
             else:
-                self.state.mark_failed_attempt(item.id, "no readable ACK", self.backoff(item.attempts))
+                self._failed(item, "no readable ACK", self.backoff(item.attempts))
         return delivered
 
-    def _record(self, item: Outgoing, code: str, text: str) -> None:
+    def _failed(self, item: Outgoing, error: str, delay: float) -> None:
+        """An attempt that got no ACK: retried after ``delay``; recorded, so the integration
+        monitor shows the message pending with its attempts and this error."""
+        self.state.mark_failed_attempt(item.id, error, delay)
+        self._record(item, "", error, "pending")
+
+    def _record(self, item: Outgoing, code: str, text: str, status: str) -> None:
         if self.recorder is None:
             return
         try:
             observer = "|".join(x for x in (self.config.application, self.config.facility) if x) or "Jiayi HL7 v2"
             written = [item.about] if "/" in item.about else []
             self.recorder.record(message_event(er7.parse(item.message), code, observer=observer, inbound=False,
-                                               written=written, detail=text))
+                                               written=written, detail=text, queue=(status, item.attempts + 1)))
         except Exception:  # noqa: BLE001 - the queue goes on whatever happens to the record
             log.exception("AuditEvent of outbound message %s not recorded", item.id)
 

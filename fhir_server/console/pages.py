@@ -155,13 +155,26 @@ def blueprint() -> Blueprint:
             abort(404, g.t["no_access"])
         return render_template("console/_card.html", c=card, query=query)
 
+    @bp.get("/dashboard/cards/<measure_id>/previous")
+    @signed_in
+    def dashboard_previous(measure_id: str):
+        """A card's comparison with the period before (a text fragment)."""
+        card = dashboard.with_previous(client(), measure_id, dashboard.Query.from_args(request.args, dt.date.today()))
+        if card is None:
+            abort(404, g.t["no_access"])
+        return render_template("console/_previous.html", c=card)
+
     @bp.get("/dashboard/subjects")
     @signed_in
     def dashboard_subjects():
         query = dashboard.Query.from_args(request.args, dt.date.today())
         measure = request.args.get("measure") or ""
-        return render_template("console/subjects.html", query=query, measure=measure,
-                               rows=dashboard.subjects(client(), query, measure))
+        rows = dashboard.subjects(client(), query, measure)
+        page = max(0, request.args.get("page", 0, type=int))
+        shown = rows[page * dashboard.PAGE:(page + 1) * dashboard.PAGE]
+        return render_template("console/subjects.html", query=query, measure=measure, rows=rows, shown=shown,
+                               names=dashboard.subject_names(client(), shown), page=page,
+                               more=len(rows) > (page + 1) * dashboard.PAGE)
 
     @bp.get("/dashboard.csv")
     @signed_in

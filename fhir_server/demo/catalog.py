@@ -5,6 +5,7 @@ does not fix (GB 3304 ethnicity, household registration) are named here once.
 """
 
 from fhir_server.core.jiayi_names import (  # noqa: F401 (re-exported: the demo's one catalogue)
+    BASE,
     CONTRACT_NUMBER,
     CS,
     DOCTOR_CARD,

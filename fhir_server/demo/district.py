@@ -8,9 +8,12 @@ residents stream through in constant memory.
 
 Resources come in dependency order — organisations, staff, teams, packages, schedules
 and slots, then household by household: patients, the household Group, contracts,
-conditions, follow-ups with observations, referrals — so loading them in order with
-``PUT Type/id`` (as ``transaction_bundles`` does) never meets a dangling reference and
-loading twice changes nothing.
+conditions, follow-ups with observations, referrals, the health-management plan — so loading
+them in order with ``PUT Type/id`` (as ``transaction_bundles`` does) never meets a dangling
+reference and loading twice changes nothing.  ``transaction_bundles`` puts the plans in a
+bundle of their own after their residents' bundle, so the follow-up rules, which judge a visit
+when its transaction commits, find no plan to add a 2-week follow-up to (the plan is what
+``$apply`` would store on the demo's day, see ``care_plans``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from . import clinical, contracts, facilities, referrals, scheduling, services
+from . import care_plans, clinical, contracts, facilities, referrals, scheduling, services
 from .layout import Layout, plan_district
 from .patients import household_group, make_home, patient
 from .residents import assign_key_populations, make_household
@@ -83,22 +86,43 @@ class District:
             if p.key:
                 signed = executed.get(p.index)
                 yield from clinical.conditions(rng, p, home, as_of)
-                yield from clinical.follow_ups(rng, p, home, as_of, signed)
+                visits = []
+                for res in clinical.follow_ups(rng, p, home, as_of, signed):
+                    if res["resourceType"] == "Encounter":
+                        visits.append(res)
+                    yield res
                 yield from referrals.referrals(rng, p, home, self.layout, as_of, signed)
+                if signed:
+                    yield from self._plan(p, signings, home, visits)
+
+    @staticmethod
+    def _plan(p, signings: list, home, visits: list[dict]) -> Iterator[dict]:
+        """The health-management plan of a signed resident with a chronic condition."""
+        s = next(s for s in signings if s.status == "executed" and p in s.covered)
+        packages = [pid for pid, covered in s.packages.items() if p in covered]
+        plan = care_plans.care_plan(p, s.id, s.start, s.end, packages, home.team.lead.id, home.team.id, visits)
+        if plan is not None:
+            yield plan
 
     def transaction_bundles(self, size: int = 500) -> Iterator[dict]:
         """The resources as FHIR transaction Bundles of at most ``size`` PUT entries each."""
         if size < 1:
             raise ValueError("a bundle holds at least one entry")
         entries: list[dict] = []
+        plans: list[dict] = []  # after their residents' bundle: see care_plans
         for res in self.resources():
             url = f"{res['resourceType']}/{res['id']}"
-            entries.append({"resource": res, "request": {"method": "PUT", "url": url}})
+            (plans if res["resourceType"] == "CarePlan" else entries).append(
+                {"resource": res, "request": {"method": "PUT", "url": url}})
             if len(entries) == size:
                 yield {"resourceType": "Bundle", "type": "transaction", "entry": entries}
                 entries = []
-        if entries:
-            yield {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+                if plans:
+                    yield {"resourceType": "Bundle", "type": "transaction", "entry": plans}
+                    plans = []
+        for last in (entries, plans):
+            if last:
+                yield {"resourceType": "Bundle", "type": "transaction", "entry": last}
 
     def summary(self) -> dict[str, int]:
         """Resources per type (generates the district once, then remembers the counts)."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from . import catalog as c
 from .build import ext, jiayi, money, ref
+from .care_plans import package_url
 from .layout import Layout, Team
 
 TEAM_CAPACITY = 1500
@@ -66,6 +67,7 @@ def plan_definition(package: tuple, as_of_year: int) -> dict:
         "resourceType": "PlanDefinition", "id": pid,
         "extension": [ext("jiayi-package-tier", "Coding", jiayi("package-tier", tier, c.PACKAGE_TIERS[tier])),
                       ext("jiayi-annual-price", "Money", money(price))],
+        "url": package_url(pid),
         "name": pid.replace("-", "_").upper(),
         "title": title,
         "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/plan-definition-type",

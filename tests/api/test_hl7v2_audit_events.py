@@ -88,3 +88,39 @@ def test_the_monitor_page_shows_the_messages(app):
         html = render_template("console/monitor.html", model=monitor.Monitor(hl7=rows))
     assert "CHC-1" in html and "/console/residents/p1" in html and "Encounter/e1" in html
     assert "→ REF^I12" in html and 'class="tag ack-error">AE' in html and "PRD-3 missing" in html
+
+
+class _Api:
+    """The monitor's view of the server: its searches through the test client."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def search(self, url: str) -> list[dict]:
+        return [e["resource"] for e in self.client.get(f"/fhir/{url}").get_json().get("entry", [])]
+
+
+def test_the_monitor_shows_the_outbound_queue_pending_and_refused(client, tmp_path, unique):
+    from e2e.hl7v2_support import FakeHospital, free_port
+
+    from adapters.hl7v2.config import Endpoint
+    from adapters.hl7v2.sender import Sender
+
+    hospital = FakeHospital()
+    hospital.reply_code = "AE"
+    config = Config(endpoints=[Endpoint("down", "127.0.0.1", free_port()),
+                               Endpoint("city", "127.0.0.1", hospital.port)])
+    sender = Sender(flask_fhir_client(client), State(tmp_path / "out.sqlite3"), config, send_timeout=5,
+                    recorder=Recorder(flask_fhir_client(client), background=False))
+    try:
+        sender.state.enqueue("down", "REF^I12", "Task/q1", f"P-{unique}", adt_a04(f"P-{unique}").encode())
+        sender.state.enqueue("city", "RRI^I12", "Task/q2", f"R-{unique}", adt_a04(f"R-{unique}").encode())
+        sender.deliver()
+    finally:
+        hospital.close()
+        sender.state.close()
+    queue = {r["control_id"]: r for r in monitor.build(_Api(client)).queue}
+    pending, refused = queue[f"P-{unique}"], queue[f"R-{unique}"]
+    assert (pending["status"], pending["attempts"], pending["ack"]) == ("pending", "1", "")
+    assert "Connection" in pending["detail"] and pending["written"][0]["reference"] == "Task/q1"
+    assert (refused["status"], refused["attempts"], refused["ack"]) == ("refused", "1", "AE")

@@ -4,6 +4,7 @@ desk, the dashboard's numbers following the period, and accessibility basics."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -42,6 +43,13 @@ def test_sign_in_opens_the_worklist(browser, console_server):
     for name in ("overdue", "upcoming", "renewals", "proposals", "returns", "two_card"):
         assert browser.find_element(By.ID, f"h-{name}")
     assert count(browser, "renewals") > 0
+    assert count(browser, "overdue") > 0  # the demo's health-management plans with a window past
+    names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#t-overdue tbody a")]
+    assert names and not any(n.startswith("Patient/") for n in names)  # residents by name
+    soon = [d for table in browser.find_elements(By.ID, "t-upcoming")  # no table when nothing is due soon
+            for d in re.findall(r"\d{4}-\d{2}-\d{2}", table.text)]
+    today = dt.date.today()
+    assert all(today <= dt.date.fromisoformat(d) <= today + dt.timedelta(days=14) for d in soon)
 
 
 def test_the_api_without_a_token_is_refused(console_server):
@@ -110,12 +118,19 @@ def test_the_dashboard_follows_the_period(browser, console_server):
     csv = requests.get(browser.find_element(By.LINK_TEXT, "导出 CSV").get_attribute("href"), timeout=60,
                        cookies={c["name"]: c["value"] for c in browser.get_cookies()})
     assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("measure,title,stratum")
+    WebDriverWait(browser, 240).until(lambda d: "%" in d.find_element(
+        By.CSS_SELECTOR, '[data-previous="jiayi-coverage"]').text)  # 上期 xx.x%, asked after the cards
+    browser.get(browser.find_element(By.CSS_SELECTOR, "#h-jiayi-coverage ~ .links a").get_attribute("href"))
+    names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "ul.subjects a")]
+    assert 0 < len(names) <= 100 and not any(n.startswith("Patient/") for n in names)  # the drill-down, by name
 
 
 def test_accessibility_basics(browser, console_server):
     root, _ = console_server
     sign_in(browser, root, role="family-doctor")
-    for path in ("/console/worklist", "/console/desk", "/console/dashboard"):
+    resident = browser.find_element(By.CSS_SELECTOR, "#t-renewals tbody a").get_attribute("href")
+    for path in ("/console/worklist", "/console/desk", "/console/dashboard", "/console/search?q=w",
+                 resident.removeprefix(root)):
         browser.get(root + path)
         unlabelled = browser.execute_script("""
             return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(el =>

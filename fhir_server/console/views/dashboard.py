@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from threading import Lock
 
-from .common import Source, code_display
+from .common import Source, code_display, human_name
 
 STRATIFIERS = ("institution", "team", "key-population")
 PRESETS = ("quarter", "last-quarter", "year", "last-year")
@@ -39,6 +39,18 @@ class Query:
         if end < start:
             start, end = end, start
         return cls(start, end, stratifier, preset)
+
+    def previous(self) -> Query:
+        """The period to compare with: the quarter (year) before a quarter's (year's) start,
+        otherwise the same number of days just before."""
+        if self.preset in ("quarter", "last-quarter"):
+            start, end = preset_period("last-quarter", self.start)
+        elif self.preset in ("year", "last-year"):
+            start, end = preset_period("last-year", self.start)
+        else:
+            end = self.start - dt.timedelta(days=1)
+            start = end - (self.end - self.start)
+        return Query(start, end, self.stratifier, "")
 
     def args(self, **changes) -> dict:
         values = {"start": str(self.start), "end": str(self.end), "stratifier": self.stratifier}
@@ -75,12 +87,26 @@ class Card:
     denominator: int | None
     score: float | None
     rows: list[Stratum] = field(default_factory=list)
+    previous: float | None = None  # the score of the period before (Query.previous)
 
     @property
     def shown(self) -> str:
-        if self.score is None:
+        return self._format(self.score)
+
+    @property
+    def previous_shown(self) -> str:
+        return self._format(self.previous)
+
+    @property
+    def trend(self) -> str:
+        if self.score is None or self.previous is None or self.score == self.previous:
+            return ""
+        return "↑" if self.score > self.previous else "↓"
+
+    def _format(self, score: float | None) -> str:
+        if score is None:
             return "–"
-        return f"{self.score:.1%}" if self.scoring == "proportion" else f"{self.score:g}"
+        return f"{score:.1%}" if self.scoring == "proportion" else f"{score:g}"
 
 
 @dataclass
@@ -113,6 +139,20 @@ def one_card(source: Source, measure_id: str, query: Query) -> Card | None:
     for row in shown.rows:
         row.stratum = (code_display(source, {"system": KEY_POPULATION, "code": row.stratum})
                        if query.stratifier == "key-population" else stratum_name(source, row.stratum))
+    return shown
+
+
+def with_previous(source: Source, measure_id: str, query: Query) -> Card | None:
+    """A card's score and the period before's (asked by the page once every card is shown: a
+    second evaluation of the district, so the first view of a card does not wait for it)."""
+    measure = source.read(f"Measure/{measure_id}")
+    report = evaluate(source, measure_id, query, "summary") if measure else None
+    if not (measure and report):
+        return None
+    shown = card(measure, report, query.stratifier)
+    before = evaluate(source, measure_id, query.previous(), "summary")
+    if before:
+        shown.previous = card(measure, before, query.stratifier).score
     return shown
 
 
@@ -159,6 +199,19 @@ def subjects(source: Source, query: Query, measure_id: str) -> list[str]:
     lists = {c.get("id"): c for c in report.get("contained") or []}
     chosen = lists.get("numerator") or lists.get("initial-population") or {}
     return [(e.get("item") or {}).get("reference", "") for e in chosen.get("entry") or []]
+
+
+PAGE = 100  # subjects per drill-down page (the total is always shown)
+
+
+def subject_names(source: Source, references: list[str]) -> dict[str, str]:
+    """The names of the Patients among one page of subjects, in one search (a resident the
+    user may not read keeps its reference)."""
+    ids = ",".join(r.split("/", 1)[1] for r in references[:PAGE] if r.startswith("Patient/"))
+    if not ids:
+        return {}
+    return {f"Patient/{p['id']}": human_name(p)
+            for p in source.search(f"Patient?_id={ids}&_elements=name&_count={PAGE}")}
 
 
 def _counts(populations: list[dict] | None) -> dict[str, int]:

@@ -16,6 +16,8 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 MESSAGE_CODE = "http://terminology.hl7.org/CodeSystem/v2-0076"
 HL7_SEARCH = (f"AuditEvent?type={DCM}|110107,{DCM}|110106&subtype={MESSAGE_CODE}|ADT,{MESSAGE_CODE}|REF,"
               f"{MESSAGE_CODE}|RRI,{MESSAGE_CODE}|ORU&_sort=-date&_count=50")
+# the outbound messages (REF^I12, RRI^I12): each attempt and outcome the sender records
+QUEUE_SEARCH = f"AuditEvent?type={DCM}|110106&_sort=-date&_count=200"
 
 
 @dataclass
@@ -24,30 +26,38 @@ class Monitor:
     failures: list[dict] = field(default_factory=list)
     subscriptions: list[dict] = field(default_factory=list)
     hl7: list[dict] = field(default_factory=list)
+    queue: list[dict] = field(default_factory=list)  # outbound messages pending or refused, latest first
     available: bool = True
+
+
+# writes (imports, feeds, edits): the audit trail's reads and searches (every console page's
+# too) would push them off a list of the latest events; failures are asked for on their own
+WRITES_SEARCH = "AuditEvent?action=C,U,D&_sort=-date&_count=50"
+FAILURES_SEARCH = "AuditEvent?outcome=4,8,12&_sort=-date&_count=50"
 
 
 def build(source: Source) -> Monitor:
     monitor = Monitor()
-    events = source.search("AuditEvent?_sort=-date&_count=50")
-    for event in events:
-        agents = [display(a.get("who")) or (a.get("who") or {}).get("identifier", {}).get("value", "")
-                  for a in event.get("agent") or []]
-        row = {"when": (event.get("recorded") or "")[:19].replace("T", " "),
-               "what": concept_text(event.get("type")) + (" " + (event.get("action") or "")),
-               "subtype": ", ".join(concept_text({"coding": [c]}) for c in event.get("subtype") or []),
-               "who": ", ".join(a for a in agents if a),
-               "outcome": OUTCOMES.get(event.get("outcome", ""), event.get("outcome", "")),
-               "detail": event.get("outcomeDesc", "")}
-        monitor.events.append(row)
-        if event.get("outcome") not in (None, "0"):
-            monitor.failures.append(row)
+    monitor.events = [event_row(event) for event in source.search(WRITES_SEARCH)]
+    monitor.failures = [event_row(event) for event in source.search(FAILURES_SEARCH)]
     monitor.hl7 = [hl7_row(event) for event in source.search(HL7_SEARCH)]
+    monitor.queue = outbound_queue(source.search(QUEUE_SEARCH))
     monitor.subscriptions = [{"id": s["id"], "criteria": s.get("criteria", ""), "status": s.get("status", ""),
                               "error": s.get("error", ""),
                               "endpoint": (s.get("channel") or {}).get("endpoint", "")}
                              for s in source.search("Subscription?_count=50")]
     return monitor
+
+
+def event_row(event: dict) -> dict:
+    agents = [display(a.get("who")) or (a.get("who") or {}).get("identifier", {}).get("value", "")
+              for a in event.get("agent") or []]
+    return {"when": (event.get("recorded") or "")[:19].replace("T", " "),
+            "what": concept_text(event.get("type")) + (" " + (event.get("action") or "")),
+            "subtype": ", ".join(concept_text({"coding": [c]}) for c in event.get("subtype") or []),
+            "who": ", ".join(a for a in agents if a),
+            "outcome": OUTCOMES.get(event.get("outcome", ""), event.get("outcome", "")),
+            "detail": event.get("outcomeDesc", "")}
 
 
 def hl7_row(event: dict) -> dict:
@@ -64,8 +74,20 @@ def hl7_row(event: dict) -> dict:
             or "^".join(c.get("code", "") for c in subtype),
             "peer": message.get("name") or ", ".join(display(a.get("who")) for a in event.get("agent") or []),
             "control_id": (message.get("what") or {}).get("identifier", {}).get("value", ""),
-            "ack": detail.get("ACK") or ACKS.get(event.get("outcome", ""), ""),
+            "ack": detail.get("ACK") or ("" if detail.get("status") == "pending"
+                                         else ACKS.get(event.get("outcome", ""), "")),
+            "status": detail.get("status") or "", "attempts": detail.get("attempts") or "",
             "ok": event.get("outcome") == "0",
             "detail": event.get("outcomeDesc", ""),
             "written": [{"reference": r, "patient": r.split("/", 1)[1] if r.startswith("Patient/") else None}
                         for r in written]}
+
+
+def outbound_queue(events: list[dict]) -> list[dict]:
+    """The outbound messages whose latest record (events newest first) leaves them pending (no ACK
+    yet, retried) or refused (AE/AR, waiting for ``jiayi hl7 queue --retry``)."""
+    latest: dict[str, dict] = {}
+    for event in events:
+        row = hl7_row(event)
+        latest.setdefault(row["control_id"], row)
+    return [row for row in latest.values() if row["status"] in ("pending", "refused")]

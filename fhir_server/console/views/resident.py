@@ -62,20 +62,32 @@ def build(source: Source, patient_id: str, today: dt.date, show_id: bool = False
         key_populations=[concept_text(e.get("valueCodeableConcept")) for e in patient.get("extension") or []
                          if e.get("url", "").endswith("jiayi-key-population")])
     subject = f"Patient/{patient_id}"
-    contracts = source.search(f"Contract?subject={subject}&status=executed&_count=5")
+    _contract(source, model, subject)
+    model.care_plans = [care_plan_summary(p) for p in source.search(f"CarePlan?subject={subject}&_count=20")]
+    readings = source.search(f"Observation?subject={subject}&code={LOINC}|{BP_PANEL},{LOINC}|{GLUCOSE}"
+                             "&_sort=date&_count=200")
+    model.bp = blood_pressure([o for o in readings if _coded(o, BP_PANEL)])
+    model.glucose = quantities([o for o in readings if _coded(o, GLUCOSE)])
+    model.referrals = referrals(source, subject)
+    model.timeline = [encounter_row(e) for e in source.search(f"Encounter?subject={subject}&_sort=-date&_count=30")]
+    return model
+
+
+def _contract(source: Source, model: Resident, subject: str) -> None:
+    """The contract in force with its fulfilment and team (the included CareTeam)."""
+    found = source.search(f"Contract?subject={subject}&status=executed&_count=5&_include=Contract:care-team")
+    contracts = [r for r in found if r.get("resourceType", "Contract") == "Contract"]
     if contracts:
         model.contract = contract_summary(contracts[0])
         model.fulfilment = fulfilment(source, contracts[0]["id"])
         team_ext = extension(contracts[0], "jiayi-contract-care-team")
-        model.team = team_summary(source.read(ref(team_ext.get("valueReference")) if team_ext else None))
-    model.care_plans = [care_plan_summary(p) for p in source.search(f"CarePlan?subject={subject}&_count=20")]
-    model.bp = blood_pressure(source.search(f"Observation?subject={subject}&code={LOINC}|{BP_PANEL}"
-                                            f"&_sort=date&_count=100"))
-    model.glucose = quantities(source.search(f"Observation?subject={subject}&code={LOINC}|{GLUCOSE}"
-                                             f"&_sort=date&_count=100"))
-    model.referrals = referrals(source, subject)
-    model.timeline = [encounter_row(e) for e in source.search(f"Encounter?subject={subject}&_sort=-date&_count=30")]
-    return model
+        team = ref(team_ext.get("valueReference")) if team_ext else None
+        teams = {f"CareTeam/{r['id']}": r for r in found if r.get("resourceType") == "CareTeam"}
+        model.team = team_summary(teams.get(team or "") or source.read(team))
+
+
+def _coded(observation: dict, code: str) -> bool:
+    return any(c.get("code") == code for c in (observation.get("code") or {}).get("coding") or [])
 
 
 def identifiers(patient: dict, show: bool) -> list[tuple[str, str]]:

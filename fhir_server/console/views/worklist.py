@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .common import DERIVED_BY, TASK_CODE, Source, concept_text, day, display, extension, ref, ref_id
+from .common import DERIVED_BY, TASK_CODE, Source, concept_text, day, display, extension, human_name, ref, ref_id
 
 RENEWAL_WINDOW_DAYS = 30  # the $renew-due default window (Appendix A)
 UPCOMING_DAYS = 14
@@ -34,26 +34,45 @@ class Worklist:
 def build(source: Source, practitioner: str | None, today: dt.date) -> Worklist:
     """Every section; a search the user may not make finds nothing (the API decides)."""
     worklist = Worklist()
-    worklist.sections["overdue"] = follow_ups(source, f"activity-due=lt{today}", today)
-    worklist.sections["upcoming"] = follow_ups(
-        source, f"activity-due=ge{today}&activity-due=le{today + dt.timedelta(days=UPCOMING_DAYS)}", today)
-    worklist.sections["renewals"] = renewals(source, today, teams_of(source, practitioner))
+    teams = teams_of(source, practitioner)
+    worklist.sections["overdue"] = follow_ups(source, f"activity-due=lt{today}", today, teams)
+    until = today + dt.timedelta(days=UPCOMING_DAYS)
+    worklist.sections["upcoming"] = follow_ups(source, f"activity-due=ge{today}&activity-due=le{until}", today,
+                                               teams, until)
+    worklist.sections["renewals"] = renewals(source, today, teams)
     worklist.sections["proposals"] = proposals(source, practitioner)
     worklist.sections["returns"] = returns(source)
     worklist.sections["two_card"] = two_card(source)
     return worklist
 
 
-def follow_ups(source: Source, due: str, today: dt.date) -> list[Row]:
+def follow_ups(source: Source, due: str, today: dt.date, teams: list[str] | None = None,
+               until: dt.date | None = None) -> list[Row]:
+    """Plans with a follow-up due as ``due`` says (of the doctor's teams), each with the residents'
+    names (``_include``: a plan ``$apply`` stored names its subject without a display); the date
+    shown is the first open window's end that is overdue (``lt``) or else due by ``until``.  (Two
+    ``activity-due`` bounds may each be met by a different activity, so a plan with one window
+    overdue and one next year matches ``ge``/``le``: such a plan has nothing due soon.)"""
+    if teams == []:
+        return []
+    team_filter = f"&care-team={','.join(teams)}" if teams else ""
+    found = source.search(f"CarePlan?status=active&{due}{team_filter}&_count={PAGE}&_sort=-_lastUpdated"
+                          "&_include=CarePlan:subject")
+    names = {f"Patient/{p['id']}": human_name(p) for p in found if p.get("resourceType") == "Patient"}
+    overdue = due.startswith("activity-due=lt")
     rows = []
-    for plan in source.search(f"CarePlan?status=active&{due}&_count={PAGE}&_sort=-_lastUpdated"):
-        open_ends = [a.get("detail", {}).get("scheduledPeriod", {}).get("end", "")
+    for plan in (p for p in found if p.get("resourceType", "CarePlan") == "CarePlan"):
+        open_ends = [day(a.get("detail", {}).get("scheduledPeriod", {}).get("end", ""))
                      for a in plan.get("activity") or []
                      if a.get("detail", {}).get("status") in ("scheduled", "not-started")]
-        first = min((e for e in open_ends if e), default="")
-        rows.append(Row(ref_id(plan.get("subject")), display(plan.get("subject")),
+        first = min((e for e in open_ends if e and (e < str(today)) == overdue
+                     and (until is None or e <= str(until))), default="")
+        if not first:
+            continue
+        subject = plan.get("subject") or {}
+        rows.append(Row(ref_id(subject), (subject.get("display") or names.get(ref(subject))) or ref(subject),
                         plan.get("title") or concept_text((plan.get("category") or [None])[0]) or "随访",
-                        day(first), urgent=bool(first) and first[:10] < str(today)))
+                        first, urgent=overdue))
     return sorted(rows, key=lambda r: r.when)
 
 

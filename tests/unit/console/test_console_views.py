@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 
 import pytest
 
+from fhir_server import console
 from fhir_server.console.fhir_client import Answer
 from fhir_server.console.signin import pkce_pair
 from fhir_server.console.views import dashboard, desk, monitor, resident, search, worklist
@@ -93,10 +95,18 @@ def test_overdue_follow_ups_come_from_the_activity_due_search():
     plan = {"resourceType": "CarePlan", "id": "cp", "title": "高血压随访", "subject": {"reference": "Patient/a"},
             "activity": [{"detail": {"status": "scheduled", "scheduledPeriod": {"end": "2026-11-20"}}},
                          {"detail": {"status": "completed", "scheduledPeriod": {"end": "2026-08-20"}}}]}
-    source = FakeSource({"CarePlan?": [plan]})
-    rows = worklist.follow_ups(source, "activity-due=lt2026-12-01", TODAY)
-    assert [(r.patient_id, r.what, r.when, r.urgent) for r in rows] == [("a", "高血压随访", "2026-11-20", True)]
-    assert source.asked[0].startswith("CarePlan?status=active&activity-due=lt2026-12-01")
+    plan["activity"].append({"detail": {"status": "scheduled", "scheduledPeriod": {"end": "2026-12-10"}}})
+    source = FakeSource({"CarePlan?": [plan, {"resourceType": "Patient", "id": "a", "name": [{"text": "张三"}]}]})
+    rows = worklist.follow_ups(source, "activity-due=lt2026-12-01", TODAY, ["CareTeam/t1"])
+    assert [(r.patient_id, r.patient, r.what, r.when, r.urgent) for r in rows] == [
+        ("a", "张三", "高血压随访", "2026-11-20", True)]
+    assert source.asked[0].startswith("CarePlan?status=active&activity-due=lt2026-12-01&care-team=CareTeam/t1")
+    assert "_include=CarePlan:subject" in source.asked[0]
+    upcoming = worklist.follow_ups(source, "activity-due=ge2026-12-01", TODAY, None, dt.date(2026, 12, 15))
+    assert [(r.when, r.urgent) for r in upcoming] == [("2026-12-10", False)]
+    # the two bounds met by two activities (one overdue, one later than the window): nothing due soon
+    assert worklist.follow_ups(source, "activity-due=ge2026-12-01", TODAY, None, dt.date(2026, 12, 5)) == []
+    assert worklist.follow_ups(source, "activity-due=ge2026-12-01", TODAY, []) == []
 
 
 @pytest.mark.parametrize(("number", "shown"), [("110101199003071234", "110101********1234"),
@@ -108,15 +118,19 @@ def test_national_identifiers_are_masked(number, shown):
 def test_the_resident_view_masks_identifiers_unless_asked_and_draws_from_the_observations():
     patient = {"resourceType": "Patient", "id": "p1", "name": [{"text": "王芳"}], "gender": "female",
                "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": "110101199003071234"}]}
-    bp = [{"effectiveDateTime": "2026-10-01T09:00:00+08:00", "component": [
+    panel, fpg = {"coding": [{"code": "85354-9"}]}, {"coding": [{"code": "1558-6"}]}
+    bp = [{"code": panel, "effectiveDateTime": "2026-10-01T09:00:00+08:00", "component": [
         {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 150}},
         {"code": {"coding": [{"code": "8462-4"}]}, "valueQuantity": {"value": 95}}]},
-        {"effectiveDateTime": "2026-07-01T09:00:00+08:00", "component": [
+        {"code": panel, "effectiveDateTime": "2026-07-01T09:00:00+08:00", "component": [
             {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 135}}]}]
-    glucose = [{"effectiveDateTime": "2026-09-01", "valueQuantity": {"value": 7.2}},
-               {"effectiveDateTime": "2026-09-02"}]
-    source = FakeSource({"Observation?subject=Patient/p1&code=http://loinc.org|85354-9": bp,
-                         "Observation?subject=Patient/p1&code=http://loinc.org|1558-6": glucose},
+    glucose = [{"code": fpg, "effectiveDateTime": "2026-09-01", "valueQuantity": {"value": 7.2}},
+               {"code": fpg, "effectiveDateTime": "2026-09-02"}]
+    team = {"resourceType": "CareTeam", "id": "t1", "name": "张医生团队", "participant": []}
+    contract = {"resourceType": "Contract", "id": "c1", "status": "executed", "extension": [
+        {"url": SD + "jiayi-contract-care-team", "valueReference": {"reference": "CareTeam/t1"}}]}
+    source = FakeSource({"Observation?subject=Patient/p1&code=http://loinc.org|85354-9,http://loinc.org|1558-6":
+                         bp + glucose, "Contract?subject=Patient/p1&status=executed": [contract, team]},
                         {"Patient/p1": patient})
     model = resident.build(source, "p1", TODAY)
     assert model is not None
@@ -124,6 +138,7 @@ def test_the_resident_view_masks_identifiers_unless_asked_and_draws_from_the_obs
     assert model.identifiers == [("居民身份证", "110101********1234")]
     assert model.bp == [("2026-07-01", 135, None), ("2026-10-01", 150, 95)]
     assert model.glucose == [("2026-09-01", 7.2)]
+    assert model.team["name"] == "张医生团队" and "_include=Contract:care-team" in source.asked[0]
     assert resident.build(source, "p1", TODAY, show_id=True).identifiers == [("居民身份证", "110101199003071234")]
     assert resident.build(source, "unknown", TODAY) is None  # not found or out of reach: the API decides
 
@@ -200,6 +215,11 @@ def test_dashboard_periods_and_stratifiers():
     assert dashboard.preset_period("last-year", TODAY) == (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     query = dashboard.Query.from_args({"start": "2026-06-30", "end": "2026-01-01", "stratifier": "team"}, TODAY)
     assert (query.start, query.end, query.stratifier) == (dt.date(2026, 1, 1), dt.date(2026, 6, 30), "team")
+    assert (query.previous().start, query.previous().end) == (dt.date(2025, 7, 4), dt.date(2025, 12, 31))
+    quarter = dashboard.Query.from_args({"preset": "quarter"}, TODAY).previous()
+    assert (quarter.start, quarter.end) == (dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    year = dashboard.Query.from_args({"preset": "last-year"}, TODAY).previous()
+    assert (year.start, year.end) == (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     fallback = dashboard.Query.from_args({"start": "bad", "stratifier": "nonsense"}, TODAY)
     assert (fallback.start, fallback.stratifier, fallback.preset) == (dt.date(2026, 1, 1), "institution", "year")
 
@@ -225,6 +245,19 @@ def test_a_measure_card_reads_the_report_and_the_chosen_stratifier():
     assert dashboard.card(measure, report, "team").rows == []
 
 
+def test_a_card_compares_with_the_period_before():
+    measure = {"resourceType": "Measure", "id": "m-trend", "scoring": {"coding": [{"code": "proportion"}]}}
+    now = {"group": [{"population": [population("numerator", 5)], "measureScore": {"value": 0.5}}]}
+    before = {"group": [{"population": [population("numerator", 4)], "measureScore": {"value": 0.4}}]}
+    url = "Measure/m-trend/$evaluate-measure?periodStart={}&periodEnd={}&reportType=summary"
+    source = FakeSource({}, {"Measure/m-trend": measure, url.format("2026-10-01", "2026-12-01"): now,
+                             url.format("2026-07-01", "2026-09-30"): before})
+    query = dashboard.Query.from_args({"preset": "quarter"}, TODAY)
+    assert dashboard.one_card(source, "m-trend", query).previous is None  # the first view does not wait for it
+    card = dashboard.with_previous(source, "m-trend", query)
+    assert (card.shown, card.previous_shown, card.trend) == ("50.0%", "40.0%", "↑")
+
+
 def test_the_drill_down_lists_the_numerators_subjects():
     report = {"contained": [{"id": "numerator", "entry": [{"item": {"reference": "Patient/a"}}]},
                             {"id": "denominator", "entry": [{"item": {"reference": "Patient/a"}},
@@ -234,6 +267,14 @@ def test_the_drill_down_lists_the_numerators_subjects():
                              "&reportType=subject-list": report})
     assert dashboard.subjects(source, query, "m-drill") == ["Patient/a"]
     assert dashboard.subjects(source, query, "") == []
+
+
+def test_the_drill_down_names_a_page_of_residents_in_one_search():
+    source = FakeSource({"Patient?_id=p0,": [{"resourceType": "Patient", "id": "p1", "name": [{"text": "李四"}]}]})
+    names = dashboard.subject_names(source, ["Group/g"] + [f"Patient/p{i}" for i in range(99)])
+    assert names == {"Patient/p1": "李四"}
+    assert len(source.asked) == 1 and source.asked[0].endswith(",p98&_elements=name&_count=100")
+    assert dashboard.subject_names(source, ["Group/g"]) == {} and len(source.asked) == 1
 
 
 def test_pkce_challenge_is_the_s256_of_the_verifier():
@@ -290,3 +331,47 @@ def test_the_monitor_lists_the_hl7_messages_with_their_acks():
     assert (second["ack"], second["ok"], second["when"], second["inbound"]) == ("AA", True, "2026-12-01 09:30:00", True)
     assert second["written"] == [{"reference": "Patient/p1", "patient": "p1"},
                                  {"reference": "Encounter/e1", "patient": None}]
+
+
+def test_the_outbound_queue_keeps_each_message_s_latest_record_pending_or_refused():
+    from hl7v2_messages import adt_a04
+
+    from adapters.hl7v2 import er7
+    from adapters.hl7v2.message_audit import message_event
+
+    def event(control: str, code: str, status: str, attempts: int, minute: int) -> dict:
+        return message_event(er7.parse(adt_a04(control)), code, observer="JIAYI", inbound=False, detail="down",
+                             queue=(status, attempts), recorded=dt.datetime(2026, 12, 1, 9, minute, tzinfo=dt.UTC))
+
+    newest_first = [event("C1", "AA", "sent", 3, 9), event("C2", "", "pending", 2, 8), event("C1", "", "pending", 2, 7),
+                    event("C2", "", "pending", 1, 6), event("C3", "AR", "refused", 1, 5)]
+    rows = monitor.outbound_queue(newest_first)
+    assert [(r["control_id"], r["status"], r["attempts"], r["ack"]) for r in rows] == [
+        ("C2", "pending", "2", ""), ("C3", "refused", "1", "AR")]
+
+
+def test_the_templates_take_their_words_from_i18n_so_english_is_complete():
+    """Chinese first, English switchable: no Chinese text in a template but the brand, the
+    skip link's own zh/en pair and the demo-only sign-in picker."""
+    from pathlib import Path
+
+    from fhir_server.console import i18n
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    folder = Path(console.__file__).parent / "templates" / "console"
+    for template in folder.glob("*.html"):
+        for number, line in enumerate(template.read_text(encoding="utf-8").splitlines(), 1):
+            allowed = "家医 Jiayi" in line or "g.lang == 'zh'" in line or template.name == "dev_login.html"
+            assert allowed or not cjk.search(line), f"{template.name}:{number}: {line.strip()[:80]}"
+    zh, en = i18n.words("zh"), i18n.words("en")
+    assert zh.keys() == en.keys() and not [k for k, v in en.items() if cjk.search(v) and k != "language"]
+
+
+def test_the_monitor_lists_writes_and_failures_each_from_its_own_search():
+    write = {"resourceType": "AuditEvent", "recorded": "2026-12-01T09:00:00Z", "action": "C", "outcome": "0",
+             "type": {"code": "rest", "display": "RESTful Operation"}, "agent": [{"who": {"display": "导入程序"}}]}
+    refused = {**write, "action": "E", "outcome": "8", "outcomeDesc": "403 forbidden"}
+    source = FakeSource({monitor.WRITES_SEARCH: [write], monitor.FAILURES_SEARCH: [refused]})
+    model = monitor.build(source)
+    assert [(e["who"], e["outcome"]) for e in model.events] == [("导入程序", "成功")]
+    assert [(e["outcome"], e["detail"]) for e in model.failures] == [("严重错误", "403 forbidden")]

@@ -114,3 +114,18 @@ def test_final_outcomes_are_recorded_as_export_audit_events(tmp_path):
     assert refused["entity"][0]["what"]["identifier"]["value"] == "C4"
     assert refused["entity"][0]["name"] == "JIAYI|JIAYI"  # the receiver (MSH-5|MSH-6)
     assert refused["entity"][1]["what"] == {"reference": "Task/2"} and refused["outcomeDesc"]
+    assert {d["type"]: d["valueString"] for d in refused["entity"][0]["detail"]} == {
+        "ACK": "AE", "status": "refused", "attempts": "1"}
+
+
+def test_failed_attempts_are_recorded_as_pending_with_attempts_and_error(tmp_path, clock):
+    sender = _sender(tmp_path, free_port())  # nobody listens there
+    sender.recorder = recorded = Recorded()  # type: ignore[assignment]
+    sender.state.enqueue("city", "REF^I12", "Task/5", "C5", adt_a04("C5").encode())
+    assert sender.deliver() == 0
+    clock.now += 1
+    assert sender.deliver() == 0
+    assert [e["outcome"] for e in recorded] == ["4", "4"]
+    details = [{d["type"]: d["valueString"] for d in e["entity"][0]["detail"]} for e in recorded]
+    assert details == [{"status": "pending", "attempts": "1"}, {"status": "pending", "attempts": "2"}]
+    assert "Connection" in recorded[-1]["outcomeDesc"] and recorded[-1]["entity"][1]["what"] == {"reference": "Task/5"}

@@ -57,9 +57,20 @@
   }
   /* the dashboard: each Measure's card is evaluated on its own request, two at a time */
   var pending = Array.prototype.slice.call(document.querySelectorAll("section[data-src]"));
+  var later = [];  /* each card's comparison with the period before, once every card is shown */
+  function previous() {
+    var el = later.shift();
+    if (!el) { return; }
+    fetch(el.getAttribute("data-previous-src"), { credentials: "same-origin" }).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (text) { if (text !== null) { el.innerHTML = text; } }).catch(function () {}).then(function () {
+      el.setAttribute("data-loaded", "true");
+      previous();
+    });
+  }
   function next() {
     var card = pending.shift();
-    if (!card) { return; }
+    if (!card) { previous(); return; }
     fetch(card.getAttribute("data-src"), { credentials: "same-origin" }).then(function (response) {
       return response.text().then(function (html) { return { ok: response.ok, html: html }; });
     }).then(function (answer) {
@@ -67,6 +78,7 @@
         card.innerHTML = answer.html;
         card.querySelectorAll("script.measure-data").forEach(measureChart);
         card.querySelectorAll("button.png").forEach(pngButton);
+        card.querySelectorAll("[data-previous-src]").forEach(function (el) { later.push(el); });
       } else {
         card.querySelector(".value").textContent = "–";
       }
