@@ -211,10 +211,12 @@ CONCURRENT_RETRIES = 6
 
 def _post_bundle(client: Client, body: bytes) -> tuple[int, bytes]:
     """POST a transaction; again, after a pause, while the server answers 409 because a bundle in
-    flight beside it (several servers) got in the way: nothing of the refused one was written."""
+    flight beside it (several servers) got in the way, or 503 because the bundle outran the
+    request budget on a loaded machine: nothing of the refused one was written."""
     for attempt in range(CONCURRENT_RETRIES + 1):
         status, data = client.send("POST", "", body, {"Prefer": "return=minimal"})
-        if status != 409 or b"concurrent" not in data or attempt == CONCURRENT_RETRIES:
+        retry = (status == 409 and b"concurrent" in data) or status == 503
+        if not retry or attempt == CONCURRENT_RETRIES:
             return status, data
         time.sleep(0.1 * 2 ** attempt)
     return status, data
