@@ -16,8 +16,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def report(request, tmp_path_factory) -> dict:
     database = "sqlite" if request.param == "sqlite" else request.getfixturevalue("postgres_server_url")
-    options = Options(database=database, residents=20, clients=2, workers=1, threads=2, requests=6, seconds=5, bundle_size=100,
-                      adapter_residents=5, adapter_messages=5, workdir=str(tmp_path_factory.mktemp(f"bench-{request.param}")),
+    options = Options(database=database, residents=20, clients=2, workers=1, threads=2, requests=6, seconds=5,
+                      bundle_size=100, adapter_residents=5, adapter_messages=5,
+                      workdir=str(tmp_path_factory.mktemp(f"bench-{request.param}")),
                       servers=1 if request.param == "sqlite" else 2)
     return run(options, echo=lambda line: None)
 
