@@ -17,6 +17,10 @@ from adapters.cli_auth import Auth, auth_options
               help="'sqlite' (a fresh file), or a PostgreSQL server URL (a fresh database is created on it "
                    "and dropped afterwards).")
 @click.option("--clients", default=4, show_default=True, type=int, help="Concurrent client threads.")
+@click.option("--servers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="`jiayi serve` processes (each with --workers) on their own ports behind the one "
+                   "PostgreSQL database, as if on that many machines; clients and ingest bundles are spread "
+                   "over them and the throughput is their combined rate (PostgreSQL only).")
 @click.option("--workers", default=2, show_default=True, type=int, help="Server worker processes (gunicorn).")
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
 @click.option("--requests", "requests_", default=2000, show_default=True, type=int,
@@ -35,9 +39,10 @@ from adapters.cli_auth import Auth, auth_options
 @click.option("--workdir", default=None, help="Keep the database and server logs in this directory.")
 @click.option("--keep", is_flag=True, help="Keep the benchmark database afterwards.")
 @auth_options
-def bench(residents: int, seed: int, database: str, clients: int, workers: int, threads: int, requests_: int,
-          seconds: float, bundle_size: int, only: tuple[str, ...], adapter_residents: int, adapter_messages: int,
-          preload: int, json_path: str | None, workdir: str | None, keep: bool, auth: Auth | None) -> None:
+def bench(residents: int, seed: int, database: str, clients: int, servers: int, workers: int, threads: int,
+          requests_: int, seconds: float, bundle_size: int, only: tuple[str, ...], adapter_residents: int,
+          adapter_messages: int, preload: int,
+          json_path: str | None, workdir: str | None, keep: bool, auth: Auth | None) -> None:
     import signal
     import sys
 
@@ -53,8 +58,11 @@ def bench(residents: int, seed: int, database: str, clients: int, workers: int, 
     options = Options(residents=residents, seed=seed, database=database, clients=clients, workers=workers,
                       threads=threads, requests=requests_, seconds=seconds, bundle_size=bundle_size,
                       keep=keep, workdir=workdir, only=only, adapter_residents=adapter_residents,
-                      adapter_messages=adapter_messages, preload=preload)
-    report = run(options, echo=lambda line: click.echo(line, err=True))
+                      adapter_messages=adapter_messages, servers=servers, preload=preload)
+    try:
+        report = run(options, echo=lambda line: click.echo(line, err=True))
+    except ValueError as exc:  # an impossible combination of options (--servers 2 on SQLite)
+        raise click.UsageError(str(exc)) from None
     click.echo("")
     click.echo(table(report))
     click.echo("")

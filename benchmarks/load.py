@@ -10,7 +10,7 @@ import itertools
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ class Measurement:
     units: int = 0  # resources handled (ingest and validation count resources, not requests)
     cpu: float | None = None  # server workers' CPU seconds over the measurement
     cpu_units: int | None = None  # what that CPU time was spent on (requests incl. warm-up, or resources)
+    retried: int = 0  # ingest with several servers: bundles refused ahead of the ones they need, sent again
 
     @property
     def count(self) -> int:
@@ -107,19 +108,23 @@ class Client:
             self.conn = None
 
 
-def run_load(base: str, make: RequestFactory, clients: int, max_requests: int, max_seconds: float,
-             warmup: int = 0) -> Measurement:
-    """Issue up to ``max_requests`` (within ``max_seconds``) from ``clients`` threads."""
+def run_load(base: str | Sequence[str], make: RequestFactory, clients: int, max_requests: int,
+             max_seconds: float, warmup: int = 0) -> Measurement:
+    """Issue up to ``max_requests`` (within ``max_seconds``) from ``clients`` threads.  With
+    several servers (``base`` a list) client ``k`` talks to server ``k mod n``, and the warm-up
+    requests go round the servers too."""
+    bases = [base] if isinstance(base, str) else list(base)
     result = Measurement()
     counter = itertools.count()
     lock = threading.Lock()
-    warm = Client(base)
+    warm = [Client(b) for b in bases]
     for i in range(warmup):
-        warm.send(*make(-1 - i))
-    warm.close()
+        warm[i % len(warm)].send(*make(-1 - i))
+    for c in warm:
+        c.close()
     deadline = time.perf_counter() + max_seconds
 
-    def worker() -> None:
+    def worker(base: str) -> None:
         client = Client(base)
         try:
             while time.perf_counter() < deadline:
@@ -142,7 +147,7 @@ def run_load(base: str, make: RequestFactory, clients: int, max_requests: int, m
         finally:
             client.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    threads = [threading.Thread(target=worker, args=(bases[k % len(bases)],), daemon=True) for k in range(clients)]
     started = time.perf_counter()
     for t in threads:
         t.start()

@@ -26,11 +26,20 @@ def table(report: dict) -> str:
     widths = [max(len(row[i]) for row in rows if len(row[i]) < 60) for i in range(len(COLUMNS))]
     lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    servers = report.get("options", {}).get("servers", 1)
+    if servers > 1:
+        o = report["options"]
+        lines.insert(0, f"{servers} × jiayi serve ({o['workers']} workers × {o['threads']} threads each) and "
+                        f"{servers} floor servers behind one database, {o['clients']} clients spread over them; "
+                        "throughput/s is the combined rate, server CPU ms summed over every server")
+        lines.insert(1, "")
     memory = report.get("memory", {})
     if memory:
         lines.append("")
         lines.append(f"peak RSS per Jiayi worker: {', '.join(f'{v:.0f} MB' for v in memory['jiayi_worker_peak_rss_mb'])}"
                      f" (floor workers: {', '.join(f'{v:.0f} MB' for v in memory['floor_worker_peak_rss_mb'])})")
+        for i, peaks in enumerate(memory.get("jiayi_server_peak_rss_mb", []), 1):
+            lines.append(f"  jiayi serve {i}: {', '.join(f'{v:.0f} MB' for v in peaks)}")
     errors = [r for r in report["results"] if r.get("errors")]
     for r in errors:
         lines.append(f"{r['name']}: {r['errors']} failed requests, first: {r['first_error']}")

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from benchmarks.cases import CASES, FLOOR_CASES, VALIDATIONS, Context
 from benchmarks.dataset import Dataset
 from benchmarks.load import Client, Measurement, run_load
 from benchmarks.machine import machine_info
-from benchmarks.servers import Server, floor_server, jiayi_server, peak_rss_mb
+from benchmarks.servers import ServerGroup, floor_server, jiayi_server, peak_rss_mb, server_group
 from fhir_server.demo import DEFAULT_AS_OF
 from fhir_server.serving import prepare_database
 
@@ -44,9 +45,18 @@ class Options:
     adapter_residents: int = 200  # public-health import: this many resident rows and 4 follow-ups each (0: skip)
     adapter_messages: int = 300  # HL7 v2 over MLLP: ADT and ORU messages each (0: skip)
     preload: int = 0  # the district's first resources written in-process (benchmarks.fast_load), not over HTTP
+    servers: int = 1  # `jiayi serve` processes (and floor servers) behind the one database, as if on N machines
+
+
+SQLITE_ONE_SERVER = ("--servers {n} needs PostgreSQL: a SQLite file is served from one machine "
+                     "(its workers already share it; raise --workers instead)")
 
 
 def run(options: Options, echo: Callable[[str], None] = print) -> dict:
+    if options.servers < 1:
+        raise ValueError("--servers must be at least 1")
+    if options.servers > 1 and not options.database.startswith(("postgresql", "postgres:")):
+        raise ValueError(SQLITE_ONE_SERVER.format(n=options.servers))
     workdir = Path(options.workdir or tempfile.mkdtemp(prefix="jiayi-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
@@ -60,15 +70,20 @@ def run(options: Options, echo: Callable[[str], None] = print) -> dict:
         dataset = Dataset(options.residents, options.seed, DEFAULT_AS_OF, options.bundle_size)
         bundles = dataset.bundles()
         preloaded = _preload(url, bundles, options.preload, echo)
-        with (jiayi_server(url, workdir, options.workers, options.threads) as server,
-              floor_server(url, workdir, options.workers, options.threads) as floor):
+        n = options.servers
+        with (server_group(jiayi_server, url, workdir, options.workers, options.threads, n, "jiayi") as server,
+              server_group(floor_server, url, workdir, options.workers, options.threads, n, "floor") as floor):
+            if n > 1:
+                echo(f"{n} jiayi serve processes behind one database: {', '.join(server.bases)}")
             results = report["results"]
             cpu = server.cpu_seconds()
-            ingest = _ingest(server.base, bundles, echo)
+            ingest = _ingest(server.bases, bundles, echo)
             ingest.cpu = server.cpu_seconds() - cpu
             floor_ingest = _floor_ingest(url, dataset, echo)
             report["analyze_seconds"] = _analyze(url)
-            note = f"{options.bundle_size} PUT entries per bundle, 1 client"
+            note = f"{options.bundle_size} PUT entries per bundle, " + (
+                "1 client" if n == 1 else f"{n} clients, one per server; {ingest.retried} bundles sent again "
+                "after the ones before them")
             if preloaded:
                 note += f"; the last {ingest.units} resources, after {preloaded} written in-process (--preload)"
                 report["preloaded"] = preloaded
@@ -87,7 +102,7 @@ def run(options: Options, echo: Callable[[str], None] = print) -> dict:
             for name, of_type, load in VALIDATIONS:
                 results.append(_validation(name, of_type, load(), dataset, echo))
             results.extend(_adapters(server.base, workdir, options, echo))
-            report["memory"] = _memory(server.worker_pids(), floor.worker_pids())
+            report["memory"] = _memory(server, floor)
         _ratios(results)
         if "postgresql" in url:  # COPY's work is done by PostgreSQL's backend, not counted
             for r in results:
@@ -106,10 +121,12 @@ def _adapters(base: str, workdir: Path, options: Options, echo) -> list[dict]:
     from benchmarks import import_rate, mllp_rate
 
     rows: list[dict] = []
+    where = f", against server 1 of {options.servers}" if options.servers > 1 else ""
     if options.adapter_residents and not options.only:
         got = import_rate.run(residents=options.adapter_residents, server=base, batch_size=options.bundle_size)
         note = (f"{got['rows_per_s']} rows/s first import ({got['residents']} residents, {got['follow_ups']} "
-                f"follow-ups; {got['resources_per_s']} resources/s), {got['reimport_rows_per_s']} rows/s re-import")
+                f"follow-ups; {got['resources_per_s']} resources/s), {got['reimport_rows_per_s']} rows/s re-import"
+                f"{where}")
         echo(f"public-health import: {note}")
         rows.append({"name": "public-health import (jiayi import, rows/s)", "note": note, "adapter": got})
     if options.adapter_messages and not options.only:
@@ -117,7 +134,7 @@ def _adapters(base: str, workdir: Path, options: Options, echo) -> list[dict]:
         for got in mllp_rate.measure_server(base, workdir / "mllp", messages=options.adapter_messages,
                                             connections=options.clients):
             note = (f"{got['messages_per_second']} msg/s ({got['acknowledged']} AA, {got['errors']} other, "
-                    f"{got['connections']} connections)")
+                    f"{got['connections']} connections{where})")
             echo(f"HL7 v2 {got['kind'].upper()} over MLLP: {note}")
             rows.append({"name": f"HL7 v2 {got['kind'].upper()} over MLLP (messages/s)", "note": note, "adapter": got})
     return rows
@@ -147,23 +164,80 @@ def _preload(url: str, bundles: Iterator[dict], resources: int, echo) -> int:
     return fast_load(url, bundles, echo=echo, limit=resources).units
 
 
-def _ingest(base: str, bundles: Iterator[dict], echo) -> Measurement:
-    client, m = Client(base, timeout=600), Measurement()
+def _ingest(bases: list[str], bundles: Iterator[dict], echo) -> Measurement:
+    """The district's transaction bundles, in order: one client, or with several servers one
+    client per server taking the next bundle as it is free (bundles then overlap in time).  A
+    bundle refused (4xx) while bundles before it are still in flight (a contract whose CareTeam
+    is in the bundle before) is sent again once all of those are in; refused then, the run fails."""
+    m, lock, numbered = Measurement(), threading.Condition(), enumerate(bundles)
     started = time.perf_counter()
-    for bundle in bundles:
-        body = orjson.dumps(bundle)
-        t = time.perf_counter()
-        status, data = client.send("POST", "", body, {"Prefer": "return=minimal"})
-        if status != 200:
-            raise RuntimeError(f"loading the district failed ({status}): {data[:1000]!r}")
-        m.latencies.append(time.perf_counter() - t)
-        m.units += len(bundle["entry"])
-        elapsed = time.perf_counter() - started
-        print(f"\ringest: {m.units} resources, {m.units / elapsed:.0f}/s", end="", file=sys.stderr, flush=True)
+    failure: list[str] = []
+    done: set[int] = set()
+    waiting = [0]  # the lowest bundle number not yet written
+
+    def load(base: str) -> None:
+        client = Client(base, timeout=600)
+        try:
+            while not failure:
+                with lock:
+                    number, bundle = next(numbered, (None, None))  # one generator: it samples the district
+                if bundle is None:
+                    return
+                body = orjson.dumps(bundle)
+                t = time.perf_counter()
+                status, data = _post_bundle(client, body)
+                if len(bases) > 1 and 400 <= status < 500 and status != 409:
+                    with lock:
+                        lock.wait_for(lambda n=number: waiting[0] >= n or bool(failure))
+                        m.retried += 1
+                    status, data = _post_bundle(client, body)
+                with lock:
+                    if status != 200:
+                        failure.append(f"loading the district failed ({status}): {data[:1000]!r}")
+                        lock.notify_all()
+                        return
+                    m.latencies.append(time.perf_counter() - t)
+                    m.units += len(bundle["entry"])
+                    done.add(number)
+                    while waiting[0] in done:
+                        done.discard(waiting[0])
+                        waiting[0] += 1
+                    lock.notify_all()
+                    elapsed = time.perf_counter() - started
+                    print(f"\ringest: {m.units} resources, {m.units / elapsed:.0f}/s", end="", file=sys.stderr,
+                          flush=True)
+        finally:
+            client.close()
+
+    if len(bases) == 1:
+        load(bases[0])
+    else:
+        threads = [threading.Thread(target=load, args=(b,), daemon=True) for b in bases]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     m.wall = time.perf_counter() - started
     print(file=sys.stderr)
-    client.close()
+    if failure:
+        raise RuntimeError(failure[0])
     return m
+
+
+CONCURRENT_RETRIES = 6
+
+
+def _post_bundle(client: Client, body: bytes) -> tuple[int, bytes]:
+    """POST a transaction; again, after a pause, while the server answers 409 because a bundle in
+    flight beside it (several servers) got in the way, or 503 because the bundle outran the
+    request budget on a loaded machine: nothing of the refused one was written."""
+    for attempt in range(CONCURRENT_RETRIES + 1):
+        status, data = client.send("POST", "", body, {"Prefer": "return=minimal"})
+        retry = (status == 409 and b"concurrent" in data) or status == 503
+        if not retry or attempt == CONCURRENT_RETRIES:
+            return status, data
+        time.sleep(0.1 * 2 ** attempt)
+    return status, data
 
 
 def _analyze(url: str) -> float:
@@ -206,7 +280,7 @@ def _generation_cpu(dataset: Dataset) -> float:
     return time.process_time() - cpu
 
 
-def _measure(name: str, floor: str | None, server: Server, factory, options: Options, echo,
+def _measure(name: str, floor: str | None, server: ServerGroup, factory, options: Options, echo,
              is_floor: str | None = None) -> dict:
     base = server.base
     if isinstance(factory, str):
@@ -222,7 +296,7 @@ def _measure(name: str, floor: str | None, server: Server, factory, options: Opt
         return {"name": name, "floor": floor, "is_floor": is_floor, "query": path, "note": note}
     warmup = min(20, options.requests)
     cpu = server.cpu_seconds()
-    m = run_load(base, factory, options.clients, options.requests, options.seconds, warmup=warmup)
+    m = run_load(server.bases, factory, options.clients, options.requests, options.seconds, warmup=warmup)
     m.cpu = server.cpu_seconds() - cpu
     m.cpu_units = m.count + m.errors + warmup
     row = _row(name, floor, m, is_floor=is_floor, query=f"{method} {path}")
@@ -257,10 +331,14 @@ def _validation(name: str, kind: str | None, validate, dataset: Dataset, echo) -
     return row
 
 
-def _memory(workers: list[int], floor_workers: list[int]) -> dict:
-    peaks, floor_peaks = peak_rss_mb(workers), peak_rss_mb(floor_workers)
-    return {"jiayi_worker_peak_rss_mb": [round(v, 1) for v in peaks.values()],
-            "floor_worker_peak_rss_mb": [round(v, 1) for v in floor_peaks.values()]}
+def _memory(server: ServerGroup, floor: ServerGroup) -> dict:
+    peaks, floor_peaks = peak_rss_mb(server.worker_pids()), peak_rss_mb(floor.worker_pids())
+    memory: dict[str, Any] = {"jiayi_worker_peak_rss_mb": [round(v, 1) for v in peaks.values()],
+                              "floor_worker_peak_rss_mb": [round(v, 1) for v in floor_peaks.values()]}
+    if len(server.servers) > 1:  # the same workers again, server by server
+        memory["jiayi_server_peak_rss_mb"] = [[round(v, 1) for v in peak_rss_mb(s.worker_pids()).values()]
+                                              for s in server.servers]
+    return memory
 
 
 def _ratios(results: list[dict]) -> None:

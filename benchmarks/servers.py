@@ -110,20 +110,53 @@ def _wait_until_up(process: subprocess.Popen, url: str, stderr: Path) -> None:
     raise RuntimeError(f"server {state} ({url}); stderr:\n{stderr.read_text(errors='replace')[-4000:]}")
 
 
-def jiayi_server(database: str, workdir: Path, workers: int, threads: int):
+def jiayi_server(database: str, workdir: Path, workers: int, threads: int, name: str = "jiayi"):
     """A real ``jiayi serve`` (gunicorn, gthread) on a free port, access log off."""
     port = free_port()
     command = [sys.executable, "-m", "fhir_server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--database", database, "--workers", str(workers), "--threads", str(threads)]
-    return running(command, f"http://127.0.0.1:{port}/fhir", "/metadata", workdir, "jiayi")
+    return running(command, f"http://127.0.0.1:{port}/fhir", "/metadata", workdir, name)
 
 
-def floor_server(database: str, workdir: Path, workers: int, threads: int):
+def floor_server(database: str, workdir: Path, workers: int, threads: int, name: str = "floor"):
     """The bare Flask + SQLAlchemy floor app, served by gunicorn with the same settings."""
     port = free_port()
     command = [sys.executable, "-m", "benchmarks.floor", "--port", str(port), "--database", database,
                "--workers", str(workers), "--threads", str(threads)]
-    return running(command, f"http://127.0.0.1:{port}/floor", "/ping", workdir, "floor")
+    return running(command, f"http://127.0.0.1:{port}/floor", "/ping", workdir, name)
+
+
+@dataclass
+class ServerGroup:
+    """Several servers of one kind behind one database (``--servers N``: as if on N machines).
+    Clients are spread over ``bases``; CPU and worker processes are summed over the group."""
+
+    servers: list[Server]
+
+    @property
+    def base(self) -> str:
+        return self.servers[0].base
+
+    @property
+    def bases(self) -> list[str]:
+        return [s.base for s in self.servers]
+
+    def worker_pids(self) -> list[int]:
+        return [pid for s in self.servers for pid in s.worker_pids()]
+
+    def cpu_seconds(self) -> float:
+        return sum(s.cpu_seconds() for s in self.servers)
+
+
+@contextlib.contextmanager
+def server_group(start, database: str, workdir: Path, workers: int, threads: int, count: int,
+                 name: str) -> Iterator[ServerGroup]:
+    """``count`` servers made by ``start`` (:func:`jiayi_server` or :func:`floor_server`), each
+    on its own port, started one after the other; one server keeps the plain log names."""
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(start(database, workdir, workers, threads,
+                                             name if count == 1 else f"{name}-{i + 1}")) for i in range(count)]
+        yield ServerGroup(servers)
 
 
 def peak_rss_mb(pids: list[int]) -> dict[int, float]:

@@ -1,6 +1,7 @@
 """The benchmark harness at a tiny size, so it cannot rot (SPEC §8; the numbers are not checked:
-timings are never asserted in tests).  Runs once on SQLite and once on PostgreSQL, the latter
-with the district's first resources preloaded in-process (``--preload``)."""
+timings are never asserted in tests).  Runs once on SQLite (one server) and once on PostgreSQL with
+two ``jiayi serve`` processes behind the one database (``--servers 2``) and the district's first
+resources preloaded in-process (``--preload``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def report(request, tmp_path_factory) -> dict:
     options = Options(database=database, residents=20, clients=2, workers=1, threads=2, requests=6, seconds=5,
                       bundle_size=100, adapter_residents=5, adapter_messages=5,
                       workdir=str(tmp_path_factory.mktemp(f"bench-{request.param}")),
+                      servers=1 if request.param == "sqlite" else 2,
                       preload=0 if request.param == "sqlite" else PRELOAD)
     return run(options, echo=lambda line: None)
 
@@ -65,3 +67,22 @@ def test_table_json_and_memory(report, tmp_path):
     assert rss and all(v > 0 for v in rss)
     path = write_json(report, str(tmp_path / "run.json"))
     assert orjson.loads(path.read_bytes())["machine"]["nproc"] >= 1
+
+
+def test_several_servers_each_have_their_workers_and_the_table_says_so(report):
+    servers = report["options"]["servers"]
+    memory = report["memory"]
+    if servers == 1:
+        assert "jiayi_server_peak_rss_mb" not in memory and "jiayi serve 1:" not in table(report)
+        return
+    per_server = memory["jiayi_server_peak_rss_mb"]
+    assert len(per_server) == servers and all(len(peaks) == 1 and peaks[0] > 0 for peaks in per_server)
+    assert sorted(memory["jiayi_worker_peak_rss_mb"]) == sorted(v for peaks in per_server for v in peaks)
+    text = table(report)
+    assert text.startswith(f"{servers} × jiayi serve") and f"jiayi serve {servers}:" in text
+    assert "2 clients, one per server" in by_name(report)["transaction ingest (resources/s)"]["note"]
+
+
+def test_several_servers_need_postgresql(tmp_path):
+    with pytest.raises(ValueError, match="needs PostgreSQL"):
+        run(Options(database="sqlite", servers=2, workdir=str(tmp_path)), echo=lambda line: None)
