@@ -12,6 +12,7 @@ import time
 import weakref
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 
 import orjson
 from sqlalchemy import Engine, event, func, select
@@ -170,6 +171,8 @@ def server_record_rows(registry: ParamRegistry, dialect: str, res_type: str, res
     by_table: IndexRows = {}
     evaluate: set[str] = set()  # picked, but evaluated the usual way (composites, names with pinyin forms)
     for code, values in nodes.items():
+        if not values:
+            continue
         param = params.get(code)
         if param is None or not param.indexed:
             continue
@@ -235,8 +238,7 @@ def write_index_rows(session: Session, by_table: IndexRows) -> None:
             continue
         for start in range(0, len(values), 200):
             chunk = values[start:start + 200]
-            connection.exec_driver_sql(_insert_sql(kind, len(chunk), paramstyle),
-                                       tuple(v for row in chunk for v in row))
+            connection.exec_driver_sql(_insert_sql(kind, len(chunk), paramstyle), tuple(chain.from_iterable(chunk)))
     by_table.clear()
 
 
