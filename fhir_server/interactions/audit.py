@@ -31,6 +31,7 @@ MAX_ENTITIES = 100  # a search page or a Bundle names at most this many resource
 BATCH_SIZE = 200  # queued AuditEvents stored in one transaction
 MAX_AGE = 1.0  # seconds: a queued AuditEvent is stored at most this long (plus one flush) after its request
 REFUSED = (401, 403)
+_WRITES = ("create", "update")  # an AuditEvent is only ever created (or sent again unchanged)
 MAX_QUEUED = 50_000  # kept in memory while the database refuses them; beyond that the oldest are dropped
 _INTERACTIONS = {
     ("instance", "GET"): "read", ("vread", "GET"): "vread", ("type", "GET"): "search-type",
@@ -162,10 +163,12 @@ def interaction(kind: str, method: str, res_id: str | None, status: int) -> str:
 
 
 def audited(request: FhirRequest, kind: str, res_type: str | None, res_id: str | None, extra: str | None,
-            response: FhirResponse | None = None, status: int = 200, message: str | None = None) -> Audited | None:
-    """What the interaction touched, or None when it touched no one's record."""
+            response: FhirResponse | None = None, status: int = 200, message: str | None = None,
+            patients: list[str] | None = None) -> Audited | None:
+    """What the interaction touched, or None when it touched no one's record (``patients``: the
+    residents whose record a refused request asked for, see :func:`residents_of`)."""
     entities: list[str] = []
-    patients: list[str] = []
+    patients = list(patients or ())
     if response is not None and response.stored is not None:
         entities.append(f"{response.stored.res_type}/{response.stored.res_id}")
         patients += patients_in(response.stored.content)
@@ -185,8 +188,27 @@ def audited(request: FhirRequest, kind: str, res_type: str | None, res_id: str |
     if not patients and not touches_patients(types) and status not in REFUSED:
         return None  # touched no one's record (a refusal is recorded whatever it was for)
     name = interaction(kind, request.method, res_id, status)
+    if status < 400 and name in _WRITES and types == {"AuditEvent"}:
+        return None  # a client's AuditEvent is the record of itself (docs/decisions.md, "recorded once")
     query = urlencode(request.query) if name.startswith("search") else None
     return Audited(name, status, list(dict.fromkeys(entities)), list(dict.fromkeys(patients)), query, message)
+
+
+def residents_of(uow: UnitOfWork, kind: str, res_type: str | None, res_id: str | None) -> list[str]:
+    """The residents an instance-level request that was refused (or not found for this principal)
+    asked about: its resource's Patients, read for the record only.  None known when the
+    transaction can no longer read (a database error) or the path names no resident's resource."""
+    if kind not in ("instance", "vread", "history", "operation") or not res_type or not res_id:
+        return []
+    if res_type == "Patient":
+        return [res_id]
+    if not touches_patients({res_type}):
+        return []
+    try:
+        stored = uow.get(res_type, res_id)
+    except Exception:  # noqa: BLE001 - the request failed already; its record names what is known
+        return []
+    return patients_in(stored.content) if stored is not None else []
 
 
 def transaction_entries(request_entries: list[dict], response: FhirResponse) -> list[Audited]:
@@ -201,7 +223,8 @@ def transaction_entries(request_entries: list[dict], response: FhirResponse) -> 
         reference = "/".join(location.split("/_history")[0].split("/")[-2:])
         resource = entry.get("resource")
         patients = patients_in(resource) + ([reference.split("/", 1)[1]] if reference.startswith("Patient/") else [])
-        if patients or touches_patients({reference.split("/", 1)[0]}):
+        res_type = reference.split("/", 1)[0]
+        if res_type != "AuditEvent" and (patients or touches_patients({res_type})):
             status = int(str(answer["response"].get("status", "200")).split()[0])
             name = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, "operation")
             out.append(Audited("create" if status == 201 else name, status, [reference], list(dict.fromkeys(patients))))

@@ -179,9 +179,11 @@ class Router:
             response = self._authorized(uow, request, route)
         except FHIRError as error:
             if trail is not None:
+                about = audit.residents_of(uow, route.kind, route.res_type, route.res_id) if error.status in (
+                    403, 404) else []
                 trail.record(None, request.principal, audit.audited(
                     request, route.kind, route.res_type, route.res_id, route.extra, status=error.status,
-                    message=str(error)))
+                    message=str(error), patients=about))
             raise
         if trail is not None:
             writes = self._writes(request, route)

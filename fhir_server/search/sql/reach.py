@@ -92,9 +92,36 @@ def _condition(reach: Reach, res_type: str | None, now: datetime) -> ColumnEleme
     others = or_(~names_a_patient, reachable) if pairs else literal(True)
     if res_type == "Patient":
         return own
+    if res_type == "Binary":
+        return _binary(patients)
     if res_type is not None:
         return others
-    return or_(and_(R.c.res_type == "Patient", own), and_(R.c.res_type != "Patient", others))
+    return or_(and_(R.c.res_type == "Patient", own), and_(R.c.res_type == "Binary", _binary(patients)),
+               and_(R.c.res_type.not_in(("Patient", "Binary")), others))
+
+
+def _binary(patients: Select | None) -> ColumnElement:
+    """A Binary follows its ``securityContext`` (the Jiayi parameter ``security-context``): visible
+    when that resource is — a reachable Patient, a resource of a resident's type that names a
+    reachable Patient, or one that names no Patient (directory data: an Organization's logo).
+    A Binary without a securityContext says nobody's rules, so a limited grant sees none of it
+    (docs/decisions.md, "Binary follows its securityContext")."""
+    context, linked, ref = REF.alias(), REF.alias(), REF.alias()
+    pairs = _compartment_pairs(None)
+    names_a_patient = exists().where(linked.c.res_type == context.c.target_type,
+                                     linked.c.res_id == context.c.target_id,
+                                     tuple_(linked.c.res_type, linked.c.param).in_(pairs),
+                                     linked.c.target_type == "Patient")
+    if patients is None:
+        reachable: ColumnElement = false()
+    else:
+        reachable = or_(and_(context.c.target_type == "Patient", context.c.target_id.in_(patients)),
+                        exists().where(ref.c.res_type == context.c.target_type, ref.c.res_id == context.c.target_id,
+                                       tuple_(ref.c.res_type, ref.c.param).in_(pairs),
+                                       ref.c.target_type == "Patient", ref.c.target_id.in_(patients)))
+    return exists().where(context.c.res_type == "Binary", context.c.res_id == R.c.res_id,
+                          context.c.param == "security-context", context.c.target_type.is_not(None),
+                          or_(reachable, and_(context.c.target_type != "Patient", ~names_a_patient)))
 
 
 def reachable_patients(reach: Reach, now: datetime) -> Select | None:
