@@ -38,16 +38,22 @@ class _Cache:
 
 
 _caches: dict[str, _Cache] = {}  # by database URL: every engine on one database sees the same rows
-_private: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()  # in-memory SQLite
+_by_engine: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()  # by engine: the above, or
+# an in-memory SQLite database's own
 _WRITER = "jiayi.search.wrote_search_parameter"  # session.info keys
 _OWN = "jiayi.search.own_registry"
 
 
 def _cache(session: Session) -> _Cache:
     engine = session.get_bind().engine
-    if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        return _private.setdefault(engine, _Cache())  # each in-memory database is its own
-    return _caches.setdefault(str(engine.url), _Cache())
+    found = _by_engine.get(engine)  # every write asks: rendering the URL each time was 1% of a write's CPU
+    if found is None:
+        if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
+            found = _Cache()  # each in-memory database is its own
+        else:
+            found = _caches.setdefault(str(engine.url), _Cache())
+        _by_engine[engine] = found
+    return found
 
 
 def _wrote_search_parameter(session: Session) -> None:
