@@ -99,7 +99,9 @@ class SqlUnitOfWork(UnitOfWorkBase):
         a handful of round trips instead of several per entry."""
         connection = self.session.connection()
         try:
-            self._flush_current()
+            if self._pending_current:
+                rows, self._pending_current = list(self._pending_current.values()), {}
+                connection.execute(_INSERT_CURRENT, rows)
             if self._pending_versions:
                 rows, self._pending_versions = self._pending_versions, []
                 connection.execute(_INSERT_VERSION, rows)
@@ -108,23 +110,6 @@ class SqlUnitOfWork(UnitOfWorkBase):
             raise Conflict("A resource of this request was created by a concurrent request; retry") from None
         if self._pending_index:
             search.write_index_rows(self.session, self._pending_index)
-
-    def _flush_current(self) -> None:
-        if self._pending_current:
-            rows, self._pending_current = list(self._pending_current.values()), {}
-            self.session.connection().execute(_INSERT_CURRENT, rows)
-
-    def _flush_for_referring(self) -> None:
-        """What :data:`_REFERRING` reads: the current rows and the reference index rows.  The
-        rules call ``referring`` several times per entry; the history rows and the other index
-        tables' rows wait for the next full :meth:`flush`, in larger batches."""
-        try:
-            self._flush_current()
-        except IntegrityError:
-            raise Conflict("A resource of this request was created by a concurrent request; retry") from None
-        references = self._pending_index.pop("reference", None)
-        if references:
-            search.write_index_rows(self.session, {"reference": references})
 
     def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the current rows of ``keys`` in one query (locking them on PostgreSQL), for the
@@ -153,7 +138,7 @@ class SqlUnitOfWork(UnitOfWorkBase):
         ``target`` (``Type/id``), this transaction's own writes included, oldest first: one
         indexed query."""
         target_type, _, target_id = target.partition("/")
-        self._flush_for_referring()
+        self.flush()
         rows = self.session.connection().execute(
             _REFERRING, {"t": res_type, "p": param, "tt": target_type, "ti": target_id})
         found = {row[0]: StoredResource(res_type, *row) for row in rows}  # one per resource
