@@ -66,3 +66,40 @@ def table(totals: Counter[str], resources: int) -> str:
         lines.append(f"| {phase} | {seconds * 1000 / max(resources, 1):.3f} | {seconds / whole:.0%} |")
     lines.append(f"| total | {whole * 1000 / max(resources, 1):.3f} | 100% |")
     return "\n".join(lines)
+
+
+def py_spy_breakdown(path: str, within: str = "_ingest (benchmarks/profile.py",
+                     outside: str = "_warm_up (benchmarks/profile.py") -> Counter[str]:
+    """Samples per phase in a py-spy ``--format raw`` file (``stack count`` lines), only the
+    stacks through ``within`` and not through ``outside``.  py-spy samples from outside the
+    process, so unlike pyinstrument it adds no cost to small Python calls; scale its shares by
+    the CPU time measured without a profiler (``python -m benchmarks.profile --plain``)."""
+    totals: Counter[str] = Counter()
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if within not in stack or outside in stack:
+                continue
+            phase = OTHER
+            for frame in stack.split(";"):
+                where = frame.rpartition(" (")[2].rstrip(")")
+                phase = phase_of("/" + where) or phase
+            totals[phase] += int(count)
+    return totals
+
+
+def scaled_table(samples: Counter[str], resources: int, cpu_ms_per_resource: float) -> str:
+    """The phases' shares of ``samples`` as CPU milliseconds per resource."""
+    whole = sum(samples.values()) or 1
+    lines = ["| phase | CPU ms per resource | share |", "|---|---|---|"]
+    for phase in [p for p, _ in PHASES] + [OTHER]:
+        share = samples.get(phase, 0) / whole
+        lines.append(f"| {phase} | {cpu_ms_per_resource * share:.3f} | {share:.0%} |")
+    lines.append(f"| total | {cpu_ms_per_resource:.3f} | 100% ({whole} samples) |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m benchmarks.breakdown SPY.raw CPU_MS_PER_RESOURCE
+    import sys
+
+    print(scaled_table(py_spy_breakdown(sys.argv[1]), 0, float(sys.argv[2])))

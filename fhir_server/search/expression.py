@@ -226,7 +226,38 @@ def _compile_part(part: str, res_type: str) -> Evaluator:
     if part == res_type:
         return lambda resource: [(resource, res_type)]
     compiled = _compile_path(part.partition(".")[2], res_type)
-    return _simple(compiled[0]) if compiled else _fhirpath(part)
+    if compiled:
+        return _simple(compiled[0])
+    flag = _EXISTS_NOT_FALSE.fullmatch(part)
+    if flag and flag[1] == flag[3] == res_type and flag[2] == flag[4]:
+        choice = _compile_path(flag[2], res_type)
+        if choice:
+            return _exists_not_false(choice[0], "_" + flag[2], _fhirpath(part))
+    return _fhirpath(part)
+
+
+# ``Patient.deceased.exists() and Patient.deceased != false`` (Patient-deceased): a flag from a
+# boolean-or-dateTime choice, evaluated on every Patient, answered here without the engine
+_EXISTS_NOT_FALSE = re.compile(r"(\w+)\.(\w+)\.exists\(\) and (\w+)\.(\w+) != false")
+
+
+def _exists_not_false(steps: list[_Step], partner: str, engine: Evaluator) -> Evaluator:
+    """The engine's answer for the plain shapes: no value → false, a boolean → itself, a
+    dateTime → true; anything else (a primitive's ``_`` partner, several values) → the engine."""
+    def evaluate_on(node: Any) -> list[Node]:
+        if any(key.startswith(partner) for key in node):
+            return engine(node)
+        values = _walk(steps, (node, None))
+        if not values:
+            return [(False, None)]
+        value = values[0][0]
+        if len(values) == 1 and (value is True or value is False):
+            return [(value, None)]
+        if len(values) == 1 and isinstance(value, str):
+            return [(True, None)]
+        return engine(node)
+
+    return evaluate_on
 
 
 def _simple(steps: list[_Step]) -> Evaluator:

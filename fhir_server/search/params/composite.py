@@ -76,10 +76,13 @@ def index_rows_for(param: Any, res_type: str, resource: dict, registry: Any) -> 
 def _combinations(node: Any, components: list[tuple[str, Any]]) -> list[dict]:
     per_component = []
     for n, (kind, evaluate) in enumerate(components, start=1):
-        rows = [_to_columns(kind, n, row) for v in evaluate(node) for row in _KINDS[kind].index_rows(v)]
+        index_rows = _KINDS[kind].index_rows
+        rows = [_to_columns(kind, n, row) for v in evaluate(node) for row in index_rows(v)]
         if not rows:
             return []
         per_component.append(rows)
+    if len(per_component) == 2 and len(per_component[0]) * len(per_component[1]) <= MAX_ROWS:
+        return [{**first, **second} for first in per_component[0] for second in per_component[1]]
     combos = itertools.islice(itertools.product(*per_component), MAX_ROWS)
     return [{k: v for part in combo for k, v in part.items()} for combo in combos]
 
@@ -107,14 +110,21 @@ def _plan(param: Any, res_type: str, registry: Any) -> list[tuple[Any, list[tupl
 
 
 def _to_columns(kind: str, n: int, row: dict) -> dict:
-    out = {f"{stem}{n}": None for stem in ("a", "b", "low", "high")}
-    for field, stem in _COLUMNS[kind].items():
-        value = row.get(field)
-        if kind == "date" and value is not None:
-            value = date.epoch(value)
-        if value is not None or out[f"{stem}{n}"] is None:
-            out[f"{stem}{n}"] = value if out[f"{stem}{n}"] is None else out[f"{stem}{n}"]
+    """Component ``n``'s columns from one of its type's index rows: each column the first
+    field mapped to it that has a value (dates as epoch seconds)."""
+    fields = _FIELDS.get((kind, n))
+    if fields is None:
+        fields = _FIELDS[(kind, n)] = tuple((field, f"{stem}{n}") for field, stem in _COLUMNS[kind].items())
+    out = dict.fromkeys((f"a{n}", f"b{n}", f"low{n}", f"high{n}"))
+    for field, column in fields:
+        if out[column] is None:
+            value = row.get(field)
+            if value is not None:
+                out[column] = date.epoch(value) if kind == "date" else value
     return out
+
+
+_FIELDS: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {}  # (kind, n) → (row field, column), in order
 
 
 def _view(kind: str, n: int, columns: Any) -> SimpleNamespace:

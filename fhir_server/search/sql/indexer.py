@@ -39,16 +39,22 @@ class _Cache:
 
 
 _caches: dict[str, _Cache] = {}  # by database URL: every engine on one database sees the same rows
-_private: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()  # in-memory SQLite
+_by_engine: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()  # by engine: the above, or
+# an in-memory SQLite database's own
 _WRITER = "jiayi.search.wrote_search_parameter"  # session.info keys
 _OWN = "jiayi.search.own_registry"
 
 
 def _cache(session: Session) -> _Cache:
     engine = session.get_bind().engine
-    if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        return _private.setdefault(engine, _Cache())  # each in-memory database is its own
-    return _caches.setdefault(str(engine.url), _Cache())
+    found = _by_engine.get(engine)  # every write asks: rendering the URL each time was 1% of a write's CPU
+    if found is None:
+        if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
+            found = _Cache()  # each in-memory database is its own
+        else:
+            found = _caches.setdefault(str(engine.url), _Cache())
+        _by_engine[engine] = found
+    return found
 
 
 def _wrote_search_parameter(session: Session) -> None:
@@ -227,10 +233,19 @@ def _add_rows(by_table: IndexRows, registry: ParamRegistry, dialect: str, res_ty
 
 def write_index_rows(session: Session, by_table: IndexRows) -> None:
     """Insert the rows and empty ``by_table``: on PostgreSQL one ``INSERT … SELECT FROM unnest``
-    per table (one array per column), elsewhere one multi-row INSERT per table and 200 rows."""
+    per table (one array per column); on SQLite one ``executemany`` of a one-row INSERT per table
+    (one prepared statement, stepped per row in C: measured 40% less CPU than multi-row INSERTs,
+    whose SQL text differs with the row count and is parsed again each time); elsewhere one
+    multi-row INSERT per table and 200 rows (a round trip each)."""
     connection = session.connection()
     paramstyle = connection.dialect.paramstyle
     postgres = connection.dialect.name == "postgresql"
+    if connection.dialect.name == "sqlite":
+        for kind, values in by_table.items():
+            if values:
+                connection.exec_driver_sql(_insert_sql(kind, 1, paramstyle), values)
+        by_table.clear()
+        return
     for kind, values in by_table.items():
         if postgres:
             for start in range(0, len(values), UNNEST_ROWS):
