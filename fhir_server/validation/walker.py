@@ -11,7 +11,8 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
   differs from the value array;
 - ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`), and a
   Coding's code unknown to a complete code system the server holds (:mod:`.codes`); a
-  ``code`` with a required binding given only a data-absent-reason (no code at all);
+  ``code`` with a required binding given only a data-absent-reason (no code at all); codes
+  outside an extensible binding's value set, as warnings (:func:`.bindings.check_extensible`);
 - ``invariant``: ele-1 on a primitive whose ``_element`` has only an id and no value;
 - ``invalid``: a Reference to a type the element does not allow (the R4 ``targetProfile`` of
   the element, derived into the element tree, and the IG's profiles on it), and an Attachment
@@ -33,7 +34,7 @@ from functools import cache
 from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
-from fhir_server.validation.bindings import check_binding, check_code
+from fhir_server.validation.bindings import check_binding, check_code, check_extensible
 from fhir_server.validation.canonicals import canonical_types
 from fhir_server.validation.codes import unknown_code
 from fhir_server.validation.narrative import narrative_issues
@@ -132,6 +133,8 @@ class Walker:
                 message = check_code(value, element.binding)
                 if message:
                     self.add("code-invalid", message, where)
+            elif type_code == "code" and element.extensible:
+                self.extensible(value, element.extensible, type_code, where)
             return
         if not isinstance(value, dict):
             return
@@ -148,10 +151,17 @@ class Walker:
                 self.issues = [i for i in self.issues if not (i.code == "code-invalid" and i.expression
                                                               and i.expression[0].startswith(inner))]
                 self.add("code-invalid", message, where)
+        elif element.extensible and type_code in BOUND_TYPES:
+            self.extensible(value, element.extensible, type_code, where)
         if type_code == "Coding" and not (element.binding and check_binding(type_code, value, element.binding)):
             message = unknown_code(value)
             if message:
                 self.add("code-invalid", message, f"{where}.code")
+
+    def extensible(self, value: object, binding: str, type_code: str, where: str) -> None:
+        message = check_extensible(type_code, value, binding)
+        if message:
+            self.issues.append(Issue("code-invalid", message, severity="warning", expression=(where,)))
 
     def reference_target(self, value: dict, element: ElementDef, where: str) -> None:
         """The referenced type (from ``reference`` or ``type``) is one the element allows."""
