@@ -18,6 +18,8 @@ Outputs:
   base resources and data types, its codes per system, when the ValueSet can be expanded
   from ``valuesets.json`` alone (explicit concepts or whole, complete CodeSystems; no
   filters) and is small; the validator checks those bindings and skips the others.
+- ``extensible-bindings.json``: the same for extensible-strength bindings; a coded value outside
+  one of these is a warning (terminologies.html#extensible), never an error.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def describe(sd: dict) -> dict:
         binding = el.get("binding")
         if binding and binding.get("strength") == "required" and "valueSet" in binding:
             child["binding"] = binding["valueSet"]
+        elif binding and binding.get("strength") == "extensible" and "valueSet" in binding:
+            child["extensible"] = binding["valueSet"]
         elements.setdefault(parent, []).append(child)
     return {
         "kind": sd["kind"],
@@ -169,22 +173,25 @@ def _expand(url: str, valuesets: dict, codesystems: dict, depth: int = 0) -> dic
     return out
 
 
-def build_required_bindings(source: Path, elements: dict) -> dict:
+def build_required_bindings(source: Path, elements: dict, strength_key: str = "binding") -> dict:
+    """The expandable ValueSets of the bindings kept under ``strength_key`` in the element tree
+    (``binding``: required, ``extensible``: extensible)."""
     bundle = json.loads((source / "valuesets.json").read_text(encoding="utf-8"))
     resources = [e["resource"] for e in bundle["entry"]]
     valuesets = {r["url"]: r for r in resources if r["resourceType"] == "ValueSet"}
     codesystems = {r["url"]: r for r in resources if r["resourceType"] == "CodeSystem"}
     wanted = sorted({
-        child["binding"].split("|")[0]
+        child[strength_key].split("|")[0]
         for t in elements["types"].values() for children in t["elements"].values()
-        for child in children if child.get("binding")
+        for child in children if child.get(strength_key)
     })
     tables: dict[str, dict[str, list[str]]] = {}
     for url in wanted:
         codes = _expand(url, valuesets, codesystems)
         if codes and sum(len(c) for c in codes.values()) <= MAX_BINDING_CODES:
             tables[url] = {system: sorted(set(c)) for system, c in codes.items()}
-    return {"source": SOURCE_NOTE, "expandable": len(tables), "required": len(wanted), "valueSets": tables}
+    count = "required" if strength_key == "binding" else strength_key
+    return {"source": SOURCE_NOTE, "expandable": len(tables), count: len(wanted), "valueSets": tables}
 
 
 def write(name: str, data: dict) -> None:
@@ -206,6 +213,7 @@ def main() -> None:
     compartment = json.loads((args.source / "compartmentdefinition-patient.json").read_text(encoding="utf-8"))
     write("compartment-patient.json", compartment)
     write("required-bindings.json", build_required_bindings(args.source, elements))
+    write("extensible-bindings.json", build_required_bindings(args.source, elements, "extensible"))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ class ElementDef:
     ref: str | None = None  # contentReference target path
     targets: tuple[str, ...] = ()
     xml_attr: bool = False
-    binding: str | None = None
+    binding: str | None = None  # the ValueSet of a required binding
+    extensible: str | None = None  # the ValueSet of an extensible binding
 
     @property
     def is_array(self) -> bool:
@@ -138,6 +139,7 @@ def _element(parent: str, c: dict) -> ElementDef:
         targets=tuple(c.get("targets", ())),
         xml_attr="xmlAttr" in c.get("repr", ()),
         binding=c.get("binding"),
+        extensible=c.get("extensible"),
     )
 
 

@@ -8,6 +8,11 @@ checked here against ``required-bindings.json``: the ValueSets that
 ``scripts/generate_definitions.py`` could expand from the official ``valuesets.json``.
 Bindings to ValueSets that could not be expanded (filters, external code systems) are
 not checked.
+
+Extensible bindings (terminologies.html#extensible: a code from the value set when one
+applies, else another code or text) are checked against ``extensible-bindings.json`` the same
+way, as warnings only (:func:`check_extensible`): a code outside the value set may be the
+right one when no code of the set fits, so it is never refused.
 """
 
 from __future__ import annotations
@@ -24,6 +29,37 @@ def value_sets() -> dict[str, dict[str, frozenset[str]]]:
     data = json.loads((DATA / "required-bindings.json").read_text(encoding="utf-8"))
     return {url: {system: frozenset(codes) for system, codes in systems.items()}
             for url, systems in data["valueSets"].items()}
+
+
+@cache
+def extensible_value_sets() -> dict[str, dict[str, frozenset[str]]]:
+    """ValueSet canonical (no version) → code system → codes, of the expandable extensible bindings."""
+    data = json.loads((DATA / "extensible-bindings.json").read_text(encoding="utf-8"))
+    return {url: {system: frozenset(codes) for system, codes in systems.items()}
+            for url, systems in data["valueSets"].items()}
+
+
+def check_extensible(type_code: str, value: object, binding: str) -> str | None:
+    """A message when a coded ``value`` (code, Coding, CodeableConcept) has codes but none from the
+    extensible ``binding`` (None when it has one, has only text, or the ValueSet is not known here)."""
+    url = binding.split("|")[0]
+    systems = extensible_value_sets().get(url)
+    if systems is None:
+        return None
+    if type_code == "code":
+        if not isinstance(value, str) or any(value in codes for codes in systems.values()):
+            return None
+        got = value
+    else:
+        codings = [value] if type_code == "Coding" else value.get("coding") if isinstance(value, dict) else None
+        coded = [c for c in codings if isinstance(c, dict) and "code" in c] if isinstance(codings, list) else []
+        if not coded or any(_in_set(c, systems) for c in coded):
+            return None
+        got = ", ".join(f"{c.get('system')}|{c.get('code')}" if c.get("system") else str(c.get("code"))
+                        for c in coded)
+    allowed = "; ".join(f"{system}: {', '.join(sorted(codes)[:12])}" for system, codes in systems.items())
+    return (f"{got} is not in the extensible value set {url} ({allowed}): use one of its codes when one "
+            "applies")
 
 
 def _in_set(coding: object, systems: dict[str, frozenset[str]]) -> bool:

@@ -200,7 +200,7 @@ class _BundleCheck:
                 continue
             holder_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
             prefix = f"{self.where}.entry[{i}].resource"
-            for loc, reference in _references(resource, prefix):
+            for loc, reference in reference_locations(resource, prefix):
                 must_resolve = self._must_resolve(i, resource, loc[len(prefix):])
                 hits, local = self._resolve(reference, holder_url, by_url, by_key, bases)
                 if hits is None:
@@ -212,12 +212,27 @@ class _BundleCheck:
                     if must_resolve and local:
                         self.add(f"'{reference}' does not resolve to an entry of this {self.type} Bundle: a "
                                  f"{self.type} carries every resource it references", loc, code="not-found")
+                    self._uuid_namesake(reference, by_url, loc)
                 else:
                     target = self.entries[hits[0]].get("resource")
                     stated = restful(reference.split("?", 1)[0]) if not reference.startswith("urn:") else None
                     if isinstance(target, dict) and stated and stated["type"] != target.get("resourceType"):
                         self.add(f"'{reference}' resolves to entry[{hits[0]}], a {target.get('resourceType')}, "
                                  f"not a {stated['type']}", loc)
+
+    def _uuid_namesake(self, reference: str, by_url: dict, loc: str) -> None:
+        """``Practitioner/<uuid>`` where the Bundle's ``urn:uuid:<uuid>`` entry is an Organization:
+        the id is the entry's (a UUID names one thing), its type is not (the reference validator
+        matches the two; fhir-test-cases ``bad-bundle-reference-type``)."""
+        match = restful(reference) if not reference.startswith(("#", "urn:")) else None
+        if match is None or match["base"] or match["version"]:
+            return
+        named = by_url.get(f"urn:uuid:{match['id']}", [])
+        target = self.entries[named[0]].get("resource") if len(named) == 1 and UUID.match(
+            f"urn:uuid:{match['id']}") else None
+        if isinstance(target, dict) and target.get("resourceType") != match["type"]:
+            self.add(f"'{reference}' names entry[{named[0]}] (urn:uuid:{match['id']}), a "
+                     f"{target.get('resourceType')}, not a {match['type']}", loc)
 
     def _must_resolve(self, index: int, resource: dict, path: str) -> bool:
         """A document's Composition (documents.html: the resources it references are in the
@@ -268,7 +283,7 @@ def _version(entry: dict) -> str | None:
     return meta.get("versionId") if isinstance(meta, dict) else None
 
 
-def _references(node: object, where: str) -> Iterator[tuple[str, str]]:
+def reference_locations(node: object, where: str) -> Iterator[tuple[str, str]]:
     """(location, reference) of every Reference in a resource, contained ones included."""
     stack: list[tuple[object, str]] = [(node, where)]
     while stack:

@@ -18,7 +18,9 @@ searchparameter.html):
   does), that gives a standard concept property
   (``http://hl7.org/fhir/concept-properties#...``) another type than its own, or whose concepts
   give a declared property a value of another type;
-- a ``Questionnaire`` item whose ``enableWhen`` names a question inside the item itself.
+- a ``Questionnaire`` item whose ``enableWhen`` names a question inside the item itself;
+- a ``StructureDefinition`` whose differential names elements its type does not have, or
+  profiles a type with another type's definition (:mod:`.differential`).
 
 The known SearchParameters are R4's (``definitions/data/search-parameters.json``) and the Jiayi
 IG's; a definition this server does not know is not judged.
@@ -34,6 +36,7 @@ from fhir_server.core.errors import Issue
 from fhir_server.core.fhirpath import FhirPathError, compiled
 from fhir_server.definitions import ig
 from fhir_server.definitions.structures import DATA as DEFINITIONS
+from fhir_server.validation.differential import differential_issues
 
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
@@ -61,6 +64,8 @@ def definitional_issues(resource: dict, where: str) -> list[Issue]:
         return _code_system(resource, where)
     if res_type == "Questionnaire":
         return _questionnaire_items(resource.get("item"), where)
+    if res_type == "StructureDefinition":
+        return differential_issues(resource, where)
     return []
 
 

@@ -9,6 +9,8 @@ everything in one round trip (STYLE: "collect every issue, raise once"):
    own ``resourceType`` with the outer location as prefix
    (``Bundle.entry[3].resource.status``);
 3. a Bundle's own rules (:mod:`.bundle`): fullUrl, uniqueness, links, references inside it;
+   a Bundle signature's signed content (:mod:`.signature`); references between the
+   resources a Parameters carries (:mod:`.parameters`);
    conformance resources against the definitions they name (:mod:`.definitional`).
 
 Issue codes: ``structure`` (unknown element, wrong JSON type, empty object/array),
@@ -25,8 +27,10 @@ from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import structures
 from fhir_server.validation.bundle import bundle_issues
 from fhir_server.validation.definitional import definitional_issues
+from fhir_server.validation.parameters import parameters_issues
 from fhir_server.validation.schema import schema_issues
 from fhir_server.validation.search_parameter import search_parameter_issues
+from fhir_server.validation.signature import signature_issues
 from fhir_server.validation.walker import walk
 
 
@@ -54,7 +58,9 @@ def _validate(resource: object, expected_type: str | None, where: str | None) ->
     issues += [i for i in walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc))
                if (i.code, i.expression) not in seen]
     if resource_type == "Bundle":
-        issues += bundle_issues(resource, base)
+        issues += bundle_issues(resource, base) + signature_issues(resource, base)
+    elif resource_type == "Parameters":
+        issues += parameters_issues(resource, base)
     issues += definitional_issues(resource, base)
     if resource_type == "SearchParameter":
         issues += search_parameter_issues(resource, base)

@@ -6,7 +6,8 @@ CodeSystems it knows, or of other ValueSets, minus ``compose.exclude``.  Filters
 it holds no CodeSystem for, make the expansion unknown (``None``): the binding is then not
 checked, never reported as broken.  The IG's value sets this cannot expand go to the
 terminology service (:mod:`fhir_server.terminology`: filters, hierarchies).  The ValueSets of
-base R4 required bindings come from ``required-bindings.json`` (:mod:`.bindings`).
+base R4 required and extensible bindings come from ``required-bindings.json`` and
+``extensible-bindings.json`` (:mod:`.bindings`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fhir_server.terminology.service import Terminology
+from fhir_server.validation.bindings import extensible_value_sets
 from fhir_server.validation.bindings import value_sets as base_value_sets
 
 JIAYI = "https://jiayi.dev/fhir/"
@@ -66,7 +68,7 @@ class ValueSets:
     def _expand(self, url: str) -> Expansion | None:
         vs = self._sets.get(url)
         if vs is None:
-            return base_value_sets().get(url)
+            return base_value_sets().get(url) or extensible_value_sets().get(url)
         contains = (vs.get("expansion") or {}).get("contains")
         if contains:
             out: dict[str, set[str]] = {}

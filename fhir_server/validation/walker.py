@@ -10,7 +10,9 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
   ``null`` as a property's value, ``null`` in an array without an ``_element`` partner, ``_element`` arrays whose length
   differs from the value array;
 - ``code-invalid``: required bindings on CodeableConcept / Coding (:mod:`.bindings`), and a
-  Coding's code unknown to a complete code system the server holds (:mod:`.codes`);
+  Coding's code unknown to a complete code system the server holds (:mod:`.codes`); a
+  ``code`` with a required binding given only a data-absent-reason (no code at all); codes
+  outside an extensible binding's value set, as warnings (:func:`.bindings.check_extensible`);
 - ``invariant``: ele-1 on a primitive whose ``_element`` has only an id and no value;
 - ``invalid``: a Reference to a type the element does not allow (the R4 ``targetProfile`` of
   the element, derived into the element tree, and the IG's profiles on it), and an Attachment
@@ -32,7 +34,7 @@ from functools import cache
 from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
-from fhir_server.validation.bindings import check_binding, check_code
+from fhir_server.validation.bindings import check_binding, check_code, check_extensible
 from fhir_server.validation.canonicals import canonical_types
 from fhir_server.validation.codes import unknown_code
 from fhir_server.validation.narrative import narrative_issues
@@ -59,6 +61,9 @@ def required_keys(path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(out)
 
 
+DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+
 class Walker:
     def __init__(self, nested: Nested) -> None:
         self.registry = structures()
@@ -80,6 +85,8 @@ class Walker:
                 hit = keys.get(key[1:])
                 if hit is not None:
                     self.extension_side(value, node.get(key[1:]), f"{where}.{key}")
+                    if hit[1] == "code" and hit[0].binding:
+                        self.valueless_code(value, node.get(key[1:]), hit[0], f"{where}.{key[1:]}")
                 continue
             hit = keys.get(key)
             if hit is None:
@@ -126,6 +133,8 @@ class Walker:
                 message = check_code(value, element.binding)
                 if message:
                     self.add("code-invalid", message, where)
+            elif type_code == "code" and element.extensible:
+                self.extensible(value, element.extensible, type_code, where)
             return
         if not isinstance(value, dict):
             return
@@ -142,10 +151,17 @@ class Walker:
                 self.issues = [i for i in self.issues if not (i.code == "code-invalid" and i.expression
                                                               and i.expression[0].startswith(inner))]
                 self.add("code-invalid", message, where)
+        elif element.extensible and type_code in BOUND_TYPES:
+            self.extensible(value, element.extensible, type_code, where)
         if type_code == "Coding" and not (element.binding and check_binding(type_code, value, element.binding)):
             message = unknown_code(value)
             if message:
                 self.add("code-invalid", message, f"{where}.code")
+
+    def extensible(self, value: object, binding: str, type_code: str, where: str) -> None:
+        message = check_extensible(type_code, value, binding)
+        if message:
+            self.issues.append(Issue("code-invalid", message, severity="warning", expression=(where,)))
 
     def reference_target(self, value: dict, element: ElementDef, where: str) -> None:
         """The referenced type (from ``reference`` or ``type``) is one the element allows."""
@@ -198,6 +214,29 @@ class Walker:
                     self.complex(item, "Element", f"{where}[{i}]")
                     if aligned and primitive[i] is None:  # type: ignore[index]
                         self.ele_1(item, f"{where}[{i}]")
+
+    def valueless_code(self, side: object, primitive: object, element: ElementDef, where: str) -> None:
+        """A ``code`` with a required binding whose value is declared absent (``_category`` with a
+        data-absent-reason and no ``category``): the binding asks for a code from its value set, and
+        an absent code is none (terminologies.html#required; the reference validator and the
+        Firely SDK both refuse it: fhir-test-cases ``allergy``).  An element that may be absent is
+        omitted instead.  Other extensions without a value (a cross-version extension carrying a
+        code of a later release) are left alone."""
+        if isinstance(side, dict) and primitive is None:
+            absent = [(where, side)]
+        elif isinstance(side, list):
+            values = primitive if isinstance(primitive, list) else []
+            absent = [(f"{where}[{i}]", item) for i, item in enumerate(side)
+                      if isinstance(item, dict) and (i >= len(values) or values[i] is None)]
+        else:
+            absent = []
+        for loc, item in absent:
+            extensions = item.get("extension")
+            if isinstance(extensions, list) and any(isinstance(e, dict) and e.get("url") == DATA_ABSENT_REASON
+                                                    for e in extensions):
+                self.add("code-invalid", f"No code given, and {element.path} requires a code from the value set "
+                         f"{(element.binding or '').split('|')[0]}: a data-absent-reason is not a code; omit the "
+                         "element instead", loc)
 
     def ele_1(self, element: dict, where: str) -> None:
         if element and all(k == "id" for k in element):

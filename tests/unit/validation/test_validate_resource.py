@@ -186,10 +186,34 @@ def test_primitive_extension_partner():
 
 
 def test_required_primitive_satisfied_by_extension_only():
+    # min 1 is met by the element carrying an extension instead of a value (a cross-version
+    # extension holding a code of a later release)
     resource = patched(OBSERVATION, ["status"], ...)
-    resource["_status"] = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
-                                          "valueCode": "unknown"}]}
+    resource["_status"] = {"extension": [{"url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-x",
+                                          "valueCode": "cancelled"}]}
     assert validate_resource(resource) == []
+
+
+def test_required_code_with_data_absent_reason_is_not_a_code():
+    # a required binding asks for a code from its value set; a data-absent-reason says there is
+    # none (fhir-test-cases allergy: the Java validator and the Firely SDK both refuse it)
+    dar = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}
+    resource = patched(OBSERVATION, ["status"], ...)
+    resource["_status"] = dar
+    issues = validate_resource(resource)
+    assert [(i.code, i.severity, i.expression) for i in issues] == [("code-invalid", "error", ("Observation.status",))]
+    assert "observation-status" in issues[0].diagnostics and "data-absent-reason" in issues[0].diagnostics
+    allergy = {"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/1"},
+               "category": ["food", None], "_category": [None, dar]}
+    assert [i.expression for i in validate_resource(allergy)] == [("AllergyIntolerance.category[1]",)]
+    allergy["_category"] = [dar]
+    del allergy["category"]
+    assert [i.expression for i in validate_resource(allergy)] == [("AllergyIntolerance.category[0]",)]
+    allergy["category"], allergy["_category"] = ["food"], [dar]  # a value and a DAR: the value is the code
+    assert validate_resource(allergy) == []
+    # not bound: a DAR on a plain string is fine
+    patient = {"resourceType": "Patient", "_birthDate": dar, "name": [{"_family": dar}]}
+    assert validate_resource(patient) == []
 
 
 @pytest.mark.parametrize("value", ["2024-02-29", "2023", "2023-02", "2023-12-31"])
