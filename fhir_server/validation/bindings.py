@@ -65,8 +65,11 @@ def check_extensible(type_code: str, value: object, binding: str) -> str | None:
 def _in_set(coding: object, systems: dict[str, frozenset[str]]) -> bool:
     if not isinstance(coding, dict):
         return True  # a wrong shape is reported elsewhere
-    codes = systems.get(coding.get("system"))  # type: ignore[arg-type]
-    return codes is not None and coding.get("code") in codes
+    system, code = coding.get("system"), coding.get("code")
+    if any(v is not None and not isinstance(v, str) for v in (system, code)):
+        return True  # a system or code that is not a string is reported elsewhere
+    codes = systems.get(system) if system is not None else None
+    return codes is not None and code in codes
 
 
 def check_binding(type_code: str, value: dict, binding: str) -> str | None:
