@@ -78,3 +78,15 @@ def built_access_world(app, issuer: TestIssuer):
         return response.status_code, response.get_json()
 
     return AccessWorld(uuid.uuid4().hex[:10]).build(send)
+
+
+def principal_headers(issuer: TestIssuer, world, who: str = "doctor A") -> dict[str, str]:
+    """Request headers with the token of one of the access world's principals."""
+    scope, claims = world.principals()[who]
+    return issuer.headers(scope, **claims)
+
+
+def audit_events(client, issuer: TestIssuer, query: str) -> list[dict]:
+    """The AuditEvents a search finds, read by a system client (first 100)."""
+    bundle = client.get(f"/fhir/AuditEvent?{query}&_count=100", headers=issuer.headers("system/*.rs")).get_json()
+    return [e["resource"] for e in bundle.get("entry", [])]

@@ -5,18 +5,9 @@ a client's own AuditEvent (the HL7 v2 adapter's) is recorded once, not again by 
 from __future__ import annotations
 
 import pytest
+from auth_support import audit_events, principal_headers
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
-
-
-def _doctor(issuer, world):
-    scope, claims = world.principals()["doctor A"]
-    return issuer.headers(scope, **claims)
-
-
-def _events(client, issuer, query: str) -> list[dict]:
-    bundle = client.get(f"/fhir/AuditEvent?{query}&_count=100", headers=issuer.headers("system/*.rs")).get_json()
-    return [e["resource"] for e in bundle.get("entry", [])]
 
 
 def _outside(kind: str, patient: str) -> dict:
@@ -41,29 +32,29 @@ def test_a_read_outside_the_compartment_names_the_resident(app, issuer, world, k
     created = client.post(f"/fhir/{kind}", json=_outside(kind, world.head), headers=admin)
     assert created.status_code == 201, created.get_json()
     reference = f"{kind}/{created.get_json()['id']}"
-    doctor = _doctor(issuer, world)
+    doctor = principal_headers(issuer, world)
     assert client.get(f"/fhir/{reference}", headers=doctor).status_code == 200
     assert client.get(f"/fhir/{reference}/_history/1", headers=doctor).status_code == 200
     assert client.get(f"/fhir/{reference}/_history", headers=doctor).status_code == 200
     assert client.get(f"/fhir/{kind}?_id={reference.split('/')[1]}", headers=doctor).status_code == 200
     app.extensions["jiayi.audit"].flush()
-    events = _events(client, issuer, f"entity={reference}&agent=Practitioner/{world.doctor}")
+    events = audit_events(client, issuer, f"entity={reference}&agent=Practitioner/{world.doctor}")
     assert sorted(e["subtype"][0]["code"] for e in events) == ["history-instance", "read", "search-type", "vread"]
     for event in events:
         whats = [x.get("what", {}).get("reference") for x in event["entity"]]
         assert f"Patient/{world.head}" in whats, (event["subtype"], whats)
-    assert len(_events(client, issuer, f"patient=Patient/{world.head}&entity={reference}"
+    assert len(audit_events(client, issuer, f"patient=Patient/{world.head}&entity={reference}"
                        f"&agent=Practitioner/{world.doctor}")) == 4
 
 
 def test_a_contract_read_names_its_residents(app, issuer, world):
     client = app.test_client()
-    doctor = _doctor(issuer, world)
+    doctor = principal_headers(issuer, world)
     bundle = client.get(f"/fhir/Contract?patient=Patient/{world.child}", headers=doctor).get_json()
     contract = bundle["entry"][0]["resource"]["id"]
     assert client.get(f"/fhir/Contract/{contract}", headers=doctor).status_code == 200
     app.extensions["jiayi.audit"].flush()
-    [event] = _events(client, issuer, f"entity=Contract/{contract}&subtype=read&agent=Practitioner/{world.doctor}")
+    [event] = audit_events(client, issuer, f"entity=Contract/{contract}&subtype=read&agent=Practitioner/{world.doctor}")
     whats = {x.get("what", {}).get("reference") for x in event["entity"]}
     assert {f"Patient/{p}" for p in (world.head, world.spouse, world.child)} <= whats
 
@@ -72,9 +63,10 @@ def test_a_refused_read_outside_the_compartment_names_the_resident(app, issuer, 
     client = app.test_client()
     admin = issuer.headers("system/*.cruds")
     created = client.post("/fhir/Device", json=_outside("Device", world.b1), headers=admin).get_json()
-    assert client.get(f"/fhir/Device/{created['id']}", headers=_doctor(issuer, world)).status_code in (403, 404)
+    doctor = principal_headers(issuer, world)
+    assert client.get(f"/fhir/Device/{created['id']}", headers=doctor).status_code in (403, 404)
     app.extensions["jiayi.audit"].flush()
-    [event] = _events(client, issuer, f"entity=Device/{created['id']}&agent=Practitioner/{world.doctor}")
+    [event] = audit_events(client, issuer, f"entity=Device/{created['id']}&agent=Practitioner/{world.doctor}")
     assert event["outcome"] == "8"
     assert f"Patient/{world.b1}" in [x.get("what", {}).get("reference") for x in event["entity"]]
 
@@ -91,12 +83,12 @@ def test_a_clients_audit_event_is_recorded_once(app, issuer, world, unique):
     created = client.post("/fhir/AuditEvent", json=event, headers=issuer.headers("system/*.cruds"))
     assert created.status_code == 201
     app.extensions["jiayi.audit"].flush()
-    assert _events(client, issuer, f"entity=AuditEvent/{created.get_json()['id']}") == []
-    recent = _events(client, issuer, f"patient=Patient/{world.head}&date=ge2026-12-07T07:59:00Z"
+    assert audit_events(client, issuer, f"entity=AuditEvent/{created.get_json()['id']}") == []
+    recent = audit_events(client, issuer, f"patient=Patient/{world.head}&date=ge2026-12-07T07:59:00Z"
                                      f"&date=le2026-12-07T08:01:00Z")
     assert [e["id"] for e in recent] == [created.get_json()["id"]]
-    refusals = len(_events(client, issuer, "outcome=8&subtype=create"))
+    refusals = len(audit_events(client, issuer, "outcome=8&subtype=create"))
     refused = client.post("/fhir/AuditEvent", json=event, headers=issuer.headers("system/Patient.cruds"))
     assert refused.status_code == 403
     app.extensions["jiayi.audit"].flush()
-    assert len(_events(client, issuer, "outcome=8&subtype=create")) == refusals + 1  # a refusal still is
+    assert len(audit_events(client, issuer, "outcome=8&subtype=create")) == refusals + 1  # a refusal still is
