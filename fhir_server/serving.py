@@ -17,6 +17,7 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import wsgi as gunicorn_wsgi
 
+from fhir_server import demo_feed
 from fhir_server.app import create_app
 from fhir_server.auth import masking
 from fhir_server.background import Background
@@ -27,6 +28,7 @@ from fhir_server.repository.sql import SqlRepository
 from fhir_server.storage.db import Database
 from fhir_server.storage.migrate import upgrade
 
+log = logging.getLogger("jiayi.demo")
 DEMO_MARKER = ("Organization", "org-nhc")  # the district health commission, loaded first
 
 
@@ -36,21 +38,24 @@ def prepare_database(url: str, demo: bool = False, residents: int = 500) -> None
     implementation_guide.install(SqlRepository(database))  # once, before the workers start
     database.dispose()
     if demo:
-        load_demo(url, residents=residents, progress=True, skip_if_loaded=True)
+        load_demo(url, residents=residents, progress=True, skip_if_loaded=True, feed=True)
 
 
 def load_demo(url: str, residents: int = 1000, seed: int = 20261123, progress: bool = False,
-              skip_if_loaded: bool = False, as_of: date | None = None) -> dict[str, int]:
-    """Generate the district as of ``as_of`` (default today, so contracts are current) and load it."""
-    app = create_app({"DATABASE_URL": url, "AUDIT": "off"})  # the server's own loading, not a client's
+              skip_if_loaded: bool = False, as_of: date | None = None, feed: bool = False) -> dict[str, int]:
+    """Generate the district as of ``as_of`` (default today, so contracts are current) and load it;
+    ``feed``: then send the demo's sample import and HL7 v2 messages through the adapters
+    (``demo_feed``), so the integration monitor has something to show."""
+    # the server's own loading, in-process before it listens, not a client's: no token, no audit
+    app = create_app({"DATABASE_URL": url, "AUDIT": "off", "AUTH_JWKS": None})
     try:
-        return _load(app, seed, residents, progress, skip_if_loaded, as_of or date.today())
+        return _load(app, seed, residents, progress, skip_if_loaded, as_of or date.today(), feed)
     finally:
         app.extensions["jiayi.database"].dispose()
 
 
 def _load(app, seed: int, residents: int, progress: bool, skip_if_loaded: bool,
-          as_of: date) -> dict[str, int]:
+          as_of: date, feed: bool = False) -> dict[str, int]:
     from fhir_server.demo import generate_district
 
     router = app.extensions["jiayi.router"]
@@ -76,7 +81,13 @@ def _load(app, seed: int, residents: int, progress: bool, skip_if_loaded: bool,
     # planner statistics after a bulk load: until autovacuum gets to it, PostgreSQL plans the
     # freshly filled index tables as if they were empty (a token search then filters every row)
     app.extensions["jiayi.database"].analyze()
-    return district.summary()
+    summary = district.summary()
+    if feed:
+        try:
+            summary.update(demo_feed.feed(app))
+        except Exception:  # noqa: BLE001 - the district is loaded; the monitor's sample traffic is a bonus
+            log.exception("the demo's sample import and HL7 messages were not sent")
+    return summary
 
 
 # the Server header names no product version (gunicorn's default is its name; keep it ours)

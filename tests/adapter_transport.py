@@ -5,38 +5,17 @@ plays a script of answers (unit tests of retries and faults)."""
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
 
 from adapters.fhir_client import FhirClient
+from fhir_server.demo_feed import WsgiTransport
 
 BASE = "http://testserver/fhir"
 
 
-class FlaskTransport(BaseAdapter):
-    def __init__(self, flask_client, log: list | None = None) -> None:
-        super().__init__()
-        self.flask = flask_client
-        self.log = log if log is not None else []
-
-    def send(self, request, **kwargs):
-        parts = urlsplit(request.url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        self.log.append((request.method, path, request.body))
-        answer = self.flask.open(path, method=request.method, data=request.body,
-                                 headers={k: v for k, v in request.headers.items() if k.lower() != "content-length"})
-        response = requests.Response()
-        response.status_code = answer.status_code
-        response._content = answer.get_data()
-        response.headers.update(dict(answer.headers))
-        response.url = request.url
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass
+FlaskTransport = WsgiTransport  # the package's own (the demo's feed uses it too)
 
 
 def flask_fhir_client(flask_client, log: list | None = None, **options) -> FhirClient:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..fhir_client import Auth, FhirClient
-from . import lookups, mapping, normalise, readers, tables
+from . import import_audit, lookups, mapping, normalise, readers, tables
 from .columns import JSON_ERROR, Columns
 from .derived import FamilyDoctors
 
@@ -346,15 +346,27 @@ def import_file(path: str | Path, record_type: str, server: str, *, batch_size: 
                 on_error: str = "skip", fmt: str | None = None,
                 progress: Callable[[int], None] | None = None, client: FhirClient | None = None,
                 on_start: Callable[[int], None] | None = None, auth: Auth | None = None,
-                strict_columns: bool = False, parallel: int = 1) -> ImportResult:
+                strict_columns: bool = False, parallel: int = 1, audit: bool = True) -> ImportResult:
     """Import one file; returns the counts and every error (also written to ``<path>.errors.csv``).
 
     ``parallel``: bundles in flight at once (``--parallel N``; with ``on_error="skip"``), so the
     server prepares several while one is written; the counts and errors are the same as one
-    at a time, in the order of the file."""
+    at a time, in the order of the file.  ``audit``: the run is recorded on the server as an
+    AuditEvent (``import_audit``: the counts and the first refused rows, no cell values)."""
     if on_error not in ("skip", "reject"):
         raise ValueError("on_error is 'skip' or 'reject'")
     tables.form(record_type)
+    client = client or FhirClient(server, auth=auth, timeout=300.0)
+    result = _import_file(path, record_type, client, batch_size, on_error, fmt, progress, on_start,
+                          strict_columns, parallel)
+    if audit:
+        import_audit.record(client, result)
+    return result
+
+
+def _import_file(path: str | Path, record_type: str, client: FhirClient, batch_size: int, on_error: str,
+                 fmt: str | None, progress: Callable[[int], None] | None, on_start: Callable[[int], None] | None,
+                 strict_columns: bool, parallel: int) -> ImportResult:
     started = time.perf_counter()
     result = ImportResult(str(path), record_type)
     good, errors, result.rows = read_records(path, record_type, fmt, strict_columns=strict_columns,
@@ -370,7 +382,6 @@ def import_file(path: str | Path, record_type: str, server: str, *, batch_size: 
     good = _whole_objects(record_type, good, errors, result)
     if progress and rejected_before:
         progress(rejected_before)
-    client = client or FhirClient(server, auth=auth, timeout=300.0)
     writer = _Writer(client, result)
     size = max(1, len(good) if on_error == "reject" else batch_size)
     households = _Households()

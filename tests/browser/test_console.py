@@ -177,3 +177,16 @@ for (const el of document.querySelectorAll('a, button, td, th, h1, h2, p, label,
   if (ratio < 4.5) { low.push(el.tagName + ' ' + el.textContent.trim().slice(0, 20) + ' ' + ratio.toFixed(2)); }
 }
 return low;"""
+
+
+def test_the_monitor_shows_the_demo_import_and_lab_messages(browser, console_server):
+    """``jiayi serve --demo`` sends a sample import (two rows wrong) and two laboratory results
+    (one not a number) through the adapters: the integration engineer sees both, with the
+    refused rows in words and the AE, in the integration monitor."""
+    root, _ = console_server
+    sign_in(browser, root, role="engineer")
+    browser.get(f"{root}/console/monitor")
+    imports = browser.find_element(By.CSS_SELECTOR, '[aria-labelledby="h-imports"]').text
+    assert "高血压随访-2025Q1.csv" in imports and "收缩压 must be a whole number" in imports
+    hl7 = browser.find_element(By.CSS_SELECTOR, '[aria-labelledby="h-hl7"]').text
+    assert "LIS-DEMO-1" in hl7 and "LIS-DEMO-2" in hl7 and "AE" in hl7 and "AA" in hl7

@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from adapters.publichealth import synthetic, writers
+from adapters.publichealth.import_audit import FORM
 from adapters.publichealth.importer import read_records
 from fhir_server.core.national_ids import make_id
 
@@ -123,6 +125,22 @@ def test_bad_rows_are_reported_and_the_good_ones_kept(server, tmp_path):
     assert all(r["file"] == str(path) and r["value"] and r["reason"] for r in report)
     assert "check character" in report[0]["reason"] and "2019年2月30日" == report[1]["value"]
     assert "身份证号" in result.stderr and "rejected 2" in result.stdout
+
+
+def test_an_import_run_is_recorded_for_the_integration_monitor(server, tmp_path):
+    """The run is an AuditEvent on the server (what the console's monitor lists): the form, the
+    file's name, the counts and the refused rows' fields, but no cell value (no ID number)."""
+    path, rows = _bad_file(tmp_path, "monitored.csv", 44)
+    assert _import(path, "resident", server).returncode == 0
+    found = requests.get(f"{server}/AuditEvent", params={"subtype": f"{FORM}|resident", "_sort": "-date",
+                                                          "_count": "50"}, timeout=30).json()
+    (event,) = [e["resource"] for e in found.get("entry", [])
+                if e["resource"]["entity"][0]["what"]["identifier"]["value"] == "monitored.csv"]
+    assert event["outcome"] == "4" and event["type"]["code"] == "110107"
+    assert {d["type"]: d["valueString"] for d in event["entity"][0]["detail"]}["rejected"] == "2"
+    assert event["outcomeDesc"].startswith("4 rows: 2 written, 2 refused; row 3 身份证号")
+    assert "出生日期" in event["outcomeDesc"] and str(tmp_path) not in str(event)
+    assert not any(r["id_number"] in str(event) or r["id_number"][:17] in str(event) for r in rows)
 
 
 def test_rule_breaking_row_refused_by_the_server_does_not_sink_the_batch(loaded, server, tmp_path):

@@ -18,10 +18,14 @@ HL7_SEARCH = (f"AuditEvent?type={DCM}|110107,{DCM}|110106&subtype={MESSAGE_CODE}
               f"{MESSAGE_CODE}|RRI,{MESSAGE_CODE}|ORU&_sort=-date&_count=50")
 # the outbound messages (REF^I12, RRI^I12): each attempt and outcome the sender records
 QUEUE_SEARCH = f"AuditEvent?type={DCM}|110106&_sort=-date&_count=200"
+# the public-health import runs (adapters/publichealth/import_audit.py): subtype the form
+FORM = "https://jiayi.dev/fhir/CodeSystem/publichealth-form"
+IMPORTS_SEARCH = f"AuditEvent?subtype={FORM}|&_sort=-date&_count=20"
 
 
 @dataclass
 class Monitor:
+    imports: list[dict] = field(default_factory=list)  # import runs, latest first, with their refused rows
     events: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
     subscriptions: list[dict] = field(default_factory=list)
@@ -38,6 +42,7 @@ FAILURES_SEARCH = "AuditEvent?outcome=4,8,12&_sort=-date&_count=50"
 
 def build(source: Source) -> Monitor:
     monitor = Monitor()
+    monitor.imports = [import_row(event) for event in source.search(IMPORTS_SEARCH)]
     monitor.events = [event_row(event) for event in source.search(WRITES_SEARCH)]
     monitor.failures = [event_row(event) for event in source.search(FAILURES_SEARCH)]
     monitor.hl7 = [hl7_row(event) for event in source.search(HL7_SEARCH)]
@@ -56,6 +61,21 @@ def event_row(event: dict) -> dict:
             "what": concept_text(event.get("type")) + (" " + (event.get("action") or "")),
             "subtype": ", ".join(concept_text({"coding": [c]}) for c in event.get("subtype") or []),
             "who": ", ".join(a for a in agents if a),
+            "outcome": OUTCOMES.get(event.get("outcome", ""), event.get("outcome", "")),
+            "detail": event.get("outcomeDesc", "")}
+
+
+def import_row(event: dict) -> dict:
+    """One import run: when, the form, the file, its counts and the refused rows in words."""
+    entity = (event.get("entity") or [{}])[0]
+    counts = {d.get("type"): d.get("valueString", "") for d in entity.get("detail") or []}
+    return {"when": (event.get("recorded") or "")[:19].replace("T", " "),
+            "form": ", ".join(c.get("display") or c.get("code", "") for c in event.get("subtype") or []),
+            "file": entity.get("name") or (entity.get("what") or {}).get("identifier", {}).get("value", ""),
+            "rows": counts.get("rows", ""), "rejected": counts.get("rejected", ""),
+            "written": sum(int(counts.get(k) or 0) for k in ("created", "updated", "unchanged")
+                           if (counts.get(k) or "0").isdigit()),
+            "ok": event.get("outcome") == "0",
             "outcome": OUTCOMES.get(event.get("outcome", ""), event.get("outcome", "")),
             "detail": event.get("outcomeDesc", "")}
 

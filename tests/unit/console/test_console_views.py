@@ -375,3 +375,17 @@ def test_the_monitor_lists_writes_and_failures_each_from_its_own_search():
     model = monitor.build(source)
     assert [(e["who"], e["outcome"]) for e in model.events] == [("导入程序", "成功")]
     assert [(e["outcome"], e["detail"]) for e in model.failures] == [("严重错误", "403 forbidden")]
+
+
+def test_the_monitor_lists_import_runs_with_their_refused_rows():
+    from adapters.publichealth.import_audit import FORM, import_event
+    from adapters.publichealth.importer import ImportResult, RowError
+
+    result = ImportResult("exports/residents.csv", "resident", rows=4, created=1, updated=1, rejected=2,
+                          errors=[RowError("residents.csv", 3, "出生日期", "x", "出生日期 must be a date; got 'x'")])
+    source = FakeSource({monitor.IMPORTS_SEARCH: [import_event(result)]})
+    (row,) = monitor.build(source).imports
+    assert monitor.FORM == FORM
+    assert (row["form"], row["file"], row["rows"], row["written"], row["rejected"], row["ok"]) == (
+        "个人基本信息表", "residents.csv", "4", 2, "2", False)
+    assert row["outcome"] == "轻微错误" and "row 3 出生日期: 出生日期 must be a date" in row["detail"]
