@@ -86,8 +86,8 @@ def ack_outcome(reply: bytes) -> tuple[str, str]:
     except Exception:  # noqa: BLE001 - an ACK this adapter built; never fail over it
         return "AR", ""
     msa = ack.first("MSA")
-    texts = [seg.get(8) or seg.get(7) for seg in ack.all("ERR")]
-    return (msa.get(1) if msa else "AR"), "; ".join(t for t in [msa.get(3) if msa else "", *texts] if t)
+    texts = [msa.get(3) if msa else "", *(seg.get(8) or seg.get(7) for seg in ack.all("ERR"))]
+    return (msa.get(1) if msa else "AR"), "; ".join(dict.fromkeys(t for t in texts if t))  # once each
 
 
 class Recorder:
