@@ -83,6 +83,7 @@ class IndexSnapshot(DistrictSnapshot):
         self._names: dict[str, str] = {}
         self._active: list[str] | None = None
         self._bounds: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}  # day → (day - MARGIN, day + 2 MARGIN)
+        self._exact_views: dict[str, ContractView] = {}  # contracts judged on the resource
 
     def bind(self, uow) -> None:
         super().bind(uow)
@@ -248,7 +249,6 @@ class IndexSnapshot(DistrictSnapshot):
             for subject in dict.fromkeys(view.subjects):
                 by_subject.setdefault(subject, []).append(entry)
         self._by_subject, self._executed = by_subject, executed_views
-        self._exact_views: dict[str, ContractView] = {}
 
     def _load_renewed(self) -> set[str]:
         """The contracts a family-doctor contract executed or offered renews (``Contract/id``)."""

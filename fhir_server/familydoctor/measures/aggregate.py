@@ -1,0 +1,303 @@
+"""The district measures counted in SQL over the search index tables (issue 19: "KPI measures as
+SQL aggregations over the index tables, not Python loops over resources").
+
+For the resident measures (coverage, key-population coverage, the two follow-up rates, long-term
+prescriptions) and the contract measures read per contract in force (paid-contract share, team
+load), one statement joins every active resident to their first family-doctor contract in force
+on the period's end and to the strata the report needs (the contract's first care team and
+authority, else the resident's first managing organisation; the resident's key populations), and
+``GROUP BY``s them, so a summary over 100,000 residents comes back as a few hundred rows of counts.
+A subject list or an individual report asks the same statement per member (ordered as the
+snapshot's members), counted by the same report code.  The caller's reach is a condition of the
+statement (the reachable residents' ids, :func:`fhir_server.search.sql.reach.reachable_patients`).
+
+What the index cannot decide exactly is decided as :class:`IndexSnapshot` decides it, before the
+statement runs, and passed into it: the contracts whose ``applies`` lies within a day of the date
+asked (or has no start) are judged on the resource and named in the statement; a Patient the
+index calls deceased counts only with ``deceasedBoolean``; the encounters within a day of the
+period's ends are counted in Python and added per resident.  ``tests/storage/test_district_reads.py``
+compares every measure with the full snapshot's Python evaluation on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, case, exists, false, func, literal, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from fhir_server.auth.access import Reach
+from fhir_server.core import elements as el
+from fhir_server.core import jiayi_names as jn
+from fhir_server.familydoctor import names as n
+from fhir_server.search.sql.reach import reachable_patients
+
+from .index_snapshot import DATE, MARGIN, REF, TOKEN, IndexSnapshot, R, _day, _family_doctor
+from .indicators import CHRONIC, CHRONIC_FOLLOW_UPS_PER_YEAR, Member, _is_long_term
+from .snapshot import NONE, Period, follow_up_counts
+
+SEP = "\x1f"  # between a resident's key-population codes in one aggregated string
+NO_START = dt.datetime(1000, 1, 1)  # the index's start of an open-started range is year 1
+RESIDENT = ("coverage", "key-population-coverage", "follow-up-rate", "chronic-follow-up-rate",
+            "long-term-prescriptions")
+CONTRACT = ("paid-contract-share", "team-load")
+INDICATORS = RESIDENT + CONTRACT
+
+
+def members(snap, indicator: str, period: Period, *, reach: Reach | None, listed: bool,
+            subject: str | None) -> Iterable[Member] | None:
+    """The members of ``indicator`` counted in SQL, reach applied; None when this module does not
+    answer it (another indicator, not an index snapshot, or an index without what it needs)."""
+    if not isinstance(snap, IndexSnapshot) or indicator not in INDICATORS:
+        return None
+    if indicator in ("follow-up-rate", "chronic-follow-up-rate") and not snap._encounter_index:
+        return None
+    if indicator == "team-load":
+        return _team_load(snap, period)
+    if indicator == "paid-contract-share":
+        return _Counting(snap, period, reach, subject).paid_contracts(listed or subject is not None)
+    return _Counting(snap, period, reach, subject).residents(indicator, listed or subject is not None)
+
+
+def _text(ref) -> ColumnElement:
+    """A reference row as :func:`.index_snapshot._text` reads it: ``type/id``, else its URL."""
+    typed = and_(ref.c.target_type.is_not(None), ref.c.target_type != "", ref.c.target_id.is_not(None),
+                 ref.c.target_id != "")
+    return case((typed, ref.c.target_type + "/" + ref.c.target_id), else_=ref.c.url)
+
+
+def _first_text(res_type: str, param: str, owner, *, texted: bool) -> ColumnElement:
+    """The text of ``owner``'s first ``param`` reference (by index row, the element order); with
+    ``texted``, the first that has a text (as the snapshot keeps a contract's references)."""
+    ref = REF.alias()
+    text = _text(ref)
+    query = select(text).where(ref.c.res_type == res_type, ref.c.param == param, ref.c.res_id == owner)
+    if texted:
+        query = query.where(text.is_not(None), text != "")
+    return query.order_by(ref.c.id).limit(1).scalar_subquery()
+
+
+def _key_populations(patient) -> ColumnElement:
+    token = TOKEN.alias()
+    return (select(func.aggregate_strings(token.c.code, SEP))
+            .where(token.c.res_type == "Patient", token.c.param == "key-population",
+                   token.c.system == n.KEY_POPULATION_CS, token.c.res_id == patient,
+                   token.c.code.is_not(None), token.c.code != "").scalar_subquery())
+
+
+def _has_key_population(patient, codes: tuple[str, ...] | None = None) -> ColumnElement:
+    token = TOKEN.alias()
+    condition = exists().where(token.c.res_type == "Patient", token.c.param == "key-population",
+                               token.c.system == n.KEY_POPULATION_CS, token.c.res_id == patient,
+                               token.c.code.is_not(None), token.c.code != "")
+    if codes is not None:
+        condition = condition.where(token.c.code.in_(codes))
+    return condition
+
+
+def _strata(institution: str | None, team: str | None, key_populations: str | None) -> dict[str, list[str]]:
+    return {"institution": [institution or NONE], "team": [team or NONE],
+            "key-population": key_populations.split(SEP) if key_populations else [NONE]}
+
+
+class _Counting:
+    """One evaluation's statements: the contracts in force on the period's end, the residents."""
+
+    def __init__(self, snap: IndexSnapshot, period: Period, reach: Reach | None, subject: str | None) -> None:
+        self.snap, self.period, self.reach, self.subject = snap, period, reach, subject
+
+    # --- the contracts in force ----------------------------------------------------------------
+    def in_force(self, when: dt.date):
+        """Ids of the executed family-doctor contracts in force on ``when``: certainly by their
+        ``applies`` instants, or judged on the resource when within a day of ``when`` or unstarted."""
+        snap, day = self.snap, _day(when)
+        before, after = day - MARGIN, day + 2 * MARGIN
+        status, kind, d = TOKEN.alias(), TOKEN.alias(), DATE.alias()
+        executed = select(status.c.res_id).where(
+            status.c.res_type == "Contract", status.c.param == "status", status.c.code == "executed",
+            status.c.res_id.in_(_family_doctor(kind)),
+            status.c.res_id.in_(select(R.c.res_id).where(R.c.res_type == "Contract", R.c.deleted.is_(False))))
+        applies = (d.c.res_type == "Contract", d.c.param == "applies", d.c.res_id.in_(executed))
+        uncertain = snap._session.execute(select(d.c.res_id).where(
+            *applies, d.c.low < after, d.c.high > before,
+            or_(d.c.low < NO_START, d.c.low >= before, d.c.high <= after))).scalars().all()
+        judged = sorted({i for i in uncertain if snap._exact(i).in_force_on(when)})
+        return select(d.c.res_id).where(*applies, or_(and_(d.c.low >= NO_START, d.c.low < before, d.c.high > after),
+                                                      d.c.res_id.in_(judged)))
+
+    def chosen(self, when: dt.date):
+        """Patient id → the first (by id) family-doctor contract in force naming them a subject."""
+        s = REF.alias()
+        return (select(s.c.target_id.label("patient"), func.min(s.c.res_id).label("contract"))
+                .where(s.c.res_type == "Contract", s.c.param == "subject", s.c.target_type == "Patient",
+                       s.c.res_id.in_(self.in_force(when)))
+                .group_by(s.c.target_id).subquery())
+
+    # --- who is counted --------------------------------------------------------------------------
+    def _reachable(self, column) -> list[ColumnElement]:
+        """The caller's reach as a condition on a Patient id column (none for an unlimited caller)."""
+        if self.reach is None:
+            return []
+        query = reachable_patients(self.reach, datetime.now(UTC).replace(tzinfo=None))
+        return [false() if query is None else column.in_(query)]
+
+    def _deceased(self) -> list[str]:
+        """Patients the index calls deceased that are (``deceasedBoolean``): as the snapshot."""
+        s = self.snap._session
+        ids = sorted(set(s.execute(select(TOKEN.c.res_id).where(
+            TOKEN.c.res_type == "Patient", TOKEN.c.param == "deceased", TOKEN.c.code == "true")).scalars()))
+        if not ids:
+            return []
+        return sorted(i for i, content in s.execute(select(R.c.res_id, R.c.content).where(
+            R.c.res_type == "Patient", R.c.res_id.in_(ids))) if (content or {}).get("deceasedBoolean"))
+
+    def _active(self, p) -> list[ColumnElement]:
+        inactive = TOKEN.alias()
+        return [p.c.res_type == "Patient", p.c.deleted.is_(False),
+                p.c.res_id.not_in(select(inactive.c.res_id).where(
+                    inactive.c.res_type == "Patient", inactive.c.param == "active", inactive.c.code == "false")),
+                p.c.res_id.not_in(self._deceased())]
+
+    def _follow_ups(self, patient) -> ColumnElement:
+        """Finished follow-up encounters of the period per resident: the index's count for those
+        well inside it, plus the ones near its ends judged on the resource."""
+        snap, period = self.snap, self.period
+        d, subject, kind, item = DATE.alias(), REF.alias(), TOKEN.alias(), TOKEN.alias()
+        follow_up = or_(d.c.res_id.in_(select(kind.c.res_id).where(
+                            kind.c.res_type == "Encounter", kind.c.param == "type",
+                            kind.c.system == jn.FOLLOW_UP_METHOD, kind.c.code.is_not(None))),
+                        d.c.res_id.in_(select(item.c.res_id).where(
+                            item.c.res_type == "Encounter", item.c.param == "service-item")))
+        counted = (select(subject.c.target_id.label("patient"), func.count().label("n"))
+                   .select_from(d.join(subject, and_(subject.c.res_type == "Encounter",
+                                                     subject.c.param == "subject", subject.c.res_id == d.c.res_id)))
+                   .where(*snap._certainly_in(d, period), follow_up, subject.c.target_type == "Patient")
+                   .group_by(subject.c.target_id).subquery())
+        near = {ref.removeprefix("Patient/"): count
+                for ref, count in follow_up_counts(snap._near_ends(period), period).items()
+                if ref.startswith("Patient/")}
+        self.follow_up_counts = counted
+        total: ColumnElement = func.coalesce(counted.c.n, 0)
+        if near:
+            total = total + case(near, value=patient, else_=0)
+        return total
+
+    # --- the resident measures -------------------------------------------------------------------
+    def residents(self, indicator: str, per_member: bool) -> Iterator[Member]:
+        p = R.alias()
+        chosen = self.chosen(self.period.end)
+        signed = chosen.c.contract.is_not(None)
+        conditions = [*self._active(p), *self._reachable(p.c.res_id)]
+        if self.subject is not None:
+            conditions.append(p.c.res_id == self.subject.removeprefix("Patient/"))
+        source = p.outerjoin(chosen, chosen.c.patient == p.c.res_id)
+        holders: set[str] | None = None
+        if indicator == "coverage":
+            numerator: ColumnElement = case((signed, 1), else_=0)
+        elif indicator == "key-population-coverage":
+            numerator = case((signed, 1), else_=0)
+            conditions.append(_has_key_population(p.c.res_id))
+        elif indicator in ("follow-up-rate", "chronic-follow-up-rate"):
+            needed = 1
+            if indicator == "chronic-follow-up-rate":
+                needed = math.ceil(CHRONIC_FOLLOW_UPS_PER_YEAR * min(1.0, self.period.years))
+                conditions.append(_has_key_population(p.c.res_id, CHRONIC))
+            conditions.append(signed)
+            total = self._follow_ups(p.c.res_id)
+            source = source.outerjoin(self.follow_up_counts, self.follow_up_counts.c.patient == p.c.res_id)
+            numerator = case((total >= needed, 1), else_=0)
+        else:  # long-term prescriptions: the holders are read from the prescriptions, per resident
+            conditions += [signed, _has_key_population(p.c.res_id, CHRONIC)]
+            period = self.period
+            holders = {ref.removeprefix("Patient/") for m in self.snap.prescriptions
+                       if _is_long_term(m) and m.get("status") in ("active", "completed")
+                       and period.contains(el.day_of(m.get("authoredOn")))
+                       for ref in [el.reference_text(m.get("subject"))] if ref and ref.startswith("Patient/")}
+            numerator = literal(0)
+        institution = func.coalesce(_first_text("Contract", "authority", chosen.c.contract, texted=True),
+                                    _first_text("Patient", "organization", p.c.res_id, texted=False))
+        team = _first_text("Contract", "care-team", chosen.c.contract, texted=True)
+        columns = (institution.label("institution"), team.label("team"),
+                   _key_populations(p.c.res_id).label("kp"), numerator.label("num"))
+        session = self.snap._session
+        if per_member or holders is not None:
+            rows = session.execute(select(p.c.res_id, *columns).select_from(source).where(*conditions)
+                                   .order_by(p.c.res_id))
+            if per_member:
+                for res_id, inst, team_text, kp, num in rows:
+                    ref = f"Patient/{res_id}"
+                    if holders is not None:
+                        num = int(res_id in holders)
+                    yield Member(ref, ref, 1, int(num), _strata(inst, team_text, kp))
+                return
+            groups: dict[tuple, int] = {}
+            for res_id, inst, team_text, kp, _ in rows:
+                key = (inst, team_text, kp, int(res_id in (holders or ())))
+                groups[key] = groups.get(key, 0) + 1
+            counted: Iterable[tuple] = ((*key, count) for key, count in groups.items())
+        else:
+            inner = select(*columns).select_from(source).where(*conditions).subquery()
+            keys = (inner.c.institution, inner.c.team, inner.c.kp, inner.c.num)
+            counted = session.execute(select(*keys, func.count()).group_by(*keys)).all()
+        for inst, team_text, kp, num, count in counted:
+            yield Member("", None, int(count), int(count) * int(num), _strata(inst, team_text, kp), int(count))
+
+    # --- the contracts in force, per contract ----------------------------------------------------
+    def paid_contracts(self, per_member: bool) -> Iterator[Member]:
+        """有偿签约占比 in SQL: each contract in force with its first subject's strata; paid when
+        one of its packages' tiers is not basic (the few packages are read whole)."""
+        snap = self.snap
+        c = R.alias()
+        paid = sorted(ref for ref in snap.packages if (snap.package_tier(ref) or "basic") != "basic")
+        package = REF.alias()
+        numerator = case((exists().where(package.c.res_type == "Contract", package.c.param == "package",
+                                         package.c.res_id == c.c.res_id, _text(package).in_(paid)), 1), else_=0)
+        # each contract in force with its first subject (one level of correlation per lookup)
+        contracts = (select(c.c.res_id.label("id"), numerator.label("num"),
+                            _first_text("Contract", "subject", c.c.res_id, texted=True).label("first"))
+                     .where(c.c.res_type == "Contract", c.c.res_id.in_(self.in_force(self.period.end))).subquery())
+        first = contracts.c.first
+        # the first subject when it is a Patient: its id, for its strata and the reach
+        patient_id = case((first.like("Patient/%"), func.substr(first, len("Patient/") + 1)), else_=None)
+        institution = func.coalesce(_first_text("Contract", "authority", contracts.c.id, texted=True),
+                                    _first_text("Patient", "organization", patient_id, texted=False))
+        team = _first_text("Contract", "care-team", contracts.c.id, texted=True)
+        kp = _key_populations(patient_id)
+        conditions: list[ColumnElement] = []
+        if self.reach is not None:
+            # as :func:`.reach.within_reach`: a contract is about its first subject; one without a
+            # subject is about no resident and kept, one whose first subject is no Patient is dropped
+            conditions.append(or_(first.is_(None), and_(patient_id.is_not(None), *self._reachable(patient_id))))
+        columns = (institution.label("institution"), team.label("team"), kp.label("kp"), contracts.c.num)
+        session = snap._session
+        if per_member:
+            for res_id, patient, inst, team_text, kp_text, num in session.execute(
+                    select(contracts.c.id, first, *columns).where(*conditions).order_by(contracts.c.id)):
+                yield Member(f"Contract/{res_id}", patient, 1, int(num), _strata(inst, team_text, kp_text))
+            return
+        inner = select(*columns).where(*conditions).subquery()
+        keys = (inner.c.institution, inner.c.team, inner.c.kp, inner.c.num)
+        for inst, team_text, kp_text, num, count in session.execute(select(*keys, func.count()).group_by(*keys)):
+            yield Member("", None, int(count), int(count) * int(num), _strata(inst, team_text, kp_text), int(count))
+
+
+def _team_load(snap: IndexSnapshot, period: Period) -> Iterator[Member]:
+    """团队服务负荷 in SQL: households (a contract without a household Group is one) under the
+    contracts in force, per first care team, ``COUNT(DISTINCT …)``; members about no resident."""
+    c = R.alias()
+    team = _first_text("Contract", "care-team", c.c.res_id, texted=True)
+    household = func.coalesce(_first_text("Contract", "household", c.c.res_id, texted=True),
+                              literal("Contract/") + c.c.res_id)
+    inner = (select(team.label("team"), household.label("household"))
+             .where(c.c.res_type == "Contract", c.c.res_id.in_(_Counting(snap, period, None, None)
+                                                               .in_force(period.end))).subquery())
+    households = {str(t): int(k) for t, k in snap._session.execute(
+        select(inner.c.team, func.count(inner.c.household.distinct())).where(inner.c.team.is_not(None))
+        .group_by(inner.c.team))}
+    for team_ref in snap.teams:
+        strata = {"institution": [snap.team_institution(team_ref) or NONE], "team": [team_ref],
+                  "key-population": [NONE]}
+        yield Member(team_ref, None, snap.team_capacity(team_ref), households.get(team_ref, 0), strata)
