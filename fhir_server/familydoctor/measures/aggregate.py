@@ -35,7 +35,7 @@ from fhir_server.core import jiayi_names as jn
 from fhir_server.familydoctor import names as n
 from fhir_server.search.sql.reach import reachable_patients
 
-from .index_snapshot import DATE, MARGIN, REF, TOKEN, IndexSnapshot, R, _day, _family_doctor
+from .index_snapshot import DATE, MARGIN, REF, TOKEN, IndexSnapshot, R, _day, _family_doctor, _instant
 from .indicators import CHRONIC, CHRONIC_FOLLOW_UPS_PER_YEAR, Member, _is_long_term
 from .snapshot import NONE, Period, follow_up_counts
 
@@ -43,8 +43,9 @@ SEP = "\x1f"  # between a resident's key-population codes in one aggregated stri
 NO_START = dt.datetime(1000, 1, 1)  # the index's start of an open-started range is year 1
 RESIDENT = ("coverage", "key-population-coverage", "follow-up-rate", "chronic-follow-up-rate",
             "long-term-prescriptions")
-CONTRACT = ("paid-contract-share", "team-load")
+CONTRACT = ("paid-contract-share", "team-load", "fulfilment-rate", "renewal-rate")
 INDICATORS = RESIDENT + CONTRACT
+KEPT = 64  # whole-district summaries kept per snapshot: (indicator, period), a few hundred groups each
 
 
 def members(snap, indicator: str, period: Period, *, reach: Reach | None, listed: bool,
@@ -55,11 +56,31 @@ def members(snap, indicator: str, period: Period, *, reach: Reach | None, listed
         return None
     if indicator in ("follow-up-rate", "chronic-follow-up-rate") and not snap._encounter_index:
         return None
+    if reach is None and not listed and subject is None:
+        # the whole district's summary: a few hundred grouped rows, kept with the (shared) snapshot
+        # while its data is unchanged, as the snapshot's own parts are
+        key = (indicator, period)
+        kept = snap._counted.get(key)
+        if kept is None:
+            kept = snap._counted[key] = list(_members(snap, indicator, period, None, False, None))
+            while len(snap._counted) > KEPT:
+                snap._counted.pop(next(iter(snap._counted)))
+        return kept
+    return _members(snap, indicator, period, reach, listed, subject)
+
+
+def _members(snap: IndexSnapshot, indicator: str, period: Period, reach: Reach | None, listed: bool,
+             subject: str | None) -> Iterable[Member]:
     if indicator == "team-load":
         return _team_load(snap, period)
+    counting = _Counting(snap, period, reach, subject)
     if indicator == "paid-contract-share":
-        return _Counting(snap, period, reach, subject).paid_contracts(listed or subject is not None)
-    return _Counting(snap, period, reach, subject).residents(indicator, listed or subject is not None)
+        return counting.paid_contracts(listed or subject is not None)
+    if indicator == "fulfilment-rate":
+        return counting.fulfilment(listed or subject is not None)
+    if indicator == "renewal-rate":
+        return counting.renewals(listed or subject is not None)
+    return counting.residents(indicator, listed or subject is not None)
 
 
 def _text(ref) -> ColumnElement:
@@ -98,6 +119,12 @@ def _has_key_population(patient, codes: tuple[str, ...] | None = None) -> Column
     return condition
 
 
+def _materialized(query):
+    """``query`` as a CTE computed once: flattened into the ``GROUP BY`` around it, SQLite would
+    run each correlated lookup twice per row (once to group, once to select)."""
+    return query.cte().prefix_with("MATERIALIZED")
+
+
 def _strata(institution: str | None, team: str | None, key_populations: str | None) -> dict[str, list[str]]:
     return {"institution": [institution or NONE], "team": [team or NONE],
             "key-population": key_populations.split(SEP) if key_populations else [NONE]}
@@ -115,15 +142,12 @@ class _Counting:
         ``applies`` instants, or judged on the resource when within a day of ``when`` or unstarted."""
         snap, day = self.snap, _day(when)
         before, after = day - MARGIN, day + 2 * MARGIN
-        status, kind, d = TOKEN.alias(), TOKEN.alias(), DATE.alias()
-        executed = select(status.c.res_id).where(
-            status.c.res_type == "Contract", status.c.param == "status", status.c.code == "executed",
-            status.c.res_id.in_(_family_doctor(kind)),
-            status.c.res_id.in_(select(R.c.res_id).where(R.c.res_type == "Contract", R.c.deleted.is_(False))))
-        applies = (d.c.res_type == "Contract", d.c.param == "applies", d.c.res_id.in_(executed))
+        d = DATE.alias()
+        applies = (d.c.res_type == "Contract", d.c.param == "applies", d.c.res_id.in_(self.executed()))
         uncertain = snap._session.execute(select(d.c.res_id).where(
             *applies, d.c.low < after, d.c.high > before,
             or_(d.c.low < NO_START, d.c.low >= before, d.c.high <= after))).scalars().all()
+        snap._exact_many(uncertain)
         judged = sorted({i for i in uncertain if snap._exact(i).in_force_on(when)})
         return select(d.c.res_id).where(*applies, or_(and_(d.c.low >= NO_START, d.c.low < before, d.c.high > after),
                                                       d.c.res_id.in_(judged)))
@@ -239,49 +263,141 @@ class _Counting:
                 groups[key] = groups.get(key, 0) + 1
             counted: Iterable[tuple] = ((*key, count) for key, count in groups.items())
         else:
-            inner = select(*columns).select_from(source).where(*conditions).subquery()
+            inner = _materialized(select(*columns).select_from(source).where(*conditions))
             keys = (inner.c.institution, inner.c.team, inner.c.kp, inner.c.num)
             counted = session.execute(select(*keys, func.count()).group_by(*keys)).all()
         for inst, team_text, kp, num, count in counted:
             yield Member("", None, int(count), int(count) * int(num), _strata(inst, team_text, kp), int(count))
 
-    # --- the contracts in force, per contract ----------------------------------------------------
-    def paid_contracts(self, per_member: bool) -> Iterator[Member]:
-        """有偿签约占比 in SQL: each contract in force with its first subject's strata; paid when
-        one of its packages' tiers is not basic (the few packages are read whole)."""
-        snap = self.snap
+    # --- per contract: the contracts in force, the contracts ending in the period ----------------
+    def executed(self):
+        """Ids of the current executed family-doctor contracts."""
+        status, kind = TOKEN.alias(), TOKEN.alias()
+        return select(status.c.res_id).where(
+            status.c.res_type == "Contract", status.c.param == "status", status.c.code == "executed",
+            status.c.res_id.in_(_family_doctor(kind)),
+            status.c.res_id.in_(select(R.c.res_id).where(R.c.res_type == "Contract", R.c.deleted.is_(False))))
+
+    def _contracts(self, ids, extra) -> Iterator[tuple]:
+        """The contracts ``ids`` in id order: (id, first subject, institution, team, key populations,
+        *``extra(contract id column)``), the strata as the snapshot's ``_strata`` reads a contract and
+        its first subject; within the caller's reach only (one lookup level per correlation)."""
         c = R.alias()
-        paid = sorted(ref for ref in snap.packages if (snap.package_tier(ref) or "basic") != "basic")
-        package = REF.alias()
-        numerator = case((exists().where(package.c.res_type == "Contract", package.c.param == "package",
-                                         package.c.res_id == c.c.res_id, _text(package).in_(paid)), 1), else_=0)
-        # each contract in force with its first subject (one level of correlation per lookup)
-        contracts = (select(c.c.res_id.label("id"), numerator.label("num"),
-                            _first_text("Contract", "subject", c.c.res_id, texted=True).label("first"))
-                     .where(c.c.res_type == "Contract", c.c.res_id.in_(self.in_force(self.period.end))).subquery())
+        contracts = (select(c.c.res_id.label("id"), _first_text("Contract", "subject", c.c.res_id, texted=True)
+                            .label("first"), *extra(c.c.res_id))
+                     .where(c.c.res_type == "Contract", c.c.res_id.in_(ids)).subquery())
         first = contracts.c.first
         # the first subject when it is a Patient: its id, for its strata and the reach
         patient_id = case((first.like("Patient/%"), func.substr(first, len("Patient/") + 1)), else_=None)
         institution = func.coalesce(_first_text("Contract", "authority", contracts.c.id, texted=True),
                                     _first_text("Patient", "organization", patient_id, texted=False))
-        team = _first_text("Contract", "care-team", contracts.c.id, texted=True)
-        kp = _key_populations(patient_id)
         conditions: list[ColumnElement] = []
         if self.reach is not None:
             # as :func:`.reach.within_reach`: a contract is about its first subject; one without a
             # subject is about no resident and kept, one whose first subject is no Patient is dropped
             conditions.append(or_(first.is_(None), and_(patient_id.is_not(None), *self._reachable(patient_id))))
-        columns = (institution.label("institution"), team.label("team"), kp.label("kp"), contracts.c.num)
-        session = snap._session
-        if per_member:
-            for res_id, patient, inst, team_text, kp_text, num in session.execute(
-                    select(contracts.c.id, first, *columns).where(*conditions).order_by(contracts.c.id)):
-                yield Member(f"Contract/{res_id}", patient, 1, int(num), _strata(inst, team_text, kp_text))
-            return
-        inner = select(*columns).where(*conditions).subquery()
-        keys = (inner.c.institution, inner.c.team, inner.c.kp, inner.c.num)
-        for inst, team_text, kp_text, num, count in session.execute(select(*keys, func.count()).group_by(*keys)):
-            yield Member("", None, int(count), int(count) * int(num), _strata(inst, team_text, kp_text), int(count))
+        others = [column for name, column in contracts.c.items() if name not in ("id", "first")]
+        team = _first_text("Contract", "care-team", contracts.c.id, texted=True)
+        return iter(self.snap._session.execute(
+            select(contracts.c.id, first, institution, team, _key_populations(patient_id), *others)
+            .where(*conditions).order_by(contracts.c.id)))
+
+    def paid_contracts(self, per_member: bool) -> Iterator[Member]:
+        """有偿签约占比: each contract in force, paid when one of its packages' tiers is not basic
+        (the few packages are read whole)."""
+        snap = self.snap
+        paid = sorted(ref for ref in snap.packages if (snap.package_tier(ref) or "basic") != "basic")
+
+        def numerator(contract) -> list:
+            package = REF.alias()
+            return [case((exists().where(package.c.res_type == "Contract", package.c.param == "package",
+                                         package.c.res_id == contract, _text(package).in_(paid)), 1),
+                         else_=0).label("num")]
+
+        rows = ((f"Contract/{i}", first, 1, int(num), (inst, team, kp))
+                for i, first, inst, team, kp, num in self._contracts(self.in_force(self.period.end), numerator))
+        return _counted(rows, per_member)
+
+    def fulfilment(self, per_member: bool) -> Iterator[Member]:
+        """履约率: per contract in force, the services due by its packages and those delivered in
+        the period (the encounters' ``GROUP BY``), as :func:`.indicators.fulfilment_rate`."""
+        snap, period = self.snap, self.period
+        delivered = snap.services(period)
+
+        def extra(contract) -> list:
+            package, subject = REF.alias(), REF.alias()
+            return [select(func.aggregate_strings(_text(package), SEP)).where(
+                        package.c.res_type == "Contract", package.c.param == "package", package.c.res_id == contract,
+                        _text(package).is_not(None), _text(package) != "").scalar_subquery().label("packages"),
+                    select(func.count()).where(
+                        subject.c.res_type == "Contract", subject.c.param == "subject", subject.c.res_id == contract,
+                        _text(subject).is_not(None), _text(subject) != "").scalar_subquery().label("subjects")]
+
+        years = min(1.0, period.years)
+        items_of: dict[str | None, dict[str, int]] = {}
+
+        def rows() -> Iterator[tuple]:
+            for i, first, inst, team, kp, packages, subjects in self._contracts(self.in_force(period.end), extra):
+                items = items_of.get(packages)
+                if items is None:
+                    items = items_of[packages] = {}
+                    for package in packages.split(SEP) if packages else ():
+                        for code, per_year in snap.package_items(package).items():
+                            items[code] = max(items.get(code, 0), per_year)
+                ref, due, done = f"Contract/{i}", 0, 0
+                for code, per_year in items.items():
+                    item_due = math.ceil(per_year * years) * max(1, int(subjects))
+                    due += item_due
+                    done += min(item_due, delivered.get((ref, code), 0))
+                if due:
+                    yield ref, first, due, done, (inst, team, kp)
+
+        return _counted(rows(), per_member)
+
+    def renewals(self, per_member: bool) -> Iterator[Member]:
+        """续签率: executed contracts whose ``applies.end`` falls in the period (near its ends judged
+        on the resource, as :meth:`IndexSnapshot.renewals`), renewed when an executed or offered
+        contract renews them."""
+        snap, period = self.snap, self.period
+        start, end = _day(period.start), _day(period.end)
+        d = DATE.alias()
+        ending = select(d.c.res_id).where(d.c.res_type == "Contract", d.c.param == "applies",
+                                          d.c.res_id.in_(self.executed()), d.c.high >= start - MARGIN,
+                                          d.c.high < end + 2 * MARGIN)
+
+        def high(contract) -> list:
+            applies = DATE.alias()
+            return [select(func.max(applies.c.high)).where(
+                applies.c.res_type == "Contract", applies.c.param == "applies", applies.c.res_id == contract)
+                .scalar_subquery().label("high")]
+
+        found = list(self._contracts(ending, high))
+        near = [row[0] for row in found if not start + MARGIN <= _instant(row[5]) < end]
+        snap._exact_many(near)
+        renewed = snap._renewed if snap._renewed is not None else snap._load_renewed()
+        rows = ((f"Contract/{i}", first, 1, int(f"Contract/{i}" in renewed), (inst, team, kp))
+                for i, first, inst, team, kp, last in found
+                if start + MARGIN <= _instant(last) < end or period.contains(snap._exact(i).end))
+        return _counted(rows, per_member)
+
+
+def _counted(rows: Iterable[tuple], per_member: bool) -> Iterator[Member]:
+    """(subject, patient, denominator, numerator, (institution, team, key populations)) per member:
+    as members, or summed per strata (a member per group)."""
+    if per_member:
+        for ref, patient, denominator, numerator, strata in rows:
+            yield Member(ref, patient, denominator, numerator, _strata(*strata))
+        return
+    groups: dict[tuple, list[int]] = {}
+    for _, _, denominator, numerator, strata in rows:
+        group = groups.get(strata)
+        if group is None:
+            group = groups[strata] = [0, 0, 0]
+        group[0] += 1
+        group[1] += denominator
+        group[2] += numerator
+    for strata, (count, denominator, numerator) in groups.items():
+        yield Member("", None, denominator, numerator, _strata(*strata), count)
 
 
 def _team_load(snap: IndexSnapshot, period: Period) -> Iterator[Member]:
