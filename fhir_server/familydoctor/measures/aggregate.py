@@ -37,6 +37,8 @@ from fhir_server.search.sql.reach import reachable_patients
 
 from .index_snapshot import DATE, MARGIN, REF, TOKEN, IndexSnapshot, R, _day, _family_doctor, _instant
 from .indicators import CHRONIC, CHRONIC_FOLLOW_UPS_PER_YEAR, Member, _is_long_term
+from .indicators import INDICATORS as STEPS
+from .reach import within_reach
 from .snapshot import NONE, Period, follow_up_counts
 
 SEP = "\x1f"  # between a resident's key-population codes in one aggregated string
@@ -44,7 +46,11 @@ NO_START = dt.datetime(1000, 1, 1)  # the index's start of an open-started range
 RESIDENT = ("coverage", "key-population-coverage", "follow-up-rate", "chronic-follow-up-rate",
             "long-term-prescriptions")
 CONTRACT = ("paid-contract-share", "team-load", "fulfilment-rate", "renewal-rate")
-INDICATORS = RESIDENT + CONTRACT
+# counted by the indicator's own Python over the few residents it names (referrals, surveys),
+# read for those residents only rather than the district
+FOCUSED = ("upward-referrals", "downward-referrals", "return-rate", "satisfaction")
+FOCUS_MAX = 5000  # residents per focused read (one IN list); more, and the district is read
+INDICATORS = RESIDENT + CONTRACT + FOCUSED
 KEPT = 64  # whole-district summaries kept per snapshot: (indicator, period), a few hundred groups each
 
 
@@ -73,6 +79,8 @@ def _members(snap: IndexSnapshot, indicator: str, period: Period, reach: Reach |
              subject: str | None) -> Iterable[Member]:
     if indicator == "team-load":
         return _team_load(snap, period)
+    if indicator in FOCUSED:
+        return _focused(snap, indicator, period, reach)
     counting = _Counting(snap, period, reach, subject)
     if indicator == "paid-contract-share":
         return counting.paid_contracts(listed or subject is not None)
@@ -81,6 +89,25 @@ def _members(snap: IndexSnapshot, indicator: str, period: Period, reach: Reach |
     if indicator == "renewal-rate":
         return counting.renewals(listed or subject is not None)
     return counting.residents(indicator, listed or subject is not None)
+
+
+def _focused(snap: IndexSnapshot, indicator: str, period: Period, reach: Reach | None) -> Iterable[Member]:
+    """The referral and survey indicators over a snapshot of the residents they name: their
+    residents' strata and contracts are read for those residents only (a few thousand at 100,000
+    residents), not the whole district; counted by the indicator itself, reach applied after."""
+    part = "responses" if indicator == "satisfaction" else "referrals"
+    items = getattr(snap, part)
+    patients = sorted({ref.removeprefix("Patient/") for item in items
+                       for ref in [el.reference_text(item.get("subject"))] if ref and ref.startswith("Patient/")})
+    source: IndexSnapshot = snap
+    if len(patients) <= FOCUS_MAX:
+        source = IndexSnapshot(snap._uow, snap._session, snap._encounter_index, only=patients)
+    source._given[part] = items
+    try:
+        found: Iterable[Member] = list(STEPS[indicator](source, period))
+    finally:
+        source._given.pop(part, None)
+    return found if reach is None else within_reach(snap._uow, reach, found)
 
 
 def _text(ref) -> ColumnElement:

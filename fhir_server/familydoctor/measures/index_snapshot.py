@@ -74,9 +74,13 @@ def _text(target_type: str | None, target_id: str | None, url: str | None) -> st
 
 
 class IndexSnapshot(DistrictSnapshot):
-    def __init__(self, uow, session: Session, encounters: bool = True) -> None:
+    def __init__(self, uow, session: Session, encounters: bool = True, only: list[str] | None = None) -> None:
         super().__init__(uow)
         self._session = session
+        # with ``only`` (Patient ids), residents and contracts are read for those residents alone: a
+        # snapshot for one evaluation that asks about them only (:func:`.aggregate.focused`)
+        self._only = only
+        self._given: dict[str, object] = {}  # transient parts already read by the caller
         self._encounter_index = encounters
         # resident → (institution, key populations)
         self._residents: dict[str, tuple[str | None, tuple[str, ...]]] | None = None
@@ -94,6 +98,8 @@ class IndexSnapshot(DistrictSnapshot):
     def _part(self, name: str):
         """Referrals, tasks, responses, prescriptions and encounters: read for this use only (the
         indicators read each once per evaluation), so a shared snapshot never keeps them."""
+        if name in self._given:
+            return self._given[name]
         if name not in TRANSIENT:
             return super()._part(name)
         getattr(self, self.LOADERS[name])()
@@ -101,13 +107,16 @@ class IndexSnapshot(DistrictSnapshot):
 
     # --- residents ------------------------------------------------------------------------
     def _load_residents(self) -> None:
-        s = self._session
-        ids = s.execute(select(R.c.res_id).where(R.c.res_type == "Patient", R.c.deleted.is_(False))
+        s, only = self._session, self._only
+        ids = s.execute(select(R.c.res_id).where(R.c.res_type == "Patient", R.c.deleted.is_(False),
+                                                 *_among(R.c.res_id, only))
                         .order_by(R.c.res_id)).scalars().all()
         inactive = set(s.execute(select(TOKEN.c.res_id).where(
-            TOKEN.c.res_type == "Patient", TOKEN.c.param == "active", TOKEN.c.code == "false")).scalars())
+            TOKEN.c.res_type == "Patient", TOKEN.c.param == "active", TOKEN.c.code == "false",
+            *_among(TOKEN.c.res_id, only))).scalars())
         deceased = set(s.execute(select(TOKEN.c.res_id).where(
-            TOKEN.c.res_type == "Patient", TOKEN.c.param == "deceased", TOKEN.c.code == "true")).scalars())
+            TOKEN.c.res_type == "Patient", TOKEN.c.param == "deceased", TOKEN.c.code == "true",
+            *_among(TOKEN.c.res_id, only))).scalars())
         if deceased:  # judged on the resource: only deceasedBoolean takes a resident out
             contents = s.execute(select(R.c.res_id, R.c.content).where(
                 R.c.res_type == "Patient", R.c.res_id.in_(sorted(deceased)))).all()
@@ -117,7 +126,8 @@ class IndexSnapshot(DistrictSnapshot):
         # in index-row order (the order of the resource's elements), sorted here: an ORDER BY
         # would let SQLite walk the whole table by rowid instead of the parameter's index
         organizations = sorted(s.execute(select(REF.c.id, REF.c.res_id, REF.c.target_type, REF.c.target_id, REF.c.url)
-                                         .where(REF.c.res_type == "Patient", REF.c.param == "organization")).all(),
+                                         .where(REF.c.res_type == "Patient", REF.c.param == "organization",
+                                                *_among(REF.c.res_id, only))).all(),
                                key=_row_id, reverse=True)
         for _, res_id, target_type, target_id, url in organizations:
             ref = f"Patient/{res_id}"
@@ -127,7 +137,7 @@ class IndexSnapshot(DistrictSnapshot):
         del organizations
         for _, res_id, code in sorted(s.execute(select(TOKEN.c.id, TOKEN.c.res_id, TOKEN.c.code).where(
                 TOKEN.c.res_type == "Patient", TOKEN.c.param == "key-population",
-                TOKEN.c.system == n.KEY_POPULATION_CS)).all(), key=_row_id):
+                TOKEN.c.system == n.KEY_POPULATION_CS, *_among(TOKEN.c.res_id, only))).all(), key=_row_id):
             ref = f"Patient/{res_id}"
             found = residents.get(ref)
             if found is not None and code:
@@ -237,17 +247,25 @@ class IndexSnapshot(DistrictSnapshot):
         executed = select(status.c.res_id).where(
             status.c.res_type == "Contract", status.c.param == "status", status.c.code == "executed",
             status.c.res_id.in_(_family_doctor(kind)),
-            status.c.res_id.in_(select(R.c.res_id).where(R.c.res_type == "Contract", R.c.deleted.is_(False)))
-        ).order_by(status.c.res_id)  # the database's order of ids, as the full snapshot's scan
-        ids = list(dict.fromkeys(s.execute(executed).scalars()))
+            status.c.res_id.in_(select(R.c.res_id).where(R.c.res_type == "Contract", R.c.deleted.is_(False))))
+        if self._only is not None:  # the contracts naming one of the residents asked about
+            subject = REF.alias()
+            named = select(subject.c.res_id).where(subject.c.res_type == "Contract", subject.c.param == "subject",
+                                                   subject.c.target_type == "Patient",
+                                                   subject.c.target_id.in_(self._only))
+            executed = executed.where(status.c.res_id.in_(named))
+        # the database's order of ids, as the full snapshot's scan
+        ids = list(dict.fromkeys(s.execute(executed.order_by(status.c.res_id)).scalars()))
+        owned = () if self._only is None else (applies.c.res_id.in_(executed),)
         ranges: dict[str, tuple[dt.datetime, dt.datetime]] = {}
         for res_id, low, high in s.execute(select(applies.c.res_id, applies.c.low, applies.c.high).where(
-                applies.c.res_type == "Contract", applies.c.param == "applies")):
+                applies.c.res_type == "Contract", applies.c.param == "applies", *owned)):
             ranges[res_id] = (_instant(low), _instant(high))
         parts: dict[str, dict[str, list[str]]] = {i: {} for i in ids if i in ranges}
         rows = s.execute(select(ref.c.id, ref.c.res_id, ref.c.param, ref.c.target_type, ref.c.target_id, ref.c.url)
                          .where(ref.c.res_type == "Contract",
-                                ref.c.param.in_(("subject", "care-team", "authority", "package", "household")))
+                                ref.c.param.in_(("subject", "care-team", "authority", "package", "household")),
+                                *(() if self._only is None else (ref.c.res_id.in_(executed),)))
                          ).all()
         for _, res_id, param, target_type, target_id, url in sorted(rows, key=_row_id):
             text = _text(target_type, target_id, url)
@@ -371,6 +389,10 @@ class IndexSnapshot(DistrictSnapshot):
         for i in range(0, len(ids), CHUNK):
             yield from self._session.execute(select(R.c.content).where(
                 R.c.res_type == "Encounter", R.c.deleted.is_(False), R.c.res_id.in_(ids[i:i + CHUNK]))).scalars()
+
+
+def _among(column, ids: list[str] | None) -> tuple:
+    return () if ids is None else (column.in_(ids),)
 
 
 def _family_doctor(kind):
