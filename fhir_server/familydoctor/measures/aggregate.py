@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, exists, false, func, literal, or_, select
+from sqlalchemy import and_, bindparam, case, exists, false, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from fhir_server.auth.access import Reach
@@ -171,13 +171,17 @@ class _Counting:
         before, after = day - MARGIN, day + 2 * MARGIN
         d = DATE.alias()
         applies = (d.c.res_type == "Contract", d.c.param == "applies", d.c.res_id.in_(self.executed()))
-        uncertain = snap._session.execute(select(d.c.res_id).where(
-            *applies, d.c.low < after, d.c.high > before,
-            or_(d.c.low < NO_START, d.c.low >= before, d.c.high <= after))).scalars().all()
-        snap._exact_many(uncertain)
-        judged = sorted({i for i in uncertain if snap._exact(i).in_force_on(when)})
+        judged = snap._judged_in_force.get(when)  # kept with the snapshot: the cards share a period's end
+        if judged is None:
+            uncertain = snap._session.execute(select(d.c.res_id).where(
+                *applies, d.c.low < after, d.c.high > before,
+                or_(d.c.low < NO_START, d.c.low >= before, d.c.high <= after))).scalars().all()
+            snap._exact_many(uncertain)
+            judged = snap._judged_in_force[when] = sorted({i for i in uncertain if snap._exact(i).in_force_on(when)})
+        # the judged ids written into the statement (thousands at 100,000 residents: no bind limit)
+        named = d.c.res_id.in_(bindparam("judged", judged, expanding=True, literal_execute=True))
         return select(d.c.res_id).where(*applies, or_(and_(d.c.low >= NO_START, d.c.low < before, d.c.high > after),
-                                                      d.c.res_id.in_(judged)))
+                                                      named))
 
     def chosen(self, when: dt.date):
         """Patient id → the first (by id) family-doctor contract in force naming them a subject."""

@@ -89,6 +89,7 @@ class IndexSnapshot(DistrictSnapshot):
         self._bounds: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}  # day → (day - MARGIN, day + 2 MARGIN)
         self._exact_views: dict[str, ContractView] = {}  # contracts judged on the resource
         self._judged_days: set[dt.date] = set()
+        self._judged_in_force: dict[dt.date, list[str]] = {}  # day → contracts near it judged in force
         self._counted: dict[tuple, list] = {}  # (indicator, period) → its grouped members (.aggregate)
 
     def bind(self, uow) -> None:
