@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, case, exists, false, func, literal, or_, select
+from sqlalchemy import and_, bindparam, case, exists, false, func, literal, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from fhir_server.auth.access import Reach
@@ -128,6 +128,63 @@ def _first_text(res_type: str, param: str, owner, *, texted: bool) -> ColumnElem
     return query.order_by(ref.c.id).limit(1).scalar_subquery()
 
 
+def _run(session, statement, *, scalars: bool = False) -> list:
+    """``statement``'s rows.  On PostgreSQL planned without nested loops: the index tables'
+    columns are estimated independently (a contract type, status and date each selective), so
+    the planner expects one row where there are thousands and joins them in nested loops that
+    re-read a whole-district subquery per resident (minutes at 20,000 residents); these
+    statements read the district and want hash joins."""
+    before = None
+    if session.get_bind().dialect.name == "postgresql":
+        before = session.execute(text("SELECT current_setting('enable_nestloop')")).scalar_one()
+        session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+    try:
+        result = session.execute(statement)
+        return list(result.scalars() if scalars else result)
+    finally:
+        if before is not None:  # as it was, for the rest of the transaction
+            session.execute(text("SELECT set_config('enable_nestloop', :value, true)"), {"value": before})
+
+
+class _Lookups:
+    """The strata lookups of a statement: correlated sub-selects per row on SQLite (its index
+    probes are cheap and it has no hash join), ``LEFT JOIN``s to one row per owner on PostgreSQL
+    (hash joins; a sub-plan per row cost ~1 s of server CPU at 20,000 residents)."""
+
+    def __init__(self, session) -> None:
+        self.joined = session.get_bind().dialect.name == "postgresql"
+        self.joins: list[tuple] = []
+
+    def first_text(self, res_type: str, param: str, owner, *, texted: bool) -> ColumnElement:
+        if not self.joined:
+            return _first_text(res_type, param, owner, texted=texted)
+        ref, first = REF.alias(), REF.alias()
+        text, first_text = _text(ref), _text(first)
+        firsts = select(func.min(first.c.id)).where(first.c.res_type == res_type, first.c.param == param)
+        if texted:
+            firsts = firsts.where(first_text.is_not(None), first_text != "")
+        table = (select(ref.c.res_id.label("owner"), text.label("text"))
+                 .where(ref.c.id.in_(firsts.group_by(first.c.res_id))).subquery())
+        self.joins.append((table, table.c.owner == owner))
+        return table.c.text
+
+    def key_populations(self, patient) -> ColumnElement:
+        if not self.joined:
+            return _key_populations(patient)
+        token = TOKEN.alias()
+        table = (select(token.c.res_id.label("owner"), func.aggregate_strings(token.c.code, SEP).label("kp"))
+                 .where(token.c.res_type == "Patient", token.c.param == "key-population",
+                        token.c.system == n.KEY_POPULATION_CS, token.c.code.is_not(None), token.c.code != "")
+                 .group_by(token.c.res_id).subquery())
+        self.joins.append((table, table.c.owner == patient))
+        return table.c.kp
+
+    def join(self, source):
+        for table, on in self.joins:
+            source = source.outerjoin(table, on)
+        return source
+
+
 def _key_populations(patient) -> ColumnElement:
     token = TOKEN.alias()
     return (select(func.aggregate_strings(token.c.code, SEP))
@@ -173,9 +230,9 @@ class _Counting:
         applies = (d.c.res_type == "Contract", d.c.param == "applies", d.c.res_id.in_(self.executed()))
         judged = snap._judged_in_force.get(when)  # kept with the snapshot: the cards share a period's end
         if judged is None:
-            uncertain = snap._session.execute(select(d.c.res_id).where(
+            uncertain = _run(snap._session, select(d.c.res_id).where(
                 *applies, d.c.low < after, d.c.high > before,
-                or_(d.c.low < NO_START, d.c.low >= before, d.c.high <= after))).scalars().all()
+                or_(d.c.low < NO_START, d.c.low >= before, d.c.high <= after)), scalars=True)
             snap._exact_many(uncertain)
             judged = snap._judged_in_force[when] = sorted({i for i in uncertain if snap._exact(i).in_force_on(when)})
         # the judged ids written into the statement (thousands at 100,000 residents: no bind limit)
@@ -272,14 +329,16 @@ class _Counting:
                        and period.contains(el.day_of(m.get("authoredOn")))
                        for ref in [el.reference_text(m.get("subject"))] if ref and ref.startswith("Patient/")}
             numerator = literal(0)
-        institution = func.coalesce(_first_text("Contract", "authority", chosen.c.contract, texted=True),
-                                    _first_text("Patient", "organization", p.c.res_id, texted=False))
-        team = _first_text("Contract", "care-team", chosen.c.contract, texted=True)
-        columns = (institution.label("institution"), team.label("team"),
-                   _key_populations(p.c.res_id).label("kp"), numerator.label("num"))
         session = self.snap._session
+        lookups = _Lookups(session)
+        institution = func.coalesce(lookups.first_text("Contract", "authority", chosen.c.contract, texted=True),
+                                    lookups.first_text("Patient", "organization", p.c.res_id, texted=False))
+        team = lookups.first_text("Contract", "care-team", chosen.c.contract, texted=True)
+        columns = (institution.label("institution"), team.label("team"),
+                   lookups.key_populations(p.c.res_id).label("kp"), numerator.label("num"))
+        source = lookups.join(source)
         if per_member or holders is not None:
-            rows = session.execute(select(p.c.res_id, *columns).select_from(source).where(*conditions)
+            rows = _run(session, select(p.c.res_id, *columns).select_from(source).where(*conditions)
                                    .order_by(p.c.res_id))
             if per_member:
                 for res_id, inst, team_text, kp, num in rows:
@@ -296,7 +355,7 @@ class _Counting:
         else:
             inner = _materialized(select(*columns).select_from(source).where(*conditions))
             keys = (inner.c.institution, inner.c.team, inner.c.kp, inner.c.num)
-            counted = session.execute(select(*keys, func.count()).group_by(*keys)).all()
+            counted = _run(session, select(*keys, func.count()).group_by(*keys))
         for inst, team_text, kp, num, count in counted:
             yield Member("", None, int(count), int(count) * int(num), _strata(inst, team_text, kp), int(count))
 
@@ -314,24 +373,27 @@ class _Counting:
         *``extra(contract id column)``), the strata as the snapshot's ``_strata`` reads a contract and
         its first subject; within the caller's reach only (one lookup level per correlation)."""
         c = R.alias()
-        contracts = (select(c.c.res_id.label("id"), _first_text("Contract", "subject", c.c.res_id, texted=True)
+        session = self.snap._session
+        inner = _Lookups(session)
+        contracts = (select(c.c.res_id.label("id"), inner.first_text("Contract", "subject", c.c.res_id, texted=True)
                             .label("first"), *extra(c.c.res_id))
-                     .where(c.c.res_type == "Contract", c.c.res_id.in_(ids)).subquery())
+                     .select_from(inner.join(c)).where(c.c.res_type == "Contract", c.c.res_id.in_(ids)).subquery())
         first = contracts.c.first
         # the first subject when it is a Patient: its id, for its strata and the reach
         patient_id = case((first.like("Patient/%"), func.substr(first, len("Patient/") + 1)), else_=None)
-        institution = func.coalesce(_first_text("Contract", "authority", contracts.c.id, texted=True),
-                                    _first_text("Patient", "organization", patient_id, texted=False))
+        lookups = _Lookups(session)
+        institution = func.coalesce(lookups.first_text("Contract", "authority", contracts.c.id, texted=True),
+                                    lookups.first_text("Patient", "organization", patient_id, texted=False))
         conditions: list[ColumnElement] = []
         if self.reach is not None:
             # as :func:`.reach.within_reach`: a contract is about its first subject; one without a
             # subject is about no resident and kept, one whose first subject is no Patient is dropped
             conditions.append(or_(first.is_(None), and_(patient_id.is_not(None), *self._reachable(patient_id))))
         others = [column for name, column in contracts.c.items() if name not in ("id", "first")]
-        team = _first_text("Contract", "care-team", contracts.c.id, texted=True)
-        return iter(self.snap._session.execute(
-            select(contracts.c.id, first, institution, team, _key_populations(patient_id), *others)
-            .where(*conditions).order_by(contracts.c.id)))
+        team = lookups.first_text("Contract", "care-team", contracts.c.id, texted=True)
+        kp = lookups.key_populations(patient_id)
+        return iter(_run(session, select(contracts.c.id, first, institution, team, kp, *others)
+                         .select_from(lookups.join(contracts)).where(*conditions).order_by(contracts.c.id)))
 
     def paid_contracts(self, per_member: bool) -> Iterator[Member]:
         """有偿签约占比: each contract in force, paid when one of its packages' tiers is not basic
@@ -441,9 +503,9 @@ def _team_load(snap: IndexSnapshot, period: Period) -> Iterator[Member]:
     inner = (select(team.label("team"), household.label("household"))
              .where(c.c.res_type == "Contract", c.c.res_id.in_(_Counting(snap, period, None, None)
                                                                .in_force(period.end))).subquery())
-    households = {str(t): int(k) for t, k in snap._session.execute(
-        select(inner.c.team, func.count(inner.c.household.distinct())).where(inner.c.team.is_not(None))
-        .group_by(inner.c.team))}
+    query = (select(inner.c.team, func.count(inner.c.household.distinct())).where(inner.c.team.is_not(None))
+             .group_by(inner.c.team))
+    households = {str(t): int(k) for t, k in _run(snap._session, query)}
     for team_ref in snap.teams:
         strata = {"institution": [snap.team_institution(team_ref) or NONE], "team": [team_ref],
                   "key-population": [NONE]}
