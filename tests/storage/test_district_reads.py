@@ -16,9 +16,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, text
 
+from fhir_server.auth.access import Reach
 from fhir_server.core import jiayi_names as jn
+from fhir_server.familydoctor import names as n
 from fhir_server.demo import generate_district
 from fhir_server.familydoctor.measures import MEASURES, DistrictSnapshot, Period, evaluate, index_snapshot
+from fhir_server.familydoctor.measures import aggregate
 from fhir_server.familydoctor.measures.index_snapshot import IndexSnapshot
 from fhir_server.interactions.context import FhirRequest
 from fhir_server.operations import search_operations
@@ -37,8 +40,9 @@ FAMILY_DOCTOR = {"coding": [{"system": jn.CONTRACT_TYPE, "code": "family-doctor"
 def _edge_cases() -> list[dict]:
     """Residents and contracts whose answer the index alone would get wrong."""
     def patient(pid: str, **extra) -> dict:
-        return {"resourceType": "Patient", "id": pid, "managingOrganization": {"reference": "Organization/edge-org"},
-                **extra}
+        resource = {"resourceType": "Patient", "id": pid,
+                    "managingOrganization": {"reference": "Organization/edge-org"}, **extra}
+        return {k: v for k, v in resource.items() if v is not None}
 
     def contract(cid: str, subject: str, applies: dict) -> dict:
         return {"resourceType": "Contract", "id": cid, "status": "executed", "type": FAMILY_DOCTOR,
@@ -55,6 +59,23 @@ def _edge_cases() -> list[dict]:
         contract("edge-c-no-start", "edge-no-start", {"end": "2027-01-01"}),
         contract("edge-c-ends", "edge-ends", {"start": "2025-01-01", "end": "2026-11-22T23:30:00-05:00"}),
         contract("edge-c-dead-date", "edge-dead-date", {"start": "2025-01-01", "end": "2027-12-31"}),
+        # for the SQL aggregation (issue 19): two contracts in force (the first by id counts), a
+        # household contract naming two residents, a contract without authority (the resident's
+        # organisation stands in), one terminated and one expired
+        patient("edge-two"), patient("edge-head"), patient("edge-member", managingOrganization=None),
+        patient("edge-no-org", managingOrganization=None, extension=[
+            {"url": n.KEY_POPULATION, "valueCodeableConcept": {"coding": [{"system": n.KEY_POPULATION_CS,
+                                                                          "code": "hypertension"}]}}]),
+        patient("edge-terminated"), patient("edge-expired"), patient("edge-unsigned"),
+        contract("edge-c-two-b", "edge-two", {"start": "2025-01-01", "end": "2027-12-31"}),
+        contract("edge-c-two-a", "edge-two", {"start": "2025-06-01"}),
+        {**contract("edge-c-household", "edge-head", {"start": "2025-01-01", "end": "2027-12-31"}),
+         "subject": [{"reference": "Patient/edge-head"}, {"reference": "Patient/edge-member"}]},
+        {k: v for k, v in contract("edge-c-no-authority", "edge-no-org", {"start": "2025-01-01"}).items()
+         if k != "authority"},
+        {**contract("edge-c-terminated", "edge-terminated", {"start": "2025-01-01", "end": "2026-05-01"}),
+         "status": "terminated"},
+        contract("edge-c-expired", "edge-expired", {"start": "2024-01-01", "end": "2025-12-31"}),
     ]
 
 
@@ -92,6 +113,66 @@ def test_every_measure_from_the_index_equals_the_full_snapshot(repository, perio
                 got = evaluate(uow, row, period, report_type=report_type, snapshot=fast)
                 expected = evaluate(uow, row, period, report_type=report_type, snapshot=full)
                 assert _without_date(got) == _without_date(expected), (row.id, report_type)
+
+
+def _reaches(uow) -> dict[str, Reach]:
+    """A public-health officer's region (a community health centre and one without residents), a
+    team doctor, two residents, and a reach with nobody in it."""
+    session = uow.index_session()
+    doctor = session.execute(text(
+        "SELECT target_id FROM search_reference WHERE res_type = 'CareTeam' AND param = 'participant' "
+        "AND target_type = 'Practitioner' ORDER BY target_id LIMIT 1")).scalar_one()
+    return {"region": Reach(region="org-phc-001"), "empty region": Reach(region="org-fin"),
+            "doctor": Reach(practitioner=doctor), "residents": Reach(patients=("edge-two", "edge-no-org")),
+            "nobody": Reach()}
+
+
+@pytest.mark.parametrize("period", PERIODS[:2], ids=lambda p: f"{p.start}..{p.end}")
+def test_the_sql_counts_within_a_reach_equal_the_snapshot_filtered_by_it(repository, period):
+    """Access control holds in SQL: a limited caller's counts, strata and subject lists from the
+    aggregation equal the full snapshot's members filtered by :func:`within_reach`."""
+    with repository.unit_of_work() as uow:
+        fast, full = index_snapshot(uow), DistrictSnapshot.load(uow)
+        for name, reach in _reaches(uow).items():
+            for row in MEASURES:
+                for report_type in ("summary", "subject-list"):
+                    got = evaluate(uow, row, period, report_type=report_type, snapshot=fast, reach=reach)
+                    expected = evaluate(uow, row, period, report_type=report_type, snapshot=full, reach=reach)
+                    assert _without_date(got) == _without_date(expected), (name, row.id, report_type)
+
+
+def test_individual_reports_from_sql_equal_the_snapshot(repository):
+    subjects = ["Patient/edge-two", "Patient/edge-member", "Patient/edge-no-org", "Patient/edge-unsigned",
+                "Patient/edge-dead", "Patient/edge-terminated"]
+    with repository.unit_of_work() as uow:
+        fast, full = index_snapshot(uow), DistrictSnapshot.load(uow)
+        subjects += [f"Patient/{p['id']}" for p in uow.scan("Patient")][:10]
+        for subject in subjects:
+            for row in MEASURES:
+                got = evaluate(uow, row, PERIODS[0], report_type="individual", subject=subject, snapshot=fast)
+                expected = evaluate(uow, row, PERIODS[0], report_type="individual", subject=subject, snapshot=full)
+                assert _without_date(got) == _without_date(expected), (subject, row.id)
+
+
+def test_the_sql_aggregation_answers_the_district_measures(repository):
+    """The resident and per-contract measures are counted in SQL (a few grouped rows), and the
+    edge cases land where the snapshot puts them."""
+    with repository.unit_of_work() as uow:
+        fast = index_snapshot(uow)
+        for indicator in aggregate.INDICATORS:
+            assert aggregate.members(fast, indicator, PERIODS[0], reach=None, listed=False, subject=None) is not None
+        assert aggregate.members(DistrictSnapshot.load(uow), "coverage", PERIODS[0], reach=None, listed=False,
+                                 subject=None) is None
+        listed = {m.subject: m for m in aggregate.members(fast, "coverage", PERIODS[0], reach=None, listed=True,
+                                                          subject=None) or ()}
+        assert listed["Patient/edge-two"].strata["team"] == ["none"]  # the edge contracts name no team
+        assert listed["Patient/edge-member"].numerator == 1 and listed["Patient/edge-head"].numerator == 1
+        assert listed["Patient/edge-unsigned"].numerator == 0
+        assert listed["Patient/edge-terminated"].numerator == 0 and listed["Patient/edge-expired"].numerator == 0
+        assert listed["Patient/edge-no-org"].strata["institution"] == ["none"]  # no authority, no organisation
+        assert listed["Patient/edge-no-org"].strata["key-population"] == ["hypertension"]
+        assert listed["Patient/edge-member"].strata["institution"] == ["Organization/edge-org"]
+        assert "Patient/edge-dead" not in listed and "Patient/edge-inactive" not in listed
 
 
 def test_the_edge_cases_count_as_the_snapshot_counts_them(repository):

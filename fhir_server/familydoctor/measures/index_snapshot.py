@@ -26,6 +26,7 @@ from typing import cast
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from fhir_server.core import elements as el
 from fhir_server.core import jiayi_names as jn
 from fhir_server.familydoctor import names as n
 from fhir_server.storage.index_tables import INDEX_TABLES
@@ -36,7 +37,6 @@ from .snapshot import (
     ContractView,
     DistrictSnapshot,
     Period,
-    _contract_view,
     follow_up_counts,
     service_counts,
 )
@@ -74,15 +74,23 @@ def _text(target_type: str | None, target_id: str | None, url: str | None) -> st
 
 
 class IndexSnapshot(DistrictSnapshot):
-    def __init__(self, uow, session: Session, encounters: bool = True) -> None:
+    def __init__(self, uow, session: Session, encounters: bool = True, only: list[str] | None = None) -> None:
         super().__init__(uow)
         self._session = session
+        # with ``only`` (Patient ids), residents and contracts are read for those residents alone: a
+        # snapshot for one evaluation that asks about them only (:func:`.aggregate.focused`)
+        self._only = only
+        self._given: dict[str, object] = {}  # transient parts already read by the caller
         self._encounter_index = encounters
         # resident → (institution, key populations)
         self._residents: dict[str, tuple[str | None, tuple[str, ...]]] | None = None
         self._names: dict[str, str] = {}
         self._active: list[str] | None = None
         self._bounds: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}  # day → (day - MARGIN, day + 2 MARGIN)
+        self._exact_views: dict[str, ContractView] = {}  # contracts judged on the resource
+        self._judged_days: set[dt.date] = set()
+        self._judged_in_force: dict[dt.date, list[str]] = {}  # day → contracts near it judged in force
+        self._counted: dict[tuple, list] = {}  # (indicator, period) → its grouped members (.aggregate)
 
     def bind(self, uow) -> None:
         super().bind(uow)
@@ -91,6 +99,8 @@ class IndexSnapshot(DistrictSnapshot):
     def _part(self, name: str):
         """Referrals, tasks, responses, prescriptions and encounters: read for this use only (the
         indicators read each once per evaluation), so a shared snapshot never keeps them."""
+        if name in self._given:
+            return self._given[name]
         if name not in TRANSIENT:
             return super()._part(name)
         getattr(self, self.LOADERS[name])()
@@ -98,13 +108,16 @@ class IndexSnapshot(DistrictSnapshot):
 
     # --- residents ------------------------------------------------------------------------
     def _load_residents(self) -> None:
-        s = self._session
-        ids = s.execute(select(R.c.res_id).where(R.c.res_type == "Patient", R.c.deleted.is_(False))
+        s, only = self._session, self._only
+        ids = s.execute(select(R.c.res_id).where(R.c.res_type == "Patient", R.c.deleted.is_(False),
+                                                 *_among(R.c.res_id, only))
                         .order_by(R.c.res_id)).scalars().all()
         inactive = set(s.execute(select(TOKEN.c.res_id).where(
-            TOKEN.c.res_type == "Patient", TOKEN.c.param == "active", TOKEN.c.code == "false")).scalars())
+            TOKEN.c.res_type == "Patient", TOKEN.c.param == "active", TOKEN.c.code == "false",
+            *_among(TOKEN.c.res_id, only))).scalars())
         deceased = set(s.execute(select(TOKEN.c.res_id).where(
-            TOKEN.c.res_type == "Patient", TOKEN.c.param == "deceased", TOKEN.c.code == "true")).scalars())
+            TOKEN.c.res_type == "Patient", TOKEN.c.param == "deceased", TOKEN.c.code == "true",
+            *_among(TOKEN.c.res_id, only))).scalars())
         if deceased:  # judged on the resource: only deceasedBoolean takes a resident out
             contents = s.execute(select(R.c.res_id, R.c.content).where(
                 R.c.res_type == "Patient", R.c.res_id.in_(sorted(deceased)))).all()
@@ -114,7 +127,8 @@ class IndexSnapshot(DistrictSnapshot):
         # in index-row order (the order of the resource's elements), sorted here: an ORDER BY
         # would let SQLite walk the whole table by rowid instead of the parameter's index
         organizations = sorted(s.execute(select(REF.c.id, REF.c.res_id, REF.c.target_type, REF.c.target_id, REF.c.url)
-                                         .where(REF.c.res_type == "Patient", REF.c.param == "organization")).all(),
+                                         .where(REF.c.res_type == "Patient", REF.c.param == "organization",
+                                                *_among(REF.c.res_id, only))).all(),
                                key=_row_id, reverse=True)
         for _, res_id, target_type, target_id, url in organizations:
             ref = f"Patient/{res_id}"
@@ -124,7 +138,7 @@ class IndexSnapshot(DistrictSnapshot):
         del organizations
         for _, res_id, code in sorted(s.execute(select(TOKEN.c.id, TOKEN.c.res_id, TOKEN.c.code).where(
                 TOKEN.c.res_type == "Patient", TOKEN.c.param == "key-population",
-                TOKEN.c.system == n.KEY_POPULATION_CS)).all(), key=_row_id):
+                TOKEN.c.system == n.KEY_POPULATION_CS, *_among(TOKEN.c.res_id, only))).all(), key=_row_id):
             ref = f"Patient/{res_id}"
             found = residents.get(ref)
             if found is not None and code:
@@ -161,6 +175,7 @@ class IndexSnapshot(DistrictSnapshot):
         full snapshot finds it, from the patient's own contracts."""
         if self._by_subject is None:
             self._load_contracts()
+        self._judge_near(when)
         for entry in (self._by_subject or {}).get(patient, ()):
             if self._entry_in_force(entry, when):
                 return entry[3]
@@ -169,7 +184,18 @@ class IndexSnapshot(DistrictSnapshot):
     def contracts_in_force(self, when: dt.date) -> Iterator[ContractView]:
         if self._executed is None:
             self._load_contracts()
+        self._judge_near(when)
         return (entry[3] for entry in self._executed or () if self._entry_in_force(entry, when))
+
+    def _judge_near(self, when: dt.date) -> None:
+        """Read at once the contracts to be judged on the resource for ``when`` (once per day)."""
+        if when in self._judged_days:
+            return
+        day = _day(when)
+        before, after = day - MARGIN, day + 2 * MARGIN
+        self._exact_many(res_id for res_id, low, high, _ in self._executed or ()
+                         if low < after and high > before and (low.year < 1000 or low >= before or high <= after))
+        self._judged_days.add(when)
 
     def _entry_in_force(self, entry: tuple[str, dt.datetime, dt.datetime, ContractView], when: dt.date) -> bool:
         res_id, low, high, _ = entry
@@ -199,6 +225,8 @@ class IndexSnapshot(DistrictSnapshot):
             self._load_contracts()
         renewed = self._renewed if self._renewed is not None else self._load_renewed()
         start, end = _day(period.start), _day(period.end)
+        self._exact_many(res_id for res_id, _, high, _ in self._executed or ()
+                         if start - MARGIN <= high < end + 2 * MARGIN and not start + MARGIN <= high < end)
         for res_id, _, high, view in self._executed or ():
             if high < start - MARGIN or high >= end + 2 * MARGIN:
                 continue  # no end (the index's far future), or it ends far outside the period
@@ -220,17 +248,25 @@ class IndexSnapshot(DistrictSnapshot):
         executed = select(status.c.res_id).where(
             status.c.res_type == "Contract", status.c.param == "status", status.c.code == "executed",
             status.c.res_id.in_(_family_doctor(kind)),
-            status.c.res_id.in_(select(R.c.res_id).where(R.c.res_type == "Contract", R.c.deleted.is_(False)))
-        ).order_by(status.c.res_id)  # the database's order of ids, as the full snapshot's scan
-        ids = list(dict.fromkeys(s.execute(executed).scalars()))
+            status.c.res_id.in_(select(R.c.res_id).where(R.c.res_type == "Contract", R.c.deleted.is_(False))))
+        if self._only is not None:  # the contracts naming one of the residents asked about
+            subject = REF.alias()
+            named = select(subject.c.res_id).where(subject.c.res_type == "Contract", subject.c.param == "subject",
+                                                   subject.c.target_type == "Patient",
+                                                   subject.c.target_id.in_(self._only))
+            executed = executed.where(status.c.res_id.in_(named))
+        # the database's order of ids, as the full snapshot's scan
+        ids = list(dict.fromkeys(s.execute(executed.order_by(status.c.res_id)).scalars()))
+        owned = () if self._only is None else (applies.c.res_id.in_(executed),)
         ranges: dict[str, tuple[dt.datetime, dt.datetime]] = {}
         for res_id, low, high in s.execute(select(applies.c.res_id, applies.c.low, applies.c.high).where(
-                applies.c.res_type == "Contract", applies.c.param == "applies")):
+                applies.c.res_type == "Contract", applies.c.param == "applies", *owned)):
             ranges[res_id] = (_instant(low), _instant(high))
         parts: dict[str, dict[str, list[str]]] = {i: {} for i in ids if i in ranges}
         rows = s.execute(select(ref.c.id, ref.c.res_id, ref.c.param, ref.c.target_type, ref.c.target_id, ref.c.url)
                          .where(ref.c.res_type == "Contract",
-                                ref.c.param.in_(("subject", "care-team", "authority", "package", "household")))
+                                ref.c.param.in_(("subject", "care-team", "authority", "package", "household")),
+                                *(() if self._only is None else (ref.c.res_id.in_(executed),)))
                          ).all()
         for _, res_id, param, target_type, target_id, url in sorted(rows, key=_row_id):
             text = _text(target_type, target_id, url)
@@ -248,7 +284,6 @@ class IndexSnapshot(DistrictSnapshot):
             for subject in dict.fromkeys(view.subjects):
                 by_subject.setdefault(subject, []).append(entry)
         self._by_subject, self._executed = by_subject, executed_views
-        self._exact_views: dict[str, ContractView] = {}
 
     def _load_renewed(self) -> set[str]:
         """The contracts a family-doctor contract executed or offered renews (``Contract/id``)."""
@@ -267,13 +302,27 @@ class IndexSnapshot(DistrictSnapshot):
         self._renewed = set(first.values())
         return self._renewed
 
+    def _exact_many(self, res_ids) -> None:
+        """Judge the contracts ``res_ids`` not judged yet on their ``status`` and ``applies`` as
+        written (read from the stored JSON by the database, a chunk per statement: a district has
+        thousands ending on a year's last day, and reading each whole cost a second at 20,000)."""
+        missing = sorted({i for i in res_ids if i not in self._exact_views})
+        content = R.c.content
+        status, start, end = (content[("status",)].as_string(), content[("applies", "start")].as_string(),
+                              content[("applies", "end")].as_string())
+        for i in range(0, len(missing), CHUNK):
+            for res_id, state, low, high in self._session.execute(select(R.c.res_id, status, start, end).where(
+                    R.c.res_type == "Contract", R.c.res_id.in_(missing[i:i + CHUNK]))):
+                self._exact_views[res_id] = ContractView(
+                    ref=f"Contract/{res_id}", status=state or "", start=el.day_of(low), end=el.day_of(high),
+                    subjects=[], team=None, institution=None, household=None, packages=[], renews=None)
+
     def _exact(self, res_id: str) -> ContractView:
-        view = self._exact_views.get(res_id)
-        if view is None:
-            content = self._session.execute(select(R.c.content).where(
-                R.c.res_type == "Contract", R.c.res_id == res_id)).scalar_one()
-            view = self._exact_views[res_id] = _contract_view(content)
-        return view
+        """The contract's status and ``applies`` days as written (only those: what the index cannot
+        decide near a boundary)."""
+        if res_id not in self._exact_views:
+            self._exact_many([res_id])
+        return self._exact_views[res_id]
 
     # --- encounters: counted per period in SQL, never kept --------------------------------------
     def follow_ups(self, period: Period) -> dict[str, int]:
@@ -341,6 +390,10 @@ class IndexSnapshot(DistrictSnapshot):
         for i in range(0, len(ids), CHUNK):
             yield from self._session.execute(select(R.c.content).where(
                 R.c.res_type == "Encounter", R.c.deleted.is_(False), R.c.res_id.in_(ids[i:i + CHUNK]))).scalars()
+
+
+def _among(column, ids: list[str] | None) -> tuple:
+    return () if ids is None else (column.in_(ids),)
 
 
 def _family_doctor(kind):

@@ -36,6 +36,7 @@ class Member:
     denominator: int = 1
     numerator: int = 0
     strata: dict[str, list[str]] = field(default_factory=dict)
+    weight: int = 1  # the members this one stands for (a group counted in SQL, :mod:`.aggregate`)
 
 
 Indicator = Callable[[DistrictSnapshot, Period], Iterator[Member]]

@@ -24,6 +24,7 @@ from fhir_server.operations.parameters import OperationInput
 from fhir_server.operations.registry import Operation
 from fhir_server.repository.base import UnitOfWork
 
+from . import aggregate
 from .catalog import BY_URL, MeasureRow
 from .indicators import INDICATORS, Member
 from .reach import reachable, within_reach
@@ -65,9 +66,15 @@ def evaluate(uow: UnitOfWork, row: MeasureRow, period: Period, *, report_type: s
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def report(district: DistrictSnapshot) -> dict:
-        members: Iterable[Member] = INDICATORS[row.indicator](district, period)
-        if reach is not None:
-            members = within_reach(uow, reach, members)
+        counted = aggregate.members(district, row.indicator, period, reach=reach,
+                                    listed=report_type == "subject-list", subject=subject)
+        members: Iterable[Member]
+        if counted is not None:  # counted in SQL, the reach a condition of the statement
+            members = counted
+        else:
+            members = INDICATORS[row.indicator](district, period)
+            if reach is not None:
+                members = within_reach(uow, reach, members)
         return measure_report(row, members, period, report_type=report_type, subject=subject,
                               resident_population=resident_population, generated=generated)
 

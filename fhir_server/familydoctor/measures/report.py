@@ -20,7 +20,7 @@ class _Tally:
         self.members = self.denominator = self.numerator = 0
 
     def add(self, member: Member) -> None:
-        self.members += 1
+        self.members += member.weight
         self.denominator += member.denominator
         self.numerator += member.numerator
 
