@@ -170,7 +170,7 @@ def residents_in(uow: UnitOfWork | None, resource: dict | None) -> list[str]:
     found = patients_in(resource)
     if uow is None or not isinstance(resource, dict) or resource.get("resourceType") != "Binary":
         return found
-    context = local_reference(((resource.get("securityContext") or {}).get("reference")))
+    context = local_reference((resource.get("securityContext") or {}).get("reference"))
     if context is None or context.startswith("Patient/"):
         return found
     try:
