@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from fhir_server import search
+from fhir_server.auth.access import Reach
 from fhir_server.core import budget
 from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
 from fhir_server.core.errors import Conflict, ServiceUnavailable
@@ -29,6 +30,7 @@ from fhir_server.repository.base import (
     stamp_meta,
 )
 from fhir_server.search.registry import ParamRegistry
+from fhir_server.search.sql.reach import visible_instance
 from fhir_server.storage import faults
 from fhir_server.storage.db import Database
 from fhir_server.storage.index_tables import ReferenceIndex
@@ -163,6 +165,12 @@ class SqlUnitOfWork(UnitOfWorkBase):
         query = _CURRENT_FOR_UPDATE if for_update and self._postgres else _CURRENT
         row = self.session.connection().execute(query, {"t": res_type, "i": res_id}).one_or_none()
         return StoredResource(res_type, res_id, *row) if row else None
+
+    def within_reach(self, res_type: str, res_id: str, reach: Reach) -> bool:
+        self.flush()  # this unit of work's own writes count (a written resource is checked)
+        self.session.flush()
+        query = visible_instance(reach, res_type)
+        return self.session.connection().execute(query, {"i": res_id}).first() is not None
 
     def get_version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
         self.flush()
