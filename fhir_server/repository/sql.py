@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from fhir_server import search
 from fhir_server.auth.access import Reach
 from fhir_server.core import budget
-from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
+from fhir_server.core.clock import Clock, IdFactory, ordered_ids, system_clock, uuid_ids
 from fhir_server.core.errors import Conflict, ServiceUnavailable
 from fhir_server.repository.base import (
     DatabaseBusy,
@@ -80,9 +80,11 @@ def _stored(row: ResourceRow | ResourceVersionRow, method: str = "PUT") -> Store
 
 
 class SqlUnitOfWork(UnitOfWorkBase):
-    def __init__(self, session: Session, hooks: Hooks, clock: Clock, ids: IdFactory) -> None:
+    def __init__(self, session: Session, hooks: Hooks, clock: Clock, ids: IdFactory,
+                 record_ids: IdFactory = ordered_ids) -> None:
         super().__init__(hooks, clock, ids)
         self.session = session
+        self._record_ids = record_ids
         self._postgres = session.get_bind().dialect.name == "postgresql"
         # history rows are append-only and read only by vread/history: written in one
         # executemany when the unit of work ends (or before such a read), not one by one
@@ -200,7 +202,9 @@ class SqlUnitOfWork(UnitOfWorkBase):
         when = next_timestamp(self._clock, None)
         ids = []
         for resource, nodes in records:
-            res_id = self.new_id()
+            # time-ordered: a stream of them appends to the id-keyed indexes (resources, history,
+            # each index table's owner index) instead of dirtying a random page of each per event
+            res_id = self._record_ids()
             content = stamp_meta(resource, res_id, 1, when)
             self._pending_current[(res_type, res_id)] = {"res_type": res_type, "res_id": res_id, "version": 1,
                                                          "last_updated": when, "deleted": False, "content": content}
@@ -330,17 +334,18 @@ def raise_fault(error: DBAPIError) -> None:
 
 class SqlRepository:
     def __init__(self, database: Database, clock: Clock = system_clock, ids: IdFactory = uuid_ids,
-                 hooks: Hooks | None = None) -> None:
+                 hooks: Hooks | None = None, record_ids: IdFactory = ordered_ids) -> None:
         self.database = database
         self.clock = clock
         self.ids = ids
+        self.record_ids = record_ids  # ids of the records the server builds (AuditEvents): time-ordered
         self.hooks = hooks or Hooks()
 
     @contextmanager
     def unit_of_work(self, write: bool = False) -> Iterator[SqlUnitOfWork]:
         try:
             with self.database.session(write=write) as session:
-                uow = SqlUnitOfWork(session, self.hooks, self.clock, self.ids)
+                uow = SqlUnitOfWork(session, self.hooks, self.clock, self.ids, self.record_ids)
                 yield uow
                 uow.run_before_commit()
                 uow.flush()
