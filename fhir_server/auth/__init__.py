@@ -14,12 +14,16 @@ from fhir_server.auth.principal import ANONYMOUS, Principal
 from fhir_server.auth.tokens import InvalidToken, TokenVerifier
 
 OPEN_PATHS = ("metadata", ".well-known/smart-configuration")
+PRINCIPALS_KEPT = 4096  # as many as the verifier remembers tokens
 
 
 class Authenticator:
     def __init__(self, verifier: TokenVerifier | None, optional: bool = False) -> None:
         self.verifier = verifier
         self.optional = optional  # the demo: no token = development principal; a token is honoured
+        # the principal of each verified token (its claims object, its scopes parsed once), keyed
+        # by the claims the verifier remembers: a token seen again costs a dict look-up
+        self._principals: dict[int, tuple[dict, Principal]] = {}
 
     @classmethod
     def from_settings(cls, settings) -> Authenticator:
@@ -43,7 +47,13 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidToken("This server needs 'Authorization: Bearer <token>'")
         claims = self.verifier.verify(token.strip(), default_audience=base_url)
-        return Principal.from_claims(claims, remote_addr)
+        known = self._principals.get(id(claims))
+        if known is None or known[0] is not claims:
+            if len(self._principals) >= PRINCIPALS_KEPT:
+                self._principals.clear()
+            known = self._principals[id(claims)] = (claims, Principal.from_claims(claims, remote_addr))
+        principal = known[1]
+        return principal if principal.remote_addr == remote_addr else replace(principal, remote_addr=remote_addr)
 
 
 def principal_for(authorization: str | None, remote_addr: str | None) -> Principal:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import secrets
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,16 @@ def system_clock() -> datetime:
 
 def uuid_ids() -> str:
     return str(uuid.uuid4())
+
+
+def ordered_ids() -> str:
+    """A UUID of version 7 (RFC 9562): the Unix time in milliseconds, then 74 random bits.  Ids
+    made one after the other sort one after the other, so a stream of new rows (the server's
+    AuditEvents) lands at the end of every index keyed by id instead of on a random page of it."""
+    value = (time.time_ns() // 1_000_000 & (1 << 48) - 1) << 80 | secrets.randbits(80)
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # variant 10
+    return str(uuid.UUID(int=value))
 
 
 class SteppingClock:

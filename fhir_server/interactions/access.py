@@ -85,13 +85,18 @@ def require(request: FhirRequest, res_type: str, permission: str) -> Grant:
 
 
 def require_visible(uow: UnitOfWork, granted: Grant, res_type: str, res_id: str) -> None:
-    if granted.limited and uow.get(res_type, res_id) is not None and not visible(uow, granted, res_type, res_id):
+    """403 when the resource exists and is out of the grant's reach (one that does not exist is
+    the interaction's 404).  Visible first: the usual case costs one query."""
+    if granted.limited and not visible(uow, granted, res_type, res_id) and uow.get(res_type, res_id) is not None:
         raise Forbidden(f"{res_type}/{res_id} is not among the records this user may see")
 
 
 def visible(uow: UnitOfWork, granted: Grant, res_type: str, res_id: str) -> bool:
-    """Is the resource within the grant's reach and scope restrictions?  One count in SQL."""
-    for restriction in granted.restrictions or ((),):
+    """Is the resource within the grant's reach and scope restrictions?  One query in SQL: the
+    instance under the reach, or (with v2 restrictions) a count of a search of it."""
+    if not granted.restrictions:
+        return granted.reach is None or uow.within_reach(res_type, res_id, granted.reach)
+    for restriction in granted.restrictions:
         parsed = engine.parse_search(res_type, [("_id", res_id), *restriction], registry=uow.search_params())
         page = uow.search(replace(parsed, reach=granted.reach, summary="count"))
         if page.total:

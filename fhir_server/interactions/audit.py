@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from fhir_server.auth.audit import Audited, audit_event, patients_in, search_nodes
-from fhir_server.auth.principal import Principal
+from fhir_server.auth.principal import Principal, local_reference
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import Repository, UnitOfWork
 from fhir_server.search.registry import compartment_params
@@ -162,16 +162,35 @@ def interaction(kind: str, method: str, res_id: str | None, status: int) -> str:
     return "create" if name == "update" and status == 201 else name
 
 
+def residents_in(uow: UnitOfWork | None, resource: dict | None) -> list[str]:
+    """The Patients ``resource`` is about (:func:`patients_in`); for a Binary whose
+    ``securityContext`` is another resource (a resident's Contract or DocumentReference), that
+    resource's Patients, one level, read in ``uow`` (the reach checks the same one level:
+    search/sql/reach.py ``_binary``)."""
+    found = patients_in(resource)
+    if uow is None or not isinstance(resource, dict) or resource.get("resourceType") != "Binary":
+        return found
+    context = local_reference((resource.get("securityContext") or {}).get("reference"))
+    if context is None or context.startswith("Patient/"):
+        return found
+    try:
+        stored = uow.get(*context.split("/", 1))
+    except Exception:  # noqa: BLE001 - a record names what is known; the request's own outcome stands
+        return found
+    return found + patients_in(stored.content) if stored is not None and not stored.deleted else found
+
+
 def audited(request: FhirRequest, kind: str, res_type: str | None, res_id: str | None, extra: str | None,
             response: FhirResponse | None = None, status: int = 200, message: str | None = None,
-            patients: list[str] | None = None) -> Audited | None:
+            patients: list[str] | None = None, uow: UnitOfWork | None = None) -> Audited | None:
     """What the interaction touched, or None when it touched no one's record (``patients``: the
-    residents whose record a refused request asked for, see :func:`residents_of`)."""
+    residents whose record a refused request asked for, see :func:`residents_of`; ``uow``: where
+    a Binary's securityContext is read, see :func:`residents_in`)."""
     entities: list[str] = []
     patients = list(patients or ())
     if response is not None and response.stored is not None:
         entities.append(f"{response.stored.res_type}/{response.stored.res_id}")
-        patients += patients_in(response.stored.content)
+        patients += residents_in(uow, response.stored.content)
     elif res_type and res_id:
         entities.append(f"{res_type}/{res_id}")
     body = response.resource if response is not None else None
@@ -180,7 +199,7 @@ def audited(request: FhirRequest, kind: str, res_type: str | None, res_id: str |
             resource = entry.get("resource") or {}
             if resource.get("id") and resource.get("resourceType") != "OperationOutcome":
                 entities.append(f"{resource['resourceType']}/{resource['id']}")
-                patients += patients_in(resource)
+                patients += residents_in(uow, resource)
     if kind == "compartment" and res_type == "Patient" and res_id:
         patients.append(res_id)
     types = {e.split("/", 1)[0] for e in entities} | {t for t in (res_type, extra if kind == "compartment" else None)
@@ -202,16 +221,17 @@ def residents_of(uow: UnitOfWork, kind: str, res_type: str | None, res_id: str |
         return []
     if res_type == "Patient":
         return [res_id]
-    if not touches_patients({res_type}):
+    if not touches_patients({res_type}) and res_type != "Binary":  # a Binary: its securityContext's
         return []
     try:
         stored = uow.get(res_type, res_id)
     except Exception:  # noqa: BLE001 - the request failed already; its record names what is known
         return []
-    return patients_in(stored.content) if stored is not None else []
+    return residents_in(uow, stored.content) if stored is not None else []
 
 
-def transaction_entries(request_entries: list[dict], response: FhirResponse) -> list[Audited]:
+def transaction_entries(request_entries: list[dict], response: FhirResponse,
+                        uow: UnitOfWork | None = None) -> list[Audited]:
     """One Audited per written entry of a transaction (the response's locations, the bodies' patients)."""
     out = []
     responses = (response.resource or {}).get("entry") or []
@@ -222,7 +242,8 @@ def transaction_entries(request_entries: list[dict], response: FhirResponse) -> 
             continue
         reference = "/".join(location.split("/_history")[0].split("/")[-2:])
         resource = entry.get("resource")
-        patients = patients_in(resource) + ([reference.split("/", 1)[1]] if reference.startswith("Patient/") else [])
+        patients = residents_in(uow, resource) + (
+            [reference.split("/", 1)[1]] if reference.startswith("Patient/") else [])
         res_type = reference.split("/", 1)[0]
         if res_type != "AuditEvent" and (patients or touches_patients({res_type})):
             status = int(str(answer["response"].get("status", "200")).split()[0])

@@ -153,7 +153,7 @@ class Router:
             try:
                 with self.repo.unit_of_work(write=True) as uow:
                     response = transaction.transaction(uow, request, entries, self._transaction_entry)
-                    for audited in (audit.transaction_entries(entries, response) if self.audit else ()):
+                    for audited in (audit.transaction_entries(entries, response, uow) if self.audit else ()):
                         self.audit.record(uow, request.principal, audited)  # type: ignore[union-attr]
                     return response
             except FHIRError as error:
@@ -183,12 +183,12 @@ class Router:
                     403, 404) else []
                 trail.record(None, request.principal, audit.audited(
                     request, route.kind, route.res_type, route.res_id, route.extra, status=error.status,
-                    message=str(error), patients=about))
+                    message=str(error), patients=about, uow=uow))
             raise
         if trail is not None:
             writes = self._writes(request, route)
             trail.record(uow if writes else None, request.principal, audit.audited(
-                request, route.kind, route.res_type, route.res_id, route.extra, response, response.status))
+                request, route.kind, route.res_type, route.res_id, route.extra, response, response.status, uow=uow))
         return response
 
     def _authorized(self, uow: UnitOfWork, request: FhirRequest, route: Route) -> FhirResponse:

@@ -327,6 +327,10 @@ class UnitOfWork(Protocol):
 
     def search(self, request, page: str | None = None): ...
 
+    def within_reach(self, res_type: str, res_id: str, reach) -> bool:
+        """Is the current ``res_type``/``res_id`` within ``reach`` (an ``auth.access.Reach``)?
+        One indexed query; the same condition a search under that reach applies."""
+
     def search_params(self):
         """The search parameters in force for this store (a ``search.registry.ParamRegistry``):
         what a query is parsed against (``parse_search(..., registry=uow.search_params())``)."""

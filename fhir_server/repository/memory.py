@@ -116,6 +116,11 @@ class MemoryUnitOfWork(UnitOfWorkBase):
             if not stored.deleted and stored.content is not None:
                 yield stored.content
 
+    def within_reach(self, res_type: str, res_id: str, reach) -> bool:
+        """The in-memory store does not limit by relationship (as its searches): existing is enough."""
+        stored = self.get(res_type, res_id)
+        return stored is not None and not stored.deleted
+
     def search(self, request, page: str | None = None):
         return self._search_engine().execute(request, page)
 

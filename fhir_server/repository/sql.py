@@ -14,8 +14,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from fhir_server import search
+from fhir_server.auth.access import Reach
 from fhir_server.core import budget
-from fhir_server.core.clock import Clock, IdFactory, system_clock, uuid_ids
+from fhir_server.core.clock import Clock, IdFactory, ordered_ids, system_clock, uuid_ids
 from fhir_server.core.errors import Conflict, ServiceUnavailable
 from fhir_server.repository.base import (
     DatabaseBusy,
@@ -29,6 +30,7 @@ from fhir_server.repository.base import (
     stamp_meta,
 )
 from fhir_server.search.registry import ParamRegistry
+from fhir_server.search.sql.reach import visible_instance
 from fhir_server.storage import faults
 from fhir_server.storage.db import Database
 from fhir_server.storage.index_tables import ReferenceIndex
@@ -78,9 +80,11 @@ def _stored(row: ResourceRow | ResourceVersionRow, method: str = "PUT") -> Store
 
 
 class SqlUnitOfWork(UnitOfWorkBase):
-    def __init__(self, session: Session, hooks: Hooks, clock: Clock, ids: IdFactory) -> None:
+    def __init__(self, session: Session, hooks: Hooks, clock: Clock, ids: IdFactory,
+                 record_ids: IdFactory = ordered_ids) -> None:
         super().__init__(hooks, clock, ids)
         self.session = session
+        self._record_ids = record_ids
         self._postgres = session.get_bind().dialect.name == "postgresql"
         # history rows are append-only and read only by vread/history: written in one
         # executemany when the unit of work ends (or before such a read), not one by one
@@ -164,6 +168,12 @@ class SqlUnitOfWork(UnitOfWorkBase):
         row = self.session.connection().execute(query, {"t": res_type, "i": res_id}).one_or_none()
         return StoredResource(res_type, res_id, *row) if row else None
 
+    def within_reach(self, res_type: str, res_id: str, reach: Reach) -> bool:
+        self.flush()  # this unit of work's own writes count (a written resource is checked)
+        self.session.flush()
+        query = visible_instance(reach, res_type)
+        return self.session.connection().execute(query, {"i": res_id}).first() is not None
+
     def get_version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
         self.flush()
         row = self.session.execute(select(ResourceVersionRow).where(
@@ -192,7 +202,9 @@ class SqlUnitOfWork(UnitOfWorkBase):
         when = next_timestamp(self._clock, None)
         ids = []
         for resource, nodes in records:
-            res_id = self.new_id()
+            # time-ordered: a stream of them appends to the id-keyed indexes (resources, history,
+            # each index table's owner index) instead of dirtying a random page of each per event
+            res_id = self._record_ids()
             content = stamp_meta(resource, res_id, 1, when)
             self._pending_current[(res_type, res_id)] = {"res_type": res_type, "res_id": res_id, "version": 1,
                                                          "last_updated": when, "deleted": False, "content": content}
@@ -322,17 +334,18 @@ def raise_fault(error: DBAPIError) -> None:
 
 class SqlRepository:
     def __init__(self, database: Database, clock: Clock = system_clock, ids: IdFactory = uuid_ids,
-                 hooks: Hooks | None = None) -> None:
+                 hooks: Hooks | None = None, record_ids: IdFactory = ordered_ids) -> None:
         self.database = database
         self.clock = clock
         self.ids = ids
+        self.record_ids = record_ids  # ids of the records the server builds (AuditEvents): time-ordered
         self.hooks = hooks or Hooks()
 
     @contextmanager
     def unit_of_work(self, write: bool = False) -> Iterator[SqlUnitOfWork]:
         try:
             with self.database.session(write=write) as session:
-                uow = SqlUnitOfWork(session, self.hooks, self.clock, self.ids)
+                uow = SqlUnitOfWork(session, self.hooks, self.clock, self.ids, self.record_ids)
                 yield uow
                 uow.run_before_commit()
                 uow.flush()

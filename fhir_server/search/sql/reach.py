@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, literal, or_, select, tuple_, union
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, literal, or_, select, tuple_, union
 from sqlalchemy.sql import Select
 
 from fhir_server.auth.access import Reach
@@ -70,6 +70,22 @@ def reach_condition(reach: Reach, res_type: str | None = None, now: datetime | N
 @lru_cache(maxsize=1024)
 def _cached_condition(reach: Reach, res_type: str | None, minute: datetime) -> ColumnElement:
     return _condition(reach, res_type, minute)
+
+
+def visible_instance(reach: Reach, res_type: str) -> Select:
+    """``SELECT res_id`` of the current resource ``res_type``/``:i`` when it is within ``reach``:
+    the check of a read, vread or write of one instance.  One statement object per principal,
+    type and minute, so SQLAlchemy computes its cache key once (memoized on the object) instead
+    of walking the relationship subqueries on every request; the data (contracts, teams,
+    referrals) is still read in SQL by each execution, so a change is seen by the next request."""
+    minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return _visible_instance(reach, res_type, minute)
+
+
+@lru_cache(maxsize=1024)
+def _visible_instance(reach: Reach, res_type: str, minute: datetime) -> Select:
+    return select(R.c.res_id).where(R.c.res_type == res_type, R.c.res_id == bindparam("i"),
+                                    R.c.deleted.is_(False), _cached_condition(reach, res_type, minute))
 
 
 def _condition(reach: Reach, res_type: str | None, now: datetime) -> ColumnElement:

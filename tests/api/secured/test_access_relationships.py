@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from access_world import OBSERVATIONS_EACH
-from auth_support import SECURED_BASE
+from auth_support import SECURED_BASE, principal_headers
 
 BASE = SECURED_BASE
 
@@ -111,3 +111,41 @@ def test_v2_restrictions_narrow_a_search(app, issuer, world):
     headers = issuer.headers("patient/Observation.rs?code=http://loinc.org|8867-4", fhirUser=f"Patient/{world.head}")
     bundle = client.get(f"/fhir/Observation?subject=Patient/{world.head}", headers=headers).get_json()
     assert bundle["total"] == OBSERVATIONS_EACH
+
+
+def test_a_contract_ended_or_signed_changes_what_the_same_token_reads_at_once(app, issuer, world):
+    """The relationship is read in SQL on every request: a doctor's token used again right after
+    a contract is terminated (or signed with another team) sees the change, nothing is remembered
+    per token but the statement."""
+    from datetime import date, timedelta
+
+    from contract_data import patient
+
+    client = app.test_client()
+    admin = issuer.headers("system/*.cruds")
+    mover = f"mover-{world.unique}"
+    assert client.put(f"/fhir/Patient/{mover}", json={**patient(mover, world.card(mover)), "id": mover},
+                      headers=admin).status_code in (200, 201)
+    doctor_a, doctor_b = (principal_headers(issuer, world, who) for who in ("doctor A", "doctor B"))
+    assert client.get(f"/fhir/Patient/{mover}", headers=doctor_a).status_code == 403
+    today = date.today()
+    def a_year_from(first: date) -> tuple[str, str]:  # a term of one year (1 to 3 years are allowed)
+        return first.isoformat(), (first.replace(year=first.year + 1, day=1) + timedelta(days=first.day - 2)).isoformat()
+
+    start, end = a_year_from((today - timedelta(days=1)).replace(day=1))
+    signed = client.post("/fhir/Contract", json=world.contract(subjects=[mover], start=start, end=end), headers=admin)
+    assert signed.status_code == 201, signed.get_json()
+    assert client.get(f"/fhir/Patient/{mover}", headers=doctor_a).status_code == 200
+    assert client.get(f"/fhir/Patient/{mover}", headers=doctor_b).status_code == 403
+    ended_on = (today - timedelta(days=1)).isoformat()
+    ended = client.post(f"/fhir/Contract/{signed.get_json()['id']}/$terminate", headers=admin, json={
+        "resourceType": "Parameters", "parameter": [{"name": "reason", "valueCode": "relocation"},
+                                                    {"name": "date", "valueDate": ended_on}]})
+    assert ended.status_code == 200, ended.get_json()
+    assert client.get(f"/fhir/Patient/{mover}", headers=doctor_a).status_code == 403
+    start, end = a_year_from(today)
+    moved = client.post("/fhir/Contract", headers=admin, json=world.contract(
+        subjects=[mover], start=start, end=end, team=world.other_team))
+    assert moved.status_code == 201, moved.get_json()
+    assert client.get(f"/fhir/Patient/{mover}", headers=doctor_b).status_code == 200
+    assert client.get(f"/fhir/Patient/{mover}", headers=doctor_a).status_code == 403
