@@ -14,8 +14,11 @@ from fhir_server.validation.profile import EXTENSIONS, ProfileCheck, Resolver
 RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
 
 
-def extension_issues(conformance: Conformance, resource: dict, where: str, resolve: Resolver) -> list[Issue]:
-    check = ProfileCheck(conformance, resolve)
+def extension_issues(conformance: Conformance, resource: dict, where: str, resolve: Resolver,
+                     checked: set[tuple[int, str, str, str]] | None = None) -> list[Issue]:
+    """``checked``: the extensions (by identity, location and host) whose checks ran already in
+    the same validation (the profile walk): their issues are there, they are not checked again."""
+    check = ProfileCheck(conformance, resolve, checked=checked)
     check.resource = check.root = resource
     _walk(check, resource, str(resource.get("resourceType")), str(resource.get("resourceType")), where)
     return check.issues

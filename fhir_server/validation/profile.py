@@ -133,10 +133,14 @@ def plan_of(node: Node, conformance: Conformance) -> NodePlan:
 
 
 class ProfileCheck:
-    def __init__(self, conformance: Conformance, resolve: Resolver, depth: int = 0) -> None:
+    def __init__(self, conformance: Conformance, resolve: Resolver, depth: int = 0,
+                 checked: set[tuple[int, str, str, str]] | None = None) -> None:
         self.conformance = conformance
         self.resolve_ref = resolve
         self.depth = depth
+        # extensions already checked by another walk over the same resource (Validator.validate:
+        # the profile walk, then the walk over every extension), whose issues are reported once
+        self.checked = checked
         self.issues: list[Issue] = []
         self.resource: dict = {}
         self.root: dict = {}
@@ -358,6 +362,11 @@ class ProfileCheck:
         url = value.get("url")
         if not isinstance(url, str):
             return
+        if self.checked is not None:
+            key = (id(value), where, host_path, host_type)
+            if key in self.checked:
+                return  # the same check, with the same issues, ran already
+            self.checked.add(key)
         sd = self.conformance.extension(url)
         if sd is None:
             if url.startswith(JIAYI):

@@ -77,16 +77,17 @@ class Validator:
             return issues
         where = _where(resource)
         issues += base_invariant_issues(resource, where)
+        checked: set[tuple[int, str, str, str]] = set()  # extensions the profile walk checked (deduplicated anyway)
         if resource.get("resourceType") == "Bundle":
             resolve = bundle_resolver(resource, resolve)
             for i, entry in enumerate(resource.get("entry") or []):
                 inner = entry.get("resource") if isinstance(entry, dict) else None
                 if isinstance(inner, dict):
                     issues += self.profile_issues(inner, claimed_profiles(inner), f"{where}.entry[{i}].resource",
-                                                  resolve, lenient=True)
+                                                  resolve, lenient=True, checked=checked)
         urls = [profile] if profile is not None else claimed_profiles(resource)
-        issues += self.profile_issues(resource, urls, where, resolve, lenient=profile is None)
-        issues += extension_issues(self.conformance, resource, where, resolve)
+        issues += self.profile_issues(resource, urls, where, resolve, lenient=profile is None, checked=checked)
+        issues += extension_issues(self.conformance, resource, where, resolve, checked)
         issues += core_extension_issues(resource, where, self._known_extension)
         return dedupe(issues)
 
@@ -119,7 +120,7 @@ class Validator:
         return dedupe(self.profile_issues(resource, urls, _where(resource), resolve, lenient=False))
 
     def profile_issues(self, resource: dict, urls: list[str], where: str, resolve: Resolver,
-                       lenient: bool) -> list[Issue]:
+                       lenient: bool, checked: set[tuple[int, str, str, str]] | None = None) -> list[Issue]:
         issues: list[Issue] = []
         res_type = resource.get("resourceType")
         for url in dict.fromkeys(urls):
@@ -132,7 +133,7 @@ class Validator:
                 continue
             root = self.conformance.compiled(url)
             if root is not None:
-                issues += ProfileCheck(self.conformance, resolve).run(resource, root, where)
+                issues += ProfileCheck(self.conformance, resolve, checked=checked).run(resource, root, where)
         return issues
 
 
