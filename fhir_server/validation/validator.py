@@ -24,7 +24,7 @@ import orjson
 from fhir_server.core.errors import Issue
 from fhir_server.validation.base_invariants import base_invariant_issues
 from fhir_server.validation.conformance import JIAYI, Conformance, UnknownProfile, base_type, canonical
-from fhir_server.validation.core_extensions import DEFINITIONAL, core_extension_issues
+from fhir_server.validation.core_extensions import DEFINITIONAL, core_extension_issues, extension_holders
 from fhir_server.validation.extensions import extension_issues
 from fhir_server.validation.profile import ProfileCheck, Resolver
 from fhir_server.validation.resource import validate_resource
@@ -87,8 +87,9 @@ class Validator:
                                                   resolve, lenient=True, checked=checked)
         urls = [profile] if profile is not None else claimed_profiles(resource)
         issues += self.profile_issues(resource, urls, where, resolve, lenient=profile is None, checked=checked)
-        issues += extension_issues(self.conformance, resource, where, resolve, checked)
-        issues += core_extension_issues(resource, where, self._known_extension)
+        holders = extension_holders(resource)
+        issues += extension_issues(self.conformance, resource, where, resolve, checked, holders)
+        issues += core_extension_issues(resource, where, self._known_extension, holders)
         return dedupe(issues)
 
     def _known_extension(self, url: str) -> bool:
