@@ -126,10 +126,10 @@ class NodePlan:
 
 
 def plan_of(node: Node, conformance: Conformance) -> NodePlan:
-    plan = node.plan
+    plan: NodePlan | None = node.plan
     if plan is None:
         plan = node.plan = NodePlan(node, conformance)
-    return plan  # type: ignore[return-value]
+    return plan
 
 
 class ProfileCheck:
@@ -180,9 +180,14 @@ class ProfileCheck:
                 self.cardinality(child, len(items), where)
             if kid.sliced:
                 self.sliced(child, items, node.path, type_code, where)
-            else:
-                for item in items:
-                    self.element(item[1], child, item[0], item[2])
+                continue
+            plan_: NodePlan = child.plan if child.plan is not None else plan_of(child, self.conformance)
+            checks = plan_.values or plan_.choice_codes is not None
+            for code, value, loc in items:  # self.element(), inline
+                if checks and value is not None:
+                    self.value_checks(value, child, code, loc, plan_)
+                if plan_.descend and isinstance(value, dict):
+                    self.children(value, child, code, loc, plan_)
 
     @staticmethod
     def _items(obj: dict, key: str, code: str, where: str) -> list[Item]:
