@@ -537,7 +537,15 @@ def _criterion(item: object, criteria: Fn, env: Env) -> bool | None:
 
 
 def _where(items: Collection, criteria: Fn, env: Env) -> Collection:
-    return [item for item in items if _criterion(item, criteria, env) is True]
+    """:func:`_criterion` for each item, with one environment whose ``$this`` changes (a
+    criterion reads the environment while it runs; nothing keeps it)."""
+    out = []
+    inner = {**env}
+    for item in items:
+        inner["this"] = item
+        if _truth(criteria([item], inner)) is True:
+            out.append(item)
+    return out
 
 
 # --- entry point -------------------------------------------------------------------------------
