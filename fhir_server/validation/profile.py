@@ -89,11 +89,18 @@ class NodePlan:
     """What :class:`ProfileCheck` derives from one snapshot node, once per node (issue 19): its
     children, which value checks apply at all, the reference targets, the invariants with their
     compiled checks, and the slices with their discriminators compiled."""
-    __slots__ = ("kids", "descend", "choice_codes", "values", "binding", "ref_targets", "ref_allowed",
-                 "ref_profiled", "type_profiles", "invariants", "slicers", "discriminators")
+    __slots__ = ("kids", "by_key", "always", "descend", "choice_codes", "values", "binding", "ref_targets",
+                 "ref_allowed", "ref_profiled", "type_profiles", "invariants", "slicers", "discriminators")
 
     def __init__(self, node: Node, conformance: Conformance) -> None:
         self.kids = tuple(Kid(child) for child in node.all_children().values())
+        # the kids an instance's keys name (the others are looked at only when a choice or required)
+        self.by_key: dict[str, int] = {}
+        for i, kid in enumerate(self.kids):
+            if not kid.choice:
+                self.by_key.setdefault(kid.name, i)
+                self.by_key.setdefault(kid.partner, i)
+        self.always = frozenset(i for i, kid in enumerate(self.kids) if kid.choice or kid.absent)
         self.descend = bool(node.children) or node.sliced is not None
         self.choice_codes = node.type_codes if node.types and node.name.endswith("[x]") else None
         self.binding = node.binding if node.binding is not None and node.binding[0] in ("required", "extensible") \
@@ -162,7 +169,16 @@ class ProfileCheck:
             self.children(value, node, type_code, where, plan)
 
     def children(self, obj: dict, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
-        for kid in plan.kids:
+        kids = plan.kids
+        if len(kids) > 2 * len(obj):  # most of the profile's elements are absent: visit those present
+            by_key = plan.by_key
+            wanted = set(plan.always)
+            for key in obj:
+                i = by_key.get(key)
+                if i is not None:
+                    wanted.add(i)
+            kids = tuple(kids[i] for i in sorted(wanted))
+        for kid in kids:
             child = kid.node
             if kid.choice:
                 items = self.items(obj, child, where)
