@@ -11,7 +11,8 @@ microseconds per Contract:
   fixed and pattern values, bindings, reference targets, extensions, the profile's invariants),
   ``extensions walk`` and ``core extensions walk`` (every extension wherever it is);
 - the write path's share: ``write: structure + write hook`` (``validate_resource`` and the
-  repository's validation hook, as a create of the Contract runs it).
+  repository's validation hook, as a create runs it), for the Contracts and the district's
+  Patients (jiayi-patient).
 
 With ``--profile`` the whole validation also runs under pyinstrument (CPU time) and its samples
 are grouped by what the code does (:data:`KINDS`): the profile walk's slicing, bindings,
@@ -55,13 +56,17 @@ KINDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
 )
 
 
-def contracts(residents: int) -> list[dict]:
+def district_sample(residents: int, resource_type: str = "Contract") -> list[dict]:
     from benchmarks.dataset import Dataset
 
     dataset = Dataset(residents=residents, seed=7, as_of=dt.date(2026, 12, 1), bundle_size=500)
     for _bundle in dataset.bundles():
         pass
-    return [r for r in dataset.samples.validation if r["resourceType"] == "Contract"]
+    return [r for r in dataset.samples.validation if r["resourceType"] == resource_type]
+
+
+def contracts(residents: int) -> list[dict]:
+    return district_sample(residents, "Contract")
 
 
 def steps() -> dict[str, Callable[[dict], object]]:
@@ -81,7 +86,7 @@ def steps() -> dict[str, Callable[[dict], object]]:
         return None
 
     def write(resource: dict) -> object:
-        return validate_resource(resource, "Contract"), hook(resource)
+        return validate_resource(resource, resource["resourceType"]), hook(resource)
 
     return {
         "validate jiayi-contract": lambda r: validate_profile(r, CONTRACT),
@@ -154,6 +159,10 @@ def main() -> None:
     for name, function in table.items():
         cost = cpu_per_item(function, sample, args.rounds)
         print(f"| {name} | {cost * 1e6:,.0f} | {1 / cost:,.0f}/s |")
+    patients = district_sample(args.residents, "Patient")
+    cost = cpu_per_item(table["write: structure + write hook"], patients, args.rounds)
+    print(f"| write: structure + write hook, {len(patients)} Patients (jiayi-patient) | {cost * 1e6:,.0f} | "
+          f"{1 / cost:,.0f}/s |")
     if args.profile:
         totals = profile(table["validate jiayi-contract"], sample, args.rounds)
         whole = sum(totals.values())
