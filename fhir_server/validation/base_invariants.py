@@ -19,7 +19,7 @@ from functools import cache
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import INLINE_TYPES, structures
 from fhir_server.validation.invariant_compiler import compile_invariant
-from fhir_server.validation.invariants import Invariant, base_invariants, ele_1, ext_1, holds, ref_1
+from fhir_server.validation.invariants import Invariant, base_invariants, ext_1, holds, ref_1
 from fhir_server.validation.native_invariants import NATIVE
 
 RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
@@ -68,25 +68,29 @@ class InvariantWalker:
                 self.issues.append(invariant_issue(inv, where))
 
     def children(self, node: dict, path: str, where: str, resource: dict, root: dict) -> None:
-        keys = self.registry.json_keys(path)
+        keys = _child_plan(path)
         for key, value in node.items():
             hit = keys.get(key)
-            if hit is None or key == "resourceType":
+            if hit is None:
                 continue
-            element, type_code = hit
-            items = value if isinstance(value, list) else [value]
-            for i, item in enumerate(items):
-                if not isinstance(item, dict):
-                    continue
-                loc = f"{where}.{key}[{i}]" if isinstance(value, list) else f"{where}.{key}"
-                if type_code in RESOURCE_TYPES:
-                    self.resource(item, loc, resource if key == "contained" else None)
+            is_resource, type_code, sub = hit
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, dict):
+                        if is_resource:
+                            self.resource(item, f"{where}.{key}[{i}]", resource if key == "contained" else None)
+                        else:
+                            self.element(item, type_code, sub, f"{where}.{key}[{i}]", resource, root)
+            elif isinstance(value, dict):
+                if is_resource:
+                    self.resource(value, f"{where}.{key}", resource if key == "contained" else None)
                 else:
-                    self.element(item, element.path, element.ref, type_code, loc, resource, root)
+                    self.element(value, type_code, sub, f"{where}.{key}", resource, root)
 
-    def element(self, item: dict, path: str, ref: str | None, type_code: str, where: str,
-                resource: dict, root: dict) -> None:
-        if not ele_1(item):
+    def element(self, item: dict, type_code: str, key: str, where: str, resource: dict, root: dict) -> None:
+        """``key``: the element path (inline and recursive elements) or the data type whose
+        invariants and children apply."""
+        if len(item) == 1 and "id" in item:  # ele-1 (invariants.ele_1)
             self.issues.append(Issue("invariant", "Constraint ele-1 failed: an element must have a value or "
                                      "children (an object with only an id is empty); omit it instead",
                                      expression=(where,)))
@@ -98,11 +102,22 @@ class InvariantWalker:
                                      "contained resource (a local reference #id needs a contained resource "
                                      "with that id)",
                                      expression=(where,)))
-        inline = ref is not None or type_code in INLINE_TYPES
-        key = (ref or path) if inline else type_code
-        if type_code != "Period" or ("start" in item and "end" in item):  # per-1 compares start with end
-            self.evaluate(key, item, key, where, resource, root)
+        if key in self.table and (type_code != "Period" or ("start" in item and "end" in item)):
+            self.evaluate(key, item, key, where, resource, root)  # per-1 compares start with end
         self.children(item, key, where, resource, root)
+
+
+@cache
+def _child_plan(path: str) -> dict[str, tuple[bool, str, str]]:
+    """For each JSON key under ``path``: (a nested resource?, its type code, the element path or
+    data type whose invariants and children apply), worked out once per path (issue 19)."""
+    plan = {}
+    for key, (element, type_code) in structures().json_keys(path).items():
+        if key == "resourceType":
+            continue
+        inline = element.ref is not None or type_code in INLINE_TYPES
+        plan[key] = (type_code in RESOURCE_TYPES, type_code, (element.ref or element.path) if inline else type_code)
+    return plan
 
 
 NATIVE_CHECK = object()  # the plan's marker for an invariant checked in Python (native_invariants)

@@ -47,28 +47,45 @@ def definitions() -> dict[str, dict]:
     return json.loads((DATA / "r4-extensions.json").read_text(encoding="utf-8"))["extensions"]
 
 
-def core_extension_issues(resource: dict, where: str, is_known: Callable[[str], bool] | None = None) -> list[Issue]:
+def core_extension_issues(resource: dict, where: str, is_known: Callable[[str], bool] | None = None,
+                          holders: set[int] | None = None) -> list[Issue]:
     """Every issue of the core extensions used in ``resource`` (and its nested resources); with
-    ``is_known``, a warning for each extension url that neither R4 nor ``is_known`` defines."""
-    if not _has_extensions(resource):
+    ``is_known``, a warning for each extension url that neither R4 nor ``is_known`` defines.
+    ``holders``: :func:`extension_holders` of ``resource``, when the caller has it."""
+    if holders is None:
+        holders = extension_holders(resource)
+    if id(resource) not in holders:
         return []
-    check = _Check(resource.get("resourceType") in DEFINITIONAL, is_known)
+    check = _Check(resource.get("resourceType") in DEFINITIONAL, is_known, holders)
     res_type = str(resource.get("resourceType"))
     check.walk(resource, res_type, res_type, res_type, where, res_type)
     return check.issues
 
 
-def _has_extensions(node: object) -> bool:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, dict):
-            if "extension" in current or "modifierExtension" in current:
-                return True
-            stack.extend(v for v in current.values() if isinstance(v, (dict, list)))
-        elif isinstance(current, list):
-            stack.extend(v for v in current if isinstance(v, (dict, list)))
-    return False
+def extension_holders(node: object) -> set[int]:
+    """The ids of the objects and arrays in ``node`` (itself included) that have an ``extension``
+    or ``modifierExtension`` somewhere inside: the walks over extensions skip the rest (issue 19)."""
+    out: set[int] = set()
+    _mark(node, out)
+    return out
+
+
+def _mark(node: object, out: set[int]) -> bool:
+    if isinstance(node, dict):
+        has = "extension" in node or "modifierExtension" in node
+        for value in node.values():
+            if isinstance(value, (dict, list)) and _mark(value, out):
+                has = True
+    elif isinstance(node, list):
+        has = False
+        for value in node:
+            if isinstance(value, (dict, list)) and _mark(value, out):
+                has = True
+    else:
+        return False
+    if has:
+        out.add(id(node))
+    return has
 
 
 def _value_type(key: str, allowed: list[str]) -> bool:
@@ -77,8 +94,9 @@ def _value_type(key: str, allowed: list[str]) -> bool:
 
 
 class _Check:
-    def __init__(self, definitional: bool, is_known: Callable[[str], bool] | None) -> None:
+    def __init__(self, definitional: bool, is_known: Callable[[str], bool] | None, holders: set[int]) -> None:
         self.definitional = definitional
+        self.holders = holders
         self.is_known = is_known
         self.registry = structures()
         self.table = definitions()
@@ -90,7 +108,10 @@ class _Check:
     def walk(self, node: dict, path: str, host_path: str, host_type: str, where: str, logical: str) -> None:
         """``node`` is described by ``path``; it is the element ``host_path`` of type ``host_type``."""
         keys = self.registry.json_keys(path)
+        holders = self.holders
         for key, value in node.items():
+            if id(value) not in holders and key not in EXTENSION_KEYS:
+                continue  # no extension inside: nothing to check
             items = value if isinstance(value, list) else [value]
             if key in EXTENSION_KEYS:
                 for i, ext in enumerate(items):

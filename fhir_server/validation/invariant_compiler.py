@@ -128,7 +128,11 @@ class _Parser:
         kind, value = self.take()
         if kind == "string":
             text = _unescape(value[1:-1])
-            return lambda _focus, _env: [text]
+
+            def literal(_focus: Collection, _env: Env) -> Collection:
+                return [text]
+            _STRINGS[id(literal)] = (literal, text)
+            return literal
         if kind == "number":
             number = float(value) if "." in value else int(value)
             return lambda _focus, _env: [number]
@@ -304,6 +308,21 @@ def _plain(value: object) -> object:
     return value
 
 
+_STRINGS: dict[int, tuple[Fn, str]] = {}  # the functions of string literals (kept alive here), by id
+
+
+def _plain_string(fn: Fn) -> str | None:
+    """The text of a string literal that compares with Python equality (not a date or time)."""
+    hit = _STRINGS.get(id(fn))
+    if hit is None or hit[0] is not fn:
+        return None
+    try:
+        _plain(hit[1])
+    except Undecided:
+        return None
+    return hit[1]
+
+
 def _equal(a: Collection, b: Collection) -> bool | None:
     if not a or not b:
         return None
@@ -342,6 +361,16 @@ def _operator(op: str, left: Fn, right: Fn) -> Fn:
         def boolean(focus: Collection, env: Env) -> Collection:
             return _result(logic(_truth(left(focus, env)), _truth(right(focus, env))))
         return boolean
+    if op in ("=", "!=") and _plain_string(right) is not None:
+        negate, text = op == "!=", _plain_string(right)
+
+        def equals_text(focus: Collection, env: Env) -> Collection:  # _equal with a string literal on the right
+            a = left(focus, env)
+            if not a:
+                return []
+            same = len(a) == 1 and _plain(a[0]) == text
+            return [same != negate]
+        return equals_text
     if op in ("=", "!="):
         negate = op == "!="
 
@@ -508,7 +537,15 @@ def _criterion(item: object, criteria: Fn, env: Env) -> bool | None:
 
 
 def _where(items: Collection, criteria: Fn, env: Env) -> Collection:
-    return [item for item in items if _criterion(item, criteria, env) is True]
+    """:func:`_criterion` for each item, with one environment whose ``$this`` changes (a
+    criterion reads the environment while it runs; nothing keeps it)."""
+    out = []
+    inner = {**env}
+    for item in items:
+        inner["this"] = item
+        if _truth(criteria([item], inner)) is True:
+            out.append(item)
+    return out
 
 
 # --- entry point -------------------------------------------------------------------------------

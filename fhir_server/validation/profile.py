@@ -30,7 +30,7 @@ from fhir_server.validation.invariant_compiler import compile_invariant
 from fhir_server.validation.invariants import base_keys, holds
 from fhir_server.validation.native_invariants import NATIVE_EXPRESSIONS
 from fhir_server.validation.paths import shown
-from fhir_server.validation.slicing import contains, matches
+from fhir_server.validation.slicing import Matcher, compile_matcher, contains
 from fhir_server.validation.snapshot import Discriminator, Node
 
 Resolver = Callable[[str], dict | None]  # reference string → resource (same Bundle, supplied)
@@ -67,11 +67,87 @@ def base_element_type(path: str) -> str:
 Item = tuple[str, object, str]  # (type code, JSON value or None, location)
 
 
+class Kid:
+    """A child element of a node, with what the walk asks of it worked out once."""
+    __slots__ = ("node", "name", "partner", "choice", "code", "card", "absent", "sliced")
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.name = node.name
+        self.partner = "_" + node.name
+        self.choice = node.name.endswith("[x]")
+        self.code = "" if self.choice else (node.types[0].code if node.types else base_element_type(node.path))
+        # cardinality() can only say something when the profile tightens min or max
+        self.card = node.min > node.base_min or (
+            node.max is not None and (node.base_max is None or node.max < node.base_max))
+        # an absent element matters only when it is required or has a required slice
+        self.absent = (node.min > 0 and node.min > node.base_min) or any(s.min > 0 for s in node.slices)
+        self.sliced = bool(node.slices) or node.name in EXTENSIONS
+
+
+class NodePlan:
+    """What :class:`ProfileCheck` derives from one snapshot node, once per node (issue 19): its
+    children, which value checks apply at all, the reference targets, the invariants with their
+    compiled checks, and the slices with their discriminators compiled."""
+    __slots__ = ("kids", "by_key", "always", "descend", "choice_codes", "values", "binding", "ref_targets",
+                 "ref_allowed", "ref_profiled", "type_profiles", "invariants", "slicers", "discriminators")
+
+    def __init__(self, node: Node, conformance: Conformance) -> None:
+        self.kids = tuple(Kid(child) for child in node.all_children().values())
+        # the kids an instance's keys name (the others are looked at only when a choice or required)
+        self.by_key: dict[str, int] = {}
+        for i, kid in enumerate(self.kids):
+            if not kid.choice:
+                self.by_key.setdefault(kid.name, i)
+                self.by_key.setdefault(kid.partner, i)
+        self.always = frozenset(i for i, kid in enumerate(self.kids) if kid.choice or kid.absent)
+        self.descend = bool(node.children) or node.sliced is not None
+        self.choice_codes = node.type_codes if node.types and node.name.endswith("[x]") else None
+        self.binding = node.binding if node.binding is not None and node.binding[0] in ("required", "extensible") \
+            else None
+        targets = tuple(p for t in node.types if t.code == "Reference" for p in t.target_profiles)
+        allowed = {conformance.type_of(p) for p in targets}
+        checked = bool(targets) and None not in allowed and "Resource" not in allowed
+        self.ref_targets = targets if checked else None
+        self.ref_allowed = frozenset(a for a in allowed if a) if checked else frozenset()
+        self.ref_profiled = tuple((p, conformance.type_of(p)) for p in targets if base_type(p) is None)
+        self.type_profiles = tuple((t.code, url) for t in node.types if t.profiles and t.code != "Extension"
+                                   for url in t.profiles if base_type(url) is None)
+        skip = base_keys()
+        if node.sliced is not None:  # a snapshot repeats the sliced element's invariants on each slice
+            skip = skip | {i.key for i in node.sliced.invariants}
+        own = tuple(i for i in node.invariants if i.key not in skip)
+        node.own_invariants = own
+        invariants = []
+        for inv in own:
+            native = NATIVE_EXPRESSIONS.get(inv.expression)
+            fast = compile_invariant(inv.expression) if inv.evaluable and native is None else None
+            invariants.append((inv, native, fast))
+        self.invariants = tuple(invariants)
+        self.values = bool(node.fixed is not None or node.pattern is not None or self.binding or self.ref_targets
+                           or self.type_profiles or self.invariants)
+        self.discriminators = node.slicing.discriminators if node.slicing and node.slicing.discriminators \
+            else URL_DISCRIMINATOR
+        self.slicers: tuple[tuple[Node, Matcher], ...] = tuple(
+            (s, compile_matcher(s, self.discriminators)) for s in node.slices)
+
+
+def plan_of(node: Node, conformance: Conformance) -> NodePlan:
+    plan: NodePlan | None = node.plan
+    if plan is None:
+        plan = node.plan = NodePlan(node, conformance)
+    return plan
+
+
 class ProfileCheck:
-    def __init__(self, conformance: Conformance, resolve: Resolver, depth: int = 0) -> None:
+    def __init__(self, conformance: Conformance, resolve: Resolver, depth: int = 0,
+                 checked: set[tuple[int, str, str, str]] | None = None) -> None:
         self.conformance = conformance
         self.resolve_ref = resolve
         self.depth = depth
+        # extensions already checked by another walk over the same resource (Validator.validate:
+        # the profile walk, then the walk over every extension), whose issues are reported once
+        self.checked = checked
         self.issues: list[Issue] = []
         self.resource: dict = {}
         self.root: dict = {}
@@ -87,19 +163,58 @@ class ProfileCheck:
         return self.issues
 
     def element(self, value: object, node: Node, type_code: str, where: str) -> None:
-        self.value_checks(value, node, type_code, where)
-        if isinstance(value, dict) and (node.children or node.sliced is not None):
-            self.children(value, node, type_code, where)
+        plan = plan_of(node, self.conformance)
+        self.value_checks(value, node, type_code, where, plan)
+        if plan.descend and isinstance(value, dict):
+            self.children(value, node, type_code, where, plan)
 
-    def children(self, obj: dict, node: Node, type_code: str, where: str) -> None:
-        for child in node.all_children().values():
-            items = self.items(obj, child, where)
-            self.cardinality(child, len(items), where)
-            if child.slices or (child.name in EXTENSIONS and items):
-                self.sliced(child, items, node.path, type_code, where)
+    def children(self, obj: dict, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
+        kids = plan.kids
+        if len(kids) > 2 * len(obj):  # most of the profile's elements are absent: visit those present
+            by_key = plan.by_key
+            wanted = set(plan.always)
+            for key in obj:
+                i = by_key.get(key)
+                if i is not None:
+                    wanted.add(i)
+            kids = tuple(kids[i] for i in sorted(wanted))
+        for kid in kids:
+            child = kid.node
+            if kid.choice:
+                items = self.items(obj, child, where)
+            elif kid.name in obj or kid.partner in obj:
+                items = self._items(obj, kid.name, kid.code, where)
             else:
-                for item in items:
-                    self.element(item[1], child, item[0], item[2])
+                items = []
+            if not items:
+                if kid.absent:
+                    self.cardinality(child, 0, where)
+                    if child.slices:
+                        self.sliced(child, items, node.path, type_code, where)
+                continue
+            if kid.card:
+                self.cardinality(child, len(items), where)
+            if kid.sliced:
+                self.sliced(child, items, node.path, type_code, where)
+                continue
+            plan_: NodePlan = child.plan if child.plan is not None else plan_of(child, self.conformance)
+            checks = plan_.values or plan_.choice_codes is not None
+            for code, value, loc in items:  # self.element(), inline
+                if checks and value is not None:
+                    self.value_checks(value, child, code, loc, plan_)
+                if plan_.descend and isinstance(value, dict):
+                    self.children(value, child, code, loc, plan_)
+
+    @staticmethod
+    def _items(obj: dict, key: str, code: str, where: str) -> list[Item]:
+        """:meth:`items` of a present element that is not a choice."""
+        value, partner = obj.get(key), obj.get("_" + key)
+        if isinstance(value, list) or isinstance(partner, list):
+            values = value if isinstance(value, list) else []
+            partners = partner if isinstance(partner, list) else []
+            return [(code, values[i] if i < len(values) else None, f"{where}.{key}[{i}]")
+                    for i in range(max(len(values), len(partners)))]
+        return [(code, value, f"{where}.{key}")]
 
     def items(self, obj: dict, child: Node, where: str) -> list[Item]:
         name = child.name
@@ -134,17 +249,16 @@ class ProfileCheck:
             self.add("structure", f"{node.shown} {what}, found {count}", loc)
 
     def sliced(self, node: Node, items: list[Item], host_path: str, host_type: str, parent: str) -> None:
-        discriminators = node.slicing.discriminators if node.slicing and node.slicing.discriminators \
-            else URL_DISCRIMINATOR
+        plan = plan_of(node, self.conformance)
         counts = {id(s): 0 for s in node.slices}
         for code, value, where in items:
-            hit = next((s for s in node.slices
-                        if matches(value, code, s, discriminators, self._resolve_item, self.conforms)), None)
+            hit = next((s for s, match in plan.slicers
+                        if match(value, code, self._resolve_item, self.conforms)), None)
             if hit is None:
                 self.unsliced(node, code, value, where, host_path, host_type)
                 continue
             counts[id(hit)] += 1
-            self.value_checks(value, node, code, where)
+            self.value_checks(value, node, code, where, plan)
             self.element(value, hit, code, where)
             if node.name in EXTENSIONS and isinstance(value, dict):
                 self.free_extension(value, where, host_path, host_type)
@@ -166,12 +280,16 @@ class ProfileCheck:
             self.free_extension(value, where, host_path, host_type)
 
     # -- the checks on one value ------------------------------------------------------------
-    def value_checks(self, value: object, node: Node, type_code: str, where: str) -> None:
+    def value_checks(self, value: object, node: Node, type_code: str, where: str, plan: NodePlan | None = None) -> None:
         if value is None:
             return
-        if node.types and type_code and type_code not in node.type_codes and node.name.endswith("[x]"):
+        if plan is None:
+            plan = plan_of(node, self.conformance)
+        if plan.choice_codes is not None and type_code and type_code not in plan.choice_codes:
             self.add("structure", f"Type {type_code} is not allowed for {node.shown} in this profile; "
                      f"use {' or '.join(node.type_codes)}", where)
+            return
+        if not plan.values:
             return
         if node.fixed is not None and value != node.fixed[1]:
             self.add("value", f"{node.shown} must be exactly {shown(node.fixed[1])} in this profile, "
@@ -179,12 +297,14 @@ class ProfileCheck:
         if node.pattern is not None and not contains(node.pattern[1], value):
             self.add("value", f"{node.shown} must match the pattern {_render(node.pattern[1])} of this profile, "
                      f"got {_render(value)}", where)
-        if node.binding is not None:
+        if plan.binding is not None:
             self.binding(value, node, type_code, where)
-        if type_code == "Reference" and isinstance(value, dict):
-            self.reference(value, node, where)
-        self.type_profiles(value, node, type_code, where)
-        self.invariants(value, node, type_code, where)
+        if plan.ref_targets is not None and type_code == "Reference" and isinstance(value, dict):
+            self.reference(value, node, where, plan)
+        if plan.type_profiles and isinstance(value, dict):
+            self.type_profiles(value, node, type_code, where, plan)
+        if plan.invariants:
+            self.invariants(value, node, type_code, where, plan)
 
     def binding(self, value: object, node: Node, type_code: str, where: str) -> None:
         strength, url = node.binding  # type: ignore[misc]
@@ -209,13 +329,8 @@ class ProfileCheck:
         self.add("code-invalid", f"{got} is not in the {strength} value set {canonical(url)} of {node.shown}"
                  f" (allowed: {allowed})", where, severity)
 
-    def reference(self, value: dict, node: Node, where: str) -> None:
-        targets = [p for t in node.types if t.code == "Reference" for p in t.target_profiles]
-        if not targets:
-            return
-        allowed = {self.conformance.type_of(p) for p in targets}
-        if None in allowed or "Resource" in allowed:
-            return
+    def reference(self, value: dict, node: Node, where: str, plan: NodePlan) -> None:
+        allowed = plan.ref_allowed
         ref = value.get("reference")
         target = self._resolve_item(value)
         actual = target.get("resourceType") if target else value.get("type")
@@ -225,48 +340,34 @@ class ProfileCheck:
         if actual is None:
             return  # an identifier-only or display-only reference: nothing to check
         if actual not in allowed:
-            self.add("structure", f"{node.shown} must refer to {' or '.join(sorted(a for a in allowed if a))}, "
+            self.add("structure", f"{node.shown} must refer to {' or '.join(sorted(allowed))}, "
                      f"not to a {actual} ({shown(ref)})", where)
             return
         if target is None:
             return
-        profiled = [p for p in targets if base_type(p) is None and self.conformance.type_of(p) == actual]
+        profiled = [p for p, kind in plan.ref_profiled if kind == actual]
         if profiled and not any(self.conforms(target, p) for p in profiled):
             self.add("structure", f"The {actual} that {node.shown} refers to ({shown(ref)}) does not conform to "
                      f"{' or '.join(profiled)}", where)
 
-    def type_profiles(self, value: object, node: Node, type_code: str, where: str) -> None:
-        for t in node.types:
-            if t.code != type_code or not t.profiles or not isinstance(value, dict):
+    def type_profiles(self, value: object, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
+        # extension slices are left out of the plan: checked through the slice's own elements and free_extension
+        for code, url in plan.type_profiles:
+            if code != type_code:
                 continue
-            if t.code == "Extension":
-                continue  # extension slices: checked through the slice's own elements and free_extension
-            for url in t.profiles:
-                if base_type(url) is not None:
-                    continue
-                try:
-                    profile = self.conformance.compiled(url)
-                except UnknownProfile:
-                    self.add("not-supported", f"Profile {url} (required by {node.shown}) is not known here; "
-                             "it was not checked", where, "warning")
-                    continue
-                if profile is not None:
-                    self.element(value, profile, type_code, where)
+            try:
+                profile = self.conformance.compiled(url)
+            except UnknownProfile:
+                self.add("not-supported", f"Profile {url} (required by {node.shown}) is not known here; "
+                         "it was not checked", where, "warning")
+                continue
+            if profile is not None:
+                self.element(value, profile, type_code, where)
 
-    def invariants(self, value: object, node: Node, type_code: str, where: str) -> None:
-        own = node.own_invariants
-        if own is None:
-            skip = base_keys()
-            if node.sliced is not None:  # a snapshot repeats the sliced element's invariants on each slice
-                skip = skip | {i.key for i in node.sliced.invariants}
-            own = node.own_invariants = tuple(i for i in node.invariants if i.key not in skip)
-        if not own:
-            return
+    def invariants(self, value: object, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
         inline = type_code in INLINE_TYPES or "." not in node.path or not type_code
         base = node.path if inline else type_code
-        for inv in own:
-            native = NATIVE_EXPRESSIONS.get(inv.expression)
-            fast = compile_invariant(inv.expression) if inv.evaluable and native is None else None  # cached
+        for inv, native, fast in plan.invariants:
             if native is not None:
                 result = native(value)
             else:
@@ -282,6 +383,11 @@ class ProfileCheck:
         url = value.get("url")
         if not isinstance(url, str):
             return
+        if self.checked is not None:
+            key = (id(value), where, host_path, host_type)
+            if key in self.checked:
+                return  # the same check, with the same issues, ran already
+            self.checked.add(key)
         sd = self.conformance.extension(url)
         if sd is None:
             if url.startswith(JIAYI):

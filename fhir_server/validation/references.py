@@ -38,7 +38,12 @@ def reference_type(reference: dict) -> str | None:
 
 
 def allowed_targets(element: ElementDef) -> frozenset[str]:
-    return frozenset(element.targets) | _ig_targets().get(element.path, frozenset())
+    return _allowed(element.path, element.targets)
+
+
+@cache
+def _allowed(path: str, targets: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(targets) | _ig_targets().get(path, frozenset())
 
 
 @cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 
 from fhir_server.validation.snapshot import Discriminator, Node
 
@@ -20,8 +21,9 @@ Conforms = Callable[[object, str], bool]  # (item, profile url) → does it conf
 Resolve = Callable[[object], dict | None]  # a Reference → the resource, when it can be found
 
 
-def _split(path: str) -> list[str]:
-    return [p for p in re.split(r"\.(?![^(]*\))", path) if p and p != "$this"]
+@cache
+def _split(path: str) -> tuple[str, ...]:
+    return tuple(p for p in re.split(r"\.(?![^(]*\))", path) if p and p != "$this")
 
 
 def navigate(item: object, path: str, resolve: Resolve) -> list[object]:
@@ -92,18 +94,66 @@ def matches(item: object, json_type: str, slice_node: Node, discriminators: tupl
     return all(_one(item, json_type, slice_node, d, resolve, conforms) for d in discriminators)
 
 
+Matcher = Callable[[object, str, Resolve, Conforms], bool]  # (item, JSON type, resolve, conforms) → in the slice?
+
+
+def compile_matcher(slice_node: Node, discriminators: tuple[Discriminator, ...]) -> Matcher:
+    """:func:`matches` for one slice, with what the slice's definition decides worked out once:
+    for ``value`` and ``pattern`` discriminators the expected value; the others as :func:`_one`."""
+    checks = [_compile_one(slice_node, d) for d in discriminators]
+    if len(checks) == 1:
+        return checks[0]
+    return lambda item, json_type, resolve, conforms: all(c(item, json_type, resolve, conforms) for c in checks)
+
+
+def _never(item: object, json_type: str, resolve: Resolve, conforms: Conforms) -> bool:
+    return False
+
+
+def _compile_one(slice_node: Node, d: Discriminator) -> Matcher:
+    if d.type not in ("value", "pattern"):
+        return lambda item, json_type, resolve, conforms: _one(item, json_type, slice_node, d, resolve, conforms)
+    path, target = d.path, definition_at(slice_node, d.path)
+    expected: tuple[str, object] | None
+    if target is None and _split(path) == ("url",):
+        url = _extension_url(slice_node)
+        expected = ("fixedUri", url) if url is not None else None
+    elif target is None:
+        expected = None
+    else:
+        expected = target.fixed or target.pattern
+        if expected is None and _split(path) == ("url",):
+            url = _extension_url(slice_node)
+            expected = ("fixedUri", url) if url else None
+    if expected is None:
+        return _never
+    wanted = expected[1]
+    if expected[0].startswith("fixed"):
+        if _split(path) == ("url",):
+            def fixed_url(item: object, json_type: str, resolve: Resolve, conforms: Conforms) -> bool:
+                if not isinstance(item, dict):
+                    return False
+                hit = item.get("url")
+                if hit is None:
+                    return any(v == wanted for v in navigate(item, path, resolve))
+                return any(v == wanted for v in hit) if isinstance(hit, list) else hit == wanted
+            return fixed_url
+        return lambda item, json_type, resolve, conforms: any(v == wanted for v in navigate(item, path, resolve))
+    return lambda item, json_type, resolve, conforms: any(contains(wanted, v) for v in navigate(item, path, resolve))
+
+
 def _one(item: object, json_type: str, slice_node: Node, d: Discriminator, resolve: Resolve,
          conforms: Conforms) -> bool:
     values = navigate(item, d.path, resolve)
     target = definition_at(slice_node, d.path)
-    if target is None and _split(d.path) == ["url"] and d.type in ("value", "pattern"):
+    if target is None and _split(d.path) == ("url",) and d.type in ("value", "pattern"):
         url = _extension_url(slice_node)
         return url is not None and any(v == url for v in values)
     if target is None:
         return False
     if d.type in ("value", "pattern"):
         expected = target.fixed or target.pattern
-        if expected is None and _split(d.path) == ["url"]:
+        if expected is None and _split(d.path) == ("url",):
             url = _extension_url(slice_node)
             expected = ("fixedUri", url) if url else None
         if expected is None:
@@ -114,7 +164,7 @@ def _one(item: object, json_type: str, slice_node: Node, d: Discriminator, resol
         return bool(values) == (target.min >= 1) if target.max != 0 else not values
     if d.type == "type":
         have = {v.get("resourceType") for v in values if isinstance(v, dict) and "resourceType" in v}
-        if not have and _split(d.path) == []:
+        if not have and _split(d.path) == ():
             have = {json_type}
         return bool(have & set(target.type_codes))
     if d.type == "profile":

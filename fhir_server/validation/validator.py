@@ -24,7 +24,7 @@ import orjson
 from fhir_server.core.errors import Issue
 from fhir_server.validation.base_invariants import base_invariant_issues
 from fhir_server.validation.conformance import JIAYI, Conformance, UnknownProfile, base_type, canonical
-from fhir_server.validation.core_extensions import DEFINITIONAL, core_extension_issues
+from fhir_server.validation.core_extensions import DEFINITIONAL, core_extension_issues, extension_holders
 from fhir_server.validation.extensions import extension_issues
 from fhir_server.validation.profile import ProfileCheck, Resolver
 from fhir_server.validation.resource import validate_resource
@@ -77,17 +77,19 @@ class Validator:
             return issues
         where = _where(resource)
         issues += base_invariant_issues(resource, where)
+        checked: set[tuple[int, str, str, str]] = set()  # extensions the profile walk checked (deduplicated anyway)
         if resource.get("resourceType") == "Bundle":
             resolve = bundle_resolver(resource, resolve)
             for i, entry in enumerate(resource.get("entry") or []):
                 inner = entry.get("resource") if isinstance(entry, dict) else None
                 if isinstance(inner, dict):
                     issues += self.profile_issues(inner, claimed_profiles(inner), f"{where}.entry[{i}].resource",
-                                                  resolve, lenient=True)
+                                                  resolve, lenient=True, checked=checked)
         urls = [profile] if profile is not None else claimed_profiles(resource)
-        issues += self.profile_issues(resource, urls, where, resolve, lenient=profile is None)
-        issues += extension_issues(self.conformance, resource, where, resolve)
-        issues += core_extension_issues(resource, where, self._known_extension)
+        issues += self.profile_issues(resource, urls, where, resolve, lenient=profile is None, checked=checked)
+        holders = extension_holders(resource)
+        issues += extension_issues(self.conformance, resource, where, resolve, checked, holders)
+        issues += core_extension_issues(resource, where, self._known_extension, holders)
         return dedupe(issues)
 
     def _known_extension(self, url: str) -> bool:
@@ -119,7 +121,7 @@ class Validator:
         return dedupe(self.profile_issues(resource, urls, _where(resource), resolve, lenient=False))
 
     def profile_issues(self, resource: dict, urls: list[str], where: str, resolve: Resolver,
-                       lenient: bool) -> list[Issue]:
+                       lenient: bool, checked: set[tuple[int, str, str, str]] | None = None) -> list[Issue]:
         issues: list[Issue] = []
         res_type = resource.get("resourceType")
         for url in dict.fromkeys(urls):
@@ -132,7 +134,7 @@ class Validator:
                 continue
             root = self.conformance.compiled(url)
             if root is not None:
-                issues += ProfileCheck(self.conformance, resolve).run(resource, root, where)
+                issues += ProfileCheck(self.conformance, resolve, checked=checked).run(resource, root, where)
         return issues
 
 

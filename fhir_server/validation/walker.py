@@ -62,6 +62,19 @@ def required_keys(path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+RESOURCE, PRIMITIVE, COMPLEX = 0, 1, 2
+Key = tuple[ElementDef, str, bool, int]  # (element, type code, is an array, RESOURCE | PRIMITIVE | COMPLEX)
+
+
+@cache
+def key_plan(path: str) -> dict[str, Key]:
+    """:meth:`StructureRegistry.json_keys` of ``path`` with what :meth:`Walker.complex` asks of
+    each key worked out once (issue 19)."""
+    registry = structures()
+    return {key: (element, type_code, element.is_array,
+                  RESOURCE if type_code in RESOURCE_TYPES else PRIMITIVE if registry.is_primitive(type_code)
+                  else COMPLEX)
+            for key, (element, type_code) in registry.json_keys(path).items()}
 
 
 class Walker:
@@ -78,10 +91,10 @@ class Walker:
         if not node:
             self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
             return
-        keys = self.registry.json_keys(path)
+        keys = key_plan(path)
         checkpoint()  # the request's budget (core.budget)
         for key, value in node.items():
-            if key.startswith("_"):
+            if key[:1] == "_":
                 hit = keys.get(key[1:])
                 if hit is not None:
                     self.extension_side(value, node.get(key[1:]), f"{where}.{key}")
@@ -91,7 +104,7 @@ class Walker:
             hit = keys.get(key)
             if hit is None:
                 continue  # resourceType, or unknown: the schema reports unknown elements
-            element, type_code = hit
+            element, type_code, is_array, kind = hit
             if is_resource and key == "id":
                 type_code = "id"  # the R4 snapshot types Resource.id as System.String; json.html: an id
             loc = f"{where}.{key}"
@@ -99,9 +112,9 @@ class Walker:
                 self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with its "
                          "_element partner; omit the property instead", loc)
                 continue
-            if not element.is_array:
+            if not is_array:
                 if not isinstance(value, list):
-                    self.value(value, element, type_code, loc)
+                    self.value(value, element, type_code, loc, kind)
                 continue
             if not isinstance(value, list):
                 continue
@@ -112,15 +125,15 @@ class Walker:
                 if item is None:
                     self.null_item(partner, i, key, f"{loc}[{i}]")
                 else:
-                    self.value(item, element, type_code, f"{loc}[{i}]")
+                    self.value(item, element, type_code, f"{loc}[{i}]", kind)
         self.required(node, path, where)
 
-    def value(self, value: object, element: ElementDef, type_code: str, where: str) -> None:
-        if type_code in RESOURCE_TYPES:
+    def value(self, value: object, element: ElementDef, type_code: str, where: str, kind: int) -> None:
+        if kind == RESOURCE:
             if isinstance(value, dict):
                 self.issues.extend(self.nested(value, where))
             return
-        if self.registry.is_primitive(type_code):
+        if kind == PRIMITIVE or type_code == "id":
             message = check_primitive(type_code, value)
             if message:
                 self.add("value", message, where)
