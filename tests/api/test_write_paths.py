@@ -283,16 +283,22 @@ def test_patch_of_an_unknown_or_deleted_resource(client, unique):
     assert unknown_type.status_code == 404
 
 
-@pytest.mark.parametrize(("body", "content_type", "code"), [
-    ({"op": "replace", "path": "/gender", "value": "other"}, JSON_PATCH, "structure"),  # not an array
-    ({"resourceType": "Patient", "gender": "other"}, FHIR_JSON, "not-supported"),  # a resource, not a patch
-    (GENDER_OTHER, FHIR_JSON, "not-supported"),  # a JSON Patch under the wrong media type
+NOT_A_PATCH = ("PATCH takes a JSON Patch (application/json-patch+json) or a FHIRPath Patch Parameters resource "
+               "(application/fhir+json or application/fhir+xml)")
+
+
+@pytest.mark.parametrize(("body", "content_type", "code", "diagnostics"), [
+    ({"op": "replace", "path": "/gender", "value": "other"}, JSON_PATCH, "structure",
+     "A JSON Patch body must be an array of operations"),  # not an array
+    ({"resourceType": "Patient", "gender": "other"}, FHIR_JSON, "not-supported", NOT_A_PATCH),  # a resource
+    (GENDER_OTHER, FHIR_JSON, "not-supported", NOT_A_PATCH),  # a JSON Patch under the wrong media type
 ], ids=["json-patch object", "resource", "json-patch as fhir+json"])
-def test_a_patch_body_that_is_not_a_patch_is_refused(client, unique, body, content_type, code):
+def test_a_patch_body_that_is_not_a_patch_is_refused(client, unique, body, content_type, code, diagnostics):
     pid = _create(client, unique)
     response = client.patch(f"/fhir/Patient/{pid}", data=json.dumps(body), content_type=content_type)
     assert response.status_code == 400, response.get_json()
-    assert _only_issue(response)["code"] == code
+    issue = _only_issue(response)
+    assert (issue["code"], issue["diagnostics"]) == (code, diagnostics)
     assert _current(client, pid).headers["ETag"] == 'W/"1"'
 
 
