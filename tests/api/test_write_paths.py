@@ -165,7 +165,9 @@ def test_conditional_put_whose_body_id_is_not_the_match_is_refused(client, uniqu
     pid = _create(client, unique)
     response = _conditional_put(client, unique, patient(unique, id=f"o-{unique}", gender="other"))
     assert response.status_code == 400
-    assert f"differs from the matching Patient/{pid}" in _only_issue(response)["diagnostics"]
+    issue = _only_issue(response)
+    assert issue["diagnostics"] == f"The body's id 'o-{unique}' differs from the matching Patient/{pid}"
+    assert issue["expression"] == ["Patient.id"]
     assert _current(client, pid).get_json()["gender"] == "male"
 
 
@@ -326,3 +328,14 @@ def test_a_patch_with_only_warnings_is_written(client, unique):
     response = client.patch(f"/fhir/Patient/{pid}", data=json.dumps(ops), content_type=JSON_PATCH)
     assert response.status_code == 200, response.get_json()
     assert response.headers["ETag"] == 'W/"2"'
+
+
+@pytest.mark.parametrize("match", [True, False], ids=["a match", "no match"])
+def test_a_conditional_put_entry_whose_resource_is_of_another_type_is_refused(client, unique, match):
+    if match:
+        _create(client, unique)
+    entry = {"resource": {"resourceType": "Group", "type": "person", "actual": True},
+             "request": {"method": "PUT", "url": f"Patient?{_criteria(unique)}"}}
+    response = client.post("/fhir", json=_transaction(entry), content_type=FHIR_JSON)
+    assert response.status_code == 400, response.get_json()
+    assert _only_issue(response)["diagnostics"] == "Bundle.entry[0]: The body is a Group but the URL is for Patient"
