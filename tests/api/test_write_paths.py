@@ -7,6 +7,7 @@ patches.  Written from the mutation runs of interactions/ (docs/testing.md).
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -339,3 +340,21 @@ def test_a_conditional_put_entry_whose_resource_is_of_another_type_is_refused(cl
     response = client.post("/fhir", json=_transaction(entry), content_type=FHIR_JSON)
     assert response.status_code == 400, response.get_json()
     assert _only_issue(response)["diagnostics"] == "Bundle.entry[0]: The body is a Group but the URL is for Patient"
+
+
+@pytest.mark.parametrize(("value", "version"), [("other", "2"), ("male", "1")], ids=["changed", "unchanged"])
+def test_patch_and_put_entries_answer_200_ok(client, unique, value, version):
+    pid = _create(client, unique)
+    ops = [{"op": "replace", "path": "/gender", "value": value}]
+    patch_entry = {"resource": {"resourceType": "Binary", "contentType": JSON_PATCH,
+                                "data": base64.b64encode(json.dumps(ops).encode()).decode()},
+                   "request": {"method": "PATCH", "url": f"Patient/{pid}"}}
+    response = client.post("/fhir", json=_transaction(patch_entry), content_type=FHIR_JSON)
+    assert response.status_code == 200, response.get_json()
+    (entry,) = response.get_json()["entry"]
+    assert entry["response"]["status"] == "200 OK" and entry["response"]["etag"] == f'W/"{version}"'
+    assert "location" not in entry["response"]
+    put_entry = {"resource": patient(unique, id=pid, gender=value),
+                 "request": {"method": "PUT", "url": f"Patient/{pid}"}}
+    (entry,) = client.post("/fhir", json=_transaction(put_entry), content_type=FHIR_JSON).get_json()["entry"]
+    assert entry["response"]["status"] == "200 OK" and entry["response"]["etag"] == f'W/"{version}"'
