@@ -221,7 +221,8 @@ class Router:
 def _criteria(request: FhirRequest) -> str:
     from urllib.parse import urlencode
 
-    return urlencode([(k, v) for k, v in request.query if k not in ("_format", "_pretty")])
+    # ':' '|' '/' ',' '$' kept as written: the criteria also name the condition in messages
+    return urlencode([(k, v) for k, v in request.query if k not in ("_format", "_pretty")], safe=":|/,$")
 
 
 def _conditional_create(uow: UnitOfWork, request: FhirRequest, res_type: str, criteria: str) -> FhirResponse:

@@ -121,7 +121,9 @@ def _compile_path(path: str, start: str) -> tuple[list[_Step], str | None] | Non
         elif m["cast"]:
             if not steps or not steps[-1].keys:
                 return None
-            keys = tuple(k for k in steps[-1].keys if k[1] == m["cast"])
+            # R4's code-value-date says ofType(DateTime) (the FHIRPath name) for FHIR's dateTime
+            keys = tuple(k for k in steps[-1].keys if k[1] == m["cast"]) or tuple(
+                k for k in steps[-1].keys if k[1].lower() == m["cast"].lower())
             steps[-1] = _Step(keys=keys)
             current = keys[0][1] if keys else None
             current = _children_path(current) if current else None

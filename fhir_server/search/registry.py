@@ -8,6 +8,7 @@ type but Bundle, Binary and Parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,11 +109,27 @@ def _normalise(resource: dict) -> dict:
     return {**resource, "expression": resource.get("expression")}
 
 
+# R4's DocumentReference-relationship gives its reference component (relatesto) the expression
+# ``code`` and its token component (relation) ``target``: swapped, so nothing could match (R5
+# pairs them the right way round).
+_R4_COMPONENT_EXPRESSIONS = {
+    "http://hl7.org/fhir/SearchParameter/DocumentReference-relationship": ("target", "code"),
+}
+
+
+def _corrected(param: SearchParam) -> SearchParam:
+    expressions = _R4_COMPONENT_EXPRESSIONS.get(param.url)
+    if expressions is None or len(expressions) != len(param.components):
+        return param
+    components = tuple(Component(c.definition, e) for c, e in zip(param.components, expressions, strict=True))
+    return dataclasses.replace(param, components=components)
+
+
 @cache
 def base_registry() -> ParamRegistry:
     """The standard R4 parameters plus the Jiayi IG's (always in force, in every process)."""
     data = json.loads((DATA / "search-parameters.json").read_text(encoding="utf-8"))
-    standard = [param_from_json(p) for p in data["parameters"]]
+    standard = [_corrected(param_from_json(p)) for p in data["parameters"]]
     return ParamRegistry(standard).with_custom(r for r in ig.conformance() if r["resourceType"] == "SearchParameter")
 
 

@@ -30,6 +30,7 @@ def test_a_patch_with_an_unacceptable_result_writes_nothing(client, unique, ops,
     assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"]
     if code:
         assert outcome["issue"][0]["code"] == code
+        assert outcome["issue"][0]["diagnostics"] == "A patch may not change the resourceType or id"
     current = client.get(f"/fhir/Patient/{pid}")
     assert current.headers["ETag"] == 'W/"1"' and current.get_json()["gender"] == "male"
 

@@ -29,7 +29,7 @@ class ReferenceValue:
     target_type: str | None = None
     target_id: str | None = None
     url: str | None = None
-    ident_system: str | None = None  # for :identifier; None = any system
+    ident_system: str | None = None  # for :identifier; None = any system, "" = none
     ident_value: str | None = None
 
 
@@ -84,8 +84,11 @@ def _cut(value: Any) -> str | None:
 def condition(t: Any, v: ReferenceValue, modifier: str | None) -> Any:
     c = t.c
     if v.ident_value is not None:
-        terms = [c.ident_value == v.ident_value]
-        return and_(*terms, c.ident_system == v.ident_system) if v.ident_system else terms[0]
+        if v.ident_system is None:  # any system
+            return c.ident_value == v.ident_value
+        # ``|value``: an identifier without a system (token semantics, R4 §3.1.1.4.9)
+        system = c.ident_system.is_(None) if v.ident_system == "" else c.ident_system == v.ident_system
+        return and_(c.ident_value == v.ident_value, system)
     if v.url is not None:
         return c.url == v.url
     return and_(c.target_id == v.target_id, c.target_type == v.target_type) if v.target_type else (
@@ -94,7 +97,8 @@ def condition(t: Any, v: ReferenceValue, modifier: str | None) -> Any:
 
 def matches(row: dict, v: ReferenceValue, modifier: str | None) -> bool:
     if v.ident_value is not None:
-        return row["ident_value"] == v.ident_value and (v.ident_system is None or row["ident_system"] == v.ident_system)
+        return row["ident_value"] == v.ident_value and (
+            v.ident_system is None or row["ident_system"] == (v.ident_system or None))
     if v.url is not None:
         return row["url"] == v.url
     return row["target_id"] == v.target_id and (v.target_type is None or row["target_type"] == v.target_type)
