@@ -31,8 +31,8 @@ from fhir_server.repository.base import (
 )
 from fhir_server.search.registry import ParamRegistry
 from fhir_server.search.sql.reach import visible_instance
-from fhir_server.storage import faults
-from fhir_server.storage.db import Database
+from fhir_server.storage import documents, faults
+from fhir_server.storage.db import Database, sqlite_datetime, sqlite_executemany
 from fhir_server.storage.index_tables import ReferenceIndex
 from fhir_server.storage.models import CounterRow, ResourceRow, ResourceVersionRow
 
@@ -46,6 +46,10 @@ _UPDATE_CURRENT = update(ResourceRow).where(
     ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"),
     ResourceRow.version == bindparam("previous"))
 _INSERT_VERSION = insert(ResourceVersionRow)
+_SQLITE_INSERT_CURRENT = ("INSERT INTO resource (res_type, res_id, version, last_updated, deleted, content) "
+                          "VALUES (?, ?, ?, ?, ?, ?)")
+_SQLITE_INSERT_VERSION = ("INSERT INTO resource_version (res_type, res_id, version, last_updated, method, deleted, "
+                          "content) VALUES (?, ?, ?, ?, ?, ?, ?)")
 # in key order, so that concurrent transactions lock their rows (FOR UPDATE) in the same order
 _PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated,
                    ResourceRow.deleted, ResourceRow.content).order_by(ResourceRow.res_type, ResourceRow.res_id)
@@ -86,6 +90,7 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.session = session
         self._record_ids = record_ids
         self._postgres = session.get_bind().dialect.name == "postgresql"
+        self._sqlite = session.get_bind().dialect.name == "sqlite"
         # history rows are append-only and read only by vread/history: written in one
         # executemany when the unit of work ends (or before such a read), not one by one
         self._pending_versions: list[dict] = []
@@ -103,6 +108,8 @@ class SqlUnitOfWork(UnitOfWorkBase):
         a handful of round trips instead of several per entry."""
         connection = self.session.connection()
         try:
+            if self._sqlite:
+                self._flush_sqlite(connection)
             if self._pending_current:
                 rows, self._pending_current = list(self._pending_current.values()), {}
                 connection.execute(_INSERT_CURRENT, rows)
@@ -114,6 +121,31 @@ class SqlUnitOfWork(UnitOfWorkBase):
             raise Conflict("A resource of this request was created by a concurrent request; retry") from None
         if self._pending_index:
             search.write_index_rows(self.session, self._pending_index)
+
+    def _flush_sqlite(self, connection) -> None:
+        """The current and history rows on SQLite as plain SQL on the driver's cursor (see
+        ``storage.db.sqlite_executemany``), each document serialised once for both rows, in the
+        text forms SQLAlchemy's types would bind (``tests/storage/test_write_buffering.py``
+        compares them)."""
+        texts: dict[int, str] = {}  # id(content) → JSON text: a new version's current and history row share it
+
+        def text_of(content: dict | None) -> str:
+            key = id(content)
+            found = texts.get(key)
+            if found is None:
+                found = texts[key] = documents.to_sqlite(content)
+            return found
+
+        if self._pending_current:
+            rows, self._pending_current = list(self._pending_current.values()), {}
+            sqlite_executemany(connection, _SQLITE_INSERT_CURRENT, [
+                (r["res_type"], r["res_id"], r["version"], sqlite_datetime(r["last_updated"]), int(r["deleted"]),
+                 text_of(r["content"])) for r in rows])
+        if self._pending_versions:
+            rows, self._pending_versions = self._pending_versions, []
+            sqlite_executemany(connection, _SQLITE_INSERT_VERSION, [
+                (r["res_type"], r["res_id"], r["version"], sqlite_datetime(r["last_updated"]), r["method"],
+                 int(r["deleted"]), text_of(r["content"])) for r in rows])
 
     def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the current rows of ``keys`` in one query (locking them on PostgreSQL), for the

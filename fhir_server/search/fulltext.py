@@ -19,8 +19,10 @@ tokens must be present (AND); commas separate alternatives (OR).
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 PARAMS = ("_text", "_content")
 MAX_TOKENS = 4000  # distinct tokens kept per resource and parameter
@@ -45,8 +47,24 @@ class TextQuery:
 
 
 def _normalise(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    if text.isascii():  # NFKD leaves ASCII as it is, none of it combines, and its casefold is lower()
+        return text.lower()
+    return _combining().sub("", unicodedata.normalize("NFKD", text)).casefold()
+
+
+@cache
+def _combining() -> re.Pattern:
+    """The characters ``unicodedata.combining`` says combine (the accents NFKD splits off), as
+    one character class: removed in C rather than tested one by one in Python."""
+    marks = [i for i in range(sys.maxunicode + 1) if unicodedata.combining(chr(i))]
+    ranges: list[tuple[int, int]] = []
+    for i in marks:
+        if ranges and ranges[-1][1] == i - 1:
+            ranges[-1] = (ranges[-1][0], i)
+        else:
+            ranges.append((i, i))
+    return re.compile("[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                                    for a, b in ranges) + "]")
 
 
 def index_tokens(texts: list[str]) -> list[str]:

@@ -77,3 +77,50 @@ def test_a_clash_found_at_flush_is_a_conflict_and_writes_nothing(repo):
     with repo.unit_of_work() as uow:
         assert uow.get("Basic", other) is None
         assert uow.get("Basic", rid).content["code"]["text"] == "first"
+
+
+def test_buffered_rows_hold_what_sqlalchemys_types_would_bind(repo):
+    """SQLite writes the buffered current and history rows as plain SQL on the driver's cursor:
+    their columns must hold the very text SQLAlchemy's types would have bound (timestamps,
+    booleans, JSON with exact decimals), and a deleted version's content the same JSON null."""
+    from sqlalchemy import insert, select
+
+    from fhir_server.core.decimals import FhirDecimal
+    from fhir_server.storage.models import ResourceRow, ResourceVersionRow
+
+    rid, twin = uuid.uuid4().hex, uuid.uuid4().hex
+    resource = {**_basic("与 decimals"), "extension": [{"url": "http://example.org/x",
+                                                        "valueDecimal": FhirDecimal("1.50")}]}
+    with repo.unit_of_work(write=True) as uow:
+        stored = uow.save("POST", "Basic", rid, resource, None)
+        uow.delete("Basic", rid, stored)
+    with repo.unit_of_work(write=True) as uow:
+        connection = uow.session.connection()
+        versions = uow.session.execute(select(ResourceVersionRow).where(ResourceVersionRow.res_id == rid)
+                                      .order_by(ResourceVersionRow.version)).scalars().all()
+        for v in versions:  # the same values through SQLAlchemy's own INSERTs, under another id
+            connection.execute(insert(ResourceVersionRow), {
+                "res_type": "Basic", "res_id": twin, "version": v.version, "last_updated": v.last_updated,
+                "method": v.method, "deleted": v.deleted, "content": v.content})
+        connection.execute(insert(ResourceRow), {"res_type": "Basic", "res_id": twin, "version": 1,
+                                                 "last_updated": stored.last_updated, "deleted": False,
+                                                 "content": stored.content})
+        columns = "version, last_updated, method, deleted, CAST(content AS TEXT)"
+        raw = [connection.exec_driver_sql(
+            f"SELECT {columns} FROM resource_version WHERE res_id = '{i}' ORDER BY version").all() for i in (rid, twin)]
+        assert raw[0] == raw[1]
+        assert "1.50" in raw[0][0][4]
+    with repo.unit_of_work(write=True) as uow:  # a first version, not deleted: the current row too
+        third = uuid.uuid4().hex
+        uow.save("POST", "Basic", third, resource, None)
+    with repo.unit_of_work(write=True) as uow:
+        connection = uow.session.connection()
+        mine = connection.exec_driver_sql(
+            f"SELECT version, last_updated, deleted, CAST(content AS TEXT) FROM resource WHERE res_id = '{third}'").one()
+        row = uow.session.execute(select(ResourceRow).where(ResourceRow.res_id == third)).scalar_one()
+        connection.execute(insert(ResourceRow), {"res_type": "Basic", "res_id": twin + "c", "version": row.version,
+                                                 "last_updated": row.last_updated, "deleted": row.deleted,
+                                                 "content": row.content})
+        theirs = connection.exec_driver_sql(
+            f"SELECT version, last_updated, deleted, CAST(content AS TEXT) FROM resource WHERE res_id = '{twin}c'").one()
+        assert mine == theirs

@@ -22,6 +22,7 @@ from fhir_server.search import pinyin
 from fhir_server.search.index import COLUMN_PARAMS, base_code, index_entries, kinds_of, plan, text_entries
 from fhir_server.search.params import KINDS
 from fhir_server.search.registry import ParamRegistry, base_registry
+from fhir_server.storage.db import sqlite_datetime, sqlite_executemany
 from fhir_server.storage.index_tables import INDEX_TABLES, TEXT_TABLE
 from fhir_server.storage.models import ResourceRow
 
@@ -243,7 +244,7 @@ def write_index_rows(session: Session, by_table: IndexRows) -> None:
     if connection.dialect.name == "sqlite":
         for kind, values in by_table.items():
             if values:
-                connection.exec_driver_sql(_insert_sql(kind, 1, paramstyle), values)
+                sqlite_executemany(connection, _insert_sql(kind, 1, paramstyle), values)
         by_table.clear()
         return
     for kind, values in by_table.items():
@@ -325,10 +326,7 @@ def _value(value: object, convert: object) -> object:
     return convert(value) if convert is not None and isinstance(value, datetime) else value  # type: ignore[operator]
 
 
-def _sqlite_value(value: datetime) -> str:
-    """SQLAlchemy's SQLite DATETIME text form, so range comparisons stay lexical and exact."""
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:"
-            f"{value.second:02d}.{value.microsecond:06d}")
+_sqlite_value = sqlite_datetime  # SQLAlchemy's SQLite DATETIME text form: range comparisons stay lexical
 
 
 def reindex(session: Session, res_type: str | None = None, res_id: str | None = None,
