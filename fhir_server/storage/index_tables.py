@@ -33,10 +33,11 @@ class _IndexRow:
     param: Mapped[str] = mapped_column(String(100), nullable=False)
 
 
-def _owner_index(table: str) -> Index:
+def _owner_index(table: str, *values: str) -> Index:
     """A resource's rows of one parameter (the per-row checks of a search; a resource's rows for
-    replacing them by the (res_type, res_id) prefix)."""
-    return Index(f"ix_{table}_owner", "res_type", "res_id", "param")
+    replacing them by the (res_type, res_id) prefix); ``values``: the columns a per-row check
+    reads, so it is answered from the index alone (migration 0008_search)."""
+    return Index(f"ix_{table}_owner", "res_type", "res_id", "param", *values)
 
 
 class StringIndex(_IndexRow, Base):
@@ -58,8 +59,8 @@ class TokenIndex(_IndexRow, Base):
     type_system: Mapped[str | None] = mapped_column(String(SHORT))  # Identifier.type, for :of-type
     type_code: Mapped[str | None] = mapped_column(String(SHORT))
     __table_args__ = (
-        _owner_index("search_token"),
-        Index("ix_search_token_code", "res_type", "param", "code", "system"),
+        _owner_index("search_token", "code", "system"),
+        Index("ix_search_token_code", "res_type", "param", "code", "system", "res_id"),
         Index("ix_search_token_system", "res_type", "param", "system"),
     )
 
@@ -72,9 +73,9 @@ class ReferenceIndex(_IndexRow, Base):
     ident_system: Mapped[str | None] = mapped_column(String(SHORT))  # Reference.identifier
     ident_value: Mapped[str | None] = mapped_column(String(SHORT))
     __table_args__ = (
-        _owner_index("search_reference"),
-        Index("ix_search_reference_target", "res_type", "param", "target_id", "target_type"),
-        Index("ix_search_reference_reverse", "target_type", "target_id"),
+        _owner_index("search_reference", "target_type", "target_id"),
+        Index("ix_search_reference_target", "res_type", "param", "target_id", "target_type", "res_id"),
+        Index("ix_search_reference_reverse", "target_type", "target_id", "res_type", "param", "res_id"),
         Index("ix_search_reference_url", "res_type", "param", "url"),
     )
 
@@ -84,7 +85,7 @@ class DateIndex(_IndexRow, Base):
     low: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
     high: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
     __table_args__ = (
-        _owner_index("search_date"),
+        _owner_index("search_date", "low", "high"),
         Index("ix_search_date_low", "res_type", "param", "low"),
         Index("ix_search_date_high", "res_type", "param", "high"),
     )

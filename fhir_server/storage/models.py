@@ -36,6 +36,8 @@ class ResourceRow(Base):
 
     __table_args__ = (
         Index("ix_resource_type_updated", "res_type", "last_updated"),
+        # a search's keys and default order without reading the rows that hold the documents (0008_search)
+        Index("ix_resource_key_updated", "res_type", "res_id", "deleted", "last_updated"),
     )
 
 

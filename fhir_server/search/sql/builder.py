@@ -12,7 +12,20 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, exists, false, func, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    String,
+    and_,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -24,6 +37,13 @@ from fhir_server.storage.index_tables import INDEX_TABLES, TEXT_TABLE
 from fhir_server.storage.models import ResourceRow
 
 R = ResourceRow.__table__
+
+
+def probe() -> Exists:
+    """``EXISTS (SELECT 1 ...)``: SQLite answers ``EXISTS (SELECT * ...)`` from the table row even
+    when the index holds every column the condition reads; with ``SELECT 1`` a covering index
+    is enough (migration 0008_search), no row of the index table is read."""
+    return exists(literal_column("1"))
 
 
 class Owner:
@@ -60,7 +80,7 @@ class RowOwner(Owner):
         super().__init__(R.c.res_id, res_type, R.c.res_type)
 
     def member(self, sub_type_col: Any, sub_id_col: Any, where: list, negate: bool = False) -> ColumnElement:
-        found = exists().where(sub_type_col == R.c.res_type, sub_id_col == R.c.res_id, *where)
+        found = probe().where(sub_type_col == R.c.res_type, sub_id_col == R.c.res_id, *where)
         return ~found if negate else found
 
     def rows(self, param_col: Any, code: str, alternatives: list) -> list:

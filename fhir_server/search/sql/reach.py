@@ -35,6 +35,7 @@ from sqlalchemy.sql import Select
 
 from fhir_server.auth.access import Reach
 from fhir_server.search.registry import compartment_params
+from fhir_server.search.sql.builder import probe
 from fhir_server.storage.index_tables import INDEX_TABLES
 from fhir_server.storage.models import ResourceRow
 
@@ -98,11 +99,11 @@ def _condition(reach: Reach, res_type: str | None, now: datetime) -> ColumnEleme
     else:
         own = R.c.res_id.in_(patients)
         ref = REF.alias()
-        reachable = exists().where(ref.c.res_type == R.c.res_type, ref.c.res_id == R.c.res_id,
+        reachable = probe().where(ref.c.res_type == R.c.res_type, ref.c.res_id == R.c.res_id,
                                    tuple_(ref.c.res_type, ref.c.param).in_(pairs), ref.c.target_type == "Patient",
                                    ref.c.target_id.in_(patients))
     linked = REF.alias()
-    names_a_patient = exists().where(linked.c.res_type == R.c.res_type, linked.c.res_id == R.c.res_id,
+    names_a_patient = probe().where(linked.c.res_type == R.c.res_type, linked.c.res_id == R.c.res_id,
                                      tuple_(linked.c.res_type, linked.c.param).in_(pairs),
                                      linked.c.target_type == "Patient")
     others = or_(~names_a_patient, reachable) if pairs else literal(True)
@@ -124,7 +125,7 @@ def _binary(patients: Select | None) -> ColumnElement:
     (docs/decisions.md, "Binary follows its securityContext")."""
     context, linked, ref = REF.alias(), REF.alias(), REF.alias()
     pairs = _compartment_pairs(None)
-    names_a_patient = exists().where(linked.c.res_type == context.c.target_type,
+    names_a_patient = probe().where(linked.c.res_type == context.c.target_type,
                                      linked.c.res_id == context.c.target_id,
                                      tuple_(linked.c.res_type, linked.c.param).in_(pairs),
                                      linked.c.target_type == "Patient")
@@ -132,10 +133,10 @@ def _binary(patients: Select | None) -> ColumnElement:
         reachable: ColumnElement = false()
     else:
         reachable = or_(and_(context.c.target_type == "Patient", context.c.target_id.in_(patients)),
-                        exists().where(ref.c.res_type == context.c.target_type, ref.c.res_id == context.c.target_id,
+                        probe().where(ref.c.res_type == context.c.target_type, ref.c.res_id == context.c.target_id,
                                        tuple_(ref.c.res_type, ref.c.param).in_(pairs),
                                        ref.c.target_type == "Patient", ref.c.target_id.in_(patients)))
-    return exists().where(context.c.res_type == "Binary", context.c.res_id == R.c.res_id,
+    return probe().where(context.c.res_type == "Binary", context.c.res_id == R.c.res_id,
                           context.c.param == "security-context", context.c.target_type.is_not(None),
                           or_(reachable, and_(context.c.target_type != "Patient", ~names_a_patient)))
 
@@ -173,10 +174,10 @@ def _minor_wards(related_person: str, now: datetime) -> Select:
     """The patient of a RelatedPerson who is their guardian or parent, while the patient is a
     minor (under 18 by ``birthDate``): a guardian sees the minor's record, not an adult's."""
     role, born = TOKEN.alias(), DATE.alias()
-    guardian = exists().where(role.c.res_type == "RelatedPerson", role.c.res_id == related_person,
+    guardian = probe().where(role.c.res_type == "RelatedPerson", role.c.res_id == related_person,
                               role.c.param == "relationship", role.c.code.in_(GUARDIANS))
     ward = _targets("RelatedPerson", [related_person], "patient", "Patient").subquery().c[0]
-    minor = exists().where(born.c.res_type == "Patient", born.c.res_id == ward, born.c.param == "birthdate",
+    minor = probe().where(born.c.res_type == "Patient", born.c.res_id == ward, born.c.param == "birthdate",
                            born.c.low > _years_before(now, ADULT_AGE))
     return select(ward).where(guardian, minor)
 
@@ -196,9 +197,9 @@ def _in_force(contracts: Select, now: datetime) -> Select:
     contract = contracts.selected_columns[0]
     status, applies = TOKEN.alias(), DATE.alias()
     return contracts.where(
-        exists().where(status.c.res_type == "Contract", status.c.res_id == contract,
+        probe().where(status.c.res_type == "Contract", status.c.res_id == contract,
                        status.c.param == "status", status.c.code == "executed"),
-        exists().where(applies.c.res_type == "Contract", applies.c.res_id == contract,
+        probe().where(applies.c.res_type == "Contract", applies.c.res_id == contract,
                        applies.c.param == "applies", applies.c.low <= now, applies.c.high > now))
 
 
