@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, false, literal, or_, select, tuple_, union
+from sqlalchemy import ColumnElement, and_, bindparam, false, literal, or_, select, tuple_, union
 from sqlalchemy.sql import Select
 
 from fhir_server.auth.access import Reach
