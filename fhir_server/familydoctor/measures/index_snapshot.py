@@ -250,10 +250,10 @@ class IndexSnapshot(DistrictSnapshot):
             status.c.res_id.in_(_family_doctor(kind)),
             status.c.res_id.in_(select(R.c.res_id).where(R.c.res_type == "Contract", R.c.deleted.is_(False))))
         if self._only is not None:  # the contracts naming one of the residents asked about
-            subject = REF.alias()
-            named = select(subject.c.res_id).where(subject.c.res_type == "Contract", subject.c.param == "subject",
-                                                   subject.c.target_type == "Patient",
-                                                   subject.c.target_id.in_(self._only))
+            naming = REF.alias()
+            named = select(naming.c.res_id).where(naming.c.res_type == "Contract", naming.c.param == "subject",
+                                                  naming.c.target_type == "Patient",
+                                                  naming.c.target_id.in_(self._only))
             executed = executed.where(status.c.res_id.in_(named))
         # the database's order of ids, as the full snapshot's scan
         ids = list(dict.fromkeys(s.execute(executed.order_by(status.c.res_id)).scalars()))
