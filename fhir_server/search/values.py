@@ -47,6 +47,8 @@ def unescape(text: str) -> str:
 
 def normalise(text: str) -> str:
     """Case- and accent-insensitive form used by string search (CJK characters are unchanged)."""
+    if text.isascii():  # NFKD leaves ASCII as it is, none of it combines, and its casefold is lower()
+        return text.lower()[:255]
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return stripped.casefold()[:255]
