@@ -119,7 +119,8 @@ def test_the_audit_event_of_a_binary_names_the_resident_of_its_security_context(
     assert client.get(f"/fhir/Binary?_id={contract_binary}", headers=doctor).status_code == 200
     app.extensions["jiayi.audit"].flush()
     read, search = (audit_events(client, issuer, f"entity=Binary/{contract_binary}&subtype={kind}"
-                                                 f"&agent=Practitioner/{world.doctor}") for kind in ("read", "search-type"))
+                                                 f"&agent=Practitioner/{world.doctor}")
+                    for kind in ("read", "search-type"))
     assert read and search
     for event in read + search:  # (the module's other tests read these Binaries too)
         whats = {x.get("what", {}).get("reference") for x in event["entity"]}

@@ -130,7 +130,8 @@ def test_a_contract_ended_or_signed_changes_what_the_same_token_reads_at_once(ap
     assert client.get(f"/fhir/Patient/{mover}", headers=doctor_a).status_code == 403
     today = date.today()
     def a_year_from(first: date) -> tuple[str, str]:  # a term of one year (1 to 3 years are allowed)
-        return first.isoformat(), (first.replace(year=first.year + 1, day=1) + timedelta(days=first.day - 2)).isoformat()
+        last = first.replace(year=first.year + 1, day=1) + timedelta(days=first.day - 2)
+        return first.isoformat(), last.isoformat()
 
     start, end = a_year_from((today - timedelta(days=1)).replace(day=1))
     signed = client.post("/fhir/Contract", json=world.contract(subjects=[mover], start=start, end=end), headers=admin)
