@@ -164,7 +164,7 @@ class _Check:
             self.context(spec, url, where, host_path, host_type, logical)
             self.modifier(spec, url, key, where)
             self.content(spec, url, ext, where)
-        for i, inner in enumerate(ext.get("extension") or []):
+        for i, inner in enumerate(_list(ext.get("extension"))):
             inner_url = inner.get("url") if isinstance(inner, dict) else None
             if isinstance(inner_url, str) and inner_url in self.table:  # a core extension on an extension
                 self.extension(inner, "extension", f"{where}.extension[{i}]", "Extension", "Extension", "Extension",
@@ -203,7 +203,7 @@ class _Check:
         if not parts:
             return
         counts: dict[str, int] = {}
-        for i, inner in enumerate(ext.get("extension") or []):
+        for i, inner in enumerate(_list(ext.get("extension"))):
             if not isinstance(inner, dict) or not isinstance(inner.get("url"), str):
                 continue
             name, loc = inner["url"], f"{where}.extension[{i}]"
@@ -223,3 +223,8 @@ class _Check:
                 self.add(f"Extension {url} needs its part '{name}' (at least {low})", where)
             if high != "*" and count > int(high):
                 self.add(f"Extension {url} has part '{name}' {count} times (at most {high})", where)
+
+
+def _list(value: object) -> list:
+    """An array property's items; [] for anything else (a wrong JSON type is the schema's to report)."""
+    return value if isinstance(value, list) else []

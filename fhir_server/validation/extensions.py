@@ -57,8 +57,13 @@ def _walk(check: ProfileCheck, node: dict, path: str, host_type: str, where: str
 def _walk_type(check: ProfileCheck, node: dict, element_path: str, type_code: str, where: str,
                holders: set[int]) -> None:
     """A data-type value: its own extensions have the element as host; deeper ones their type."""
-    for i, ext in enumerate(node.get("extension") or []):
+    for i, ext in enumerate(_list(node.get("extension"))):
         if isinstance(ext, dict):
             check.free_extension(ext, f"{where}.extension[{i}]", element_path, type_code)
     rest = {k: v for k, v in node.items() if k != "extension"}
     _walk(check, rest, type_code, type_code, where, holders)
+
+
+def _list(value: object) -> list:
+    """An array property's items; [] for anything else (a wrong JSON type is the schema's to report)."""
+    return value if isinstance(value, list) else []

@@ -149,7 +149,7 @@ class _Parser:
             if value in ("true", "false"):
                 flag = value == "true"
                 return lambda _focus, _env: [flag]
-            return self.invocation(value, lambda focus, _env: focus)
+            return self.invocation(value, _focus)
         raise NotCompilable(f"unexpected {value!r}")
 
     def postfix(self, fn: Fn) -> Fn:
@@ -246,12 +246,19 @@ def _children(item: object, name: str) -> list:
     return []
 
 
+def _focus(focus: Collection, _env: Env) -> Collection:
+    """An identifier's input at the start of a path (``url`` in ``where(url = …)``)."""
+    return focus
+
+
 def _member(name: str, source: Fn) -> Fn:
     def member(focus: Collection, env: Env) -> Collection:
         out: list = []
         for item in source(focus, env):
             out.extend(_children(item, name))
         return out
+    if source is _focus:
+        _FIELDS[id(member)] = (member, name)
     return member
 
 
@@ -309,6 +316,8 @@ def _plain(value: object) -> object:
 
 
 _STRINGS: dict[int, tuple[Fn, str]] = {}  # the functions of string literals (kept alive here), by id
+_FIELDS: dict[int, tuple[Fn, str]] = {}  # member functions of the input (``url``), by id
+_FIELD_TESTS: dict[int, tuple[Fn, str, str, bool]] = {}  # ``url = 'text'`` / ``!=``: (fn, name, text, negated)
 
 
 def _plain_string(fn: Fn) -> str | None:
@@ -361,8 +370,9 @@ def _operator(op: str, left: Fn, right: Fn) -> Fn:
         def boolean(focus: Collection, env: Env) -> Collection:
             return _result(logic(_truth(left(focus, env)), _truth(right(focus, env))))
         return boolean
-    if op in ("=", "!=") and _plain_string(right) is not None:
-        negate, text = op == "!=", _plain_string(right)
+    literal = _plain_string(right) if op in ("=", "!=") else None
+    if literal is not None:
+        negate, text = op == "!=", literal
 
         def equals_text(focus: Collection, env: Env) -> Collection:  # _equal with a string literal on the right
             a = left(focus, env)
@@ -370,6 +380,9 @@ def _operator(op: str, left: Fn, right: Fn) -> Fn:
                 return []
             same = len(a) == 1 and _plain(a[0]) == text
             return [same != negate]
+        field = _FIELDS.get(id(left))
+        if field is not None and field[0] is left:
+            _FIELD_TESTS[id(equals_text)] = (equals_text, field[1], text, negate)
         return equals_text
     if op in ("=", "!="):
         negate = op == "!="
@@ -434,6 +447,9 @@ def _function(name: str, source: Fn, args: list[Fn]) -> Fn:
     if name == "count" and arity == 0:
         return lambda focus, env: [len(source(focus, env))]
     if name == "where" and arity == 1:
+        field_test = _FIELD_TESTS.get(id(args[0]))
+        if field_test is not None and field_test[0] is args[0]:
+            return _where_field(source, field_test[1], field_test[2], field_test[3])
         return lambda focus, env: _where(source(focus, env), args[0], env)
     if name == "all" and arity == 1:
         return lambda focus, env: [all(_criterion(item, args[0], env) is True for item in source(focus, env))]
@@ -534,6 +550,19 @@ def _descend(items: Collection, deep: bool) -> Collection:
 
 def _criterion(item: object, criteria: Fn, env: Env) -> bool | None:
     return _truth(criteria([item], {**env, "this": item}))
+
+
+def _where_field(source: Fn, name: str, text: str, negate: bool) -> Fn:
+    """``where(name = 'text')`` (or ``!=``): :func:`_where` with the criterion's member and
+    comparison done in place, the same answers (an item without the field is left out)."""
+    def where_field(focus: Collection, env: Env) -> Collection:
+        out = []
+        for item in source(focus, env):
+            values = _children(item, name)
+            if values and ((len(values) == 1 and _plain(values[0]) == text) != negate):
+                out.append(item)
+        return out
+    return where_field
 
 
 def _where(items: Collection, criteria: Fn, env: Env) -> Collection:

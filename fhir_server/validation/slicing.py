@@ -41,7 +41,7 @@ def navigate(item: object, path: str, resolve: Resolve) -> list[object]:
                 continue
             ext = EXTENSION_CALL.fullmatch(step)
             if ext:
-                out += [e for e in v.get("extension") or [] if isinstance(e, dict) and e.get("url") == ext[1]]
+                out += [e for e in _list(v.get("extension")) if isinstance(e, dict) and e.get("url") == ext[1]]
                 continue
             hit = v.get(step)
             if hit is None:
@@ -171,3 +171,8 @@ def _one(item: object, json_type: str, slice_node: Node, d: Discriminator, resol
         wanted = [p for t in target.types for p in (t.target_profiles if "resolve()" in d.path else t.profiles)]
         return any(conforms(v, p) for v in values for p in wanted)
     return False
+
+
+def _list(value: object) -> list:
+    """An array property's items; [] for anything else (a wrong JSON type is the schema's to report)."""
+    return value if isinstance(value, list) else []

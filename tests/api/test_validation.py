@@ -203,3 +203,15 @@ def test_jiayi_contract_good_is_accepted_and_broken_is_422_with_nothing_written(
     assert found.get_json().get("total", 0) == 0
     validated = _issues(vclient.post("/fhir/Contract/$validate", json=broken))
     assert ("error", "required", ("Contract.subject",)) in validated
+
+
+@pytest.mark.parametrize("nested", [7, "x", {"url": "level"}])
+def test_an_extension_whose_extension_is_not_an_array_is_an_issue_not_a_crash(vclient, nested):
+    """A wrong JSON type inside an extension is the schema's error; the extension walks skip it."""
+    body = {"resourceType": "Patient", "name": [{"family": "王", "extension": nested}],
+            "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace", "extension": nested}]}
+    response = vclient.post("/fhir/Patient/$validate", json=body)
+    assert response.status_code == 200
+    found = {(code, where) for severity, code, where in _issues(response) if severity == "error"}
+    assert ("structure", ("Patient.extension[0].extension",)) in found
+    assert ("structure", ("Patient.name[0].extension",)) in found

@@ -11,7 +11,7 @@ import pytest
 
 import fhir_server.validation.base_invariants as walker_module
 from fhir_server.validation.invariant_compiler import compile_invariant
-from fhir_server.validation.invariants import holds
+from fhir_server.validation.invariants import Invariant, holds
 
 EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "fhir-r4" / "examples"
 
@@ -106,3 +106,31 @@ def test_the_native_contract_term_is_the_profile_s_expression():
 
     root = ig.conformance().compiled("https://jiayi.dev/fhir/StructureDefinition/jiayi-contract")
     assert any(i.key == "jiayi-ctr-1" and i.expression in NATIVE_EXPRESSIONS for n in root.walk() for i in n.invariants)
+
+
+HOSPITAL = "https://jiayi.dev/fhir/StructureDefinition/jiayi-combination-hospital"
+CTR_3 = (f"extension.where(url = '{HOSPITAL}').extension.where(url = 'level').valueCode.isDistinct()")
+
+
+def _hospital(*levels: object) -> dict:
+    parts = [{"url": "level", "valueCode": level} if level is not None else {"valueCode": "x"} for level in levels]
+    return {"url": HOSPITAL, "extension": parts}
+
+
+@pytest.mark.parametrize(("expression", "node"), [
+    (CTR_3, {"extension": [_hospital("district"), _hospital("city")]}),
+    (CTR_3, {"extension": [_hospital("district"), _hospital("district")]}),
+    (CTR_3, {"extension": [_hospital("district", None), {"url": "other", "valueCode": "district"},
+                           _hospital("district")]}),
+    (CTR_3, {"extension": [{"valueCode": "no url"}, _hospital("city"), {"url": HOSPITAL}]}),
+    ("extension.where(url != 'a').count() = 1", {"extension": [{"url": "a"}, {"url": "b"}, {"valueCode": "c"}]}),
+    ("extension.where(url = 'a').exists()", {"extension": [{"url": ["a", "a"]}]}),
+    ("identifier.where(system = 'urn:oid:1.2').count() = 1",
+     {"identifier": [{"system": "urn:oid:1.2", "value": "1"}, {"system": "urn:oid:1.3", "value": "2"}]}),
+])
+def test_where_on_a_field_agrees_with_the_engine(expression, node):
+    """``where(field = 'text')`` is compiled without a criterion per item (issue 19): the answers
+    are the FHIRPath engine's."""
+    compiled = _check(expression, node)
+    assert compiled is not None
+    assert compiled == holds(Invariant("t-1", "error", expression, ""), node, "Contract", node, node)
