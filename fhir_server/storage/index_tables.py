@@ -182,6 +182,8 @@ class SearchSession(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)  # rows stored
     total: Mapped[int | None] = mapped_column(Integer)  # when known
+    # the ordered keys, one "Type/id" a line (migration 0008_search); None: in search_result (older lists)
+    key_list: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index("ix_search_session_created", "created"),)
 
 

@@ -234,6 +234,26 @@ def test_everything_brings_the_records_around_the_resident(client, resident):
     assert _keys(posted.get_json()) == {("Contract", r["contract"])}
 
 
+def test_everything_returns_an_audit_event_but_not_what_it_names(client, resident):
+    """An AuditEvent about the resident is in their compartment; the other records it names (a
+    search page's contracts and observations of other residents) are not the resident's."""
+    r = resident
+    event = _create(client, {
+        "resourceType": "AuditEvent", "type": {"system": "http://dicom.nema.org/resources/ontology/DCM",
+                                               "code": "110112"},
+        "recorded": "2026-01-01T00:00:00Z", "agent": [{"requestor": True, "who": {"display": "bench"}}],
+        "source": {"observer": {"display": "jiayi"}},
+        "entity": [{"what": {"reference": f"Patient/{r['patient']}"}},
+                   {"what": {"reference": f"Observation/{r['other_obs']}"}},
+                   {"what": {"reference": f"Patient/{r['other']}"}}]})
+    body = client.get(f"/fhir/Patient/{r['patient']}/$everything").get_json()
+    keys = _keys(body)
+    assert ("AuditEvent", event) in keys
+    assert ("Observation", r["other_obs"]) not in keys and ("Patient", r["other"]) not in keys
+    entry = next(e for e in body["entry"] if e["resource"]["resourceType"] == "AuditEvent")
+    assert entry["resource"]["entity"][1]["what"]["reference"] == f"Observation/{r['other_obs']}"  # the whole document
+
+
 def test_everything_errors(client, unique):
     assert client.get(f"/fhir/Patient/missing-{unique}/$everything").status_code == 404
     assert client.get("/fhir/Observation/x/$everything").status_code == 404

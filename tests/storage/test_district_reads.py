@@ -259,6 +259,13 @@ EXPECTED_INDEXES = {
     "contracts + _include": {"ix_search_reference_target", "ix_search_token_owner", "ix_search_reference_owner"},
 }
 
+# SQLite: the probes answered from the index alone (migration 0008_search; EXISTS (SELECT 1 ...))
+COVERING = {
+    "contracts in force for a team": {"ix_search_reference_target", "ix_search_token_owner"},
+    "a patient's BP since a date": {"ix_search_token_owner", "ix_search_date_owner"},
+}
+
+
 class _Plans:
     """Every SELECT the search runs, explained on its own connection first (the stored list is
     written from the keys found, with VALUES: nothing to plan)."""
@@ -298,6 +305,8 @@ def test_the_typical_searches_are_answered_from_the_indexes(repository, name):
     if plans.sqlite:  # PostgreSQL picks the driving test by its statistics; any index will do there
         for index in EXPECTED_INDEXES[name]:
             assert index in text_of, (name, index, text_of)
+        for index in COVERING.get(name, ()):
+            assert f"USING COVERING INDEX {index}" in text_of, (name, index, text_of)
     for line in text_of.splitlines():
         words = line.split()
         if plans.sqlite:  # "SCAN resource" alone is a full scan; "SCAN (subquery)" reads a result

@@ -11,13 +11,18 @@ PostgreSQL can answer from the index alone once the visibility map is set, i.e. 
 on).  The resource table gets (res_type, res_id, deleted, last_updated), so the search's key list
 and its default order (``_lastUpdated``) no longer read the rows that hold the documents.
 
-Same names, wider columns, so the plans checked in the tests name the same indexes.  On a
+Same names, wider columns, so the plans checked in the tests name the same indexes.
+
+``search_session.key_list``: a stored result list as one text value ("Type/id" a line) instead of
+a ``search_result`` row per key (1,100 B-tree inserts for a team's contracts on every first
+page with a next page); lists stored before keep their rows and are read from them.  On a
 large database the rebuild takes minutes (every index row of these tables is rewritten).
 
 Revision ID: 0008_search
 Revises: 0007_team_counters
 Create Date: 2026-12-07
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_search"
@@ -44,6 +49,7 @@ RESOURCE_KEY = ("ix_resource_key_updated", "resource", ["res_type", "res_id", "d
 
 
 def upgrade() -> None:
+    op.add_column("search_session", sa.Column("key_list", sa.Text(), nullable=True))
     for name, table, _, after in CHANGED:
         op.drop_index(name, table_name=table)
         op.create_index(name, table, after)
@@ -55,3 +61,5 @@ def downgrade() -> None:
     for name, table, before, _ in CHANGED:
         op.drop_index(name, table_name=table)
         op.create_index(name, table, before)
+    with op.batch_alter_table("search_session") as batch:
+        batch.drop_column("key_list")
