@@ -64,6 +64,20 @@ def test_conditional_criteria_use_the_apps_own_parameters(two_apps):
     assert b.delete(f"/fhir/Patient?{code}=小五").status_code == 400  # unknown to B: never "matches all"
 
 
+def test_conditional_update_and_create_by_a_custom_parameter(two_apps):
+    """The conditional write's lock key is built from the same parameters as its search."""
+    a, _ = (app.test_client() for app in two_apps)
+    code = f"nick{uuid.uuid4().hex[:6]}"
+    patient_id = _teach_nick(a, code)
+    updated = a.put(f"/fhir/Patient?{code}=小五", json={**_nicknamed("小五"), "gender": "male"})
+    assert updated.status_code == 200, updated.json
+    assert updated.json["id"] == patient_id and updated.json["meta"]["versionId"] == "2"
+    again = a.post("/fhir/Patient", json=_nicknamed("小五"), headers={"If-None-Exist": f"{code}=小五"})
+    assert again.status_code == 200 and again.json["id"] == patient_id
+    created = a.put(f"/fhir/Patient?{code}=小六", json=_nicknamed("小六"))
+    assert created.status_code == 201, created.json
+
+
 def test_in_memory_repository_searches_by_its_own_search_parameters():
     memory = create_app({"TESTING": True, "BASE_URL": "http://testserver/fhir"},
                         repository=MemoryRepository()).test_client()

@@ -95,6 +95,17 @@ def test_update_as_create_and_after_a_delete_answer_201_with_the_version_locatio
     assert _current(client, pid).status_code == 200
 
 
+def test_history_records_each_write_by_its_method(client, unique):
+    pid = _create(client, unique)
+    assert client.put(f"/fhir/Patient/{pid}", json=patient(unique, id=pid, gender="other")).status_code == 200
+    ops = [{"op": "replace", "path": "/gender", "value": "female"}]
+    assert client.patch(f"/fhir/Patient/{pid}", data=json.dumps(ops), content_type=JSON_PATCH).status_code == 200
+    assert client.delete(f"/fhir/Patient/{pid}").status_code == 200
+    assert client.put(f"/fhir/Patient/{pid}", json=patient(unique, id=pid)).status_code == 201
+    history = client.get(f"/fhir/Patient/{pid}/_history").get_json()
+    assert [e["request"]["method"] for e in history["entry"]] == ["PUT", "DELETE", "PATCH", "PUT", "POST"]
+
+
 def test_an_update_that_only_changes_server_meta_keeps_the_version(client, unique):
     pid = _create(client, unique)
     body = patient(unique, id=pid, meta={"versionId": "7", "lastUpdated": "2001-01-01T00:00:00Z"})

@@ -25,6 +25,7 @@ from fhir_server.storage.index_tables import SHORT
     ("http://x.org/fhir/Patient/1", "Patient", ReferenceValue(url="http://x.org/fhir/Patient/1")),
     ("http://x.org/ValueSet/a|1.0", None, ReferenceValue(url="http://x.org/ValueSet/a")),  # canonical|version
     ("http://x.org/ValueSet/a\\|1.0", None, ReferenceValue(url="http://x.org/ValueSet/a")),
+    ("http://x.org/ValueSet/a|1.0|x", None, ReferenceValue(url="http://x.org/ValueSet/a")),  # the first | cuts
     ("urn:uuid:5b1e6d5a-1c5f-4b6e-9d4e-0f0a1b2c3d4e", None,
      ReferenceValue(url="urn:uuid:5b1e6d5a-1c5f-4b6e-9d4e-0f0a1b2c3d4e")),
     ("urn:oid:1.2.3|x", None, ReferenceValue(url="urn:oid:1.2.3")),

@@ -141,3 +141,14 @@ def test_what_an_extensible_binding_does_not_warn_about(type_code, value):
 ])
 def test_what_an_extensible_binding_warns_about(type_code, value):
     assert check_extensible(type_code, value, AE_CATEGORY) is not None
+
+
+def test_messages_join_systems_with_a_semicolon_and_list_12_codes_of_each():
+    message = check_extensible("Coding", {"system": "s", "code": "c"}, "http://hl7.org/fhir/ValueSet/audit-entity-type")
+    assert message is not None
+    assert ("(http://terminology.hl7.org/CodeSystem/audit-entity-type: 1, 2, 3, 4; "
+            "http://hl7.org/fhir/resource-types: ") in message
+    required = check_binding("Coding", {"system": "s", "code": "c"}, CONTRACT_STATUS)  # 15 codes, one system
+    assert required == (f"No code from the required value set {CONTRACT_STATUS} (http://hl7.org/fhir/contract-status: "
+                        "amended, appended, cancelled, disputed, entered-in-error, executable, executed, negotiable, "
+                        "offered, policy, rejected, renewed)")

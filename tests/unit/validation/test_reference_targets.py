@@ -30,6 +30,8 @@ from fhir_server.validation.references import allowed_targets, reference_type
     ({"reference": "#p1"}, None),
     ({"reference": "#p1", "type": "Practitioner"}, "Practitioner"),
     ({"reference": "urn:uuid:5b1e6d5a-1c5f-4b6e-9d4e-0f0a1b2c3d4e"}, None),
+    ({"reference": "urn:x/Patient/1"}, None),  # a urn says nothing, whatever it spells
+    ({"reference": "#x/Patient/1"}, None),  # nor does a local reference
     ({"reference": "urn:uuid:5b1e6d5a-1c5f-4b6e-9d4e-0f0a1b2c3d4e", "type": "Patient"}, "Patient"),
     ({"reference": "Patient/1", "type": "Group"}, "Patient"),  # the reference itself wins
     ({"reference": 7, "type": "Group"}, "Group"),

@@ -52,6 +52,9 @@ def test_navigate_paths():
     assert navigate(item, "extension('u1').value", never) == ["x"]
     assert navigate(item, "extension('nope')", never) == []
     assert navigate({"val": 1, "valx": 2}, "val", never) == [1]
+    assert navigate({"coding": ["not a dict", {"code": "a"}]}, "coding.code", never) == ["a"]
+    two = {"a": [{"extension": [{"url": "u", "valueCode": "1"}]}, {"extension": [{"url": "u", "valueCode": "2"}]}]}
+    assert navigate(two, "a.extension('u').value", never) == ["1", "2"]  # every item's, in order
     assert navigate({"valx": 2}, "val", never) == []  # valx is no choice of val
     assert navigate({"code": None, "codeX": 3}, "code", never) == [3]
 
@@ -64,6 +67,8 @@ def test_navigate_resolves_references_through_the_context():
 
     item = {"who": [{"reference": "Patient/1"}, {"reference": "Patient/2"}]}
     assert navigate(item, "who.resolve()", resolve) == [target]
+    assert navigate({"who": [{"reference": "Patient/2"}, {"reference": "Patient/1"}]}, "who.resolve()",
+                    resolve) == [target]  # the ones that resolve, wherever they are
     assert navigate(item, "who.resolve().id", resolve) == ["1"]
     assert navigate(item, "extension('http://a.b/c.d').url", resolve) == []  # the dots of a url do not split
 
@@ -125,8 +130,9 @@ def test_extension_slices_by_url():
     by_profile_child = node("Patient.extension", types=(TypeRef("Extension", (EXT_URL,)),),
                             children={"url": node("Patient.extension.url")})
     for s in (by_registry, by_child, by_profile, by_profile_child):
-        assert one({"url": EXT_URL, "valueString": "汉族"}, s, "value", "url", json_type="Extension")
-        assert not one({"url": EXT_URL + "-other"}, s, "value", "url", json_type="Extension")
+        for kind in ("value", "pattern"):
+            assert one({"url": EXT_URL, "valueString": "汉族"}, s, kind, "url", json_type="Extension")
+            assert not one({"url": EXT_URL + "-other"}, s, kind, "url", json_type="Extension")
     nothing = node("Patient.extension", types=(TypeRef("Extension"),))
     assert not one({"url": EXT_URL}, nothing, "value", "url", json_type="Extension")
     assert not one({"url": EXT_URL}, by_registry, "exists", "url", json_type="Extension")
@@ -142,6 +148,15 @@ def test_a_path_through_an_extension_slice():
     item["extension"][0]["valueCode"] = "b"
     assert not one(item, outer, "value", "extension('http://x/inner').value", json_type="Extension")
     assert definition_at(outer, "extension('http://x/none').value") is None
+    # an extension slice known by its fixed url child alone
+    by_child = node("Patient.extension", children={
+        "url": node("Patient.extension.url", fixed=("fixedUri", "http://x/inner")),
+        "value[x]": node("Patient.extension.value[x]", fixed=("fixedCode", "a"))})
+    outer2 = node("Patient.extension", children={"extension": node("Patient.extension.extension", slices=[by_child])})
+    item["extension"][0]["valueCode"] = "a"
+    assert one(item, outer2, "value", "extension('http://x/inner').value", json_type="Extension")
+    item["extension"][0]["valueCode"] = "b"
+    assert not one(item, outer2, "value", "extension('http://x/inner').value", json_type="Extension")
     assert definition_at(node("X"), "extension('http://x/inner')") is None  # no extension element
 
 
@@ -230,3 +245,14 @@ def test_every_discriminator_must_hold_and_an_unknown_type_matches_nothing():
     assert not matches({"system": ID_CARD}, "Identifier", s, both, never, nobody)
     assert not matches({"system": "x", "value": "1"}, "Identifier", s, both, never, nobody)
     assert not one({"system": ID_CARD}, s, "position", "system")
+
+
+def test_a_fixed_value_is_equality_and_a_pattern_containment_for_objects():
+    concept = {"coding": [{"system": "http://x", "code": "a"}]}
+    fixed = node("Observation.code", fixed=("fixedCodeableConcept", concept))
+    patterned = node("Observation.code", pattern=("patternCodeableConcept", concept))
+    richer = {"coding": [{"system": "http://x", "code": "a"}], "text": "甲"}
+    for kind in ("value", "pattern"):
+        assert one(concept, fixed, kind, "$this", json_type="CodeableConcept")
+        assert not one(richer, fixed, kind, "$this", json_type="CodeableConcept")  # fixed: nothing more
+        assert one(richer, patterned, kind, "$this", json_type="CodeableConcept")  # pattern: at least
