@@ -60,6 +60,22 @@ def check_if_match(request: FhirRequest, current: StoredResource | None) -> None
             code="conflict")
 
 
+def check_if_none_match(request: FhirRequest, current: StoredResource | None) -> None:
+    """``If-None-Match`` on a write (RFC 9110 §13.1.2; R4 gives it to reads only, where it is a
+    304): ``*`` is 412 when the resource exists, ``W/"n", …`` is 412 when one names the current
+    version; the write goes ahead otherwise (``If-None-Match: *`` on PUT: create, never replace)."""
+    if request.if_none_match is None:
+        return
+    if current is None or current.deleted:
+        return
+    tags = {t.strip().removeprefix("W/").strip('"') for t in request.if_none_match.split(",")}
+    if "*" in tags:
+        raise PreconditionFailed(f"If-None-Match: * but {current.res_type}/{current.res_id} exists "
+                                 f"(version {current.version})", code="conflict")
+    if str(current.version) in tags:
+        raise PreconditionFailed(f"If-None-Match names the current version {current.version}", code="conflict")
+
+
 def stored_response(stored: StoredResource, status: int, base_url: str, location: bool = False) -> FhirResponse:
     loc = f"{base_url}/{stored.res_type}/{stored.res_id}/_history/{stored.version}" if location else None
     return FhirResponse(status, stored.content, stored, loc, is_stored_representation=True)

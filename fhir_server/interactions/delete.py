@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fhir_server.core.errors import Issue, PreconditionFailed, operation_outcome
-from fhir_server.interactions.common import check_if_match, require_type
+from fhir_server.interactions.common import check_if_match, check_if_none_match, require_type
 from fhir_server.interactions.conditional import find_matches
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.repository.base import UnitOfWork
@@ -16,6 +16,7 @@ def delete(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str) ->
         # deleting what is not there has no effect (R4 http §delete)
         return FhirResponse(204)
     check_if_match(request, current)
+    check_if_none_match(request, current)
     stored = uow.delete(res_type, res_id, current)
     outcome = operation_outcome([Issue("informational", f"Deleted {res_type}/{res_id} (version {stored.version})",
                                        severity="information")])

@@ -4,7 +4,13 @@ checks as an update."""
 from __future__ import annotations
 
 from fhir_server.core.errors import BadRequest, FHIRError, NotFound, Unprocessable
-from fhir_server.interactions.common import check_if_match, current_or_raise, require_type, stored_response
+from fhir_server.interactions.common import (
+    check_if_match,
+    check_if_none_match,
+    current_or_raise,
+    require_type,
+    stored_response,
+)
 from fhir_server.interactions.conditional import single_match
 from fhir_server.interactions.context import FhirRequest, FhirResponse
 from fhir_server.interactions.create import strip_server_meta
@@ -18,6 +24,7 @@ def patch(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str) -> 
     require_type(res_type)
     current = current_or_raise(uow, res_type, res_id, for_update=True)
     check_if_match(request, current)
+    check_if_none_match(request, current)
     patched = apply_patch(current.content or {}, request)
     if patched.get("resourceType") != res_type or patched.get("id") != res_id:
         raise Unprocessable("A patch may not change the resourceType or id", code="invalid")

@@ -6,6 +6,7 @@ from fhir_server.core.errors import BadRequest, Conflict
 from fhir_server.interactions.common import (
     body_resource,
     check_if_match,
+    check_if_none_match,
     require_type,
     stored_response,
     validate_or_raise,
@@ -56,6 +57,7 @@ def update_matched(uow: UnitOfWork, request: FhirRequest, res_type: str, criteri
 def write_update(uow: UnitOfWork, request: FhirRequest, res_type: str, res_id: str, resource: dict) -> FhirResponse:
     current = uow.get(res_type, res_id, for_update=True)
     check_if_match(request, current)
+    check_if_none_match(request, current)
     resource = strip_server_meta(resource)
     validate_or_raise(resource, res_type)
     live = current is not None and not current.deleted

@@ -369,3 +369,63 @@ def test_patch_and_put_entries_answer_200_ok(client, unique, value, version):
                  "request": {"method": "PUT", "url": f"Patient/{pid}"}}
     (entry,) = client.post("/fhir", json=_transaction(put_entry), content_type=FHIR_JSON).get_json()["entry"]
     assert entry["response"]["status"] == "200 OK" and entry["response"]["etag"] == f'W/"{version}"'
+
+
+# --- If-None-Match on writes (RFC 9110 §13.1.2): * and a current version are 412 --------------------
+
+def _write(client, method: str, pid: str, unique: str, headers: dict):
+    return {
+        "PUT": lambda: client.put(f"/fhir/Patient/{pid}", json=patient(unique, id=pid, gender="other"),
+                                  headers=headers),
+        "PATCH": lambda: client.patch(f"/fhir/Patient/{pid}", data=json.dumps(GENDER_OTHER),
+                                      content_type=JSON_PATCH, headers=headers),
+        "DELETE": lambda: client.delete(f"/fhir/Patient/{pid}", headers=headers),
+    }[method]()
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize(("tag", "status"), [("*", 412), ('W/"1"', 412), ('W/"3", W/"1"', 412),
+                                             ('W/"2"', 200)])
+def test_if_none_match_on_a_write(client, unique, method, tag, status):
+    pid = _create(client, unique)
+    response = _write(client, method, pid, unique, {"If-None-Match": tag})
+    assert response.status_code == status, response.get_json()
+    if status == 412:
+        issue = _only_issue(response)
+        assert issue["code"] == "conflict" and "If-None-Match" in issue["diagnostics"]
+    expected = 410 if (status, method) == (200, "DELETE") else 200
+    current = _current(client, pid)
+    assert current.status_code == expected
+    if expected == 200:
+        assert current.headers["ETag"] == ('W/"2"' if status == 200 else 'W/"1"')
+
+
+def test_if_none_match_star_on_put_creates_but_never_replaces(client, unique):
+    pid = f"new-{unique}"
+    first = client.put(f"/fhir/Patient/{pid}", json=patient(unique, id=pid), headers={"If-None-Match": "*"})
+    assert first.status_code == 201, first.get_json()
+    again = client.put(f"/fhir/Patient/{pid}", json=patient(unique, id=pid, gender="other"),
+                       headers={"If-None-Match": "*"})
+    assert again.status_code == 412
+    assert _only_issue(again)["diagnostics"] == f"If-None-Match: * but Patient/{pid} exists (version 1)"
+    assert _current(client, pid).get_json().get("gender") != "other"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize(("tag", "status"), [("*", 412), ('W/"1"', 412), ('W/"2"', 200)])
+def test_if_none_match_on_a_transaction_entry(client, unique, method, tag, status):
+    pid = _create(client, unique)
+    request = {"method": method, "url": f"Patient/{pid}", "ifNoneMatch": tag}
+    entry: dict = {"request": request}
+    if method == "PUT":
+        entry["resource"] = patient(unique, id=pid, gender="other")
+    if method == "PATCH":
+        entry["resource"] = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+            {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Patient.gender"},
+            {"name": "value", "valueCode": "other"}]}]}
+    response = client.post("/fhir", json=_transaction(entry), content_type=FHIR_JSON)
+    assert response.status_code == status, response.get_json()
+    expected = 410 if (status, method) == (200, "DELETE") else 200
+    assert _current(client, pid).status_code == expected
+    if expected == 200:
+        assert _current(client, pid).headers["ETag"] == ('W/"2"' if status == 200 else 'W/"1"')
