@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, bindparam, case, exists, false, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.elements import ColumnElement
 
 from fhir_server.auth.access import Reach
@@ -158,13 +159,15 @@ class _Lookups:
     def first_text(self, res_type: str, param: str, owner, *, texted: bool) -> ColumnElement:
         if not self.joined:
             return _first_text(res_type, param, owner, texted=texted)
-        ref, first = REF.alias(), REF.alias()
-        text, first_text = _text(ref), _text(first)
-        firsts = select(func.min(first.c.id)).where(first.c.res_type == res_type, first.c.param == param)
+        # DISTINCT ON reads the (type, parameter)'s rows only; ``id IN (SELECT min(id) … GROUP BY)``
+        # was planned as a scan of the whole reference table per lookup (0.7 s each at 100k)
+        ref = REF.alias()
+        text = _text(ref)
+        firsts = select(ref.c.res_id.label("owner"), text.label("text")).where(
+            ref.c.res_type == res_type, ref.c.param == param)
         if texted:
-            firsts = firsts.where(first_text.is_not(None), first_text != "")
-        table = (select(ref.c.res_id.label("owner"), text.label("text"))
-                 .where(ref.c.id.in_(firsts.group_by(first.c.res_id))).subquery())
+            firsts = firsts.where(text.is_not(None), text != "")
+        table = firsts.ext(distinct_on(ref.c.res_id)).order_by(ref.c.res_id, ref.c.id).subquery()
         self.joins.append((table, table.c.owner == owner))
         return table.c.text
 
