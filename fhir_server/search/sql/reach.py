@@ -101,7 +101,7 @@ def _condition(reach: Reach, res_type: str | None, now: datetime) -> ColumnEleme
         ref = REF.alias()
         reachable = probe().where(ref.c.res_type == R.c.res_type, ref.c.res_id == R.c.res_id,
                                    tuple_(ref.c.res_type, ref.c.param).in_(pairs), ref.c.target_type == "Patient",
-                                   ref.c.target_id.in_(patients))
+                                   _hashed(ref.c.target_id.in_(patients)))
     linked = REF.alias()
     names_a_patient = probe().where(linked.c.res_type == R.c.res_type, linked.c.res_id == R.c.res_id,
                                      tuple_(linked.c.res_type, linked.c.param).in_(pairs),
@@ -115,6 +115,18 @@ def _condition(reach: Reach, res_type: str | None, now: datetime) -> ColumnEleme
         return others
     return or_(and_(R.c.res_type == "Patient", own), and_(R.c.res_type == "Binary", _binary(patients)),
                and_(R.c.res_type.not_in(("Patient", "Binary")), others))
+
+
+def _hashed(membership: ColumnElement) -> ColumnElement:
+    """``membership`` (``x IN (SELECT …)``, uncorrelated) kept out of the planner's semi-join pull-up.
+
+    Inside a correlated ``EXISTS`` PostgreSQL pulls an ``IN`` up into a semi-join, which it runs
+    per outer row as a hash join over the reachable residents, rebuilding the hash table every
+    time (0.3 ms × every candidate row: a doctor's contracts due at 100k took 0.5–1 s).  Under an
+    ``OR`` it is not pulled up, and an uncorrelated ``IN`` becomes a hashed SubPlan: the reachable
+    residents are hashed once per statement and each candidate row is one probe.  The ``OR`` with
+    a false literal changes no result (SQLite runs the same ``IN`` from one ephemeral index)."""
+    return or_(membership, literal(False))
 
 
 def _binary(patients: Select | None) -> ColumnElement:
