@@ -133,7 +133,8 @@ CASES: list[Case] = [
 
 FLOOR_CASES: dict[str, Builder] = {
     "read": lambda c: each(c.samples.patient_ids, lambda p: ("GET", f"/Patient/{p}", None, {})),
-    "write": lambda c: (lambda i: ("POST", "/Patient", orjson.dumps(c.samples.patients[i % len(c.samples.patients)]), {})),
+    "write": lambda c: (lambda i: ("POST", "/Patient",
+                                   orjson.dumps(c.samples.patients[i % len(c.samples.patients)]), {})),
 }
 
 

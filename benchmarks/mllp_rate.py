@@ -30,12 +30,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.hl7v2 import er7, mllp
 from benchmarks.servers import free_port
 from fhir_server.core.national_ids import make_id
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _adt(control: str, number: str) -> bytes:

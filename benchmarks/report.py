@@ -36,8 +36,9 @@ def table(report: dict) -> str:
     memory = report.get("memory", {})
     if memory:
         lines.append("")
-        lines.append(f"peak RSS per Jiayi worker: {', '.join(f'{v:.0f} MB' for v in memory['jiayi_worker_peak_rss_mb'])}"
-                     f" (floor workers: {', '.join(f'{v:.0f} MB' for v in memory['floor_worker_peak_rss_mb'])})")
+        jiayi_peaks = ", ".join(f"{v:.0f} MB" for v in memory["jiayi_worker_peak_rss_mb"])
+        floor_peaks = ", ".join(f"{v:.0f} MB" for v in memory["floor_worker_peak_rss_mb"])
+        lines.append(f"peak RSS per Jiayi worker: {jiayi_peaks} (floor workers: {floor_peaks})")
         for i, peaks in enumerate(memory.get("jiayi_server_peak_rss_mb", []), 1):
             lines.append(f"  jiayi serve {i}: {', '.join(f'{v:.0f} MB' for v in peaks)}")
     errors = [r for r in report["results"] if r.get("errors")]

@@ -13,6 +13,7 @@ a number, never as a flaky test.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import tempfile
@@ -64,7 +65,8 @@ def _http_cases(client) -> dict[str, Callable[[int], object]]:
             "/fhir/Patient", query_string={"name:pinyin": "张" * n}),
         "search: escaped separators \\,": lambda n: client.get(
             "/fhir/Patient", query_string={"identifier": "\\," * (n // 2)}),
-        "FHIRPath Patch: path of nested parentheses": lambda n: patch("(" * (n // 2) + "Patient.gender" + ")" * (n // 2)),
+        "FHIRPath Patch: path of nested parentheses": lambda n: patch(
+            "(" * (n // 2) + "Patient.gender" + ")" * (n // 2)),
         "FHIRPath Patch: where() alternations": lambda n: patch(
             "Patient.name" + ".where(given='a' or given='b')" * max(1, n // 32)),
     }
@@ -80,19 +82,15 @@ def _adapter_cases() -> dict[str, Callable[[int], object]]:
 
     def hl7(extra: bytes):
         text = sample.replace(b"|F|", b"|F|" + extra + b"|", 1)
-        try:
+        with contextlib.suppress(HL7Error):
             inbound.convert(er7.parse(text)).bundle()
-        except HL7Error:
-            pass
 
     def csv(data: bytes):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "records.csv"
             path.write_bytes(data)
-            try:
+            with contextlib.suppress(ValueError):
                 importer.read_records(path, "resident")
-            except ValueError:
-                pass
 
     lines = csv_sample.splitlines(keepends=True)
     return {

@@ -260,11 +260,13 @@ def extension(spec: dict, defs: ig_snapshot.BaseDefinitions) -> dict:
             diff.append({"id": f"{sid}.extension", "path": "Extension.extension.extension", "max": "0"})
             diff.append({"id": f"{sid}.url", "path": "Extension.extension.url", "fixedUri": p["name"]})
             diff.append(_value_element(f"{sid}.value[x]", "Extension.extension.value[x]", p))
-        diff.append({"id": "Extension.url", "path": "Extension.url", "fixedUri": SD + spec.get("instanceUrl", spec["id"])})
+        diff.append({"id": "Extension.url", "path": "Extension.url",
+                     "fixedUri": SD + spec.get("instanceUrl", spec["id"])})
         diff.append({"id": "Extension.value[x]", "path": "Extension.value[x]", "max": "0"})
     else:
         diff.append({"id": "Extension.extension", "path": "Extension.extension", "max": "0"})
-        diff.append({"id": "Extension.url", "path": "Extension.url", "fixedUri": SD + spec.get("instanceUrl", spec["id"])})
+        diff.append({"id": "Extension.url", "path": "Extension.url",
+                     "fixedUri": SD + spec.get("instanceUrl", spec["id"])})
         diff.append(_value_element("Extension.value[x]", "Extension.value[x]", spec))
     return structure_definition(spec, defs, kind="complex-type", base_type="Extension", differential=diff,
                                 context=spec["context"])
@@ -428,10 +430,12 @@ def render(fhir_dir: Path, root: Path = ROOT) -> dict[Path, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report out-of-date files")
-    parser.add_argument("--fhir-dir", default=os.environ.get("JIAYI_FHIR_R4_DIR", str(ROOT.parent / "shared" / "fhir-r4")))
+    parser.add_argument("--fhir-dir",
+                        default=os.environ.get("JIAYI_FHIR_R4_DIR", str(ROOT.parent / "shared" / "fhir-r4")))
     args = parser.parse_args()
     files = render(Path(args.fhir_dir))
-    stale = [p for p, text in files.items() if not (ROOT / p).exists() or (ROOT / p).read_text(encoding="utf-8") != text]
+    stale = [p for p, text in files.items()
+             if not (ROOT / p).exists() or (ROOT / p).read_text(encoding="utf-8") != text]
     generated = {p for p in files if p.parts[0] == "profiles"}
     orphans = [p.relative_to(ROOT) for p in (ROOT / "profiles").rglob("*.json")
                if p.relative_to(ROOT) not in generated]

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from lxml import etree
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fhir_server.definitions.structures import structures
 
+ROOT = Path(__file__).resolve().parent.parent
 FHIR_NS = "{http://hl7.org/fhir}"
 OUT = ROOT / "tests" / "data" / "fhirpath-patch"
 NUMBER_TYPES = {"integer", "positiveInt", "unsignedInt", "decimal"}

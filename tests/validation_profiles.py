@@ -58,7 +58,8 @@ TEST_PATIENT = profile("test-patient", "Patient", [
     el("Patient.identifier:idcard.system", 1, "1", base=(0, "1"), fixedUri=ID_CARD),
     el("Patient.identifier:idcard.value", 1, "1", base=(0, "1"), short="居民身份证号",
        constraint=[{"key": "tp-id", "severity": "error", "expression": ID_CHECK,
-                    "human": "居民身份证号 must be 18 characters with a valid GB 11643 check digit (or 15 legacy digits)"}]),
+                    "human": "居民身份证号 must be 18 characters with a valid GB 11643 check digit "
+                             "(or 15 legacy digits)"}]),
     el("Patient.identifier:record", 0, "1", base=(0, "*"), short="健康档案编号"),
     el("Patient.identifier:record.system", 1, "1", base=(0, "1"), fixedUri=HEALTH_RECORD),
     el("Patient.identifier:record.value", 1, "1", base=(0, "1"),
@@ -152,7 +153,8 @@ TEST_PROFILED_BUNDLE = profile("test-profiled-bundle", "Bundle", [
     el("Bundle", 0, "*"),
     el("Bundle.entry", 0, "*", slicing={"discriminator": [{"type": "profile", "path": "resource"}], "rules": "open"}),
     el("Bundle.entry:good", 1, "1", base=(0, "*")),
-    el("Bundle.entry:good.resource", 1, "1", base=(0, "1"), type=[{"code": "Patient", "profile": [SD + "test-patient"]}]),
+    el("Bundle.entry:good.resource", 1, "1", base=(0, "1"),
+       type=[{"code": "Patient", "profile": [SD + "test-patient"]}]),
 ])
 
 
@@ -173,7 +175,8 @@ TERMINOLOGY = [
                                 "concept": [{"code": "M"}, {"code": "S"}]}]),
     value_set("test-level", [{"system": "https://jiayi.dev/fhir/CodeSystem/test-level",
                               "concept": [{"code": "district"}, {"code": "city"}]}]),
-    value_set("test-final-only", [{"system": "http://hl7.org/fhir/observation-status", "concept": [{"code": "final"}]}]),
+    value_set("test-final-only", [{"system": "http://hl7.org/fhir/observation-status",
+                                   "concept": [{"code": "final"}]}]),
     value_set("test-category", [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
                                  "concept": [{"code": "vital-signs"}]}]),
 ]

@@ -28,7 +28,8 @@ def _package(pid: str, title: str, items: dict) -> dict:
 @pytest.fixture(scope="module")
 def world(app):
     w = new_world()
-    extra = [_package(w.id("pkg-htn"), "高血压个性化服务包", {"hypertension-follow-up": 4, "blood-pressure-measurement": 12}),
+    extra = [_package(w.id("pkg-htn"), "高血压个性化服务包",
+                      {"hypertension-follow-up": 4, "blood-pressure-measurement": 12}),
              _package(w.id("pkg-basic"), "基础签约服务包", {"health-education": 2, "health-consultation": 4}),
              {"resourceType": "Patient", "id": w.id("plain"), "name": [{"text": "钱七"}], "gender": "female"}]
     load(app.test_client(), w.resources() + extra)
@@ -40,7 +41,8 @@ def _apply(client, world, package: str, subject: str = "pat", method: str = "GET
     if method == "GET":
         return client.get(url, query_string={"subject": f"Patient/{world.id(subject)}", **params})
     parameters = [{"name": "subject", "valueString": f"Patient/{world.id(subject)}"}]
-    parameters += [{"name": k, ("valueBoolean" if isinstance(v, bool) else "valueString"): v} for k, v in params.items()]
+    parameters += [{"name": k, ("valueBoolean" if isinstance(v, bool) else "valueString"): v}
+                   for k, v in params.items()]
     return client.post(url, json={"resourceType": "Parameters", "parameter": parameters})
 
 
@@ -100,7 +102,8 @@ def test_apply_refusals(client, world, params, status):
 
 def test_contract_must_cover_the_subject(client, world):
     response = client.get(f"/fhir/PlanDefinition/{world.id('pkg-htn')}/$apply",
-                          query_string={"subject": f"Patient/{world.id('plain')}", "contract": f"Contract/{world.id('ctr')}"})
+                          query_string={"subject": f"Patient/{world.id('plain')}",
+                                        "contract": f"Contract/{world.id('ctr')}"})
     assert response.status_code == 422 and response.get_json()["issue"][0]["code"] == "business-rule"
 
 

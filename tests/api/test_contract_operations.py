@@ -47,10 +47,12 @@ def test_terminate_refusals(client, unique):
     assert bad.status_code == 422 and rules(bad.get_json()) == ["jiayi-termination-reason"]
     outside = post(client, url, parameters(reason=("valueCode", "death"), date=("valueDate", "2027-02-01")))
     assert outside.status_code == 422 and rules(outside.get_json()) == ["jiayi-contract-terminate"]
-    assert post(client, url, parameters(reason=("valueCode", "death"), date=("valueDate", "2026-03-01"))).status_code == 200
+    inside = post(client, url, parameters(reason=("valueCode", "death"), date=("valueDate", "2026-03-01")))
+    assert inside.status_code == 200
     again = post(client, url, parameters(reason=("valueCode", "death"), date=("valueDate", "2026-03-02")))
     assert again.status_code == 409 and rules(again.get_json()) == ["jiayi-contract-terminate"]
-    assert post(client, f"Contract/nope-{unique}/$terminate", parameters(reason=("valueCode", "death"))).status_code == 404
+    missing = post(client, f"Contract/nope-{unique}/$terminate", parameters(reason=("valueCode", "death")))
+    assert missing.status_code == 404
     assert client.get(f"/fhir/{url}?reason=death").status_code == 405
 
 
@@ -172,7 +174,8 @@ def _items(body) -> dict:
     for p in body["parameter"]:
         if p["name"] == "item":
             parts = {q["name"]: q for q in p["part"]}
-            out[parts["code"]["valueCoding"]["code"]] = (parts["due"]["valueInteger"], parts["delivered"]["valueInteger"])
+            out[parts["code"]["valueCoding"]["code"]] = (parts["due"]["valueInteger"],
+                                                         parts["delivered"]["valueInteger"])
     return out
 
 
@@ -196,7 +199,8 @@ def test_fulfilment_counts_due_and_delivered_in_the_current_contract_year(client
 def test_fulfilment_of_a_household_counts_each_covered_person(client, unique):
     w = world(client, unique)
     contract = _contract(client, w, subjects=[w.head, w.spouse, w.child], household=True, fees=[360])
-    body = post(client, f"Contract/{contract['id']}/$fulfilment", parameters(asOf=("valueDate", "2026-06-01"))).get_json()
+    body = post(client, f"Contract/{contract['id']}/$fulfilment",
+                parameters(asOf=("valueDate", "2026-06-01"))).get_json()
     assert _items(body) == {"health-education": (6, 0), "health-consultation": (12, 0)}
 
 

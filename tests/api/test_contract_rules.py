@@ -168,7 +168,8 @@ def test_rules_hold_for_patch(client, unique):
     assert _create(client, w.contract()).status_code == 201
     second = _create(client, w.contract(status="offered")).get_json()["id"]
     patch = [{"op": "replace", "path": "/status", "value": "executed"}]
-    response = client.patch(f"/fhir/Contract/{second}", json=patch, headers={"Content-Type": "application/json-patch+json"})
+    response = client.patch(f"/fhir/Contract/{second}", json=patch,
+                            headers={"Content-Type": "application/json-patch+json"})
     assert response.status_code == 409 and rules(response.get_json()) == ["jiayi-contract-one-in-force"]
 
 

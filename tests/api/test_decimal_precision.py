@@ -89,7 +89,8 @@ def test_update_and_patch_keep_the_text(client, unique):
 
 
 def test_transaction_and_batch_responses_keep_the_text(client, unique):
-    entries = [f'{{"resource":{_observation(unique + str(i), TEXTS)},"request":{{"method":"POST","url":"Observation"}}}}'
+    entries = [f'{{"resource":{_observation(unique + str(i), TEXTS)},'
+               '"request":{"method":"POST","url":"Observation"}}'
                for i in range(2)]
     for kind in ("transaction", "batch"):
         body = f'{{"resourceType":"Bundle","type":"{kind}","entry":[{",".join(entries)}]}}'
@@ -140,7 +141,8 @@ def test_quantity_search_uses_the_precision_of_the_search_value(client, unique, 
         by_id[created["id"]] = text
     codes = ",".join(f"{CODE}|{unique}-{i}" for i in range(len(stored)))
     for suffix in ("", "|http://unitsofmeasure.org|kg"):
-        response = client.get(f"/fhir/Observation?code={codes}&value-quantity={quote(query + suffix, safe='|')}&_count=50",
+        value_quantity = quote(query + suffix, safe="|")
+        response = client.get(f"/fhir/Observation?code={codes}&value-quantity={value_quantity}&_count=50",
                               headers={"Prefer": "handling=strict"})
         assert response.status_code == 200, response.data
         assert {by_id[e["resource"]["id"]] for e in _exact(response.data).get("entry", [])} == expected

@@ -4,7 +4,6 @@ and the server keeps serving."""
 from __future__ import annotations
 
 import pytest
-
 from api.conftest import patient
 
 

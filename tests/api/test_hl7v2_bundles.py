@@ -68,7 +68,8 @@ def test_the_same_message_twice_writes_nothing_new(client, unique):
     again = post(client, message)
     assert [e["response"]["status"] for e in again["entry"]] == ["200 OK", "200 OK", "200 OK"]
     assert len(client.get(f"/fhir/Patient/{patient[0]['id']}/_history").get_json()["entry"]) == 1
-    assert len(search(client, f"Encounter?identifier={quote('https://jiayi.dev/fhir/sid/hl7v2/NINGHE-CHC|V' + unique)}")) == 1
+    visit = quote("https://jiayi.dev/fhir/sid/hl7v2/NINGHE-CHC|V" + unique)
+    assert len(search(client, f"Encounter?identifier={visit}")) == 1
     post(client, adt_a08(f"A08-{unique}", id_number=number, phone="13900009999"))
     updated = client.get(f"/fhir/Patient/{patient[0]['id']}").get_json()
     assert updated["telecom"][0]["value"] == "13900009999" and updated["meta"]["versionId"] == "2"

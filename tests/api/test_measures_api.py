@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 from click.testing import CliRunner
+from helpers import fresh_database_url
 
 from fhir_server.app import create_app
 from fhir_server.cli import main
@@ -16,7 +17,6 @@ from fhir_server.familydoctor.measures import MEASURES, Period, all_measures, ev
 from fhir_server.repository.memory import MemoryRepository
 from fhir_server.serving import load_demo
 from fhir_server.validation import validate_resource
-from helpers import fresh_database_url
 
 AS_OF = dt.date(2026, 11, 23)
 RESIDENTS = 120

@@ -31,7 +31,8 @@ def test_script_in_a_narrative_is_refused(client, unique):
 def test_event_handler_is_refused_on_update_too(client, unique):
     created = client.post("/fhir/Patient", json=_with_div(unique, f"<div {NS}><p>ok</p></div>"), headers=JSON)
     assert created.status_code == 201
-    body = {**created.json, "text": {"status": "generated", "div": f'<div {NS}><img src="x" onerror="alert(1)"/></div>'}}
+    body = {**created.json,
+            "text": {"status": "generated", "div": f'<div {NS}><img src="x" onerror="alert(1)"/></div>'}}
     response = client.put(f"/fhir/Patient/{created.json['id']}", json=body, headers=JSON)
     assert response.status_code == 400
     assert "Patient.text.div" in _locations(response.json)

@@ -184,7 +184,8 @@ def resident(client, unique):
                                        "subject": subject})
     ids["task"] = _create(client, {"resourceType": "Task", "status": "requested", "intent": "order",
                                    "focus": {"reference": f"ServiceRequest/{ids['referral']}"}})
-    ids["plan"] = _create(client, {"resourceType": "CarePlan", "status": "active", "intent": "plan", "subject": subject})
+    ids["plan"] = _create(client, {"resourceType": "CarePlan", "status": "active", "intent": "plan",
+                                   "subject": subject})
     ids["encounter"] = _create(client, {"resourceType": "Encounter", "status": "finished",
                                         "class": {"code": "AMB"}, "subject": subject})
     ids["obs"] = _create(client, {"resourceType": "Observation", "status": "final", "code": {"text": "血压"},

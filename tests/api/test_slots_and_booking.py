@@ -108,7 +108,8 @@ def test_book_refusals(client, world):
         assert response.get_json()["issue"][0]["code"] == "business-rule"
     assert client.post("/fhir/ServiceRequest/nope/$book", json={"resourceType": "Parameters"}).status_code == 404
     bad = client.post(f"/fhir/ServiceRequest/{world.id('draft')}/$book",
-                      json={"resourceType": "Parameters", "parameter": [{"name": "notBefore", "valueDateTime": "soon"}]})
+                      json={"resourceType": "Parameters",
+                            "parameter": [{"name": "notBefore", "valueDateTime": "soon"}]})
     assert bad.status_code == 400
     assert client.get(f"/fhir/ServiceRequest/{world.id('draft')}/$book").status_code == 405
     assert client.get(f"/fhir/Slot/{world.id('s1')}").get_json()["status"] == "free"

@@ -22,8 +22,8 @@ def _read_only_url(url: str) -> str:
 def read_only(app, database_url):
     writer = app.test_client()
     for n in range(3):
-        assert writer.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "只读", "given": [str(n)]}]}
-                           ).status_code == 201
+        patient = {"resourceType": "Patient", "name": [{"family": "只读", "given": [str(n)]}]}
+        assert writer.post("/fhir/Patient", json=patient).status_code == 201
     ro = create_app({"DATABASE_URL": _read_only_url(database_url), "TESTING": True, "MIGRATE_ON_START": False,
                      "LOAD_IG": False, "BASE_URL": "http://testserver/fhir"})
     yield ro.test_client()

@@ -111,7 +111,8 @@ def test_writes_of_good_and_broken_contract(vclient):
     created = vclient.post("/fhir/Contract", json=good)
     assert created.status_code == 201, created.get_json()
     cid = created.get_json()["id"]
-    broken = {**good, "id": cid, "extension": [{**good["extension"][0], "extension": good["extension"][0]["extension"][:1]}]}
+    first = good["extension"][0]
+    broken = {**good, "id": cid, "extension": [{**first, "extension": first["extension"][:1]}]}
     response = vclient.put(f"/fhir/Contract/{cid}", json=broken)
     assert response.status_code == 422
     assert ("error", "required", ("Contract.extension[0].extension",)) in _issues(response)

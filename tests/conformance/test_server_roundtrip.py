@@ -60,7 +60,8 @@ def _difference(sent: dict, got: dict, without_id: bool) -> str | None:
         return None
     sent, got = _comparable(sent, without_id), _comparable(got, without_id)
     keys = sorted(k for k in sent.keys() | got.keys() if sent.get(k) != got.get(k))
-    return f"differs in {keys}: sent {str({k: sent.get(k) for k in keys})[:300]} got {str({k: got.get(k) for k in keys})[:300]}"
+    sent_values, got_values = str({k: sent.get(k) for k in keys})[:300], str({k: got.get(k) for k in keys})[:300]
+    return f"differs in {keys}: sent {sent_values} got {got_values}"
 
 
 def _round_trip(client, resource: dict) -> tuple[int, str | None]:

@@ -19,7 +19,8 @@ def _post(base, url, body):
 
 def _visit(w: World, event_id: str, time: str) -> dict:
     return parameters(eventId=("valueString", event_id), residentCardType=("valueCode", "social-security-card"),
-                      residentCardNumber=("valueString", f"S{w.child}"), doctorCardNumber=("valueString", w.doctor_card),
+                      residentCardNumber=("valueString", f"S{w.child}"),
+                      doctorCardNumber=("valueString", w.doctor_card),
                       time=("valueDateTime", time), item=("valueCode", "health-consultation"))
 
 

@@ -80,15 +80,18 @@ def test_delete_then_read_is_gone(fhir, server, unique):
 
 
 def test_transaction_with_urn_uuid_references(server, unique):
-    patient_urn, encounter_urn = "urn:uuid:1c7f9a52-6a8e-4d1e-9f7d-1d0c5b7f3a01", "urn:uuid:8e2b0d44-3f7a-4c55-a0f1-77e3b2d9c402"
+    patient_urn = "urn:uuid:1c7f9a52-6a8e-4d1e-9f7d-1d0c5b7f3a01"
+    encounter_urn = "urn:uuid:8e2b0d44-3f7a-4c55-a0f1-77e3b2d9c402"
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": encounter_urn, "request": {"method": "POST", "url": "Encounter"},
          "resource": {"resourceType": "Encounter", "status": "finished", "subject": {"reference": patient_urn},
                       "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HH"}}},
-        {"fullUrl": "urn:uuid:5a4e3c2b-1d0f-4e9a-8b7c-6d5e4f3a2b03", "request": {"method": "POST", "url": "Observation"},
+        {"fullUrl": "urn:uuid:5a4e3c2b-1d0f-4e9a-8b7c-6d5e4f3a2b03",
+         "request": {"method": "POST", "url": "Observation"},
          "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "收缩压"},
                       "subject": {"reference": patient_urn}, "encounter": {"reference": encounter_urn},
-                      "valueQuantity": {"value": 142, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}},
+                      "valueQuantity": {"value": 142, "unit": "mmHg", "system": "http://unitsofmeasure.org",
+                                        "code": "mm[Hg]"}}},
         {"fullUrl": patient_urn, "request": {"method": "POST", "url": "Patient"}, "resource": patient_json(unique)},
     ]}
     response = requests.post(server, json=bundle, headers={"Content-Type": "application/fhir+json"}, timeout=30)

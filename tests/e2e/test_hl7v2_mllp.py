@@ -270,7 +270,8 @@ def test_adt_update_keeps_what_jiayi_holds_and_a40_merges(server, listener, uniq
     created = requests.post(f"{server}/Patient", timeout=TIMEOUT, headers={"Content-Type": "application/fhir+json"},
                             json={"resourceType": "Patient", "extension": [key_population],
                                   "identifier": [{"system": ID_CARD, "value": number},
-                                                 {"system": "https://jiayi.dev/fhir/sid/e-health-card", "value": unique}],
+                                                 {"system": "https://jiayi.dev/fhir/sid/e-health-card",
+                                                  "value": unique}],
                                   "name": [{"text": "王秀英", "family": "王", "given": ["秀英"]}]}).json()
     assert send(listener, adt_a08(f"A08-{unique}", id_number=number, phone="13900007777")).first("MSA").get(1) == "AA"
     patient = requests.get(f"{server}/Patient/{created['id']}", timeout=TIMEOUT).json()

@@ -47,13 +47,15 @@ def _hospital(u: str, doctor: str, now: datetime) -> list[dict]:
         {"resourceType": "PractitionerRole", "id": f"spec-role-{u}",
          "practitioner": {"reference": f"Practitioner/spec-{u}"},
          "organization": {"reference": f"Organization/cardio-{u}"}},
-        {"resourceType": "PractitionerRole", "id": f"fd-role-{u}", "practitioner": {"reference": f"Practitioner/{doctor}"},
+        {"resourceType": "PractitionerRole", "id": f"fd-role-{u}",
+         "practitioner": {"reference": f"Practitioner/{doctor}"},
          "code": [{"coding": [{"system": n.TEAM_ROLE, "code": "family-doctor"}]}]},
         {"resourceType": "Schedule", "id": f"sch-{u}", "active": True,
          "actor": [{"reference": f"PractitionerRole/spec-role-{u}"}], "serviceType": [{"text": "心血管内科专家门诊"}]},
         {"resourceType": "Slot", "id": f"slot-{u}", "schedule": {"reference": f"Schedule/sch-{u}"}, "status": "free",
          "extension": [{"url": SD + "jiayi-reserved-for-family-doctors", "valueBoolean": True},
-                       {"url": SD + "jiayi-family-doctor-open-time", "valueDateTime": _instant(now - timedelta(days=1))}],
+                       {"url": SD + "jiayi-family-doctor-open-time",
+                        "valueDateTime": _instant(now - timedelta(days=1))}],
          "start": _instant(slot_start), "end": _instant(slot_start + timedelta(minutes=30))},
     ]
 
@@ -97,7 +99,8 @@ def test_a_resident_from_signing_to_renewal_with_the_measures(server, unique):
     # 1. signing: one year, the city hospital as the resident's "1+1+1" hospital
     contract = w.contract(subjects=[w.head], start=start.isoformat(), end=end.isoformat())
     contract["extension"][1]["extension"] = [{"url": "level", "valueCode": "city"},
-                                             {"url": "organization", "valueReference": {"reference": f"Organization/hosp-{u}"}}]
+                                             {"url": "organization",
+                                              "valueReference": {"reference": f"Organization/hosp-{u}"}}]
     signed = _post(server, "Contract", contract)
     assert signed.status_code == 201, signed.text
     contract_id = signed.json()["id"]
@@ -106,7 +109,8 @@ def test_a_resident_from_signing_to_renewal_with_the_measures(server, unique):
 
     # 2. a two-card home visit: resident's ID card and the doctor's card, recorded once
     visit = parameters(eventId=("valueString", f"ev-{u}"), residentCardType=("valueCode", "resident-id-card"),
-                       residentCardNumber=("valueString", w.card(w.head)), doctorCardNumber=("valueString", w.doctor_card),
+                       residentCardNumber=("valueString", w.card(w.head)),
+                       doctorCardNumber=("valueString", w.doctor_card),
                        time=("valueDateTime", f"{today.isoformat()}T09:30:00+08:00"),
                        item=("valueCode", "health-consultation"), terminal=("valueString", "HV-TERM-01"))
     recorded = _post(server, "Encounter/$record-service", visit)

@@ -37,7 +37,8 @@ def operations(draw) -> dict:
 @pytest.fixture(scope="module")
 def patient_url(fuzz_app):
     client = fuzz_app.test_client()
-    response = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "张", "given": ["三"]}],
+    response = client.post("/fhir/Patient", json={"resourceType": "Patient",
+                                                  "name": [{"family": "张", "given": ["三"]}],
                                                   "gender": "male", "birthDate": "1950-01-01"})
     assert response.status_code == 201
     return "/fhir/Patient/" + response.get_json()["id"]

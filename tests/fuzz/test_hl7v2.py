@@ -43,6 +43,7 @@ def test_mangled_samples(raw):
 
 
 @FUZZ
-@given(st.binary(max_size=300) | worst_case(ER7_UNITS, 3000).map(lambda s: ("MSH|^~\\&|" + s).encode("utf-8", "surrogatepass")))
+@given(st.binary(max_size=300)
+       | worst_case(ER7_UNITS, 3000).map(lambda s: ("MSH|^~\\&|" + s).encode("utf-8", "surrogatepass")))
 def test_arbitrary_bytes(raw):
     _convert(raw)

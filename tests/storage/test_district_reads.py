@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from helpers import fresh_database_url
 from sqlalchemy import event, text
 
 from fhir_server.auth.access import Reach
 from fhir_server.core import jiayi_names as jn
-from fhir_server.familydoctor import names as n
 from fhir_server.demo import generate_district
-from fhir_server.familydoctor.measures import MEASURES, DistrictSnapshot, Period, evaluate, index_snapshot
-from fhir_server.familydoctor.measures import aggregate
+from fhir_server.familydoctor import names as n
+from fhir_server.familydoctor.measures import MEASURES, DistrictSnapshot, Period, aggregate, evaluate, index_snapshot
 from fhir_server.familydoctor.measures.index_snapshot import IndexSnapshot
 from fhir_server.interactions.context import FhirRequest
 from fhir_server.operations import search_operations
@@ -29,7 +29,6 @@ from fhir_server.repository.sql import SqlRepository
 from fhir_server.search import parse_search
 from fhir_server.serving import prepare_database
 from fhir_server.storage.db import Database
-from helpers import fresh_database_url
 
 AS_OF = dt.date(2026, 11, 23)
 RESIDENTS = 150
@@ -327,7 +326,8 @@ def _console_searches(session) -> tuple[str, dict[str, tuple[str, list[tuple[str
     return doctor, {
         "referral proposals": ("Task", [("status", "draft"), ("code", "http://hl7.org/fhir/CodeSystem/task-code|approve"),
                                         ("owner", f"Practitioner/{doctor}"), ("_sort", "-authored-on")]),
-        "contracts due": ("Contract", [("status", "executed"), ("expiry", f"le{due}"), ("care-team", f"CareTeam/{team}"),
+        "contracts due": ("Contract", [("status", "executed"), ("expiry", f"le{due}"),
+                                       ("care-team", f"CareTeam/{team}"),
                                        ("_sort", "expiry"), ("_revinclude", "Contract:renews")]),
     }
 
@@ -357,6 +357,7 @@ def test_the_console_searches_under_a_doctors_reach_scan_no_table(repository, na
         for line in plan:
             words = line.split()
             if plans.sqlite:
-                assert not (len(words) >= 2 and words[0] == "SCAN" and words[1].startswith(("resource", "search_"))), line
+                scans_a_table = len(words) >= 2 and words[0] == "SCAN" and words[1].startswith(("resource", "search_"))
+                assert not scans_a_table, line
             else:
                 assert "Seq Scan" not in line, line

@@ -82,7 +82,8 @@ def test_0009_key_statistics_on_postgresql_only(fresh_url):
         with db.engine.begin() as conn:  # index rows, so that ANALYZE has joint frequencies to keep
             conn.execute(text("INSERT INTO search_token (res_type, res_id, param, system, code) VALUES "
                               "('Contract', 'c1', 'type', 's', 'family-doctor'), "
-                              "('Contract', 'c2', 'type', 's', 'family-doctor'), ('Patient', 'p1', 'gender', 's', 'male')"))
+                              "('Contract', 'c2', 'type', 's', 'family-doctor'), "
+                              "('Patient', 'p1', 'gender', 's', 'male')"))
         upgrade(db.engine)
         assert names <= statistics()
         with db.engine.connect() as conn:  # gathered by the migration itself (autovacuum may be off)

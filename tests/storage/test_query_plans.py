@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from helpers import migrated_url
 from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
 
@@ -14,7 +15,6 @@ from fhir_server.search.sql.builder import filters
 from fhir_server.storage import db as db_module
 from fhir_server.storage.db import Database
 from fhir_server.storage.models import ResourceRow
-from helpers import migrated_url
 
 
 def _sql(res_type: str, params: list[tuple[str, str]]) -> str:
@@ -77,8 +77,8 @@ def test_the_per_row_check_probes_the_owner_index_even_for_a_common_code(request
         request_ = parse_search("Basic", [("subject", "Patient/p7"), ("code", "urn:x|common")])
         query = select(ResourceRow.res_id).where(*filters(request_.resource_type, request_.types, request_.where))
         with database.engine.connect() as conn:
-            plan = " ".join(str(row[-1]) for row in conn.execute(
-                text("EXPLAIN QUERY PLAN " + str(query.compile(database.engine, compile_kwargs={"literal_binds": True})))))
+            literal_sql = str(query.compile(database.engine, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + literal_sql)))
             found = sorted(conn.execute(query).scalars())
         assert "ix_search_token_owner" in plan and "ix_search_token_code" not in plan
         assert found == ["b307", "b7"]

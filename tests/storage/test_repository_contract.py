@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers import migrated_url
 
 from fhir_server.core.clock import SteppingClock
 from fhir_server.core.errors import Conflict
@@ -13,9 +14,8 @@ from fhir_server.repository.base import HistoryQuery
 from fhir_server.repository.memory import MemoryRepository
 from fhir_server.repository.sql import SqlRepository
 from fhir_server.storage.db import Database
-from helpers import migrated_url
 
-START = datetime(2026, 1, 1, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -49,10 +49,9 @@ def test_versions_and_meta(repo):
 
 def test_failed_unit_of_work_writes_nothing(repo):
     rid = uuid.uuid4().hex
-    with pytest.raises(RuntimeError):
-        with repo.unit_of_work(write=True) as uow:
-            uow.save("POST", "Basic", rid, _basic(), None)
-            raise RuntimeError("fail after the write")
+    with pytest.raises(RuntimeError), repo.unit_of_work(write=True) as uow:
+        uow.save("POST", "Basic", rid, _basic(), None)
+        raise RuntimeError("fail after the write")
     with repo.unit_of_work() as uow:
         assert uow.get("Basic", rid) is None
         assert uow.history(HistoryQuery("Basic", rid)).total == 0
@@ -64,9 +63,8 @@ def test_stale_previous_is_a_conflict(repo):
         first = uow.save("POST", "Basic", rid, _basic(), None)
     with repo.unit_of_work(write=True) as uow:
         uow.save("PUT", "Basic", rid, _basic("y"), first)
-    with pytest.raises(Conflict):
-        with repo.unit_of_work(write=True) as uow:
-            uow.save("PUT", "Basic", rid, _basic("z"), first)
+    with pytest.raises(Conflict), repo.unit_of_work(write=True) as uow:
+        uow.save("PUT", "Basic", rid, _basic("z"), first)
 
 
 def test_delete_keeps_history(repo):
@@ -90,9 +88,8 @@ def test_hooks_run_inside_the_transaction(repo):
 
     repo.hooks.before_write.append(refuse_named_z)
     rid = uuid.uuid4().hex
-    with pytest.raises(Conflict):
-        with repo.unit_of_work(write=True) as uow:
-            uow.save("POST", "Basic", rid, _basic("z"), None)
+    with pytest.raises(Conflict), repo.unit_of_work(write=True) as uow:
+        uow.save("POST", "Basic", rid, _basic("z"), None)
     with repo.unit_of_work() as uow:
         assert uow.get("Basic", rid) is None
     assert seen == ["POST"]
@@ -123,10 +120,9 @@ def test_a_failing_deferred_rule_rolls_the_whole_unit_of_work_back(repo):
     def refuse() -> None:
         raise Conflict("refused by the rule")
 
-    with pytest.raises(Conflict):
-        with repo.unit_of_work(write=True) as uow:
-            uow.save("POST", "Basic", rid, _basic(), None)
-            uow.before_commit("rule", refuse)
+    with pytest.raises(Conflict), repo.unit_of_work(write=True) as uow:
+        uow.save("POST", "Basic", rid, _basic(), None)
+        uow.before_commit("rule", refuse)
     with repo.unit_of_work() as uow:
         assert uow.get("Basic", rid) is None
 

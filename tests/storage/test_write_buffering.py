@@ -116,11 +116,13 @@ def test_buffered_rows_hold_what_sqlalchemys_types_would_bind(repo):
     with repo.unit_of_work(write=True) as uow:
         connection = uow.session.connection()
         mine = connection.exec_driver_sql(
-            f"SELECT version, last_updated, deleted, CAST(content AS TEXT) FROM resource WHERE res_id = '{third}'").one()
+            "SELECT version, last_updated, deleted, CAST(content AS TEXT) FROM resource "
+            f"WHERE res_id = '{third}'").one()
         row = uow.session.execute(select(ResourceRow).where(ResourceRow.res_id == third)).scalar_one()
         connection.execute(insert(ResourceRow), {"res_type": "Basic", "res_id": twin + "c", "version": row.version,
                                                  "last_updated": row.last_updated, "deleted": row.deleted,
                                                  "content": row.content})
         theirs = connection.exec_driver_sql(
-            f"SELECT version, last_updated, deleted, CAST(content AS TEXT) FROM resource WHERE res_id = '{twin}c'").one()
+            "SELECT version, last_updated, deleted, CAST(content AS TEXT) FROM resource "
+            f"WHERE res_id = '{twin}c'").one()
         assert mine == theirs

@@ -19,7 +19,8 @@ def test_stored_text_with_resource_type_first_is_kept_as_it_is():
 
 
 def test_exact_decimals_keep_their_text_and_resource_type_first():
-    stored = '{"id":"o1","valueQuantity":{"value":1.0E+2},"resourceType":"Observation","jiayi:decimals":[[["valueQuantity","value"],"1.0E+2"]]}'
+    stored = ('{"id":"o1","valueQuantity":{"value":1.0E+2},"resourceType":"Observation",'
+              '"jiayi:decimals":[[["valueQuantity","value"],"1.0E+2"]]}')
     data = line(stored)
     assert data.startswith(b'{"resourceType":"Observation"')
     assert b"1.0E+2" in data and b"jiayi:decimals" not in data

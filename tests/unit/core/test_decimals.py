@@ -62,7 +62,9 @@ def test_postgres_documents_carry_the_texts_jsonb_would_rewrite():
     assert stored[documents.DECIMALS] == [[["extension", 0, "valueDecimal"], "1.0E+2"],
                                           [["extension", 2, "valueDecimal"], "-0.00"]]
     # what JSONB gives back: the exponent and the zero's sign normalised, the key order its own
-    from_jsonb = stored | {"extension": [{**e, "valueDecimal": v} for e, v in zip(stored["extension"], [100, exact_number("1.50"), 0.0])]}
+    normalised = [100, exact_number("1.50"), 0.0]
+    from_jsonb = stored | {"extension": [{**e, "valueDecimal": v}
+                                         for e, v in zip(stored["extension"], normalised, strict=True)]}
     restored = documents.from_database(jsonio.dumps(from_jsonb))
     assert [str(v) for v in _values(restored)] == ["1.0E+2", "1.50", "-0.00"] and documents.DECIMALS not in restored
     assert jsonio.loads_exact(documents.to_postgres(jsonio.loads(_body(["1.50"]))))[documents.DECIMALS] == []

@@ -25,7 +25,7 @@ ID_CASES = [
 
 @pytest.mark.parametrize("first17, weighted_sum, check", ID_CASES)
 def test_id_check_digit(first17, weighted_sum, check):
-    assert sum(int(c) * w for c, w in zip(first17, ni.ID_WEIGHTS)) == weighted_sum
+    assert sum(int(c) * w for c, w in zip(first17, ni.ID_WEIGHTS, strict=True)) == weighted_sum
     assert ni.id_check_digit(first17) == check
     assert ni.is_valid_id(first17 + check)
 
@@ -96,7 +96,7 @@ USCC_CASES = [
 @pytest.mark.parametrize("first17, weighted_sum, check", USCC_CASES)
 def test_uscc_check_char(first17, weighted_sum, check):
     values = [ni.USCC_CHARSET.index(c) for c in first17]
-    assert sum(v * w for v, w in zip(values, ni.USCC_WEIGHTS)) == weighted_sum
+    assert sum(v * w for v, w in zip(values, ni.USCC_WEIGHTS, strict=True)) == weighted_sum
     assert ni.uscc_check_char(first17) == check
     assert ni.make_uscc(first17) == first17 + check
     assert ni.is_valid_uscc(first17 + check)

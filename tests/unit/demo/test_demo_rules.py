@@ -98,7 +98,8 @@ def test_referrals_and_tasks(by_type):
         sr = requests[task["focus"]["reference"]]
         assert task["owner"]["reference"] == sr["performer"][0]["reference"]
     for sr in requests.values():
-        direction = next(e["valueCoding"]["code"] for e in sr["extension"] if e["url"] == SD + "jiayi-referral-direction")
+        direction = next(e["valueCoding"]["code"] for e in sr["extension"]
+                         if e["url"] == SD + "jiayi-referral-direction")
         if direction == "downward":
             assert sr["basedOn"][0]["reference"] in requests
 

@@ -37,7 +37,7 @@ def district():
     world = World("prop")
     world.load(lambda url, resource: client.put(f"/fhir/{url}", json=resource, headers=JSON))
     residents = {state: f"res-{state}" for state in STATES}
-    for state, pid in residents.items():
+    for pid in residents.values():
         _put(client, {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1950-03-04"})
     gone, ghost = "team-gone", "team-ghost"  # a team later deleted; a team whose lead is on no record
     _put(client, {**_team(world, gone, f"Practitioner/{world.doctor}"), "id": gone})
@@ -75,8 +75,10 @@ def _quantity(value: float, unit: str) -> dict:
 
 def _bp(sbp: int, dbp: int) -> dict:
     return {"code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
-            "component": [{"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": _quantity(sbp, "mm[Hg]")},
-                          {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]}, "valueQuantity": _quantity(dbp, "mm[Hg]")}]}
+            "component": [{"code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+                           "valueQuantity": _quantity(sbp, "mm[Hg]")},
+                          {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+                           "valueQuantity": _quantity(dbp, "mm[Hg]")}]}
 
 
 def _glucose(value: float, unit: str) -> dict:
@@ -119,7 +121,8 @@ def _bundle(world: World, residents: dict, case: dict, n: int) -> dict:
     if case["doctor"]:
         encounter["participant"] = [{"individual": {"reference": f"Practitioner/{world.doctor}"}}]
     if case["names_contract"] and case["state"] != "no-contract":
-        encounter["extension"] = [{"url": jn.CONTRACT_EXT, "valueReference": {"reference": f"Contract/ctr-{case['state']}"}}]
+        encounter["extension"] = [{"url": jn.CONTRACT_EXT,
+                                   "valueReference": {"reference": f"Contract/ctr-{case['state']}"}}]
     resources = [encounter]
     for i, part in enumerate(case["observations"]):
         resources.append({"resourceType": "Observation", "id": f"{eid}-o{i}", "status": "final", **part,
@@ -129,7 +132,8 @@ def _bundle(world: World, residents: dict, case: dict, n: int) -> dict:
         resources.append({"resourceType": "Condition", "id": f"{eid}-c", "subject": {"reference": f"Patient/{pid}"},
                           "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
                                                          "code": "active"}]},
-                          "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": case["extra"][-3:]}]}})
+                          "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10",
+                                               "code": case["extra"][-3:]}]}})
     if case["extra"] == "medication":
         resources.append({"resourceType": "MedicationRequest", "id": f"{eid}-m", "status": "active", "intent": "order",
                           "medicationCodeableConcept": {"text": "苯磺酸氨氯地平片 5mg"},

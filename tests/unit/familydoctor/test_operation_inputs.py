@@ -23,7 +23,8 @@ def test_random_operation_inputs_never_give_500():
     w = world(client, "fuzz")
     cid = post(client, "Contract", w.contract()).get_json()["id"]
     operations = {f"Contract/{cid}/$terminate": ["reason", "date", "requestedBy"],
-                  f"Contract/{cid}/$renew": ["years", "package", "careTeam"], "Contract/$renew-due": ["asOf", "windowDays"],
+                  f"Contract/{cid}/$renew": ["years", "package", "careTeam"],
+                  "Contract/$renew-due": ["asOf", "windowDays"],
                   f"Contract/{cid}/$fulfilment": ["asOf"], f"Patient/{w.head}/$family-doctor": ["asOf"],
                   "Encounter/$record-service": RECORD}
     rng = random.Random(20261201)

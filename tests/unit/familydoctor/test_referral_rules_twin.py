@@ -107,8 +107,9 @@ def test_plan_fill_and_overdue_on_the_twin(twin):
                "action": [{"code": [{"coding": [{"system": CS + "service-item", "code": "diabetes-follow-up"}]}],
                            "timingTiming": {"repeat": {"frequency": 4, "period": 1, "periodUnit": "a"}}}]}
     client.put(f"/fhir/PlanDefinition/{package['id']}", json=package)
-    body = {"resourceType": "Parameters", "parameter": [{"name": "subject", "valueString": f"Patient/{world.id('pat')}"},
-                                                        {"name": "persist", "valueBoolean": True}]}
+    body = {"resourceType": "Parameters",
+            "parameter": [{"name": "subject", "valueString": f"Patient/{world.id('pat')}"},
+                          {"name": "persist", "valueBoolean": True}]}
     plan = client.post(f"/fhir/PlanDefinition/{package['id']}/$apply", json=body).get_json()
     # the patient has hypertension (key population): its four follow-ups come with the package's
     codes = [a["detail"]["code"]["coding"][0]["code"] for a in plan["activity"]]

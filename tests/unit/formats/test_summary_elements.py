@@ -32,7 +32,7 @@ def tags(resource: dict) -> list[dict]:
 def test_summary_true_keeps_summary_elements_at_every_level():
     original = copy.deepcopy(PATIENT)
     out = summarize(PATIENT, "true")
-    assert PATIENT == original  # input untouched
+    assert original == PATIENT  # input untouched
     assert set(out) == {"resourceType", "id", "meta", "identifier", "active", "name", "birthDate",
                         "_birthDate", "link"}
     assert out["identifier"] == [{"system": "http://x/ids", "value": "42"}]  # Element.id/extension dropped
@@ -84,7 +84,7 @@ def test_subsetted_tag_is_added_once():
 def test_elements_keeps_the_named_elements_plus_id_meta_and_mandatory():
     original = copy.deepcopy(PATIENT)
     out = select_elements(PATIENT, ["birthDate", "name", "nonsense"])
-    assert PATIENT == original
+    assert original == PATIENT
     assert set(out) == {"resourceType", "id", "meta", "name", "birthDate", "_birthDate"}
     assert out["name"] == PATIENT["name"]
     assert SUBSETTED in tags(out)

@@ -113,7 +113,7 @@ def test_public_text_trims_urls_and_host_port():
 def test_an_error_told_in_msa_3_and_err_is_recorded_once():
     from adapters.hl7v2.message_audit import ack_outcome
 
-    reply = ("MSH|^~\\&|JIAYI|JIAYI|LIS|LAB|20250320100000+0800||ACK^R01^ACK|A1|P|2.5.1\r"
-             "MSA|AE|LIS-1|OBX-5: not a number\rERR|||102^Data type error^HL70357|E||||OBX-5: not a number\r"
-             "ERR|||102^Data type error^HL70357|E||||OBX-6: unknown unit\r").encode()
+    reply = (b"MSH|^~\\&|JIAYI|JIAYI|LIS|LAB|20250320100000+0800||ACK^R01^ACK|A1|P|2.5.1\r"
+             b"MSA|AE|LIS-1|OBX-5: not a number\rERR|||102^Data type error^HL70357|E||||OBX-5: not a number\r"
+             b"ERR|||102^Data type error^HL70357|E||||OBX-6: unknown unit\r")
     assert ack_outcome(reply) == ("AE", "OBX-5: not a number; OBX-6: unknown unit")

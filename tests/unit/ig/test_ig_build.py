@@ -188,5 +188,8 @@ def test_an_installed_package_serves_the_same_ig_from_its_bundle(monkeypatch, tm
         packaged = ig.resources()
     finally:
         ig.resources.cache_clear()
-    key = lambda r: (r["resourceType"], r["id"])
+
+    def key(resource: dict) -> tuple[str, str]:
+        return resource["resourceType"], resource["id"]
+
     assert sorted(packaged, key=key) == sorted(checkout, key=key)

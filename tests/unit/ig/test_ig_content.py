@@ -65,7 +65,8 @@ def test_examples_satisfy_their_profiles_invariants():
 
 
 DEMO_PROFILES = {"Patient": "jiayi-patient", "Group": "jiayi-household", "CareTeam": "jiayi-family-doctor-team",
-                 "Contract": "jiayi-contract", "Encounter": "jiayi-follow-up", "PlanDefinition": "jiayi-service-package",
+                 "Contract": "jiayi-contract", "Encounter": "jiayi-follow-up",
+                 "PlanDefinition": "jiayi-service-package",
                  "ServiceRequest": "jiayi-referral", "Task": "jiayi-referral-task"}
 
 

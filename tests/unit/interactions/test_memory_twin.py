@@ -3,7 +3,7 @@ predictable ids, versions and timestamps (STYLE habit 8)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from fhir_server.repository.memory import MemoryRepository
 
 @pytest.fixture()
 def client():
-    clock = SteppingClock(datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc), timedelta(seconds=1))
+    clock = SteppingClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC), timedelta(seconds=1))
     repo = MemoryRepository(clock=clock, ids=counting_ids("p"))
     return create_app({"TESTING": True, "BASE_URL": "http://twin/fhir"}, repository=repo).test_client()
 

@@ -23,7 +23,7 @@ PATIENT = {
 def _apply(operations):
     original = copy.deepcopy(PATIENT)
     result = apply_json_patch(PATIENT, operations)
-    assert PATIENT == original, "the input resource must not be modified"
+    assert original == PATIENT, "the input resource must not be modified"
     return result
 
 

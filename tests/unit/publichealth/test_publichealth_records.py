@@ -106,7 +106,8 @@ def test_second_edition_code_translated_keeping_the_original():
     assert errors == []
     assert record["dorsalis_pedis"] == "1" and record["_original"] == {"dorsalis_pedis": "2"}  # 2011 触及 → 1 触及正常
     unit = mapping.follow_up("diabetes-follow-up", [2], [record])
-    obs = next(e.resource for e in unit.entries[1:] if e.resource["code"]["coding"][0]["code"] == "dorsalis-pedis-pulse")
+    obs = next(e.resource for e in unit.entries[1:]
+               if e.resource["code"]["coding"][0]["code"] == "dorsalis-pedis-pulse")
     systems = {c["system"]: c["code"] for c in obs["valueCodeableConcept"]["coding"]}
     assert systems[tables.CS + "phs-dorsalis-pedis"] == "1"
     assert systems[tables.CS + "phs-dorsalis-pedis-2011"] == "2"
@@ -119,7 +120,8 @@ def test_schema_is_derived_from_the_table_and_checks_every_record():
     schema = tables.schema("hypertension-follow-up")
     assert schema["properties"]["sbp"]["type"] == "integer"
     assert schema["properties"]["classification"]["enum"] == ["1", "2", "3", "4"]
-    _rec, errors = normalise.normalise("hypertension-follow-up", {"档案编号": "99010100100100001", "随访日期": "2025-01-01"})
+    _rec, errors = normalise.normalise("hypertension-follow-up",
+                                       {"档案编号": "99010100100100001", "随访日期": "2025-01-01"})
     assert {e.reason.split(" (")[0] for e in errors} >= {"随访方式 is required", "收缩压 is required"}
 
 
@@ -195,7 +197,8 @@ residents = st.fixed_dictionaries(
               **{key: _text for key in ("drug_allergy_other", "diagnosed", "surgery", "transfusion", "hereditary",
                                         "work_unit")},
               **{key: _codes(codes) for key, codes in (("kitchen", "phs-kitchen-exhaust"), ("fuel", "phs-fuel"),
-                                                        ("water", "phs-drinking-water"), ("livestock", "phs-livestock"))}})
+                                                        ("water", "phs-drinking-water"),
+                                                        ("livestock", "phs-livestock"))}})
 
 
 @settings(max_examples=60, deadline=None)
@@ -260,8 +263,9 @@ def test_diabetes_follow_up_round_trip(record, dbp, dose, insulin_dose):
         record["adj_insulin_dosage"] = insulin_dose
     assert normalise.normalise("diabetes-follow-up", record)[1] == []
     unit = mapping.follow_up("diabetes-follow-up", [2], [record])
-    patient = {"resourceType": "Patient", "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
-                                                         {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}]}
+    patient = {"resourceType": "Patient",
+               "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
+                              {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}]}
     resources = [e.resource for e in unit.entries[1:]]
     observations = [r for r in resources if r["resourceType"] == "Observation"]
     medicines = [r for r in resources if r["resourceType"] != "Observation"]
@@ -383,7 +387,8 @@ _uscc = st.sampled_from([synthetic.institution(i)[0] for i in range(3)])
                               "end": _date, "status": _codes("phs-contract-status"),
                               "team_code": st.from_regex(r"\AT[0-9]{3}\Z"), "institution_code": _uscc},
                              optional={"doctor_card": _doctor, "channel": _codes("signing-channel"),
-                                       "auto_renew": _codes("yes-no"), "household_no": st.from_regex(r"\AH[0-9]{6}\Z")}),
+                                       "auto_renew": _codes("yes-no"),
+                                       "household_no": st.from_regex(r"\AH[0-9]{6}\Z")}),
        st.integers(0, 200), st.integers(0, 200))
 def test_contract_round_trip(people, packages, base, insurance, self_pay):
     if "doctor_card" in base:
@@ -419,7 +424,8 @@ def test_team_round_trip(members, base):
     assert back == rows
 
 
-_referral_text = st.text(alphabet="高血压头晕一周氨氯地平心电图左室（），。", min_size=1, max_size=20).map(str.strip).filter(bool)
+_referral_text = (st.text(alphabet="高血压头晕一周氨氯地平心电图左室（），。", min_size=1, max_size=20)
+                  .map(str.strip).filter(bool))
 
 
 @settings(max_examples=40, deadline=None)
@@ -436,8 +442,9 @@ def test_referral_round_trip(record):
     assert normalise.normalise("referral", record)[1] == []
     unit = mapping.referral([2], [record])
     resolve = _resolver(unit, {})
-    patient = {"resourceType": "Patient", "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
-                                                         {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}],
+    patient = {"resourceType": "Patient",
+               "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
+                              {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}],
                "name": [{"text": record["name"]}]}
 
     def with_patient(ref):
@@ -454,8 +461,9 @@ def test_hypertension_follow_up_round_trip(record, dbp, sbp):
     record.update(sbp=sbp, dbp=dbp)
     assert normalise.normalise("hypertension-follow-up", record)[1] == []
     unit = mapping.follow_up("hypertension-follow-up", [2], [record])
-    patient = {"resourceType": "Patient", "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
-                                                         {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}]}
+    patient = {"resourceType": "Patient",
+               "identifier": [{"system": mapping.ID_CARD, "value": record["id_number"]},
+                              {"system": mapping.HEALTH_RECORD, "value": record["record_no"]}]}
     resources = [e.resource for e in unit.entries[1:]]
     back = mapping.read_follow_up("hypertension-follow-up", unit.entries[0].resource,
                                   [r for r in resources if r["resourceType"] == "Observation"],

@@ -197,7 +197,8 @@ INVARIANTS = {  # key → (profile, edit, location; an edit may return the locat
     "jiayi-team-1": ("jiayi-family-doctor-team", _set_lead(False), "CareTeam"),
     "jiayi-team-2": ("jiayi-family-doctor-team", _lead_role_nurse, "CareTeam"),
     "jiayi-hh-1": ("jiayi-household", _no_head, "Group"),
-    "jiayi-ltp-1": ("jiayi-long-term-prescription", _long_supply, "MedicationRequest.dispenseRequest.expectedSupplyDuration"),
+    "jiayi-ltp-1": ("jiayi-long-term-prescription", _long_supply,
+                    "MedicationRequest.dispenseRequest.expectedSupplyDuration"),
     "jiayi-pat-2": ("jiayi-patient", _record_16_digits, None),
     "jiayi-prov-1": ("jiayi-two-card-provenance", _one_card, "Provenance"),
 }

@@ -42,7 +42,8 @@ PATIENT = {
 ORGANIZATION = {"resourceType": "Organization", "id": "o1", "meta": {"profile": [SD + "test-organization"]},
                 "name": "城关社区卫生服务中心", "type": [{"text": "基层医疗卫生机构"}]}
 HOSPITAL = {"url": SD + "test-hospital", "extension": [
-    {"url": "level", "valueCode": "district"}, {"url": "organization", "valueReference": {"reference": "Organization/h1"}}]}
+    {"url": "level", "valueCode": "district"},
+    {"url": "organization", "valueReference": {"reference": "Organization/h1"}}]}
 CONTRACT = {"resourceType": "Contract", "meta": {"profile": [SD + "test-contract"]}, "status": "executed",
             "extension": [HOSPITAL], "subject": [{"reference": "Patient/p1"}]}
 BP = {"resourceType": "Observation", "meta": {"profile": [SD + "test-bp"]}, "status": "final",
