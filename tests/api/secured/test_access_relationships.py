@@ -150,3 +150,32 @@ def test_a_contract_ended_or_signed_changes_what_the_same_token_reads_at_once(ap
     assert moved.status_code == 201, moved.get_json()
     assert client.get(f"/fhir/Patient/{mover}", headers=doctor_b).status_code == 200
     assert client.get(f"/fhir/Patient/{mover}", headers=doctor_a).status_code == 403
+
+
+def test_the_check_of_one_record_agrees_with_the_search_condition(app, world):
+    """A read checks one record with its own condition (each resident it names on its own), a
+    search with the reachable set; over every record of the world and every kind of reach, the
+    two agree on what is visible."""
+    from fhir_server.auth.access import Reach
+    from fhir_server.search.sql.reach import reach_condition, visible_instance
+    from fhir_server.storage.models import ResourceRow
+    from sqlalchemy import select
+
+    reaches = {"doctor A": Reach(practitioner=world.doctor), "doctor B": Reach(practitioner=world.other_doctor),
+               "hospital doctor": Reach(practitioner=world.hospital_doctor), "resident": Reach(patients=(world.head,)),
+               "guardian": Reach(related_person=world.guardian), "public health": Reach(region=world.district),
+               "nobody": Reach()}
+    rows = ResourceRow.__table__
+    with app.extensions["jiayi.database"].engine.connect() as conn:
+        records = conn.execute(select(rows.c.res_type, rows.c.res_id).where(rows.c.deleted.is_(False))).all()
+        types = sorted({t for t, _ in records})
+        assert {"Patient", "Contract", "Observation", "CareTeam"} <= set(types)
+        for name, reach in reaches.items():
+            for res_type in types:
+                searched = set(conn.execute(select(rows.c.res_id).where(
+                    rows.c.res_type == res_type, rows.c.deleted.is_(False), reach_condition(reach, res_type))).scalars())
+                for record_type, res_id in records:
+                    if record_type != res_type:
+                        continue
+                    read = conn.execute(visible_instance(reach, res_type), {"i": res_id}).first() is not None
+                    assert read == (res_id in searched), (name, res_type, res_id)
