@@ -156,10 +156,11 @@ def test_the_check_of_one_record_agrees_with_the_search_condition(app, world):
     """A read checks one record with its own condition (each resident it names on its own), a
     search with the reachable set; over every record of the world and every kind of reach, the
     two agree on what is visible."""
+    from sqlalchemy import select
+
     from fhir_server.auth.access import Reach
     from fhir_server.search.sql.reach import reach_condition, visible_instance
     from fhir_server.storage.models import ResourceRow
-    from sqlalchemy import select
 
     reaches = {"doctor A": Reach(practitioner=world.doctor), "doctor B": Reach(practitioner=world.other_doctor),
                "hospital doctor": Reach(practitioner=world.hospital_doctor), "resident": Reach(patients=(world.head,)),
