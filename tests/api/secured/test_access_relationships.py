@@ -173,8 +173,9 @@ def test_the_check_of_one_record_agrees_with_the_search_condition(app, world):
         assert {"Patient", "Contract", "Observation", "CareTeam"} <= set(types)
         for name, reach in reaches.items():
             for res_type in types:
+                visible = reach_condition(reach, res_type)
                 searched = set(conn.execute(select(rows.c.res_id).where(
-                    rows.c.res_type == res_type, rows.c.deleted.is_(False), reach_condition(reach, res_type))).scalars())
+                    rows.c.res_type == res_type, rows.c.deleted.is_(False), visible)).scalars())
                 for record_type, res_id in records:
                     if record_type != res_type:
                         continue
