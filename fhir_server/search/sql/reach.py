@@ -86,48 +86,7 @@ def visible_instance(reach: Reach, res_type: str) -> Select:
 @lru_cache(maxsize=1024)
 def _visible_instance(reach: Reach, res_type: str, minute: datetime) -> Select:
     return select(R.c.res_id).where(R.c.res_type == res_type, R.c.res_id == bindparam("i"),
-                                    R.c.deleted.is_(False), _instance_condition(reach, res_type, minute))
-
-
-def _instance_condition(reach: Reach, res_type: str, now: datetime) -> ColumnElement:
-    """:func:`_condition` for one row: the same visibility, but each resident the row names is
-    checked on its own (``EXISTS`` per way of reaching them, driven from that resident's id)
-    instead of against the whole set of reachable residents, which a search needs and a read of
-    one record does not (building a doctor's set cost 25 ms a read at 100k on PostgreSQL)."""
-    if res_type == "Binary":
-        return _binary(reachable_patients(reach, now))
-    if res_type == "Patient":
-        return _reachable(reach, now, R.c.res_id)
-    pairs = _compartment_pairs(res_type)
-    if not pairs:
-        return literal(True)
-    linked, ref = REF.alias(), REF.alias()
-    names_a_patient = probe().where(linked.c.res_type == R.c.res_type, linked.c.res_id == R.c.res_id,
-                                     tuple_(linked.c.res_type, linked.c.param).in_(pairs),
-                                     linked.c.target_type == "Patient")
-    reachable = probe().where(ref.c.res_type == R.c.res_type, ref.c.res_id == R.c.res_id,
-                               tuple_(ref.c.res_type, ref.c.param).in_(pairs), ref.c.target_type == "Patient",
-                               _reachable(reach, now, ref.c.target_id))
-    return or_(~names_a_patient, reachable)
-
-
-def _reachable(reach: Reach, now: datetime, patient: ColumnElement) -> ColumnElement:
-    """Whether the Patient id ``patient`` is within ``reach``: one ``EXISTS`` per part of
-    :func:`reachable_patients`, each with the id as a condition of its own statement."""
-    checks: list[ColumnElement] = []
-    if reach.patients:
-        named = R.alias()
-        checks.append(probe().where(named.c.res_type == "Patient", named.c.res_id == patient,
-                                    named.c.res_id.in_(reach.patients)))
-    parts: list[Select] = []
-    if reach.related_person:
-        parts.append(_minor_wards(reach.related_person, now))
-    if reach.practitioner:
-        parts += _practitioner_patients(reach.practitioner, now)
-    if reach.region:
-        parts.append(_referrers("Patient", "organization", "Organization", _region(reach.region)))
-    checks += [part.where(part.selected_columns[0] == patient).exists() for part in parts]
-    return or_(*checks) if checks else false()
+                                    R.c.deleted.is_(False), _cached_condition(reach, res_type, minute))
 
 
 def _condition(reach: Reach, res_type: str | None, now: datetime) -> ColumnElement:
