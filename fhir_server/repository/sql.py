@@ -41,6 +41,10 @@ from fhir_server.storage.models import CounterRow, ResourceRow, ResourceVersionR
 _CURRENT = select(ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted, ResourceRow.content).where(
     ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"))
 _CURRENT_FOR_UPDATE = _CURRENT.with_for_update()
+# PostgreSQL: a generic plan for the statement that follows, in this transaction (the mode before returned)
+_GENERIC_PLANS = text("SELECT current_setting('plan_cache_mode'), "
+                      "set_config('plan_cache_mode', 'force_generic_plan', true)")
+_PLANS_AS_BEFORE = text("SELECT set_config('plan_cache_mode', :mode, true)")
 _INSERT_CURRENT = insert(ResourceRow)
 _UPDATE_CURRENT = update(ResourceRow).where(
     ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"),
@@ -204,7 +208,17 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.flush()  # this unit of work's own writes count (a written resource is checked)
         self.session.flush()
         query = visible_instance(reach, res_type)
-        return self.session.connection().execute(query, {"i": res_id}).first() is not None
+        connection = self.session.connection()
+        if not self._postgres:
+            return connection.execute(query, {"i": res_id}).first() is not None
+        # One plan per connection for this statement: it is the same for every id (and minute), and
+        # planning its relationship subqueries anew on every read (plan_cache_mode=force_custom_plan,
+        # storage/db.py) cost ~12 ms a read against < 1 ms to run it at 200 residents.
+        before = connection.execute(_GENERIC_PLANS).scalar_one()
+        try:
+            return connection.execute(query, {"i": res_id}).first() is not None
+        finally:
+            connection.execute(_PLANS_AS_BEFORE, {"mode": before})
 
     def get_version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
         self.flush()
