@@ -1,0 +1,156 @@
+"""batch and transaction entries at their edges (R4 http §transaction, §batch), written from the
+survivors of a mutation run (docs/testing.md, fifth pass): a JSON Patch carried in a Binary,
+what a failed batch entry says, conditional PUT entries that create, conditional references
+whose criteria hold a '?', instance URLs with a query — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from api.conftest import FHIR_JSON, patient
+
+OID = "urn:oid:2.16.156.10011.1.2"
+GENDER_FEMALE = [{"op": "replace", "path": "/gender", "value": "female"}]
+
+
+def _post(client, entries: list[dict], kind: str = "transaction"):
+    return client.post("/fhir", json={"resourceType": "Bundle", "type": kind, "entry": entries},
+                       content_type=FHIR_JSON)
+
+
+def _create(client, unique: str, **extra) -> str:
+    response = client.post("/fhir/Patient", json=patient(unique, **extra))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def _binary(data: bytes, content_type: str | None) -> dict:
+    binary = {"resourceType": "Binary", "data": base64.b64encode(data).decode()}
+    if content_type:
+        binary["contentType"] = content_type
+    return binary
+
+
+# --- a JSON Patch in a Binary ---------------------------------------------------------------------
+
+def test_a_binary_without_a_content_type_holds_a_json_patch(client, unique):
+    pid = _create(client, unique)
+    entry = {"resource": _binary(json.dumps(GENDER_FEMALE).encode(), None),
+             "request": {"method": "PATCH", "url": f"Patient/{pid}"}}
+    response = _post(client, [entry])
+    assert response.status_code == 200, response.get_json()
+    assert client.get(f"/fhir/Patient/{pid}").get_json()["gender"] == "female"
+
+
+def test_a_binary_of_another_content_type_is_not_taken_for_a_json_patch(client, unique):
+    pid = _create(client, unique)
+    entry = {"resource": _binary(json.dumps(GENDER_FEMALE).encode(), "application/xml"),
+             "request": {"method": "PATCH", "url": f"Patient/{pid}"}}
+    response = _post(client, [entry])
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["code"] == "not-supported"
+    assert client.get(f"/fhir/Patient/{pid}").get_json()["gender"] == "male"
+
+
+def test_a_binary_that_is_not_json_names_its_entry(client, unique):
+    """Base64 of something that is not JSON: the entry is named, not "the body" (the Bundle,
+    which is valid JSON)."""
+    pid = _create(client, unique)
+    for data in (b"not json", b"\xff\xfe"):
+        entry = {"resource": _binary(data, "application/json-patch+json"),
+                 "request": {"method": "PATCH", "url": f"Patient/{pid}"}}
+        response = _post(client, [{"request": {"method": "GET", "url": f"Patient/{pid}"}}, entry])
+        assert response.status_code == 400
+        assert response.get_json()["issue"][0]["diagnostics"] == (
+            "Bundle.entry[1].resource: the Binary does not hold a JSON Patch")
+
+
+# --- batch ------------------------------------------------------------------------------------------
+
+def test_a_batch_entry_without_a_method_fails_alone_and_says_which(client, unique):
+    pid = _create(client, unique)
+    response = _post(client, [{"request": {"method": "GET", "url": f"Patient/{pid}"}},
+                              {"request": {"url": f"Patient/{pid}"}}], kind="batch")
+    assert response.status_code == 200
+    ok, failed = response.get_json()["entry"]
+    assert ok["response"]["status"] == "200 OK"
+    assert failed["response"]["status"] == "400 Bad Request"
+    issue = failed["response"]["outcome"]["issue"][0]
+    assert issue["diagnostics"].startswith("Bundle.entry[1].request must have a method")
+    assert issue["expression"] == ["Bundle.entry[1].request"]
+
+
+# --- conditional PUT and instance URLs ----------------------------------------------------------------
+
+def test_a_conditional_put_entry_that_creates_keeps_the_id_of_its_resource(client, unique):
+    entry = {"resource": patient(unique, id=f"given-{unique}"),
+             "request": {"method": "PUT", "url": f"Patient?identifier={OID}|{unique}"}}
+    response = _post(client, [entry])
+    assert response.status_code == 200, response.get_json()
+    (created,) = response.get_json()["entry"]
+    assert created["response"]["status"] == "201 Created"
+    assert created["fullUrl"] == f"http://testserver/fhir/Patient/given-{unique}"
+    assert client.get(f"/fhir/Patient/given-{unique}").status_code == 200
+
+
+def test_a_conditional_put_entry_without_a_resource_is_400(client, unique):
+    response = _post(client, [{"request": {"method": "PUT", "url": f"Patient?identifier={OID}|{unique}"}}])
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["expression"] == ["Bundle.entry[0]"]
+
+
+def test_a_put_entry_without_an_id_is_not_a_conditional_update(client, unique):
+    _create(client, unique)
+    entry = {"fullUrl": "urn:uuid:5f0e7a8e-2f4b-4d3c-9a51-7d3c0f5e1b22", "resource": patient(unique),
+             "request": {"method": "PUT", "url": "Patient"}}
+    response = _post(client, [entry])
+    assert response.status_code == 405, response.get_json()
+
+
+def test_an_instance_put_entry_with_a_query_is_an_update(client, unique):
+    pid = _create(client, unique)
+    entry = {"resource": patient(unique, id=pid, gender="female"),
+             "request": {"method": "PUT", "url": f"Patient/{pid}?_format=json"}}
+    response = _post(client, [entry])
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["entry"][0]["response"]["etag"] == 'W/"2"'
+
+
+# --- conditional references -------------------------------------------------------------------------
+
+def test_a_conditional_reference_whose_criteria_hold_a_question_mark(client, unique):
+    value = f"{unique}?2"
+    pid = _create(client, unique, identifier=[{"system": OID, "value": value}])
+    entry = {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "体重"},
+                          "subject": {"reference": f"Patient?identifier={OID}|{value}"}},
+             "request": {"method": "POST", "url": "Observation"}}
+    response = _post(client, [entry])
+    assert response.status_code == 200, response.get_json()
+    location = response.get_json()["entry"][0]["response"]["location"]
+    observation = client.get("/fhir" + location.split("/fhir", 1)[1].split("/_history")[0]).get_json()
+    assert observation["subject"] == {"reference": f"Patient/{pid}"}
+
+
+def test_if_none_exist_whose_value_holds_a_question_mark(client, unique):
+    """The criteria are a query: a '?' in a value is part of the value (the match is not
+    everything after it)."""
+    value = f"{unique}?2"
+    pid = _create(client, unique, identifier=[{"system": OID, "value": value}])
+    _create(client, unique + "x")
+    response = client.post("/fhir/Patient", json=patient(unique, identifier=[{"system": OID, "value": value}]),
+                           headers={"If-None-Exist": f"identifier={OID}|{value}"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["id"] == pid
+
+
+def test_conditional_criteria_with_no_value_are_refused(client, unique):
+    """``identifier=`` says nothing: it would match whatever is there (the search ignores empty
+    parameters), so a conditional create, update or delete on it is 400."""
+    _create(client, unique)
+    _create(client, unique + "x")
+    created = client.post("/fhir/Patient", json=patient(unique), headers={"If-None-Exist": "identifier="})
+    assert created.status_code == 400, created.get_json()
+    assert created.get_json()["issue"][0]["diagnostics"] == "Conditional criteria for Patient are empty"
+    deleted = client.delete("/fhir/Patient?identifier=&gender=")
+    assert deleted.status_code == 400, deleted.get_json()
