@@ -248,8 +248,28 @@ def test_a_downward_referral_based_on_more_than_the_upward_one(client, world):
                                   ref("ServiceRequest", up["id"])])
     response = put(client, down)
     assert response.status_code == 201, response.get_json()
-    outputs = client.get(f"/fhir/Task/{task['id']}").get_json()["output"]
-    assert [o["valueReference"] for o in outputs] == [ref("ServiceRequest", down["id"])]
+    stored = client.get(f"/fhir/Task/{task['id']}").get_json()
+    assert [o["valueReference"] for o in stored["output"]] == [ref("ServiceRequest", down["id"])]
+    assert {"system": DERIVED_BY, "code": "return-referral-output"} in stored["meta"]["tag"]
+
+
+def test_an_upward_referral_based_on_another_request_is_not_checked_as_a_return(client, world):
+    order = {"resourceType": "ServiceRequest", "id": world.id("lab-order"), "status": "active", "intent": "order",
+             "code": {"text": "血常规"}, "subject": ref("Patient", world.id("pat"))}
+    assert put(client, order).status_code == 201
+    up = world.referral("up-based", basedOn=[ref("ServiceRequest", order["id"])])
+    response = put(client, up)
+    assert response.status_code == 201, response.get_json()
+
+
+def test_a_task_written_after_the_return_referral_types_its_output(client, world):
+    assert put(client, world.referral("up-typed")).status_code == 201
+    down = _down(world, "typed", [ref("ServiceRequest", world.id("up-typed"))])
+    assert put(client, down).status_code == 201
+    task = put(client, world.task("task-typed", "up-typed", "completed")).get_json()
+    assert task["output"] == [{"type": {"coding": [{"system": CS + "referral-task-output", "code": "return-referral",
+                                                    "display": "回转单"}], "text": "回转单"},
+                               "valueReference": ref("ServiceRequest", down["id"])}]
 
 
 def test_the_return_referral_is_added_to_the_outputs_already_there(client, world):
@@ -322,7 +342,8 @@ def test_a_task_claiming_the_profile_is_checked_without_its_referral(client, wor
     assert response.status_code == 422, response.get_json()
     issue = response.get_json()["issue"][0]
     assert issue["expression"] == ["Task.status"]
-    assert "written with PUT and its own id" in issue["diagnostics"]
+    assert issue["diagnostics"] == ("A new referral Task starts as 'requested' (or 'draft'), not 'in-progress'; "
+                                   "a record mirrored from another system is written with PUT and its own id")
     assert put(client, world.referral("sr-ready")).status_code == 201
     unclaimed = world.task("task-ready", "sr-ready", "ready")  # its focus makes it a referral Task
     issue = put(client, unclaimed).get_json()["issue"][0]
