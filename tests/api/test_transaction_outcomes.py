@@ -1,13 +1,15 @@
 """batch and transaction entries at their edges (R4 http §transaction, §batch), written from the
 survivors of a mutation run (docs/testing.md, fifth pass): a JSON Patch carried in a Binary,
-what a failed batch entry says, conditional PUT entries that create, conditional references
-whose criteria hold a '?', instance URLs with a query — on SQLite and PostgreSQL."""
+what a failed batch entry says, conditional PUT entries that create, conditional criteria with a
+'?' in a value or with no value, instance URLs with a query, what the response entries hold
+(lastModified, fullUrl, Prefer), absolute and contained references — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import base64
 import json
 
+import pytest
 from api.conftest import FHIR_JSON, patient
 
 OID = "urn:oid:2.16.156.10011.1.2"
@@ -154,3 +156,76 @@ def test_conditional_criteria_with_no_value_are_refused(client, unique):
     assert created.get_json()["issue"][0]["diagnostics"] == "Conditional criteria for Patient are empty"
     deleted = client.delete("/fhir/Patient?identifier=&gender=")
     assert deleted.status_code == 400, deleted.get_json()
+
+
+# --- response entries ----------------------------------------------------------------------------------
+
+def test_response_entries_carry_last_modified_and_a_deleted_one_no_full_url(client, unique):
+    pid = _create(client, unique)
+    gone = _create(client, unique + "d")
+    response = _post(client, [{"resource": patient(unique, id=pid, gender="female"),
+                               "request": {"method": "PUT", "url": f"Patient/{pid}"}},
+                              {"request": {"method": "DELETE", "url": f"Patient/{gone}"}}])
+    assert response.status_code == 200, response.get_json()
+    updated, deleted = response.get_json()["entry"]
+    assert updated["fullUrl"] == f"http://testserver/fhir/Patient/{pid}"
+    assert updated["response"]["lastModified"] == updated["resource"]["meta"]["lastUpdated"]
+    assert "fullUrl" not in deleted and deleted["response"]["etag"] == 'W/"2"'
+
+
+@pytest.mark.parametrize("prefer", ["return=minimal", "return=OperationOutcome"])
+def test_prefer_leaves_out_written_resources_but_not_read_ones(client, unique, prefer):
+    pid = _create(client, unique)
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": patient(unique + "n"), "request": {"method": "POST", "url": "Patient"}},
+        {"request": {"method": "GET", "url": f"Patient/{pid}"}}]}
+    response = client.post("/fhir", json=bundle, content_type=FHIR_JSON, headers={"Prefer": prefer})
+    assert response.status_code == 200, response.get_json()
+    created, read = response.get_json()["entry"]
+    assert "resource" not in created and created["response"]["status"] == "201 Created"
+    assert read["resource"]["id"] == pid
+
+
+# --- references in a transaction ------------------------------------------------------------------------
+
+def _observation(subject: str, **extra) -> dict:
+    return {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "体重"},
+                         "subject": {"reference": subject}, **extra},
+            "request": {"method": "POST", "url": "Observation"}}
+
+
+def _stored(client, response) -> dict:
+    location = response.get_json()["entry"][-1]["response"]["location"]
+    return client.get("/fhir" + location.split("/fhir", 1)[1].split("/_history")[0]).get_json()
+
+
+@pytest.mark.parametrize("matches", [0, 2])
+def test_a_conditional_reference_that_does_not_match_one_says_how_many(client, unique, matches):
+    for k in range(matches):
+        _create(client, unique, gender="other" if k else "male")
+    criteria = f"Patient?identifier={OID}|{unique}"
+    response = _post(client, [_observation(criteria)])
+    assert response.status_code == 412
+    assert response.get_json()["issue"][0]["diagnostics"] == (
+        f"Bundle.entry[0]: The conditional reference '{criteria}' matches {matches or 'no'} resources; "
+        "it must match exactly one")
+
+
+def test_absolute_references_to_this_server_become_relative_others_stay(client, unique):
+    pid = _create(client, unique)
+    here = _stored(client, _post(client, [_observation(f"http://testserver/fhir/Patient/{pid}")]))
+    assert here["subject"] == {"reference": f"Patient/{pid}"}
+    there = _stored(client, _post(client, [_observation(f"http://other.example.org/fhir/Patient/{pid}")]))
+    assert there["subject"] == {"reference": f"http://other.example.org/fhir/Patient/{pid}"}
+
+
+def test_references_in_contained_resources_are_resolved_too(client, unique):
+    full_url = "urn:uuid:9a4f6f2e-8c1d-4b7e-a0c3-5e2d1f6b7a80"
+    specimen = {"resourceType": "Specimen", "id": "s1", "subject": {"reference": full_url}}
+    observation = _observation(full_url, contained=[specimen], specimen={"reference": "#s1"})
+    response = _post(client, [{"fullUrl": full_url, "resource": patient(unique),
+                               "request": {"method": "POST", "url": "Patient"}}, observation])
+    assert response.status_code == 200, response.get_json()
+    stored = _stored(client, response)
+    pid = stored["subject"]["reference"]
+    assert pid.startswith("Patient/") and stored["contained"][0]["subject"] == {"reference": pid}
