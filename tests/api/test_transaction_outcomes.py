@@ -79,8 +79,34 @@ def test_a_batch_entry_without_a_method_fails_alone_and_says_which(client, uniqu
     assert ok["response"]["status"] == "200 OK"
     assert failed["response"]["status"] == "400 Bad Request"
     issue = failed["response"]["outcome"]["issue"][0]
-    assert issue["diagnostics"].startswith("Bundle.entry[1].request must have a method")
+    assert issue["diagnostics"] == ("Bundle.entry[1].request must have a method (GET, HEAD, POST, PUT, PATCH, "
+                                    "DELETE) and a url")
     assert issue["expression"] == ["Bundle.entry[1].request"]
+
+
+def test_entry_requests_that_are_not_requests_are_400_not_500(client, unique):
+    pid = _create(client, unique)
+    for request in ("GET Patient", {"method": "GET"}, {"method": "FETCH", "url": f"Patient/{pid}"}):
+        response = _post(client, [{"request": request}])
+        assert response.status_code == 400, (request, response.get_json())
+
+
+def test_entry_urls_may_be_absolute_on_this_server_or_start_with_a_slash(client, unique):
+    pid = _create(client, unique)
+    for url in (f"http://testserver/fhir/Patient/{pid}", f"/Patient/{pid}"):
+        response = _post(client, [{"request": {"method": "GET", "url": url}}], kind="batch")
+        (entry,) = response.get_json()["entry"]
+        assert entry["response"]["status"] == "200 OK", (url, entry)
+        assert entry["resource"]["id"] == pid
+
+
+def test_if_modified_since_on_a_read_entry(client, unique):
+    pid = _create(client, unique)
+    entries = [{"request": {"method": "GET", "url": f"Patient/{pid}", "ifModifiedSince": since}}
+               for since in ("Fri, 01 Jan 2100 00:00:00 GMT", "Sat, 01 Jan 2000 00:00:00 GMT")]
+    later, earlier = _post(client, entries, kind="batch").get_json()["entry"]
+    assert later["response"]["status"] == "304 Not Modified" and "resource" not in later
+    assert earlier["response"]["status"] == "200 OK" and earlier["resource"]["id"] == pid
 
 
 # --- conditional PUT and instance URLs ----------------------------------------------------------------
@@ -156,6 +182,11 @@ def test_conditional_criteria_with_no_value_are_refused(client, unique):
     assert created.get_json()["issue"][0]["diagnostics"] == "Conditional criteria for Patient are empty"
     deleted = client.delete("/fhir/Patient?identifier=&gender=")
     assert deleted.status_code == 400, deleted.get_json()
+    entry = {"resource": patient(unique), "request": {"method": "PUT", "url": "Patient?identifier="}}
+    updated = _post(client, [entry])
+    assert updated.status_code == 400, updated.get_json()
+    assert updated.get_json()["issue"][0]["diagnostics"] == (
+        "Bundle.entry[0]: Conditional criteria for Patient are empty")
 
 
 # --- response entries ----------------------------------------------------------------------------------
@@ -229,3 +260,96 @@ def test_references_in_contained_resources_are_resolved_too(client, unique):
     stored = _stored(client, response)
     pid = stored["subject"]["reference"]
     assert pid.startswith("Patient/") and stored["contained"][0]["subject"] == {"reference": pid}
+
+
+# --- which entry failed, and a resource touched twice ------------------------------------------------
+
+def test_a_failing_entry_is_named(client, unique):
+    """Before anything runs (a malformed request, an unknown type) and while it runs (a
+    validation issue keeps its own location; one without gets the entry's)."""
+    ok = {"resource": patient(unique), "request": {"method": "POST", "url": "Patient"}}
+    malformed = _post(client, [ok, {"request": {"method": "POST"}}])
+    assert malformed.status_code == 400
+    assert malformed.get_json()["issue"][0]["diagnostics"].startswith("Bundle.entry[1].request must have a method")
+    unknown = _post(client, [ok, {"resource": {"resourceType": "Patient"},
+                                  "request": {"method": "POST", "url": "Nope"}}])
+    assert unknown.status_code in (400, 404)
+    assert unknown.get_json()["issue"][0]["diagnostics"].startswith("Bundle.entry[1]: ")
+    invalid = _post(client, [ok, {"resource": {"resourceType": "Observation", "status": "not-a-status",
+                                               "code": {"text": "x"}},
+                                  "request": {"method": "POST", "url": "Observation"}}])
+    assert invalid.status_code == 400
+    assert invalid.get_json()["issue"][0]["expression"] == ["Observation.status"]
+
+
+def test_a_failed_read_in_a_transaction_keeps_its_headers(client, unique):
+    pid = _create(client, unique)
+    assert client.delete(f"/fhir/Patient/{pid}").status_code in (200, 204)
+    response = _post(client, [{"request": {"method": "GET", "url": f"Patient/{pid}"}}])
+    assert response.status_code == 410
+    assert response.headers["ETag"] == 'W/"2"'
+
+
+def test_a_resource_written_twice_is_refused_whatever_comes_between(client, unique):
+    pid, other = _create(client, unique), _create(client, unique + "o")
+    put = {"resource": patient(unique, id=pid, gender="female"), "request": {"method": "PUT", "url": f"Patient/{pid}"}}
+    for between in ({"request": {"method": "GET", "url": f"Patient/{other}"}},
+                    {"request": {"method": "HEAD", "url": f"Patient/{other}"}},
+                    {"request": {"method": "DELETE", "url": f"Patient/{other}"}}):
+        response = _post(client, [put, between, {"request": {"method": "DELETE", "url": f"Patient/{pid}"}}])
+        assert response.status_code == 400, response.get_json()
+        issue = response.get_json()["issue"][0]
+        assert issue["code"] == "invalid"
+        assert issue["diagnostics"] == (f"Bundle.entry[2] and Bundle.entry[0] both write Patient/{pid}; "
+                                        "a transaction may touch a resource only once")
+    fine = _post(client, [put, {"request": {"method": "HEAD", "url": f"Patient/{pid}"}},
+                          {"request": {"method": "DELETE", "url": f"Patient/{other}"}}])
+    assert fine.status_code == 200, fine.get_json()
+
+
+def test_a_conditional_update_and_an_update_of_its_match_collide(client, unique):
+    pid = _create(client, unique)
+    by_id = {"resource": patient(unique, id=pid, gender="female"),
+             "request": {"method": "PUT", "url": f"Patient/{pid}"}}
+    by_criteria = {"resource": patient(unique, gender="other"),
+                   "request": {"method": "PUT", "url": f"Patient?identifier={OID}|{unique}"}}
+    response = _post(client, [by_id, by_criteria])
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["diagnostics"].startswith(
+        f"Bundle.entry[1] and Bundle.entry[0] both write Patient/{pid};")
+
+
+def test_a_conditional_update_entry_that_matches_nothing_but_names_a_taken_id(client, unique):
+    pid = _create(client, unique)
+    entry = {"resource": patient(unique + "z", id=pid), "request": {"method": "PUT",
+                                                                   "url": f"Patient?identifier={OID}|{unique}z"}}
+    response = _post(client, [entry])
+    assert response.status_code == 409
+    assert response.get_json()["issue"][0]["diagnostics"] == (
+        f"Bundle.entry[0]: No Patient matches 'identifier={OID.replace(':', '%3A')}%7C{unique}z', "
+        f"but Patient/{pid} exists already")
+
+
+# --- conditional creates and the references to them ---------------------------------------------------
+
+def test_references_to_a_conditional_create_reach_the_resource_it_stands_for(client, unique):
+    """An entry that matched an existing resource, and a second entry with the same condition:
+    references to either fullUrl land on that resource."""
+    pid = _create(client, unique)
+    condition = f"identifier={OID}|{unique}"
+    existing = "urn:uuid:3b0d6c5e-1f0a-4c8e-9d7b-2a6e5f4c3b10"
+    entries = [{"fullUrl": existing, "resource": patient(unique),
+                "request": {"method": "POST", "url": "Patient", "ifNoneExist": condition}},
+               _observation(existing)]
+    assert _stored(client, _post(client, entries))["subject"] == {"reference": f"Patient/{pid}"}
+    fresh = f"identifier={OID}|{unique}n"
+    first, second = "urn:uuid:3b0d6c5e-1f0a-4c8e-9d7b-2a6e5f4c3b11", "urn:uuid:3b0d6c5e-1f0a-4c8e-9d7b-2a6e5f4c3b12"
+    response = _post(client, [
+        {"fullUrl": first, "resource": patient(unique + "n"),
+         "request": {"method": "POST", "url": "Patient", "ifNoneExist": fresh}},
+        {"fullUrl": second, "resource": patient(unique + "n"),
+         "request": {"method": "POST", "url": "Patient", "ifNoneExist": fresh}},
+        _observation(second)])
+    assert response.status_code == 200, response.get_json()
+    created = response.get_json()["entry"][0]["response"]["location"].split("/fhir/")[1].split("/_history")[0]
+    assert _stored(client, response)["subject"] == {"reference": created}
