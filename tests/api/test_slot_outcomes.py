@@ -137,3 +137,13 @@ def test_what_the_opening_refusals_say(client, world):
         issue = response.get_json()["issue"][0]
         assert (issue["code"], issue["expression"], issue["diagnostics"]) == (
             "business-rule", ["Appointment.slot[1]"], diagnostics), slot
+
+
+def test_a_booking_changed_keeps_its_slot_and_a_booking_deleted_frees_it(client, world):
+    load(client, [world.slot("k1", 3, reserved=True), world.referral("up")])
+    booking = _book(client, _appointment(client, world, "k1")).get_json()
+    booking["comment"] = "请携带既往病历"
+    assert put(client, booking).status_code == 200
+    assert _slot(client, world, "k1")["status"] == "busy"
+    assert client.delete(f"/fhir/Appointment/{booking['id']}").status_code in (200, 204)
+    assert _slot(client, world, "k1")["status"] == "free"
