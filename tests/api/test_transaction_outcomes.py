@@ -353,3 +353,13 @@ def test_references_to_a_conditional_create_reach_the_resource_it_stands_for(cli
     assert response.status_code == 200, response.get_json()
     created = response.get_json()["entry"][0]["response"]["location"].split("/fhir/")[1].split("/_history")[0]
     assert _stored(client, response)["subject"] == {"reference": created}
+
+
+def test_a_post_entry_to_an_instance_or_an_operation_is_not_a_create(client, unique):
+    refused = _post(client, [{"resource": patient(unique), "request": {"method": "POST", "url": "Patient/abc"}}])
+    assert refused.status_code == 405, refused.get_json()
+    assert refused.get_json()["issue"][0]["diagnostics"] == "Bundle.entry[0]: POST is not supported at 'Patient/abc'"
+    operation = _post(client, [{"resource": {"resourceType": "Parameters"},
+                                "request": {"method": "POST", "url": "$meta"}}])
+    assert operation.status_code == 200, operation.get_json()
+    assert operation.get_json()["entry"][0]["resource"]["parameter"][0]["name"] == "return"
