@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from referral_world import load, new_world, put, ref
+from referral_world import CS, load, new_world, put, ref
 
 
 @pytest.fixture()
@@ -71,7 +71,9 @@ def test_a_cancelled_booking_lets_the_slot_be_booked_again(client, world):
     assert put(client, first).status_code == 200
     second = _book(client, _appointment(client, world, "c1"))
     assert second.status_code == 201, second.get_json()
-    assert _slot(client, world, "c1")["status"] == "busy"
+    slot = _slot(client, world, "c1")
+    assert slot["status"] == "busy"
+    assert {"system": CS + "derived-by", "code": "slot-status"} in slot["meta"]["tag"]
 
 
 def test_a_slot_stays_busy_while_another_appointment_still_holds_it(client, world):
