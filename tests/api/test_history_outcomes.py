@@ -75,3 +75,18 @@ def test_count_is_capped_and_defaults_to_twenty(client, unique):
     assert len(client.get("/fhir/Patient/_history").get_json()["entry"]) == 20
     capped = client.get("/fhir/Patient/_history?_count=5000").get_json()
     assert 21 <= len(capped["entry"]) <= 1000
+
+
+@pytest.mark.parametrize("parameter", ["_since", "_at"])
+def test_a_bad_date_names_its_parameter(client, parameter):
+    response = client.get(f"/fhir/_history?{parameter}=2023-13-45")
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["diagnostics"].startswith(f"Parameter '{parameter}': '2023-13-45' ")
+
+
+def test_a_long_count_is_quoted_to_forty_characters(client):
+    value = "x" * 60
+    response = client.get(f"/fhir/_history?_count={value}")
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["diagnostics"] == (
+        f"Parameter '_count': '{'x' * 40}' is not a non-negative integer")
