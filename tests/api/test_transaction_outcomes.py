@@ -363,3 +363,11 @@ def test_a_post_entry_to_an_instance_or_an_operation_is_not_a_create(client, uni
                                 "request": {"method": "POST", "url": "$meta"}}])
     assert operation.status_code == 200, operation.get_json()
     assert operation.get_json()["entry"][0]["resource"]["parameter"][0]["name"] == "return"
+
+
+def test_an_entry_url_whose_id_ends_in_x(client, unique):
+    """Resident ids taken from ID numbers may end in X: only slashes are trimmed from entry URLs."""
+    pid = f"id{unique}X"
+    assert client.put(f"/fhir/Patient/{pid}", json=patient(unique, id=pid)).status_code == 201
+    response = _post(client, [{"request": {"method": "GET", "url": f"Patient/{pid}"}}], kind="batch")
+    assert response.get_json()["entry"][0]["resource"]["id"] == pid
