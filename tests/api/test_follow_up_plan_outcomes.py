@@ -142,3 +142,56 @@ def test_a_referral_follow_up_in_a_plan_without_follow_up_items_is_the_annual_on
                                           "text": "转诊后2周内主动随访"}
     assert activity["detail"]["description"] == f"转诊后2周内主动随访（ServiceRequest/{sr['id']}，{end}前）"
     assert activity["detail"]["status"] == "scheduled"
+
+
+def _windows(client, plan_id: str, code: str = "hypertension-follow-up") -> list[dict]:
+    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
+    return [a["detail"].get("scheduledPeriod") for a in plan["activity"]
+            if a["detail"]["code"]["coding"][0]["code"] == code]
+
+
+def _on(day: str) -> dict:
+    return {"start": f"{day}T10:00:00+08:00"}
+
+
+def test_a_visit_on_the_first_day_of_a_window_fills_it_one_before_fills_nothing(client, world):
+    pid, plan_id = _resident(client, world)
+    first, second = _windows(client, plan_id)[:2]
+    assert put(client, _visit(pid, "w1", period=_on(first["start"]))).status_code == 201
+    day_before = (datetime.fromisoformat(second["start"]) - timedelta(days=1)).date().isoformat()
+    assert put(client, _visit(pid, "w1b", period=_on(day_before))).status_code == 201
+    assert _statuses(client, plan_id) == ["completed", "scheduled", "scheduled", "scheduled"]
+    assert put(client, _visit(pid, "w2", period=_on(second["start"]))).status_code == 201
+    assert _statuses(client, plan_id) == ["completed", "completed", "scheduled", "scheduled"]
+
+
+def test_filling_keeps_the_outcomes_an_activity_had(client, world):
+    pid, plan_id = _resident(client, world)
+    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
+    plan["activity"][0]["outcomeReference"] = [ref("Encounter", pid + "-phone")]
+    assert put(client, {k: v for k, v in plan.items() if k != "meta"}).status_code == 200
+    assert put(client, _visit(pid, "kept")).status_code == 201
+    activity = client.get(f"/fhir/CarePlan/{plan_id}").get_json()["activity"][0]
+    assert activity["detail"]["status"] == "completed"
+    assert activity["outcomeReference"] == [ref("Encounter", pid + "-phone"), ref("Encounter", pid + "-kept")]
+
+
+def test_items_that_are_not_follow_ups(client, world):
+    """An activity with no window ($apply's ongoing items) is not filled; one a doctor gave a
+    window is filled by a visit recording its item, never by a visit recording none (that fills
+    a follow-up item only)."""
+    pid, plan_id = _resident(client, world)
+    assert put(client, _visit(pid, "bp", ("blood-pressure-measurement",))).status_code == 201
+    assert _statuses(client, plan_id, "blood-pressure-measurement") == ["not-started"]
+    pid, plan_id = _resident(client, world, "edu")
+    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
+    education = next(a for a in plan["activity"] if a["detail"]["code"]["coding"][0]["code"] == "health-education")
+    window = {"start": plan["period"]["start"], "end": (datetime.now(UTC).date() + timedelta(days=5)).isoformat()}
+    education["detail"] = {**{k: v for k, v in education["detail"].items() if k != "scheduledTiming"},
+                           "status": "scheduled", "scheduledPeriod": window}
+    assert put(client, {k: v for k, v in plan.items() if k != "meta"}).status_code == 200
+    assert put(client, _visit(pid, "none", ())).status_code == 201
+    assert _statuses(client, plan_id, "annual-follow-up") == ["completed"]
+    assert _statuses(client, plan_id, "health-education") == ["scheduled"]
+    assert put(client, _visit(pid, "edu", ("health-education",))).status_code == 201
+    assert _statuses(client, plan_id, "health-education") == ["completed"]
