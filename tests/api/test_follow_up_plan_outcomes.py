@@ -195,3 +195,21 @@ def test_items_that_are_not_follow_ups(client, world):
     assert _statuses(client, plan_id, "health-education") == ["scheduled"]
     assert put(client, _visit(pid, "edu", ("health-education",))).status_code == 201
     assert _statuses(client, plan_id, "health-education") == ["completed"]
+
+
+def test_a_new_plan_counts_past_follow_ups_of_its_own_contract_only(client, world):
+    pid = world.id("r" + uuid.uuid4().hex[:8])
+    contract = next(r for r in world.resources() if r["resourceType"] == "Contract")
+    load(client, [{"resourceType": "Patient", "id": pid, "gender": "male"},
+                  {**contract, "id": pid + "-ctr", "subject": [ref("Patient", pid)]}])
+    start = datetime.fromisoformat(contract["applies"]["start"])
+    own = _visit(pid, "own", period=_on((start + timedelta(days=10)).date().isoformat()))
+    other = _visit(pid, "other", period=_on((start + timedelta(days=100)).date().isoformat()))
+    other["extension"][0] = {"url": SD + "jiayi-contract", "valueReference": ref("Contract", "another-contract")}
+    load(client, [own, other])
+    plan = client.post(f"/fhir/PlanDefinition/{world.id('htn')}/$apply",
+                       json={"resourceType": "Parameters", "parameter": [
+                           {"name": "subject", "valueString": f"Patient/{pid}"},
+                           {"name": "persist", "valueBoolean": True}]})
+    assert plan.status_code == 201, plan.get_json()
+    assert _statuses(client, plan.get_json()["id"]) == ["completed", "scheduled", "scheduled", "scheduled"]
