@@ -213,3 +213,30 @@ def test_a_new_plan_counts_past_follow_ups_of_its_own_contract_only(client, worl
                            {"name": "persist", "valueBoolean": True}]})
     assert plan.status_code == 201, plan.get_json()
     assert _statuses(client, plan.get_json()["id"]) == ["completed", "scheduled", "scheduled", "scheduled"]
+
+
+def test_only_health_management_plans_are_filled(client, world):
+    """A resident's other care plans (no jiayi-health-management-plan profile, no contract) are
+    not the family doctor's plan: a follow-up visit does not fill them."""
+    pid, plan_id = _resident(client, world)
+    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
+    other = {k: v for k, v in plan.items() if k not in ("meta", "extension", "text")}
+    other["id"] = pid + "-rehab"
+    response = put(client, other)
+    assert response.status_code == 201, response.get_json()
+    assert put(client, _visit(pid, "only")).status_code == 201
+    assert _statuses(client, plan_id)[0] == "completed"
+    assert "completed" not in _statuses(client, other["id"])
+
+
+def test_a_health_management_plan_without_a_contract_is_filled(client, world):
+    pid, plan_id = _resident(client, world)
+    plan = client.get(f"/fhir/CarePlan/{plan_id}").get_json()
+    unsigned = {k: v for k, v in plan.items() if k not in ("extension", "text")}
+    unsigned.update(id=pid + "-unsigned", meta={"profile": plan["meta"]["profile"]})
+    response = put(client, unsigned)
+    assert response.status_code == 201, response.get_json()
+    visit = _visit(pid, "unsigned")
+    visit["extension"] = visit["extension"][1:]  # no contract named: every active plan of the resident
+    assert put(client, visit).status_code == 201
+    assert _statuses(client, unsigned["id"])[0] == "completed"
