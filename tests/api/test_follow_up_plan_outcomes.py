@@ -97,6 +97,8 @@ def test_a_visit_recording_no_item_fills_a_follow_up_item_only(client, world):
                                              "valueReference": ref("Contract", "another-contract")}]}),
     ("not about a Patient", {"subject": ref("Group", "household")}),
     ("without a start", {"period": {"end": "2026-12-01T10:00:00+08:00"}}),
+    ("about a resident by identifier only", {"subject": {"identifier": {"system": "urn:oid:2.16.156.10011.1.2",
+                                                                        "value": "110101195003040011"}}}),
 ])
 def test_visits_that_fill_nothing(client, world, case, change):
     pid, plan_id = _resident(client, world)
@@ -198,15 +200,20 @@ def test_items_that_are_not_follow_ups(client, world):
 
 
 def test_a_new_plan_counts_past_follow_ups_of_its_own_contract_only(client, world):
+    """Earlier in the term: a follow-up for another contract, a visit that is not a follow-up, a
+    follow-up of an item the plan does not have; then one of its own (late: the first window)."""
     pid = world.id("r" + uuid.uuid4().hex[:8])
     contract = next(r for r in world.resources() if r["resourceType"] == "Contract")
     load(client, [{"resourceType": "Patient", "id": pid, "gender": "male"},
                   {**contract, "id": pid + "-ctr", "subject": [ref("Patient", pid)]}])
     start = datetime.fromisoformat(contract["applies"]["start"])
-    own = _visit(pid, "own", period=_on((start + timedelta(days=10)).date().isoformat()))
-    other = _visit(pid, "other", period=_on((start + timedelta(days=100)).date().isoformat()))
+    other = _visit(pid, "other", period=_on((start + timedelta(days=10)).date().isoformat()))
     other["extension"][0] = {"url": SD + "jiayi-contract", "valueReference": ref("Contract", "another-contract")}
-    load(client, [own, other])
+    clinic = {**_visit(pid, "clinic", period=_on((start + timedelta(days=20)).date().isoformat())),
+              "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "185349003"}]}]}
+    diabetes = _visit(pid, "dm", ("diabetes-follow-up",), period=_on((start + timedelta(days=30)).date().isoformat()))
+    own = _visit(pid, "own", period=_on((start + timedelta(days=100)).date().isoformat()))
+    load(client, [other, clinic, diabetes, own])
     plan = client.post(f"/fhir/PlanDefinition/{world.id('htn')}/$apply",
                        json={"resourceType": "Parameters", "parameter": [
                            {"name": "subject", "valueString": f"Patient/{pid}"},
