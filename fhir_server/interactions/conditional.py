@@ -49,8 +49,12 @@ def lock_key(res_type: str, criteria: str, registry: ParamRegistry | None = None
 
 
 def _items(res_type: str, criteria: str) -> list[tuple[str, str]]:
-    criteria = criteria.split("?", 1)[1] if "?" in criteria else criteria
-    items = [(k, v) for k, v in parse_qsl(criteria, keep_blank_values=True) if not k.startswith("_count")]
+    head, mark, query = criteria.partition("?")
+    if mark and "=" not in head:  # a search URL ("Patient?…"); a '?' after the first '=' is in a value
+        criteria = query
+    # a parameter with no value is ignored by the search: criteria of those alone would match anything
+    items = [(k, v) for k, v in parse_qsl(criteria, keep_blank_values=True)
+             if not k.startswith("_count") and (v or k.startswith("_"))]
     if not items:
         raise BadRequest(f"Conditional criteria for {res_type} are empty", code="invalid")
     return items

@@ -51,7 +51,7 @@ def _binary_patch(binary: dict, index: int) -> tuple[object, str]:
     try:
         patch = jsonio.loads(base64.b64decode(binary.get("data", "")))
         return patch, binary.get("contentType", "application/json-patch+json")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, FHIRError):  # not base64, or not JSON (jsonio's 400 speaks of "the body")
         raise BadRequest(f"Bundle.entry[{index}].resource: the Binary does not hold a JSON Patch") from None
 
 

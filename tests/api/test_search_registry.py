@@ -116,3 +116,18 @@ def test_the_capability_statement_lists_the_search_parameters_stored_in_this_ser
     assert listed[code] == {"name": code, "definition": f"http://jiayi.test/SearchParameter/{code}", "type": "string"}
     assert "identifier" in listed and "name" in listed  # the standard ones stay
     assert code not in patient_params(b)
+
+
+def test_a_transaction_creates_conditionally_by_a_custom_parameter(two_apps):
+    """The lock key of a conditional create entry is built from the store's own parameters too."""
+    a, _ = (app.test_client() for app in two_apps)
+    code = f"nick{uuid.uuid4().hex[:6]}"
+    patient_id = _teach_nick(a, code)
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": _nicknamed(nick), "request": {"method": "POST", "url": "Patient", "ifNoneExist": f"{code}={nick}"}}
+        for nick in ("小五", "小七")]}
+    response = a.post("/fhir", json=bundle)
+    assert response.status_code == 200, response.json
+    existing, created = (e["response"] for e in response.json["entry"])
+    assert existing["status"] == "200 OK" and f"/Patient/{patient_id}/" in existing["location"]
+    assert created["status"] == "201 Created"
