@@ -32,7 +32,7 @@ from fhir_server.repository.base import (
 from fhir_server.search.registry import ParamRegistry
 from fhir_server.search.sql.reach import visible_instance
 from fhir_server.storage import documents, faults
-from fhir_server.storage.db import Database, sqlite_datetime, sqlite_executemany
+from fhir_server.storage.db import Database, postgres_setting, sqlite_datetime, sqlite_executemany
 from fhir_server.storage.index_tables import ReferenceIndex
 from fhir_server.storage.models import CounterRow, ResourceRow, ResourceVersionRow
 
@@ -41,10 +41,6 @@ from fhir_server.storage.models import CounterRow, ResourceRow, ResourceVersionR
 _CURRENT = select(ResourceRow.version, ResourceRow.last_updated, ResourceRow.deleted, ResourceRow.content).where(
     ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"))
 _CURRENT_FOR_UPDATE = _CURRENT.with_for_update()
-# PostgreSQL: a generic plan for the statement that follows, in this transaction (the mode before returned)
-_GENERIC_PLANS = text("SELECT current_setting('plan_cache_mode'), "
-                      "set_config('plan_cache_mode', 'force_generic_plan', true)")
-_PLANS_AS_BEFORE = text("SELECT set_config('plan_cache_mode', :mode, true)")
 _INSERT_CURRENT = insert(ResourceRow)
 _UPDATE_CURRENT = update(ResourceRow).where(
     ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"),
@@ -214,11 +210,8 @@ class SqlUnitOfWork(UnitOfWorkBase):
         # One plan per connection for this statement: it is the same for every id (and minute), and
         # planning its relationship subqueries anew on every read (plan_cache_mode=force_custom_plan,
         # storage/db.py) cost ~12 ms a read against < 1 ms to run it at 200 residents.
-        before = connection.execute(_GENERIC_PLANS).scalar_one()
-        try:
+        with postgres_setting(connection, "plan_cache_mode", "force_generic_plan"):
             return connection.execute(query, {"i": res_id}).first() is not None
-        finally:
-            connection.execute(_PLANS_AS_BEFORE, {"mode": before})
 
     def get_version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
         self.flush()

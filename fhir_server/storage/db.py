@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -92,6 +92,21 @@ def _postgres_session_options(url: str) -> dict[str, str]:
     if "options" in make_url(url).query:
         return {}
     return {"options": f"-c plan_cache_mode={PLAN_CACHE_MODE}"}
+
+
+_SET_LOCAL = text("SELECT current_setting(:name), set_config(:name, :value, true)")
+_SET_BACK = text("SELECT set_config(:name, :value, true)")
+
+
+@contextmanager
+def postgres_setting(connection: Connection | Session, name: str, value: str) -> Iterator[None]:
+    """PostgreSQL's setting ``name`` at ``value`` for the statements run inside, within the current
+    transaction, and as it was afterwards (a deployment's own value included)."""
+    before = connection.execute(_SET_LOCAL, {"name": name, "value": value}).scalar_one()
+    try:
+        yield
+    finally:
+        connection.execute(_SET_BACK, {"name": name, "value": before})
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -24,9 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, case, exists, false, func, literal, or_, select, text
+from sqlalchemy import and_, bindparam, case, exists, false, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,6 +36,7 @@ from fhir_server.core import elements as el
 from fhir_server.core import jiayi_names as jn
 from fhir_server.familydoctor import names as n
 from fhir_server.search.sql.reach import reachable_patients
+from fhir_server.storage.db import postgres_setting
 
 from .index_snapshot import DATE, MARGIN, REF, TOKEN, IndexSnapshot, R, _day, _family_doctor, _instant
 from .indicators import CHRONIC, CHRONIC_FOLLOW_UPS_PER_YEAR, Member, _is_long_term
@@ -135,16 +137,11 @@ def _run(session, statement, *, scalars: bool = False) -> list:
     the planner expects one row where there are thousands and joins them in nested loops that
     re-read a whole-district subquery per resident (minutes at 20,000 residents); these
     statements read the district and want hash joins."""
-    before = None
-    if session.get_bind().dialect.name == "postgresql":
-        before = session.execute(text("SELECT current_setting('enable_nestloop')")).scalar_one()
-        session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
-    try:
+    planned = (postgres_setting(session, "enable_nestloop", "off") if session.get_bind().dialect.name == "postgresql"
+               else nullcontext())
+    with planned:
         result = session.execute(statement)
         return list(result.scalars() if scalars else result)
-    finally:
-        if before is not None:  # as it was, for the rest of the transaction
-            session.execute(text("SELECT set_config('enable_nestloop', :value, true)"), {"value": before})
 
 
 class _Lookups:
