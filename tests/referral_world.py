@@ -131,3 +131,35 @@ def load(client, resources: list[dict]) -> None:
     for resource in resources:
         response = put(client, resource)
         assert response.status_code in (200, 201), response.get_json()
+
+
+def service_package(package_id: str, items: dict[str, int], title: str | None = None) -> dict:
+    """A service package (PlanDefinition): each service item and how often a year it is due."""
+    return {"resourceType": "PlanDefinition", "id": package_id, "status": "active", "title": title or package_id,
+            "action": [{"code": [{"coding": [{"system": CS + "service-item", "code": code}]}],
+                        "timingTiming": {"repeat": {"frequency": n, "period": 1, "periodUnit": "a"}}}
+                       for code, n in items.items()]}
+
+
+def hypertension_package(world: World) -> dict:
+    """The world's hypertension package (``pkg``): four follow-ups a year."""
+    return service_package(world.id("pkg"), {"hypertension-follow-up": 4}, title="高血压服务包")
+
+
+def applied_plan(client, world: World, pid: str, package: str = "pkg", statuses: tuple[int, ...] = (201,)) -> str:
+    """``PlanDefinition/$apply`` of ``package`` for Patient ``pid``, persisted: the plan's id."""
+    response = client.post(f"/fhir/PlanDefinition/{world.id(package)}/$apply",
+                           json={"resourceType": "Parameters", "parameter": [
+                               {"name": "subject", "valueString": f"Patient/{pid}"},
+                               {"name": "persist", "valueBoolean": True}]})
+    assert response.status_code in statuses, response.get_json()
+    return response.get_json()["id"]
+
+
+def resident_with_plan(client, world: World, package: str = "pkg") -> tuple[str, str]:
+    """A new resident under a copy of the world's contract, with ``package`` applied and stored."""
+    pid = world.id("r" + uuid.uuid4().hex[:8])
+    contract = next(r for r in world.resources() if r["resourceType"] == "Contract")
+    load(client, [{"resourceType": "Patient", "id": pid, "gender": "male"},
+                  {**contract, "id": pid + "-ctr", "subject": [ref("Patient", pid)]}])
+    return pid, applied_plan(client, world, pid, package)

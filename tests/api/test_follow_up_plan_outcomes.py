@@ -10,39 +10,22 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from referral_world import CS, SD, load, new_world, put, ref
+from referral_world import CS, SD, load, new_world, put, ref, resident_with_plan, service_package
 
 ITEM = CS + "service-item"
-
-
-def _package(pid: str, items: dict) -> dict:
-    return {"resourceType": "PlanDefinition", "id": pid, "status": "active", "title": pid,
-            "action": [{"code": [{"coding": [{"system": ITEM, "code": code}]}],
-                        "timingTiming": {"repeat": {"frequency": n, "period": 1, "periodUnit": "a"}}}
-                       for code, n in items.items()]}
 
 
 @pytest.fixture(scope="module")
 def world(app):
     w = new_world()
-    load(app.test_client(), [*w.resources(),
-                             _package(w.id("htn"), {"hypertension-follow-up": 4, "blood-pressure-measurement": 12}),
-                             _package(w.id("edu"), {"health-education": 2})])
+    hypertension = service_package(w.id("htn"), {"hypertension-follow-up": 4, "blood-pressure-measurement": 12})
+    load(app.test_client(), [*w.resources(), hypertension, service_package(w.id("edu"), {"health-education": 2})])
     return w
 
 
 def _resident(client, world, package: str = "htn") -> tuple[str, str]:
     """A resident under a contract that began 200 days ago (three quarterly windows begun)."""
-    pid = world.id("r" + uuid.uuid4().hex[:8])
-    contract = next(r for r in world.resources() if r["resourceType"] == "Contract")
-    load(client, [{"resourceType": "Patient", "id": pid, "gender": "male"},
-                  {**contract, "id": pid + "-ctr", "subject": [ref("Patient", pid)]}])
-    plan = client.post(f"/fhir/PlanDefinition/{world.id(package)}/$apply",
-                       json={"resourceType": "Parameters", "parameter": [
-                           {"name": "subject", "valueString": f"Patient/{pid}"},
-                           {"name": "persist", "valueBoolean": True}]})
-    assert plan.status_code == 201, plan.get_json()
-    return pid, plan.get_json()["id"]
+    return resident_with_plan(client, world, package)
 
 
 def _visit(pid: str, name: str, items: tuple[str, ...] = ("hypertension-follow-up",), **extra) -> dict:

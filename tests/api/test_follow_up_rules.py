@@ -3,11 +3,10 @@ follow-up visit's Observations — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from referral_world import CS, SD, load, new_world, put, ref, valid_r4
+from referral_world import CS, SD, hypertension_package, load, new_world, put, ref, resident_with_plan, valid_r4
 
 from fhir_server.familydoctor.rules.follow_up import THRESHOLDS
 
@@ -18,25 +17,13 @@ PROPOSAL = "https://jiayi.dev/fhir/sid/referral-proposal"
 @pytest.fixture(scope="module")
 def world(app):
     w = new_world()
-    package = {"resourceType": "PlanDefinition", "id": w.id("pkg"), "status": "active", "title": "高血压服务包",
-               "action": [{"code": [{"coding": [{"system": CS + "service-item", "code": "hypertension-follow-up"}]}],
-                           "timingTiming": {"repeat": {"frequency": 4, "period": 1, "periodUnit": "a"}}}]}
-    load(app.test_client(), [*w.resources(), package])
+    load(app.test_client(), [*w.resources(), hypertension_package(w)])
     return w
 
 
 def _resident(client, world) -> tuple[str, str]:
     """A new resident under contract with the world's team, with a stored plan."""
-    pid = world.id("r" + uuid.uuid4().hex[:8])
-    contract = next(r for r in world.resources() if r["resourceType"] == "Contract")
-    load(client, [{"resourceType": "Patient", "id": pid, "gender": "male"},
-                  {**contract, "id": pid + "-ctr", "subject": [ref("Patient", pid)]}])
-    plan = client.post(f"/fhir/PlanDefinition/{world.id('pkg')}/$apply",
-                       json={"resourceType": "Parameters", "parameter": [
-                           {"name": "subject", "valueString": f"Patient/{pid}"},
-                           {"name": "persist", "valueBoolean": True}]})
-    assert plan.status_code == 201, plan.get_json()
-    return pid, plan.get_json()["id"]
+    return resident_with_plan(client, world)
 
 
 def _quantity(value: float, unit: str) -> dict:

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from referral_world import CS, SD, load, new_world, put, ref
+from referral_world import CS, SD, applied_plan, hypertension_package, load, new_world, put, ref
 
 DERIVED_BY = CS + "derived-by"
 PROPOSAL = "https://jiayi.dev/fhir/sid/referral-proposal"
@@ -22,10 +22,7 @@ AFTER = SD + "jiayi-follow-up-after"
 @pytest.fixture(scope="module")
 def world(app):
     w = new_world()
-    package = {"resourceType": "PlanDefinition", "id": w.id("pkg"), "status": "active", "title": "高血压服务包",
-               "action": [{"code": [{"coding": [{"system": CS + "service-item", "code": "hypertension-follow-up"}]}],
-                           "timingTiming": {"repeat": {"frequency": 4, "period": 1, "periodUnit": "a"}}}]}
-    load(app.test_client(), [*w.resources(), package])
+    load(app.test_client(), [*w.resources(), hypertension_package(w)])
     return w
 
 
@@ -50,12 +47,7 @@ def _resident(client, world, plan: bool = True, **contract) -> tuple[str, str | 
 
 def _plan(client, world, pid: str) -> str:
     """The resident's plan ($apply answers the one in force once there is one)."""
-    response = client.post(f"/fhir/PlanDefinition/{world.id('pkg')}/$apply",
-                           json={"resourceType": "Parameters", "parameter": [
-                               {"name": "subject", "valueString": f"Patient/{pid}"},
-                               {"name": "persist", "valueBoolean": True}]})
-    assert response.status_code in (200, 201), response.get_json()
-    return response.get_json()["id"]
+    return applied_plan(client, world, pid, statuses=(200, 201))
 
 
 def _another_plan(client, plan_id: str, contract: str | None = None) -> str:
