@@ -7,6 +7,8 @@ bearer token, checks its scopes and writes an AuditEvent (queued, stored in batc
 same ``GET Patient/[id]`` load runs against each, alternating, best of ``--rounds`` (the highest
 throughput, and separately the least server CPU per read); a third
 row reads as a family doctor (``user/`` token: the relationship is checked in SQL per read).
+A third server verifies the same tokens with ``JIAYI_AUDIT=off``: its rows show what the token
+and the relationship cost on their own, so the AuditEvent's own share can be read off.
 Target: audited reads ≥ 85% of the unaudited throughput.
 
     python -m benchmarks.audit_rate --residents 300 --requests 1500 --clients 4 [--database postgresql://…]
@@ -87,10 +89,13 @@ def run(residents: int = 300, requests: int = 1500, clients: int = 4, rounds: in
             prepare_database(url)
             load_demo(url, residents=residents)
             jwks, token = _issuer(workdir)
-            with jiayi_server(url, workdir / "open", workers, threads) as open_server, _environment(
-                    {"JIAYI_AUTH_JWKS": str(jwks), "JIAYI_AUTH_ISSUER": "bench", "JIAYI_AUTH_AUDIENCE": AUDIENCE}), \
-                    jiayi_server(url, workdir / "audited", workers, threads) as audited_server:
-                best, audit_events = _measure(open_server, audited_server, token, requests, clients, rounds)
+            keys = {"JIAYI_AUTH_JWKS": str(jwks), "JIAYI_AUTH_ISSUER": "bench", "JIAYI_AUTH_AUDIENCE": AUDIENCE}
+            audited = {"JIAYI_AUDIT": "off"}  # the third server: the same tokens, no AuditEvents
+            with jiayi_server(url, workdir / "open", workers, threads) as open_server, _environment(keys), \
+                    jiayi_server(url, workdir / "audited", workers, threads) as audited_server, \
+                    _environment(audited), jiayi_server(url, workdir / "tokens", workers, threads) as token_server:
+                best, audit_events = _measure(open_server, token_server, audited_server, token, requests, clients,
+                                              rounds)
     base = best[next(iter(best))]
     for stats in best.values():
         stats["vs_unaudited"] = round(100 * stats["throughput"] / base["throughput"]) if base["throughput"] else None
@@ -101,15 +106,17 @@ def run(residents: int = 300, requests: int = 1500, clients: int = 4, rounds: in
             "audit_events_stored": audit_events}
 
 
-def _measure(open_server: Server, audited_server: Server, token, requests: int, clients: int,
-             rounds: int) -> tuple[dict[str, dict], int]:
+def _measure(open_server: Server, token_server: Server, audited_server: Server, token, requests: int,
+             clients: int, rounds: int) -> tuple[dict[str, dict], int]:
     system = {"Authorization": f"Bearer {token('system/*.rs')}"}
     ids = [e["resource"]["id"] for e in _get(open_server.base, "/Patient?_count=200&_elements=id")["entry"]]
     doctor, theirs = _doctor_and_residents(open_server.base, {})
     user = {"Authorization": f"Bearer {token('user/*.rs', fhirUser=doctor)}"}
     cases = {
         "read Patient/[id], development mode (no auth, no audit)": (open_server, ids, {}),
+        "read Patient/[id], system token, no AuditEvent": (token_server, ids, system),
         "read Patient/[id], system token + AuditEvent": (audited_server, ids, system),
+        "read Patient/[id], doctor token (relationship in SQL), no AuditEvent": (token_server, theirs, user),
         "read Patient/[id], doctor token (relationship in SQL) + AuditEvent": (audited_server, theirs, user),
     }
     best: dict[str, dict] = {}

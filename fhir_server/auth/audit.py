@@ -131,30 +131,41 @@ def search_nodes(event: dict) -> dict[str, list[tuple[object, str]]]:
     :data:`NOT_INDEXED` are named with no values (left out on purpose, not evaluated)."""
     meta, source = event.get("meta") or {}, event.get("source") or {}
     agents, entities = event.get("agent") or [], event.get("entity") or []
-    who = _each(agents, "who", "Reference")
-    what = _each(entities, "what", "Reference")
+    who, address, agent_name, agent_role, altid, policy = [], [], [], [], [], []
+    for agent in agents:  # one pass over the agents and one over the entities: this runs per stored event
+        _add(who, agent.get("who"), "Reference")
+        _add(address, (agent.get("network") or {}).get("address"), "string")
+        _add(agent_name, agent.get("name"), "string")
+        _add(agent_role, agent.get("role"), "CodeableConcept")
+        _add(altid, agent.get("altId"), "string")
+        _add(policy, agent.get("policy"), "uri")
+    what, entity_name = [], []
+    for entity in entities:
+        _add(what, entity.get("what"), "Reference")
+        _add(entity_name, entity.get("name"), "string")
     return {
         "_profile": _each([meta], "profile", "canonical"), "_security": _each([meta], "security", "Coding"),
         "_source": _each([meta], "source", "uri"), "_tag": _each([meta], "tag", "Coding"),
         "action": _each([event], "action", "code"), "outcome": _each([event], "outcome", "code"),
         "date": _each([event], "recorded", "instant"), "type": _each([event], "type", "Coding"),
-        "subtype": _each([event], "subtype", "Coding"), "agent": who,
-        "address": _each([a.get("network") or {} for a in agents], "address", "string"),
-        "agent-name": _each(agents, "name", "string"), "agent-role": _each(agents, "role", "CodeableConcept"),
-        "altid": _each(agents, "altId", "string"), "policy": _each(agents, "policy", "uri"),
-        "entity": what, "entity-name": _each(entities, "name", "string"),
+        "subtype": _each([event], "subtype", "Coding"), "agent": who, "address": address,
+        "agent-name": agent_name, "agent-role": agent_role, "altid": altid, "policy": policy,
+        "entity": what, "entity-name": entity_name,
         **dict.fromkeys(NOT_INDEXED, []),
         "site": _each([source], "site", "string"), "source": _each([source], "observer", "Reference"),
         "patient": [node for node in who + what if str(node[0].get("reference", "")).startswith("Patient/")],
     }
 
 
+def _add(out: list, value: object, kind: str) -> None:
+    if isinstance(value, list):
+        out.extend((v, kind) for v in value)
+    elif value is not None:
+        out.append((value, kind))
+
+
 def _each(items: list, name: str, kind: str) -> list:
     out: list = []
     for item in items:
-        value = item.get(name)
-        if isinstance(value, list):
-            out.extend((v, kind) for v in value)
-        elif value is not None:
-            out.append((value, kind))
+        _add(out, item.get(name), kind)
     return out

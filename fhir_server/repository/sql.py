@@ -18,6 +18,7 @@ from fhir_server.auth.access import Reach
 from fhir_server.core import budget
 from fhir_server.core.clock import Clock, IdFactory, ordered_ids, system_clock, uuid_ids
 from fhir_server.core.errors import Conflict, ServiceUnavailable
+from fhir_server.core.instants import fhir_instant
 from fhir_server.repository.base import (
     DatabaseBusy,
     HistoryPage,
@@ -128,6 +129,7 @@ class SqlUnitOfWork(UnitOfWorkBase):
         text forms SQLAlchemy's types would bind (``tests/storage/test_write_buffering.py``
         compares them)."""
         texts: dict[int, str] = {}  # id(content) → JSON text: a new version's current and history row share it
+        stamps: dict[datetime, str] = {}  # a batch's rows mostly share one timestamp
 
         def text_of(content: dict | None) -> str:
             key = id(content)
@@ -136,15 +138,21 @@ class SqlUnitOfWork(UnitOfWorkBase):
                 found = texts[key] = documents.to_sqlite(content)
             return found
 
+        def stamp_of(when: datetime) -> str:
+            found = stamps.get(when)
+            if found is None:
+                found = stamps[when] = sqlite_datetime(when)
+            return found
+
         if self._pending_current:
             rows, self._pending_current = list(self._pending_current.values()), {}
             sqlite_executemany(connection, _SQLITE_INSERT_CURRENT, [
-                (r["res_type"], r["res_id"], r["version"], sqlite_datetime(r["last_updated"]), int(r["deleted"]),
+                (r["res_type"], r["res_id"], r["version"], stamp_of(r["last_updated"]), int(r["deleted"]),
                  text_of(r["content"])) for r in rows])
         if self._pending_versions:
             rows, self._pending_versions = self._pending_versions, []
             sqlite_executemany(connection, _SQLITE_INSERT_VERSION, [
-                (r["res_type"], r["res_id"], r["version"], sqlite_datetime(r["last_updated"]), r["method"],
+                (r["res_type"], r["res_id"], r["version"], stamp_of(r["last_updated"]), r["method"],
                  int(r["deleted"]), text_of(r["content"])) for r in rows])
 
     def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
@@ -239,18 +247,22 @@ class SqlUnitOfWork(UnitOfWorkBase):
         """First versions buffered like any insert (one executemany per table at flush), their
         index rows from the builder's nodes; no validation, hooks or full-text rows."""
         when = next_timestamp(self._clock, None)
-        ids = []
+        meta = {"versionId": "1", "lastUpdated": fhir_instant(when)}  # as stamp_meta would set it
+        ids, indexed = [], []
         for resource, nodes in records:
             # time-ordered: a stream of them appends to the id-keyed indexes (resources, history,
             # each index table's owner index) instead of dirtying a random page of each per event
             res_id = self._record_ids()
-            content = stamp_meta(resource, res_id, 1, when)
+            content = {"resourceType": resource["resourceType"], "id": res_id,
+                       "meta": {**meta, **(resource.get("meta") or {})}}
+            content.update((k, v) for k, v in resource.items() if k not in content)
             self._pending_current[(res_type, res_id)] = {"res_type": res_type, "res_id": res_id, "version": 1,
                                                          "last_updated": when, "deleted": False, "content": content}
             self._append_version(res_type, res_id, 1, when, "POST", False, content)
-            search.index_server_record(self.session, res_type, res_id, content, nodes, self._pending_index)
+            indexed.append((res_id, content, nodes))
             self.wrote(res_type)
             ids.append(res_id)
+        search.index_server_records(self.session, res_type, indexed, self._pending_index)
         return ids
 
     def delete(self, res_type: str, res_id: str, previous: StoredResource) -> StoredResource:

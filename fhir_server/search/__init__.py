@@ -15,7 +15,7 @@ from fhir_server.search.sql.indexer import (
     REGISTRY_TTL,
     current_registry,
     index_resource,
-    index_server_record,
+    index_server_records,
     reindex,
     write_index_rows,
 )
@@ -33,7 +33,7 @@ __all__ = [
     "current_registry",
     "execute_search",
     "index_resource",
-    "index_server_record",
+    "index_server_records",
     "meta_in_use",
     "parse_search",
     "reindex",

@@ -151,14 +151,15 @@ def index_resource(session: Session, res_type: str, res_id: str, resource: dict 
         pending.setdefault(kind, []).extend(values)
 
 
-def index_server_record(session: Session, res_type: str, res_id: str, resource: dict, nodes: dict[str, list],
-                        pending: IndexRows) -> None:
-    """The index rows of a first version the server built itself (an AuditEvent), added to
-    ``pending``: see :func:`server_record_rows`."""
+def index_server_records(session: Session, res_type: str, records: list[tuple[str, dict, dict[str, list]]],
+                         pending: IndexRows) -> None:
+    """The index rows of first versions the server built itself (AuditEvents: ``(id, resource,
+    nodes)``), added to ``pending``: see :func:`server_record_rows`."""
     registry = current_registry(session, REGISTRY_TTL)
-    for kind, rows in server_record_rows(registry, session.get_bind().dialect.name, res_type, res_id, resource,
-                                         nodes).items():
-        pending.setdefault(kind, []).extend(rows)
+    dialect = session.get_bind().dialect.name
+    for res_id, resource, nodes in records:
+        for kind, rows in server_record_rows(registry, dialect, res_type, res_id, resource, nodes).items():
+            pending.setdefault(kind, []).extend(rows)
 
 
 _NODE_ROWS: dict[tuple, tuple[str, tuple[tuple, ...]]] = {}  # (dialect, type, code, node) → (table, values)
@@ -173,42 +174,60 @@ def server_record_rows(registry: ParamRegistry, dialect: str, res_type: str, res
     ``_content`` do not find it).  Server-built records repeat the same values (their codings,
     the same user, the same patients), so each node's rows are made once and remembered.
     Parameters not in ``nodes`` (a custom SearchParameter) are evaluated as usual."""
-    params = registry.for_type(res_type)
+    picked, evaluate = _record_plan(registry, res_type, tuple(nodes))
     convert = _sqlite_value if dialect == "sqlite" else None
     by_table: IndexRows = {}
-    evaluate: set[str] = set()  # picked, but evaluated the usual way (composites, names with pinyin forms)
-    for code, values in nodes.items():
+    for code, kind, columns in picked:
+        values = nodes[code]
         if not values:
             continue
-        param = params.get(code)
-        if param is None or not param.indexed:
-            continue
-        if param.type == "composite" or pinyin.applies(res_type, code):
-            evaluate.add(code)
-            continue
         seen: set[tuple] = set()
-        once = param.type == "date"  # an instant: each event's own
+        once = kind == "date"  # an instant: each event's own
+        table = by_table.setdefault(kind, [])
         for node in values:
             key = None if once else (dialect, res_type, code, node[1],
                                      orjson.dumps(node[0], option=orjson.OPT_SORT_KEYS))
             made = _NODE_ROWS.get(key) if key else None
             if made is None:
-                columns = _VALUE_COLUMNS[param.type]
-                made = (param.type, tuple(tuple(_value(row.get(c), convert) for c in columns)
-                                          for row in KINDS[param.type].index_rows(node)))
+                made = tuple(tuple(_value(row.get(c), convert) for c in columns)
+                             for row in KINDS[kind].index_rows(node))
                 if key:
                     if len(_NODE_ROWS) >= _NODE_ROWS_MAX:
                         _NODE_ROWS.clear()
                     _NODE_ROWS[key] = made
-            table = by_table.setdefault(made[0], [])
-            for values_ in made[1]:
+            for values_ in made:
                 if values_ not in seen:  # as index_entries: a parameter's equal rows once
                     seen.add(values_)
                     table.append((res_type, res_id, code, *values_))
-    if evaluate or _unpicked(registry, res_type, frozenset(nodes)):
-        evaluated = index_entries(registry, res_type, resource, skip=COLUMN_PARAMS | (frozenset(nodes) - evaluate))
+    if evaluate is not None:
+        evaluated = index_entries(registry, res_type, resource, skip=evaluate)
         _add_rows(by_table, registry, dialect, res_type, res_id, evaluated)
     return by_table
+
+
+def _record_plan(registry: ParamRegistry, res_type: str, codes: tuple[str, ...]
+                 ) -> tuple[tuple[tuple[str, str, tuple[str, ...]], ...], frozenset[str] | None]:
+    """For a builder's parameter codes: the ``(code, kind, value columns)`` whose rows are made
+    from its nodes, and the codes :func:`index_entries` must skip when the rest are evaluated the
+    usual way (composites, names with pinyin forms, custom SearchParameters), None when nothing
+    is left to evaluate.  Once per registry, type and code list (a builder's codes never change)."""
+    cache = registry.__dict__.setdefault("_record_plans", {})
+    found = cache.get((res_type, codes))
+    if found is None:
+        params = registry.for_type(res_type)
+        picked, evaluate = [], set()
+        for code in codes:
+            param = params.get(code)
+            if param is None or not param.indexed:
+                continue
+            if param.type == "composite" or pinyin.applies(res_type, code):
+                evaluate.add(code)
+            else:
+                picked.append((code, param.type, _VALUE_COLUMNS[param.type]))
+        rest = evaluate or _unpicked(registry, res_type, frozenset(codes))
+        found = cache[(res_type, codes)] = (
+            tuple(picked), COLUMN_PARAMS | (frozenset(codes) - evaluate) if rest else None)
+    return found
 
 
 def _unpicked(registry: ParamRegistry, res_type: str, picked: frozenset[str]) -> bool:
