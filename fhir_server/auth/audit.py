@@ -131,7 +131,12 @@ def search_nodes(event: dict) -> dict[str, list[tuple[object, str]]]:
     :data:`NOT_INDEXED` are named with no values (left out on purpose, not evaluated)."""
     meta, source = event.get("meta") or {}, event.get("source") or {}
     agents, entities = event.get("agent") or [], event.get("entity") or []
-    who, address, agent_name, agent_role, altid, policy = [], [], [], [], [], []
+    who: list = []
+    address: list = []
+    agent_name: list = []
+    agent_role: list = []
+    altid: list = []
+    policy: list = []
     for agent in agents:  # one pass over the agents and one over the entities: this runs per stored event
         _add(who, agent.get("who"), "Reference")
         _add(address, (agent.get("network") or {}).get("address"), "string")
@@ -139,7 +144,8 @@ def search_nodes(event: dict) -> dict[str, list[tuple[object, str]]]:
         _add(agent_role, agent.get("role"), "CodeableConcept")
         _add(altid, agent.get("altId"), "string")
         _add(policy, agent.get("policy"), "uri")
-    what, entity_name = [], []
+    what: list = []
+    entity_name: list = []
     for entity in entities:
         _add(what, entity.get("what"), "Reference")
         _add(entity_name, entity.get("name"), "string")

@@ -162,7 +162,7 @@ def index_server_records(session: Session, res_type: str, records: list[tuple[st
             pending.setdefault(kind, []).extend(rows)
 
 
-_NODE_ROWS: dict[tuple, tuple[str, tuple[tuple, ...]]] = {}  # (dialect, type, code, node) → (table, values)
+_NODE_ROWS: dict[tuple, tuple[tuple, ...]] = {}  # (dialect, type, code, FHIR type, node) → its rows' values
 _NODE_ROWS_MAX = 20_000  # cleared when full: the codings, agents and patients of a day's events recur
 
 
