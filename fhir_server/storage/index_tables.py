@@ -74,7 +74,9 @@ class ReferenceIndex(_IndexRow, Base):
     ident_value: Mapped[str | None] = mapped_column(String(SHORT))
     __table_args__ = (
         _owner_index("search_reference", "target_type", "target_id"),
-        Index("ix_search_reference_target", "res_type", "param", "target_id", "target_type", "res_id"),
+        # PostgreSQL: with id and url a (type, parameter)'s rows are read from the index alone (migration 0010)
+        Index("ix_search_reference_target", "res_type", "param", "target_id", "target_type", "res_id",
+              postgresql_include=["id", "url"]),
         Index("ix_search_reference_reverse", "target_type", "target_id", "res_type", "param", "res_id"),
         Index("ix_search_reference_url", "res_type", "param", "url"),
     )
@@ -87,7 +89,7 @@ class DateIndex(_IndexRow, Base):
     __table_args__ = (
         _owner_index("search_date", "low", "high"),
         Index("ix_search_date_low", "res_type", "param", "low"),
-        Index("ix_search_date_high", "res_type", "param", "high"),
+        Index("ix_search_date_high", "res_type", "param", "high", postgresql_include=["low", "res_id"]),
     )
 
 

@@ -24,6 +24,9 @@ def test_models_match_migrations(database_url):
     assert differences == []
 
 
+HEAD = "0010_covering_includes"
+
+
 def downgrade(engine, revision: str) -> None:
     from alembic import command
 
@@ -68,11 +71,11 @@ def test_0009_key_statistics_on_postgresql_only(fresh_url):
             return {row[0] for row in conn.execute(text("SELECT stxname FROM pg_statistic_ext"))}
 
     try:
-        assert current_revision(db.engine) == "0009_key_statistics"
+        assert current_revision(db.engine) == HEAD
         if db.dialect != "postgresql":
             downgrade(db.engine, "0008_search")
             upgrade(db.engine)
-            assert current_revision(db.engine) == "0009_key_statistics"
+            assert current_revision(db.engine) == HEAD
             return
         names = {"st_search_token_key", "st_search_reference_key", "st_search_date_key", "st_search_string_key",
                  "st_search_quantity_key"}
@@ -91,5 +94,33 @@ def test_0009_key_statistics_on_postgresql_only(fresh_url):
                 "SELECT s.stxname FROM pg_statistic_ext s JOIN pg_statistic_ext_data d ON d.stxoid = s.oid "
                 "WHERE d.stxdmcv IS NOT NULL"))}
         assert "st_search_token_key" in gathered
+    finally:
+        db.dispose()
+
+
+def test_0010_reference_and_date_indexes_cover_the_district_reads_on_postgresql(fresh_url):
+    """On PostgreSQL the reference target index includes id and url and the date high index low
+    and res_id (the KPI reads of one type and parameter answered from the index alone); down and
+    up again; SQLite has nothing to change."""
+    db = Database(fresh_url)
+
+    def definitions() -> dict[str, str]:
+        with db.engine.connect() as conn:
+            return dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
+                                          "('ix_search_reference_target', 'ix_search_date_high')")).all())
+
+    try:
+        assert current_revision(db.engine) == HEAD
+        if db.dialect == "postgresql":
+            found = definitions()
+            assert "INCLUDE (id, url)" in found["ix_search_reference_target"]
+            assert "INCLUDE (low, res_id)" in found["ix_search_date_high"]
+        downgrade(db.engine, "0009_key_statistics")
+        if db.dialect == "postgresql":
+            assert not any("INCLUDE" in d for d in definitions().values())
+        upgrade(db.engine)
+        assert current_revision(db.engine) == HEAD
+        if db.dialect == "postgresql":
+            assert all("INCLUDE" in d for d in definitions().values())
     finally:
         db.dispose()
