@@ -75,7 +75,21 @@ def _edge_cases() -> list[dict]:
         {**contract("edge-c-terminated", "edge-terminated", {"start": "2025-01-01", "end": "2026-05-01"}),
          "status": "terminated"},
         contract("edge-c-expired", "edge-expired", {"start": "2024-01-01", "end": "2025-12-31"}),
+        # follow-ups within a day of a period's ends, judged on the resource (on PostgreSQL joined as
+        # a VALUES list): in Beijing on 2026-11-22 (UTC 11-21/11-22) and on the last day of 2025
+        follow_up("edge-fu-1", "edge-two", "2026-11-22T07:30:00+08:00"),
+        follow_up("edge-fu-2", "edge-two", "2026-11-22T20:00:00+08:00"),
+        follow_up("edge-fu-3", "edge-head", "2025-12-31T23:30:00+08:00"),
+        follow_up("edge-fu-4", "edge-no-org", "2026-11-23T00:30:00+08:00"),
     ]
+
+
+def follow_up(encounter_id: str, patient_id: str, start: str) -> dict:
+    """A finished follow-up visit (a follow-up method type) of one resident, an hour long."""
+    return {"resourceType": "Encounter", "id": encounter_id, "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "type": [{"coding": [{"system": jn.FOLLOW_UP_METHOD, "code": "clinic"}]}],
+            "subject": {"reference": f"Patient/{patient_id}"}, "period": {"start": start}}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

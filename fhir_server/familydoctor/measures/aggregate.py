@@ -27,9 +27,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, case, exists, false, func, literal, or_, select
+from sqlalchemy import Integer, String, and_, bindparam, case, column, exists, false, func, literal, or_, select, values
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import FromClause
 
 from fhir_server.auth.access import Reach
 from fhir_server.core import elements as el
@@ -285,7 +286,8 @@ class _Counting:
 
     def _follow_ups(self, patient) -> ColumnElement:
         """Finished follow-up encounters of the period per resident: the index's count for those
-        well inside it, plus the ones near its ends judged on the resource."""
+        well inside it, plus the ones near its ends judged on the resource.  The caller joins
+        :attr:`follow_up_joins` (the counts, and on PostgreSQL the near ones as a ``VALUES`` list)."""
         snap, period = self.snap, self.period
         d, subject, kind, item = DATE.alias(), REF.alias(), TOKEN.alias(), TOKEN.alias()
         follow_up = or_(d.c.res_id.in_(select(kind.c.res_id).where(
@@ -301,9 +303,16 @@ class _Counting:
         near = {ref.removeprefix("Patient/"): count
                 for ref, count in follow_up_counts(snap._near_ends(period), period).items()
                 if ref.startswith("Patient/")}
-        self.follow_up_counts = counted
+        self.follow_up_joins: list[tuple[FromClause, ColumnElement]] = [(counted, counted.c.patient == patient)]
         total: ColumnElement = func.coalesce(counted.c.n, 0)
-        if near:
+        if near and snap._session.get_bind().dialect.name == "postgresql":
+            # joined by hash: a CASE of one WHEN per resident (~225 at 100k) was tested on every one
+            # of the district's residents (~0.8 s of the follow-up Measures' database CPU)
+            judged = values(column("patient", String), column("n", Integer), name="near_ends").data(
+                sorted(near.items()))
+            self.follow_up_joins.append((judged, judged.c.patient == patient))
+            total = total + func.coalesce(judged.c.n, 0)
+        elif near:
             total = total + case(near, value=patient, else_=0)
         return total
 
@@ -329,7 +338,8 @@ class _Counting:
                 conditions.append(_has_key_population(p.c.res_id, CHRONIC))
             conditions.append(signed)
             total = self._follow_ups(p.c.res_id)
-            source = source.outerjoin(self.follow_up_counts, self.follow_up_counts.c.patient == p.c.res_id)
+            for joined, on in self.follow_up_joins:
+                source = source.outerjoin(joined, on)
             numerator = case((total >= needed, 1), else_=0)
         else:  # long-term prescriptions: the holders are read from the prescriptions, per resident
             conditions += [signed, _has_key_population(p.c.res_id, CHRONIC)]
