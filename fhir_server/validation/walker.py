@@ -38,7 +38,7 @@ from fhir_server.validation.bindings import check_binding, check_code, check_ext
 from fhir_server.validation.canonicals import canonical_types
 from fhir_server.validation.codes import unknown_code
 from fhir_server.validation.narrative import narrative_issues
-from fhir_server.validation.primitives import check_primitive
+from fhir_server.validation.primitives import check_primitive, primitive_issue
 from fhir_server.validation.references import allowed_targets, reference_type
 
 Nested = Callable[[dict, str], list[Issue]]
@@ -62,19 +62,39 @@ def required_keys(path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
-RESOURCE, PRIMITIVE, COMPLEX = 0, 1, 2
-Key = tuple[ElementDef, str, bool, int]  # (element, type code, is an array, RESOURCE | PRIMITIVE | COMPLEX)
+# what Walker.complex does with a key's value: a nested resource; a primitive whose value is the
+# only thing checked (PLAIN: checked in the loop, its location written only for an issue); a
+# primitive with more to check (narrative, canonical targets, code bindings); a complex value
+RESOURCE, PRIMITIVE, COMPLEX, PLAIN = 0, 1, 2, 3
+# (element, type code, is an array, RESOURCE | PRIMITIVE | COMPLEX | PLAIN, the path of its
+# children, a complex value has checks after its children: reference target, attachment, bindings)
+Key = tuple[ElementDef, str, bool, int, str, bool]
+Plan = tuple[dict[str, Key], tuple[tuple[str, tuple[str, ...]], ...]]  # (keys, required_keys)
+
+
+def _key(element: ElementDef, type_code: str) -> Key:
+    registry = structures()
+    if type_code in RESOURCE_TYPES:
+        kind = RESOURCE
+    elif registry.is_primitive(type_code) or type_code == "id":
+        more = type_code == "xhtml" or (type_code == "canonical" and element.targets) or (
+            type_code == "code" and (element.binding or element.extensible))
+        kind = PRIMITIVE if more else PLAIN
+    else:
+        kind = COMPLEX
+    post = (type_code == "Reference" and bool(element.targets)) or type_code in ("Attachment", "Coding") or (
+        type_code in BOUND_TYPES and bool(element.binding or element.extensible))
+    return (element, type_code, element.is_array, kind, element.children_path(type_code), post)
 
 
 @cache
-def key_plan(path: str) -> dict[str, Key]:
+def key_plan(path: str, is_resource: bool = False) -> Plan:
     """:meth:`StructureRegistry.json_keys` of ``path`` with what :meth:`Walker.complex` asks of
-    each key worked out once (issue 19)."""
-    registry = structures()
-    return {key: (element, type_code, element.is_array,
-                  RESOURCE if type_code in RESOURCE_TYPES else PRIMITIVE if registry.is_primitive(type_code)
-                  else COMPLEX)
-            for key, (element, type_code) in registry.json_keys(path).items()}
+    each key worked out once, and the mandatory children (issue 19)."""
+    keys = {key: _key(element, type_code) for key, (element, type_code) in structures().json_keys(path).items()}
+    if is_resource and "id" in keys:  # the R4 snapshot types Resource.id as System.String; json.html: an id
+        keys["id"] = _key(keys["id"][0], "id")
+    return keys, required_keys(path)
 
 
 class Walker:
@@ -91,7 +111,7 @@ class Walker:
         if not node:
             self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
             return
-        keys = key_plan(path)
+        keys, required = key_plan(path, is_resource)
         checkpoint()  # the request's budget (core.budget)
         for key, value in node.items():
             if key[:1] == "_":
@@ -104,36 +124,52 @@ class Walker:
             hit = keys.get(key)
             if hit is None:
                 continue  # resourceType, or unknown: the schema reports unknown elements
-            element, type_code, is_array, kind = hit
-            if is_resource and key == "id":
-                type_code = "id"  # the R4 snapshot types Resource.id as System.String; json.html: an id
-            loc = f"{where}.{key}"
             if value is None:
                 self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with its "
-                         "_element partner; omit the property instead", loc)
+                         "_element partner; omit the property instead", f"{where}.{key}")
                 continue
-            if not is_array:
-                if not isinstance(value, list):
-                    self.value(value, element, type_code, loc, kind)
+            kind = hit[3]
+            if not hit[2]:  # not an array
+                if kind == COMPLEX and isinstance(value, dict):  # self.value(), inline
+                    loc = f"{where}.{key}"
+                    self.complex(value, hit[4], loc)
+                    if hit[5]:
+                        self.after_children(value, hit[0], hit[1], loc)
+                elif kind == PLAIN:  # (check_primitive skips a list, as any wrong JSON type)
+                    message = primitive_issue(hit[1], value)
+                    if message:
+                        self.add("value", message, f"{where}.{key}")
+                elif not isinstance(value, list):
+                    self.value(value, hit, f"{where}.{key}")
                 continue
             if not isinstance(value, list):
                 continue
             if not value:
-                self.add("structure", "Empty array: omit the element instead", loc)
-            partner = node.get("_" + key)
+                self.add("structure", "Empty array: omit the element instead", f"{where}.{key}")
             for i, item in enumerate(value):
                 if item is None:
-                    self.null_item(partner, i, key, f"{loc}[{i}]")
+                    self.null_item(node.get("_" + key), i, key, f"{where}.{key}[{i}]")
+                elif kind == PLAIN:
+                    message = primitive_issue(hit[1], item)
+                    if message:
+                        self.add("value", message, f"{where}.{key}[{i}]")
+                elif kind == COMPLEX and isinstance(item, dict):
+                    loc = f"{where}.{key}[{i}]"
+                    self.complex(item, hit[4], loc)
+                    if hit[5]:
+                        self.after_children(item, hit[0], hit[1], loc)
                 else:
-                    self.value(item, element, type_code, f"{loc}[{i}]", kind)
-        self.required(node, path, where)
+                    self.value(item, hit, f"{where}.{key}[{i}]")
+        if required:
+            self.required(node, required, where)
 
-    def value(self, value: object, element: ElementDef, type_code: str, where: str, kind: int) -> None:
+    def value(self, value: object, hit: Key, where: str) -> None:
+        element, type_code, _array, kind, children, post = hit
         if kind == RESOURCE:
             if isinstance(value, dict):
                 self.issues.extend(self.nested(value, where))
             return
-        if kind == PRIMITIVE or type_code == "id":
+        if kind == PRIMITIVE:
             message = check_primitive(type_code, value)
             if message:
                 self.add("value", message, where)
@@ -151,7 +187,13 @@ class Walker:
             return
         if not isinstance(value, dict):
             return
-        self.complex(value, element.children_path(type_code), where)
+        self.complex(value, children, where)
+        if post:
+            self.after_children(value, element, type_code, where)
+
+    def after_children(self, value: dict, element: ElementDef, type_code: str, where: str) -> None:
+        """The checks of a complex value that look at it as a whole: reference target, attachment
+        size, bindings, a Coding's code."""
         if type_code == "Reference" and element.targets:
             self.reference_target(value, element, where)
         elif type_code == "Attachment" and "size" in value and isinstance(value.get("data"), str):
@@ -262,8 +304,8 @@ class Walker:
         if not ok:
             self.add("structure", f"null in {key} is only allowed when _{key}[{i}] carries an id or extension", where)
 
-    def required(self, node: dict, path: str, where: str) -> None:
-        for name, keys in required_keys(path):
+    def required(self, node: dict, required: tuple[tuple[str, tuple[str, ...]], ...], where: str) -> None:
+        for name, keys in required:
             if not any(k in node for k in keys):
                 example = keys[0] if len(keys) <= 2 else f"one of {', '.join(keys[: len(keys) // 2][:5])}"
                 self.add("required", f"Missing required element {name!r} (minimum cardinality 1): add {example}",
