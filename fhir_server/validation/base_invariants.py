@@ -39,18 +39,22 @@ class InvariantWalker:
         self.table = _plan(errors_only)
         self.root = root
         self.issues: list[Issue] = []
+        self.done = False  # walker.walk: the structure walk checked them all
 
     def resource(self, node: dict, where: str, container: dict | None = None) -> None:
         res_type = node.get("resourceType")
         if not isinstance(res_type, str) or not self.registry.is_resource_type(res_type):
             return
-        keys = ("DomainResource", res_type) if res_type not in NOT_DOMAIN else (res_type,)
         root = container if container is not None else node
-        for key in keys:
+        self.resource_own(node, res_type, where, root)
+        self.children(node, res_type, where, node, root)
+
+    def resource_own(self, node: dict, res_type: str, where: str, root: dict) -> None:
+        """The invariants of a resource itself (DomainResource's and its type's), not its elements'."""
+        for key in ("DomainResource", res_type) if res_type not in NOT_DOMAIN else (res_type,):
             steps = self.table.get(key)
             if steps:  # most element paths and types have no invariant of their own
                 self.evaluate(steps, node, res_type, where, node, root)
-        self.children(node, res_type, where, node, root)
 
     def evaluate(self, steps: tuple[Step, ...], node: object, base: str, where: str, resource: dict,
                  root: dict) -> None:
@@ -69,27 +73,39 @@ class InvariantWalker:
                 self.issues.append(invariant_issue(inv, where))
 
     def children(self, node: dict, path: str, where: str, resource: dict, root: dict) -> None:
-        keys = _child_plan(path, self.errors_only)
+        keys = child_plan(path, self.errors_only)
         for key, value in node.items():
             hit = keys.get(key)
             if hit is None:
                 continue
-            if isinstance(value, list):
-                for i, item in enumerate(value):
-                    if isinstance(item, dict):
-                        if hit[0] == RESOURCE:
-                            self.resource(item, f"{where}.{key}[{i}]", resource if key == "contained" else None)
-                        else:
-                            self.element(item, hit, f"{where}.{key}[{i}]", resource, root)
-            elif isinstance(value, dict):
-                if hit[0] == RESOURCE:
-                    self.resource(value, f"{where}.{key}", resource if key == "contained" else None)
-                else:
-                    self.element(value, hit, f"{where}.{key}", resource, root)
+            if isinstance(value, dict) and hit[0] != RESOURCE:  # self.key(), inline for the most common value
+                self.element(value, hit, f"{where}.{key}", resource, root)
+            elif isinstance(value, (list, dict)):
+                self.key(key, value, hit, where, resource, root)
+
+    def key(self, key: str, value: list | dict, hit: Child, where: str, resource: dict, root: dict) -> None:
+        """The objects of one property of an object at ``where``."""
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    if hit[0] == RESOURCE:
+                        self.resource(item, f"{where}.{key}[{i}]", resource if key == "contained" else None)
+                    else:
+                        self.element(item, hit, f"{where}.{key}[{i}]", resource, root)
+        elif hit[0] == RESOURCE:
+            self.resource(value, f"{where}.{key}", resource if key == "contained" else None)
+        else:
+            self.element(value, hit, f"{where}.{key}", resource, root)
 
     def element(self, item: dict, hit: Child, where: str, resource: dict, root: dict) -> None:
         """``hit[1]``: the element path (inline and recursive elements) or the data type whose
         invariants and children apply."""
+        self.own(item, hit, where, resource, root)
+        self.children(item, hit[1], where, resource, root)
+
+    def own(self, item: dict, hit: Child, where: str, resource: dict, root: dict) -> None:
+        """The invariants of one element, without those of its children: ele-1, ext-1 and ref-1
+        natively, then its element path's or data type's."""
         kind, key, steps = hit
         if len(item) == 1 and "id" in item:  # ele-1 (invariants.ele_1)
             self.issues.append(Issue("invariant", "Constraint ele-1 failed: an element must have a value or "
@@ -105,7 +121,6 @@ class InvariantWalker:
                                      expression=(where,)))
         if steps and (kind != PERIOD or ("start" in item and "end" in item)):
             self.evaluate(steps, item, key, where, resource, root)  # per-1 compares start with end
-        self.children(item, key, where, resource, root)
 
 
 # what InvariantWalker.element checks natively besides ele-1, by the value's type
@@ -114,7 +129,7 @@ NATIVE_KINDS = {"Extension": EXTENSION, "Reference": REFERENCE, "Period": PERIOD
 
 
 @cache
-def _child_plan(path: str, errors_only: bool) -> dict[str, Child]:
+def child_plan(path: str, errors_only: bool) -> dict[str, Child]:
     """For each JSON key under ``path``: (a nested resource, an Extension, a Reference, a Period or
     another element; the element path or data type whose invariants and children apply; its
     invariants), worked out once per path (issue 19)."""

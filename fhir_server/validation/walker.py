@@ -34,6 +34,7 @@ from functools import cache
 from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
+from fhir_server.validation.base_invariants import Child, InvariantWalker, child_plan
 from fhir_server.validation.bindings import check_binding, check_code, check_extensible
 from fhir_server.validation.canonicals import canonical_types
 from fhir_server.validation.codes import unknown_code
@@ -67,12 +68,13 @@ DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason
 # primitive with more to check (narrative, canonical targets, code bindings); a complex value
 RESOURCE, PRIMITIVE, COMPLEX, PLAIN = 0, 1, 2, 3
 # (element, type code, is an array, RESOURCE | PRIMITIVE | COMPLEX | PLAIN, the path of its
-# children, a complex value has checks after its children: reference target, attachment, bindings)
-Key = tuple[ElementDef, str, bool, int, str, bool]
+# children, a complex value has checks after its children: reference target, attachment, bindings,
+# its key in base_invariants.child_plan: all invariants, the error invariants)
+Key = tuple[ElementDef, str, bool, int, str, bool, tuple[Child | None, Child | None]]
 Plan = tuple[dict[str, Key], tuple[tuple[str, tuple[str, ...]], ...]]  # (keys, required_keys)
 
 
-def _key(element: ElementDef, type_code: str) -> Key:
+def _key(element: ElementDef, type_code: str, children: tuple[Child | None, Child | None]) -> Key:
     registry = structures()
     if type_code in RESOURCE_TYPES:
         kind = RESOURCE
@@ -84,58 +86,82 @@ def _key(element: ElementDef, type_code: str) -> Key:
         kind = COMPLEX
     post = (type_code == "Reference" and bool(element.targets)) or type_code in ("Attachment", "Coding") or (
         type_code in BOUND_TYPES and bool(element.binding or element.extensible))
-    return (element, type_code, element.is_array, kind, element.children_path(type_code), post)
+    return (element, type_code, element.is_array, kind, element.children_path(type_code), post, children)
 
 
 @cache
 def key_plan(path: str, is_resource: bool = False) -> Plan:
     """:meth:`StructureRegistry.json_keys` of ``path`` with what :meth:`Walker.complex` asks of
     each key worked out once, and the mandatory children (issue 19)."""
-    keys = {key: _key(element, type_code) for key, (element, type_code) in structures().json_keys(path).items()}
+    every, errors = child_plan(path, False), child_plan(path, True)
+    keys = {key: _key(element, type_code, (every.get(key), errors.get(key)))
+            for key, (element, type_code) in structures().json_keys(path).items()}
     if is_resource and "id" in keys:  # the R4 snapshot types Resource.id as System.String; json.html: an id
-        keys["id"] = _key(keys["id"][0], "id")
+        keys["id"] = _key(keys["id"][0], "id", (every.get("id"), errors.get("id")))
     return keys, required_keys(path)
 
 
 class Walker:
-    def __init__(self, nested: Nested) -> None:
+    def __init__(self, nested: Nested, invariants: InvariantWalker | None = None) -> None:
         self.registry = structures()
         self.nested = nested
+        # the base invariants, checked in the same walk (issue 19): on the objects this walk enters,
+        # each before its children; the others (a nested resource, an object where a primitive
+        # or an array is expected) are handed whole to the invariant walker when this walk meets them
+        self.inv = invariants
         self.issues: list[Issue] = []
 
     def add(self, code: str, message: str, where: str) -> None:
         self.issues.append(Issue(code, message, expression=(where,)))
 
-    def complex(self, node: dict, path: str, where: str, is_resource: bool = False) -> None:
-        """Check a JSON object whose content is described by ``path`` (a type or backbone path)."""
+    def complex(self, node: dict, path: str, where: str, is_resource: bool = False, child: Child | None = None) -> None:
+        """Check a JSON object whose content is described by ``path`` (a type or backbone path);
+        ``child``: its key in :func:`.base_invariants.child_plan`, when its invariants are checked here."""
+        inv = self.inv
+        if child is not None and inv is not None:
+            inv.own(node, child, where, inv.root, inv.root)
         if not node:
             self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
             return
         keys, required = key_plan(path, is_resource)
+        slot = 1 if inv is not None and inv.errors_only else 0  # in a Key's invariant plans
         checkpoint()  # the request's budget (core.budget)
         for key, value in node.items():
-            if key[:1] == "_":
-                hit = keys.get(key[1:])
-                if hit is not None:
-                    self.extension_side(value, node.get(key[1:]), f"{where}.{key}")
-                    if hit[1] == "code" and hit[0].binding:
-                        self.valueless_code(value, node.get(key[1:]), hit[0], f"{where}.{key[1:]}")
-                continue
             hit = keys.get(key)
             if hit is None:
+                if key[:1] == "_":
+                    hit = keys.get(key[1:])
+                    if hit is not None:
+                        self.extension_side(value, node.get(key[1:]), f"{where}.{key}")
+                        if hit[1] == "code" and hit[0].binding:
+                            self.valueless_code(value, node.get(key[1:]), hit[0], f"{where}.{key[1:]}")
                 continue  # resourceType, or unknown: the schema reports unknown elements
+            kind = hit[3]
+            if kind == PLAIN and not isinstance(value, (list, dict)):  # the most common value: a primitive
+                if value is None:
+                    self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with "
+                             "its _element partner; omit the property instead", f"{where}.{key}")
+                elif not hit[2]:
+                    message = primitive_issue(hit[1], value)
+                    if message:
+                        self.add("value", message, f"{where}.{key}")
+                continue
             if value is None:
                 self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with its "
                          "_element partner; omit the property instead", f"{where}.{key}")
                 continue
-            kind = hit[3]
+            child = hit[6][slot] if inv is not None else None
+            if child is not None and not (kind == COMPLEX and isinstance(value, list) == hit[2]):
+                if isinstance(value, (list, dict)):  # objects this walk does not enter
+                    inv.key(key, value, child, where, inv.root, inv.root)  # type: ignore[union-attr]
+                child = None
             if not hit[2]:  # not an array
                 if kind == COMPLEX and isinstance(value, dict):  # self.value(), inline
                     loc = f"{where}.{key}"
-                    self.complex(value, hit[4], loc)
+                    self.complex(value, hit[4], loc, False, child)
                     if hit[5]:
                         self.after_children(value, hit[0], hit[1], loc)
-                elif kind == PLAIN:  # (check_primitive skips a list, as any wrong JSON type)
+                elif kind == PLAIN:  # a list: check_primitive skips it, as any wrong JSON type
                     message = primitive_issue(hit[1], value)
                     if message:
                         self.add("value", message, f"{where}.{key}")
@@ -155,7 +181,7 @@ class Walker:
                         self.add("value", message, f"{where}.{key}[{i}]")
                 elif kind == COMPLEX and isinstance(item, dict):
                     loc = f"{where}.{key}[{i}]"
-                    self.complex(item, hit[4], loc)
+                    self.complex(item, hit[4], loc, False, child)
                     if hit[5]:
                         self.after_children(item, hit[0], hit[1], loc)
                 else:
@@ -164,7 +190,7 @@ class Walker:
             self.required(node, required, where)
 
     def value(self, value: object, hit: Key, where: str) -> None:
-        element, type_code, _array, kind, children, post = hit
+        element, type_code, kind, children, post = hit[0], hit[1], hit[3], hit[4], hit[5]
         if kind == RESOURCE:
             if isinstance(value, dict):
                 self.issues.extend(self.nested(value, where))
@@ -254,7 +280,15 @@ class Walker:
 
     def extension_side(self, value: object, primitive: object, where: str) -> None:
         """``_given`` / ``_birthDate``: Element content (id, extension) for primitive values; ele-1
-        holds for the primitive element: a value, or children other than the id."""
+        holds for the primitive element: a value, or children other than the id.  The base
+        invariant walk does not enter these (``invariants.ele_1`` is checked here)."""
+        invariants, self.inv = self.inv, None
+        try:
+            self._extension_side(value, primitive, where)
+        finally:
+            self.inv = invariants
+
+    def _extension_side(self, value: object, primitive: object, where: str) -> None:
         if isinstance(value, dict):
             self.complex(value, "Element", where)
             if primitive is None:
@@ -312,7 +346,14 @@ class Walker:
                          f"{where}.{name}")
 
 
-def walk(resource: dict, resource_type: str, base: str, nested: Nested) -> list[Issue]:
-    walker = Walker(nested)
+def walk(resource: dict, resource_type: str, base: str, nested: Nested,
+         invariants: InvariantWalker | None = None) -> list[Issue]:
+    """The issues of ``resource``; with ``invariants`` (an :class:`InvariantWalker` of ``resource``),
+    its base invariants too, into ``invariants.issues``, in the order of their own walk."""
+    walker = Walker(nested, invariants)
+    if invariants is not None:
+        invariants.resource_own(resource, resource_type, base, resource)
     walker.complex(resource, resource_type, base, is_resource=True)
+    if invariants is not None:
+        invariants.done = True
     return walker.issues
