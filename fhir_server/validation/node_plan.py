@@ -101,12 +101,13 @@ class NodePlan:
         self.slicers: tuple[tuple[Node, Matcher], ...] = tuple(
             (s, compile_matcher(s, self.discriminators)) for s in node.slices)
 
-    def shape(self, keys: tuple[str, ...]) -> Shape:
+    def shape(self, keys: tuple[str, ...], conformance: Conformance) -> Shape:
         """The kids an object with these ``keys`` (in this order) asks about, in the snapshot's
         order, each with the keys that hold its values and their type codes: a kid named by a key,
         a choice whose keys are there (``valueQuantity`` → Quantity, also ``_valueDate`` alone),
-        and an absent kid the profile requires.  The same few shapes come back in every resource
-        of a kind: each is worked out once (at most :data:`MAX_SHAPES` per node)."""
+        and an absent kid the profile requires; not a kid about which the walk has nothing to ask
+        (:func:`idle`).  The same few shapes come back in every resource of a kind: each is worked
+        out once (at most :data:`MAX_SHAPES` per node)."""
         hit = self.shapes.get(keys)
         if hit is not None:
             return hit
@@ -119,12 +120,21 @@ class NodePlan:
                 found = ((kid.name, kid.code),)
             else:
                 found = ()
-            if found or kid.absent:
+            if (found and not idle(kid, conformance)) or kid.absent:
                 out.append((kid, found))
         shape = tuple(out)
         if len(self.shapes) < MAX_SHAPES:
             self.shapes[keys] = shape
         return shape
+
+
+def idle(kid: Kid, conformance: Conformance) -> bool:
+    """Nothing to check on this kid's values or inside them: no cardinality the profile tightens,
+    no slices or extensions, no value checks, no children in the snapshot."""
+    if kid.card or kid.sliced or kid.choice:
+        return False
+    plan = plan_of(kid.node, conformance)
+    return not (plan.values or plan.choice_codes is not None or plan.descend)
 
 
 def _choice_keys(base: str, keys: tuple[str, ...], present: set[str]) -> tuple[tuple[str, str], ...]:

@@ -67,7 +67,7 @@ class ProfileCheck:
 
     def children(self, obj: dict, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
         shape = plan.shapes.get(keys := tuple(obj))
-        for kid, found in shape if shape is not None else plan.shape(keys):
+        for kid, found in shape if shape is not None else plan.shape(keys, self.conformance):
             child = kid.node
             items = _items(obj, found, where) if found else []
             if not items:
