@@ -20,6 +20,7 @@ For each element of the snapshot it checks, where the profile says so:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from fhir_server.core.errors import Issue
 from fhir_server.core.references import parse_reference
@@ -185,8 +186,7 @@ class ProfileCheck:
         target = self._resolve_item(value)
         actual = target.get("resourceType") if target else value.get("type")
         if actual is None and isinstance(ref, str):
-            parsed = parse_reference(ref)
-            actual = parsed.res_type if parsed else None
+            actual = _named_type(ref) if len(ref) <= 256 else _named_type.__wrapped__(ref)
         if actual is None:
             return  # an identifier-only or display-only reference: nothing to check
         if actual not in allowed:
@@ -293,6 +293,13 @@ class ProfileCheck:
         check.resource, check.root = self.resource, self.root
         check.element(target, profile, profile.types[0].code if profile.types else "", "$this")
         return not any(i.is_error for i in check.issues)
+
+
+@lru_cache(maxsize=8192)
+def _named_type(ref: str) -> str | None:
+    """The type a RESTful reference string names (remembered: the same references come back)."""
+    parsed = parse_reference(ref)
+    return parsed.res_type if parsed else None
 
 
 def _items(obj: dict, found: tuple[tuple[str, str], ...], where: str) -> list[Item]:
