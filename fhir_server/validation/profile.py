@@ -70,7 +70,11 @@ class ProfileCheck:
         shape = plan.shapes.get(keys := tuple(obj))
         for kid, found in shape if shape is not None else plan.shape(keys, self.conformance):
             child = kid.node
-            items = _items(obj, found, where) if found else []
+            if len(found) == 1 and not isinstance(value := obj.get(found[0][0]), list) \
+                    and "_" + found[0][0] not in obj:  # one value: _items(), inline
+                items = [(found[0][1], value, f"{where}.{found[0][0]}")]
+            else:
+                items = _items(obj, found, where) if found else []
             if not items:
                 if kid.absent:
                     self.cardinality(child, 0, where)

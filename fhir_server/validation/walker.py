@@ -339,8 +339,9 @@ class Walker:
             self.add("structure", f"null in {key} is only allowed when _{key}[{i}] carries an id or extension", where)
 
     def required(self, node: dict, required: tuple[tuple[str, tuple[str, ...]], ...], where: str) -> None:
+        present = node.keys()
         for name, keys in required:
-            if not any(k in node for k in keys):
+            if present.isdisjoint(keys):
                 example = keys[0] if len(keys) <= 2 else f"one of {', '.join(keys[: len(keys) // 2][:5])}"
                 self.add("required", f"Missing required element {name!r} (minimum cardinality 1): add {example}",
                          f"{where}.{name}")
