@@ -56,7 +56,10 @@ def function_of(name: str, source: Fn, args: list[Fn]) -> Fn:
     if name == "first" and arity == 0:
         return lambda focus, env: source(focus, env)[:1]
     if name == "isDistinct" and arity == 0:
-        return lambda focus, env: [len(union_of(source(focus, env), [])) == len(source(focus, env))]
+        def is_distinct(focus: Collection, env: Env) -> Collection:
+            items = source(focus, env)  # once: the path before it may be long
+            return [len(union_of(items, [])) == len(items)]
+        return is_distinct
     if name == "distinct" and arity == 0:
         return lambda focus, env: union_of(source(focus, env), [])
     if name == "select" and arity == 1:

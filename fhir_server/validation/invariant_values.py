@@ -148,6 +148,10 @@ _LOGIC = {"and": _and, "or": _or, "xor": _xor, "implies": _implies}
 
 def plain(value: object) -> object:
     """A value safe to compare with Python equality: strings that may be dates/times are not."""
+    if type(value) is str:  # the most common value, first
+        if value[:1].isdigit() and ("-" in value or ":" in value):
+            raise Undecided  # a date, dateTime, time or instant: precision and time zones matter
+        return value
     if isinstance(value, Extended):
         raise Undecided
     if isinstance(value, str) and value[:1].isdigit() and ("-" in value or ":" in value):
