@@ -12,7 +12,7 @@ from fhir_server.validation.conformance import Conformance, base_type
 from fhir_server.validation.invariant_compiler import compile_invariant
 from fhir_server.validation.invariants import base_keys
 from fhir_server.validation.native_invariants import NATIVE_EXPRESSIONS
-from fhir_server.validation.slicing import Matcher, compile_matcher
+from fhir_server.validation.slicing import Matcher, compile_matcher, url_index
 from fhir_server.validation.snapshot import Discriminator, Node
 
 URL_DISCRIMINATOR = (Discriminator("value", "url"),)
@@ -66,7 +66,7 @@ class NodePlan:
     children, which value checks apply at all, the reference targets, the invariants with their
     compiled checks, and the slices with their discriminators compiled."""
     __slots__ = ("kids", "shapes", "descend", "choice_codes", "values", "binding", "ref_targets",
-                 "ref_allowed", "ref_profiled", "type_profiles", "invariants", "slicers", "discriminators")
+                 "ref_allowed", "ref_profiled", "type_profiles", "invariants", "slicers", "discriminators", "by_url")
 
     def __init__(self, node: Node, conformance: Conformance) -> None:
         self.kids = tuple(Kid(child) for child in node.all_children().values())
@@ -100,6 +100,7 @@ class NodePlan:
             else URL_DISCRIMINATOR
         self.slicers: tuple[tuple[Node, Matcher], ...] = tuple(
             (s, compile_matcher(s, self.discriminators)) for s in node.slices)
+        self.by_url = url_index(node.slices, self.discriminators) if node.slices else None
 
     def shape(self, keys: tuple[str, ...], conformance: Conformance) -> Shape:
         """The kids an object with these ``keys`` (in this order) asks about, in the snapshot's

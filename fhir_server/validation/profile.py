@@ -106,9 +106,14 @@ class ProfileCheck:
     def sliced(self, node: Node, items: list[Item], host_path: str, host_type: str, parent: str) -> None:
         plan = plan_of(node, self.conformance)
         counts = {id(s): 0 for s in node.slices}
+        by_url = plan.by_url
         for code, value, where in items:
-            hit = next((s for s, match in plan.slicers
-                        if match(value, code, self._resolve_item, self.conforms)), None)
+            url = value.get("url") if by_url is not None and isinstance(value, dict) else None
+            if by_url is not None and isinstance(url, str):  # what the url matchers would say, in one look-up
+                hit = by_url.get(url)
+            else:
+                hit = next((s for s, match in plan.slicers
+                            if match(value, code, self._resolve_item, self.conforms)), None)
             if hit is None:
                 self.unsliced(node, code, value, where, host_path, host_type)
                 continue
