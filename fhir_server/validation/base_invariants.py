@@ -78,34 +78,23 @@ class InvariantWalker:
             hit = keys.get(key)
             if hit is None:
                 continue
-            if isinstance(value, dict) and hit[0] != RESOURCE:  # self.key(), inline for the most common value
-                self.element(value, hit, f"{where}.{key}", resource, root)
-            elif isinstance(value, (list, dict)):
-                self.key(key, value, hit, where, resource, root)
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, dict):
+                        if hit[0] == RESOURCE:
+                            self.resource(item, f"{where}.{key}[{i}]", resource if key == "contained" else None)
+                        else:
+                            self.element(item, hit, f"{where}.{key}[{i}]", resource, root)
+            elif isinstance(value, dict):
+                if hit[0] == RESOURCE:
+                    self.resource(value, f"{where}.{key}", resource if key == "contained" else None)
+                else:
+                    self.element(value, hit, f"{where}.{key}", resource, root)
 
-    def key(self, key: str, value: list | dict, hit: Child, where: str, resource: dict, root: dict) -> None:
-        """The objects of one property of an object at ``where``."""
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, dict):
-                    if hit[0] == RESOURCE:
-                        self.resource(item, f"{where}.{key}[{i}]", resource if key == "contained" else None)
-                    else:
-                        self.element(item, hit, f"{where}.{key}[{i}]", resource, root)
-        elif hit[0] == RESOURCE:
-            self.resource(value, f"{where}.{key}", resource if key == "contained" else None)
-        else:
-            self.element(value, hit, f"{where}.{key}", resource, root)
-
-    def element(self, item: dict, hit: Child, where: str, resource: dict, root: dict) -> None:
-        """``hit[1]``: the element path (inline and recursive elements) or the data type whose
-        invariants and children apply."""
-        self.own(item, hit, where, resource, root)
-        self.children(item, hit[1], where, resource, root)
-
-    def own(self, item: dict, hit: Child, where: str, resource: dict, root: dict) -> None:
-        """The invariants of one element, without those of its children: ele-1, ext-1 and ref-1
-        natively, then its element path's or data type's."""
+    def element(self, item: dict, hit: Child, where: str, resource: dict, root: dict, descend: bool = True) -> None:
+        """The invariants of one element: ele-1, ext-1 and ref-1 natively, then its element path's or
+        data type's (``hit[1]``: the element path of inline and recursive elements, else the data
+        type); then, with ``descend``, its children's."""
         kind, key, steps = hit
         if len(item) == 1 and "id" in item:  # ele-1 (invariants.ele_1)
             self.issues.append(Issue("invariant", "Constraint ele-1 failed: an element must have a value or "
@@ -121,6 +110,8 @@ class InvariantWalker:
                                      expression=(where,)))
         if steps and (kind != PERIOD or ("start" in item and "end" in item)):
             self.evaluate(steps, item, key, where, resource, root)  # per-1 compares start with end
+        if descend:
+            self.children(item, key, where, resource, root)
 
 
 # what InvariantWalker.element checks natively besides ele-1, by the value's type

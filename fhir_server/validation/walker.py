@@ -119,7 +119,7 @@ class Walker:
         ``child``: its key in :func:`.base_invariants.child_plan`, when its invariants are checked here."""
         inv = self.inv
         if child is not None and inv is not None:
-            inv.own(node, child, where, inv.root, inv.root)
+            inv.element(node, child, where, inv.root, inv.root, descend=False)  # its children: below
         if not node:
             self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
             return
@@ -152,8 +152,8 @@ class Walker:
                 continue
             child = hit[6][slot] if inv is not None else None
             if child is not None and not (kind == COMPLEX and isinstance(value, list) == hit[2]):
-                if isinstance(value, (list, dict)):  # objects this walk does not enter
-                    inv.key(key, value, child, where, inv.root, inv.root)  # type: ignore[union-attr]
+                if isinstance(value, (list, dict)):  # objects this walk does not enter: the invariant walk's
+                    inv.children({key: value}, path, where, inv.root, inv.root)  # type: ignore[union-attr]
                 child = None
             if not hit[2]:  # not an array
                 if kind == COMPLEX and isinstance(value, dict):  # self.value(), inline
