@@ -9,7 +9,10 @@ Python (:mod:`.invariant_compiler`) when its expression is in the compiled subse
 when the compiled code cannot decide) on the FHIRPath engine; per-1 compares instants natively
 (:mod:`.native_invariants`).  The write path evaluates the
 error invariants only (``errors_only``): a warning never refuses a write.  Nested resources
-(``contained``, ``Bundle.entry.resource``) are walked as resources of their own.
+(``contained``, ``Bundle.entry.resource``) are walked as resources of their own.  ``$validate``
+checks them inside the structure walk (:func:`.resource.validate_with_invariants`), which calls
+:meth:`InvariantWalker.element` on each object it enters and :meth:`InvariantWalker.children`
+for those it does not.
 """
 
 from __future__ import annotations

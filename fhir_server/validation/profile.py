@@ -15,6 +15,9 @@ For each element of the snapshot it checks, where the profile says so:
   type, nested extensions), unknown Jiayi extensions;
 - FHIRPath invariants the profile adds (``invariant``; the base ones run in
   :mod:`.base_invariants`).
+
+What the walk asks of each snapshot node, and which kids an object with given keys names, is
+worked out once (:mod:`.node_plan`).
 """
 
 from __future__ import annotations

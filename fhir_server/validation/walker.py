@@ -21,7 +21,9 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
   (:mod:`.canonicals`).
 
 Nested resources (``contained``, ``Bundle.entry.resource``, ``Parameters.parameter.resource``)
-are handed to the ``nested`` callback, which validates them by their own resourceType.
+are handed to the ``nested`` callback, which validates them by their own resourceType.  Given an
+:class:`~.base_invariants.InvariantWalker`, the walk also checks the base invariants of the
+resource (issue 19: one walk instead of two in ``$validate``).
 Unknown properties and wrong JSON types are skipped here: the schema reports them.
 """
 
