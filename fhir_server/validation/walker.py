@@ -138,32 +138,31 @@ class Walker:
                         if hit[1] == "code" and hit[0].binding:
                             self.valueless_code(value, node.get(key[1:]), hit[0], f"{where}.{key[1:]}")
                 continue  # resourceType, or unknown: the schema reports unknown elements
-            kind = hit[3]
-            if kind == PLAIN and not isinstance(value, (list, dict)):  # the most common value: a primitive
-                if value is None:
-                    self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with "
-                             "its _element partner; omit the property instead", f"{where}.{key}")
-                elif not hit[2]:
-                    message = primitive_issue(hit[1], value)
-                    if message:
-                        self.add("value", message, f"{where}.{key}")
-                continue
             if value is None:
                 self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with its "
                          "_element partner; omit the property instead", f"{where}.{key}")
                 continue
-            child = hit[6][slot] if inv is not None else None
-            if child is not None and not (kind == COMPLEX and isinstance(value, list) == hit[2]):
-                if isinstance(value, (list, dict)):  # objects this walk does not enter: the invariant walk's
-                    inv.children({key: value}, path, where, inv.root, inv.root)  # type: ignore[union-attr]
-                child = None
+            kind = hit[3]
+            if kind == PLAIN and not isinstance(value, (list, dict)):  # the most common value: a primitive
+                if not hit[2]:
+                    message = primitive_issue(hit[1], value)
+                    if message:
+                        self.add("value", message, f"{where}.{key}")
+                continue
+            child = None
+            if inv is not None:
+                child = hit[6][slot]
+                if child is not None and not (kind == COMPLEX and isinstance(value, list) == hit[2]):
+                    if isinstance(value, (list, dict)):  # objects this walk does not enter: the invariant walk's
+                        inv.children({key: value}, path, where, inv.root, inv.root)
+                    child = None
             if not hit[2]:  # not an array
                 if kind == COMPLEX and isinstance(value, dict):  # self.value(), inline
                     loc = f"{where}.{key}"
                     self.complex(value, hit[4], loc, False, child)
                     if hit[5]:
                         self.after_children(value, hit[0], hit[1], loc)
-                elif kind == PLAIN:  # a list: check_primitive skips it, as any wrong JSON type
+                elif kind == PLAIN:  # an object or a list: check_primitive skips it, as any wrong JSON type
                     message = primitive_issue(hit[1], value)
                     if message:
                         self.add("value", message, f"{where}.{key}")
