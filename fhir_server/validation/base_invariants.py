@@ -76,7 +76,7 @@ class InvariantWalker:
                 self.issues.append(invariant_issue(inv, where))
 
     def children(self, node: dict, path: str, where: str, resource: dict, root: dict) -> None:
-        keys = child_plan(path, self.errors_only)
+        keys = child_plan(path)
         for key, value in node.items():
             hit = keys.get(key)
             if hit is None:
@@ -98,7 +98,7 @@ class InvariantWalker:
         """The invariants of one element: ele-1, ext-1 and ref-1 natively, then its element path's or
         data type's (``hit[1]``: the element path of inline and recursive elements, else the data
         type); then, with ``descend``, its children's."""
-        kind, key, steps = hit
+        kind, key = hit
         if len(item) == 1 and "id" in item:  # ele-1 (invariants.ele_1)
             self.issues.append(Issue("invariant", "Constraint ele-1 failed: an element must have a value or "
                                      "children (an object with only an id is empty); omit it instead",
@@ -111,6 +111,7 @@ class InvariantWalker:
                                      "contained resource (a local reference #id needs a contained resource "
                                      "with that id)",
                                      expression=(where,)))
+        steps = self.table.get(key)
         if steps and (kind != PERIOD or ("start" in item and "end" in item)):
             self.evaluate(steps, item, key, where, resource, root)  # per-1 compares start with end
         if descend:
@@ -123,11 +124,11 @@ NATIVE_KINDS = {"Extension": EXTENSION, "Reference": REFERENCE, "Period": PERIOD
 
 
 @cache
-def child_plan(path: str, errors_only: bool) -> dict[str, Child]:
+def child_plan(path: str) -> dict[str, Child]:
     """For each JSON key under ``path``: (a nested resource, an Extension, a Reference, a Period or
-    another element; the element path or data type whose invariants and children apply; its
-    invariants), worked out once per path (issue 19)."""
-    table = _plan(errors_only)
+    another element; the element path or data type whose invariants and children apply), worked
+    out once per path (issue 19).  Not the invariants themselves: those come from the walker's
+    table (:func:`_plan`), which a test builds again without the compiler."""
     plan = {}
     for key, (element, type_code) in structures().json_keys(path).items():
         if key == "resourceType":
@@ -135,13 +136,13 @@ def child_plan(path: str, errors_only: bool) -> dict[str, Child]:
         inline = element.ref is not None or type_code in INLINE_TYPES
         sub = (element.ref or element.path) if inline else type_code
         kind = RESOURCE if type_code in RESOURCE_TYPES else NATIVE_KINDS.get(type_code, OTHER)
-        plan[key] = (kind, sub, table.get(sub, ()))
+        plan[key] = (kind, sub)
     return plan
 
 
 NATIVE_CHECK = object()  # the plan's marker for an invariant checked in Python (native_invariants)
 Step = tuple[Invariant, object, bool]  # (invariant, compiled check | NATIVE_CHECK | None, only with contained)
-Child = tuple[int, str, tuple[Step, ...]]  # (RESOURCE | EXTENSION | …, element path or data type, its invariants)
+Child = tuple[int, str]  # (RESOURCE | EXTENSION | …, the element path or data type whose invariants apply)
 
 
 @cache

@@ -71,12 +71,12 @@ DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason
 RESOURCE, PRIMITIVE, COMPLEX, PLAIN = 0, 1, 2, 3
 # (element, type code, is an array, RESOURCE | PRIMITIVE | COMPLEX | PLAIN, the path of its
 # children, a complex value has checks after its children: reference target, attachment, bindings,
-# its key in base_invariants.child_plan: all invariants, the error invariants)
-Key = tuple[ElementDef, str, bool, int, str, bool, tuple[Child | None, Child | None]]
+# its key in base_invariants.child_plan)
+Key = tuple[ElementDef, str, bool, int, str, bool, Child | None]
 Plan = tuple[dict[str, Key], tuple[tuple[str, tuple[str, ...]], ...]]  # (keys, required_keys)
 
 
-def _key(element: ElementDef, type_code: str, children: tuple[Child | None, Child | None]) -> Key:
+def _key(element: ElementDef, type_code: str, child: Child | None) -> Key:
     registry = structures()
     if type_code in RESOURCE_TYPES:
         kind = RESOURCE
@@ -88,18 +88,18 @@ def _key(element: ElementDef, type_code: str, children: tuple[Child | None, Chil
         kind = COMPLEX
     post = (type_code == "Reference" and bool(element.targets)) or type_code in ("Attachment", "Coding") or (
         type_code in BOUND_TYPES and bool(element.binding or element.extensible))
-    return (element, type_code, element.is_array, kind, element.children_path(type_code), post, children)
+    return (element, type_code, element.is_array, kind, element.children_path(type_code), post, child)
 
 
 @cache
 def key_plan(path: str, is_resource: bool = False) -> Plan:
     """:meth:`StructureRegistry.json_keys` of ``path`` with what :meth:`Walker.complex` asks of
     each key worked out once, and the mandatory children (issue 19)."""
-    every, errors = child_plan(path, False), child_plan(path, True)
-    keys = {key: _key(element, type_code, (every.get(key), errors.get(key)))
+    invariants = child_plan(path)
+    keys = {key: _key(element, type_code, invariants.get(key))
             for key, (element, type_code) in structures().json_keys(path).items()}
     if is_resource and "id" in keys:  # the R4 snapshot types Resource.id as System.String; json.html: an id
-        keys["id"] = _key(keys["id"][0], "id", (every.get("id"), errors.get("id")))
+        keys["id"] = _key(keys["id"][0], "id", invariants.get("id"))
     return keys, required_keys(path)
 
 
@@ -126,7 +126,6 @@ class Walker:
             self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
             return
         keys, required = key_plan(path, is_resource)
-        slot = 1 if inv is not None and inv.errors_only else 0  # in a Key's invariant plans
         checkpoint()  # the request's budget (core.budget)
         for key, value in node.items():
             hit = keys.get(key)
@@ -151,7 +150,7 @@ class Walker:
                 continue
             child = None
             if inv is not None:
-                child = hit[6][slot]
+                child = hit[6]
                 if child is not None and not (kind == COMPLEX and isinstance(value, list) == hit[2]):
                     if isinstance(value, (list, dict)):  # objects this walk does not enter: the invariant walk's
                         inv.children({key: value}, path, where, inv.root, inv.root)
