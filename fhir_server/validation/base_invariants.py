@@ -9,7 +9,10 @@ Python (:mod:`.invariant_compiler`) when its expression is in the compiled subse
 when the compiled code cannot decide) on the FHIRPath engine; per-1 compares instants natively
 (:mod:`.native_invariants`).  The write path evaluates the
 error invariants only (``errors_only``): a warning never refuses a write.  Nested resources
-(``contained``, ``Bundle.entry.resource``) are walked as resources of their own.
+(``contained``, ``Bundle.entry.resource``) are walked as resources of their own.  ``$validate``
+checks them inside the structure walk (:func:`.resource.validate_with_invariants`), which calls
+:meth:`InvariantWalker.element` on each object it enters and :meth:`InvariantWalker.children`
+for those it does not.
 """
 
 from __future__ import annotations
@@ -35,25 +38,30 @@ def invariant_issue(inv: Invariant, where: str) -> Issue:
 class InvariantWalker:
     def __init__(self, root: dict, errors_only: bool = False) -> None:
         self.registry = structures()
+        self.errors_only = errors_only
         self.table = _plan(errors_only)
         self.root = root
         self.issues: list[Issue] = []
+        self.done = False  # walker.walk: the structure walk checked them all
 
     def resource(self, node: dict, where: str, container: dict | None = None) -> None:
         res_type = node.get("resourceType")
         if not isinstance(res_type, str) or not self.registry.is_resource_type(res_type):
             return
-        keys = ("DomainResource", res_type) if res_type not in NOT_DOMAIN else (res_type,)
         root = container if container is not None else node
-        for key in keys:
-            self.evaluate(key, node, res_type, where, node, root)
+        self.resource_own(node, res_type, where, root)
         self.children(node, res_type, where, node, root)
 
-    def evaluate(self, key: str, node: object, base: str, where: str, resource: dict, root: dict) -> None:
-        plan = self.table.get(key)
-        if not plan:
-            return  # most element paths and types have no invariant of their own
-        for inv, fast, on_contained in plan:
+    def resource_own(self, node: dict, res_type: str, where: str, root: dict) -> None:
+        """The invariants of a resource itself (DomainResource's and its type's), not its elements'."""
+        for key in ("DomainResource", res_type) if res_type not in NOT_DOMAIN else (res_type,):
+            steps = self.table.get(key)
+            if steps:  # most element paths and types have no invariant of their own
+                self.evaluate(steps, node, res_type, where, node, root)
+
+    def evaluate(self, steps: tuple[Step, ...], node: object, base: str, where: str, resource: dict,
+                 root: dict) -> None:
+        for inv, fast, on_contained in steps:
             if on_contained and isinstance(node, dict) and "contained" not in node:
                 continue  # dom-2..dom-5 only look at contained resources: nothing to evaluate (and dom-3 is costly)
             if fast is NATIVE_CHECK:
@@ -68,60 +76,73 @@ class InvariantWalker:
                 self.issues.append(invariant_issue(inv, where))
 
     def children(self, node: dict, path: str, where: str, resource: dict, root: dict) -> None:
-        keys = _child_plan(path)
+        keys = child_plan(path)
         for key, value in node.items():
             hit = keys.get(key)
             if hit is None:
                 continue
-            is_resource, type_code, sub = hit
             if isinstance(value, list):
                 for i, item in enumerate(value):
                     if isinstance(item, dict):
-                        if is_resource:
+                        if hit[0] == RESOURCE:
                             self.resource(item, f"{where}.{key}[{i}]", resource if key == "contained" else None)
                         else:
-                            self.element(item, type_code, sub, f"{where}.{key}[{i}]", resource, root)
+                            self.element(item, hit, f"{where}.{key}[{i}]", resource, root)
             elif isinstance(value, dict):
-                if is_resource:
+                if hit[0] == RESOURCE:
                     self.resource(value, f"{where}.{key}", resource if key == "contained" else None)
                 else:
-                    self.element(value, type_code, sub, f"{where}.{key}", resource, root)
+                    self.element(value, hit, f"{where}.{key}", resource, root)
 
-    def element(self, item: dict, type_code: str, key: str, where: str, resource: dict, root: dict) -> None:
-        """``key``: the element path (inline and recursive elements) or the data type whose
-        invariants and children apply."""
+    def element(self, item: dict, hit: Child, where: str, resource: dict, root: dict, descend: bool = True) -> None:
+        """The invariants of one element: ele-1, ext-1 and ref-1 natively, then its element path's or
+        data type's (``hit[1]``: the element path of inline and recursive elements, else the data
+        type); then, with ``descend``, its children's."""
+        kind, key = hit
         if len(item) == 1 and "id" in item:  # ele-1 (invariants.ele_1)
             self.issues.append(Issue("invariant", "Constraint ele-1 failed: an element must have a value or "
                                      "children (an object with only an id is empty); omit it instead",
                                      expression=(where,)))
-        if type_code == "Extension" and not ext_1(item):
+        if kind == EXTENSION and not ext_1(item):
             self.issues.append(Issue("invariant", "Constraint ext-1 failed: an extension has either a value[x] "
                                      "or nested extensions, not both and not neither", expression=(where,)))
-        if type_code == "Reference" and not ref_1(item, root):
+        elif kind == REFERENCE and not ref_1(item, root):
             self.issues.append(Issue("invariant", f"Constraint ref-1 failed: {item.get('reference')} names no "
                                      "contained resource (a local reference #id needs a contained resource "
                                      "with that id)",
                                      expression=(where,)))
-        if key in self.table and (type_code != "Period" or ("start" in item and "end" in item)):
-            self.evaluate(key, item, key, where, resource, root)  # per-1 compares start with end
-        self.children(item, key, where, resource, root)
+        steps = self.table.get(key)
+        if steps and (kind != PERIOD or ("start" in item and "end" in item)):
+            self.evaluate(steps, item, key, where, resource, root)  # per-1 compares start with end
+        if descend:
+            self.children(item, key, where, resource, root)
+
+
+# what InvariantWalker.element checks natively besides ele-1, by the value's type
+RESOURCE, EXTENSION, REFERENCE, PERIOD, OTHER = 0, 1, 2, 3, 4
+NATIVE_KINDS = {"Extension": EXTENSION, "Reference": REFERENCE, "Period": PERIOD}
 
 
 @cache
-def _child_plan(path: str) -> dict[str, tuple[bool, str, str]]:
-    """For each JSON key under ``path``: (a nested resource?, its type code, the element path or
-    data type whose invariants and children apply), worked out once per path (issue 19)."""
+def child_plan(path: str) -> dict[str, Child]:
+    """For each JSON key under ``path``: (a nested resource, an Extension, a Reference, a Period or
+    another element; the element path or data type whose invariants and children apply), worked
+    out once per path (issue 19).  Not the invariants themselves: those come from the walker's
+    table (:func:`_plan`), which a test builds again without the compiler."""
     plan = {}
     for key, (element, type_code) in structures().json_keys(path).items():
         if key == "resourceType":
             continue
         inline = element.ref is not None or type_code in INLINE_TYPES
-        plan[key] = (type_code in RESOURCE_TYPES, type_code, (element.ref or element.path) if inline else type_code)
+        sub = (element.ref or element.path) if inline else type_code
+        kind = RESOURCE if type_code in RESOURCE_TYPES else NATIVE_KINDS.get(type_code, OTHER)
+        plan[key] = (kind, sub)
     return plan
 
 
 NATIVE_CHECK = object()  # the plan's marker for an invariant checked in Python (native_invariants)
 Step = tuple[Invariant, object, bool]  # (invariant, compiled check | NATIVE_CHECK | None, only with contained)
+Child = tuple[int, str]  # (RESOURCE | EXTENSION | …, the element path or data type whose invariants apply)
 
 
 @cache

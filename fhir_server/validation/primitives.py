@@ -168,3 +168,22 @@ def check_primitive(type_code: str, value: object) -> str | None:
         return None
     number_check = NUMBER_CHECKS.get(type_code)
     return number_check(value) if number_check is not None else None
+
+
+_MEMO: dict[tuple[str, str], str | None] = {}
+MEMO_ENTRIES, MEMO_LENGTH = 50_000, 200
+
+
+def primitive_issue(type_code: str, value: object) -> str | None:
+    """:func:`check_primitive`, remembered for short strings: the same system, code, reference and
+    date strings come back in every resource of a kind (issue 19)."""
+    if type(value) is not str or len(value) > MEMO_LENGTH:
+        return check_primitive(type_code, value)
+    key = (type_code, value)
+    try:
+        return _MEMO[key]
+    except KeyError:
+        if len(_MEMO) >= MEMO_ENTRIES:
+            _MEMO.clear()
+        message = _MEMO[key] = check_primitive(type_code, value)
+        return message

@@ -15,128 +15,29 @@ For each element of the snapshot it checks, where the profile says so:
   type, nested extensions), unknown Jiayi extensions;
 - FHIRPath invariants the profile adds (``invariant``; the base ones run in
   :mod:`.base_invariants`).
+
+What the walk asks of each snapshot node, and which kids an object with given keys names, is
+worked out once (:mod:`.node_plan`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import lru_cache
 
 from fhir_server.core.errors import Issue
 from fhir_server.core.references import parse_reference
-from fhir_server.definitions.structures import INLINE_TYPES, structures
+from fhir_server.definitions.structures import INLINE_TYPES
 from fhir_server.validation.conformance import JIAYI, Conformance, UnknownProfile, base_type, canonical
-from fhir_server.validation.invariant_compiler import compile_invariant
-from fhir_server.validation.invariants import base_keys, holds
-from fhir_server.validation.native_invariants import NATIVE_EXPRESSIONS
+from fhir_server.validation.invariants import holds
+from fhir_server.validation.node_plan import EXTENSIONS, Item, NodePlan, plan_of
 from fhir_server.validation.paths import shown
-from fhir_server.validation.slicing import Matcher, compile_matcher, contains
-from fhir_server.validation.snapshot import Discriminator, Node
+from fhir_server.validation.slicing import contains
+from fhir_server.validation.snapshot import Node
 
 Resolver = Callable[[str], dict | None]  # reference string → resource (same Bundle, supplied)
-URL_DISCRIMINATOR = (Discriminator("value", "url"),)
-EXTENSIONS = ("extension", "modifierExtension")
 CONTEXT_ANY = frozenset({"Element", "Resource", "DomainResource", "BackboneElement"})
 MAX_DEPTH = 3
-
-
-def _type_from_suffix(suffix: str) -> str:
-    """``valueQuantity`` → ``Quantity``; ``valueDateTime`` → ``dateTime``."""
-    registry = structures()
-    if registry.kind(suffix) is not None:
-        return suffix
-    lowered = suffix[0].lower() + suffix[1:]
-    return lowered if registry.kind(lowered) is not None else suffix
-
-
-@cache
-def base_element_type(path: str) -> str:
-    """The R4 type of a non-choice element path (``Patient.identifier.system`` → ``uri``), or ''."""
-    registry = structures()
-    parts = path.split(".")
-    current, type_code = parts[0], parts[0]
-    for name in parts[1:]:
-        element = registry.children(current).get(name)
-        if element is None or not element.types:
-            return ""
-        type_code = element.types[0]
-        current = element.children_path(type_code)
-    return type_code
-
-
-Item = tuple[str, object, str]  # (type code, JSON value or None, location)
-
-
-class Kid:
-    """A child element of a node, with what the walk asks of it worked out once."""
-    __slots__ = ("node", "name", "partner", "choice", "code", "card", "absent", "sliced")
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.name = node.name
-        self.partner = "_" + node.name
-        self.choice = node.name.endswith("[x]")
-        self.code = "" if self.choice else (node.types[0].code if node.types else base_element_type(node.path))
-        # cardinality() can only say something when the profile tightens min or max
-        self.card = node.min > node.base_min or (
-            node.max is not None and (node.base_max is None or node.max < node.base_max))
-        # an absent element matters only when it is required or has a required slice
-        self.absent = (node.min > 0 and node.min > node.base_min) or any(s.min > 0 for s in node.slices)
-        self.sliced = bool(node.slices) or node.name in EXTENSIONS
-
-
-class NodePlan:
-    """What :class:`ProfileCheck` derives from one snapshot node, once per node (issue 19): its
-    children, which value checks apply at all, the reference targets, the invariants with their
-    compiled checks, and the slices with their discriminators compiled."""
-    __slots__ = ("kids", "by_key", "always", "descend", "choice_codes", "values", "binding", "ref_targets",
-                 "ref_allowed", "ref_profiled", "type_profiles", "invariants", "slicers", "discriminators")
-
-    def __init__(self, node: Node, conformance: Conformance) -> None:
-        self.kids = tuple(Kid(child) for child in node.all_children().values())
-        # the kids an instance's keys name (the others are looked at only when a choice or required)
-        self.by_key: dict[str, int] = {}
-        for i, kid in enumerate(self.kids):
-            if not kid.choice:
-                self.by_key.setdefault(kid.name, i)
-                self.by_key.setdefault(kid.partner, i)
-        self.always = frozenset(i for i, kid in enumerate(self.kids) if kid.choice or kid.absent)
-        self.descend = bool(node.children) or node.sliced is not None
-        self.choice_codes = node.type_codes if node.types and node.name.endswith("[x]") else None
-        self.binding = node.binding if node.binding is not None and node.binding[0] in ("required", "extensible") \
-            else None
-        targets = tuple(p for t in node.types if t.code == "Reference" for p in t.target_profiles)
-        allowed = {conformance.type_of(p) for p in targets}
-        checked = bool(targets) and None not in allowed and "Resource" not in allowed
-        self.ref_targets = targets if checked else None
-        self.ref_allowed = frozenset(a for a in allowed if a) if checked else frozenset()
-        self.ref_profiled = tuple((p, conformance.type_of(p)) for p in targets if base_type(p) is None)
-        self.type_profiles = tuple((t.code, url) for t in node.types if t.profiles and t.code != "Extension"
-                                   for url in t.profiles if base_type(url) is None)
-        skip = base_keys()
-        if node.sliced is not None:  # a snapshot repeats the sliced element's invariants on each slice
-            skip = skip | {i.key for i in node.sliced.invariants}
-        own = tuple(i for i in node.invariants if i.key not in skip)
-        node.own_invariants = own
-        invariants = []
-        for inv in own:
-            native = NATIVE_EXPRESSIONS.get(inv.expression)
-            fast = compile_invariant(inv.expression) if inv.evaluable and native is None else None
-            invariants.append((inv, native, fast))
-        self.invariants = tuple(invariants)
-        self.values = bool(node.fixed is not None or node.pattern is not None or self.binding or self.ref_targets
-                           or self.type_profiles or self.invariants)
-        self.discriminators = node.slicing.discriminators if node.slicing and node.slicing.discriminators \
-            else URL_DISCRIMINATOR
-        self.slicers: tuple[tuple[Node, Matcher], ...] = tuple(
-            (s, compile_matcher(s, self.discriminators)) for s in node.slices)
-
-
-def plan_of(node: Node, conformance: Conformance) -> NodePlan:
-    plan: NodePlan | None = node.plan
-    if plan is None:
-        plan = node.plan = NodePlan(node, conformance)
-    return plan
 
 
 class ProfileCheck:
@@ -169,23 +70,14 @@ class ProfileCheck:
             self.children(value, node, type_code, where, plan)
 
     def children(self, obj: dict, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
-        kids = plan.kids
-        if len(kids) > 2 * len(obj):  # most of the profile's elements are absent: visit those present
-            by_key = plan.by_key
-            wanted = set(plan.always)
-            for key in obj:
-                i = by_key.get(key)
-                if i is not None:
-                    wanted.add(i)
-            kids = tuple(kids[i] for i in sorted(wanted))
-        for kid in kids:
+        shape = plan.shapes.get(keys := tuple(obj))
+        for kid, found in shape if shape is not None else plan.shape(keys, self.conformance):
             child = kid.node
-            if kid.choice:
-                items = self.items(obj, child, where)
-            elif kid.name in obj or kid.partner in obj:
-                items = self._items(obj, kid.name, kid.code, where)
+            if len(found) == 1 and not isinstance(value := obj.get(found[0][0]), list) \
+                    and "_" + found[0][0] not in obj:  # one value: _items(), inline
+                items = [(found[0][1], value, f"{where}.{found[0][0]}")]
             else:
-                items = []
+                items = _items(obj, found, where) if found else []
             if not items:
                 if kid.absent:
                     self.cardinality(child, 0, where)
@@ -205,40 +97,6 @@ class ProfileCheck:
                 if plan_.descend and isinstance(value, dict):
                     self.children(value, child, code, loc, plan_)
 
-    @staticmethod
-    def _items(obj: dict, key: str, code: str, where: str) -> list[Item]:
-        """:meth:`items` of a present element that is not a choice."""
-        value, partner = obj.get(key), obj.get("_" + key)
-        if isinstance(value, list) or isinstance(partner, list):
-            values = value if isinstance(value, list) else []
-            partners = partner if isinstance(partner, list) else []
-            return [(code, values[i] if i < len(values) else None, f"{where}.{key}[{i}]")
-                    for i in range(max(len(values), len(partners)))]
-        return [(code, value, f"{where}.{key}")]
-
-    def items(self, obj: dict, child: Node, where: str) -> list[Item]:
-        name = child.name
-        if name.endswith("[x]"):
-            base = name[:-3]
-            keys = [(k, _type_from_suffix(k[len(base):])) for k in obj
-                    if k.startswith(base) and k[len(base):][:1].isupper()]
-            keys += [(k[1:], _type_from_suffix(k[1 + len(base):])) for k in obj
-                     if k.startswith("_" + base) and k[1 + len(base):][:1].isupper() and k[1:] not in obj]
-        else:
-            code = child.types[0].code if child.types else base_element_type(child.path)
-            keys = [(name, code)] if name in obj or "_" + name in obj else []
-        out: list[Item] = []
-        for key, code in keys:
-            value, partner = obj.get(key), obj.get("_" + key)
-            if isinstance(value, list) or isinstance(partner, list):
-                values = value if isinstance(value, list) else []
-                partners = partner if isinstance(partner, list) else []
-                for i in range(max(len(values), len(partners))):
-                    out.append((code, values[i] if i < len(values) else None, f"{where}.{key}[{i}]"))
-            else:
-                out.append((code, value, f"{where}.{key}"))
-        return out
-
     def cardinality(self, node: Node, count: int, where: str) -> None:
         name = node.name.removesuffix("[x]")
         loc = f"{where}.{name}"
@@ -251,9 +109,14 @@ class ProfileCheck:
     def sliced(self, node: Node, items: list[Item], host_path: str, host_type: str, parent: str) -> None:
         plan = plan_of(node, self.conformance)
         counts = {id(s): 0 for s in node.slices}
+        by_url = plan.by_url
         for code, value, where in items:
-            hit = next((s for s, match in plan.slicers
-                        if match(value, code, self._resolve_item, self.conforms)), None)
+            url = value.get("url") if by_url is not None and isinstance(value, dict) else None
+            if by_url is not None and isinstance(url, str):  # what the url matchers would say, in one look-up
+                hit = by_url.get(url)
+            else:
+                hit = next((s for s, match in plan.slicers
+                            if match(value, code, self._resolve_item, self.conforms)), None)
             if hit is None:
                 self.unsliced(node, code, value, where, host_path, host_type)
                 continue
@@ -335,8 +198,7 @@ class ProfileCheck:
         target = self._resolve_item(value)
         actual = target.get("resourceType") if target else value.get("type")
         if actual is None and isinstance(ref, str):
-            parsed = parse_reference(ref)
-            actual = parsed.res_type if parsed else None
+            actual = _named_type(ref) if len(ref) <= 256 else _named_type.__wrapped__(ref)
         if actual is None:
             return  # an identifier-only or display-only reference: nothing to check
         if actual not in allowed:
@@ -443,6 +305,29 @@ class ProfileCheck:
         check.resource, check.root = self.resource, self.root
         check.element(target, profile, profile.types[0].code if profile.types else "", "$this")
         return not any(i.is_error for i in check.issues)
+
+
+@lru_cache(maxsize=8192)
+def _named_type(ref: str) -> str | None:
+    """The type a RESTful reference string names (remembered: the same references come back)."""
+    parsed = parse_reference(ref)
+    return parsed.res_type if parsed else None
+
+
+def _items(obj: dict, found: tuple[tuple[str, str], ...], where: str) -> list[Item]:
+    """The values of one kid of ``obj``: (type code, value, location) for each (key, type code) of
+    its shape; an array (or its ``_key`` partner) gives one item per index."""
+    out: list[Item] = []
+    for key, code in found:
+        value, partner = obj.get(key), obj.get("_" + key)
+        if isinstance(value, list) or isinstance(partner, list):
+            values = value if isinstance(value, list) else []
+            partners = partner if isinstance(partner, list) else []
+            for i in range(max(len(values), len(partners))):
+                out.append((code, values[i] if i < len(values) else None, f"{where}.{key}[{i}]"))
+        else:
+            out.append((code, value, f"{where}.{key}"))
+    return out
 
 
 def _codings(value: object, type_code: str) -> list[tuple[str | None, object]] | None:

@@ -13,27 +13,42 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from fhir_server.definitions import ig
 from fhir_server.definitions.structures import ElementDef, structures
 
 _RESTFUL = re.compile(r"(?:^|/)(?P<type>[A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[A-Za-z0-9\-.]{1,64})?\Z")
 
+MEMO_LENGTH = 256  # longer reference strings are parsed every time, not remembered
+
 
 def reference_type(reference: dict) -> str | None:
     """The resource type a Reference names, or None when it does not say."""
     ref = reference.get("reference")
-    if isinstance(ref, str) and not ref.startswith(("#", "urn:")):
-        path, _, query = ref.partition("?")
-        if query:  # a conditional reference in a transaction: Type?criteria
-            return path if structures().is_resource_type(path) else None
-        match = _RESTFUL.search(path)
-        if match is not None and structures().is_resource_type(match["type"]):
-            return match["type"]
+    if isinstance(ref, str):
+        named = _named_type(ref) if len(ref) <= MEMO_LENGTH else _named_type.__wrapped__(ref)
+        if named is not None:
+            return named or None
     stated = reference.get("type")
     if isinstance(stated, str) and structures().is_resource_type(stated):
         return stated
+    return None
+
+
+@lru_cache(maxsize=8192)
+def _named_type(ref: str) -> str | None:
+    """The resource type a ``reference`` string names; '' for a conditional reference to an unknown
+    type (its ``type`` is not looked at then); None when it says nothing (remembered: the same
+    references come back)."""
+    if ref.startswith(("#", "urn:")):
+        return None
+    path, _, query = ref.partition("?")
+    if query:  # a conditional reference in a transaction: Type?criteria
+        return path if structures().is_resource_type(path) else ""
+    match = _RESTFUL.search(path)
+    if match is not None and structures().is_resource_type(match["type"]):
+        return match["type"]
     return None
 
 

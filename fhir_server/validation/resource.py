@@ -25,6 +25,7 @@ import difflib
 
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import structures
+from fhir_server.validation.base_invariants import InvariantWalker
 from fhir_server.validation.bundle import bundle_issues
 from fhir_server.validation.definitional import definitional_issues
 from fhir_server.validation.parameters import parameters_issues
@@ -39,11 +40,30 @@ def validate_resource(resource: object, expected_type: str | None = None) -> lis
     try:
         return _validate(resource, expected_type, None)
     except RecursionError:
-        return [Issue("structure", "The resource is nested too deeply to be processed",
-                      expression=(expected_type or "Resource",))]
+        return [_too_deep(expected_type)]
 
 
-def _validate(resource: object, expected_type: str | None, where: str | None) -> list[Issue]:
+def validate_with_invariants(resource: object, expected_type: str | None = None) -> tuple[list[Issue],
+                                                                                          list[Issue] | None]:
+    """:func:`validate_resource` and, in the same walk, the base invariants of ``resource``
+    (:func:`.base_invariants.base_invariant_issues`); None for those when the walk did not reach
+    every element (an object that is no resource, an unknown or unexpected type, too deep): the
+    caller asks for them on their own (issue 19)."""
+    invariants = InvariantWalker(resource) if isinstance(resource, dict) else None
+    try:
+        issues = _validate(resource, expected_type, None, invariants)
+    except RecursionError:
+        return [_too_deep(expected_type)], None
+    return issues, invariants.issues if invariants is not None and invariants.done else None
+
+
+def _too_deep(expected_type: str | None) -> Issue:
+    return Issue("structure", "The resource is nested too deeply to be processed",
+                 expression=(expected_type or "Resource",))
+
+
+def _validate(resource: object, expected_type: str | None, where: str | None,
+              invariants: InvariantWalker | None = None) -> list[Issue]:
     resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
     base = where or (resource_type if isinstance(resource_type, str) and resource_type else None) \
         or expected_type or "Resource"
@@ -55,8 +75,8 @@ def _validate(resource: object, expected_type: str | None, where: str | None) ->
     seen = {(i.code, i.expression) for i in schema if i.code in ("code-invalid", "structure")}
     issues += schema
     # a code the schema's enum already refused, or a null it already reported, is not reported again
-    issues += [i for i in walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc))
-               if (i.code, i.expression) not in seen]
+    issues += [i for i in walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc),
+                               invariants) if (i.code, i.expression) not in seen]
     if resource_type == "Bundle":
         issues += bundle_issues(resource, base) + signature_issues(resource, base)
     elif resource_type == "Parameters":

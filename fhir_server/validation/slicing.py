@@ -110,21 +110,43 @@ def _never(item: object, json_type: str, resolve: Resolve, conforms: Conforms) -
     return False
 
 
+def url_index(slices: list[Node], discriminators: tuple[Discriminator, ...]) -> dict[str, Node] | None:
+    """For extensions sliced by ``url`` alone with a fixed url per slice: url → the first slice
+    with it, the slice :func:`compile_matcher`'s matchers put an item with that (string) url in;
+    None for any other slicing."""
+    if len(discriminators) != 1 or discriminators[0].type not in ("value", "pattern") \
+            or _split(discriminators[0].path) != ("url",):
+        return None
+    index: dict[str, Node] = {}
+    for s in slices:
+        expected = _expected(s, discriminators[0])
+        if expected is None:
+            continue  # the slice's matcher is _never
+        if not expected[0].startswith("fixed") or not isinstance(expected[1], str):
+            return None
+        index.setdefault(expected[1], s)
+    return index
+
+
+def _expected(slice_node: Node, d: Discriminator) -> tuple[str, object] | None:
+    """The fixed or pattern value a ``value``/``pattern`` discriminator expects of the slice."""
+    path, target = d.path, definition_at(slice_node, d.path)
+    if target is None and _split(path) == ("url",):
+        url = _extension_url(slice_node)
+        return ("fixedUri", url) if url is not None else None
+    if target is None:
+        return None
+    expected = target.fixed or target.pattern
+    if expected is None and _split(path) == ("url",):
+        url = _extension_url(slice_node)
+        expected = ("fixedUri", url) if url else None
+    return expected
+
+
 def _compile_one(slice_node: Node, d: Discriminator) -> Matcher:
     if d.type not in ("value", "pattern"):
         return lambda item, json_type, resolve, conforms: _one(item, json_type, slice_node, d, resolve, conforms)
-    path, target = d.path, definition_at(slice_node, d.path)
-    expected: tuple[str, object] | None
-    if target is None and _split(path) == ("url",):
-        url = _extension_url(slice_node)
-        expected = ("fixedUri", url) if url is not None else None
-    elif target is None:
-        expected = None
-    else:
-        expected = target.fixed or target.pattern
-        if expected is None and _split(path) == ("url",):
-            url = _extension_url(slice_node)
-            expected = ("fixedUri", url) if url else None
+    path, expected = d.path, _expected(slice_node, d)
     if expected is None:
         return _never
     wanted = expected[1]

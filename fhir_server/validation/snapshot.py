@@ -62,7 +62,7 @@ class Node:
     owner: str = ""  # for an extension's elements: the extension's id, so messages say which one
     extension_url: str | None = None  # for an extension slice: the url its instances carry (set by the registry)
     own_invariants: tuple[Invariant, ...] | None = None  # computed once by the profile check
-    plan: Any = None  # what the profile check derives from this node, once (profile.py: NodePlan)
+    plan: Any = None  # what the profile check derives from this node, once (node_plan.py: NodePlan)
 
     def walk(self):
         yield self

@@ -27,7 +27,7 @@ from fhir_server.validation.conformance import JIAYI, Conformance, UnknownProfil
 from fhir_server.validation.core_extensions import DEFINITIONAL, core_extension_issues, extension_holders
 from fhir_server.validation.extensions import extension_issues
 from fhir_server.validation.profile import ProfileCheck, Resolver
-from fhir_server.validation.resource import validate_resource
+from fhir_server.validation.resource import validate_with_invariants
 
 
 def _no_resolve(_ref: str) -> dict | None:
@@ -71,12 +71,12 @@ class Validator:
         """Every issue of ``resource`` (raises :class:`UnknownProfile` for an unknown explicit profile)."""
         if profile is not None and not self.conformance.knows(profile):
             raise UnknownProfile(profile)
-        issues = validate_resource(resource, expected_type)
+        issues, invariants = validate_with_invariants(resource, expected_type)  # one walk for both
         if not isinstance(resource, dict) or any(i.is_error and i.expression == (_where(resource),)
                                                  and i.code in ("invalid", "required") for i in issues):
             return issues
         where = _where(resource)
-        issues += base_invariant_issues(resource, where)
+        issues += invariants if invariants is not None else base_invariant_issues(resource, where)
         checked: set[tuple[int, str, str, str]] = set()  # extensions the profile walk checked (deduplicated anyway)
         if resource.get("resourceType") == "Bundle":
             resolve = bundle_resolver(resource, resolve)

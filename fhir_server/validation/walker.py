@@ -21,7 +21,9 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
   (:mod:`.canonicals`).
 
 Nested resources (``contained``, ``Bundle.entry.resource``, ``Parameters.parameter.resource``)
-are handed to the ``nested`` callback, which validates them by their own resourceType.
+are handed to the ``nested`` callback, which validates them by their own resourceType.  Given an
+:class:`~.base_invariants.InvariantWalker`, the walk also checks the base invariants of the
+resource (issue 19: one walk instead of two in ``$validate``).
 Unknown properties and wrong JSON types are skipped here: the schema reports them.
 """
 
@@ -34,11 +36,12 @@ from functools import cache
 from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
+from fhir_server.validation.base_invariants import Child, InvariantWalker, child_plan
 from fhir_server.validation.bindings import check_binding, check_code, check_extensible
 from fhir_server.validation.canonicals import canonical_types
 from fhir_server.validation.codes import unknown_code
 from fhir_server.validation.narrative import narrative_issues
-from fhir_server.validation.primitives import check_primitive
+from fhir_server.validation.primitives import check_primitive, primitive_issue
 from fhir_server.validation.references import allowed_targets, reference_type
 
 Nested = Callable[[dict, str], list[Issue]]
@@ -62,78 +65,137 @@ def required_keys(path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
-RESOURCE, PRIMITIVE, COMPLEX = 0, 1, 2
-Key = tuple[ElementDef, str, bool, int]  # (element, type code, is an array, RESOURCE | PRIMITIVE | COMPLEX)
+# what Walker.complex does with a key's value: a nested resource; a primitive whose value is the
+# only thing checked (PLAIN: checked in the loop, its location written only for an issue); a
+# primitive with more to check (narrative, canonical targets, code bindings); a complex value
+RESOURCE, PRIMITIVE, COMPLEX, PLAIN = 0, 1, 2, 3
+# (element, type code, is an array, RESOURCE | PRIMITIVE | COMPLEX | PLAIN, the path of its
+# children, a complex value has checks after its children: reference target, attachment, bindings,
+# its key in base_invariants.child_plan)
+Key = tuple[ElementDef, str, bool, int, str, bool, Child | None]
+Plan = tuple[dict[str, Key], tuple[tuple[str, tuple[str, ...]], ...]]  # (keys, required_keys)
+
+
+def _key(element: ElementDef, type_code: str, child: Child | None) -> Key:
+    registry = structures()
+    if type_code in RESOURCE_TYPES:
+        kind = RESOURCE
+    elif registry.is_primitive(type_code) or type_code == "id":
+        more = type_code == "xhtml" or (type_code == "canonical" and element.targets) or (
+            type_code == "code" and (element.binding or element.extensible))
+        kind = PRIMITIVE if more else PLAIN
+    else:
+        kind = COMPLEX
+    post = (type_code == "Reference" and bool(element.targets)) or type_code in ("Attachment", "Coding") or (
+        type_code in BOUND_TYPES and bool(element.binding or element.extensible))
+    return (element, type_code, element.is_array, kind, element.children_path(type_code), post, child)
 
 
 @cache
-def key_plan(path: str) -> dict[str, Key]:
+def key_plan(path: str, is_resource: bool = False) -> Plan:
     """:meth:`StructureRegistry.json_keys` of ``path`` with what :meth:`Walker.complex` asks of
-    each key worked out once (issue 19)."""
-    registry = structures()
-    return {key: (element, type_code, element.is_array,
-                  RESOURCE if type_code in RESOURCE_TYPES else PRIMITIVE if registry.is_primitive(type_code)
-                  else COMPLEX)
-            for key, (element, type_code) in registry.json_keys(path).items()}
+    each key worked out once, and the mandatory children (issue 19)."""
+    invariants = child_plan(path)
+    keys = {key: _key(element, type_code, invariants.get(key))
+            for key, (element, type_code) in structures().json_keys(path).items()}
+    if is_resource and "id" in keys:  # the R4 snapshot types Resource.id as System.String; json.html: an id
+        keys["id"] = _key(keys["id"][0], "id", invariants.get("id"))
+    return keys, required_keys(path)
 
 
 class Walker:
-    def __init__(self, nested: Nested) -> None:
+    def __init__(self, nested: Nested, invariants: InvariantWalker | None = None) -> None:
         self.registry = structures()
         self.nested = nested
+        # the base invariants, checked in the same walk (issue 19): on the objects this walk enters,
+        # each before its children; the others (a nested resource, an object where a primitive
+        # or an array is expected) are handed whole to the invariant walker when this walk meets them
+        self.inv = invariants
         self.issues: list[Issue] = []
 
     def add(self, code: str, message: str, where: str) -> None:
         self.issues.append(Issue(code, message, expression=(where,)))
 
-    def complex(self, node: dict, path: str, where: str, is_resource: bool = False) -> None:
-        """Check a JSON object whose content is described by ``path`` (a type or backbone path)."""
+    def complex(self, node: dict, path: str, where: str, is_resource: bool = False, child: Child | None = None) -> None:
+        """Check a JSON object whose content is described by ``path`` (a type or backbone path);
+        ``child``: its key in :func:`.base_invariants.child_plan`, when its invariants are checked here."""
+        inv = self.inv
+        if child is not None and inv is not None:
+            inv.element(node, child, where, inv.root, inv.root, descend=False)  # its children: below
         if not node:
             self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
             return
-        keys = key_plan(path)
+        keys, required = key_plan(path, is_resource)
         checkpoint()  # the request's budget (core.budget)
         for key, value in node.items():
-            if key[:1] == "_":
-                hit = keys.get(key[1:])
-                if hit is not None:
-                    self.extension_side(value, node.get(key[1:]), f"{where}.{key}")
-                    if hit[1] == "code" and hit[0].binding:
-                        self.valueless_code(value, node.get(key[1:]), hit[0], f"{where}.{key[1:]}")
-                continue
             hit = keys.get(key)
             if hit is None:
+                if key[:1] == "_":
+                    hit = keys.get(key[1:])
+                    if hit is not None:
+                        self.extension_side(value, node.get(key[1:]), f"{where}.{key}")
+                        if hit[1] == "code" and hit[0].binding:
+                            self.valueless_code(value, node.get(key[1:]), hit[0], f"{where}.{key[1:]}")
                 continue  # resourceType, or unknown: the schema reports unknown elements
-            element, type_code, is_array, kind = hit
-            if is_resource and key == "id":
-                type_code = "id"  # the R4 snapshot types Resource.id as System.String; json.html: an id
-            loc = f"{where}.{key}"
             if value is None:
                 self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with its "
-                         "_element partner; omit the property instead", loc)
+                         "_element partner; omit the property instead", f"{where}.{key}")
                 continue
-            if not is_array:
-                if not isinstance(value, list):
-                    self.value(value, element, type_code, loc, kind)
+            kind = hit[3]
+            if kind == PLAIN and not isinstance(value, (list, dict)):  # the most common value: a primitive
+                if not hit[2]:
+                    message = primitive_issue(hit[1], value)
+                    if message:
+                        self.add("value", message, f"{where}.{key}")
+                continue
+            child = None
+            if inv is not None:
+                child = hit[6]
+                if child is not None and not (kind == COMPLEX and isinstance(value, list) == hit[2]):
+                    if isinstance(value, (list, dict)):  # objects this walk does not enter: the invariant walk's
+                        inv.children({key: value}, path, where, inv.root, inv.root)
+                    child = None
+            if not hit[2]:  # not an array
+                if kind == COMPLEX and isinstance(value, dict):  # self.value(), inline
+                    loc = f"{where}.{key}"
+                    self.complex(value, hit[4], loc, False, child)
+                    if hit[5]:
+                        self.after_children(value, hit[0], hit[1], loc)
+                elif kind == PLAIN:  # an object or a list: check_primitive skips it, as any wrong JSON type
+                    message = primitive_issue(hit[1], value)
+                    if message:
+                        self.add("value", message, f"{where}.{key}")
+                elif not isinstance(value, list):
+                    self.value(value, hit, f"{where}.{key}")
                 continue
             if not isinstance(value, list):
                 continue
             if not value:
-                self.add("structure", "Empty array: omit the element instead", loc)
-            partner = node.get("_" + key)
+                self.add("structure", "Empty array: omit the element instead", f"{where}.{key}")
             for i, item in enumerate(value):
                 if item is None:
-                    self.null_item(partner, i, key, f"{loc}[{i}]")
+                    self.null_item(node.get("_" + key), i, key, f"{where}.{key}[{i}]")
+                elif kind == PLAIN:
+                    message = primitive_issue(hit[1], item)
+                    if message:
+                        self.add("value", message, f"{where}.{key}[{i}]")
+                elif kind == COMPLEX and isinstance(item, dict):
+                    loc = f"{where}.{key}[{i}]"
+                    self.complex(item, hit[4], loc, False, child)
+                    if hit[5]:
+                        self.after_children(item, hit[0], hit[1], loc)
                 else:
-                    self.value(item, element, type_code, f"{loc}[{i}]", kind)
-        self.required(node, path, where)
+                    self.value(item, hit, f"{where}.{key}[{i}]")
+        if required:
+            self.required(node, required, where)
 
-    def value(self, value: object, element: ElementDef, type_code: str, where: str, kind: int) -> None:
+    def value(self, value: object, hit: Key, where: str) -> None:
+        element, type_code, kind, children, post = hit[0], hit[1], hit[3], hit[4], hit[5]
         if kind == RESOURCE:
             if isinstance(value, dict):
                 self.issues.extend(self.nested(value, where))
             return
-        if kind == PRIMITIVE or type_code == "id":
+        if kind == PRIMITIVE:
             message = check_primitive(type_code, value)
             if message:
                 self.add("value", message, where)
@@ -151,7 +213,13 @@ class Walker:
             return
         if not isinstance(value, dict):
             return
-        self.complex(value, element.children_path(type_code), where)
+        self.complex(value, children, where)
+        if post:
+            self.after_children(value, element, type_code, where)
+
+    def after_children(self, value: dict, element: ElementDef, type_code: str, where: str) -> None:
+        """The checks of a complex value that look at it as a whole: reference target, attachment
+        size, bindings, a Coding's code."""
         if type_code == "Reference" and element.targets:
             self.reference_target(value, element, where)
         elif type_code == "Attachment" and "size" in value and isinstance(value.get("data"), str):
@@ -212,7 +280,15 @@ class Walker:
 
     def extension_side(self, value: object, primitive: object, where: str) -> None:
         """``_given`` / ``_birthDate``: Element content (id, extension) for primitive values; ele-1
-        holds for the primitive element: a value, or children other than the id."""
+        holds for the primitive element: a value, or children other than the id.  The base
+        invariant walk does not enter these (``invariants.ele_1`` is checked here)."""
+        invariants, self.inv = self.inv, None
+        try:
+            self._extension_side(value, primitive, where)
+        finally:
+            self.inv = invariants
+
+    def _extension_side(self, value: object, primitive: object, where: str) -> None:
         if isinstance(value, dict):
             self.complex(value, "Element", where)
             if primitive is None:
@@ -262,15 +338,23 @@ class Walker:
         if not ok:
             self.add("structure", f"null in {key} is only allowed when _{key}[{i}] carries an id or extension", where)
 
-    def required(self, node: dict, path: str, where: str) -> None:
-        for name, keys in required_keys(path):
-            if not any(k in node for k in keys):
+    def required(self, node: dict, required: tuple[tuple[str, tuple[str, ...]], ...], where: str) -> None:
+        present = node.keys()
+        for name, keys in required:
+            if present.isdisjoint(keys):
                 example = keys[0] if len(keys) <= 2 else f"one of {', '.join(keys[: len(keys) // 2][:5])}"
                 self.add("required", f"Missing required element {name!r} (minimum cardinality 1): add {example}",
                          f"{where}.{name}")
 
 
-def walk(resource: dict, resource_type: str, base: str, nested: Nested) -> list[Issue]:
-    walker = Walker(nested)
+def walk(resource: dict, resource_type: str, base: str, nested: Nested,
+         invariants: InvariantWalker | None = None) -> list[Issue]:
+    """The issues of ``resource``; with ``invariants`` (an :class:`InvariantWalker` of ``resource``),
+    its base invariants too, into ``invariants.issues``, in the order of their own walk."""
+    walker = Walker(nested, invariants)
+    if invariants is not None:
+        invariants.resource_own(resource, resource_type, base, resource)
     walker.complex(resource, resource_type, base, is_resource=True)
+    if invariants is not None:
+        invariants.done = True
     return walker.issues

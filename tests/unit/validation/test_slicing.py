@@ -256,3 +256,29 @@ def test_a_fixed_value_is_equality_and_a_pattern_containment_for_objects():
         assert one(concept, fixed, kind, "$this", json_type="CodeableConcept")
         assert not one(richer, fixed, kind, "$this", json_type="CodeableConcept")  # fixed: nothing more
         assert one(richer, patterned, kind, "$this", json_type="CodeableConcept")  # pattern: at least
+
+
+def test_the_url_index_puts_an_extension_where_the_matchers_put_it():
+    """``url_index`` (the profile walk's one look-up for extensions sliced by url) gives, for every
+    sliced element of every IG profile and every url its slices name (and one they do not), the
+    first slice whose matcher takes an extension with that url."""
+    from fhir_server.validation.ig import conformance
+    from fhir_server.validation.slicing import compile_matcher, url_index
+
+    conf, indexed = conformance(), 0
+    for url, sd in conf.structures.items():
+        if "snapshot" not in sd:
+            continue
+        for sliced in (n for n in conf.compiled(url).walk() if n.slices):
+            discriminators = sliced.slicing.discriminators if sliced.slicing and sliced.slicing.discriminators \
+                else (Discriminator("value", "url"),)
+            index = url_index(sliced.slices, discriminators)
+            if index is None:
+                continue
+            indexed += 1
+            matchers = [(s, compile_matcher(s, discriminators)) for s in sliced.slices]
+            for wanted in [*index, "https://example.org/no-such-extension"]:
+                item = {"url": wanted, "valueString": "x"}
+                first = next((s for s, match in matchers if match(item, "Extension", never, nobody)), None)
+                assert index.get(wanted) is first, (url, sliced.id, wanted)
+    assert indexed > 10
