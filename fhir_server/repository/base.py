@@ -121,15 +121,16 @@ def next_timestamp(clock: Callable[[], datetime], previous: StoredResource | Non
     return now
 
 
-def stamp_meta(resource: dict, res_id: str, version: int, when: datetime) -> dict:
-    """Return a copy of ``resource`` with id and ``meta.versionId``/``meta.lastUpdated`` set."""
+def stamp_meta(resource: dict, res_id: str, version: int, when: datetime, instant: str | None = None) -> dict:
+    """Return a copy of ``resource`` with id and ``meta.versionId``/``meta.lastUpdated`` set
+    (``instant``: ``when`` as FHIR writes it, when the caller stamps many with one moment)."""
     stamped = dict(resource)
     stamped["id"] = res_id
     if not isinstance(stamped.get("meta") or {}, dict):  # refused before the validator would see it
         raise BadRequest("Resource.meta must be a JSON object", code="structure", expression=["meta"])
     meta = dict(stamped.get("meta") or {})
     meta["versionId"] = str(version)
-    meta["lastUpdated"] = fhir_instant(when)
+    meta["lastUpdated"] = instant or fhir_instant(when)
     # keep meta's keys in the order of the definition (versionId, lastUpdated first)
     ordered = {"versionId": meta.pop("versionId"), "lastUpdated": meta.pop("lastUpdated")}
     ordered.update(meta)

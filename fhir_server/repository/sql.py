@@ -247,15 +247,13 @@ class SqlUnitOfWork(UnitOfWorkBase):
         """First versions buffered like any insert (one executemany per table at flush), their
         index rows from the builder's nodes; no validation, hooks or full-text rows."""
         when = next_timestamp(self._clock, None)
-        meta = {"versionId": "1", "lastUpdated": fhir_instant(when)}  # as stamp_meta would set it
+        instant = fhir_instant(when)  # written once for the batch
         ids, indexed = [], []
         for resource, nodes in records:
             # time-ordered: a stream of them appends to the id-keyed indexes (resources, history,
             # each index table's owner index) instead of dirtying a random page of each per event
             res_id = self._record_ids()
-            content = {"resourceType": resource["resourceType"], "id": res_id,
-                       "meta": {**meta, **(resource.get("meta") or {})}}
-            content.update((k, v) for k, v in resource.items() if k not in content)
+            content = stamp_meta(resource, res_id, 1, when, instant)
             self._pending_current[(res_type, res_id)] = {"res_type": res_type, "res_id": res_id, "version": 1,
                                                          "last_updated": when, "deleted": False, "content": content}
             self._append_version(res_type, res_id, 1, when, "POST", False, content)

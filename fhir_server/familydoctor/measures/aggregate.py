@@ -169,13 +169,13 @@ class _Lookups:
         self.joins.append((table, table.c.owner == owner))
         return table.c.text
 
-    def per_owner(self, grouped, owner, correlated: ColumnElement) -> ColumnElement:
-        """One value per owner: ``grouped`` (a ``SELECT owner, value … GROUP BY owner`` over the
-        whole type) joined once on PostgreSQL; ``correlated`` (the same value for ``owner`` as a
-        sub-select) elsewhere.  None where the owner has no rows."""
+    def per_owner(self, value, owned_by, owner) -> ColumnElement:
+        """``value`` (a ``SELECT`` of one aggregate labelled ``value``) over the rows ``owned_by``
+        ``owner``: on PostgreSQL grouped by ``owned_by`` once over the whole type and joined, elsewhere
+        a sub-select per owner.  None where the owner has no rows."""
         if not self.joined:
-            return correlated
-        table = grouped.subquery()
+            return value.where(owned_by == owner).scalar_subquery()
+        table = value.add_columns(owned_by.label("owner")).group_by(owned_by).subquery()
         self.joins.append((table, table.c.owner == owner))
         return table.c.value
 
@@ -440,24 +440,14 @@ class _Counting:
         def extra(contract, lookups: _Lookups) -> list:
             # per contract its packages' texts and its number of subjects; on PostgreSQL each grouped
             # once over the type and joined: two sub-plans per contract in force were ~0.6 s of PostgreSQL CPU at 100k
-            def rows(param: str, value, owner=None):
+            def referenced(param: str, aggregate) -> ColumnElement:
                 ref = REF.alias()
-                query = select(value(ref)).where(ref.c.res_type == "Contract", ref.c.param == param,
-                                                 _text(ref).is_not(None), _text(ref) != "")
-                if owner is not None:
-                    return query.where(ref.c.res_id == owner).scalar_subquery()
-                return query.add_columns(ref.c.res_id.label("owner")).group_by(ref.c.res_id)
+                value = select(aggregate(ref).label("value")).where(
+                    ref.c.res_type == "Contract", ref.c.param == param, _text(ref).is_not(None), _text(ref) != "")
+                return lookups.per_owner(value, ref.c.res_id, contract)
 
-            def packages(ref):
-                return func.aggregate_strings(_text(ref), SEP).label("value")
-
-            def count(_ref):
-                return func.count().label("value")
-
-            return [lookups.per_owner(rows("package", packages), contract,
-                                      rows("package", packages, contract)).label("packages"),
-                    func.coalesce(lookups.per_owner(rows("subject", count), contract, rows("subject", count, contract)),
-                                  0).label("subjects")]
+            return [referenced("package", lambda ref: func.aggregate_strings(_text(ref), SEP)).label("packages"),
+                    func.coalesce(referenced("subject", lambda _ref: func.count()), 0).label("subjects")]
 
         years = min(1.0, period.years)
         items_of: dict[str | None, dict[str, int]] = {}
