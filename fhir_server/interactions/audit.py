@@ -103,7 +103,7 @@ class AuditTrail:
             events, self._queue = self._queue, []
         if events:
             try:
-                with self.repo.unit_of_work(write=True) as uow:
+                with self.repo.unit_of_work(write=True, bulk=True) as uow:
                     uow.store_server_records("AuditEvent", [(e, search_nodes(e)) for e in events])
             except Exception:
                 self._requeue(events)

@@ -399,7 +399,10 @@ def meta_union(metas: Iterable[dict]) -> dict:
 class Repository(Protocol):
     hooks: Hooks
 
-    def unit_of_work(self, write: bool = False) -> ContextManager[UnitOfWork]: ...
+    def unit_of_work(self, write: bool = False, bulk: bool = False) -> ContextManager[UnitOfWork]:
+        """``bulk``: a background writer's batch, stored beside request threads (the audit
+        trail's): on SQLite its buffered rows go in one statement per table, not a step per
+        row (``storage.db.sqlite_insert_rows``)."""
 
     def reindex(self, res_type: str | None = None, res_id: str | None = None) -> int: ...
 

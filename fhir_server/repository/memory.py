@@ -186,7 +186,7 @@ class MemoryRepository:
         self.hooks = hooks or Hooks()
 
     @contextmanager
-    def unit_of_work(self, write: bool = False) -> Iterator[MemoryUnitOfWork]:
+    def unit_of_work(self, write: bool = False, bulk: bool = False) -> Iterator[MemoryUnitOfWork]:
         with self.store.lock:
             uow = MemoryUnitOfWork(self.store, self.hooks, self.clock, self.ids)
             yield uow

@@ -33,7 +33,7 @@ from fhir_server.repository.base import (
 from fhir_server.search.registry import ParamRegistry
 from fhir_server.search.sql.reach import visible_instance
 from fhir_server.storage import documents, faults
-from fhir_server.storage.db import Database, postgres_setting, sqlite_datetime, sqlite_executemany
+from fhir_server.storage.db import Database, postgres_setting, sqlite_datetime, sqlite_insert_rows
 from fhir_server.storage.index_tables import ReferenceIndex
 from fhir_server.storage.models import CounterRow, ResourceRow, ResourceVersionRow
 
@@ -47,10 +47,8 @@ _UPDATE_CURRENT = update(ResourceRow).where(
     ResourceRow.res_type == bindparam("t"), ResourceRow.res_id == bindparam("i"),
     ResourceRow.version == bindparam("previous"))
 _INSERT_VERSION = insert(ResourceVersionRow)
-_SQLITE_INSERT_CURRENT = ("INSERT INTO resource (res_type, res_id, version, last_updated, deleted, content) "
-                          "VALUES (?, ?, ?, ?, ?, ?)")
-_SQLITE_INSERT_VERSION = ("INSERT INTO resource_version (res_type, res_id, version, last_updated, method, deleted, "
-                          "content) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_CURRENT_COLUMNS = ("res_type", "res_id", "version", "last_updated", "deleted", "content")
+_VERSION_COLUMNS = ("res_type", "res_id", "version", "last_updated", "method", "deleted", "content")
 # in key order, so that concurrent transactions lock their rows (FOR UPDATE) in the same order
 _PREFETCH = select(ResourceRow.res_type, ResourceRow.res_id, ResourceRow.version, ResourceRow.last_updated,
                    ResourceRow.deleted, ResourceRow.content).order_by(ResourceRow.res_type, ResourceRow.res_id)
@@ -86,9 +84,10 @@ def _stored(row: ResourceRow | ResourceVersionRow, method: str = "PUT") -> Store
 
 class SqlUnitOfWork(UnitOfWorkBase):
     def __init__(self, session: Session, hooks: Hooks, clock: Clock, ids: IdFactory,
-                 record_ids: IdFactory = ordered_ids) -> None:
+                 record_ids: IdFactory = ordered_ids, bulk: bool = False) -> None:
         super().__init__(hooks, clock, ids)
         self.session = session
+        self._bulk = bulk  # a background writer's batch: see Repository.unit_of_work
         self._record_ids = record_ids
         self._postgres = session.get_bind().dialect.name == "postgresql"
         self._sqlite = session.get_bind().dialect.name == "sqlite"
@@ -121,11 +120,11 @@ class SqlUnitOfWork(UnitOfWorkBase):
             # the whole unit of work is rolled back by the caller; nothing half-written
             raise Conflict("A resource of this request was created by a concurrent request; retry") from None
         if self._pending_index:
-            search.write_index_rows(self.session, self._pending_index)
+            search.write_index_rows(self.session, self._pending_index, self._bulk)
 
     def _flush_sqlite(self, connection) -> None:
         """The current and history rows on SQLite as plain SQL on the driver's cursor (see
-        ``storage.db.sqlite_executemany``), each document serialised once for both rows, in the
+        ``storage.db.sqlite_insert_rows``), each document serialised once for both rows, in the
         text forms SQLAlchemy's types would bind (``tests/storage/test_write_buffering.py``
         compares them)."""
         texts: dict[int, str] = {}  # id(content) → JSON text: a new version's current and history row share it
@@ -146,12 +145,12 @@ class SqlUnitOfWork(UnitOfWorkBase):
 
         if self._pending_current:
             rows, self._pending_current = list(self._pending_current.values()), {}
-            sqlite_executemany(connection, _SQLITE_INSERT_CURRENT, [
+            sqlite_insert_rows(connection, "resource", _CURRENT_COLUMNS, self._bulk, [
                 (r["res_type"], r["res_id"], r["version"], stamp_of(r["last_updated"]), int(r["deleted"]),
                  text_of(r["content"])) for r in rows])
         if self._pending_versions:
             rows, self._pending_versions = self._pending_versions, []
-            sqlite_executemany(connection, _SQLITE_INSERT_VERSION, [
+            sqlite_insert_rows(connection, "resource_version", _VERSION_COLUMNS, self._bulk, [
                 (r["res_type"], r["res_id"], r["version"], stamp_of(r["last_updated"]), r["method"],
                  int(r["deleted"]), text_of(r["content"])) for r in rows])
 
@@ -391,10 +390,10 @@ class SqlRepository:
         self.hooks = hooks or Hooks()
 
     @contextmanager
-    def unit_of_work(self, write: bool = False) -> Iterator[SqlUnitOfWork]:
+    def unit_of_work(self, write: bool = False, bulk: bool = False) -> Iterator[SqlUnitOfWork]:
         try:
             with self.database.session(write=write) as session:
-                uow = SqlUnitOfWork(session, self.hooks, self.clock, self.ids, self.record_ids)
+                uow = SqlUnitOfWork(session, self.hooks, self.clock, self.ids, self.record_ids, bulk)
                 yield uow
                 uow.run_before_commit()
                 uow.flush()

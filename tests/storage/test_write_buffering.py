@@ -126,3 +126,87 @@ def test_buffered_rows_hold_what_sqlalchemys_types_would_bind(repo):
             "SELECT version, last_updated, deleted, CAST(content AS TEXT) FROM resource "
             f"WHERE res_id = '{twin}c'").one()
         assert mine == theirs
+
+
+def test_a_large_batch_stores_the_very_rows_of_one_by_one_writes(repo):
+    """A background writer's many buffered rows go to SQLite as one statement over their JSON
+    text (``storage.db.sqlite_insert_rows``), a request's as an ``executemany``, and to
+    PostgreSQL as arrays:
+    a batch of resources written in one unit of work must leave exactly the rows (values and, on
+    SQLite, their storage classes) that the same resources leave written one per unit of work."""
+    from fhir_server.storage.db import ONE_STATEMENT_ROWS
+    from fhir_server.storage.index_tables import INDEX_TABLES, TEXT_TABLE
+
+    texts = ['引号 "quoted" \\ back\\slash', "emoji 🩺 and 中文 tab\t", "", "'single' -- x", "ctrl\x01\x1f"]
+
+    def resource(n: int) -> dict:
+        return {"resourceType": "Basic", "code": {"text": texts[n % len(texts)] + str(n),
+                                                  "coding": [{"system": "urn:x", "code": f"c{n}"}]},
+                "identifier": [{"system": "urn:oid:2.16.156.10011.1.1", "value": f"11010519491231002{n % 10}"}],
+                "subject": {"reference": f"Patient/p{n % 7}"}, "created": f"2026-0{1 + n % 9}-1{n % 10}",
+                "author": {"display": f"医生{n}"}}
+
+    count = ONE_STATEMENT_ROWS + 6
+    batch = [f"b{uuid.uuid4().hex[:20]}{n:03d}" for n in range(count)]
+    single = [f"s{uuid.uuid4().hex[:20]}{n:03d}" for n in range(count)]
+    with repo.unit_of_work(write=True, bulk=True) as uow:  # a background writer's batch
+        for n, rid in enumerate(batch):
+            uow.save("POST", "Basic", rid, resource(n), None)
+    for n, rid in enumerate(single):
+        with repo.unit_of_work(write=True) as uow:
+            uow.save("POST", "Basic", rid, resource(n), None)
+
+    def rows(ids: list[str]) -> list[list[tuple]]:
+        out = []
+        with repo.unit_of_work() as uow:
+            connection = uow.session.connection()
+            sqlite = connection.dialect.name == "sqlite"
+            for table in [*INDEX_TABLES.values(), TEXT_TABLE]:
+                columns = [c.name for c in table.columns if c.name not in ("id", "res_id")]
+                picked = ", ".join(columns + ([f"typeof({c})" for c in columns] if sqlite else []))
+                for rid in ids:
+                    out.append(sorted(connection.exec_driver_sql(
+                        f"SELECT {picked} FROM {table.name} WHERE res_type = 'Basic' AND res_id = '{rid}'").all(),
+                        key=repr))
+            for rid in ids:
+                out.append(list(connection.exec_driver_sql(
+                    "SELECT version, deleted, CAST(content AS TEXT) FROM resource "
+                    f"WHERE res_type = 'Basic' AND res_id = '{rid}'").one()))
+        return out
+
+    batched, one_by_one = rows(batch), rows(single)
+    for got, want in zip(batched[-count:], one_by_one[-count:], strict=True):
+        assert got[:2] == want[:2]
+        # the content names its own id and lastUpdated: the rest is the same
+        assert _without_id_and_meta(got[2]) == _without_id_and_meta(want[2])
+    assert [r for r in batched[:-count]] == [r for r in one_by_one[:-count]]
+    assert any(r for r in batched[:-count])
+
+
+def _without_id_and_meta(text: str) -> dict:
+    import json
+
+    content = json.loads(text)
+    content.pop("id"), content.pop("meta")
+    return content
+
+
+def test_one_statement_inserts_keep_what_json_cannot_carry(tmp_path):
+    """SQLite's many-row INSERT over JSON text gives back each value as bound (quotes,
+    backslashes, CJK, integers, NULL), and falls back to the per-row form for text JSON would
+    not carry through SQLite's reader (a NUL character): nothing is cut."""
+    from sqlalchemy import create_engine
+
+    from fhir_server.storage.db import ONE_STATEMENT_ROWS, sqlite_insert_rows
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'rows.db'}")
+    with_nul = [(f"x{n}\x00tail", n, None) for n in range(ONE_STATEMENT_ROWS)]
+    plain = [(f'引号 "{n}" \\ é', n, None if n % 2 else "c") for n in range(ONE_STATEMENT_ROWS)]
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (a TEXT, b INTEGER, c TEXT)")
+        sqlite_insert_rows(connection, "t", ("a", "b", "c"), True, with_nul)
+        sqlite_insert_rows(connection, "t", ("a", "b", "c"), True, plain)
+        stored = connection.exec_driver_sql("SELECT a, b, c, typeof(b) FROM t ORDER BY rowid").all()
+    engine.dispose()
+    assert [tuple(r[:3]) for r in stored] == with_nul + plain
+    assert {r[3] for r in stored} == {"integer"}

@@ -22,7 +22,7 @@ from fhir_server.search import pinyin
 from fhir_server.search.index import COLUMN_PARAMS, base_code, index_entries, kinds_of, plan, text_entries
 from fhir_server.search.params import KINDS
 from fhir_server.search.registry import ParamRegistry, base_registry
-from fhir_server.storage.db import sqlite_datetime, sqlite_executemany
+from fhir_server.storage.db import sqlite_datetime, sqlite_insert_rows
 from fhir_server.storage.index_tables import INDEX_TABLES, TEXT_TABLE
 from fhir_server.storage.models import ResourceRow
 
@@ -251,11 +251,12 @@ def _add_rows(by_table: IndexRows, registry: ParamRegistry, dialect: str, res_ty
             (res_type, res_id, code, *(_value(row.get(c), convert) for c in columns)) for row in rows)
 
 
-def write_index_rows(session: Session, by_table: IndexRows) -> None:
+def write_index_rows(session: Session, by_table: IndexRows, bulk: bool = False) -> None:
     """Insert the rows and empty ``by_table``: on PostgreSQL one ``INSERT … SELECT FROM unnest``
-    per table (one array per column); on SQLite one ``executemany`` of a one-row INSERT per table
-    (one prepared statement, stepped per row in C: measured 40% less CPU than multi-row INSERTs,
-    whose SQL text differs with the row count and is parsed again each time); elsewhere one
+    per table (one array per column); on SQLite an ``executemany`` of a one-row INSERT per table
+    (``storage.db.sqlite_insert_rows``: 40% less CPU than multi-row INSERTs, whose SQL text
+    differs with the row count and is parsed again each time), or for a ``bulk`` batch (a
+    background writer's) one statement over the rows' JSON text; elsewhere one
     multi-row INSERT per table and 200 rows (a round trip each)."""
     connection = session.connection()
     paramstyle = connection.dialect.paramstyle
@@ -263,7 +264,8 @@ def write_index_rows(session: Session, by_table: IndexRows) -> None:
     if connection.dialect.name == "sqlite":
         for kind, values in by_table.items():
             if values:
-                sqlite_executemany(connection, _insert_sql(kind, 1, paramstyle), values)
+                sqlite_insert_rows(connection, _TABLE_NAMES[kind], _row_columns(kind),
+                                   bulk and "float8" not in _column_types(kind), values)
         by_table.clear()
         return
     for kind, values in by_table.items():
@@ -322,9 +324,14 @@ def _marker(paramstyle: str) -> str:
     return "?" if paramstyle == "qmark" else "%s"
 
 
+@lru_cache(maxsize=64)
+def _row_columns(kind: str) -> tuple[str, ...]:
+    return ("res_type", "res_id", "param", *_VALUE_COLUMNS[kind])
+
+
 @lru_cache(maxsize=1024)
 def _insert_sql(kind: str, rows: int, paramstyle: str) -> str:
-    columns = ("res_type", "res_id", "param", *_VALUE_COLUMNS[kind])
+    columns = _row_columns(kind)
     one = "(" + ", ".join([_marker(paramstyle)] * len(columns)) + ")"
     return f"INSERT INTO {_TABLE_NAMES[kind]} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
 

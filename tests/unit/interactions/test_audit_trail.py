@@ -30,8 +30,8 @@ class Store:
         return [str(i) for i in range(len(records))]
 
     @contextlib.contextmanager
-    def unit_of_work(self, write=False):
-        assert write
+    def unit_of_work(self, write=False, bulk=False):
+        assert write and bulk  # a background writer's batch: SQLite takes it in one statement per table
         if self.fail:
             self.fail -= 1
             raise RuntimeError("database is locked")
