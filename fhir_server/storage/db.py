@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -96,19 +96,33 @@ def _postgres_session_options(url: str) -> dict[str, str]:
     return {"options": f"-c plan_cache_mode={PLAN_CACHE_MODE}"}
 
 
-_SET_LOCAL = text("SELECT current_setting(:name), set_config(:name, :value, true)")
-_SET_BACK = text("SELECT set_config(:name, :value, true)")
+_SET_LOCAL = "SELECT current_setting(%s), set_config(%s, %s, true)"
+_SET_BACK = "SELECT set_config(%s, %s, true)"
 
 
 @contextmanager
 def postgres_setting(connection: Connection | Session, name: str, value: str) -> Iterator[None]:
     """PostgreSQL's setting ``name`` at ``value`` for the statements run inside, within the current
-    transaction, and as it was afterwards (a deployment's own value included)."""
-    before = connection.execute(_SET_LOCAL, {"name": name, "value": value}).scalar_one()
+    transaction, and as it was afterwards (a deployment's own value included).  Sent on the
+    driver's connection, in the same transaction: a doctor's every read does this around its
+    relationship check, and SQLAlchemy's execution of the two statements cost 0.13 ms of CPU
+    against 0.03 ms on the driver."""
+    bound = connection.connection() if isinstance(connection, Session) else connection
+    driver = bound.connection.driver_connection
+    before = _driver_row(driver, _SET_LOCAL, (name, name, value))[0]
     try:
         yield
     finally:
-        connection.execute(_SET_BACK, {"name": name, "value": before})
+        _driver_row(driver, _SET_BACK, (name, before))
+
+
+def _driver_row(driver, sql: str, parameters: tuple) -> tuple:
+    import psycopg
+
+    try:
+        return driver.execute(sql, parameters).fetchone()
+    except psycopg.Error as error:  # as SQLAlchemy would raise it (the repository maps those to 503)
+        raise DBAPIError.instance(sql, None, error, psycopg.Error, hide_parameters=True) from error
 
 
 def _sqlite_engine(url: str) -> Engine:
