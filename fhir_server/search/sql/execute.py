@@ -10,11 +10,11 @@ from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Gone
 from fhir_server.search.cost import Limits, configured
 from fhir_server.search.page import PageToken, SearchPage, binding, included_cap_warning, page_links
-from fhir_server.search.request import PAGE_PARAM, SearchRequest
+from fhir_server.search.request import PAGE_PARAM, AnyTest, SearchRequest, ValueTest
 from fhir_server.search.sql import paging
 from fhir_server.search.sql.builder import R, filters, order_by
 from fhir_server.search.sql.includes import fetch_includes
-from fhir_server.search.sql.reach import reach_condition
+from fhir_server.search.sql.reach import reach_condition, row_condition
 from fhir_server.storage import faults
 from fhir_server.storage.models import ResourceRow
 
@@ -42,8 +42,31 @@ def execute_search(session: Session, request: SearchRequest, page: str | None = 
 
 
 def access_filter(request: SearchRequest) -> list:
-    """The principal's reach (SPEC §6): a condition like any other, so counts and pages agree."""
-    return [] if request.reach is None else [reach_condition(request.reach, request.resource_type)]
+    """The principal's reach (SPEC §6): a condition like any other, so counts and pages agree.
+    A search of one or a few residents' records (``patient=``, ``subject=Patient/…``, a Patient
+    compartment) asks each row's residents on their own, as a read does; any other search tests
+    rows against the reachable set, built once (``search/sql/reach.py``: the two agree)."""
+    if request.reach is None:
+        return []
+    if request.resource_type is not None and _about_few_residents(request.where):
+        return [row_condition(request.reach, request.resource_type)]
+    return [reach_condition(request.reach, request.resource_type)]
+
+
+FEW_RESIDENTS = 3  # a search naming at most this many residents by id is "of a few residents"
+
+
+def _about_few_residents(tests) -> bool:
+    """Is a top-level test a reference to at most :data:`FEW_RESIDENTS` ids that can be Patients
+    (``patient=p1``, ``subject=Patient/p1``, a compartment's any-of those)?  Only the choice of
+    the cheaper condition hangs on it, never what is visible."""
+    def names_residents(test) -> bool:
+        if isinstance(test, AnyTest):
+            return bool(test.tests) and all(names_residents(t) for t in test.tests)
+        return (isinstance(test, ValueTest) and test.param.type == "reference" and not test.negated
+                and 0 < len(test.values) <= FEW_RESIDENTS
+                and all(v.target_id and v.target_type in (None, "Patient") and v.url is None for v in test.values))
+    return any(names_residents(test) for test in tests)
 
 
 def _first_page(session: Session, request: SearchRequest, where: list, limits: Limits) -> SearchPage:

@@ -98,7 +98,21 @@ def visible_instance(reach: Reach, res_type: str) -> Select:
 @lru_cache(maxsize=1024)
 def _visible_instance(reach: Reach, res_type: str, minute: datetime) -> Select:
     return select(R.c.res_id).where(R.c.res_type == res_type, R.c.res_id == bindparam("i"),
-                                    R.c.deleted.is_(False), _instance_condition(reach, res_type, minute))
+                                    R.c.deleted.is_(False), _cached_row_condition(reach, res_type, minute))
+
+
+def row_condition(reach: Reach, res_type: str) -> ColumnElement:
+    """The same visibility as :func:`reach_condition`, asked from the residents each row names
+    (:func:`_instance_condition`): cheaper when the rest of a query leaves few rows (one record's
+    check, a search of one resident's records), dearer over many (a team's contracts), where
+    building the reachable set once wins."""
+    minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return _cached_row_condition(reach, res_type, minute)
+
+
+@lru_cache(maxsize=1024)
+def _cached_row_condition(reach: Reach, res_type: str, minute: datetime) -> ColumnElement:
+    return _instance_condition(reach, res_type, minute)
 
 
 def _instance_condition(reach: Reach, res_type: str, now: datetime) -> ColumnElement:
