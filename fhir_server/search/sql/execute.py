@@ -43,30 +43,37 @@ def execute_search(session: Session, request: SearchRequest, page: str | None = 
 
 def access_filter(request: SearchRequest) -> list:
     """The principal's reach (SPEC §6): a condition like any other, so counts and pages agree.
-    A search of one or a few residents' records (``patient=``, ``subject=Patient/…``, a Patient
-    compartment) asks each row's residents on their own, as a read does; any other search tests
-    rows against the reachable set, built once (``search/sql/reach.py``: the two agree)."""
+    A search that names its few rows up front (``_id=`` of a page of records; ``patient=``,
+    ``subject=Patient/…`` or a Patient compartment of a few residents) asks each row's residents
+    on their own, as a read does; any other search tests rows against the reachable set, built
+    once (``search/sql/reach.py``: the two agree)."""
     if request.reach is None:
         return []
-    if request.resource_type is not None and _about_few_residents(request.where):
+    if request.resource_type is not None and _names_few_rows(request.where):
         return [row_condition(request.reach, request.resource_type)]
     return [reach_condition(request.reach, request.resource_type)]
 
 
-FEW_RESIDENTS = 3  # a search naming at most this many residents by id is "of a few residents"
+FEW_RESIDENTS = 3  # a search of at most this many residents' records is "of a few residents"
+FEW_RECORDS = 100  # ``_id=`` with at most this many ids (a page of known records)
 
 
-def _about_few_residents(tests) -> bool:
-    """Is a top-level test a reference to at most :data:`FEW_RESIDENTS` ids that can be Patients
-    (``patient=p1``, ``subject=Patient/p1``, a compartment's any-of those)?  Only the choice of
-    the cheaper condition hangs on it, never what is visible."""
+def _names_few_rows(tests) -> bool:
+    """Does a top-level test leave few rows: ``_id`` with at most :data:`FEW_RECORDS` ids, or a
+    reference to at most :data:`FEW_RESIDENTS` ids that can be Patients (``patient=p1``,
+    ``subject=Patient/p1``, a compartment's any-of those)?  Only the choice of the cheaper
+    condition hangs on it, never what is visible."""
     def names_residents(test) -> bool:
         if isinstance(test, AnyTest):
             return bool(test.tests) and all(names_residents(t) for t in test.tests)
         return (isinstance(test, ValueTest) and test.param.type == "reference" and not test.negated
                 and 0 < len(test.values) <= FEW_RESIDENTS
                 and all(v.target_id and v.target_type in (None, "Patient") and v.url is None for v in test.values))
-    return any(names_residents(test) for test in tests)
+
+    def names_records(test) -> bool:
+        return (isinstance(test, ValueTest) and test.param.code == "_id" and not test.negated
+                and 0 < len(test.values) <= FEW_RECORDS)
+    return any(names_residents(test) or names_records(test) for test in tests)
 
 
 def _first_page(session: Session, request: SearchRequest, where: list, limits: Limits) -> SearchPage:

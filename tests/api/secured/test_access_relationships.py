@@ -185,23 +185,26 @@ def test_the_check_of_one_record_agrees_with_the_search_condition(app, world):
 
 @pytest.mark.parametrize("who", ["doctor A", "hospital doctor", "guardian", "public health"])
 def test_a_search_of_one_residents_records_sees_what_the_reachable_set_would(as_, world, who, monkeypatch):
-    """A search naming one resident (``patient=``, ``subject=Patient/…``, the compartment) asks
-    that resident's relationships row by row instead of building the caller's reachable set
-    (``search/sql/execute.py`` ``access_filter``): the same records come back, totals included,
-    for residents the caller may and may not see."""
+    """A search naming one resident (``patient=``, ``subject=Patient/…``, the compartment) or a
+    page of records by ``_id`` asks the rows' residents one by one instead of building the
+    caller's reachable set (``search/sql/execute.py`` ``access_filter``): the same records come
+    back, totals included, for residents the caller may and may not see."""
     from fhir_server.search import parse_search
     from fhir_server.search.sql import execute
 
-    assert execute._about_few_residents(parse_search("Observation", [("patient", "p1")]).where)
-    assert execute._about_few_residents(parse_search("Observation", [("subject", "Patient/p1"), ("code", "x")]).where)
-    assert not execute._about_few_residents(parse_search("Contract", [("care-team", "CareTeam/t1")]).where)
-    assert not execute._about_few_residents(parse_search("Observation", [("subject:not", "Patient/p1")]).where)
+    assert execute._names_few_rows(parse_search("Observation", [("patient", "p1")]).where)
+    assert execute._names_few_rows(parse_search("Observation", [("subject", "Patient/p1"), ("code", "x")]).where)
+    assert not execute._names_few_rows(parse_search("Contract", [("care-team", "CareTeam/t1")]).where)
+    assert not execute._names_few_rows(parse_search("Observation", [("subject:not", "Patient/p1")]).where)
+    assert execute._names_few_rows(parse_search("Patient", [("_id", "p1,p2,p3")]).where)
     searches = [f"{query}&_count=100" for p in world.residents
                 for query in (f"Observation?patient={p}", f"Observation?subject=Patient/{p}",
                               f"Patient/{p}/Observation?_elements=id", f"Contract?patient={p}")]
+    searches.append(f"Patient?_id={','.join(world.residents)}&_count=100")  # a page of named records
     per_row = [as_(who, url) for url in searches]
-    monkeypatch.setattr(execute, "_about_few_residents", lambda tests: False)  # the reachable set
+    monkeypatch.setattr(execute, "_names_few_rows", lambda tests: False)  # the reachable set
     by_set = [as_(who, url) for url in searches]
-    assert [(s, b.get("total"), _ids(b, "Observation") | _ids(b, "Contract")) for s, b in per_row] == [
-        (s, b.get("total"), _ids(b, "Observation") | _ids(b, "Contract")) for s, b in by_set]
+    def seen(answers):
+        return [(s, b.get("total"), _ids(b, "Observation") | _ids(b, "Contract") | _ids(b)) for s, b in answers]
+    assert seen(per_row) == seen(by_set)
     assert any(b.get("total") for _, b in per_row) and any(b.get("total") == 0 for _, b in per_row)
