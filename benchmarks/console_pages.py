@@ -29,7 +29,7 @@ from fhir_server.app import create_app
 from fhir_server.auth import dev_issuer
 from fhir_server.familydoctor.measures import MEASURES
 from fhir_server.familydoctor.measures.shared import forget
-from fhir_server.serving import load_demo, prepare_database
+from fhir_server.serving import freeze_startup_objects, load_demo, prepare_database
 
 
 def main() -> None:
@@ -51,6 +51,7 @@ def main() -> None:
 def run(database: str, repeat: int) -> None:
     jwks = dev_issuer.ensure_keys(database)
     app = create_app({"DATABASE_URL": database, "AUTH_JWKS": str(jwks), "AUTH_ISSUER": dev_issuer.ISSUER})
+    freeze_startup_objects()  # as each serving worker does after create_app (serving.py)
     client = app.test_client()
     doctor = _busiest(client, database, "CareTeam?_count=1", "participant")
     patient = _first(client, database, f"Contract?status=executed&care-team=CareTeam/{doctor[1]}&_count=1",

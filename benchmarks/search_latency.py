@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, text
 
 from fhir_server.app import create_app
 from fhir_server.auth import dev_issuer
+from fhir_server.serving import freeze_startup_objects
 
 ID_NUMBER = "urn:oid:2.16.156.10011.1.3"
 TASK_CODE = "http://hl7.org/fhir/CodeSystem/task-code"
@@ -90,6 +91,7 @@ def cases(database: str, as_of: dt.date) -> tuple[list[tuple[str, bool, list[str
 def run(database: str, repeat: int, as_of: dt.date) -> None:
     jwks = dev_issuer.ensure_keys(database)
     app = create_app({"DATABASE_URL": database, "AUTH_JWKS": str(jwks), "AUTH_ISSUER": dev_issuer.ISSUER})
+    freeze_startup_objects()  # as each serving worker does after create_app (serving.py)
     client = app.test_client()
     found, leads = cases(database, as_of)
     tokens: dict[str, str] = {}
