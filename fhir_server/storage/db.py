@@ -181,10 +181,10 @@ def sqlite_insert_rows(connection: Connection, table: str, columns: tuple[str, .
     the per-row form by themselves."""
     if one_statement and len(rows) >= ONE_STATEMENT_ROWS:
         try:
-            data = orjson.dumps(rows)
-        except TypeError:
-            data = b"\\u0000"
-        if b"\\u0000" not in data:
+            data: bytes | None = orjson.dumps(rows)
+        except TypeError:  # a type JSON lacks
+            data = None
+        if data is not None and b"\\u0000" not in data:
             _sqlite_execute(connection, _json_insert_sql(table, columns), (data.decode("utf-8"),), many=False)
             return
     sqlite_executemany(connection, _values_insert_sql(table, columns), rows)

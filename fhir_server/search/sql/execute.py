@@ -63,17 +63,20 @@ def _names_few_rows(tests) -> bool:
     reference to at most :data:`FEW_RESIDENTS` ids that can be Patients (``patient=p1``,
     ``subject=Patient/p1``, a compartment's any-of those)?  Only the choice of the cheaper
     condition hangs on it, never what is visible."""
-    def names_residents(test) -> bool:
-        if isinstance(test, AnyTest):
-            return bool(test.tests) and all(names_residents(t) for t in test.tests)
-        return (isinstance(test, ValueTest) and test.param.type == "reference" and not test.negated
-                and 0 < len(test.values) <= FEW_RESIDENTS
-                and all(v.target_id and v.target_type in (None, "Patient") and v.url is None for v in test.values))
+    return any(_names_residents(test) or _names_records(test) for test in tests)
 
-    def names_records(test) -> bool:
-        return (isinstance(test, ValueTest) and test.param.code == "_id" and not test.negated
-                and 0 < len(test.values) <= FEW_RECORDS)
-    return any(names_residents(test) or names_records(test) for test in tests)
+
+def _names_residents(test) -> bool:
+    if isinstance(test, AnyTest):
+        return bool(test.tests) and all(_names_residents(t) for t in test.tests)
+    return (isinstance(test, ValueTest) and test.param.type == "reference" and not test.negated
+            and 0 < len(test.values) <= FEW_RESIDENTS
+            and all(v.target_id and v.target_type in (None, "Patient") and v.url is None for v in test.values))
+
+
+def _names_records(test) -> bool:
+    return isinstance(test, ValueTest) and test.param.code == "_id" and not test.negated and (
+        0 < len(test.values) <= FEW_RECORDS)
 
 
 def _first_page(session: Session, request: SearchRequest, where: list, limits: Limits) -> SearchPage:

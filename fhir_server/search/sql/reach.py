@@ -127,13 +127,22 @@ def _instance_condition(reach: Reach, res_type: str, now: datetime) -> ColumnEle
     pairs = _compartment_pairs(res_type)
     if not pairs:
         return literal(True)
-    linked, ref = REF.alias(), REF.alias()
-    names_a_patient = _each_row(linked.c.res_type == R.c.res_type, linked.c.res_id == R.c.res_id,
-                                tuple_(linked.c.res_type, linked.c.param).in_(pairs),
-                                linked.c.target_type == "Patient")
-    reachable = _each_row(ref.c.res_type == R.c.res_type, ref.c.res_id == R.c.res_id,
-                          tuple_(ref.c.res_type, ref.c.param).in_(pairs), ref.c.target_type == "Patient",
-                          _is_reachable(reach, ref.c.target_id, now))
+    return _through_patients(pairs, lambda target: _is_reachable(reach, target, now), _each_row)
+
+
+def _through_patients(pairs: list[tuple[str, str]], reachable_target: Callable[[ColumnElement], ColumnElement] | None,
+                      exists_: Callable[..., ColumnElement]) -> ColumnElement:
+    """A row of a resident's type is visible when it names no Patient through ``pairs``, or names
+    one that ``reachable_target`` (a condition on the target id column) accepts (None: none is)."""
+    linked = REF.alias()
+    names_a_patient = exists_(linked.c.res_type == R.c.res_type, linked.c.res_id == R.c.res_id,
+                              tuple_(linked.c.res_type, linked.c.param).in_(pairs), linked.c.target_type == "Patient")
+    if reachable_target is None:
+        return or_(~names_a_patient, false())
+    ref = REF.alias()
+    reachable = exists_(ref.c.res_type == R.c.res_type, ref.c.res_id == R.c.res_id,
+                        tuple_(ref.c.res_type, ref.c.param).in_(pairs), ref.c.target_type == "Patient",
+                        reachable_target(ref.c.target_id))
     return or_(~names_a_patient, reachable)
 
 
@@ -170,21 +179,9 @@ def _is_reachable(reach: Reach, patient: ColumnElement, now: datetime) -> Column
 def _condition(reach: Reach, res_type: str | None, now: datetime) -> ColumnElement:
     patients = reachable_patients(reach, now)
     pairs = _compartment_pairs(res_type)
-    own: ColumnElement
-    if patients is None:
-        own = false()
-        reachable: ColumnElement = false()
-    else:
-        own = R.c.res_id.in_(patients)
-        ref = REF.alias()
-        reachable = probe().where(ref.c.res_type == R.c.res_type, ref.c.res_id == R.c.res_id,
-                                   tuple_(ref.c.res_type, ref.c.param).in_(pairs), ref.c.target_type == "Patient",
-                                   _hashed(ref.c.target_id.in_(patients)))
-    linked = REF.alias()
-    names_a_patient = probe().where(linked.c.res_type == R.c.res_type, linked.c.res_id == R.c.res_id,
-                                     tuple_(linked.c.res_type, linked.c.param).in_(pairs),
-                                     linked.c.target_type == "Patient")
-    others = or_(~names_a_patient, reachable) if pairs else literal(True)
+    own: ColumnElement = false() if patients is None else R.c.res_id.in_(patients)
+    reachable_target = None if patients is None else (lambda target: _hashed(target.in_(patients)))
+    others = _through_patients(pairs, reachable_target, _probe) if pairs else literal(True)
     if res_type == "Patient":
         return own
     if res_type == "Binary":
@@ -333,8 +330,13 @@ def _in_force(contracts: Select, now: datetime) -> Select:
     return contracts.where(_in_force_condition(contracts.selected_columns[0], now))
 
 
+def _probe(*conditions: ColumnElement) -> ColumnElement:
+    """``EXISTS (SELECT 1 …)`` that the planner may rewrite as it likes (see :func:`_each_row`)."""
+    return probe().where(*conditions)
+
+
 def _in_force_condition(contract: ColumnElement, now: datetime,
-                        exists_: Callable[..., ColumnElement] = lambda *c: probe().where(*c)) -> ColumnElement:
+                        exists_: Callable[..., ColumnElement] = _probe) -> ColumnElement:
     """The Contract ``contract`` (an id column) is executed and its ``applies`` covers ``now``
     (``exists_``: how each probe is written, :func:`_each_row` for one resident's contracts)."""
     status, applies = TOKEN.alias(), DATE.alias()
