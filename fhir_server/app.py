@@ -64,7 +64,10 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     app.extensions["jiayi.reindex"] = reindex
     # Bulk Data $export: job rows in the database, run by the background runners (fhir_server.background)
     export = ExportOperation(JobStore(app.extensions["jiayi.database"]), settings) if reindex is not None else None
-    operations = build_operations(validator, reindex, export)
+    # whole-district summaries a caller accepts older (Cache-Control: max-age), refreshed in the background
+    kept = None if reindex is None else familydoctor.measures.KeptReports(repository, familydoctor.measures.evaluate)
+    app.extensions["jiayi.kept_reports"] = kept
+    operations = build_operations(validator, reindex, export, kept)
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     authenticator = Authenticator.from_settings(settings)
@@ -107,7 +110,8 @@ def install_write_hooks(repository: Repository, validator: Validator | None = No
 
 
 def build_operations(validator: Validator | None = None, reindex: BackgroundReindex | None = None,
-                     export: ExportOperation | None = None) -> OperationRegistry:
+                     export: ExportOperation | None = None,
+                     kept: familydoctor.measures.KeptReports | None = None) -> OperationRegistry:
     """Every operation; with ``reindex``, ``$reindex`` at type and system level runs in the background."""
     registry = OperationRegistry()
     validator = validator or Validator(ig.conformance())
@@ -115,7 +119,7 @@ def build_operations(validator: Validator | None = None, reindex: BackgroundRein
     if reindex is not None:
         searches.append(reindex.operation())
     for operation in [*validate_operation.operations(validator), *searches,
-                      *terminology_operations.OPERATIONS, *familydoctor.operations(),
+                      *terminology_operations.OPERATIONS, *familydoctor.operations(kept),
                       *(export.operations() if export is not None else ())]:
         registry.register(operation)
     return registry

@@ -52,6 +52,7 @@ def build_request(path: str) -> FhirRequest:
         if_modified_since=parse_http_date(request.headers["If-Modified-Since"])
         if "If-Modified-Since" in request.headers else None,
         prefer=Prefer.parse(request.headers.get("Prefer")),
+        max_age=None if request.cache_control.no_cache else request.cache_control.max_age,
         base_url=hosts.base_url(settings),
         principal=g.principal,
     )

@@ -39,6 +39,7 @@ def derivations() -> list[WriteHook]:
     return [slots.hold_slots, referrals.derive_from_referral, follow_ups.fill_plans, follow_up_rules.apply_rules]
 
 
-def operations() -> list[Operation]:
-    """The domain operations (operations.py: Appendix A and PlanDefinition/$apply) and the measures."""
-    return [*domain_operations.OPERATIONS, *measures.OPERATIONS]
+def operations(kept: measures.KeptReports | None = None) -> list[Operation]:
+    """The domain operations (operations.py: Appendix A and PlanDefinition/$apply) and the measures
+    (with ``kept``, summaries a caller accepts older come from the kept reports)."""
+    return [*domain_operations.OPERATIONS, *measures.operations(kept)]

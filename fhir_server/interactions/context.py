@@ -53,6 +53,7 @@ class FhirRequest:
     if_none_exist: str | None = None
     if_modified_since: datetime | None = None
     prefer: Prefer = field(default_factory=Prefer)
+    max_age: int | None = None  # Cache-Control: max-age: an answer this many seconds old will do (kept MeasureReports)
     base_url: str = "http://localhost/fhir"
     principal: Principal = ANONYMOUS
     grant: Any = None  # auth.access.Grant the interaction runs under (set by the router)

@@ -232,14 +232,16 @@ _cache_lock = Lock()
 
 
 def _cached(source: Source, url: str) -> dict | None:
-    """A MeasureReport evaluates the whole district: kept a few minutes per user (token) and URL."""
+    """A MeasureReport evaluates the whole district: kept a few minutes per user (token) and URL,
+    and asked of the server as an answer up to as old (its kept summaries, refreshed in the
+    background: ``familydoctor/measures/kept.py``)."""
     key = (getattr(source, "token", None), url)
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
         if hit and hit[0] > now:
             return hit[1]
-    report = source.read(url)
+    report = source.read(url, int(CACHE_SECONDS))
     with _cache_lock:
         for stale in [k for k, (until, _) in _cache.items() if until <= now]:
             del _cache[stale]

@@ -9,12 +9,16 @@ counted from the Patients the server holds.  The MeasureReport is returned, not 
 A caller limited by relationship (a family doctor, a public-health officer, a resident) gets the
 measure over the residents within their reach: members about others are left out before counting
 (:mod:`.reach`), and an individual report about a resident out of reach is refused (403).
+
+A summary asked with ``Cache-Control: max-age=N`` may be one evaluated up to N seconds ago, kept
+and refreshed in the background (:mod:`.kept`; the console's dashboard asks so).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import partial
 
 from fhir_server.auth.access import Reach
 from fhir_server.core.errors import BadRequest, Forbidden, Issue, NotFound, Unprocessable
@@ -27,6 +31,7 @@ from fhir_server.repository.base import UnitOfWork
 from . import aggregate
 from .catalog import BY_URL, MeasureRow
 from .indicators import INDICATORS, Member
+from .kept import KeptReports, age_header
 from .reach import reachable, within_reach
 from .report import measure_report
 from .shared import with_district
@@ -36,7 +41,8 @@ DEFINITION = "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"
 REPORT_TYPES = ("summary", "subject-list", "individual")
 
 
-def evaluate_measure(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None) -> FhirResponse:
+def evaluate_measure(uow: UnitOfWork, request: FhirRequest, res_type: str | None, res_id: str | None,
+                     kept: KeptReports | None = None) -> FhirResponse:
     params = OperationInput(request)
     row = _measure_row(uow, params, res_id)
     period = Period(_date(params, "periodStart"), _date(params, "periodEnd"))
@@ -53,6 +59,10 @@ def evaluate_measure(uow: UnitOfWork, request: FhirRequest, res_type: str | None
     reach = getattr(request.grant, "reach", None)
     if reach is not None and subject is not None and not reachable(uow, reach, {subject}):
         raise Forbidden(f"{subject} is not among the records this user may see")
+    if kept is not None and request.max_age is not None and report_type == "summary" and subject is None:
+        report, age = kept.answer(uow, row, period, resident_population=population, reach=reach,
+                                  max_age=request.max_age)
+        return FhirResponse(200, report, headers=age_header(age))
     report = evaluate(uow, row, period, report_type=report_type, subject=subject, resident_population=population,
                       reach=reach)
     return FhirResponse(200, report)
@@ -135,7 +145,11 @@ def _positive_int(params: OperationInput, name: str) -> int | None:
     return number
 
 
-OPERATIONS = [
-    Operation("evaluate-measure", evaluate_measure, DEFINITION, type_level=True, instance=True,
-              resource_types=("Measure",)),
-]
+def operations(kept: KeptReports | None = None) -> list[Operation]:
+    """``$evaluate-measure``; with ``kept``, summaries asked with ``Cache-Control: max-age`` come from it."""
+    handler = evaluate_measure if kept is None else partial(evaluate_measure, kept=kept)
+    return [Operation("evaluate-measure", handler, DEFINITION, type_level=True, instance=True,
+                      resource_types=("Measure",))]
+
+
+OPERATIONS = operations()

@@ -60,7 +60,7 @@ def with_district(uow, use: Callable[[DistrictSnapshot], T]) -> T:
     session = index_session()
     # the engine, not its URL: two in-memory SQLite databases share a URL (and, with a fixed
     # clock, possibly a stamp); a process serves one engine per database
-    database, stamp = session.get_bind(), _stamp(session)
+    database, stamp = session.get_bind(), data_stamp(session)
     with _guard:
         shared = _kept.get(database)
         if shared is None or shared.stamp != stamp:
@@ -84,7 +84,8 @@ def forget() -> None:
         _kept.clear()
 
 
-def _stamp(session) -> tuple:
+def data_stamp(session) -> tuple:
+    """Count and latest ``last_updated`` of each type the snapshot reads: changes with any write of one."""
     rows = session.execute(
         select(ResourceRow.res_type, func.count(), func.max(ResourceRow.last_updated))
         .where(ResourceRow.res_type.in_(READ_TYPES)).group_by(ResourceRow.res_type)).all()

@@ -26,13 +26,15 @@ class FakeSource:
         self.searches = searches
         self.reads = reads or {}
         self.asked: list[str] = []
+        self.max_ages: dict[str, int | None] = {}
         self.written: list[tuple[str, str, dict]] = []
 
     def search(self, url: str) -> list[dict]:
         self.asked.append(url)
         return next((found for prefix, found in self.searches.items() if url.startswith(prefix)), [])
 
-    def read(self, reference: str | None) -> dict | None:
+    def read(self, reference: str | None, max_age: int | None = None) -> dict | None:
+        self.max_ages[reference or ""] = max_age
         return self.reads.get(reference or "")
 
     def get(self, url: str) -> Answer:
@@ -256,6 +258,9 @@ def test_a_card_compares_with_the_period_before():
     assert dashboard.one_card(source, "m-trend", query).previous is None  # the first view does not wait for it
     card = dashboard.with_previous(source, "m-trend", query)
     assert (card.shown, card.previous_shown, card.trend) == ("50.0%", "40.0%", "↑")
+    # a card accepts the server's kept summary as old as its own cache (familydoctor/measures/kept.py)
+    assert source.max_ages[url.format("2026-10-01", "2026-12-01")] == dashboard.CACHE_SECONDS
+    assert source.max_ages["Measure/m-trend"] is None
 
 
 def test_the_drill_down_lists_the_numerators_subjects():

@@ -1,0 +1,160 @@
+"""Whole-district MeasureReports kept for callers that accept an older answer (issue 22).
+
+A summary over the whole district reads every resident and contract in force: 1–4 s at 100,000
+residents, and any write in the district makes the next one read it all again.  A dashboard's
+card cannot wait that long on every view, and its reader does not need the numbers of this very
+second.  So a caller that sends ``Cache-Control: max-age=N`` with ``$evaluate-measure`` (the
+console's dashboard sends its own cache time, 300 s) gets a summary evaluated at most N seconds
+ago for the same Measure, period, resident population and reach, when one is kept.  Its ``date``
+says when it was evaluated and the response's ``Age`` header how many seconds ago the data were
+last seen unchanged.  Without the header (every other client) each evaluation is fresh, as before.
+
+While a kept report is asked for, a background thread brings it up to date every
+:data:`REFRESH_SECONDS`: when the district's data changed since (the stamp of
+:mod:`.shared`), it evaluates the report again; otherwise it only notes the data unchanged.  A
+dashboard's card after a change is thus answered from the last evaluation, done outside any
+request.  A report no one asked for in :data:`ASKED_WITHIN` seconds is not refreshed and is dropped
+once older than any caller accepts; the first view of a card after the process starts, by a reach
+no one has asked with, still evaluates in the request.
+
+Each serving worker keeps its own reports (they are small: a summary has a few hundred strata),
+so each refreshes what it was asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fhir_server.auth.access import Reach
+from fhir_server.repository.base import Repository
+
+from .catalog import MeasureRow
+from .shared import data_stamp
+from .snapshot import Period
+
+log = logging.getLogger("jiayi.measures")
+
+REFRESH_SECONDS = 60.0  # a kept report asked for is brought up to date this often
+ASKED_WITHIN = 900.0  # ... while someone asked for it this recently
+KEPT = 128  # reports kept per process (13 Measures × a few periods × a few reaches)
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    measure: str  # the Measure's canonical URL
+    period: Period
+    resident_population: int | None
+    reach: Reach | None
+
+
+@dataclass(slots=True)
+class _Kept:
+    report: dict
+    stamp: tuple | None  # the district's data the report was evaluated on (None: not known)
+    seen: float  # monotonic time the data were last seen as the report counted them
+    asked: float  # monotonic time a caller last asked for it
+    row: MeasureRow
+
+
+Evaluate = Callable[..., dict]  # (uow, row, period, *, resident_population, reach) -> MeasureReport
+
+
+class KeptReports:
+    """The kept summaries of one repository (database), and the thread that refreshes them."""
+
+    def __init__(self, repository: Repository, evaluate: Evaluate, *, refresh_seconds: float = REFRESH_SECONDS,
+                 thread: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+        self.repository, self.evaluate = repository, evaluate
+        self.refresh_seconds, self.clock = refresh_seconds, clock
+        self.background = thread  # False: refreshed only when refresh() is called (tests)
+        self._thread: threading.Thread | None = None
+        self._kept: OrderedDict[Key, _Kept] = OrderedDict()
+        self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # one refresh pass at a time
+
+    def answer(self, uow, row: MeasureRow, period: Period, *, resident_population: int | None,
+               reach: Reach | None, max_age: float) -> tuple[dict, float]:
+        """The summary of ``row`` over ``period`` and its age in seconds: a kept one at most
+        ``max_age`` seconds old, else evaluated now in ``uow`` (and kept)."""
+        key = Key(row.url, period, resident_population, reach)
+        now = self.clock()
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and now - kept.seen <= max_age:
+                kept.asked = now
+                self._kept.move_to_end(key)
+                return kept.report, now - kept.seen
+        stamp = _stamp_of(uow)
+        report = self.evaluate(uow, row, period, resident_population=resident_population, reach=reach)
+        self._keep(key, _Kept(report, stamp, now, now, row))
+        self._start()
+        return report, 0.0
+
+    def refresh(self) -> int:
+        """Bring every kept report asked for lately up to date; the number evaluated again."""
+        with self._refreshing:
+            now = self.clock()
+            with self._lock:
+                for key in [k for k, kept in self._kept.items() if now - kept.asked > ASKED_WITHIN]:
+                    del self._kept[key]  # no one looks at it: not refreshed, and no longer answered
+                due = [(k, kept) for k, kept in self._kept.items() if now - kept.seen >= self.refresh_seconds]
+            if not due:
+                return 0
+            evaluated = 0
+            with self.repository.unit_of_work() as uow:
+                stamp = _stamp_of(uow)
+                for key, kept in due:
+                    if stamp is not None and stamp == kept.stamp:
+                        with self._lock:
+                            kept.seen = now  # the data are as the report counted them
+                        continue
+                    report = self.evaluate(uow, kept.row, key.period, resident_population=key.resident_population,
+                                           reach=key.reach)
+                    evaluated += 1
+                    with self._lock:
+                        if key in self._kept:  # not dropped meanwhile
+                            self._kept[key] = _Kept(report, stamp, now, self._kept[key].asked, kept.row)
+            return evaluated
+
+    def _keep(self, key: Key, kept: _Kept) -> None:
+        with self._lock:
+            self._kept[key] = kept
+            self._kept.move_to_end(key)
+            while len(self._kept) > KEPT:
+                self._kept.popitem(last=False)
+
+    def _start(self) -> None:
+        if not self.background or self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:  # started by the first kept answer: after a serving worker forks
+                self._thread = threading.Thread(target=self._loop, name="measure-refresh", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(min(self.refresh_seconds, 10.0))
+            try:
+                started = time.monotonic()
+                evaluated = self.refresh()
+                if evaluated:
+                    log.info("refreshed %d kept MeasureReports in %.1f s", evaluated, time.monotonic() - started)
+            except Exception:  # noqa: BLE001 - the next pass tries again; requests evaluate meanwhile
+                log.exception("refreshing the kept MeasureReports failed")
+
+
+def _stamp_of(uow) -> tuple | None:
+    """The stamp of the district's data as :mod:`.shared` reads it (None: not a database)."""
+    index_session = getattr(uow, "index_session", None)
+    return None if index_session is None else data_stamp(index_session())
+
+
+def age_header(age: float) -> dict[str, str]:
+    """The response's ``Age`` (RFC 9111 §5.1), whole seconds."""
+    return {"Age": str(int(age))}
+

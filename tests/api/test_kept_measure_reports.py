@@ -1,0 +1,124 @@
+"""Whole-district summaries a caller accepts older (``Cache-Control: max-age``), kept and refreshed
+in the background (``familydoctor/measures/kept.py``, issue 22), on SQLite and PostgreSQL: the
+kept report answers until it is refreshed, a caller without the header always gets the data of
+now, and a refresh evaluates only what changed and what someone still asks for."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from helpers import fresh_database_url
+
+from fhir_server.app import create_app
+from fhir_server.auth.access import Reach
+from fhir_server.familydoctor.measures import BY_ID, KeptReports, Period
+from fhir_server.familydoctor.measures import kept as kept_module
+from fhir_server.repository.memory import MemoryRepository
+from fhir_server.serving import load_demo
+
+AS_OF = dt.date(2026, 11, 23)
+COVERAGE = "/fhir/Measure/jiayi-coverage/$evaluate-measure"
+PERIOD = {"periodStart": "2026-01-01", "periodEnd": "2026-11-23"}
+KEPT = {"Cache-Control": "max-age=300"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served(request, tmp_path_factory):
+    url = fresh_database_url(request.param, request, tmp_path_factory)
+    load_demo(url, residents=12, as_of=AS_OF)
+    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    kept: KeptReports = app.extensions["jiayi.kept_reports"]
+    kept.background = False  # refreshed when the test says
+    kept.clock = Clock()
+    yield app.test_client(), kept
+    app.extensions["jiayi.database"].dispose()
+
+
+def _add_resident(client, name: str) -> None:
+    assert client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"text": name}]}).status_code == 201
+
+
+def _residents(response) -> int:
+    report = response.get_json()
+    return next(p["count"] for p in report["group"][0]["population"] if p["code"]["coding"][0]["code"] == "denominator")
+
+
+def test_a_kept_summary_answers_until_the_refresh_brings_in_the_change(served):
+    client, kept = served
+    first = client.get(COVERAGE, query_string=PERIOD, headers=KEPT)
+    assert first.status_code == 200 and first.headers["Age"] == "0"
+    residents = _residents(first)
+    _add_resident(client, "新居民")
+
+    kept.clock.now += 30
+    again = client.get(COVERAGE, query_string=PERIOD, headers=KEPT)
+    assert _residents(again) == residents and again.get_json()["date"] == first.get_json()["date"]
+    assert again.headers["Age"] == "30"
+    for fresh in ({}, {"Cache-Control": "no-cache"}):
+        assert _residents(client.get(COVERAGE, query_string=PERIOD, headers=fresh)) == residents + 1, fresh
+
+    assert kept.refresh() == 0  # younger than a refresh's interval
+    kept.clock.now += kept_module.REFRESH_SECONDS
+    assert kept.refresh() == 1
+    refreshed = client.get(COVERAGE, query_string=PERIOD, headers=KEPT)
+    assert _residents(refreshed) == residents + 1 and refreshed.headers["Age"] == "0"
+
+    kept.clock.now += kept_module.REFRESH_SECONDS + 5
+    assert kept.refresh() == 0  # the data are unchanged: noted, not evaluated again
+    assert client.get(COVERAGE, query_string=PERIOD, headers=KEPT).headers["Age"] == "0"
+
+    _add_resident(client, "第三位")
+    kept.clock.now += 30
+    younger = client.get(COVERAGE, query_string=PERIOD, headers={"Cache-Control": "max-age=10"})
+    assert _residents(younger) == residents + 2 and younger.headers["Age"] == "0"  # evaluated, and kept
+    assert _residents(client.get(COVERAGE, query_string=PERIOD, headers=KEPT)) == residents + 2
+
+
+def test_only_summaries_of_the_whole_measure_are_kept(served):
+    client, _ = served
+    listed = client.get(COVERAGE, query_string={**PERIOD, "reportType": "subject-list"}, headers=KEPT)
+    assert listed.status_code == 200 and "Age" not in listed.headers
+    _add_resident(client, "另一位")
+    again = client.get(COVERAGE, query_string={**PERIOD, "reportType": "subject-list"}, headers=KEPT)
+    assert len(again.get_json()["contained"]) >= 1 and "Age" not in again.headers
+
+
+class _Counted:
+    """An evaluation that says how often it ran, and for whom."""
+
+    def __init__(self) -> None:
+        self.calls: list[Reach | None] = []
+
+    def __call__(self, uow, row, period, *, resident_population, reach) -> dict:
+        self.calls.append(reach)
+        return {"resourceType": "MeasureReport", "n": len(self.calls)}
+
+
+def test_each_reach_has_its_own_report_and_one_no_one_asks_for_is_dropped():
+    evaluate, clock = _Counted(), Clock()
+    kept = KeptReports(MemoryRepository(), evaluate, thread=False, clock=clock)
+    row, period = BY_ID["jiayi-coverage"], Period(dt.date(2026, 1, 1), AS_OF)
+    doctor, officer = Reach(practitioner="Practitioner/d1"), Reach(region="Organization/o1")
+    with kept.repository.unit_of_work() as uow:
+        for reach in (doctor, officer, doctor, officer, None):
+            kept.answer(uow, row, period, resident_population=None, reach=reach, max_age=300)
+    assert evaluate.calls == [doctor, officer, None]
+
+    clock.now += kept_module.REFRESH_SECONDS
+    with kept.repository.unit_of_work() as uow:
+        kept.answer(uow, row, period, resident_population=None, reach=doctor, max_age=300)  # still asked for
+    clock.now += kept_module.ASKED_WITHIN - kept_module.REFRESH_SECONDS + 1
+    assert kept.refresh() == 1  # the memory twin has no stamp: the doctor's is evaluated again
+    assert evaluate.calls[-1] == doctor
+    with kept.repository.unit_of_work() as uow:
+        report, age = kept.answer(uow, row, period, resident_population=None, reach=officer, max_age=10_000)
+    assert age == 0 and evaluate.calls[-1] == officer  # dropped: not asked within ASKED_WITHIN
