@@ -520,10 +520,11 @@ def _team_load(snap: IndexSnapshot, period: Period) -> Iterator[Member]:
     """团队服务负荷 in SQL: households (a contract without a household Group is one) under the
     contracts in force, per first care team, ``COUNT(DISTINCT …)``; members about no resident."""
     c = R.alias()
-    team = _first_text("Contract", "care-team", c.c.res_id, texted=True)
-    household = func.coalesce(_first_text("Contract", "household", c.c.res_id, texted=True),
+    lookups = _Lookups(snap._session)  # joined on PostgreSQL: a sub-plan per contract in force, twice, before
+    team = lookups.first_text("Contract", "care-team", c.c.res_id, texted=True)
+    household = func.coalesce(lookups.first_text("Contract", "household", c.c.res_id, texted=True),
                               literal("Contract/") + c.c.res_id)
-    inner = (select(team.label("team"), household.label("household"))
+    inner = (select(team.label("team"), household.label("household")).select_from(lookups.join(c))
              .where(c.c.res_type == "Contract", c.c.res_id.in_(_Counting(snap, period, None, None)
                                                                .in_force(period.end))).subquery())
     query = (select(inner.c.team, func.count(inner.c.household.distinct())).where(inner.c.team.is_not(None))
