@@ -91,6 +91,9 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
         bulk_api.register(app, router, export.store, ExportFolder(settings.export_dir))
     if notifier is not None:
         subscription_socket.register(app, notifier.hub, router, authenticator)
+    # the console's screens ask their independent searches together where the database has processes of its own
+    app.extensions["jiayi.console.at_once"] = ("jiayi.database" in app.extensions and
+                                               app.extensions["jiayi.database"].engine.dialect.name == "postgresql")
     console.register(app)  # the web console under /console, a client of the API above
     return app
 

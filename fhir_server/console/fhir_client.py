@@ -44,7 +44,8 @@ class FhirClient:
     """``client.get("Patient?name=王")``, ``client.post("Contract/1/$renew", parameters)``."""
 
     def __init__(self, router: Router, authenticator: Authenticator, token: str | None,
-                 base_url: str, remote_addr: str | None = None) -> None:
+                 base_url: str, remote_addr: str | None = None, at_once: bool = False) -> None:
+        self.at_once = at_once  # a screen's independent calls may run together (views.common.together)
         self.router = router
         self.authenticator = authenticator
         self.token = token

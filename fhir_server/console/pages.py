@@ -211,7 +211,8 @@ def blueprint() -> Blueprint:
 def client() -> FhirClient:
     user = g.user
     return FhirClient(current_app.extensions["jiayi.router"], current_app.extensions["jiayi.authenticator"],
-                      user.token if user else None, signin.fhir_base(), request.remote_addr)
+                      user.token if user else None, signin.fhir_base(), request.remote_addr,
+                      current_app.extensions.get("jiayi.console.at_once", False))
 
 
 def _dev_only() -> None:

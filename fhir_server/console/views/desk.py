@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from fhir_server.console.fhir_client import Answer
 
-from .common import Source, concept_text, day, display, extension, ref, ref_id
+from .common import Source, concept_text, day, display, extension, ref, ref_id, together
 
 OPEN_STATES = ("requested", "received", "accepted", "in-progress", "on-hold")
 URGENT = ("urgent", "asap", "stat")
@@ -42,8 +42,11 @@ class Desk:
 
 def build(source: Source, now: dt.datetime, practitioner: str | None = None) -> Desk:
     desk = Desk({status: [] for status in OPEN_STATES})
-    found = source.search("ServiceRequest?direction=upward&intent=order&status=active"
-                          "&_revinclude=Task:focus&_include=ServiceRequest:requester&_count=100&_sort=-authored")
+    found, (desk.slots, desk.bookings) = together(
+        source,
+        lambda: source.search("ServiceRequest?direction=upward&intent=order&status=active"
+                              "&_revinclude=Task:focus&_include=ServiceRequest:requester&_count=100&_sort=-authored"),
+        lambda: slots(source, now, practitioner))
     tasks = {ref(t.get("focus")): t for t in found if t.get("resourceType") == "Task"}
     requesters = {f"{r['resourceType']}/{r['id']}": display(r.get("practitioner")) or r.get("name") or r["id"]
                   for r in found if r.get("resourceType") in ("PractitionerRole", "Practitioner")}
@@ -61,7 +64,6 @@ def build(source: Source, now: dt.datetime, practitioner: str | None = None) -> 
             any(concept_text(o.get("type")) == "预约" for o in task.get("output") or [])))
     for rows in desk.by_status.values():
         rows.sort(key=lambda r: (not r.green, r.priority not in URGENT, r.when))
-    desk.slots, desk.bookings = slots(source, now, practitioner)
     return desk
 
 

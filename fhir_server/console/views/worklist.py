@@ -5,7 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .common import DERIVED_BY, TASK_CODE, Source, concept_text, day, display, extension, human_name, ref, ref_id
+from .common import (
+    DERIVED_BY,
+    TASK_CODE,
+    Source,
+    concept_text,
+    day,
+    display,
+    extension,
+    human_name,
+    ref,
+    ref_id,
+    together,
+)
 
 RENEWAL_WINDOW_DAYS = 30  # the $renew-due default window (Appendix A)
 UPCOMING_DAYS = 14
@@ -33,17 +45,18 @@ class Worklist:
 
 def build(source: Source, practitioner: str | None, today: dt.date) -> Worklist:
     """Every section; a search the user may not make finds nothing (the API decides)."""
-    worklist = Worklist()
     teams = teams_of(source, practitioner)
-    worklist.sections["overdue"] = follow_ups(source, f"activity-due=lt{today}", today, teams)
     until = today + dt.timedelta(days=UPCOMING_DAYS)
-    worklist.sections["upcoming"] = follow_ups(source, f"activity-due=ge{today}&activity-due=le{until}", today,
-                                               teams, until)
-    worklist.sections["renewals"] = renewals(source, today, teams)
-    worklist.sections["proposals"] = proposals(source, practitioner)
-    worklist.sections["returns"] = returns(source)
-    worklist.sections["two_card"] = two_card(source)
-    return worklist
+    sections = together(
+        source,
+        lambda: follow_ups(source, f"activity-due=lt{today}", today, teams),
+        lambda: follow_ups(source, f"activity-due=ge{today}&activity-due=le{until}", today, teams, until),
+        lambda: renewals(source, today, teams),
+        lambda: proposals(source, practitioner),
+        lambda: returns(source),
+        lambda: two_card(source))
+    return Worklist(dict(zip(("overdue", "upcoming", "renewals", "proposals", "returns", "two_card"), sections,
+                             strict=True)))
 
 
 def follow_ups(source: Source, due: str, today: dt.date, teams: list[str] | None = None,

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import hashlib
 import re
+import threading
 
 import pytest
 
@@ -14,7 +15,7 @@ from fhir_server import console
 from fhir_server.console.fhir_client import Answer
 from fhir_server.console.signin import pkce_pair
 from fhir_server.console.views import dashboard, desk, monitor, resident, search, worklist
-from fhir_server.console.views.common import SD, mask_id
+from fhir_server.console.views.common import SD, mask_id, together
 
 TODAY = dt.date(2026, 12, 1)
 
@@ -91,6 +92,37 @@ def test_the_worklist_has_every_section():
     model = worklist.build(FakeSource({}), "prac-1", TODAY)
     assert list(model.sections) == ["overdue", "upcoming", "renewals", "proposals", "returns", "two_card"]
     assert model.count("renewals") == 0
+
+
+def test_a_screens_searches_asked_together_give_the_screen_asked_one_by_one():
+    tasks = [{"resourceType": "Task", "id": "t1", "for": {"reference": "Patient/a"}, "status": "draft"}]
+    contracts = [contract("c1", "2026-12-20")]
+    searches = {"CareTeam?": [{"resourceType": "CareTeam", "id": "team-1"}], "Task?status=draft": tasks,
+                "Contract?": contracts}
+    one_by_one, at_once = FakeSource(searches), FakeSource(searches)
+    at_once.at_once = True
+    assert worklist.build(at_once, "prac-1", TODAY) == worklist.build(one_by_one, "prac-1", TODAY)
+    assert sorted(at_once.asked) == sorted(one_by_one.asked) and len(at_once.asked) == 7
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    assert desk.build(at_once, now, "prac-1") == desk.build(one_by_one, now, "prac-1")
+
+
+def test_together_runs_the_parts_at_once_only_when_the_source_allows_it():
+    def where() -> str:
+        return threading.current_thread().name
+
+    assert together(FakeSource({}), where, where) == [threading.current_thread().name] * 2
+    source = FakeSource({})
+    source.at_once = True
+    started = threading.Barrier(3, timeout=5)  # the three parts wait for one another: they run at once
+
+    def meet(value: int) -> int:
+        started.wait()
+        return value
+
+    assert together(source, lambda: meet(1), lambda: meet(2), lambda: meet(3)) == [1, 2, 3]
+    with pytest.raises(ZeroDivisionError):
+        together(source, lambda: 1, lambda: 1 / 0)
 
 
 def test_overdue_follow_ups_come_from_the_activity_due_search():
