@@ -67,6 +67,8 @@ def create_app(overrides: dict | None = None, *, repository: Repository | None =
     # whole-district summaries a caller accepts older (Cache-Control: max-age), refreshed in the background
     kept = None if reindex is None else familydoctor.measures.KeptReports(repository, familydoctor.measures.evaluate)
     app.extensions["jiayi.kept_reports"] = kept
+    if kept is not None:
+        app.extensions["jiayi.database"].closing.append(kept.stop)
     operations = build_operations(validator, reindex, export, kept)
     app.extensions["jiayi.operations"] = operations
     published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -6,6 +6,7 @@ now, and a refresh evaluates only what changed and what someone still asks for."
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from helpers import fresh_database_url
@@ -122,3 +123,24 @@ def test_each_reach_has_its_own_report_and_one_no_one_asks_for_is_dropped():
     with kept.repository.unit_of_work() as uow:
         report, age = kept.answer(uow, row, period, resident_population=None, reach=officer, max_age=10_000)
     assert age == 0 and evaluate.calls[-1] == officer  # dropped: not asked within ASKED_WITHIN
+
+
+def test_the_thread_refreshes_what_is_asked_for():
+    evaluate = _Counted()
+    kept = KeptReports(MemoryRepository(), evaluate, refresh_seconds=0.05)
+    try:
+        with kept.repository.unit_of_work() as uow:
+            kept.answer(uow, BY_ID["jiayi-coverage"], Period(dt.date(2026, 1, 1), AS_OF), resident_population=None,
+                        reach=None, max_age=300)
+        deadline = time.monotonic() + 10
+        while len(evaluate.calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(evaluate.calls) >= 3  # evaluated in the request, then again by the thread
+    finally:
+        kept.stop()
+
+
+def test_the_refresh_thread_spends_at_most_a_tenth_of_its_time_refreshing():
+    assert kept_module.rest_after(0.5, 10.0) == 10.0
+    assert kept_module.rest_after(25.0, 10.0) == pytest.approx(225.0)
+    assert kept_module.BUSY_SHARE == 0.1
