@@ -311,6 +311,9 @@ class Database:
                 conn.commit()
 
     def dispose(self) -> None:
+        from fhir_server.storage import paging_lists  # it builds engines with this module's functions
+
         for close in self.closing:
             close()
+        paging_lists.dispose(self.engine)
         self.engine.dispose()

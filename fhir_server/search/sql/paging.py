@@ -5,7 +5,9 @@ before migration 0008_search have a ``search_result`` row per position).  Later 
 their positions from it and the current rows by key, so a resource
 created after the first page never shifts the others, and one deleted meanwhile just drops
 out.  Lists expire after ``EXPIRY``; a token whose list is gone runs the search again at that
-offset.  (HAPI FHIR keeps its search results the same way.)
+offset.  (HAPI FHIR keeps its search results the same way.)  On SQLite the lists are kept in a
+file of their own beside the database (:mod:`fhir_server.storage.paging_lists`), so storing one
+never waits for the main file's writer.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, tuple_
+from sqlalchemy import Connection, Table, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from fhir_server.storage.index_tables import SearchResult, SearchSession
 from fhir_server.storage.models import ResourceRow
+from fhir_server.storage.paging_lists import lists_engine
 
 EXPIRY = timedelta(hours=1)
 EXPIRE_EVERY = 60.0  # seconds
@@ -58,26 +61,46 @@ def store_keys(session: Session, keys: list[tuple[str, str]], cap: int, binding:
     """Store ``keys`` (the ordered matches, at most ``cap``) as a search's list; returns (search
     id, rows stored).  The id ends with the search's ``binding`` (:func:`..page.binding`), so its
     tokens serve that search only."""
-    _expire(session)
     search_id = uuid.uuid4().hex + binding
     size = len(keys)
-    session.execute(insert(SESSIONS).values(search_id=search_id, created=_now(), size=size,
-                                            total=size if size < cap else None,
-                                            key_list="\n".join(f"{t}/{i}" for t, i in keys)))
+    row = insert(SESSIONS).values(search_id=search_id, created=_now(), size=size, total=size if size < cap else None,
+                                  key_list="\n".join(f"{t}/{i}" for t, i in keys))
+    lists = lists_engine(session.get_bind())
+    if lists is None:
+        _expire(session, legacy=True)
+        session.execute(row)
+    else:
+        with lists.execution_options(jiayi_write=True).begin() as conn:
+            _expire(conn, legacy=False)
+            conn.execute(row)
     return search_id, size
 
 
 def load(session: Session, search_id: str) -> Any:
     """The list's (search_id, created, size, total), its keys left in the database."""
-    return session.execute(select(SESSIONS.c.search_id, SESSIONS.c.created, SESSIONS.c.size, SESSIONS.c.total)
-                           .where(SESSIONS.c.search_id == search_id)).first()
+    query = (select(SESSIONS.c.search_id, SESSIONS.c.created, SESSIONS.c.size, SESSIONS.c.total)
+             .where(SESSIONS.c.search_id == search_id))
+    lists = lists_engine(session.get_bind())
+    if lists is None:
+        return session.execute(query).first()
+    with lists.connect() as conn:
+        return conn.execute(query).first()
+
+
+def _key_list(session: Session, search_id: str) -> str | None:
+    query = select(SESSIONS.c.key_list).where(SESSIONS.c.search_id == search_id)
+    lists = lists_engine(session.get_bind())
+    if lists is None:
+        return session.execute(query).scalar()
+    with lists.connect() as conn:
+        return conn.execute(query).scalar()
 
 
 def read_page(session: Session, search_id: str, offset: int, count: int, access: list | None = None
               ) -> list[ResourceRow]:
     """The current, not deleted rows at positions [offset, offset + count), in order; ``access``:
     the reader's reach, so a page token carried to another principal shows nothing of the first's."""
-    stored = session.execute(select(SESSIONS.c.key_list).where(SESSIONS.c.search_id == search_id)).scalar()
+    stored = _key_list(session, search_id)
     if stored is not None:
         lines = stored.split("\n")[offset:offset + count] if stored else []
         return rows_by_key(session, [(t, i) for t, _, i in (line.partition("/") for line in lines)], access)
@@ -92,15 +115,17 @@ def read_page(session: Session, search_id: str, offset: int, count: int, access:
 _expired_at: dict[str, float] = {}  # database URL → when this process last removed expired lists
 
 
-def _expire(session: Session) -> None:
+def _expire(connection: Session | Connection, legacy: bool) -> None:
     """Remove expired lists, at most once every ``EXPIRE_EVERY`` seconds per process and database
-    (two DELETEs on every stored search were a third of its statements)."""
-    key = str(session.get_bind().engine.url)
+    (two DELETEs on every stored search were a third of its statements); ``legacy``: also the
+    ``search_result`` rows of lists stored before migration 0008 (in the main database only)."""
+    key = str(connection.get_bind().engine.url if isinstance(connection, Session) else connection.engine.url)
     now = time.monotonic()
     if now - _expired_at.get(key, float("-inf")) < EXPIRE_EVERY:
         return
     _expired_at[key] = now
     cutoff = _now() - EXPIRY
-    old = select(SESSIONS.c.search_id).where(SESSIONS.c.created < cutoff)
-    session.execute(delete(S).where(S.c.search_id.in_(old)))
-    session.execute(delete(SESSIONS).where(SESSIONS.c.created < cutoff))
+    if legacy:
+        old = select(SESSIONS.c.search_id).where(SESSIONS.c.created < cutoff)
+        connection.execute(delete(S).where(S.c.search_id.in_(old)))
+    connection.execute(delete(SESSIONS).where(SESSIONS.c.created < cutoff))
