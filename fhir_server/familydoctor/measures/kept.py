@@ -12,11 +12,11 @@ last seen unchanged.  Without the header (every other client) each evaluation is
 While a kept report is asked for, a background thread brings it up to date every
 :data:`REFRESH_SECONDS` (or less often: it refreshes at most a tenth of the time).  When the
 district's data changed since (the stamp of :mod:`.shared`), it evaluates the report again;
-otherwise it only notes the data unchanged.  A
-dashboard's card after a change is thus answered from the last evaluation, done outside any
-request.  A report no one asked for in :data:`ASKED_WITHIN` seconds is not refreshed and is dropped
-once older than any caller accepts; the first view of a card after the process starts, by a reach
-no one has asked with, still evaluates in the request.
+otherwise it only notes the data unchanged.  A dashboard's card after a change is thus answered
+from the last evaluation, done outside any request.  A report no one asked for in
+:data:`ASKED_WITHIN` seconds is not refreshed and is dropped once older than any caller accepts;
+the first view of a card after the process starts, by a reach no one has asked with, still
+evaluates in the request.
 
 Each serving worker keeps its own reports (they are small: a summary has a few hundred strata),
 so each refreshes what it was asked for.
