@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 SUFFIX = "-paging"  # beside the main file, as SQLite's own -wal and -shm
 SESSIONS = cast(Table, SearchSession.__table__)
 
-_engines: dict[str, Engine | None] = {}
+_engines: dict[Engine, Engine | None] = {}  # main engine → its lists' engine (None: none of its own)
 _guard = threading.Lock()
 
 
@@ -39,20 +39,24 @@ def lists_engine(bind: Engine | Connection) -> Engine | None:
     """The engine of the paging lists' own file for the database ``bind`` is of; None: the lists
     stay in it (PostgreSQL, in-memory or URI-named SQLite, or a file that cannot be made)."""
     main = bind.engine
-    database = main.url.database
-    if main.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+    if main.dialect.name != "sqlite":
         return None
-    key = str(main.url)
+    try:
+        return _engines[main]  # every paged search asks: no lock once known
+    except KeyError:
+        pass
+    database = main.url.database
     with _guard:
-        if key not in _engines:
-            _engines[key] = _open(main, database + SUFFIX)
-        return _engines[key]
+        if main not in _engines:
+            beside = database and database != ":memory:" and not database.startswith("file:")
+            _engines[main] = _open(main, f"{database}{SUFFIX}") if beside else None
+        return _engines[main]
 
 
 def dispose(main: Engine) -> None:
     """Close the lists' engine of ``main`` (its database is being closed)."""
     with _guard:
-        engine = _engines.pop(str(main.url), None)
+        engine = _engines.pop(main, None)
     if engine is not None:
         engine.dispose()
 

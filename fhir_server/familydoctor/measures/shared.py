@@ -85,8 +85,16 @@ def forget() -> None:
 
 
 def data_stamp(session) -> tuple:
-    """Count and latest ``last_updated`` of each type the snapshot reads: changes with any write of one."""
-    rows = session.execute(
-        select(ResourceRow.res_type, func.count(), func.max(ResourceRow.last_updated))
-        .where(ResourceRow.res_type.in_(READ_TYPES)).group_by(ResourceRow.res_type)).all()
-    return tuple(sorted((str(t), int(c), str(m)) for t, c, m in rows))
+    """Count and latest ``last_updated`` of each type the snapshot reads: changes with any write of
+    one.  Read once per unit of work (its session): a kept report's evaluation and the shared
+    snapshot both ask, and at 100,000 residents the count is ~80 ms on PostgreSQL."""
+    stamp = session.info.get(_STAMP)
+    if stamp is None:
+        rows = session.execute(
+            select(ResourceRow.res_type, func.count(), func.max(ResourceRow.last_updated))
+            .where(ResourceRow.res_type.in_(READ_TYPES)).group_by(ResourceRow.res_type)).all()
+        stamp = session.info[_STAMP] = tuple(sorted((str(t), int(c), str(m)) for t, c, m in rows))
+    return stamp
+
+
+_STAMP = "jiayi.measures.data_stamp"

@@ -78,8 +78,12 @@ def store_keys(session: Session, keys: list[tuple[str, str]], cap: int, binding:
 
 def load(session: Session, search_id: str) -> Any:
     """The list's (search_id, created, size, total), its keys left in the database."""
-    query = (select(SESSIONS.c.search_id, SESSIONS.c.created, SESSIONS.c.size, SESSIONS.c.total)
-             .where(SESSIONS.c.search_id == search_id))
+    return _list_row(session, select(SESSIONS.c.search_id, SESSIONS.c.created, SESSIONS.c.size, SESSIONS.c.total)
+                     .where(SESSIONS.c.search_id == search_id))
+
+
+def _list_row(session: Session, query) -> Any:
+    """``query``'s first row, read where the lists are kept (:func:`lists_engine`)."""
     lists = lists_engine(session.get_bind())
     if lists is None:
         return session.execute(query).first()
@@ -87,20 +91,12 @@ def load(session: Session, search_id: str) -> Any:
         return conn.execute(query).first()
 
 
-def _key_list(session: Session, search_id: str) -> str | None:
-    query = select(SESSIONS.c.key_list).where(SESSIONS.c.search_id == search_id)
-    lists = lists_engine(session.get_bind())
-    if lists is None:
-        return session.execute(query).scalar()
-    with lists.connect() as conn:
-        return conn.execute(query).scalar()
-
-
 def read_page(session: Session, search_id: str, offset: int, count: int, access: list | None = None
               ) -> list[ResourceRow]:
     """The current, not deleted rows at positions [offset, offset + count), in order; ``access``:
     the reader's reach, so a page token carried to another principal shows nothing of the first's."""
-    stored = _key_list(session, search_id)
+    found = _list_row(session, select(SESSIONS.c.key_list).where(SESSIONS.c.search_id == search_id))
+    stored = found[0] if found is not None else None
     if stored is not None:
         lines = stored.split("\n")[offset:offset + count] if stored else []
         return rows_by_key(session, [(t, i) for t, _, i in (line.partition("/") for line in lines)], access)
