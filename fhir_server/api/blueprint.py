@@ -53,6 +53,7 @@ def build_request(path: str) -> FhirRequest:
         if "If-Modified-Since" in request.headers else None,
         prefer=Prefer.parse(request.headers.get("Prefer")),
         max_age=None if request.cache_control.no_cache else request.cache_control.max_age,
+        only_if_cached=bool(request.cache_control.only_if_cached) and not request.cache_control.no_cache,
         base_url=hosts.base_url(settings),
         principal=g.principal,
     )

@@ -52,19 +52,20 @@ class FhirClient:
         self.base_url = base_url
         self.remote_addr = remote_addr
 
-    def get(self, url: str, max_age: int | None = None) -> Answer:
-        """``max_age``: an answer that many seconds old will do (``Cache-Control: max-age``)."""
-        return self.call("GET", url, max_age=max_age)
+    def get(self, url: str, max_age: int | None = None, only_if_cached: bool = False) -> Answer:
+        """``max_age``: an answer that many seconds old will do (``Cache-Control: max-age``);
+        ``only_if_cached``: only such an answer, else 504 at once (``Cache-Control: only-if-cached``)."""
+        return self.call("GET", url, max_age=max_age, only_if_cached=only_if_cached)
 
     def search(self, url: str) -> list[dict]:
         """The resources a search finds; an error (403: out of the user's reach) finds none."""
         answer = self.get(url)
         return answer.entries() if answer.ok else []
 
-    def read(self, reference: str | None, max_age: int | None = None) -> dict | None:
+    def read(self, reference: str | None) -> dict | None:
         if not reference or "/" not in reference:
             return None
-        answer = self.get(reference, max_age)
+        answer = self.get(reference)
         return answer.resource if answer.ok else None
 
     def post(self, url: str, body: dict) -> Answer:
@@ -73,14 +74,16 @@ class FhirClient:
     def put(self, url: str, body: dict) -> Answer:
         return self.call("PUT", url, body)
 
-    def call(self, method: str, url: str, body: dict | None = None, max_age: int | None = None) -> Answer:
+    def call(self, method: str, url: str, body: dict | None = None, max_age: int | None = None,
+             only_if_cached: bool = False) -> Answer:
         parts = urlsplit(url)
         path = parts.path.strip("/")
         authorization = f"Bearer {self.token}" if self.token else None
         try:
             principal = self.authenticator.principal(authorization, self.remote_addr, path, self.base_url)
             request = FhirRequest(method=method, path=path, query=parse_qsl(parts.query, keep_blank_values=True),
-                                  body=body, base_url=self.base_url, principal=principal, max_age=max_age)
+                                  body=body, base_url=self.base_url, principal=principal, max_age=max_age,
+                                  only_if_cached=only_if_cached)
             response = self.router.handle(request)
         except FHIRError as error:
             return Answer(error.status, error.outcome())

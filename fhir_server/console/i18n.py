@@ -78,6 +78,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "control_id": ("消息控制号", "Control id"),
     "written": ("写入的资源", "Written"),
     "previous_period": ("上期", "Previous period"),
+    "evaluating": ("正在计算…", "Evaluating…"),
     "previous_page": ("上一页", "Previous page"),
     "next_page": ("下一页", "Next page"),
     "slot": ("号源", "Slot"),

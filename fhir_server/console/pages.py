@@ -196,6 +196,11 @@ def blueprint() -> Blueprint:
     def monitor_page():
         return render_template("console/monitor.html", model=monitor.build(client()))
 
+    @bp.errorhandler(dashboard.NotYet)
+    def _evaluating(_: dashboard.NotYet):
+        """A card whose summary the server is evaluating: 202, and the page asks again."""
+        return g.t["evaluating"], 202, {"Retry-After": str(EVALUATING_RETRY_SECONDS)}
+
     @bp.errorhandler(HTTPException)
     def _error(error: HTTPException):
         status = error.code or 500
@@ -206,6 +211,9 @@ def blueprint() -> Blueprint:
         return session.get("csrf", "")
 
     return bp
+
+
+EVALUATING_RETRY_SECONDS = 1  # a dashboard card waiting for its summary asks again this often
 
 
 def client() -> FhirClient:

@@ -54,6 +54,7 @@ class FhirRequest:
     if_modified_since: datetime | None = None
     prefer: Prefer = field(default_factory=Prefer)
     max_age: int | None = None  # Cache-Control: max-age: an answer this many seconds old will do (kept MeasureReports)
+    only_if_cached: bool = False  # Cache-Control: only-if-cached: a kept answer or none (504), never one made now
     base_url: str = "http://localhost/fhir"
     principal: Principal = ANONYMOUS
     grant: Any = None  # auth.access.Grant the interaction runs under (set by the router)

@@ -144,3 +144,85 @@ def test_the_refresh_thread_spends_at_most_a_tenth_of_its_time_refreshing():
     assert kept_module.rest_after(0.5, 10.0) == 10.0
     assert kept_module.rest_after(25.0, 10.0) == pytest.approx(225.0)
     assert kept_module.BUSY_SHARE == 0.1
+
+
+ONLY_KEPT = {"Cache-Control": "max-age=300, only-if-cached"}
+
+
+def test_only_if_cached_never_waits_for_an_evaluation(served):
+    """Not kept: 504 with Retry-After at once, the summary wanted; the refresh of the wanted ones
+    evaluates it (and nothing else), and the next ask gets it."""
+    client, kept = served
+    missing = client.get(COVERAGE, query_string=PERIOD, headers=ONLY_KEPT)
+    assert missing.status_code == 504 and missing.headers["Retry-After"] == str(kept_module.RETRY_SECONDS)
+    outcome = missing.get_json()
+    assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["code"] == "transient"
+    assert client.get(COVERAGE, query_string=PERIOD, headers=ONLY_KEPT).status_code == 504  # still being evaluated
+
+    assert kept.refresh(wanted_only=True) == 1  # asked twice, evaluated once
+    found = client.get(COVERAGE, query_string=PERIOD, headers=ONLY_KEPT)
+    assert found.status_code == 200 and found.headers["Age"] == "0"
+    residents = _residents(found)
+    assert kept.refresh(wanted_only=True) == 0
+
+    # older than this caller accepts: wanted again; the data unchanged, the refresh only notes so
+    kept.clock.now += 100
+    assert client.get(COVERAGE, query_string=PERIOD, headers={"Cache-Control": "max-age=50, only-if-cached"}) \
+        .status_code == 504
+    assert client.get(COVERAGE, query_string=PERIOD, headers=ONLY_KEPT).headers["Age"] == "100"  # others still may
+    assert kept.refresh(wanted_only=True) == 0
+    assert client.get(COVERAGE, query_string=PERIOD, headers={"Cache-Control": "max-age=50, only-if-cached"}) \
+        .headers["Age"] == "0"
+
+    _add_resident(client, "新来的")
+    kept.clock.now += 100
+    assert client.get(COVERAGE, query_string=PERIOD, headers={"Cache-Control": "max-age=50, only-if-cached"}) \
+        .status_code == 504
+    assert kept.refresh(wanted_only=True) == 1
+    assert _residents(client.get(COVERAGE, query_string=PERIOD, headers=ONLY_KEPT)) == residents + 1
+
+    # only-if-cached alone accepts any kept summary; with no-cache it is ignored (evaluated now)
+    assert client.get(COVERAGE, query_string=PERIOD, headers={"Cache-Control": "only-if-cached"}).status_code == 200
+    fresh = client.get(COVERAGE, query_string={**PERIOD, "periodEnd": "2026-11-22"},
+                       headers={"Cache-Control": "no-cache, only-if-cached"})
+    assert fresh.status_code == 200 and "Age" not in fresh.headers
+
+
+def test_a_wanted_summary_that_fails_is_wanted_again_by_the_next_ask(caplog):
+    calls: list[int] = []
+
+    def failing(uow, row, period, *, resident_population, reach) -> dict:
+        calls.append(1)
+        raise RuntimeError("the database went away")
+
+    kept = KeptReports(MemoryRepository(), failing, thread=False, clock=Clock())
+    row, period = BY_ID["jiayi-coverage"], Period(dt.date(2026, 1, 1), AS_OF)
+    assert kept.kept_only(row, period, resident_population=None, reach=None, max_age=300) is None
+    assert kept.refresh(wanted_only=True) == 0 and calls == [1]
+    assert "evaluating the kept" in caplog.text
+    assert kept.refresh(wanted_only=True) == 0 and calls == [1]  # dropped, not tried on every pass
+    assert kept.kept_only(row, period, resident_population=None, reach=None, max_age=300) is None
+    assert kept.refresh(wanted_only=True) == 0 and calls == [1, 1]
+
+
+def test_the_thread_evaluates_a_wanted_summary_at_once():
+    """Asked with only-if-cached, the summary is evaluated by the thread without waiting for its
+    pause between refreshes (an hour here)."""
+    evaluate = _Counted()
+    kept = KeptReports(MemoryRepository(), evaluate, refresh_seconds=3600)
+    row, period = BY_ID["jiayi-coverage"], Period(dt.date(2026, 1, 1), AS_OF)
+    try:
+        assert kept.kept_only(row, period, resident_population=None, reach=None, max_age=300) is None
+        deadline = time.monotonic() + 10
+        while kept.kept_only(row, period, resident_population=None, reach=None, max_age=300) is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+        report, age = kept.kept_only(row, period, resident_population=None, reach=None, max_age=300)
+        assert report["n"] == 1 and len(evaluate.calls) == 1
+        later = Period(dt.date(2025, 1, 1), dt.date(2025, 12, 31))  # another period asked later: at once too
+        assert kept.kept_only(row, later, resident_population=None, reach=None, max_age=300) is None
+        while len(evaluate.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(evaluate.calls) == 2
+    finally:
+        kept.stop()

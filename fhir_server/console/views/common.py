@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from fhir_server.console.fhir_client import Answer
 
 ID_CARD = "urn:oid:2.16.156.10011.1.3"
 ID_CARD_ALIAS = "urn:oid:2.16.840.1.113883.2.23.1.19.1"
@@ -18,7 +21,9 @@ TASK_CODE = "http://hl7.org/fhir/CodeSystem/task-code"
 class Source(Protocol):
     def search(self, url: str) -> list[dict]: ...
 
-    def read(self, reference: str | None, max_age: int | None = None) -> dict | None: ...
+    def read(self, reference: str | None) -> dict | None: ...
+
+    def get(self, url: str, max_age: int | None = None, only_if_cached: bool = False) -> Answer: ...
 
 
 def human_name(resource: dict | None) -> str:

@@ -119,11 +119,15 @@ def measures(source: Source) -> list[dict]:
     return source.search("Measure?_count=100&_sort=url&_elements=title,name,scoring,url")
 
 
+class NotYet(Exception):  # noqa: N818 - a state, not a failure
+    """The server is evaluating the summary (it has none kept young enough): ask again shortly."""
+
+
 def build(source: Source, query: Query) -> Dashboard:
-    """Every Measure evaluated (the CSV export)."""
+    """Every Measure evaluated (the CSV export: it waits for the evaluations)."""
     cards = []
     for measure in measures(source):
-        report = evaluate(source, measure["id"], query, "summary")
+        report = evaluate(source, measure["id"], query, "summary", wait=True)
         if report is None:
             continue
         cards.append(card(measure, report, query.stratifier))
@@ -131,6 +135,7 @@ def build(source: Source, query: Query) -> Dashboard:
 
 
 def one_card(source: Source, measure_id: str, query: Query) -> Card | None:
+    """A Measure's card, from the server's kept summary (:class:`NotYet` while it evaluates one)."""
     measure = source.read(f"Measure/{measure_id}")
     report = evaluate(source, measure_id, query, "summary") if measure else None
     if not (measure and report):
@@ -144,7 +149,8 @@ def one_card(source: Source, measure_id: str, query: Query) -> Card | None:
 
 def with_previous(source: Source, measure_id: str, query: Query) -> Card | None:
     """A card's score and the period before's (asked by the page once every card is shown: a
-    second evaluation of the district, so the first view of a card does not wait for it)."""
+    second evaluation of the district, so the first view of a card does not wait for it;
+    :class:`NotYet` while the server evaluates either)."""
     measure = source.read(f"Measure/{measure_id}")
     report = evaluate(source, measure_id, query, "summary") if measure else None
     if not (measure and report):
@@ -169,10 +175,11 @@ def stratum_name(source: Source, value: str) -> str:
     return _names[value]
 
 
-def evaluate(source: Source, measure_id: str, query: Query, report_type: str) -> dict | None:
+def evaluate(source: Source, measure_id: str, query: Query, report_type: str, wait: bool = False) -> dict | None:
+    """The MeasureReport; a summary the server has not kept raises :class:`NotYet` unless ``wait``."""
     url = (f"Measure/{measure_id}/$evaluate-measure?periodStart={query.start}&periodEnd={query.end}"
            f"&reportType={report_type}")
-    return _cached(source, url)
+    return _cached(source, url, wait or report_type != "summary")
 
 
 def card(measure: dict, report: dict, stratifier: str) -> Card:
@@ -195,7 +202,7 @@ def subjects(source: Source, query: Query, measure_id: str) -> list[str]:
     """The numerator's subjects (references) of one measure: the drill-down."""
     if not measure_id:
         return []
-    report = evaluate(source, measure_id, query, "subject-list") or {}
+    report = evaluate(source, measure_id, query, "subject-list", wait=True) or {}
     lists = {c.get("id"): c for c in report.get("contained") or []}
     chosen = lists.get("numerator") or lists.get("initial-population") or {}
     return [(e.get("item") or {}).get("reference", "") for e in chosen.get("entry") or []]
@@ -231,17 +238,21 @@ _cache: dict[tuple, tuple[float, dict | None]] = {}
 _cache_lock = Lock()
 
 
-def _cached(source: Source, url: str) -> dict | None:
+def _cached(source: Source, url: str, wait: bool) -> dict | None:
     """A MeasureReport evaluates the whole district: kept a few minutes per user (token) and URL,
     and asked of the server as an answer up to as old (its kept summaries, refreshed in the
-    background: ``familydoctor/measures/kept.py``)."""
+    background: ``familydoctor/measures/kept.py``).  Unless ``wait``, only a kept one: a page's
+    request never waits for a whole-district evaluation (:class:`NotYet` meanwhile)."""
     key = (getattr(source, "token", None), url)
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
         if hit and hit[0] > now:
             return hit[1]
-    report = source.read(url, int(CACHE_SECONDS))
+    answer = source.get(url, int(CACHE_SECONDS), only_if_cached=not wait)
+    if answer.status == 504 and not wait:
+        raise NotYet(url)
+    report = answer.resource if answer.ok else None
     with _cache_lock:
         for stale in [k for k, (until, _) in _cache.items() if until <= now]:
             del _cache[stale]

@@ -14,9 +14,13 @@ While a kept report is asked for, a background thread brings it up to date every
 district's data changed since (the stamp of :mod:`.shared`), it evaluates the report again;
 otherwise it only notes the data unchanged.  A dashboard's card after a change is thus answered
 from the last evaluation, done outside any request.  A report no one asked for in
-:data:`ASKED_WITHIN` seconds is not refreshed and is dropped once older than any caller accepts;
-the first view of a card after the process starts, by a reach no one has asked with, still
-evaluates in the request.
+:data:`ASKED_WITHIN` seconds is not refreshed and is dropped once older than any caller accepts.
+
+A caller that also sends ``only-if-cached`` (RFC 9111 §5.2.1.7; the console's dashboard does) is
+never made to wait for a whole-district evaluation: when no kept summary is young enough, it is
+answered ``504`` with ``Retry-After`` at once, and the thread evaluates the summary now, ahead of
+any refresh, so that the caller's next ask finds it.  Without ``only-if-cached`` a summary not yet
+kept is evaluated in the request, as before.
 
 Each serving worker keeps its own reports (they are small: a summary has a few hundred strata),
 so each refreshes what it was asked for.
@@ -32,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fhir_server.auth.access import Reach
+from fhir_server.core.errors import FHIRError, Issue
 from fhir_server.repository.base import Repository
 
 from .catalog import MeasureRow
@@ -45,6 +50,7 @@ ASKED_WITHIN = 900.0  # ... while someone asked for it this recently
 CHECK_SECONDS = 10.0  # how often the thread looks for kept reports due
 BUSY_SHARE = 0.1  # at most this share of the time spent refreshing (each serving worker)
 KEPT = 128  # reports kept per process (13 Measures × a few periods × a few reaches)
+RETRY_SECONDS = 2  # Retry-After of a summary asked with only-if-cached and being evaluated
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +63,12 @@ class Key:
 
 @dataclass(slots=True)
 class _Kept:
-    report: dict
+    report: dict | None  # None: not yet evaluated
     stamp: tuple | None  # the district's data the report was evaluated on (None: not known)
     seen: float  # monotonic time the data were last seen as the report counted them
     asked: float  # monotonic time a caller last asked for it
     row: MeasureRow
+    wanted: bool = False  # asked with only-if-cached and not young enough: brought up to date next
 
 
 Evaluate = Callable[..., dict]  # (uow, row, period, *, resident_population, reach) -> MeasureReport
@@ -77,6 +84,7 @@ class KeptReports:
         self.background = thread  # False: refreshed only when refresh() is called (tests)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._wanted = threading.Event()  # a summary was asked for that is not kept: evaluate it now
         self._kept: OrderedDict[Key, _Kept] = OrderedDict()
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()  # one refresh pass at a time
@@ -86,51 +94,93 @@ class KeptReports:
         """The summary of ``row`` over ``period`` and its age in seconds: a kept one at most
         ``max_age`` seconds old, else evaluated now in ``uow`` (and kept)."""
         key = Key(row.url, period, resident_population, reach)
+        hit = self._hit(key, max_age)
+        if hit is not None:
+            return hit
         now = self.clock()
-        with self._lock:
-            kept = self._kept.get(key)
-            if kept is not None and now - kept.seen <= max_age:
-                kept.asked = now
-                self._kept.move_to_end(key)
-                return kept.report, now - kept.seen
         stamp = _stamp_of(uow)
         report = self.evaluate(uow, row, period, resident_population=resident_population, reach=reach)
         self._keep(key, _Kept(report, stamp, now, now, row))
         self._start()
         return report, 0.0
 
-    def refresh(self) -> int:
-        """Bring every kept report asked for lately up to date; the number evaluated again."""
+    def kept_only(self, row: MeasureRow, period: Period, *, resident_population: int | None,
+                  reach: Reach | None, max_age: float) -> tuple[dict, float] | None:
+        """The kept summary at most ``max_age`` seconds old and its age, or None: then it is
+        wanted, and the thread evaluates it next (``only-if-cached``: the caller asks again)."""
+        key = Key(row.url, period, resident_population, reach)
+        hit = self._hit(key, max_age)
+        if hit is not None:
+            return hit
+        now = self.clock()
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None:
+                kept = self._kept[key] = _Kept(None, None, float("-inf"), now, row)
+            kept.asked, kept.wanted = now, True
+            self._kept.move_to_end(key)
+            self._trim()
+        self._wanted.set()
+        self._start()
+        return None
+
+    def _hit(self, key: Key, max_age: float) -> tuple[dict, float] | None:
+        now = self.clock()
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None or kept.report is None or now - kept.seen > max_age:
+                return None
+            kept.asked = now
+            self._kept.move_to_end(key)
+            return kept.report, now - kept.seen
+
+    def refresh(self, wanted_only: bool = False) -> int:
+        """Bring every kept report asked for lately up to date, the wanted ones (asked for and
+        not yet evaluated) first; with ``wanted_only``, those only.  The number evaluated."""
         with self._refreshing:
             now = self.clock()
             with self._lock:
                 for key in [k for k, kept in self._kept.items() if now - kept.asked > ASKED_WITHIN]:
                     del self._kept[key]  # no one looks at it: not refreshed, and no longer answered
-                due = [(k, kept) for k, kept in self._kept.items() if now - kept.seen >= self.refresh_seconds]
+                due = [(k, kept) for k, kept in self._kept.items()
+                       if kept.wanted or (not wanted_only and now - kept.seen >= self.refresh_seconds)]
             if not due:
                 return 0
+            due.sort(key=lambda item: not item[1].wanted)  # the wanted first: someone waits for them
             evaluated = 0
             with self.repository.unit_of_work() as uow:
                 stamp = _stamp_of(uow)
                 for key, kept in due:
-                    if stamp is not None and stamp == kept.stamp:
+                    if kept.report is not None and stamp is not None and stamp == kept.stamp:
                         with self._lock:
-                            kept.seen = now  # the data are as the report counted them
+                            kept.seen, kept.wanted = now, False  # the data are as the report counted them
                         continue
-                    report = self.evaluate(uow, kept.row, key.period, resident_population=key.resident_population,
-                                           reach=key.reach)
+                    try:
+                        report = self.evaluate(uow, kept.row, key.period,
+                                               resident_population=key.resident_population, reach=key.reach)
+                    except Exception:  # noqa: BLE001 - logged; the next ask wants it again
+                        log.exception("evaluating the kept %s over %s failed", key.measure, key.period)
+                        with self._lock:
+                            if self._kept.get(key) is kept:
+                                kept.wanted = False
+                                if kept.report is None:
+                                    del self._kept[key]
+                        continue
                     evaluated += 1
                     with self._lock:
-                        if key in self._kept:  # not dropped meanwhile
-                            self._kept[key] = _Kept(report, stamp, now, self._kept[key].asked, kept.row)
+                        if self._kept.get(key) is kept:  # not dropped meanwhile
+                            self._kept[key] = _Kept(report, stamp, now, kept.asked, kept.row)
             return evaluated
 
     def _keep(self, key: Key, kept: _Kept) -> None:
         with self._lock:
             self._kept[key] = kept
             self._kept.move_to_end(key)
-            while len(self._kept) > KEPT:
-                self._kept.popitem(last=False)
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._kept) > KEPT:
+            self._kept.popitem(last=False)
 
     def _start(self) -> None:
         if not self.background or self._thread is not None:
@@ -143,18 +193,36 @@ class KeptReports:
     def stop(self) -> None:
         """End the refresh thread (after its pass, if one is running)."""
         self._stopping.set()
+        self._wanted.set()
 
     def _loop(self) -> None:
-        pause = min(self.refresh_seconds, CHECK_SECONDS)
-        while not self._stopping.wait(pause):
+        least = min(self.refresh_seconds, CHECK_SECONDS)
+        next_pass = time.monotonic() + least
+        while True:
+            wanted = self._wanted.wait(max(0.0, next_pass - time.monotonic()))
+            if self._stopping.is_set():
+                return
+            self._wanted.clear()
             started = time.monotonic()
-            try:
-                evaluated = self.refresh()
+            try:  # wanted reports at once (someone waits); a refresh of the rest when its pause is over
+                evaluated = self.refresh(wanted_only=wanted and started < next_pass)
                 if evaluated:
-                    log.info("refreshed %d kept MeasureReports in %.1f s", evaluated, time.monotonic() - started)
+                    log.info("evaluated %d kept MeasureReports in %.1f s", evaluated, time.monotonic() - started)
             except Exception:  # noqa: BLE001 - the next pass tries again; requests evaluate meanwhile
                 log.exception("refreshing the kept MeasureReports failed")
-            pause = rest_after(time.monotonic() - started, min(self.refresh_seconds, CHECK_SECONDS))
+            if not wanted or started >= next_pass:
+                next_pass = time.monotonic() + rest_after(time.monotonic() - started, least)
+
+
+class NotKept(FHIRError):
+    """504 (RFC 9111 §5.2.1.7): asked with ``only-if-cached``, and no kept summary young enough."""
+
+    status = 504
+
+    def __init__(self) -> None:
+        super().__init__([Issue("transient", "No summary evaluated recently enough is kept (Cache-Control: "
+                                f"only-if-cached); it is being evaluated now: ask again in {RETRY_SECONDS} s")],
+                         headers={"Retry-After": str(RETRY_SECONDS)})
 
 
 def rest_after(busy: float, least: float) -> float:

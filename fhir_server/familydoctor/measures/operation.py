@@ -11,7 +11,8 @@ measure over the residents within their reach: members about others are left out
 (:mod:`.reach`), and an individual report about a resident out of reach is refused (403).
 
 A summary asked with ``Cache-Control: max-age=N`` may be one evaluated up to N seconds ago, kept
-and refreshed in the background (:mod:`.kept`; the console's dashboard asks so).
+and refreshed in the background (:mod:`.kept`; the console's dashboard asks so); with
+``only-if-cached`` as well, one not kept is answered 504 at once and evaluated in the background.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fhir_server.repository.base import UnitOfWork
 from . import aggregate
 from .catalog import BY_URL, MeasureRow
 from .indicators import INDICATORS, Member
-from .kept import KeptReports, age_header
+from .kept import KeptReports, NotKept, age_header
 from .reach import reachable, within_reach
 from .report import measure_report
 from .shared import with_district
@@ -59,9 +60,17 @@ def evaluate_measure(uow: UnitOfWork, request: FhirRequest, res_type: str | None
     reach = getattr(request.grant, "reach", None)
     if reach is not None and subject is not None and not reachable(uow, reach, {subject}):
         raise Forbidden(f"{subject} is not among the records this user may see")
-    if kept is not None and request.max_age is not None and report_type == "summary" and subject is None:
-        report, age = kept.answer(uow, row, period, resident_population=population, reach=reach,
-                                  max_age=request.max_age)
+    if kept is not None and (request.max_age is not None or request.only_if_cached) and report_type == "summary" \
+            and subject is None:
+        max_age = float("inf") if request.max_age is None else request.max_age
+        if request.only_if_cached:
+            hit = kept.kept_only(row, period, resident_population=population, reach=reach, max_age=max_age)
+            if hit is None:
+                raise NotKept()
+            report, age = hit
+        else:
+            report, age = kept.answer(uow, row, period, resident_population=population, reach=reach,
+                                      max_age=max_age)
         return FhirResponse(200, report, headers=age_header(age))
     report = evaluate(uow, row, period, report_type=report_type, subject=subject, resident_population=population,
                       reach=reach)

@@ -28,17 +28,21 @@ class FakeSource:
         self.reads = reads or {}
         self.asked: list[str] = []
         self.max_ages: dict[str, int | None] = {}
+        self.only_kept: dict[str, bool] = {}
+        self.evaluating: set[str] = set()  # URLs the server answers 504 when asked only-if-cached
         self.written: list[tuple[str, str, dict]] = []
 
     def search(self, url: str) -> list[dict]:
         self.asked.append(url)
         return next((found for prefix, found in self.searches.items() if url.startswith(prefix)), [])
 
-    def read(self, reference: str | None, max_age: int | None = None) -> dict | None:
-        self.max_ages[reference or ""] = max_age
+    def read(self, reference: str | None) -> dict | None:
         return self.reads.get(reference or "")
 
-    def get(self, url: str) -> Answer:
+    def get(self, url: str, max_age: int | None = None, only_if_cached: bool = False) -> Answer:
+        self.max_ages[url], self.only_kept[url] = max_age, only_if_cached
+        if only_if_cached and url in self.evaluating:
+            return Answer(504, {"resourceType": "OperationOutcome", "issue": []})
         found = self.reads.get(url)
         return Answer(200, found) if found else Answer(404, {"resourceType": "OperationOutcome", "issue": []})
 
@@ -290,9 +294,30 @@ def test_a_card_compares_with_the_period_before():
     assert dashboard.one_card(source, "m-trend", query).previous is None  # the first view does not wait for it
     card = dashboard.with_previous(source, "m-trend", query)
     assert (card.shown, card.previous_shown, card.trend) == ("50.0%", "40.0%", "↑")
-    # a card accepts the server's kept summary as old as its own cache (familydoctor/measures/kept.py)
+    # a card accepts the server's kept summary as old as its own cache, and only a kept one
+    # (familydoctor/measures/kept.py): the page's request never waits for an evaluation
     assert source.max_ages[url.format("2026-10-01", "2026-12-01")] == dashboard.CACHE_SECONDS
-    assert source.max_ages["Measure/m-trend"] is None
+    assert source.only_kept[url.format("2026-10-01", "2026-12-01")] is True
+
+
+def test_a_card_the_server_is_evaluating_is_not_yet_and_not_cached():
+    measure = {"resourceType": "Measure", "id": "m-new", "scoring": {"coding": [{"code": "proportion"}]}}
+    url = "Measure/m-new/$evaluate-measure?periodStart=2026-10-01&periodEnd=2026-12-01&reportType=summary"
+    report = {"group": [{"population": [population("numerator", 5)], "measureScore": {"value": 0.5}}]}
+    source = FakeSource({}, {"Measure/m-new": measure, url: report})
+    source.evaluating.add(url)
+    query = dashboard.Query.from_args({"preset": "quarter"}, TODAY)
+    dashboard._cache.clear()
+    with pytest.raises(dashboard.NotYet):
+        dashboard.one_card(source, "m-new", query)
+    source.evaluating.clear()  # evaluated: the next ask finds it (the 504 was not cached)
+    assert dashboard.one_card(source, "m-new", query).shown == "50.0%"
+    dashboard._cache.clear()
+    source.evaluating.add(url)
+    source.searches["Measure?"] = [measure]
+    assert [c.id for c in dashboard.build(source, query).cards] == ["m-new"]  # the export waits
+    assert source.only_kept[url] is False
+    dashboard._cache.clear()
 
 
 def test_the_drill_down_lists_the_numerators_subjects():

@@ -55,25 +55,39 @@
       document.body.appendChild(a); a.click(); a.remove();
     });
   }
-  /* the dashboard: each Measure's card is evaluated on its own request, two at a time */
+  /* the dashboard: each Measure's card is asked on its own request, two at a time.  A card whose
+     summary the server is still evaluating answers 202 (正在计算…) and is asked again after its
+     Retry-After; each card's comparison with the period before is asked once every card is shown. */
   var pending = Array.prototype.slice.call(document.querySelectorAll("section[data-src]"));
-  var later = [];  /* each card's comparison with the period before, once every card is shown */
-  function previous() {
-    var el = later.shift();
-    if (!el) { return; }
-    fetch(el.getAttribute("data-previous-src"), { credentials: "same-origin" }).then(function (response) {
-      return response.ok ? response.text() : null;
-    }).then(function (text) { if (text !== null) { el.innerHTML = text; } }).catch(function () {}).then(function () {
-      el.setAttribute("data-loaded", "true");
-      previous();
+  var later = [];
+  var running = 0, cardsLeft = pending.length, tries = {};
+  var MAX_TRIES = 180;  /* about three minutes of 正在计算… before a card gives up (–) */
+  function retry(list, el, answer, src) {
+    tries[src] = (tries[src] || 0) + 1;
+    if (tries[src] > MAX_TRIES) { return false; }
+    setTimeout(function () { list.push(el); pump(); }, (parseInt(answer.retry, 10) || 1) * 1000);
+    return true;
+  }
+  function ask(src) {
+    return fetch(src, { credentials: "same-origin" }).then(function (response) {
+      return response.text().then(function (html) {
+        return { status: response.status, ok: response.ok, html: html, retry: response.headers.get("Retry-After") };
+      });
     });
   }
-  function next() {
-    var card = pending.shift();
-    if (!card) { previous(); return; }
-    fetch(card.getAttribute("data-src"), { credentials: "same-origin" }).then(function (response) {
-      return response.text().then(function (html) { return { ok: response.ok, html: html }; });
-    }).then(function (answer) {
+  function loaded(card) {
+    card.setAttribute("aria-busy", "false");
+    card.setAttribute("data-loaded", "true");
+    cardsLeft--;
+  }
+  function showCard(card) {
+    var src = card.getAttribute("data-src");
+    return ask(src).then(function (answer) {
+      if (answer.status === 202) {
+        card.querySelector(".value").textContent = answer.html;
+        if (retry(pending, card, answer, src)) { return; }
+        answer = { ok: false };
+      }
       if (answer.ok) {
         card.innerHTML = answer.html;
         card.querySelectorAll("script.measure-data").forEach(measureChart);
@@ -82,13 +96,35 @@
       } else {
         card.querySelector(".value").textContent = "–";
       }
-    }).catch(function () { card.querySelector(".value").textContent = "–"; }).then(function () {
-      card.setAttribute("aria-busy", "false");
-      card.setAttribute("data-loaded", "true");
-      next();
+      loaded(card);
+    }).catch(function () {
+      card.querySelector(".value").textContent = "–";
+      loaded(card);
     });
   }
-  next(); next();
+  function showPrevious(el) {
+    var src = el.getAttribute("data-previous-src");
+    return ask(src).then(function (answer) {
+      if (answer.status === 202 && retry(later, el, answer, src)) { return; }
+      if (answer.ok) { el.innerHTML = answer.html; }
+      el.setAttribute("data-loaded", "true");
+    }).catch(function () { el.setAttribute("data-loaded", "true"); });
+  }
+  function pump() {
+    while (running < 2) {
+      var work;
+      if (pending.length) {
+        work = showCard(pending.shift());
+      } else if (later.length && cardsLeft === 0) {
+        work = showPrevious(later.shift());
+      } else {
+        return;  /* nothing to ask, or cards still being evaluated: asked again after their Retry-After */
+      }
+      running++;
+      work.then(function () { running--; pump(); });
+    }
+  }
+  pump();
   var preset = document.getElementById("preset");
   if (preset) {
     ["start", "end"].forEach(function (id) {
