@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fhir_server.core import budget
-from fhir_server.storage import documents
+from fhir_server.storage import checkpoints, documents
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +134,18 @@ def _sqlite_engine(url: str) -> Engine:
         hide_parameters=True,  # error logs name the statement, never its values (身份证号, phones)
     )
 
+    database = make_url(url).database
+    checkpointed = bool(database) and database != ":memory:" and not database.startswith("file:")
+
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
         # let SQLAlchemy, not the driver, decide when transactions begin (see module doc)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if make_url(url).database not in (None, "", ":memory:"):
+        if database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+        if checkpointed:  # the log is copied back by a thread (storage/checkpoints.py), not by commits
+            cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoints.BACKSTOP}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -151,6 +156,12 @@ def _sqlite_engine(url: str) -> Engine:
         write = connection.get_execution_options().get("jiayi_write", False)
         _progress_handler(connection.connection.dbapi_connection, budget.deadline())
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    if checkpointed:
+        @event.listens_for(engine, "commit")
+        def _committed(connection):
+            if connection.get_execution_options().get("jiayi_write", False):
+                checkpoints.note(engine)
 
     return engine
 
@@ -316,4 +327,5 @@ class Database:
         for close in self.closing:
             close()
         paging_lists.dispose(self.engine)
+        checkpoints.forget(self.engine)
         self.engine.dispose()
