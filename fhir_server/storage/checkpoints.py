@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -77,7 +78,7 @@ def checkpoint(engine: Engine) -> tuple[int, int, int] | None:
         log.debug("checkpoint of %s skipped: %s", engine.url.database, exc)
         return None
     try:
-        dbapi = connection.dbapi_connection
+        dbapi: Any = connection.dbapi_connection  # sqlite3.Connection
         dbapi.set_progress_handler(None, 0)  # a request's deadline left on the pooled connection
         row = dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return int(row[0]), int(row[1]), int(row[2])

@@ -134,15 +134,15 @@ def _sqlite_engine(url: str) -> Engine:
         hide_parameters=True,  # error logs name the statement, never its values (身份证号, phones)
     )
 
-    database = make_url(url).database
-    checkpointed = bool(database) and database != ":memory:" and not database.startswith("file:")
+    database = make_url(url).database or ""
+    checkpointed = database not in ("", ":memory:") and not database.startswith("file:")
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
         # let SQLAlchemy, not the driver, decide when transactions begin (see module doc)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if database not in (None, "", ":memory:"):
+        if database not in ("", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         if checkpointed:  # the log is copied back by a thread (storage/checkpoints.py), not by commits
             cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoints.BACKSTOP}")
