@@ -17,7 +17,8 @@ the Measure over the whole district (the indented "in the background" line: what
 waits for before the numbers show, no request does), and the page's next ask (``then``) gets the
 card.  "13 cards" asks every card once in turn, as the page's browser does (median and p95 per
 card, then the sum).  "Period before" is the comparison the page asks for after every card is
-shown.
+shown.  "After a restart" is a new process (nothing in its memory) answering from the summaries
+kept in the database (``kept_measure_report``).
 "After a change" rows are the same views once the district has changed: the console's cache and
 the shared snapshot dropped, the server's kept summary (``Cache-Control: max-age``,
 ``familydoctor/measures/kept.py``) still there.  The last line is what the background refresh of
@@ -32,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import delete
+
 from fhir_server.app import create_app
 from fhir_server.auth import dev_issuer
 from fhir_server.console.views import dashboard
@@ -39,6 +42,7 @@ from fhir_server.familydoctor.measures import MEASURES
 from fhir_server.familydoctor.measures.kept import REFRESH_SECONDS
 from fhir_server.familydoctor.measures.shared import forget
 from fhir_server.serving import freeze_startup_objects, load_demo, prepare_database
+from fhir_server.storage.kept_reports import KEPT
 
 
 def main() -> None:
@@ -85,6 +89,8 @@ def run(database: str, repeat: int) -> None:
          "/console/dashboard/cards/jiayi-coverage/previous?preset=year"),
         ("dashboard, 13 cards first view", None, {"jiayi_region": "Organization/org-nhc"},
          "/console/dashboard/cards/{measure}?preset=year"),
+        ("13 cards after a restart", None, {"jiayi_region": "Organization/org-nhc"},
+         "/console/dashboard/cards/{measure}?preset=year"),
         ("dashboard card after a change", None, {"jiayi_region": "Organization/org-nhc"},
          "/console/dashboard/cards/jiayi-coverage?preset=year"),
         ("13 cards after a change", None, {"jiayi_region": "Organization/org-nhc"},
@@ -103,7 +109,9 @@ def run(database: str, repeat: int) -> None:
             dashboard._cache.clear()
             forget()  # the district read afresh, as after a write
         if first_view and "period before" not in name:
-            kept._kept.clear()  # no summary kept, as after a worker starts (the period before: the card's is)
+            _no_summary_kept(kept)  # as on a new district (the period before: the card's is kept)
+        if "restart" in name:
+            kept._kept.clear()  # a new process: nothing in memory, the database's kept summaries there
         paths = [path.replace("{measure}", MEASURES[i].id) if cards else path for i in range(rounds)]
         timed = _ask(client, paths, warm_up=not (cards or first_view),
                      between=_changed if "after a change" in name else None)
@@ -116,11 +124,20 @@ def run(database: str, repeat: int) -> None:
             _row("  then", _ask(client, paths, warm_up=False), cards)
     for entry in kept._kept.values():  # as after a write: every kept summary due and its data changed
         entry.stamp, entry.seen = None, entry.seen - REFRESH_SECONDS
+    _no_summary_kept(kept, memory=False)  # nor counted by another process
     forget()
     started, started_cpu = time.perf_counter(), time.process_time()
     evaluated = kept.refresh()
     print(f"{f'background refresh ({evaluated} kept)':<30} {(time.perf_counter() - started) * 1000:>10.0f} {'':>8} "
           f"{(time.process_time() - started_cpu) * 1000:>7.0f}  (no page waits for it)")
+
+
+def _no_summary_kept(kept, memory: bool = True) -> None:
+    """No kept summary: none in this process (unless ``memory`` is False) and none in the database."""
+    if memory:
+        kept._kept.clear()
+    with kept.store.database.session(write=True) as session:
+        session.execute(delete(KEPT))
 
 
 def _changed() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -76,3 +76,17 @@ class CounterRow(Base):
     scope: Mapped[str] = mapped_column(String(200), primary_key=True)
     bucket: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class KeptReportRow(Base):
+    """A whole-district MeasureReport summary kept for callers that accept an older answer
+    (``familydoctor/measures/kept.py``): shared by the serving processes and kept across restarts."""
+
+    __tablename__ = "kept_measure_report"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha-256 of (measure, period, population, reach)
+    stamp: Mapped[str | None] = mapped_column(String(2000), nullable=True)  # the district's data it counted
+    seen: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds the data were last seen so
+    report: Mapped[dict] = mapped_column(Document, nullable=False)
+
+    __table_args__ = (Index("ix_kept_measure_report_seen", "seen"),)

@@ -39,7 +39,7 @@ def served(request, tmp_path_factory):
     app = create_app({"DATABASE_URL": url, "TESTING": True})
     kept: KeptReports = app.extensions["jiayi.kept_reports"]
     kept.background = False  # refreshed when the test says
-    kept.clock = Clock()
+    kept.clock = kept.wall = Clock()  # the stored reports' age follows the test's clock too
     yield app.test_client(), kept
     app.extensions["jiayi.database"].dispose()
 
@@ -226,3 +226,43 @@ def test_the_thread_evaluates_a_wanted_summary_at_once():
         assert len(evaluate.calls) == 2
     finally:
         kept.stop()
+
+
+def test_workers_share_the_kept_summaries_through_the_database(served):
+    """Two serving processes (two KeptReports on one database) and a restart: a summary one of
+    them evaluated is answered by the other from the database, a refresh whose data the other
+    already counted adopts its report, and a summary no one has seen for a day is dropped."""
+    client, first = served
+    evaluations: list[str] = []
+
+    def counted(uow, row, period, **kwargs) -> dict:
+        evaluations.append(row.url)
+        return first.evaluate(uow, row, period, **kwargs)
+
+    second = KeptReports(first.repository, counted, thread=False, clock=first.clock, wall=first.clock)
+    row, period = BY_ID["jiayi-coverage"], Period(dt.date(2026, 1, 1), dt.date(2026, 11, 23))
+    evaluated = client.get(COVERAGE, query_string=PERIOD, headers=KEPT)  # the first worker evaluates
+    assert evaluated.status_code == 200
+
+    first.clock.now += 20
+    found = second.kept_only(row, period, resident_population=None, reach=None, max_age=300)
+    assert found is not None and found[1] == 20 and evaluations == []  # from the database, not evaluated
+    assert found[0]["date"] == evaluated.get_json()["date"]
+    restarted = KeptReports(first.repository, counted, thread=False, clock=first.clock, wall=first.clock)
+    assert restarted.kept_only(row, period, resident_population=None, reach=None, max_age=300) is not None
+    assert restarted.kept_only(row, period, resident_population=None, reach=None, max_age=10) is None  # too old
+
+    _add_resident(client, "又一位")
+    first.clock.now += kept_module.REFRESH_SECONDS
+    assert first.refresh() == 1  # the first worker counts the new data and stores its report
+    assert second.refresh() == 0 and evaluations == []  # the second adopts it
+    report, age = second.kept_only(row, period, resident_population=None, reach=None, max_age=300)
+    assert age == 0 and _residents_of(report) == _residents(evaluated) + 1
+
+    first.clock.now += kept_module.STORED_FOR + 1
+    first.store.prune(first.wall() - kept_module.STORED_FOR)
+    assert first.store.read(kept_module.Key(row.url, period, None, None).stored_key()) is None
+
+
+def _residents_of(report: dict) -> int:
+    return next(p["count"] for p in report["group"][0]["population"] if p["code"]["coding"][0]["code"] == "denominator")

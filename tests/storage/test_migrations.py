@@ -24,7 +24,7 @@ def test_models_match_migrations(database_url):
     assert differences == []
 
 
-HEAD = "0010_covering_includes"
+HEAD = "0011_kept_measure_reports"
 
 
 def downgrade(engine, revision: str) -> None:

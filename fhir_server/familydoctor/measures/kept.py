@@ -22,12 +22,17 @@ answered ``504`` with ``Retry-After`` at once, and the thread evaluates the summ
 any refresh, so that the caller's next ask finds it.  Without ``only-if-cached`` a summary not yet
 kept is evaluated in the request, as before.
 
-Each serving worker keeps its own reports (they are small: a summary has a few hundred strata),
-so each refreshes what it was asked for.
+Each serving process keeps the reports it was asked for in memory (they are small: a summary has a
+few hundred strata), and every evaluation is also written to the database (``kept_measure_report``,
+:mod:`fhir_server.storage.kept_reports`) with the stamp of the data it counted.  A process that has
+no report young enough in memory looks there before evaluating: a summary another worker evaluated,
+or one evaluated before a restart, is answered from there, and a refresh whose data another worker
+already counted adopts that worker's report instead of evaluating it again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 from fhir_server.auth.access import Reach
 from fhir_server.core.errors import FHIRError, Issue
 from fhir_server.repository.base import Repository
+from fhir_server.storage.kept_reports import KeptStore, Stored
 
 from .catalog import MeasureRow
 from .shared import data_stamp
@@ -51,6 +57,7 @@ CHECK_SECONDS = 10.0  # how often the thread looks for kept reports due
 BUSY_SHARE = 0.1  # at most this share of the time spent refreshing (each serving worker)
 KEPT = 128  # reports kept per process (13 Measures × a few periods × a few reaches)
 RETRY_SECONDS = 2  # Retry-After of a summary asked with only-if-cached and being evaluated
+STORED_FOR = 86_400.0  # a stored summary whose data no one has seen for this long is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +67,17 @@ class Key:
     resident_population: int | None
     reach: Reach | None
 
+    def stored_key(self) -> str:
+        """The key of its row in ``kept_measure_report`` (the same in every process)."""
+        text = repr((self.measure, str(self.period.start), str(self.period.end), self.resident_population,
+                     self.reach))
+        return hashlib.sha256(text.encode()).hexdigest()
+
 
 @dataclass(slots=True)
 class _Kept:
     report: dict | None  # None: not yet evaluated
-    stamp: tuple | None  # the district's data the report was evaluated on (None: not known)
+    stamp: str | None  # the district's data the report was evaluated on (None: not known)
     seen: float  # monotonic time the data were last seen as the report counted them
     asked: float  # monotonic time a caller last asked for it
     row: MeasureRow
@@ -78,9 +91,12 @@ class KeptReports:
     """The kept summaries of one repository (database), and the thread that refreshes them."""
 
     def __init__(self, repository: Repository, evaluate: Evaluate, *, refresh_seconds: float = REFRESH_SECONDS,
-                 thread: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+                 thread: bool = True, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self.repository, self.evaluate = repository, evaluate
-        self.refresh_seconds, self.clock = refresh_seconds, clock
+        self.refresh_seconds, self.clock, self.wall = refresh_seconds, clock, wall
+        database = getattr(repository, "database", None)  # the memory twin has none: kept in memory only
+        self.store: KeptStore | None = KeptStore(database) if database is not None else None
         self.background = thread  # False: refreshed only when refresh() is called (tests)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -94,13 +110,14 @@ class KeptReports:
         """The summary of ``row`` over ``period`` and its age in seconds: a kept one at most
         ``max_age`` seconds old, else evaluated now in ``uow`` (and kept)."""
         key = Key(row.url, period, resident_population, reach)
-        hit = self._hit(key, max_age)
+        hit = self._hit(key, row, max_age)
         if hit is not None:
             return hit
         now = self.clock()
         stamp = _stamp_of(uow)
         report = self.evaluate(uow, row, period, resident_population=resident_population, reach=reach)
         self._keep(key, _Kept(report, stamp, now, now, row))
+        self._store(key, report, stamp)
         self._start()
         return report, 0.0
 
@@ -109,7 +126,7 @@ class KeptReports:
         """The kept summary at most ``max_age`` seconds old and its age, or None: then it is
         wanted, and the thread evaluates it next (``only-if-cached``: the caller asks again)."""
         key = Key(row.url, period, resident_population, reach)
-        hit = self._hit(key, max_age)
+        hit = self._hit(key, row, max_age)
         if hit is not None:
             return hit
         now = self.clock()
@@ -124,15 +141,25 @@ class KeptReports:
         self._start()
         return None
 
-    def _hit(self, key: Key, max_age: float) -> tuple[dict, float] | None:
+    def _hit(self, key: Key, row: MeasureRow, max_age: float) -> tuple[dict, float] | None:
+        """A report at most ``max_age`` seconds old, kept in this process or else in the database."""
         now = self.clock()
         with self._lock:
             kept = self._kept.get(key)
-            if kept is None or kept.report is None or now - kept.seen > max_age:
-                return None
-            kept.asked = now
+            if kept is not None and kept.report is not None and now - kept.seen <= max_age:
+                kept.asked = now
+                self._kept.move_to_end(key)
+                return kept.report, now - kept.seen
+        stored = self.store.read(key.stored_key()) if self.store is not None else None
+        if stored is None or self.wall() - stored.seen > max_age:
+            return None
+        age = max(0.0, self.wall() - stored.seen)
+        with self._lock:
+            self._kept[key] = _Kept(stored.report, stored.stamp, now - age, now, row)
             self._kept.move_to_end(key)
-            return kept.report, now - kept.seen
+            self._trim()
+        self._start()  # kept here now: refreshed while asked for
+        return stored.report, age
 
     def refresh(self, wanted_only: bool = False) -> int:
         """Bring every kept report asked for lately up to date, the wanted ones (asked for and
@@ -150,10 +177,21 @@ class KeptReports:
             evaluated = 0
             with self.repository.unit_of_work() as uow:
                 stamp = _stamp_of(uow)
+                if self.store is not None:
+                    self.store.prune(self.wall() - STORED_FOR)
                 for key, kept in due:
                     if kept.report is not None and stamp is not None and stamp == kept.stamp:
                         with self._lock:
                             kept.seen, kept.wanted = now, False  # the data are as the report counted them
+                        if self.store is not None:
+                            self.store.seen(key.stored_key(), stamp, self.wall())
+                        continue
+                    stored = self.store.read(key.stored_key()) if self.store is not None else None
+                    if stored is not None and stamp is not None and stored.stamp == stamp:
+                        with self._lock:  # another process counted these data already
+                            if self._kept.get(key) is kept:
+                                self._kept[key] = _Kept(stored.report, stamp, now, kept.asked, kept.row)
+                        self.store.seen(key.stored_key(), stamp, self.wall())  # type: ignore[union-attr]
                         continue
                     try:
                         report = self.evaluate(uow, kept.row, key.period,
@@ -170,7 +208,12 @@ class KeptReports:
                     with self._lock:
                         if self._kept.get(key) is kept:  # not dropped meanwhile
                             self._kept[key] = _Kept(report, stamp, now, kept.asked, kept.row)
+                    self._store(key, report, stamp)
             return evaluated
+
+    def _store(self, key: Key, report: dict, stamp: str | None) -> None:
+        if self.store is not None:
+            self.store.write(key.stored_key(), Stored(report, stamp, self.wall()))
 
     def _keep(self, key: Key, kept: _Kept) -> None:
         with self._lock:
@@ -232,10 +275,10 @@ def rest_after(busy: float, least: float) -> float:
     return max(least, busy * (1 - BUSY_SHARE) / BUSY_SHARE)
 
 
-def _stamp_of(uow) -> tuple | None:
-    """The stamp of the district's data as :mod:`.shared` reads it (None: not a database)."""
+def _stamp_of(uow) -> str | None:
+    """The stamp of the district's data as :mod:`.shared` reads it, as text (None: not a database)."""
     index_session = getattr(uow, "index_session", None)
-    return None if index_session is None else data_stamp(index_session())
+    return None if index_session is None else repr(data_stamp(index_session()))
 
 
 def age_header(age: float) -> dict[str, str]:
