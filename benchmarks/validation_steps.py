@@ -55,7 +55,7 @@ KINDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("structure walk", "validation/walker.py", None),
     ("extensions walk", "validation/extensions.py", None),
     ("extension holders (the pass that marks where extensions are)", "validation/core_extensions.py",
-     ("extension_holders", "_mark")),
+     ("extension_holders", "mark_holders")),
     ("core extensions walk", "validation/core_extensions.py", None),
     ("deduplication, the rest", "validation/", None),
 )
