@@ -57,8 +57,9 @@ class Kid:
         self.sliced = bool(node.slices) or node.name in EXTENSIONS
 
 
-# the kids an object asks about, each with the (key, type code) pairs that hold its values
-Shape = tuple[tuple["Kid", tuple[tuple[str, str], ...]], ...]
+# the kids an object asks about, each with the (key, type code) pairs that hold its values and, when
+# that is one key without its _key partner, the key (its value is one item, or an array's items)
+Shape = tuple[tuple["Kid", tuple[tuple[str, str], ...], str | None], ...]
 
 
 class NodePlan:
@@ -81,8 +82,9 @@ class NodePlan:
         self.ref_targets = targets if checked else None
         self.ref_allowed = frozenset(a for a in allowed if a) if checked else frozenset()
         self.ref_profiled = tuple((p, conformance.type_of(p)) for p in targets if base_type(p) is None)
-        self.type_profiles = tuple((t.code, url) for t in node.types if t.profiles and t.code != "Extension"
-                                   for url in t.profiles if base_type(url) is None)
+        self.type_profiles = tuple((t.code, url, conformance.knows(url)) for t in node.types
+                                   if t.profiles and t.code != "Extension" for url in t.profiles
+                                   if base_type(url) is None)
         skip = base_keys()
         if node.sliced is not None:  # a snapshot repeats the sliced element's invariants on each slice
             skip = skip | {i.key for i in node.sliced.invariants}
@@ -104,7 +106,8 @@ class NodePlan:
 
     def shape(self, keys: tuple[str, ...], conformance: Conformance) -> Shape:
         """The kids an object with these ``keys`` (in this order) asks about, in the snapshot's
-        order, each with the keys that hold its values and their type codes: a kid named by a key,
+        order, each with the keys that hold its values and their type codes (and the key alone when
+        it is one without its ``_key`` partner): a kid named by a key,
         a choice whose keys are there (``valueQuantity`` → Quantity, also ``_valueDate`` alone),
         and an absent kid the profile requires; not a kid about which the walk has nothing to ask
         (:func:`idle`).  The same few shapes come back in every resource of a kind: each is worked
@@ -122,7 +125,9 @@ class NodePlan:
             else:
                 found = ()
             if (found and not idle(kid, conformance)) or kid.absent:
-                out.append((kid, found))
+                single = found[0][0] if len(found) == 1 and found[0][0] in present \
+                    and "_" + found[0][0] not in present else None
+                out.append((kid, found, single))
         shape = tuple(out)
         if len(self.shapes) < MAX_SHAPES:
             self.shapes[keys] = shape

@@ -36,7 +36,6 @@ from fhir_server.validation.slicing import contains
 from fhir_server.validation.snapshot import Node
 
 Resolver = Callable[[str], dict | None]  # reference string → resource (same Bundle, supplied)
-CONTEXT_ANY = frozenset({"Element", "Resource", "DomainResource", "BackboneElement"})
 MAX_DEPTH = 3
 
 
@@ -71,11 +70,15 @@ class ProfileCheck:
 
     def children(self, obj: dict, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
         shape = plan.shapes.get(keys := tuple(obj))
-        for kid, found in shape if shape is not None else plan.shape(keys, self.conformance):
+        for kid, found, single in shape if shape is not None else plan.shape(keys, self.conformance):
             child = kid.node
-            if len(found) == 1 and not isinstance(value := obj.get(found[0][0]), list) \
-                    and "_" + found[0][0] not in obj:  # one value: _items(), inline
-                items = [(found[0][1], value, f"{where}.{found[0][0]}")]
+            if single is not None:  # one key without its _key partner: _items(), inline
+                value = obj[single]
+                if isinstance(value, list):
+                    code, loc = found[0][1], f"{where}.{single}"
+                    items = [(code, item, f"{loc}[{i}]") for i, item in enumerate(value)]
+                else:
+                    items = [(found[0][1], value, f"{where}.{single}")]
             else:
                 items = _items(obj, found, where) if found else []
             if not items:
@@ -214,15 +217,14 @@ class ProfileCheck:
 
     def type_profiles(self, value: object, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
         # extension slices are left out of the plan: checked through the slice's own elements and free_extension
-        for code, url in plan.type_profiles:
+        for code, url, known in plan.type_profiles:
             if code != type_code:
                 continue
-            try:
-                profile = self.conformance.compiled(url)
-            except UnknownProfile:
+            if not known:  # Conformance.compiled would raise UnknownProfile
                 self.add("not-supported", f"Profile {url} (required by {node.shown}) is not known here; "
                          "it was not checked", where, "warning")
                 continue
+            profile = self.conformance.compiled(url)
             if profile is not None:
                 self.element(value, profile, type_code, where)
 
@@ -262,8 +264,8 @@ class ProfileCheck:
             self.element(value, root, "Extension", where)
 
     def check_context(self, sd: dict, where: str, host_path: str, host_type: str) -> None:
-        contexts = [c.get("expression") for c in sd.get("context") or [] if isinstance(c, dict)]
-        if not contexts or any(c in CONTEXT_ANY or c in (host_path, host_type) for c in contexts):
+        contexts, anywhere = self.conformance.contexts(sd)
+        if anywhere or host_path in contexts or host_type in contexts:
             return
         self.add("structure", f"Extension {sd.get('url')} is not allowed on {host_path}: it may only be used on "
                  f"{', '.join(str(c) for c in contexts)}", where)
