@@ -43,7 +43,7 @@ from fhir_server.validation.canonicals import canonical_types
 from fhir_server.validation.codes import unknown_code
 from fhir_server.validation.core_extensions import mark_holders
 from fhir_server.validation.narrative import narrative_issues
-from fhir_server.validation.primitives import check_primitive, primitive_issue
+from fhir_server.validation.primitives import REMEMBERED, check_primitive, primitive_issue
 from fhir_server.validation.references import allowed_targets, reference_type
 
 Nested = Callable[[dict, str], list[Issue]]
@@ -156,7 +156,13 @@ class Walker:
             kind = hit[3]
             if kind == PLAIN and not isinstance(value, (list, dict)):  # the most common value: a primitive
                 if not hit[2]:
-                    message = primitive_issue(hit[1], value)
+                    if type(value) is str:  # primitive_issue(), inline: the same strings come back
+                        try:
+                            message = REMEMBERED[(hit[1], value)]
+                        except KeyError:
+                            message = primitive_issue(hit[1], value)
+                    else:
+                        message = primitive_issue(hit[1], value)
                     if message:
                         self.add("value", message, f"{where}.{key}")
                 continue
