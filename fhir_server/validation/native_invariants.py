@@ -6,6 +6,9 @@ so it must compare instants, not strings: ``10:00+08:00`` is before ``03:00Z``. 
 says, values are compared at the precision both have; when they agree that far but one is more
 precise, the comparison is empty (the invariant holds): ``2024`` to ``2024-03-01`` passes.
 
+qty-3 ``code.empty() or system.exists()`` is on every Quantity (four in each family-doctor Contract):
+what the compiled FHIRPath does, without its closures (issue 19).
+
 The IG's jiayi-ctr-1 (a contract runs one to three years) does date arithmetic the compiler does
 not cover; it runs on every profiled Contract, so it is done here too (full dates; anything else
 goes to the engine).
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+
+from fhir_server.validation.invariant_values import children_of
 
 
 def _parts(value: str) -> tuple[tuple[int, ...], datetime | None] | None:
@@ -50,6 +55,12 @@ def per_1(period: object) -> bool | None:
     return True  # equal as far as both go, different precision: empty, so the invariant holds
 
 
+def qty_3(quantity: object) -> bool:
+    """qty-3: a Quantity with a code names its system (``code`` and ``system`` as FHIRPath reads
+    them: a value, or an extended primitive ``_code``)."""
+    return not children_of(quantity, "code") or bool(children_of(quantity, "system"))
+
+
 def _plus_years(day: date, years: int) -> date:
     """FHIRPath ``+ N years`` on a date: the same day N years on (29 February → 28 February)."""
     try:
@@ -76,7 +87,7 @@ def contract_term(contract: object) -> bool | None:
     return _plus_years(first, 1) - timedelta(days=1) <= last <= _plus_years(first, 3)
 
 
-NATIVE: dict[str, Callable[[object], bool | None]] = {"per-1": per_1}
+NATIVE: dict[str, Callable[[object], bool | None]] = {"per-1": per_1, "qty-3": qty_3}
 # profile invariants checked in Python, by their exact expression (a profile that changes the
 # expression is evaluated by the engine again)
 NATIVE_EXPRESSIONS: dict[str, Callable[[object], bool | None]] = {

@@ -66,13 +66,13 @@ class NodePlan:
     """What :class:`ProfileCheck` derives from one snapshot node, once per node (issue 19): its
     children, which value checks apply at all, the reference targets, the invariants with their
     compiled checks, and the slices with their discriminators compiled."""
-    __slots__ = ("kids", "shapes", "descend", "choice_codes", "values", "binding", "ref_targets",
+    __slots__ = ("kids", "shapes", "descend", "checks", "choice_codes", "values", "binding", "ref_targets",
                  "ref_allowed", "ref_profiled", "type_profiles", "invariants", "slicers", "discriminators", "by_url")
 
     def __init__(self, node: Node, conformance: Conformance) -> None:
         self.kids = tuple(Kid(child) for child in node.all_children().values())
         self.shapes: dict[tuple[str, ...], Shape] = {}  # by the keys of an instance's object: see shape()
-        self.descend = bool(node.children) or node.sliced is not None
+        self.descend = bool(self.kids)  # its own children or, for a slice, the sliced element's
         self.choice_codes = node.type_codes if node.types and node.name.endswith("[x]") else None
         self.binding = node.binding if node.binding is not None and node.binding[0] in ("required", "extensible") \
             else None
@@ -98,6 +98,7 @@ class NodePlan:
         self.invariants = tuple(invariants)
         self.values = bool(node.fixed is not None or node.pattern is not None or self.binding or self.ref_targets
                            or self.type_profiles or self.invariants)
+        self.checks = self.values or self.choice_codes is not None  # ProfileCheck.value_checks has work
         self.discriminators = node.slicing.discriminators if node.slicing and node.slicing.discriminators \
             else URL_DISCRIMINATOR
         self.slicers: tuple[tuple[Node, Matcher], ...] = tuple(

@@ -64,7 +64,8 @@ class ProfileCheck:
 
     def element(self, value: object, node: Node, type_code: str, where: str) -> None:
         plan = plan_of(node, self.conformance)
-        self.value_checks(value, node, type_code, where, plan)
+        if plan.checks:
+            self.value_checks(value, node, type_code, where, plan)
         if plan.descend and isinstance(value, dict):
             self.children(value, node, type_code, where, plan)
 
@@ -93,7 +94,7 @@ class ProfileCheck:
                 self.sliced(child, items, node.path, type_code, where)
                 continue
             plan_: NodePlan = child.plan if child.plan is not None else plan_of(child, self.conformance)
-            checks = plan_.values or plan_.choice_codes is not None
+            checks = plan_.checks
             for code, value, loc in items:  # self.element(), inline
                 if checks and value is not None:
                     self.value_checks(value, child, code, loc, plan_)
@@ -124,7 +125,8 @@ class ProfileCheck:
                 self.unsliced(node, code, value, where, host_path, host_type)
                 continue
             counts[id(hit)] += 1
-            self.value_checks(value, node, code, where, plan)
+            if plan.checks:
+                self.value_checks(value, node, code, where, plan)
             self.element(value, hit, code, where)
             if node.name in EXTENSIONS and isinstance(value, dict):
                 self.free_extension(value, where, host_path, host_type)
