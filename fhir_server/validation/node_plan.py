@@ -93,7 +93,7 @@ class NodePlan:
         invariants = []
         for inv in own:
             native = NATIVE_EXPRESSIONS.get(inv.expression)
-            fast = compile_invariant(inv.expression) if inv.evaluable and native is None else None
+            fast = compile_invariant(inv.expression) if inv.evaluable else None  # when native cannot say
             invariants.append((inv, native, fast))
         self.invariants = tuple(invariants)
         self.values = bool(node.fixed is not None or node.pattern is not None or self.binding or self.ref_targets

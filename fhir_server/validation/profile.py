@@ -234,10 +234,9 @@ class ProfileCheck:
         inline = type_code in INLINE_TYPES or "." not in node.path or not type_code
         base = node.path if inline else type_code
         for inv, native, fast in plan.invariants:
-            if native is not None:
-                result = native(value)
-            else:
-                result = fast(value, self.resource, self.root) if fast is not None else None
+            result = native(value) if native is not None else None
+            if result is None and fast is not None:
+                result = fast(value, self.resource, self.root)
             if result is None:
                 result = holds(inv, value, base, self.resource, self.root)
             if result is False:
