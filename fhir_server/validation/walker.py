@@ -73,8 +73,9 @@ DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason
 RESOURCE, PRIMITIVE, COMPLEX, PLAIN = 0, 1, 2, 3
 # (element, type code, is an array, RESOURCE | PRIMITIVE | COMPLEX | PLAIN, the path of its
 # children, a complex value has checks after its children: reference target, attachment, bindings,
-# its key in base_invariants.child_plan)
-Key = tuple[ElementDef, str, bool, int, str, bool, Child | None]
+# its key in base_invariants.child_plan, the type code of a PLAIN element that is not an array: its
+# string values are checked first of all)
+Key = tuple[ElementDef, str, bool, int, str, bool, Child | None, str | None]
 Plan = tuple[dict[str, Key], tuple[tuple[str, tuple[str, ...]], ...]]  # (keys, required_keys)
 
 
@@ -90,7 +91,8 @@ def _key(element: ElementDef, type_code: str, child: Child | None) -> Key:
         kind = COMPLEX
     post = (type_code == "Reference" and bool(element.targets)) or type_code in ("Attachment", "Coding") or (
         type_code in BOUND_TYPES and bool(element.binding or element.extensible))
-    return (element, type_code, element.is_array, kind, element.children_path(type_code), post, child)
+    single_plain = type_code if kind == PLAIN and not element.is_array else None
+    return (element, type_code, element.is_array, kind, element.children_path(type_code), post, child, single_plain)
 
 
 @cache
@@ -140,6 +142,14 @@ class Walker:
         has = "extension" in node or "modifierExtension" in node
         for key, value in node.items():
             hit = keys.get(key)
+            if hit is not None and hit[7] is not None and type(value) is str:  # the most common value
+                try:  # primitive_issue(), inline: the same strings come back
+                    message = REMEMBERED[(hit[7], value)]
+                except KeyError:
+                    message = primitive_issue(hit[7], value)
+                if message:
+                    self.add("value", message, f"{where}.{key}")
+                continue
             if hit is None:
                 if key[:1] == "_" and (hit := keys.get(key[1:])) is not None:
                     if self.extension_side(value, node.get(key[1:]), f"{where}.{key}"):
@@ -154,15 +164,9 @@ class Walker:
                          "_element partner; omit the property instead", f"{where}.{key}")
                 continue
             kind = hit[3]
-            if kind == PLAIN and not isinstance(value, (list, dict)):  # the most common value: a primitive
+            if kind == PLAIN and not isinstance(value, (list, dict)):  # a primitive, not a string (above)
                 if not hit[2]:
-                    if type(value) is str:  # primitive_issue(), inline: the same strings come back
-                        try:
-                            message = REMEMBERED[(hit[1], value)]
-                        except KeyError:
-                            message = primitive_issue(hit[1], value)
-                    else:
-                        message = primitive_issue(hit[1], value)
+                    message = primitive_issue(hit[1], value)
                     if message:
                         self.add("value", message, f"{where}.{key}")
                 continue
