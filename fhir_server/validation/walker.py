@@ -37,7 +37,7 @@ from functools import cache
 from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
-from fhir_server.validation.base_invariants import OTHER, Child, InvariantWalker, child_plan
+from fhir_server.validation.base_invariants import EXTENSION, REFERENCE, Child, InvariantWalker, child_plan
 from fhir_server.validation.bindings import check_binding, check_code, check_extensible
 from fhir_server.validation.canonicals import canonical_types
 from fhir_server.validation.codes import unknown_code
@@ -129,9 +129,11 @@ class Walker:
         ``child``: its key in :func:`.base_invariants.child_plan`, when its invariants are checked here.
         True when an extension is in it (it is then in ``self.holders``)."""
         inv = self.inv
-        if child is not None and inv is not None and (child[0] != OTHER or child[1] in inv.table or len(node) == 1):
-            # (InvariantWalker.element has nothing to check on another element with no invariants of
-            # its own and more than one key: most of them)
+        if child is not None and inv is not None and (
+                len(node) == 1 or child[1] in inv.table or child[0] == EXTENSION
+                or (child[0] == REFERENCE and str(node.get("reference"))[:1] == "#")):
+            # what InvariantWalker.element can find: ele-1 (only an id), its path's or type's invariants,
+            # ext-1, ref-1 (a local reference); most elements have none of these
             inv.element(node, child, where, inv.root, inv.root, descend=False)  # its children: below
         if not node:
             self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
