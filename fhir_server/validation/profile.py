@@ -200,7 +200,10 @@ class ProfileCheck:
     def reference(self, value: dict, node: Node, where: str, plan: NodePlan) -> None:
         allowed = plan.ref_allowed
         ref = value.get("reference")
-        target = self._resolve_item(value)
+        if isinstance(ref, str):  # _resolve_item(), inline for the common case
+            target = self.resolve_ref(ref) if ref[:1] != "#" else self._resolve_item(value)
+        else:
+            target = None
         actual = target.get("resourceType") if target else value.get("type")
         if actual is None and isinstance(ref, str):
             actual = _named_type(ref) if len(ref) <= 256 else _named_type.__wrapped__(ref)
