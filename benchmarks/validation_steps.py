@@ -42,7 +42,7 @@ KINDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("invariants: compiled FHIRPath (base and profile)", "validation/invariant_compiler.py", None),
     ("invariants: compiled FHIRPath (base and profile)", "validation/invariant_values.py", None),
     ("invariants: compiled FHIRPath (base and profile)", "validation/invariant_functions.py", None),
-    ("invariants: native (per-1, jiayi-ctr-1)", "validation/native_invariants.py", None),
+    ("invariants: native (per-1, qty-3, jiayi-ctr-1, jiayi-ctr-3)", "validation/native_invariants.py", None),
     ("invariants: FHIRPath engine", "core/fhirpath", None),
     ("profile: walk", "validation/profile.py", None),
     ("profile: walk", "validation/node_plan.py", None),
@@ -55,7 +55,7 @@ KINDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("structure walk", "validation/walker.py", None),
     ("extensions walk", "validation/extensions.py", None),
     ("extension holders (the pass that marks where extensions are)", "validation/core_extensions.py",
-     ("extension_holders", "_mark")),
+     ("extension_holders", "mark_holders")),
     ("core extensions walk", "validation/core_extensions.py", None),
     ("deduplication, the rest", "validation/", None),
 )

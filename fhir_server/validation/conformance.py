@@ -21,10 +21,11 @@ from fhir_server.validation.valuesets import ValueSets
 BASE = "http://hl7.org/fhir/StructureDefinition/"
 JIAYI = "https://jiayi.dev/fhir/StructureDefinition/"
 KINDS = ("StructureDefinition", "ValueSet", "CodeSystem")
+ANYWHERE = frozenset({"Element", "Resource", "DomainResource", "BackboneElement"})  # extension contexts
 
 
 def canonical(url: str) -> str:
-    return url.split("|")[0]
+    return url.split("|")[0] if "|" in url else url
 
 
 def base_type(url: str) -> str | None:
@@ -51,6 +52,7 @@ class Conformance:
                 self.structures[canonical(r["url"])] = r
         self.value_sets = ValueSets(listed)
         self._compiled: dict[str, Node] = {}
+        self._contexts: dict[int, tuple[tuple[object, ...], bool]] = {}
         # an extension is found by the url its instances carry: its fixed Extension.url, which may
         # differ from the StructureDefinition's own url (jiayi-contract-reference → SD/jiayi-contract)
         self._extensions: dict[str, dict] = {}
@@ -103,6 +105,15 @@ class Conformance:
     def extension(self, url: str) -> dict | None:
         """The extension definition whose instances carry ``url``."""
         return self._extensions.get(canonical(url))
+
+    def contexts(self, extension_sd: dict) -> tuple[tuple[object, ...], bool]:
+        """The ``context`` expressions of an extension definition this conformance holds, and
+        whether it may be used anywhere (no context, or one on Element, Resource, …): read once."""
+        hit = self._contexts.get(id(extension_sd))
+        if hit is None:
+            contexts = tuple(c.get("expression") for c in extension_sd.get("context") or [] if isinstance(c, dict))
+            hit = self._contexts[id(extension_sd)] = (contexts, not contexts or any(c in ANYWHERE for c in contexts))
+        return hit
 
 
 def instance_url(extension_sd: dict) -> str:

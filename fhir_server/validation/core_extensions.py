@@ -66,20 +66,22 @@ def extension_holders(node: object) -> set[int]:
     """The ids of the objects and arrays in ``node`` (itself included) that have an ``extension``
     or ``modifierExtension`` somewhere inside: the walks over extensions skip the rest (issue 19)."""
     out: set[int] = set()
-    _mark(node, out)
+    mark_holders(node, out)
     return out
 
 
-def _mark(node: object, out: set[int]) -> bool:
+def mark_holders(node: object, out: set[int]) -> bool:
+    """Add to ``out`` the ids of :func:`extension_holders` in ``node``; True when ``node`` is one
+    (the structure walk marks the objects it enters itself, and the others by this)."""
     if isinstance(node, dict):
         has = "extension" in node or "modifierExtension" in node
         for value in node.values():
-            if isinstance(value, (dict, list)) and _mark(value, out):
+            if isinstance(value, (dict, list)) and mark_holders(value, out):
                 has = True
     elif isinstance(node, list):
         has = False
         for value in node:
-            if isinstance(value, (dict, list)) and _mark(value, out):
+            if isinstance(value, (dict, list)) and mark_holders(value, out):
                 has = True
     else:
         return False

@@ -114,7 +114,11 @@ def ext_1(node: object) -> bool:
     """ext-1 ``extension.exists() != value.exists()``."""
     if not isinstance(node, dict):
         return True
-    has_value = any(k.startswith("value") for k in node)
+    has_value = False
+    for k in node:  # any(k.startswith("value") for k in node), without a generator (issue 19)
+        if k.startswith("value"):
+            has_value = True
+            break
     return bool(node.get("extension")) != has_value
 
 

@@ -57,21 +57,22 @@ class Kid:
         self.sliced = bool(node.slices) or node.name in EXTENSIONS
 
 
-# the kids an object asks about, each with the (key, type code) pairs that hold its values
-Shape = tuple[tuple["Kid", tuple[tuple[str, str], ...]], ...]
+# the kids an object asks about, each with the (key, type code) pairs that hold its values and, when
+# that is one key without its _key partner, the key (its value is one item, or an array's items)
+Shape = tuple[tuple["Kid", tuple[tuple[str, str], ...], str | None], ...]
 
 
 class NodePlan:
     """What :class:`ProfileCheck` derives from one snapshot node, once per node (issue 19): its
     children, which value checks apply at all, the reference targets, the invariants with their
     compiled checks, and the slices with their discriminators compiled."""
-    __slots__ = ("kids", "shapes", "descend", "choice_codes", "values", "binding", "ref_targets",
+    __slots__ = ("kids", "shapes", "descend", "checks", "choice_codes", "values", "binding", "ref_targets",
                  "ref_allowed", "ref_profiled", "type_profiles", "invariants", "slicers", "discriminators", "by_url")
 
     def __init__(self, node: Node, conformance: Conformance) -> None:
         self.kids = tuple(Kid(child) for child in node.all_children().values())
         self.shapes: dict[tuple[str, ...], Shape] = {}  # by the keys of an instance's object: see shape()
-        self.descend = bool(node.children) or node.sliced is not None
+        self.descend = bool(self.kids)  # its own children or, for a slice, the sliced element's
         self.choice_codes = node.type_codes if node.types and node.name.endswith("[x]") else None
         self.binding = node.binding if node.binding is not None and node.binding[0] in ("required", "extensible") \
             else None
@@ -81,8 +82,9 @@ class NodePlan:
         self.ref_targets = targets if checked else None
         self.ref_allowed = frozenset(a for a in allowed if a) if checked else frozenset()
         self.ref_profiled = tuple((p, conformance.type_of(p)) for p in targets if base_type(p) is None)
-        self.type_profiles = tuple((t.code, url) for t in node.types if t.profiles and t.code != "Extension"
-                                   for url in t.profiles if base_type(url) is None)
+        self.type_profiles = tuple((t.code, url, conformance.knows(url)) for t in node.types
+                                   if t.profiles and t.code != "Extension" for url in t.profiles
+                                   if base_type(url) is None)
         skip = base_keys()
         if node.sliced is not None:  # a snapshot repeats the sliced element's invariants on each slice
             skip = skip | {i.key for i in node.sliced.invariants}
@@ -91,11 +93,12 @@ class NodePlan:
         invariants = []
         for inv in own:
             native = NATIVE_EXPRESSIONS.get(inv.expression)
-            fast = compile_invariant(inv.expression) if inv.evaluable and native is None else None
+            fast = compile_invariant(inv.expression) if inv.evaluable else None  # when native cannot say
             invariants.append((inv, native, fast))
         self.invariants = tuple(invariants)
         self.values = bool(node.fixed is not None or node.pattern is not None or self.binding or self.ref_targets
                            or self.type_profiles or self.invariants)
+        self.checks = self.values or self.choice_codes is not None  # ProfileCheck.value_checks has work
         self.discriminators = node.slicing.discriminators if node.slicing and node.slicing.discriminators \
             else URL_DISCRIMINATOR
         self.slicers: tuple[tuple[Node, Matcher], ...] = tuple(
@@ -104,7 +107,8 @@ class NodePlan:
 
     def shape(self, keys: tuple[str, ...], conformance: Conformance) -> Shape:
         """The kids an object with these ``keys`` (in this order) asks about, in the snapshot's
-        order, each with the keys that hold its values and their type codes: a kid named by a key,
+        order, each with the keys that hold its values and their type codes (and the key alone when
+        it is one without its ``_key`` partner): a kid named by a key,
         a choice whose keys are there (``valueQuantity`` → Quantity, also ``_valueDate`` alone),
         and an absent kid the profile requires; not a kid about which the walk has nothing to ask
         (:func:`idle`).  The same few shapes come back in every resource of a kind: each is worked
@@ -122,7 +126,9 @@ class NodePlan:
             else:
                 found = ()
             if (found and not idle(kid, conformance)) or kid.absent:
-                out.append((kid, found))
+                single = found[0][0] if len(found) == 1 and found[0][0] in present \
+                    and "_" + found[0][0] not in present else None
+                out.append((kid, found, single))
         shape = tuple(out)
         if len(self.shapes) < MAX_SHAPES:
             self.shapes[keys] = shape

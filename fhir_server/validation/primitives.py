@@ -170,7 +170,7 @@ def check_primitive(type_code: str, value: object) -> str | None:
     return number_check(value) if number_check is not None else None
 
 
-_MEMO: dict[tuple[str, str], str | None] = {}
+REMEMBERED: dict[tuple[str, str], str | None] = {}  # (type code, string) → primitive_issue()
 MEMO_ENTRIES, MEMO_LENGTH = 50_000, 200
 
 
@@ -181,9 +181,9 @@ def primitive_issue(type_code: str, value: object) -> str | None:
         return check_primitive(type_code, value)
     key = (type_code, value)
     try:
-        return _MEMO[key]
+        return REMEMBERED[key]
     except KeyError:
-        if len(_MEMO) >= MEMO_ENTRIES:
-            _MEMO.clear()
-        message = _MEMO[key] = check_primitive(type_code, value)
+        if len(REMEMBERED) >= MEMO_ENTRIES:
+            REMEMBERED.clear()
+        message = REMEMBERED[key] = check_primitive(type_code, value)
         return message

@@ -36,7 +36,6 @@ from fhir_server.validation.slicing import contains
 from fhir_server.validation.snapshot import Node
 
 Resolver = Callable[[str], dict | None]  # reference string → resource (same Bundle, supplied)
-CONTEXT_ANY = frozenset({"Element", "Resource", "DomainResource", "BackboneElement"})
 MAX_DEPTH = 3
 
 
@@ -65,17 +64,22 @@ class ProfileCheck:
 
     def element(self, value: object, node: Node, type_code: str, where: str) -> None:
         plan = plan_of(node, self.conformance)
-        self.value_checks(value, node, type_code, where, plan)
+        if plan.checks:
+            self.value_checks(value, node, type_code, where, plan)
         if plan.descend and isinstance(value, dict):
             self.children(value, node, type_code, where, plan)
 
     def children(self, obj: dict, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
         shape = plan.shapes.get(keys := tuple(obj))
-        for kid, found in shape if shape is not None else plan.shape(keys, self.conformance):
+        for kid, found, single in shape if shape is not None else plan.shape(keys, self.conformance):
             child = kid.node
-            if len(found) == 1 and not isinstance(value := obj.get(found[0][0]), list) \
-                    and "_" + found[0][0] not in obj:  # one value: _items(), inline
-                items = [(found[0][1], value, f"{where}.{found[0][0]}")]
+            if single is not None:  # one key without its _key partner: _items(), inline
+                value = obj[single]
+                if isinstance(value, list):
+                    code, loc = found[0][1], f"{where}.{single}"
+                    items = [(code, item, f"{loc}[{i}]") for i, item in enumerate(value)]
+                else:
+                    items = [(found[0][1], value, f"{where}.{single}")]
             else:
                 items = _items(obj, found, where) if found else []
             if not items:
@@ -90,7 +94,7 @@ class ProfileCheck:
                 self.sliced(child, items, node.path, type_code, where)
                 continue
             plan_: NodePlan = child.plan if child.plan is not None else plan_of(child, self.conformance)
-            checks = plan_.values or plan_.choice_codes is not None
+            checks = plan_.checks
             for code, value, loc in items:  # self.element(), inline
                 if checks and value is not None:
                     self.value_checks(value, child, code, loc, plan_)
@@ -121,7 +125,8 @@ class ProfileCheck:
                 self.unsliced(node, code, value, where, host_path, host_type)
                 continue
             counts[id(hit)] += 1
-            self.value_checks(value, node, code, where, plan)
+            if plan.checks:
+                self.value_checks(value, node, code, where, plan)
             self.element(value, hit, code, where)
             if node.name in EXTENSIONS and isinstance(value, dict):
                 self.free_extension(value, where, host_path, host_type)
@@ -195,7 +200,10 @@ class ProfileCheck:
     def reference(self, value: dict, node: Node, where: str, plan: NodePlan) -> None:
         allowed = plan.ref_allowed
         ref = value.get("reference")
-        target = self._resolve_item(value)
+        if isinstance(ref, str):  # _resolve_item(), inline for the common case
+            target = self.resolve_ref(ref) if ref[:1] != "#" else self._resolve_item(value)
+        else:
+            target = None
         actual = target.get("resourceType") if target else value.get("type")
         if actual is None and isinstance(ref, str):
             actual = _named_type(ref) if len(ref) <= 256 else _named_type.__wrapped__(ref)
@@ -214,15 +222,14 @@ class ProfileCheck:
 
     def type_profiles(self, value: object, node: Node, type_code: str, where: str, plan: NodePlan) -> None:
         # extension slices are left out of the plan: checked through the slice's own elements and free_extension
-        for code, url in plan.type_profiles:
+        for code, url, known in plan.type_profiles:
             if code != type_code:
                 continue
-            try:
-                profile = self.conformance.compiled(url)
-            except UnknownProfile:
+            if not known:  # Conformance.compiled would raise UnknownProfile
                 self.add("not-supported", f"Profile {url} (required by {node.shown}) is not known here; "
                          "it was not checked", where, "warning")
                 continue
+            profile = self.conformance.compiled(url)
             if profile is not None:
                 self.element(value, profile, type_code, where)
 
@@ -230,10 +237,9 @@ class ProfileCheck:
         inline = type_code in INLINE_TYPES or "." not in node.path or not type_code
         base = node.path if inline else type_code
         for inv, native, fast in plan.invariants:
-            if native is not None:
-                result = native(value)
-            else:
-                result = fast(value, self.resource, self.root) if fast is not None else None
+            result = native(value) if native is not None else None
+            if result is None and fast is not None:
+                result = fast(value, self.resource, self.root)
             if result is None:
                 result = holds(inv, value, base, self.resource, self.root)
             if result is False:
@@ -262,8 +268,8 @@ class ProfileCheck:
             self.element(value, root, "Extension", where)
 
     def check_context(self, sd: dict, where: str, host_path: str, host_type: str) -> None:
-        contexts = [c.get("expression") for c in sd.get("context") or [] if isinstance(c, dict)]
-        if not contexts or any(c in CONTEXT_ANY or c in (host_path, host_type) for c in contexts):
+        contexts, anywhere = self.conformance.contexts(sd)
+        if anywhere or host_path in contexts or host_type in contexts:
             return
         self.add("structure", f"Extension {sd.get('url')} is not allowed on {host_path}: it may only be used on "
                  f"{', '.join(str(c) for c in contexts)}", where)

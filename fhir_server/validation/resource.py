@@ -43,15 +43,17 @@ def validate_resource(resource: object, expected_type: str | None = None) -> lis
         return [_too_deep(expected_type)]
 
 
-def validate_with_invariants(resource: object, expected_type: str | None = None) -> tuple[list[Issue],
-                                                                                          list[Issue] | None]:
+def validate_with_invariants(resource: object, expected_type: str | None = None,
+                             holders: set[int] | None = None) -> tuple[list[Issue], list[Issue] | None]:
     """:func:`validate_resource` and, in the same walk, the base invariants of ``resource``
     (:func:`.base_invariants.base_invariant_issues`); None for those when the walk did not reach
     every element (an object that is no resource, an unknown or unexpected type, too deep): the
-    caller asks for them on their own (issue 19)."""
+    caller asks for them on their own (issue 19).  Given ``holders``, the same walk adds to it
+    :func:`.core_extensions.extension_holders` of ``resource``, complete when the invariants are
+    returned."""
     invariants = InvariantWalker(resource) if isinstance(resource, dict) else None
     try:
-        issues = _validate(resource, expected_type, None, invariants)
+        issues = _validate(resource, expected_type, None, invariants, holders)
     except RecursionError:
         return [_too_deep(expected_type)], None
     return issues, invariants.issues if invariants is not None and invariants.done else None
@@ -63,7 +65,7 @@ def _too_deep(expected_type: str | None) -> Issue:
 
 
 def _validate(resource: object, expected_type: str | None, where: str | None,
-              invariants: InvariantWalker | None = None) -> list[Issue]:
+              invariants: InvariantWalker | None = None, holders: set[int] | None = None) -> list[Issue]:
     resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
     base = where or (resource_type if isinstance(resource_type, str) and resource_type else None) \
         or expected_type or "Resource"
@@ -76,7 +78,7 @@ def _validate(resource: object, expected_type: str | None, where: str | None,
     issues += schema
     # a code the schema's enum already refused, or a null it already reported, is not reported again
     issues += [i for i in walk(resource, resource_type, base, lambda inner, loc: _validate(inner, None, loc),
-                               invariants) if (i.code, i.expression) not in seen]
+                               invariants, holders) if (i.code, i.expression) not in seen]
     if resource_type == "Bundle":
         issues += bundle_issues(resource, base) + signature_issues(resource, base)
     elif resource_type == "Parameters":

@@ -71,7 +71,8 @@ class Validator:
         """Every issue of ``resource`` (raises :class:`UnknownProfile` for an unknown explicit profile)."""
         if profile is not None and not self.conformance.knows(profile):
             raise UnknownProfile(profile)
-        issues, invariants = validate_with_invariants(resource, expected_type)  # one walk for both
+        holders: set[int] = set()  # where extensions are (core_extensions.extension_holders), marked by the walk
+        issues, invariants = validate_with_invariants(resource, expected_type, holders)  # one walk for all three
         if not isinstance(resource, dict) or any(i.is_error and i.expression == (_where(resource),)
                                                  and i.code in ("invalid", "required") for i in issues):
             return issues
@@ -87,7 +88,8 @@ class Validator:
                                                   resolve, lenient=True, checked=checked)
         urls = [profile] if profile is not None else claimed_profiles(resource)
         issues += self.profile_issues(resource, urls, where, resolve, lenient=profile is None, checked=checked)
-        holders = extension_holders(resource)
+        if invariants is None:  # the walk did not reach every element
+            holders = extension_holders(resource)
         issues += extension_issues(self.conformance, resource, where, resolve, checked, holders)
         issues += core_extension_issues(resource, where, self._known_extension, holders)
         return dedupe(issues)

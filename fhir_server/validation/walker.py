@@ -23,7 +23,8 @@ Walks a resource along the R4 element tree (:func:`structures`) and collects:
 Nested resources (``contained``, ``Bundle.entry.resource``, ``Parameters.parameter.resource``)
 are handed to the ``nested`` callback, which validates them by their own resourceType.  Given an
 :class:`~.base_invariants.InvariantWalker`, the walk also checks the base invariants of the
-resource (issue 19: one walk instead of two in ``$validate``).
+resource (issue 19: one walk instead of two in ``$validate``), and it marks where the extensions are
+(:func:`.core_extensions.extension_holders`) for the walks over extensions that follow.
 Unknown properties and wrong JSON types are skipped here: the schema reports them.
 """
 
@@ -36,12 +37,13 @@ from functools import cache
 from fhir_server.core.budget import checkpoint
 from fhir_server.core.errors import Issue
 from fhir_server.definitions.structures import ElementDef, structures
-from fhir_server.validation.base_invariants import Child, InvariantWalker, child_plan
+from fhir_server.validation.base_invariants import EXTENSION, REFERENCE, Child, InvariantWalker, child_plan
 from fhir_server.validation.bindings import check_binding, check_code, check_extensible
 from fhir_server.validation.canonicals import canonical_types
 from fhir_server.validation.codes import unknown_code
+from fhir_server.validation.core_extensions import mark_holders
 from fhir_server.validation.narrative import narrative_issues
-from fhir_server.validation.primitives import check_primitive, primitive_issue
+from fhir_server.validation.primitives import REMEMBERED, check_primitive, primitive_issue
 from fhir_server.validation.references import allowed_targets, reference_type
 
 Nested = Callable[[dict, str], list[Issue]]
@@ -71,8 +73,9 @@ DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason
 RESOURCE, PRIMITIVE, COMPLEX, PLAIN = 0, 1, 2, 3
 # (element, type code, is an array, RESOURCE | PRIMITIVE | COMPLEX | PLAIN, the path of its
 # children, a complex value has checks after its children: reference target, attachment, bindings,
-# its key in base_invariants.child_plan)
-Key = tuple[ElementDef, str, bool, int, str, bool, Child | None]
+# its key in base_invariants.child_plan, the type code of a PLAIN element that is not an array: its
+# string values are checked first of all)
+Key = tuple[ElementDef, str, bool, int, str, bool, Child | None, str | None]
 Plan = tuple[dict[str, Key], tuple[tuple[str, tuple[str, ...]], ...]]  # (keys, required_keys)
 
 
@@ -88,7 +91,8 @@ def _key(element: ElementDef, type_code: str, child: Child | None) -> Key:
         kind = COMPLEX
     post = (type_code == "Reference" and bool(element.targets)) or type_code in ("Attachment", "Coding") or (
         type_code in BOUND_TYPES and bool(element.binding or element.extensible))
-    return (element, type_code, element.is_array, kind, element.children_path(type_code), post, child)
+    single_plain = type_code if kind == PLAIN and not element.is_array else None
+    return (element, type_code, element.is_array, kind, element.children_path(type_code), post, child, single_plain)
 
 
 @cache
@@ -104,45 +108,65 @@ def key_plan(path: str, is_resource: bool = False) -> Plan:
 
 
 class Walker:
-    def __init__(self, nested: Nested, invariants: InvariantWalker | None = None) -> None:
+    def __init__(self, nested: Nested, invariants: InvariantWalker | None = None,
+                 holders: set[int] | None = None) -> None:
         self.registry = structures()
         self.nested = nested
         # the base invariants, checked in the same walk (issue 19): on the objects this walk enters,
         # each before its children; the others (a nested resource, an object where a primitive
         # or an array is expected) are handed whole to the invariant walker when this walk meets them
         self.inv = invariants
+        # the objects and arrays with an extension inside (core_extensions.extension_holders), marked
+        # in the same walk: those it enters as it leaves them, the others by mark_holders
+        self.holders: set[int] = holders if holders is not None else set()
         self.issues: list[Issue] = []
 
     def add(self, code: str, message: str, where: str) -> None:
         self.issues.append(Issue(code, message, expression=(where,)))
 
-    def complex(self, node: dict, path: str, where: str, is_resource: bool = False, child: Child | None = None) -> None:
+    def complex(self, node: dict, path: str, where: str, is_resource: bool = False, child: Child | None = None) -> bool:
         """Check a JSON object whose content is described by ``path`` (a type or backbone path);
-        ``child``: its key in :func:`.base_invariants.child_plan`, when its invariants are checked here."""
+        ``child``: its key in :func:`.base_invariants.child_plan`, when its invariants are checked here.
+        True when an extension is in it (it is then in ``self.holders``)."""
         inv = self.inv
-        if child is not None and inv is not None:
+        if child is not None and inv is not None and (
+                len(node) == 1 or child[1] in inv.table or child[0] == EXTENSION
+                or (child[0] == REFERENCE and str(node.get("reference"))[:1] == "#")):
+            # what InvariantWalker.element can find: ele-1 (only an id), its path's or type's invariants,
+            # ext-1, ref-1 (a local reference); most elements have none of these
             inv.element(node, child, where, inv.root, inv.root, descend=False)  # its children: below
         if not node:
             self.add("structure", "Empty object: an element must have a value or children; omit it instead", where)
-            return
+            return False
         keys, required = key_plan(path, is_resource)
         checkpoint()  # the request's budget (core.budget)
+        holders = self.holders
+        has = "extension" in node or "modifierExtension" in node
         for key, value in node.items():
             hit = keys.get(key)
+            if hit is not None and hit[7] is not None and type(value) is str:  # the most common value
+                try:  # primitive_issue(), inline: the same strings come back
+                    message = REMEMBERED[(hit[7], value)]
+                except KeyError:
+                    message = primitive_issue(hit[7], value)
+                if message:
+                    self.add("value", message, f"{where}.{key}")
+                continue
             if hit is None:
-                if key[:1] == "_":
-                    hit = keys.get(key[1:])
-                    if hit is not None:
-                        self.extension_side(value, node.get(key[1:]), f"{where}.{key}")
-                        if hit[1] == "code" and hit[0].binding:
-                            self.valueless_code(value, node.get(key[1:]), hit[0], f"{where}.{key[1:]}")
+                if key[:1] == "_" and (hit := keys.get(key[1:])) is not None:
+                    if self.extension_side(value, node.get(key[1:]), f"{where}.{key}"):
+                        has = True
+                    if hit[1] == "code" and hit[0].binding:
+                        self.valueless_code(value, node.get(key[1:]), hit[0], f"{where}.{key[1:]}")
+                elif isinstance(value, (dict, list)) and mark_holders(value, holders):
+                    has = True
                 continue  # resourceType, or unknown: the schema reports unknown elements
             if value is None:
                 self.add("structure", f"{key} is null: JSON null is only allowed inside an array aligned with its "
                          "_element partner; omit the property instead", f"{where}.{key}")
                 continue
             kind = hit[3]
-            if kind == PLAIN and not isinstance(value, (list, dict)):  # the most common value: a primitive
+            if kind == PLAIN and not isinstance(value, (list, dict)):  # a primitive, not a string (above)
                 if not hit[2]:
                     message = primitive_issue(hit[1], value)
                     if message:
@@ -158,20 +182,29 @@ class Walker:
             if not hit[2]:  # not an array
                 if kind == COMPLEX and isinstance(value, dict):  # self.value(), inline
                     loc = f"{where}.{key}"
-                    self.complex(value, hit[4], loc, False, child)
+                    if self.complex(value, hit[4], loc, False, child):
+                        has = True
                     if hit[5]:
                         self.after_children(value, hit[0], hit[1], loc)
                 elif kind == PLAIN:  # an object or a list: check_primitive skips it, as any wrong JSON type
                     message = primitive_issue(hit[1], value)
                     if message:
                         self.add("value", message, f"{where}.{key}")
+                    if mark_holders(value, holders):
+                        has = True
                 elif not isinstance(value, list):
-                    self.value(value, hit, f"{where}.{key}")
+                    if self.value(value, hit, f"{where}.{key}"):
+                        has = True
+                elif mark_holders(value, holders):
+                    has = True
                 continue
             if not isinstance(value, list):
+                if isinstance(value, dict) and mark_holders(value, holders):
+                    has = True
                 continue
             if not value:
                 self.add("structure", "Empty array: omit the element instead", f"{where}.{key}")
+            inside = False  # an extension in one of the items
             for i, item in enumerate(value):
                 if item is None:
                     self.null_item(node.get("_" + key), i, key, f"{where}.{key}[{i}]")
@@ -179,22 +212,33 @@ class Walker:
                     message = primitive_issue(hit[1], item)
                     if message:
                         self.add("value", message, f"{where}.{key}[{i}]")
+                    elif isinstance(item, (dict, list)) and mark_holders(item, holders):
+                        inside = True
                 elif kind == COMPLEX and isinstance(item, dict):
                     loc = f"{where}.{key}[{i}]"
-                    self.complex(item, hit[4], loc, False, child)
+                    if self.complex(item, hit[4], loc, False, child):
+                        inside = True
                     if hit[5]:
                         self.after_children(item, hit[0], hit[1], loc)
-                else:
-                    self.value(item, hit, f"{where}.{key}[{i}]")
+                elif self.value(item, hit, f"{where}.{key}[{i}]"):
+                    inside = True
+            if inside:
+                holders.add(id(value))
+                has = True
         if required:
             self.required(node, required, where)
+        if has:
+            holders.add(id(node))
+        return has
 
-    def value(self, value: object, hit: Key, where: str) -> None:
+    def value(self, value: object, hit: Key, where: str) -> bool:
+        """Check one value of an element (a nested resource, a primitive, a complex value); True
+        when an extension is in it."""
         element, type_code, kind, children, post = hit[0], hit[1], hit[3], hit[4], hit[5]
         if kind == RESOURCE:
             if isinstance(value, dict):
                 self.issues.extend(self.nested(value, where))
-            return
+            return mark_holders(value, self.holders)  # the nested resource's own walk marks another set
         if kind == PRIMITIVE:
             message = check_primitive(type_code, value)
             if message:
@@ -210,12 +254,13 @@ class Walker:
                     self.add("code-invalid", message, where)
             elif type_code == "code" and element.extensible:
                 self.extensible(value, element.extensible, type_code, where)
-            return
+            return mark_holders(value, self.holders)  # an object or a list where a primitive belongs
         if not isinstance(value, dict):
-            return
-        self.complex(value, children, where)
+            return mark_holders(value, self.holders)
+        has = self.complex(value, children, where)
         if post:
             self.after_children(value, element, type_code, where)
+        return has
 
     def after_children(self, value: dict, element: ElementDef, type_code: str, where: str) -> None:
         """The checks of a complex value that look at it as a whole: reference target, attachment
@@ -278,31 +323,41 @@ class Walker:
         if size != actual:
             self.add("invalid", f"Attachment.size is {size} but the data is {actual} bytes", f"{where}.size")
 
-    def extension_side(self, value: object, primitive: object, where: str) -> None:
+    def extension_side(self, value: object, primitive: object, where: str) -> bool:
         """``_given`` / ``_birthDate``: Element content (id, extension) for primitive values; ele-1
         holds for the primitive element: a value, or children other than the id.  The base
-        invariant walk does not enter these (``invariants.ele_1`` is checked here)."""
+        invariant walk does not enter these (``invariants.ele_1`` is checked here).  True when an
+        extension is in it."""
         invariants, self.inv = self.inv, None
         try:
-            self._extension_side(value, primitive, where)
+            return self._extension_side(value, primitive, where)
         finally:
             self.inv = invariants
 
-    def _extension_side(self, value: object, primitive: object, where: str) -> None:
+    def _extension_side(self, value: object, primitive: object, where: str) -> bool:
         if isinstance(value, dict):
-            self.complex(value, "Element", where)
+            has = self.complex(value, "Element", where)
             if primitive is None:
                 self.ele_1(value, where)
-        elif isinstance(value, list):
-            aligned = isinstance(primitive, list) and len(primitive) == len(value)
-            if isinstance(primitive, list) and not aligned:
-                self.add("structure", f"{len(value)} entries here but {len(primitive)} values: "
-                         "the _element array must line up with the value array (use null to skip)", where)
-            for i, item in enumerate(value):
-                if isinstance(item, dict):
-                    self.complex(item, "Element", f"{where}[{i}]")
-                    if aligned and primitive[i] is None:  # type: ignore[index]
-                        self.ele_1(item, f"{where}[{i}]")
+            return has
+        if not isinstance(value, list):
+            return False
+        aligned = isinstance(primitive, list) and len(primitive) == len(value)
+        if isinstance(primitive, list) and not aligned:
+            self.add("structure", f"{len(value)} entries here but {len(primitive)} values: "
+                     "the _element array must line up with the value array (use null to skip)", where)
+        inside = False
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                if self.complex(item, "Element", f"{where}[{i}]"):
+                    inside = True
+                if aligned and primitive[i] is None:  # type: ignore[index]
+                    self.ele_1(item, f"{where}[{i}]")
+            elif isinstance(item, list) and mark_holders(item, self.holders):
+                inside = True
+        if inside:
+            self.holders.add(id(value))
+        return inside
 
     def valueless_code(self, side: object, primitive: object, element: ElementDef, where: str) -> None:
         """A ``code`` with a required binding whose value is declared absent (``_category`` with a
@@ -348,10 +403,11 @@ class Walker:
 
 
 def walk(resource: dict, resource_type: str, base: str, nested: Nested,
-         invariants: InvariantWalker | None = None) -> list[Issue]:
+         invariants: InvariantWalker | None = None, holders: set[int] | None = None) -> list[Issue]:
     """The issues of ``resource``; with ``invariants`` (an :class:`InvariantWalker` of ``resource``),
-    its base invariants too, into ``invariants.issues``, in the order of their own walk."""
-    walker = Walker(nested, invariants)
+    its base invariants too, into ``invariants.issues``, in the order of their own walk; with
+    ``holders``, the ids of :func:`.core_extensions.extension_holders` of ``resource`` into it."""
+    walker = Walker(nested, invariants, holders)
     if invariants is not None:
         invariants.resource_own(resource, resource_type, base, resource)
     walker.complex(resource, resource_type, base, is_resource=True)

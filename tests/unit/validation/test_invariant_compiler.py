@@ -134,3 +134,29 @@ def test_where_on_a_field_agrees_with_the_engine(expression, node):
     compiled = _check(expression, node)
     assert compiled is not None
     assert compiled == holds(Invariant("t-1", "error", expression, ""), node, "Contract", node, node)
+
+
+@pytest.mark.parametrize("levels", [
+    ["district", "city"], ["district", "district"], [], ["city"], ["2020-01", "2020-01"], [1, 1], ["a", None],
+])
+@pytest.mark.parametrize("odd", [None, "url-list", "extended-code", "no-url"])
+def test_the_native_hospital_levels_agree_with_the_compiled_fhirpath(levels, odd):
+    """jiayi-ctr-3 is checked in Python on every profiled Contract; where it answers, the compiled
+    FHIRPath (held to the engine above) answers the same."""
+    from fhir_server.validation.native_invariants import HOSPITAL, NATIVE_EXPRESSIONS, distinct_hospital_levels
+
+    (expression,) = [e for e, f in NATIVE_EXPRESSIONS.items() if f is distinct_hospital_levels]
+    hospitals = [{"url": HOSPITAL, "extension": [{"url": "level", "valueCode": code}]} for code in levels]
+    if odd == "url-list" and hospitals:
+        hospitals[0]["url"] = [HOSPITAL]
+    elif odd == "extended-code" and hospitals:
+        hospitals[-1]["extension"][0] = {"url": "level", "_valueCode": {"id": "x"}}
+    elif odd == "no-url" and hospitals:
+        del hospitals[0]["extension"][0]["url"]
+    contract = {"resourceType": "Contract", "extension": [{"url": "http://x.org/other", "valueCode": "city"},
+                                                          *hospitals]}
+    native = distinct_hospital_levels(contract)
+    compiled = compile_invariant(expression)(contract, contract, contract)  # type: ignore[misc]
+    assert native is None or native == compiled
+    if odd is None and all(isinstance(c, str) and not c[:1].isdigit() for c in levels):
+        assert native is compiled is not None  # plain strings: answered natively

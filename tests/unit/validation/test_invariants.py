@@ -73,3 +73,16 @@ def test_has_value_is_supplied():
     invariant = Invariant("x-2", "error", "start.hasValue().not() or end.hasValue().not() or (start <= end)", "")
     assert holds(invariant, {"start": "2021", "end": "2020"}, "Period", {}, {}) is False
     assert holds(invariant, {"start": "2020"}, "Period", {}, {}) is True
+
+
+@pytest.mark.parametrize("node", [
+    {"value": 3}, {"value": 3, "code": "mg"}, {"value": 3, "code": "mg", "system": "http://unitsofmeasure.org"},
+    {"system": "http://unitsofmeasure.org"}, {"value": 3, "_code": {"extension": [{"url": "x", "valueString": "a"}]}},
+    {"code": "mg", "_system": {"id": "s"}}, {"code": None, "system": None}, {"code": ["mg"], "system": []},
+    {"code": "mg", "system": ""}, {},
+])
+def test_native_qty_3_agrees_with_fhirpath(node):
+    from fhir_server.validation.native_invariants import qty_3
+
+    (invariant,) = [i for i in base_invariants()["Quantity"] if i.key == "qty-3"]
+    assert evaluate(node, invariant.expression, "Quantity") == [qty_3(node)]

@@ -12,6 +12,7 @@ import pytest
 from verdicts_support import corpus
 
 from fhir_server.validation.base_invariants import base_invariant_issues
+from fhir_server.validation.core_extensions import extension_holders
 from fhir_server.validation.resource import validate_resource, validate_with_invariants
 
 ODD_VALUES: tuple[object, ...] = (
@@ -58,3 +59,29 @@ def test_one_walk_gives_what_two_walks_give(name, resource):
 def test_the_invariants_are_left_to_the_caller_when_the_walk_did_not_run():
     assert validate_with_invariants({"resourceType": "Nothing"})[1] is None
     assert validate_with_invariants("Patient")[1] is None
+
+
+@pytest.mark.parametrize(("name", "resource"), CASES, ids=[name for name, _r in CASES])
+def test_the_one_walk_marks_where_extensions_are_as_the_pass_does(name, resource):
+    rng = random.Random(name + "/holders")
+    for variant in (resource, _odd(resource, rng), _odd(resource, rng)):
+        holders: set[int] = set()
+        if validate_with_invariants(variant, None, holders)[1] is not None:
+            assert holders == extension_holders(variant)
+
+
+EXTENDED = {"extension": [{"url": "http://x", "valueString": "y"}]}
+
+
+@pytest.mark.parametrize("patient", [
+    {"resourceType": "Patient", "name": [{"given": ["a", EXTENDED]}]},  # an object where a primitive belongs
+    {"resourceType": "Patient", "name": [{"given": [[EXTENDED]]}]},
+    {"resourceType": "Patient", "birthDate": EXTENDED, "gender": [EXTENDED]},
+    {"resourceType": "Patient", "name": EXTENDED, "maritalStatus": [EXTENDED]},  # array / single swapped
+    {"resourceType": "Patient", "_gender": [[EXTENDED]], "_birthDate": EXTENDED, "unknown": [EXTENDED]},
+    {"resourceType": "Patient", "contained": [{"resourceType": "Basic", "code": {"text": "x"}, **EXTENDED}]},
+])
+def test_the_one_walk_marks_extensions_in_objects_it_does_not_enter(patient):
+    holders: set[int] = set()
+    assert validate_with_invariants(patient, None, holders)[1] is not None
+    assert holders == extension_holders(patient) and id(patient) in holders
