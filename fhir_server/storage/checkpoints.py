@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine
@@ -41,7 +42,9 @@ class _Checkpointer:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.noted: dict[Engine, None] = {}  # ordered set: written since their last checkpoint
-        self.lock = threading.Lock()  # guards ``noted`` and holds off forget() during a checkpoint
+        self.closed: weakref.WeakSet[Engine] = weakref.WeakSet()  # forgotten: never checkpointed again
+        self.lock = threading.Lock()  # guards ``noted`` only: a commit never waits for a checkpoint
+        self.checkpointing = threading.Lock()  # held for a checkpoint: forget() waits for it
         self.wake = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="sqlite-checkpoint", daemon=True)
         self.thread.start()
@@ -53,8 +56,10 @@ class _Checkpointer:
             self.wake.set()
 
     def forget(self, engine: Engine) -> None:
-        with self.lock:
-            self.noted.pop(engine, None)
+        with self.checkpointing:
+            self.closed.add(engine)
+            with self.lock:
+                self.noted.pop(engine, None)
 
     def _loop(self) -> None:
         while True:
@@ -64,8 +69,9 @@ class _Checkpointer:
             with self.lock:
                 engines, self.noted = list(self.noted), {}
             for engine in engines:
-                with self.lock:  # a database being closed (forget) waits for its checkpoint
-                    checkpoint(engine)
+                with self.checkpointing:  # a database being closed (forget) waits for its checkpoint
+                    if engine not in self.closed:
+                        checkpoint(engine)
 
 
 def checkpoint(engine: Engine) -> tuple[int, int, int] | None:

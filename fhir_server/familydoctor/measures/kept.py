@@ -132,6 +132,9 @@ class KeptReports:
         now = self.clock()
         with self._lock:
             kept = self._kept.get(key)
+            young = self._young(key, kept, now, max_age)
+            if young is not None:  # evaluated by the thread since the look above: not wanted again
+                return young
             if kept is None:
                 kept = self._kept[key] = _Kept(None, None, float("-inf"), now, row)
             kept.asked, kept.wanted = now, True
@@ -145,21 +148,27 @@ class KeptReports:
         """A report at most ``max_age`` seconds old, kept in this process or else in the database."""
         now = self.clock()
         with self._lock:
-            kept = self._kept.get(key)
-            if kept is not None and kept.report is not None and now - kept.seen <= max_age:
-                kept.asked = now
-                self._kept.move_to_end(key)
-                return kept.report, now - kept.seen
+            young = self._young(key, self._kept.get(key), now, max_age)
+        if young is not None:
+            return young
         stored = self.store.read(key.stored_key()) if self.store is not None else None
-        if stored is None or self.wall() - stored.seen > max_age:
+        age = float("inf") if stored is None else max(0.0, self.wall() - stored.seen)
+        if stored is None or age > max_age:
             return None
-        age = max(0.0, self.wall() - stored.seen)
         with self._lock:
             self._kept[key] = _Kept(stored.report, stored.stamp, now - age, now, row)
             self._kept.move_to_end(key)
             self._trim()
         self._start()  # kept here now: refreshed while asked for
         return stored.report, age
+
+    def _young(self, key: Key, kept: _Kept | None, now: float, max_age: float) -> tuple[dict, float] | None:
+        """``kept``'s report and age when at most ``max_age`` seconds old (noted as asked); under the lock."""
+        if kept is None or kept.report is None or now - kept.seen > max_age:
+            return None
+        kept.asked = now
+        self._kept.move_to_end(key)
+        return kept.report, max(0.0, now - kept.seen)
 
     def refresh(self, wanted_only: bool = False) -> int:
         """Bring every kept report asked for lately up to date, the wanted ones (asked for and
@@ -177,21 +186,14 @@ class KeptReports:
             evaluated = 0
             with self.repository.unit_of_work() as uow:
                 stamp = _stamp_of(uow)
-                if self.store is not None:
+                if self.store is not None and not wanted_only:  # not while someone waits
                     self.store.prune(self.wall() - STORED_FOR)
                 for key, kept in due:
-                    if kept.report is not None and stamp is not None and stamp == kept.stamp:
+                    current = self._counted(key, kept, stamp)
+                    if current is not None:  # the data are as this report counted them: noted, not evaluated
                         with self._lock:
-                            kept.seen, kept.wanted = now, False  # the data are as the report counted them
-                        if self.store is not None:
-                            self.store.seen(key.stored_key(), stamp, self.wall())
-                        continue
-                    stored = self.store.read(key.stored_key()) if self.store is not None else None
-                    if stored is not None and stamp is not None and stored.stamp == stamp:
-                        with self._lock:  # another process counted these data already
                             if self._kept.get(key) is kept:
-                                self._kept[key] = _Kept(stored.report, stamp, now, kept.asked, kept.row)
-                        self.store.seen(key.stored_key(), stamp, self.wall())  # type: ignore[union-attr]
+                                self._kept[key] = _Kept(current, stamp, now, kept.asked, kept.row)
                         continue
                     try:
                         report = self.evaluate(uow, kept.row, key.period,
@@ -210,6 +212,19 @@ class KeptReports:
                             self._kept[key] = _Kept(report, stamp, now, kept.asked, kept.row)
                     self._store(key, report, stamp)
             return evaluated
+
+    def _counted(self, key: Key, kept: _Kept, stamp: str | None) -> dict | None:
+        """A report that counted the data of ``stamp``: this process's, or one another process
+        stored; its row is marked as seen now.  None: the data changed since (evaluate again)."""
+        if stamp is None:
+            return None
+        current = kept.report if kept.report is not None and kept.stamp == stamp else None
+        if current is None and self.store is not None:
+            stored = self.store.read(key.stored_key())
+            current = stored.report if stored is not None and stored.stamp == stamp else None
+        if current is not None and self.store is not None:
+            self.store.seen(key.stored_key(), stamp, self.wall())
+        return current
 
     def _store(self, key: Key, report: dict, stamp: str | None) -> None:
         if self.store is not None:
